@@ -1,0 +1,1 @@
+"""Sub-commands of the CLI, one per module; each exposes ``register(app)``."""

@@ -1,0 +1,48 @@
+"""``planner ingest``: read a trace in any supported layout, write Parquet tables and a summary."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from planner.commands._common import captured_warnings, console, handle_errors
+
+
+class Format(str, Enum):
+    azure = "azure"
+    huawei = "huawei"
+    long = "long"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @handle_errors
+    def ingest(
+        path: Path = typer.Argument(..., help="Trace file (huawei, long) or folder of day files (azure)."),
+        fmt: Format = typer.Option(..., "--format", "-f", help="Layout of the trace."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder for the Parquet tables."),
+        catalog: Path = typer.Option(None, "--catalog", "-c", help="Function catalog (required for long; optional for huawei)."),
+        slot: str = typer.Option("1h", help="Planning slot (a multiple of the trace interval)."),
+        no_telemetry: bool = typer.Option(False, "--no-telemetry", help="Skip telemetry.parquet (demand tables only)."),
+    ):
+        """Read telemetry, derive hourly resource demand (Little's law, peaks kept) and write Parquet."""
+        from planner.ingest.job import ingest as run_ingest, write_ingested
+
+        with captured_warnings():
+            result = run_ingest(path, fmt.value, catalog=catalog, slot=slot)
+            files = write_ingested(result, out, telemetry=not no_telemetry)
+        print_summary(result.summary)
+        console.print(f"wrote {len(files)} files to {out}")
+
+
+def print_summary(s: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title="telemetry summary", show_header=False)
+    for key in ("source", "functions", "groups", "apps", "customers", "start", "end", "interval", "slot",
+                "slots", "idle_functions", "gaps_repaired", "peak_total_cpu_cores", "peak_total_memory_gb",
+                "sum_of_group_peaks_cpu_cores"):
+        t.add_row(key.replace("_", " "), f"{s[key]:,}" if isinstance(s[key], int) else str(s[key]))
+    console.print(t)

@@ -1,0 +1,28 @@
+"""Telemetry readers. Each returns ``(Telemetry, FunctionCatalog)``, validated.
+
+- :func:`read_azure2019` — Azure Functions 2019 trace day files.
+- :func:`read_huawei` — Huawei Cloud per-function requests (``FUNC---APP---poolNN-CPU-MEM`` columns).
+- :func:`read_long` — generic long table ``unique_id, ds, y`` plus a catalog file.
+"""
+
+from planner.ingest.azure2019 import read_azure2019
+from planner.ingest.huawei import read_huawei
+from planner.ingest.long import read_long
+
+FORMATS = ("azure", "huawei", "long")
+
+
+def read_telemetry(path, fmt: str, *, catalog=None, **options):
+    """Dispatch to the reader of ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "azure":
+        return read_azure2019(path, **options)
+    if fmt == "huawei":
+        return read_huawei(path, catalog=catalog, **options)
+    if fmt == "long":
+        if catalog is None:
+            raise ValueError("the long format needs a catalog file (--catalog)")
+        return read_long(path, catalog, **options)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+__all__ = ["read_azure2019", "read_huawei", "read_long", "read_telemetry", "FORMATS"]
