@@ -39,7 +39,7 @@ def resource_demand(
     slot: str = "1h",
     level: str = "group",
     peak_quantile: float | None = None,
-    chunk_slots: int = 96,
+    chunk_slots: int = 24,
 ) -> pd.DataFrame:
     """The ResourceDemand table (docs/contracts.md).
 
@@ -58,80 +58,126 @@ def resource_demand(
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    return resource_demand_levels(telemetry, catalog, slot=slot, levels=(level,),
+                                  peak_quantile=peak_quantile, chunk_slots=chunk_slots)[level]
+
+
+def resource_demand_levels(
+    telemetry: Telemetry,
+    catalog: pd.DataFrame,
+    *,
+    slot: str = "1h",
+    levels=LEVELS,
+    peak_quantile: float | None = None,
+    chunk_slots: int = 24,
+) -> dict[str, pd.DataFrame]:
+    """ResourceDemand at several levels in one pass over the telemetry (see :func:`resource_demand`)."""
     k = slot_factor(telemetry, slot)
     cat = require_coverage(catalog, telemetry.ids)
     conc_per_inv = (cat[C.DURATION_S].to_numpy() / telemetry.interval_s).astype(np.float32)
-    cores_per_conc = (cat[C.CPU_MILLICORES].to_numpy() / 1000.0).astype(np.float32)
-    gb_per_instance = (cat[C.MEMORY_MB].to_numpy() / 1024.0).astype(np.float32)
+    cores = (cat[C.CPU_MILLICORES].to_numpy() / 1000.0).astype(np.float32)
+    gb = (cat[C.MEMORY_MB].to_numpy() / 1024.0).astype(np.float32)
+    n_f = telemetry.n_functions
 
-    key = C.GROUP_ID if level == "group" else C.UNIQUE_ID
-    if level == "group":
-        codes, labels = pd.factorize(cat[C.GROUP_ID], sort=True)
-        from scipy import sparse
+    codes, group_labels = pd.factorize(cat[C.GROUP_ID], sort=True)
+    order = np.argsort(codes, kind="stable")
+    in_order = bool((order == np.arange(n_f)).all())  # traces usually list an app's functions together
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    g_conc, g_cores, g_gb = conc_per_inv[order], cores[order], gb[order]
 
-        member = sparse.csr_matrix(
-            (np.ones(len(codes), dtype=np.float32), (np.arange(len(codes)), codes)),
-            shape=(len(codes), len(labels)),
-        )
-        to_groups = lambda m: np.asarray(m @ member, dtype=np.float32)  # noqa: E731
-    else:
-        labels = pd.Index(telemetry.ids.astype(str))
-        to_groups = lambda m: m  # noqa: E731
-
-    # Align the grid to slot boundaries by padding with NaN (ignored by the peak and the mean).
     slot_td = pd.Timedelta(slot)
     first = telemetry.index[0].floor(slot_td)
     lead = int((telemetry.index[0] - first) / pd.Timedelta(seconds=telemetry.interval_s))
     n_rows = lead + len(telemetry.index)
     n_slots = -(-n_rows // k)
+    # Intervals present in each slot (edge slots may be partial): the divisor of the means.
+    present = np.full(n_slots, k, dtype=np.float32)
+    present[0] -= lead
+    present[-1] -= n_slots * k - n_rows
 
-    outputs = {name: [] for name in ("inv", "conc", "cpu", "mem", "cpu_mean", "mem_mean")}
+    parts = {lvl: {n: [] for n in ("inv", "conc", "cpu", "mem", "cpu_mean", "mem_mean")} for lvl in levels}
+
+    def reduce(out, name, values, s, valid):
+        v = values.reshape(s, k, -1)
+        if name == "inv":
+            out["inv"].append(v.sum(axis=1))
+            return
+        if peak_quantile is None:
+            out[name].append(v.max(axis=1))  # values >= 0, so zero padding never wins
+        else:
+            masked = np.where(valid.reshape(s, k, 1), v, np.nan)
+            out[name].append(np.nanquantile(masked, peak_quantile, axis=1).astype(np.float32))
+        if name in ("cpu", "mem"):
+            out[f"{name}_mean"].append(v.sum(axis=1) / present[s0 : s0 + s, None])
+
     for s0 in range(0, n_slots, chunk_slots):
         s1 = min(n_slots, s0 + chunk_slots)
-        r0, r1 = s0 * k - lead, s1 * k - lead  # rows of the telemetry grid
-        block = np.full(((s1 - s0) * k, telemetry.n_functions), np.nan, dtype=np.float32)
+        s = s1 - s0
+        r0, r1 = s0 * k - lead, s1 * k - lead
         a, b = max(r0, 0), min(r1, len(telemetry.index))
-        block[a - r0 : b - r0] = telemetry.counts[a:b]
-        valid = ~np.isnan(block[:, 0])
-        filled = np.nan_to_num(block)
-        conc = filled * conc_per_inv
-        parts = {
-            "inv": to_groups(filled),
-            "conc": to_groups(conc),
-            "cpu": to_groups(conc * cores_per_conc),
-            "mem": to_groups(np.ceil(conc) * gb_per_instance),
-        }
-        shape = (s1 - s0, k, len(labels))
-        mask = np.broadcast_to(valid.reshape(s1 - s0, k, 1), shape)
-        for name, values in parts.items():
-            v = np.where(mask, values.reshape(shape), np.nan)
-            if name == "inv":
-                outputs["inv"].append(np.nansum(v, axis=1))
-                continue
-            if peak_quantile is None:
-                outputs[name].append(np.nanmax(v, axis=1))
-            else:
-                outputs[name].append(np.nanquantile(v, peak_quantile, axis=1))
-            if name in ("cpu", "mem"):
-                outputs[f"{name}_mean"].append(np.nanmean(v, axis=1))
+        if a == r0 and b == r1:
+            block = telemetry.counts[a:b]
+        else:
+            block = np.zeros((s * k, n_f), dtype=np.float32)
+            block[a - r0 : b - r0] = telemetry.counts[a:b]
+        valid = np.zeros(s * k, dtype=bool)
+        valid[a - r0 : b - r0] = True
+        instances = np.ceil(block * conc_per_inv)  # warm instances per function and interval
+        if "function" in levels and peak_quantile is None:
+            # Per function the factors are constants >= 0, so the peak of concurrency is the peak
+            # of the counts times the factor, and ceil() is monotone: reduce the counts once.
+            out = parts["function"]
+            v = block.reshape(s, k, n_f)
+            peak = v.max(axis=1) * conc_per_inv
+            out["inv"].append(v.sum(axis=1))
+            out["conc"].append(peak)
+            out["cpu"].append(peak * cores)
+            out["mem"].append(np.ceil(peak) * gb)
+            out["cpu_mean"].append(v.sum(axis=1) * (conc_per_inv * cores) / present[s0:s1, None])
+            out["mem_mean"].append(instances.reshape(s, k, n_f).sum(axis=1) * gb / present[s0:s1, None])
+        elif "function" in levels:
+            out = parts["function"]
+            conc = block * conc_per_inv
+            reduce(out, "inv", block, s, valid)
+            reduce(out, "conc", conc, s, valid)
+            reduce(out, "cpu", conc * cores, s, valid)
+            reduce(out, "mem", instances * gb, s, valid)
+        if "group" in levels:
+            # Columns ordered by group, so each group is a contiguous run that reduceat sums.
+            out = parts["group"]
+            gb_block = block if in_order else block[:, order]
+            inst = instances if in_order else instances[:, order]
+            reduce(out, "inv", np.add.reduceat(gb_block, starts, axis=1), s, valid)
+            conc_g = gb_block * g_conc
+            reduce(out, "conc", np.add.reduceat(conc_g, starts, axis=1), s, valid)
+            reduce(out, "cpu", np.add.reduceat(conc_g * g_cores, starts, axis=1), s, valid)
+            reduce(out, "mem", np.add.reduceat(inst * g_gb, starts, axis=1), s, valid)
 
-    stacked = {name: np.concatenate(vals, axis=0) for name, vals in outputs.items()}
     slots = pd.date_range(first, periods=n_slots, freq=slot_td)
-    n_g = len(labels)
-    frame = pd.DataFrame(
-        {
-            key: np.repeat(np.asarray(labels, dtype=object), n_slots),
-            C.DS: np.tile(slots.values, n_g),
-            C.INVOCATIONS: stacked["inv"].T.reshape(-1).astype(np.float64),
-            C.CONCURRENCY: stacked["conc"].T.reshape(-1).astype(np.float64),
-            C.CPU_CORES: stacked["cpu"].T.reshape(-1).astype(np.float64),
-            C.MEMORY_GB: stacked["mem"].T.reshape(-1).astype(np.float64),
-            C.CPU_CORES_MEAN: stacked["cpu_mean"].T.reshape(-1).astype(np.float64),
-            C.MEMORY_GB_MEAN: stacked["mem_mean"].T.reshape(-1).astype(np.float64),
-        }
-    )
-    frame[key] = frame[key].astype(str)
-    return frame
+    frames = {}
+    for lvl in levels:
+        key = C.GROUP_ID if lvl == "group" else C.UNIQUE_ID
+        labels = np.asarray(group_labels if lvl == "group" else telemetry.ids.astype(str), dtype=object)
+        st = {n: np.concatenate(v, axis=0).T.reshape(-1).astype(np.float64) for n, v in parts[lvl].items()}
+        # Function ids can be long (Azure: 129 characters) and there may be tens of thousands:
+        # a categorical key holds each once instead of once per slot.
+        key_col = (pd.Categorical.from_codes(np.repeat(np.arange(len(labels), dtype=np.int32), n_slots),
+                                             categories=pd.Index(labels.astype(str)))
+                   if lvl == "function" else np.repeat(labels, n_slots))
+        frame = pd.DataFrame({
+            key: key_col,
+            C.DS: np.tile(slots.values, len(labels)),
+            C.INVOCATIONS: st["inv"],
+            C.CONCURRENCY: st["conc"],
+            C.CPU_CORES: st["cpu"],
+            C.MEMORY_GB: st["mem"],
+            C.CPU_CORES_MEAN: st["cpu_mean"],
+            C.MEMORY_GB_MEAN: st["mem_mean"],
+        })
+        if lvl == "group":
+            frame[key] = frame[key].astype(str)
+        frames[lvl] = frame
+    return frames
 
 
 def demand_matrix(demand: pd.DataFrame, value: str = C.CPU_CORES, key: str = C.GROUP_ID) -> pd.DataFrame:

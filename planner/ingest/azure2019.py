@@ -97,7 +97,7 @@ def read_azure2019(
             grown = np.zeros((len(index), max(len(meta), int(counts.shape[1] * 1.25))), dtype=np.float32)
             grown[:, : counts.shape[1]] = counts
             counts = grown
-        counts[k * 1440 : (k + 1) * 1440, pos] = minutes.T
+        counts[k * 1440 : (k + 1) * 1440, pos] = minutes
         del minutes
     counts = counts[:, : len(meta)]
 
@@ -114,7 +114,7 @@ def read_azure2019(
 
 
 def _read_invocation_day(path: Path):
-    """Keys, triggers and a float32 [functions x 1440] matrix of one day file, validated."""
+    """Keys, triggers and a float32 [1440 x functions] matrix of one day file, validated."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -130,18 +130,18 @@ def _read_invocation_day(path: Path):
     require_columns(_Header(table.column_names), KEYS + ["Trigger"] + MINUTES, path=path)
     if table.num_rows == 0:
         raise InputDataError("file has a header but no data rows", path=path)
-    minutes = np.empty((table.num_rows, 1440), dtype=np.float32)
+    # Minute-major, so each column lands in a contiguous row and the day drops into the grid as is.
+    minutes = np.empty((1440, table.num_rows), dtype=np.float32)
     for j, c in enumerate(MINUTES):
         col = table.column(c)
         if col.null_count:
             row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise InputDataError("empty count; expected a number of invocations >= 0",
                                  path=path, row=row + 2, column=c)
-        minutes[:, j] = col.to_numpy()
-    neg = np.argwhere(minutes < 0)
-    if neg.size:
-        r, j = neg[0]
-        raise InputDataError(f"negative count {minutes[r, j]:g}; expected invocations >= 0",
+        minutes[j] = col.to_numpy()
+    if (minutes < 0).any():
+        j, r = np.argwhere(minutes < 0)[0]
+        raise InputDataError(f"negative count {minutes[j, r]:g}; expected invocations >= 0",
                              path=path, row=int(r) + 2, column=MINUTES[j])
     keys = list(zip(*(table.column(c).to_pylist() for c in KEYS)))
     seen = {}

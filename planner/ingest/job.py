@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner import columns as C
-from planner.demand import groups_table, resource_demand
+from planner.demand import groups_table, resource_demand_levels
 from planner.telemetry import Telemetry
 
 
@@ -41,8 +41,8 @@ def from_telemetry(telemetry: Telemetry, catalog: pd.DataFrame, *, slot: str = "
     if telemetry.repairs:
         shown = "; ".join(telemetry.repairs[:3]) + (" …" if len(telemetry.repairs) > 3 else "")
         warnings.warn(f"{len(telemetry.repairs)} repair(s): {shown}", stacklevel=2)
-    demand = resource_demand(telemetry, catalog, slot=slot, level="group")
-    demand_functions = resource_demand(telemetry, catalog, slot=slot, level="function")
+    levels = resource_demand_levels(telemetry, catalog, slot=slot)
+    demand, demand_functions = levels["group"], levels["function"]
     groups = groups_table(catalog)
     idle = int((telemetry.counts.sum(axis=0) == 0).sum())
     peak_total = demand.groupby(C.DS)[[C.CPU_CORES, C.MEMORY_GB]].sum().max()

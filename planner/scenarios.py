@@ -1,0 +1,274 @@
+"""Scenario files: YAML validated with pydantic. A scenario may name a ``base`` scenario and
+override only some of its fields (deep merge; lists replace lists). Every field is documented in
+docs/scenarios.md; an error names the file and the field's path in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from planner.errors import ScenarioError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticData(_Strict):
+    """The embedded synthetic fleet (planner.synth)."""
+
+    functions: int = Field(300, ge=1)
+    days: int = Field(364, ge=14)
+    seed: int = 2026
+    start: dt.date = dt.date(2025, 12, 29)
+    interval: str = "5min"
+
+
+class DataSource(_Strict):
+    """Where the history comes from."""
+
+    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"
+    path: Path | None = None  # trace file or folder (relative paths: to the scenario file)
+    catalog: Path | None = None
+    customers: Path | None = None  # CSV customer,tier (the synthetic fleet brings its own)
+    synthetic: SyntheticData = SyntheticData()
+    slot: str = "1h"
+    until: dt.datetime | None = None  # use history before this instant only (backtests)
+
+    @model_validator(mode="after")
+    def _path_needed(self):
+        if self.format != "synthetic" and self.path is None:
+            raise ValueError(f"data.path is required for format {self.format!r}")
+        if self.format == "long" and self.catalog is None:
+            raise ValueError("data.catalog is required for the long format")
+        return self
+
+
+class Horizon(_Strict):
+    start: dt.date | None = None  # default: the Monday after the history ends
+    weeks: int = Field(13, ge=1, le=104)  # a quarter
+
+    @field_validator("start")
+    @classmethod
+    def _monday(cls, v):
+        if v is not None and v.weekday() != 0:
+            raise ValueError(f"{v} is a {v.strftime('%A')}; planning weeks start on a Monday")
+        return v
+
+
+class TierSpec(_Strict):
+    quantile: Literal["mean", "q50", "q90", "q95", "q99"] = "q95"
+    headroom: float = Field(0.10, ge=0, lt=1)
+    spread: int = Field(1, ge=1)
+    isolated: bool = False
+
+
+class Customers(_Strict):
+    default_tier: str = "standard"
+    tiers: dict[str, str] = {}  # customer -> tier name, overriding the customers file
+
+
+class Server(_Strict):
+    type: str
+    cpu_cores: float = Field(gt=0)
+    memory_gb: float = Field(gt=0)
+    cost_per_month: float = Field(gt=0)
+    max_count: int | None = Field(None, ge=0)
+    lead_time_weeks: int = Field(0, ge=0)
+    pool: str = "default"
+    initial: int = Field(0, ge=0)  # installed at the start of the horizon
+
+
+class Growth(_Strict):
+    """Multipliers of the forecast demand (1.0 = as forecast)."""
+
+    all: float = Field(1.0, gt=0, alias="global")
+    customers: dict[str, float] = {}
+    groups: dict[str, float] = {}
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("customers", "groups")
+    @classmethod
+    def _positive(cls, v):
+        bad = {k: x for k, x in v.items() if not x > 0}
+        if bad:
+            raise ValueError(f"multipliers must be > 0, got {bad}")
+        return v
+
+
+class Anticipated(_Strict):
+    """A service with no history yet."""
+
+    name: str
+    customer: str
+    analogs: list[str] = Field(min_length=1)  # existing groups whose shape it will have
+    scale: float = Field(1.0, gt=0)  # size relative to the analogs' mean
+    launch: dt.date
+    ramp_weeks: float = Field(4.0, gt=0)
+    success_probability: float | None = Field(None, ge=0, le=1)  # None: from the launches model
+    marketing_push: bool = False
+
+
+class Retired(_Strict):
+    group: str
+    from_: dt.date = Field(alias="from")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Procurement(_Strict):
+    granularity: int = Field(1, ge=1)  # servers are bought in multiples of this
+    no_decommission: bool = True
+    budget: float | None = Field(None, gt=0)  # cap on the horizon's purchase + running cost
+
+
+class Solver(_Strict):
+    backend: Literal["cpsat", "milp", "heuristic"] = "cpsat"
+    time_limit_s: float = Field(10.0, gt=0)
+    workers: int = Field(2, ge=1)
+    mip_gap: float = Field(0.01, ge=0, lt=1)
+
+
+class ForecastOptions(_Strict):
+    models: list[str] | None = None  # None: the stage's default candidates
+    history_weeks: int = Field(12, ge=2)  # the window the models are fitted on
+    n_windows: int = Field(2, ge=1)  # rolling-origin windows for model choice and calibration
+    n_jobs: int = Field(2, ge=1)
+    scheduler: str | None = None  # a Dask scheduler address
+
+
+DEFAULT_TIERS = {
+    "premium": TierSpec(quantile="q99", headroom=0.20, spread=2),
+    "standard": TierSpec(quantile="q95", headroom=0.10),
+    "economy": TierSpec(quantile="q90", headroom=0.05),
+    "dedicated": TierSpec(quantile="q99", headroom=0.20, isolated=True),
+}
+DEFAULT_SERVERS = [
+    Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0),
+    Server(type="m-64", cpu_cores=64, memory_gb=256, cost_per_month=2000.0, lead_time_weeks=6, initial=0),
+    Server(type="r-64", cpu_cores=64, memory_gb=512, cost_per_month=2700.0, lead_time_weeks=8, initial=0),
+]
+
+
+class Scenario(_Strict):
+    """A planning scenario: data, horizon, QoS, servers, growth, launches, rules and solver."""
+
+    name: str = "default"
+    description: str = ""
+    seed: int = 0
+    data: DataSource = DataSource()
+    horizon: Horizon = Horizon()
+    tiers: dict[str, TierSpec] = DEFAULT_TIERS
+    customers: Customers = Customers()
+    servers: list[Server] = DEFAULT_SERVERS
+    growth: Growth = Growth()
+    anticipated: list[Anticipated] = []
+    retired: list[Retired] = []
+    procurement: Procurement = Procurement()
+    solver: Solver = Solver()
+    forecast: ForecastOptions = ForecastOptions()
+    source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _merge_tiers(cls, v):
+        # Named tiers refine the defaults field by field; the other default tiers stay defined.
+        if not isinstance(v, dict):
+            return v
+        out = {k: t.model_dump() for k, t in DEFAULT_TIERS.items()}
+        for name, spec in v.items():
+            if isinstance(spec, TierSpec):
+                spec = spec.model_dump()
+            out[name] = {**out.get(name, {}), **spec} if isinstance(spec, dict) else spec
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.customers.default_tier not in self.tiers:
+            raise ValueError(f"customers.default_tier {self.customers.default_tier!r} is not a defined tier "
+                             f"({', '.join(self.tiers)})")
+        for cust, tier in self.customers.tiers.items():
+            if tier not in self.tiers:
+                raise ValueError(f"customers.tiers.{cust}: tier {tier!r} is not defined ({', '.join(self.tiers)})")
+        names = [s.type for s in self.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"servers: duplicate type in {names}")
+        if not self.servers:
+            raise ValueError("servers: at least one server type is needed")
+        dup = [a.name for a in self.anticipated]
+        if len(set(dup)) != len(dup):
+            raise ValueError(f"anticipated: duplicate service names in {dup}")
+        for s in self.servers:
+            if s.max_count is not None and s.initial > s.max_count:
+                raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
+        return self
+
+    def resolve(self, path: Path | None) -> Path | None:
+        """A path of the scenario, relative to the scenario file's folder."""
+        if path is None or path.is_absolute() or self.source_path is None:
+            return path
+        return (self.source_path.parent / path).resolve()
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    import yaml
+
+    path = path.resolve()
+    if path in chain:
+        raise ScenarioError(f"{path}: base scenarios form a cycle: {' -> '.join(map(str, chain + (path,)))}")
+    if not path.exists():
+        raise ScenarioError(f"{path}: scenario file not found" + (f" (named as base by {chain[-1]})" if chain else ""))
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(raw).__name__}")
+    base = raw.pop("base", None)
+    # Relative data paths belong to the file that names them.
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in ("path", "catalog", "customers"):
+            if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+                data[key] = str((path.parent / data[key]).resolve())
+    if base is None:
+        return raw
+    return _deep_merge(_load_raw((path.parent / str(base)), chain + (path,)), raw)
+
+
+def load_scenario(path) -> Scenario:
+    """Read, merge (``base``) and validate a scenario file."""
+    path = Path(path)
+    raw = _load_raw(path)
+    try:
+        return Scenario.model_validate({**raw, "source_path": path.resolve()})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (misspelt?)"
+            lines.append(f"  {loc}: {msg}")
+        raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
+
+
+def default_scenario() -> Scenario:
+    """The embedded default: the synthetic fleet, a quarter from the end of its history."""
+    return Scenario(name="default", description="Synthetic fleet calibrated to the Azure 2019 trace")
+
+
+def scenario_dict(s: Scenario) -> dict[str, Any]:
+    """A JSON-ready dump (for summary.json)."""
+    return s.model_dump(mode="json", by_alias=True)
