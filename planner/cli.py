@@ -22,7 +22,11 @@ COMMAND_MODULES = [
     "ingest",
     "forecast",
     "run",
+    "whatif",
+    "backtest",
     "profile",
+    "pack",
+    "verify",
 ]
 
 for _name in COMMAND_MODULES:

@@ -48,15 +48,8 @@ class DataSource(_Strict):
 
 
 class Horizon(_Strict):
-    start: dt.date | None = None  # default: the Monday after the history ends
-    weeks: int = Field(13, ge=1, le=104)  # a quarter
-
-    @field_validator("start")
-    @classmethod
-    def _monday(cls, v):
-        if v is not None and v.weekday() != 0:
-            raise ValueError(f"{v} is a {v.strftime('%A')}; planning weeks start on a Monday")
-        return v
+    start: dt.date | None = None  # default: the first slot after the history ends
+    weeks: int = Field(13, ge=1, le=104)  # a quarter; each week is 7 x 24 hourly slots from start
 
 
 class TierSpec(_Strict):
@@ -120,6 +113,10 @@ class Retired(_Strict):
 
 class Procurement(_Strict):
     granularity: int = Field(1, ge=1)  # servers are bought in multiples of this
+    # "week0": today's fleet plus orders already in transit cover each type's weeks inside its lead
+    # time (plus servers[].initial); "given": only servers[].initial is installed at week 0.
+    initial_fleet: Literal["week0", "given"] = "week0"
+    substitution: Literal["none", "capacity"] = "none"
     no_decommission: bool = True
     budget: float | None = Field(None, gt=0)  # cap on the horizon's purchase + running cost
 

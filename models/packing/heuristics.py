@@ -1,0 +1,360 @@
+"""Greedy packings: the peak-based baseline and shape-aware first fit / best fit.
+
+* :func:`peak_ffd` sizes each group by its own peak (what a "requests = peak" scheduler does) and
+  packs first fit decreasing. It is the baseline the savings are measured against.
+* :func:`shape_ffd` is first fit decreasing with a per-slot vector check: an item fits a worker when
+  the worker's load plus the item's demand stays within capacity in *every* slot and resource.
+* :func:`shape_fill` fills one worker at a time with the fitting item that best matches the worker's
+  residual capacity (dot product of item demand and residual, per slot), so anticorrelated groups
+  end up together. An optional group x group ``affinity`` matrix (e.g. complementarity scores from
+  ``models.profiles``) is added to that score.
+* :func:`best_heuristic` runs the shape-aware variants and keeps the cheapest.
+
+All return a :class:`~models.packing.solution.Packing` that respects isolation, headroom, shards on
+distinct workers, spread and ``max_count``, or raise :class:`HeuristicFailure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.packing.instance import PackingInstance
+from models.packing.solution import Packing, compact, packing_cost
+
+__all__ = ["HeuristicFailure", "peak_ffd", "shape_ffd", "shape_fill", "shape_balance", "best_heuristic",
+           "preferred_kinds", "fleet_counts"]
+
+_TOL = 1e-9
+
+
+class HeuristicFailure(RuntimeError):
+    """The greedy could not place an item (server counts exhausted, or a spread it cannot meet)."""
+
+
+def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None) -> dict[tuple[int, float], int]:
+    """For each (isolation class, headroom level), the kind that covers the class's aggregate demand
+    most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]``."""
+    items, kinds = instance.items(), instance.kinds()
+    demand = items.demand if demand is None else demand
+    out = {}
+    for c in np.unique(items.iso_class):
+        agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
+        for lv in np.unique(kinds.level):
+            ks = np.flatnonzero(np.isclose(kinds.level, lv))
+            need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
+            out[(int(c), float(lv))] = int(ks[np.argmin(kinds.cost[ks] * np.maximum(need, 1e-12))])
+    return out
+
+
+def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
+    """Size of each item relative to the largest server: max over slots and resources."""
+    cap = instance.capacity.max(axis=0)
+    return (demand / cap[None, None, :]).max(axis=(1, 2))
+
+
+class _Fleet:
+    """Open workers and their loads during a greedy pass."""
+
+    def __init__(self, instance: PackingInstance, demand: np.ndarray):
+        self.inst, self.items, self.kinds = instance, instance.items(), instance.kinds()
+        self.demand = demand
+        self.loads: list[np.ndarray] = []
+        self.kind: list[int] = []
+        self.iso: list[int] = []
+        self.groups: list[set[int]] = []
+        self.counts = np.zeros(len(instance.server_types), dtype=np.int64)
+        self.limit = instance.max_count
+        self.item_worker = np.full(len(self.items), -1, dtype=np.int64)
+
+    def fits(self, i: int, w: int) -> bool:
+        k = self.kind[w]
+        return (
+            self.iso[w] == self.items.iso_class[i]
+            and self.kinds.level[k] >= self.items.headroom[i] - 1e-12
+            and self.items.group[i] not in self.groups[w]
+            and bool(np.all(self.loads[w] + self.demand[i] <= self.kinds.capacity[k][None, :] + _TOL))
+        )
+
+    def can_open(self, k: int) -> bool:
+        return self.counts[self.kinds.server_type[k]] < self.limit[self.kinds.server_type[k]]
+
+    def open(self, k: int, iso: int) -> int:
+        self.loads.append(np.zeros(self.demand.shape[1:]))
+        self.kind.append(k)
+        self.iso.append(iso)
+        self.groups.append(set())
+        self.counts[self.kinds.server_type[k]] += 1
+        return len(self.kind) - 1
+
+    def place(self, i: int, w: int) -> None:
+        self.loads[w] += self.demand[i]
+        self.groups[w].add(int(self.items.group[i]))
+        self.item_worker[i] = w
+
+    def kind_for(self, i: int, preferred: dict) -> int:
+        """The preferred kind for the item's class and headroom, else any kind that holds it."""
+        h = float(self.items.headroom[i])
+        c = int(self.items.iso_class[i])
+        levels = np.unique(self.kinds.level)
+        lv = float(levels[np.argmin(np.abs(levels - h))])
+        first = preferred[(c, lv)]
+        fits_alone = np.all(self.demand[i].max(axis=0)[None, :] <= self.kinds.capacity + _TOL, axis=1)
+        order = [first] + [int(k) for k in np.argsort(self.kinds.cost, kind="stable") if k != first]
+        for k in order:
+            if fits_alone[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
+                return k
+        raise HeuristicFailure(
+            f"no server type left (max_count) for shard {self.items.shard[i]} of group "
+            f"{self.inst.group_ids[self.items.group[i]]!r}"
+        )
+
+    def packing(self) -> Packing:
+        return Packing(self.item_worker.copy(), np.array(self.kind, dtype=np.int64))
+
+
+def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray) -> Packing:
+    fleet = _Fleet(instance, demand)
+    preferred = preferred_kinds(instance, demand)
+    for i in order:
+        for w in range(len(fleet.kind)):
+            if fleet.fits(i, w):
+                fleet.place(i, w)
+                break
+        else:
+            w = fleet.open(fleet.kind_for(i, preferred), int(fleet.items.iso_class[i]))
+            fleet.place(i, w)
+    return _finish(instance, fleet.packing())
+
+
+def peak_ffd(instance: PackingInstance) -> Packing:
+    """Peak-based baseline: each item sized by its own peak per resource, first fit decreasing."""
+    items = instance.items()
+    peak = items.demand.max(axis=1, keepdims=True)  # [I, 1, R]
+    order = np.argsort(-_item_size(instance, peak), kind="stable")
+    return _ffd(instance, peak, order)
+
+
+def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+    """Shape-aware first fit decreasing (per-slot vector check).
+
+    Args:
+        order: optional item order (indices into ``instance.items()``), e.g. from a
+            complementarity ranking; default decreasing size.
+    """
+    items = instance.items()
+    if order is None:
+        order = np.argsort(-_item_size(instance, items.demand), kind="stable")
+    return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64))
+
+
+def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarray | None = None,
+               affinity_weight: float = 1.0, choose_kind: bool = True) -> Packing:
+    """Fill one worker at a time with the fitting item that matches its residual best.
+
+    Args:
+        score: ``"dot"`` (sum over slots and resources of item demand x residual, both relative to
+            capacity) or ``"size"`` (largest item that fits).
+        affinity: optional ``[group, group]`` matrix; ``affinity_weight`` times the mean affinity of
+            a candidate to the groups already on the worker is added to its score.
+        choose_kind: fill a trial worker of every kind that fits the seed item and keep the one with
+            the best value / cost, valuing items at the shadow prices of the fractional fleet
+            programme (:func:`models.packing.bounds.dual_prices`); else use the preferred kind.
+    """
+    from models.packing.bounds import dual_prices
+
+    items, kinds = instance.items(), instance.kinds()
+    demand = items.demand
+    n = len(items)
+    fleet = _Fleet(instance, demand)
+    preferred = preferred_kinds(instance, demand)
+    size = _item_size(instance, demand)
+    prices = dual_prices(instance)
+    value = np.einsum("itr,itr->i", demand / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
+    left = np.ones(n, dtype=bool)
+
+    def fill(seed: int, k: int) -> list[int]:
+        cap = kinds.capacity[k]
+        load = demand[seed].copy()
+        chosen, groups = [seed], {int(items.group[seed])}
+        avail = left & (items.iso_class == items.iso_class[seed]) & (items.headroom <= kinds.level[k] + 1e-12)
+        avail[seed] = False
+        while True:
+            if groups:
+                avail &= ~np.isin(items.group, list(groups))
+            cand = np.flatnonzero(avail)
+            if cand.size == 0:
+                break
+            resid = cap[None, :] - load
+            ok = np.all(demand[cand] <= resid[None] + _TOL, axis=(1, 2))
+            avail[cand[~ok]] = False  # the residual only shrinks: a misfit stays a misfit
+            cand = cand[ok]
+            if cand.size == 0:
+                break
+            rel = demand[cand] / cap[None, None, :]
+            if score == "dot":
+                s = np.einsum("itr,tr->i", rel, resid / cap[None, :])
+            else:
+                s = rel.sum(axis=(1, 2))
+            if affinity is not None:
+                on = [int(items.group[j]) for j in chosen]
+                s = s + affinity_weight * affinity[np.ix_(items.group[cand], on)].mean(axis=1)
+            best = int(cand[np.argmax(s)])
+            load += demand[best]
+            chosen.append(best)
+            groups.add(int(items.group[best]))
+            avail[best] = False
+        return chosen
+
+    while left.any():
+        # Seed a worker with the largest remaining item.
+        cand = np.flatnonzero(left)
+        seed = int(cand[np.argmax(size[cand])])
+        first = fleet.kind_for(seed, preferred)
+        trials = [first]
+        if choose_kind:
+            fits_alone = np.all(demand[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
+            trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k]
+                       and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
+        best_k, best_set, best_ratio = first, None, -np.inf
+        for k in trials:
+            chosen = fill(seed, k)
+            ratio = value[chosen].sum() / kinds.cost[k]
+            if ratio > best_ratio + 1e-12:
+                best_k, best_set, best_ratio = k, chosen, ratio
+        w = fleet.open(best_k, int(items.iso_class[seed]))
+        for j in best_set:
+            fleet.place(j, w)
+            left[j] = False
+    return _finish(instance, fleet.packing())
+
+
+def fleet_counts(demand: np.ndarray, capacity: np.ndarray, cost: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Cheapest integer server counts ``n[k]`` with ``sum_k capacity[k, r] n[k] >= demand[t, r]``."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    need = demand.max(axis=0)  # only the peak per resource binds for a fleet of fixed servers
+    rows = capacity.T  # [R, K]
+    lim = np.where(limit < 1e8, limit, np.inf).astype(float)
+    res = milp(c=cost, constraints=LinearConstraint(rows, need, np.inf), integrality=np.ones(len(cost)),
+               bounds=Bounds(0, lim), options={"time_limit": 5.0})
+    if res.x is None:
+        return np.zeros(len(cost), dtype=np.int64)
+    return np.round(res.x).astype(np.int64)
+
+
+def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+    """Open the cheapest integer fleet that covers each pool's aggregate peak, then place items in
+    decreasing size on the open worker whose peak utilisation grows least (ties: the fuller one);
+    open more workers only for items that fit nowhere. Spreads complementary shapes over all
+    workers instead of leaving the last ones with the leftovers.
+
+    Note the per-resource fleet covers the *aggregate peak*; the aggregate shape is never worse.
+    """
+    items, kinds = instance.items(), instance.kinds()
+    demand = items.demand
+    fleet = _Fleet(instance, demand)
+    preferred = preferred_kinds(instance, demand)
+    limit = instance.max_count
+    for c in np.unique(items.iso_class):
+        for lv in np.unique(items.headroom[items.iso_class == c]):
+            mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
+            ks = np.flatnonzero(np.isclose(kinds.level, lv))
+            agg = demand[mine].sum(axis=0)
+            room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
+            n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
+            for k, m in zip(ks, n):
+                for _ in range(int(m)):
+                    fleet.open(int(k), int(c))
+    if order is None:
+        order = np.argsort(-_item_size(instance, demand), kind="stable")
+    for i in order:
+        best, best_key = -1, None
+        for w in range(len(fleet.kind)):
+            if not fleet.fits(i, w):
+                continue
+            cap = kinds.capacity[fleet.kind[w]]
+            before = (fleet.loads[w] / cap).max()
+            after = ((fleet.loads[w] + demand[i]) / cap).max()
+            exact_level = np.isclose(kinds.level[fleet.kind[w]], items.headroom[i])
+            key = (not exact_level, round(after - before, 9), -before)
+            if best_key is None or key < best_key:
+                best, best_key = w, key
+        if best < 0:
+            best = fleet.open(fleet.kind_for(i, preferred), int(items.iso_class[i]))
+        fleet.place(i, best)
+    packing = fleet.packing()
+    # Pre-opened workers may stay empty; drop them before the spread repair.
+    return _finish(instance, compact(instance, packing))
+
+
+def _finish(instance: PackingInstance, packing: Packing) -> Packing:
+    return compact(instance, _repair_spread(instance, packing))
+
+
+def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
+    """Move items of customers that sit on too few workers onto other workers (or new ones)."""
+    items, kinds = instance.items(), instance.kinds()
+    spread = instance.customer_spread()
+    p = packing.copy()
+    limit = instance.max_count
+    for ci, c in enumerate(instance.customers):
+        s = spread[c]
+        if s <= 1:
+            continue
+        mine = np.flatnonzero(items.customer == ci)
+        guard = 0
+        while len(np.unique(p.item_worker[mine])) < s:
+            guard += 1
+            if guard > len(mine) + 1:
+                raise HeuristicFailure(f"customer {c!r}: cannot reach spread {s}")
+            ws, counts = np.unique(p.item_worker[mine], return_counts=True)
+            crowded = ws[np.argmax(counts)]
+            movable = [int(i) for i in mine if p.item_worker[i] == crowded]
+            i = min(movable, key=lambda j: float(items.demand[j].sum()))
+            # Loads of every worker, for the candidate targets that do not hold this customer.
+            n_w = len(p.worker_kind)
+            loads = np.zeros((n_w,) + items.demand.shape[1:])
+            np.add.at(loads, p.item_worker, items.demand)
+            target = -1
+            used_ws = set(int(x) for x in p.item_worker[mine])
+            for w in range(n_w):
+                k = p.worker_kind[w]
+                members = np.flatnonzero(p.item_worker == w)
+                if w in used_ws or members.size == 0:
+                    continue
+                if items.iso_class[members[0]] != items.iso_class[i] or kinds.level[k] < items.headroom[i] - 1e-12:
+                    continue
+                if items.group[i] in set(items.group[members]):
+                    continue
+                if np.all(loads[w] + items.demand[i] <= kinds.capacity[k][None, :] + _TOL):
+                    target = w
+                    break
+            if target < 0:
+                k = int(p.worker_kind[crowded])
+                counts_t = np.bincount(kinds.server_type[p.worker_kind[np.unique(p.item_worker)]],
+                                       minlength=len(instance.server_types))
+                if counts_t[kinds.server_type[k]] >= limit[kinds.server_type[k]]:
+                    raise HeuristicFailure(f"customer {c!r}: no server left to reach spread {s}")
+                p.worker_kind = np.append(p.worker_kind, k)
+                target = len(p.worker_kind) - 1
+            p.item_worker[i] = target
+    return p
+
+
+def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None) -> Packing:
+    """Cheapest of the shape-aware greedies (ties: first in a fixed order)."""
+    candidates = []
+    failures = []
+    runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity),
+            lambda: shape_fill(instance, "size", affinity), lambda: shape_ffd(instance)]
+    for run in runs:
+        try:
+            candidates.append(run())
+        except HeuristicFailure as exc:
+            failures.append(exc)
+    if not candidates:
+        raise failures[0]
+    costs = [packing_cost(instance, p) for p in candidates]
+    return candidates[int(np.argmin(costs))]

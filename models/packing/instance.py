@@ -1,0 +1,344 @@
+"""The packing instance: groups x slots x resources of planned demand, server types and QoS rules.
+
+Maths (one worker ``w`` of server type ``k``, every slot ``t`` and resource ``r``):
+
+    sum_{g on w} fraction_g * demand[g, t, r] <= capacity[k, r] * (1 - max_{g on w} headroom_g)
+
+A group larger than every server is split into equal shards that land on distinct workers. An
+isolated group shares workers only with groups of the same isolation key; the groups of a customer
+with ``spread = s`` sit on at least ``s`` distinct workers.
+
+Solvers work on *items* (shards) and *kinds* (server type x headroom level): a worker of kind
+``(k, h)`` offers ``capacity[k] * (1 - h)`` and accepts items whose headroom is at most ``h``. This is
+exact for the rule above because a worker's utilisation limit is set by its strictest group.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ServerType", "PackingInstance", "Items", "Kinds", "dominant_slots"]
+
+# Relative tolerance used when a shard count is derived from a ratio (avoids 2.0000001 -> 3 shards).
+_RATIO_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class ServerType:
+    """One server type of the catalog.
+
+    Args:
+        name: type label, e.g. ``"m-64"``.
+        capacity: capacity per resource, in the instance's resource order (e.g. cores, GB).
+        cost: cost of one server per period (e.g. per month).
+        max_count: how many servers of this type may be used; ``None`` for no limit.
+    """
+
+    name: str
+    capacity: tuple[float, ...]
+    cost: float
+    max_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Items:
+    """Shards of the groups, the units the solvers place (built by :meth:`PackingInstance.items`).
+
+    ``demand[i]`` is ``fraction[i] * instance.demand[group[i]]``; ``iso_class[i]`` indexes
+    ``PackingInstance.isolation_classes`` (items of different classes never share a worker);
+    ``customer[i]`` indexes ``PackingInstance.customers``.
+    """
+
+    group: np.ndarray  # int [I]
+    shard: np.ndarray  # int [I], 0..n_shards-1
+    n_shards: np.ndarray  # int [I]
+    fraction: np.ndarray  # float [I]
+    demand: np.ndarray  # float [I, T, R]
+    headroom: np.ndarray  # float [I]
+    iso_class: np.ndarray  # int [I]
+    customer: np.ndarray  # int [I]
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Server type x headroom level (built by :meth:`PackingInstance.kinds`)."""
+
+    server_type: np.ndarray  # int [K] index into PackingInstance.server_types
+    level: np.ndarray  # float [K] headroom kept free on a worker of this kind
+    capacity: np.ndarray  # float [K, R] = type capacity * (1 - level)
+    cost: np.ndarray  # float [K]
+
+    def __len__(self) -> int:
+        return len(self.server_type)
+
+    def accepts(self, headroom: float) -> np.ndarray:
+        """Boolean mask of kinds whose level is at least ``headroom``."""
+        return self.level >= headroom - 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class PackingInstance:
+    """Planned demand of function groups over the slots of a representative period, and the rules.
+
+    The constructor validates its input and raises ``ValueError`` naming the offending group, slot,
+    resource or server type. Arrays are copied and made read-only.
+
+    Args:
+        group_ids: one label per group.
+        slots: one label per slot (e.g. ``"t000"`` or an ISO timestamp).
+        resources: resource names, e.g. ``("cpu_cores", "memory_gb")``.
+        demand: float array ``[group, slot, resource]`` at each group's planning quantile, >= 0.
+        server_types: the server catalog.
+        headroom: per group, the fraction of a worker kept free (0 <= h < 1); default 0.
+        customer: per group, the customer label (the key of the spread rule); default the group id.
+        spread: per group, the minimum number of distinct workers its customer's groups use; default 1.
+        isolation: per group, an isolation key (groups with a key share workers only with groups of
+            the same key) or ``None``; default ``None``.
+        min_shards: per group, a minimum number of shards; default 1 (more are added when a group
+            does not fit any server).
+    """
+
+    group_ids: tuple[str, ...]
+    slots: tuple[str, ...]
+    resources: tuple[str, ...]
+    demand: np.ndarray
+    server_types: tuple[ServerType, ...]
+    headroom: np.ndarray | None = None
+    customer: tuple[str, ...] | None = None
+    spread: np.ndarray | None = None
+    isolation: tuple[str | None, ...] | None = None
+    min_shards: np.ndarray | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = functools.partial(object.__setattr__, self)
+        set_("group_ids", tuple(str(g) for g in self.group_ids))
+        set_("slots", tuple(str(s) for s in self.slots))
+        set_("resources", tuple(str(r) for r in self.resources))
+        set_("server_types", tuple(self.server_types))
+        n_g, n_t, n_r = len(self.group_ids), len(self.slots), len(self.resources)
+        demand = np.array(self.demand, dtype=float)
+        if demand.shape != (n_g, n_t, n_r):
+            raise ValueError(
+                f"demand has shape {demand.shape}; expected (groups, slots, resources) = {(n_g, n_t, n_r)}"
+            )
+        set_("demand", _readonly(demand))
+        set_("headroom", _readonly(_per_group(self.headroom, n_g, 0.0, "headroom", float)))
+        set_("spread", _readonly(_per_group(self.spread, n_g, 1, "spread", int)))
+        set_("min_shards", _readonly(_per_group(self.min_shards, n_g, 1, "min_shards", int)))
+        customer = self.group_ids if self.customer is None else tuple(str(c) for c in self.customer)
+        isolation = (None,) * n_g if self.isolation is None else tuple(
+            None if k is None or (isinstance(k, float) and math.isnan(k)) or k == "" else str(k)
+            for k in self.isolation
+        )
+        set_("customer", customer)
+        set_("isolation", isolation)
+        self._validate()
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        n_g = len(self.group_ids)
+        if n_g == 0:
+            raise ValueError("the instance has no groups")
+        if len(self.slots) == 0 or len(self.resources) == 0:
+            raise ValueError("the instance needs at least one slot and one resource")
+        _unique(self.group_ids, "group id")
+        _unique(self.slots, "slot")
+        _unique(self.resources, "resource")
+        if len(self.customer) != n_g or len(self.isolation) != n_g:
+            raise ValueError("customer and isolation need one entry per group")
+        bad = ~np.isfinite(self.demand)
+        if bad.any():
+            g, t, r = np.argwhere(bad)[0]
+            raise ValueError(
+                f"group {self.group_ids[g]!r}: demand of {self.resources[r]} at slot {self.slots[t]} is not finite"
+            )
+        if (self.demand < 0).any():
+            g, t, r = np.argwhere(self.demand < 0)[0]
+            raise ValueError(
+                f"group {self.group_ids[g]!r}: negative demand {self.demand[g, t, r]:g} of "
+                f"{self.resources[r]} at slot {self.slots[t]}; demand must be >= 0"
+            )
+        for g in np.flatnonzero((self.headroom < 0) | (self.headroom >= 1) | ~np.isfinite(self.headroom)):
+            raise ValueError(f"group {self.group_ids[g]!r}: headroom {self.headroom[g]} must be in [0, 1)")
+        for g in np.flatnonzero(self.spread < 1):
+            raise ValueError(f"group {self.group_ids[g]!r}: spread {self.spread[g]} must be >= 1")
+        for g in np.flatnonzero(self.min_shards < 1):
+            raise ValueError(f"group {self.group_ids[g]!r}: min_shards {self.min_shards[g]} must be >= 1")
+        if not self.server_types:
+            raise ValueError("the server catalog is empty")
+        _unique([s.name for s in self.server_types], "server type")
+        for s in self.server_types:
+            if len(s.capacity) != len(self.resources):
+                raise ValueError(
+                    f"server type {s.name!r}: {len(s.capacity)} capacities for {len(self.resources)} resources"
+                )
+            if any(not (c > 0 and math.isfinite(c)) for c in s.capacity):
+                raise ValueError(f"server type {s.name!r}: every capacity must be a positive number")
+            if not (s.cost > 0 and math.isfinite(s.cost)):
+                raise ValueError(f"server type {s.name!r}: cost must be a positive number")
+            if s.max_count is not None and s.max_count < 0:
+                raise ValueError(f"server type {s.name!r}: max_count must be >= 0")
+        # A customer's groups share one spread value and one isolation key.
+        for key, values in (("spread", self.spread), ("isolation", self.isolation)):
+            seen: dict[str, object] = {}
+            for g, c in enumerate(self.customer):
+                v = values[g]
+                if c in seen and seen[c] != v:
+                    raise ValueError(
+                        f"customer {c!r}: groups disagree on {key} ({seen[c]!r} vs {v!r} for group {self.group_ids[g]!r})"
+                    )
+                seen.setdefault(c, v)
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return len(self.group_ids)
+
+    @property
+    def capacity(self) -> np.ndarray:
+        """Server capacities ``[type, resource]``."""
+        return np.array([s.capacity for s in self.server_types], dtype=float)
+
+    @property
+    def cost(self) -> np.ndarray:
+        """Server costs ``[type]``."""
+        return np.array([s.cost for s in self.server_types], dtype=float)
+
+    @property
+    def max_count(self) -> np.ndarray:
+        """Maximum count per server type (a large number where unlimited)."""
+        big = 10**9
+        return np.array([big if s.max_count is None else s.max_count for s in self.server_types], dtype=np.int64)
+
+    @property
+    def customers(self) -> tuple[str, ...]:
+        """Distinct customers in order of first appearance."""
+        return tuple(dict.fromkeys(self.customer))
+
+    @property
+    def isolation_classes(self) -> tuple[str | None, ...]:
+        """Worker pools that never mix: ``None`` (shared) and one per isolation key."""
+        return tuple(dict.fromkeys(self.isolation))
+
+    def customer_spread(self) -> dict[str, int]:
+        """Minimum number of distinct workers per customer."""
+        return {c: int(self.spread[g]) for g, c in enumerate(self.customer)}
+
+    def kinds(self) -> Kinds:
+        """Server type x headroom level, for every headroom level used by some group."""
+        if "kinds" not in self._cache:
+            levels = np.unique(self.headroom)
+            cap, cost = self.capacity, self.cost
+            st, lv = np.meshgrid(np.arange(len(self.server_types)), levels, indexing="ij")
+            st, lv = st.ravel(), lv.ravel()
+            self._cache["kinds"] = Kinds(
+                server_type=st, level=lv, capacity=cap[st] * (1.0 - lv[:, None]), cost=cost[st]
+            )
+        return self._cache["kinds"]
+
+    def shard_counts(self) -> np.ndarray:
+        """Number of shards per group.
+
+        The smallest count that lets every shard fit some server type at the group's headroom, at
+        least ``min_shards``; raised further when a customer with ``spread = s`` would otherwise have
+        fewer than ``s`` shards in total (its largest groups are split).
+        """
+        if "shards" in self._cache:
+            return self._cache["shards"]
+        cap = self.capacity
+        peak = self.demand.max(axis=1)  # [G, R]
+        n = np.array(self.min_shards, dtype=np.int64)
+        for g in range(self.n_groups):
+            eff = cap * (1.0 - self.headroom[g])  # [K, R]
+            need = np.ceil(peak[g][None, :] / eff * (1 - _RATIO_TOL)).max(axis=1)  # per type
+            n[g] = max(n[g], int(need.min()), 1)
+        by_customer: dict[str, list[int]] = {}
+        for g, c in enumerate(self.customer):
+            by_customer.setdefault(c, []).append(g)
+        for c, gs in by_customer.items():
+            s = int(self.spread[gs[0]])
+            # Split the group with the largest per-shard size until the customer has s shards.
+            while n[gs].sum() < s:
+                size = [self.demand[g].max() / n[g] for g in gs]
+                n[gs[int(np.argmax(size))]] += 1
+        self._cache["shards"] = _readonly(n)
+        return self._cache["shards"]
+
+    def items(self) -> Items:
+        """The shards the solvers place (see :class:`Items`)."""
+        if "items" in self._cache:
+            return self._cache["items"]
+        n = self.shard_counts()
+        group = np.repeat(np.arange(self.n_groups), n)
+        shard = np.concatenate([np.arange(k) for k in n])
+        n_shards = n[group]
+        fraction = 1.0 / n_shards
+        iso_index = {k: i for i, k in enumerate(self.isolation_classes)}
+        cust_index = {c: i for i, c in enumerate(self.customers)}
+        items = Items(
+            group=group,
+            shard=shard,
+            n_shards=n_shards,
+            fraction=fraction,
+            demand=self.demand[group] * fraction[:, None, None],
+            headroom=self.headroom[group],
+            iso_class=np.array([iso_index[self.isolation[g]] for g in group], dtype=np.int64),
+            customer=np.array([cust_index[self.customer[g]] for g in group], dtype=np.int64),
+        )
+        self._cache["items"] = items
+        return items
+
+
+def dominant_slots(demand: np.ndarray) -> np.ndarray:
+    """Indices of slots not dominated by another slot (exact slot reduction).
+
+    Slot ``t`` is dominated by ``u`` when ``demand[:, t, :] <= demand[:, u, :]`` for every item and
+    resource: every capacity constraint at ``t`` is then implied by the one at ``u``, so dropping ``t``
+    keeps the feasible set unchanged. Of identical slots the first is kept.
+
+    Args:
+        demand: ``[item, slot, resource]``.
+    """
+    n_t = demand.shape[1]
+    flat = demand.transpose(1, 0, 2).reshape(n_t, -1)  # [T, I*R]
+    # Look at heavier slots first: a slot can only be dominated by one with at least its total.
+    order = np.argsort(-flat.sum(axis=1), kind="stable")
+    kept: list[int] = []
+    for t in order:
+        row = flat[t]
+        if kept and np.any(np.all(flat[kept] >= row, axis=1)):
+            continue
+        kept.append(int(t))
+    return np.array(sorted(kept), dtype=np.int64)
+
+
+def _per_group(values, n: int, default, name: str, dtype) -> np.ndarray:
+    if values is None:
+        return np.full(n, default, dtype=dtype)
+    arr = np.asarray(values, dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} needs one value per group ({n}), got shape {arr.shape}")
+    return arr.copy()
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr)
+    arr.setflags(write=False)
+    return arr
+
+
+def _unique(labels, what: str) -> None:
+    seen = set()
+    for x in labels:
+        if x in seen:
+            raise ValueError(f"duplicate {what} {x!r}")
+        seen.add(x)

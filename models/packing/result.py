@@ -1,0 +1,126 @@
+"""Solve outcomes: status as data, a frozen result, and the solver options."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["SolveStatus", "Placement", "PackingResult", "SolveOptions", "relative_gap"]
+
+
+class SolveStatus(str, enum.Enum):
+    """Outcome of a solve, the same for every backend.
+
+    ``optimal``: proven optimal (within the relative gap asked for). ``feasible``: a verified plan,
+    optimality not proven. ``infeasible``: proven that no plan exists. ``timed_out``: the time limit
+    passed before any plan was found. ``error``: the solver failed.
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    TIMED_OUT = "timed_out"
+    ERROR = "error"
+
+    @property
+    def has_solution(self) -> bool:
+        """True when the result carries a plan."""
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One shard of a group on one worker (a row of the Assignment table)."""
+
+    group_id: str
+    shard: int
+    fraction: float
+    worker_id: str
+    server_type: str
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """Options shared by every backend.
+
+    Args:
+        time_limit_s: wall-clock limit for the whole solve (heuristic included).
+        workers: threads the solver may use.
+        seed: random seed (CP-SAT ``random_seed``, HiGHS ``random_seed``, LNS neighbourhoods).
+        mip_gap: relative gap at which a solve counts as optimal.
+        exact_max_items: above this many items the exact model is replaced by heuristic +
+            large-neighbourhood search with the backend on subsets of workers.
+        lns_workers: workers re-packed together per neighbourhood in the large-neighbourhood search.
+        lns_step_s: time limit of one neighbourhood solve.
+        lns_max_iterations: stop the search after this many neighbourhoods (``None``: time only).
+        deterministic: CP-SAT steps stop on its deterministic time (``lns_step_s`` units) rather
+            than the wall clock, so with ``workers=1`` and ``lns_max_iterations`` set the same input
+            gives the same plan on any machine (the overall ``time_limit_s`` still applies).
+    """
+
+    time_limit_s: float = 30.0
+    workers: int = 1
+    seed: int = 0
+    mip_gap: float = 1e-4
+    exact_max_items: int = 40
+    lns_workers: int = 3
+    lns_step_s: float = 2.0
+    lns_max_iterations: int | None = None
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.time_limit_s > 0):
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if not (0 <= self.mip_gap < 1):
+            raise ValueError(f"mip_gap must be in [0, 1), got {self.mip_gap}")
+        if self.lns_workers < 2:
+            raise ValueError(f"lns_workers must be >= 2, got {self.lns_workers}")
+
+
+@dataclass(frozen=True)
+class PackingResult:
+    """What a solve returns: status, cost, best bound, gap and time, and the plan itself.
+
+    ``objective`` is the total server cost (``nan`` without a plan); ``bound`` the best proven lower
+    bound on the cost; ``gap = (objective - bound) / objective``. ``placements`` lists every shard;
+    ``workers`` maps worker id to server type.
+    """
+
+    status: SolveStatus
+    backend: str
+    objective: float
+    bound: float
+    runtime_s: float
+    placements: tuple[Placement, ...] = ()
+    workers: tuple[tuple[str, str], ...] = ()
+    message: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between cost and bound (``nan`` without a plan)."""
+        return relative_gap(self.objective, self.bound)
+
+    def assignment_frame(self) -> pd.DataFrame:
+        """Assignment table: ``group_id, shard, fraction, worker_id, server_type``."""
+        cols = ["group_id", "shard", "fraction", "worker_id", "server_type"]
+        return pd.DataFrame([vars(p) for p in self.placements], columns=cols)
+
+    def workers_frame(self) -> pd.DataFrame:
+        """Worker table: ``worker_id, server_type``."""
+        return pd.DataFrame(list(self.workers), columns=["worker_id", "server_type"])
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``(objective - bound) / objective``, clipped at 0; ``nan`` when undefined."""
+    if not (math.isfinite(objective) and math.isfinite(bound)) or objective <= 0:
+        return math.nan
+    return max(0.0, (objective - bound) / objective)

@@ -1,0 +1,273 @@
+"""One interface over every backend: heuristic start, exact model or large-neighbourhood search,
+verification on the full slot grid.
+
+* ``peak``: the peak-based baseline (:func:`~models.packing.heuristics.peak_ffd`).
+* ``heuristic``: the best shape-aware greedy (:func:`~models.packing.heuristics.best_heuristic`).
+* ``cpsat`` / ``milp``: the greedy plan as warm start, then
+  - up to ``options.exact_max_items`` items: the exact model on a growing set of slots (start with
+    each item's and each class's peak slots among the non-dominated ones, add the slots the plan
+    violates on the full grid, re-solve) — exact, because a plan valid on the full grid that is
+    optimal on a subset of the constraints is optimal;
+  - above: large-neighbourhood search: free the items of a few workers of one isolation class, re-pack
+    them optimally on as many fresh workers with the backend (non-dominated slots of those items
+    only), keep the result when it is cheaper, until the time limit.
+
+Every returned plan has passed :func:`~models.packing.verify.find_violations`; a plan that fails it
+is never returned (status ``error``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models.packing import bounds as _bounds
+from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
+from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.result import PackingResult, SolveOptions, SolveStatus
+from models.packing.solution import Packing, compact, packing_cost, to_placements
+from models.packing.subproblem import SubSolution, full_problem, neighbourhood_problem
+from models.packing.verify import find_violations
+
+__all__ = ["BACKENDS", "solve_packing", "violated_slots"]
+
+BACKENDS = ("cpsat", "milp", "heuristic", "peak")
+
+
+def _sub_solver(backend: str):
+    if backend == "cpsat":
+        from models.packing.cpsat import solve_subproblem_cpsat
+
+        return solve_subproblem_cpsat
+    from models.packing.milp import solve_subproblem_milp
+
+    return solve_subproblem_milp
+
+
+def violated_slots(instance: PackingInstance, packing: Packing) -> np.ndarray:
+    """Slots (indices) where some worker of ``packing`` exceeds its kind's capacity."""
+    it, kinds = instance.items(), instance.kinds()
+    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
+    np.add.at(loads, packing.item_worker, it.demand)
+    over = loads > kinds.capacity[packing.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
+    return np.flatnonzero(over.any(axis=(0, 2)))
+
+
+def _initial_slots(instance: PackingInstance, candidates: np.ndarray) -> np.ndarray:
+    it = instance.items()
+    d = it.demand[:, candidates, :]
+    picks = set(candidates[d.argmax(axis=1).ravel()].tolist())
+    for c in np.unique(it.iso_class):
+        agg = d[it.iso_class == c].sum(axis=0)
+        picks |= set(candidates[agg.argmax(axis=0)].tolist())
+    return np.array(sorted(picks), dtype=np.int64)
+
+
+def _apply(instance: PackingInstance, packing: Packing, sub, sol: SubSolution, workers: np.ndarray) -> Packing:
+    """Put the sub-problem's items on the solution's pool workers (pool worker p is workers[p])."""
+    p = packing.copy()
+    for j, i in enumerate(sub.items):
+        p.item_worker[i] = workers[int(sol.item_worker[j])]
+    for q, w in enumerate(workers):
+        if sol.worker_kind[q] >= 0:
+            p.worker_kind[w] = sol.worker_kind[q]
+    return p
+
+
+def _exact(instance, backend, options, start, deadline, stats):
+    solve_sub = _sub_solver(backend)
+    candidates = dominant_slots(instance.items().demand)
+    slots = _initial_slots(instance, candidates)
+    best, best_cost = start, (packing_cost(instance, start) if start is not None else np.inf)
+    bound, status = -np.inf, SolveStatus.TIMED_OUT
+    rounds = 0
+    while True:
+        rounds += 1
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0.05:
+            break
+        sub = full_problem(instance, slots, hint=best)
+        sol = solve_sub(instance, sub, options, remaining)
+        if sol.status == SolveStatus.INFEASIBLE:
+            status = SolveStatus.INFEASIBLE
+            break
+        if np.isfinite(sol.bound):
+            bound = max(bound, sol.bound)  # a bound on a subset of the constraints is a bound
+        if not sol.status.has_solution:
+            status = sol.status if best is None else SolveStatus.FEASIBLE
+            break
+        item_worker = np.empty(len(sub.items), dtype=np.int64)
+        item_worker[sub.items] = sol.item_worker
+        kinds_of = np.where(sol.worker_kind >= 0, sol.worker_kind, 0)
+        cand = Packing(item_worker, kinds_of)
+        bad = np.setdiff1d(violated_slots(instance, cand), slots)
+        if bad.size:
+            # Add the violated slots and re-solve (the solver never saw them).
+            slots = np.union1d(slots, bad)
+            stats["slots_added"] = stats.get("slots_added", 0) + int(bad.size)
+            continue
+        cand = compact(instance, cand)
+        cost = packing_cost(instance, cand)
+        if cost <= best_cost + 1e-9:
+            best, best_cost = cand, cost
+        status = SolveStatus.OPTIMAL if sol.status == SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+        break
+    stats.update(rounds=rounds, slots_used=int(len(slots)), slots_nondominated=int(len(candidates)))
+    if best is not None and status == SolveStatus.TIMED_OUT:
+        status = SolveStatus.FEASIBLE
+    return best, bound, status
+
+
+def _loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
+    it = instance.items()
+    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
+    np.add.at(loads, packing.item_worker, it.demand)
+    return loads
+
+
+def _lns(instance, backend, options, start, deadline, stats, max_iterations=None, bound=-np.inf):
+    """Large-neighbourhood search that empties workers one at a time.
+
+    Each step takes the least efficient worker (value of its items at the fractional programme's
+    shadow prices / its cost, skipping workers that failed recently) and a few partner workers of
+    the same class whose residual capacity matches its load shape, and re-packs their items with
+    the backend, minimising cost and then the weight left on the target. Cheaper plans and plans
+    that move load off the target are kept; an emptied target disappears.
+    """
+    from models.packing.bounds import dual_prices
+
+    solve_sub = _sub_solver(backend)
+    it, kinds = instance.items(), instance.kinds()
+    rng = np.random.default_rng(options.seed)
+    prices = dual_prices(instance)
+    value = np.einsum("itr,itr->i", it.demand / (1.0 - it.headroom)[:, None, None], prices[it.iso_class])
+    weight = np.ceil(1000.0 * value / max(value.max(), 1e-12)).astype(np.int64) + 1
+    best = compact(instance, start)
+    failures: dict[tuple, int] = {}
+    iterations = improved = emptied = 0
+    if max_iterations is None:
+        max_iterations = options.lns_max_iterations
+    while time.perf_counter() < deadline - 0.1 and (max_iterations is None or iterations < max_iterations):
+        n_w = len(best.worker_kind)
+        if n_w < 2 or packing_cost(instance, best) <= bound * (1 + options.mip_gap) + 1e-9:
+            break  # nothing to exchange, or proven optimal by the bound
+        iterations += 1
+        loads = _loads(instance, best)
+        cap = kinds.capacity[best.worker_kind]  # [W, R]
+        cls = np.array([it.iso_class[np.flatnonzero(best.item_worker == w)[0]] for w in range(n_w)])
+        w_value = np.bincount(best.item_worker, weights=value, minlength=n_w)
+        efficiency = w_value / kinds.cost[best.worker_kind]
+        # Fingerprint of a worker: its item set (worker numbers change after every compaction).
+        keys = [tuple(np.flatnonzero(best.item_worker == w)) for w in range(n_w)]
+        tries = np.array([failures.get(k, 0) for k in keys])
+        order = np.lexsort((efficiency, tries))
+        target = int(order[0])
+        peers = np.flatnonzero((cls == cls[target]) & (np.arange(n_w) != target))
+        if peers.size == 0:
+            failures[keys[target]] = failures.get(keys[target], 0) + 1
+            if tries.min() > 3:
+                break
+            continue
+        # Partners whose residual capacity covers most of the target's load shape.
+        resid = np.maximum(cap[peers][:, None, :] - loads[peers], 0.0)
+        fit = np.minimum(resid, loads[target][None]).sum(axis=1) / cap[peers]
+        score = fit.mean(axis=1) + 0.05 * rng.random(peers.size)
+        m = min(options.lns_workers - 1, peers.size)
+        partners = peers[np.argsort(-score, kind="stable")[:m]]
+        workers = np.concatenate([[target], partners]).astype(np.int64)
+        members = np.flatnonzero(np.isin(best.item_worker, workers))
+        slots = dominant_slots(it.demand[members])
+        sub = neighbourhood_problem(instance, best, workers, slots, weight)
+        old_cost = float(kinds.cost[best.worker_kind[workers]].sum())
+        old_left = int(weight[best.item_worker == target].sum())
+        remaining = deadline - time.perf_counter()
+        if options.deterministic:
+            sol = solve_sub(instance, sub, options, remaining, det_limit=options.lns_step_s)
+        else:
+            sol = solve_sub(instance, sub, options, min(options.lns_step_s, remaining))
+        accepted = False
+        if sol.status.has_solution:
+            new_left = int(sum(weight[i] for j, i in enumerate(sub.items) if sol.item_worker[j] == 0))
+            new_cost = float(kinds.cost[sol.worker_kind[sol.worker_kind >= 0]].sum())
+            if new_cost < old_cost - 1e-6 or (new_cost <= old_cost + 1e-6 and new_left < old_left):
+                cand = _apply(instance, best, sub, sol, workers)
+                if violated_slots(instance, cand).size == 0:
+                    emptied += int(new_left == 0)
+                    best = compact(instance, cand)
+                    improved += 1
+                    accepted = True
+        if not accepted:
+            failures[keys[target]] = failures.get(keys[target], 0) + 1
+    stats.update(lns_iterations=iterations, lns_improvements=improved, lns_emptied=emptied)
+    return best
+
+
+def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: SolveOptions | None = None,
+                  affinity: np.ndarray | None = None, max_lns_iterations: int | None = None) -> PackingResult:
+    """Pack ``instance`` with ``backend`` (one of :data:`BACKENDS`) and verify the plan.
+
+    Args:
+        instance: the packing instance.
+        backend: ``cpsat``, ``milp``, ``heuristic`` or ``peak``.
+        options: time limit, threads, seed, gap; defaults to :class:`SolveOptions()`.
+        affinity: optional ``[group, group]`` complementarity scores passed to the greedy.
+        max_lns_iterations: cap on neighbourhoods (for reproducible runs independent of speed).
+
+    Returns:
+        A :class:`PackingResult`; ``bound`` is the best of the solver's bound and
+        :func:`~models.packing.bounds.fleet_bound`; ``stats`` holds the heuristic and peak-based costs,
+        every bound and the search counters.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    options = options or SolveOptions()
+    t0 = time.perf_counter()
+    deadline = t0 + options.time_limit_s
+    stats: dict = {"items": len(instance.items()), "groups": instance.n_groups,
+                   "slots": len(instance.slots)}
+    lb = _bounds.lower_bound(instance)
+    stats.update(bound_aggregate=lb["aggregate"], bound_fleet=lb["fleet"])
+    bound = lb["best"]
+    status = SolveStatus.FEASIBLE
+    message = ""
+    try:
+        peak = peak_ffd(instance)
+        stats["peak_cost"] = packing_cost(instance, peak)
+    except HeuristicFailure as exc:
+        peak, stats["peak_cost"] = None, float("nan")
+        message = f"peak-based packing failed: {exc}"
+    if backend == "peak":
+        plan = peak
+    else:
+        try:
+            plan = best_heuristic(instance, affinity)
+            stats["heuristic_cost"] = packing_cost(instance, plan)
+        except HeuristicFailure as exc:
+            plan, stats["heuristic_cost"] = None, float("nan")
+            message = f"greedy packing failed: {exc}"
+        stats["heuristic_s"] = time.perf_counter() - t0
+        if backend in ("cpsat", "milp"):
+            if len(instance.items()) <= options.exact_max_items:
+                plan, solver_bound, status = _exact(instance, backend, options, plan, deadline, stats)
+                if np.isfinite(solver_bound):
+                    bound = max(bound, solver_bound)
+            elif plan is not None:
+                plan = _lns(instance, backend, options, plan, deadline, stats, max_lns_iterations, bound)
+    runtime = time.perf_counter() - t0
+    if plan is None:
+        if status not in (SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT):
+            status = SolveStatus.TIMED_OUT if backend in ("cpsat", "milp") else SolveStatus.ERROR
+        return PackingResult(status, backend, float("nan"), bound, runtime, message=message or str(status), stats=stats)
+    cost = packing_cost(instance, plan)
+    placements, workers = to_placements(instance, plan)
+    result = PackingResult(status, backend, cost, min(bound, cost), runtime, placements, workers, message, stats)
+    violations = find_violations(instance, result)
+    if violations:
+        return PackingResult(SolveStatus.ERROR, backend, float("nan"), bound, runtime,
+                             message="verifier rejected the plan: " + "; ".join(str(v) for v in violations[:5]),
+                             stats=stats)
+    if status == SolveStatus.FEASIBLE and cost <= bound * (1 + options.mip_gap) + 1e-9:
+        result = PackingResult(SolveStatus.OPTIMAL, backend, cost, min(bound, cost), runtime, placements, workers,
+                               message, stats)
+    return result

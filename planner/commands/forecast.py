@@ -1,0 +1,120 @@
+"""``planner forecast``: forecast a demand table or telemetry file, with a side report of the
+model chosen per series, its backtest error and any fallback taken."""
+
+from __future__ import annotations
+
+import importlib
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from planner.commands._common import captured_warnings, console, err_console, handle_errors
+
+
+class TelemetryFormat(str, Enum):
+    """Layouts of a telemetry file."""
+
+    long = "long"
+    huawei = "huawei"
+    azure2019 = "azure2019"
+
+
+def _read_telemetry(path: Path, fmt: TelemetryFormat):
+    """Telemetry (unique_id, ds, y) from ``path``: a long table directly, other layouts through
+    the ingest readers (``planner.ingest.<format>.read_<format>``)."""
+    from planner.errors import InputDataError
+    from planner.io import read_table
+
+    if fmt is TelemetryFormat.long:
+        return read_table(path)
+    try:
+        module = importlib.import_module(f"planner.ingest.{fmt.value}")
+        reader = getattr(module, f"read_{fmt.value}")
+    except (ImportError, AttributeError):
+        raise InputDataError(f"no reader for --format {fmt.value} in planner.ingest; convert the file to the long format", path=path) from None
+    out = reader(path)
+    tel = out[0] if isinstance(out, tuple) else out
+    return tel.to_frame() if hasattr(tel, "to_frame") else tel
+
+
+def _to_freq(telemetry, freq: str, path):
+    """Sum the invocations of each function to the forecast frequency (5-min counts -> hourly)."""
+    import pandas as pd
+
+    from planner import columns as C
+    from planner.errors import InputDataError
+
+    missing = [c for c in (C.UNIQUE_ID, C.DS, C.Y) if c not in telemetry.columns]
+    if missing:
+        raise InputDataError(f"not a Telemetry table: missing {missing}", path=path, column=missing[0])
+    t = telemetry[[C.UNIQUE_ID, C.DS, C.Y]].copy()
+    t[C.UNIQUE_ID] = t[C.UNIQUE_ID].astype(str)
+    t[C.DS] = pd.to_datetime(t[C.DS], errors="coerce")
+    t[C.DS] = t[C.DS].dt.floor(freq) if t[C.DS].notna().all() else t[C.DS]
+    # min_count=1 keeps a slot with only NaN as NaN (a gap), not a zero.
+    return t.groupby([C.UNIQUE_ID, C.DS], as_index=False)[C.Y].sum(min_count=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``forecast`` sub-command to ``app``."""
+
+    @app.command("forecast")
+    @handle_errors
+    def forecast(
+        out: Path = typer.Option(..., "--out", "-o", help="Forecast file (.csv or .parquet)."),
+        demand: Optional[Path] = typer.Option(None, "--demand", help="ResourceDemand table (group level), .parquet or .csv."),
+        telemetry: Optional[Path] = typer.Option(None, "--telemetry", help="Telemetry file (invocations per function)."),
+        fmt: TelemetryFormat = typer.Option(TelemetryFormat.long, "--format", help="Layout of --telemetry."),
+        freq: str = typer.Option("1h", "--freq", help="Forecast frequency: 1h (hourly) or 1D (daily)..."),
+        horizon: int = typer.Option(168, "--horizon", help="Steps ahead (168 = a week of hours, 91 = a quarter of days)."),
+        models: Optional[str] = typer.Option(None, "--models", help="Comma-separated candidate models (default: per frequency)."),
+        resources: str = typer.Option("cpu_cores,memory_gb", "--resources", help="Demand columns to forecast (with --demand)."),
+        n_windows: Optional[int] = typer.Option(None, "--n-windows", help="Backtest windows per series (default 6 sub-daily, 8 daily)."),
+        n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel workers (-1 = all cores)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
+        report: Optional[Path] = typer.Option(None, "--report", help="Side file of models and backtest errors (default: <out>.models.csv)."),
+    ) -> None:
+        """Forecast demand (mean, q50, q90, q95, q99) per series with a backtested model choice."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        from planner.errors import InputDataError
+        from planner.forecast import forecast_long, run_demand_forecast
+        from planner.io import read_table, write_table
+
+        if (demand is None) == (telemetry is None):
+            raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
+        if horizon <= 0:
+            raise InputDataError(f"--horizon must be a positive number of steps, got {horizon}")
+        if out.suffix not in (".csv", ".parquet"):
+            raise InputDataError("--out must end in .csv or .parquet", path=out)
+        names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+        source = demand or telemetry
+        if not source.exists():
+            raise InputDataError("file not found", path=source)
+        with captured_warnings():
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                task = bar.add_task("forecasting series", total=None)
+                advance = lambda k: bar.advance(task, k)  # noqa: E731
+                common = dict(freq=freq, models=names, n_windows=n_windows, n_jobs=n_jobs, scheduler=scheduler, progress=advance, path=source)
+                if demand is not None:
+                    table = read_table(demand)
+                    n = table["group_id"].nunique() * len(resources.split(",")) if "group_id" in table else None
+                    bar.update(task, total=n)
+                    run = run_demand_forecast(table, horizon, resources=tuple(r.strip() for r in resources.split(",")), **common)
+                else:
+                    table = _to_freq(_read_telemetry(telemetry, fmt), freq, telemetry)
+                    bar.update(task, total=table["unique_id"].nunique())
+                    run = forecast_long(table, horizon, **common)
+        report = report or out.with_name(out.stem + ".models.csv")
+        write_table(run.forecast, out)
+        write_table(run.report, report)
+        counts = run.report["model"].value_counts().to_dict()
+        console.print(
+            f"wrote {len(run.forecast)} rows for {len(run.report)} series to {out}; models: "
+            + ", ".join(f"{k} ×{v}" for k, v in counts.items())
+            + f"; mean backtest MASE {run.report['mase'].mean():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
+            highlight=False,
+        )

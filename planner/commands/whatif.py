@@ -1,0 +1,47 @@
+"""``planner whatif``: plan a base and its variants and compare them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from planner.commands._common import captured_warnings, console, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @handle_errors
+    def whatif(
+        base: Path = typer.Argument(..., help="Base scenario YAML."),
+        variants: list[Path] = typer.Argument(..., help="Variant scenario YAMLs (usually with base: the base file)."),
+        out: Path = typer.Option(Path("whatif-out"), "--out", "-o", help="Output folder."),
+        n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Scenarios planned in parallel (processes)."),
+        scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
+        force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
+    ):
+        """Compare cost, servers by type, utilisation and risk of VARIANTS against BASE."""
+        from rich.table import Table
+
+        from planner.errors import ScenarioError
+        from planner.scenarios import load_scenario
+        from planner.whatif import comparison_table, run_whatif, write_whatif
+
+        if out.exists() and any(out.iterdir()) and not force:
+            raise ScenarioError(f"{out} already holds files; pass --force to replace them")
+        paths = [base, *variants]
+        for p in paths:  # fail on a bad file before hours of planning
+            load_scenario(p)
+        with captured_warnings(), console.status(f"planning {len(paths)} scenarios"):
+            results = run_whatif([str(p) for p in paths], n_jobs=n_jobs, scheduler=scheduler)
+        write_whatif(results, out, force=force)
+        table = comparison_table(results)
+        base_row = table.iloc[0]
+        t = Table(title="what-if comparison (deltas against the base)")
+        for col in ("scenario", "total cost", "Δ cost", "servers", "Δ servers", "cpu util.", "risk"):
+            t.add_column(col, justify="right" if col != "scenario" else "left")
+        for r in table.itertuples(index=False):
+            t.add_row(r.scenario, f"{r.total_cost:,.0f}", f"{r.total_cost - base_row.total_cost:+,.0f}",
+                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:.1f}")
+        console.print(t)
+        console.print(f"[green]wrote[/] {out}/comparison.xlsx and comparison.csv")

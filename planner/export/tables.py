@@ -1,0 +1,414 @@
+"""The plan's tables as workbook sheets: pure functions from the pipeline's frames to one frame per sheet.
+
+Nothing here touches files; :mod:`planner.export.spreadsheet` writes what :func:`plan_to_frames`
+returns. Column names stay the machine names of the CSV tables (``installed``, ``cpu_utilisation``);
+the workbook shows them with their unit (``installed [servers]``), see :func:`header` and
+:func:`column_from_header`. ``docs/workbook.md`` explains every sheet and column.
+
+Input frames (every one a long pandas DataFrame; extra columns are kept, after the listed ones):
+
+* **plan** (required): ``week`` (int index or week-start date), ``pool``, ``server_type``,
+  ``required``, ``installed``, ``purchased`` (servers; ordered that week), ``cost`` (currency for that week: running
+  cost of the installed servers plus capex of the orders placed that week), ``cpu_utilisation``,
+  ``memory_utilisation`` (fraction of installed capacity at the planning peak, 0–1), ``headroom``
+  (fraction kept free, 0–1), ``risk`` (expected overflow slot-hours in the week).
+* **purchases**: ``week`` (order week), ``pool``, ``server_type``, ``purchased`` (servers),
+  ``arrives_week``, ``cost`` (currency over the horizon) — ``ProcurementResult.purchases``.
+* **assignment**: ``group_id``, ``shard``, ``worker_id``, ``server_type``, ``share`` (fraction of
+  the group's demand on that shard, 0–1); optional ``week``, ``pool``.
+* **utilisation**: ``worker_id``, ``server_type``, ``slot`` (hour of the representative week,
+  0–167), ``cpu_utilisation``, ``memory_utilisation`` (fraction, 0–1); optional ``week``, ``pool``.
+* **qos**: ``customer``, ``tier``, ``quantile`` (``q50``…``q99``), ``headroom`` (fraction, 0–1),
+  ``risk`` (expected overflow slot-hours over the horizon); optional ``groups``, ``spread``.
+* **forecast**: ``unique_id`` (group), ``ds``, ``resource`` (``cpu_cores``/``memory_gb``),
+  ``mean``, ``q50``, ``q90``, ``q95``, ``q99`` (in the resource's unit).
+* **profiles** (optional sheet): any table, written as given (e.g. the shape profiles).
+* **comparison** (optional sheet, what-if): one row per scenario: ``scenario``, ``total_cost``
+  (currency), ``servers`` (installed at the end of the horizon), ``servers_<type>`` columns,
+  ``cpu_utilisation``, ``memory_utilisation`` (fraction), ``risk`` (slot-hours); the ``delta_*``
+  columns against the base scenario are added here.
+* **summary**: a mapping of metric name → value (nested mappings are flattened with dots), e.g.
+  the run's ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ChartSpec",
+    "EXCEL_MAX_ROWS",
+    "SHEET_COLUMNS",
+    "column_from_header",
+    "comparison_frame",
+    "default_charts",
+    "header",
+    "plan_to_frames",
+    "unit_of",
+    "weekly_frame",
+]
+
+#: Excel's row limit, header row included.
+EXCEL_MAX_ROWS = 1_048_576
+
+#: The listed columns of each sheet, in order (documented in the module docstring).
+SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "Plan": (
+        "week", "pool", "server_type", "required", "installed", "purchased", "cost",
+        "cpu_utilisation", "memory_utilisation", "headroom", "risk",
+    ),
+    "Purchases": ("week", "pool", "server_type", "purchased", "arrives_week", "cost"),
+    "Assignment": ("week", "group_id", "shard", "worker_id", "server_type", "pool", "share"),
+    "Utilisation": ("week", "pool", "worker_id", "server_type", "slot", "cpu_utilisation", "memory_utilisation"),
+    "QoS": ("customer", "tier", "quantile", "headroom", "risk"),
+    "Forecast": ("unique_id", "ds", "resource", "mean", "q50", "q90", "q95", "q99"),
+}
+# Columns a sheet cannot do without; the others (e.g. week on Assignment) are optional.
+_REQUIRED = {
+    "Plan": SHEET_COLUMNS["Plan"],
+    "Purchases": SHEET_COLUMNS["Purchases"],
+    "Assignment": ("group_id", "shard", "worker_id", "server_type", "share"),
+    "Utilisation": ("worker_id", "server_type", "slot", "cpu_utilisation", "memory_utilisation"),
+    "QoS": ("customer", "tier", "quantile", "headroom", "risk"),
+    "Forecast": ("unique_id", "ds", "resource", "mean"),
+}
+_SORT = {
+    "Plan": ("week", "pool", "server_type"),
+    "Purchases": ("week", "pool", "server_type"),
+    "Assignment": ("week", "worker_id", "group_id", "shard"),
+    "Utilisation": ("week", "pool", "worker_id", "slot"),
+    "QoS": ("customer", "tier"),
+    "Forecast": ("unique_id", "resource", "ds"),
+}
+
+# Unit of each column; the spreadsheet derives the number format from it.
+_UNITS = {
+    "required": "servers", "installed": "servers", "purchased": "servers", "arrived": "servers",
+    "servers": "servers", "shortfall": "servers",
+    "cost": "currency", "total_cost": "currency", "purchase_cost": "currency",
+    "cumulative_cost": "currency",
+    "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
+    "risk": "slot-hours",
+    "slot": "hour of week", "arrives_week": "week",
+    "cpu_cores": "cores", "memory_gb": "GB",
+    "mean": "resource unit", "q50": "resource unit", "q90": "resource unit",
+    "q95": "resource unit", "q99": "resource unit",
+}
+_PREFIX_UNITS = (("installed_", "servers"), ("servers_", "servers"), ("required_", "servers"))
+
+
+def unit_of(column: str) -> str | None:
+    """Unit of a column (``"servers"``, ``"currency"``, ``"%"``, ...) or ``None`` when unitless."""
+    name = column
+    if name.startswith("delta_"):
+        if name.endswith("_pct"):
+            return "%"
+        name = name[len("delta_"):]
+    if name in _UNITS:
+        return _UNITS[name]
+    for prefix, unit in _PREFIX_UNITS:
+        if name.startswith(prefix):
+            return unit
+    return None
+
+
+def header(column: str) -> str:
+    """Workbook header of a column: the CSV name with its unit, ``installed [servers]``."""
+    unit = unit_of(column)
+    return f"{column} [{unit}]" if unit else column
+
+
+_HEADER_UNIT = re.compile(r"\s\[[^\]]*\]$")
+
+
+def column_from_header(text: str) -> str:
+    """Inverse of :func:`header`: ``"installed [servers]"`` → ``"installed"``."""
+    return _HEADER_UNIT.sub("", str(text))
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A native Excel chart drawn from the columns of one sheet.
+
+    Args:
+        title: chart title.
+        sheet: sheet that holds the data (one row per category).
+        categories: column of the x-axis labels.
+        values: columns drawn as the primary series.
+        kind: ``"column"``, ``"bar"`` or ``"line"``.
+        stacked: stack the primary series (column and bar charts).
+        line_values: columns drawn as lines on a secondary y-axis (a column/line combination).
+        x_title, y_title, y2_title: axis titles (with units).
+        y_percent: format the primary y-axis as a percentage.
+        anchor_sheet: sheet on which the chart is placed; ``None`` = the data sheet.
+        anchor_cell: top-left cell of the chart, e.g. ``"E2"``.
+    """
+
+    title: str
+    sheet: str
+    categories: str
+    values: tuple[str, ...]
+    kind: str = "column"
+    stacked: bool = False
+    line_values: tuple[str, ...] = ()
+    x_title: str = ""
+    y_title: str = ""
+    y2_title: str = ""
+    y_percent: bool = False
+    anchor_sheet: str | None = None
+    anchor_cell: str = "E2"
+
+    def __post_init__(self):
+        if self.kind not in ("column", "bar", "line"):
+            raise ValueError(f"ChartSpec {self.title!r}: kind={self.kind!r}; use 'column', 'bar' or 'line'")
+        if not self.values:
+            raise ValueError(f"ChartSpec {self.title!r}: values must name at least one column")
+
+
+def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{sheet}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in _REQUIRED[sheet] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{sheet} table: missing column(s) {missing}; it has {list(frame.columns)}")
+    listed = [c for c in SHEET_COLUMNS[sheet] if c in frame.columns]
+    extra = [c for c in frame.columns if c not in listed]
+    out = frame[listed + extra]
+    keys = [c for c in _SORT[sheet] if c in out.columns]
+    return out.sort_values(keys, kind="stable", ignore_index=True) if keys else out.reset_index(drop=True)
+
+
+def _empty(sheet: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in _REQUIRED[sheet]})
+
+
+def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
+    """One row per week: installed servers per type, totals, cost, cumulative cost, utilisation.
+
+    Columns: ``week``, ``installed_<type>`` (servers, one per server type, sorted), ``installed``,
+    ``required``, ``purchased`` (servers), ``cost``, ``cumulative_cost`` (currency),
+    ``cpu_utilisation``, ``memory_utilisation`` (installed-weighted mean over types, 0–1), ``risk``
+    (sum, slot-hours). This sheet feeds the charts.
+    """
+    plan = _check(plan, "Plan")
+    weeks = pd.Index(sorted(plan["week"].unique()), name="week")
+    by_type = plan.pivot_table(
+        index="week", columns="server_type", values="installed", aggfunc="sum", fill_value=0, sort=True
+    ).reindex(weeks, fill_value=0)
+    by_type.columns = [f"installed_{t}" for t in by_type.columns]
+    grouped = plan.groupby("week", sort=True)
+    sums = grouped[["installed", "required", "purchased", "cost", "risk"]].sum().reindex(weeks)
+    out = by_type.join(sums[["installed", "required", "purchased", "cost"]])
+    out["cumulative_cost"] = out["cost"].cumsum()
+    weight = plan["installed"].astype(float)
+    for col in ("cpu_utilisation", "memory_utilisation"):
+        num = (plan[col].astype(float) * weight).groupby(plan["week"]).sum()
+        den = weight.groupby(plan["week"]).sum()
+        out[col] = (num / den.where(den > 0)).reindex(weeks)
+    out["risk"] = sums["risk"]
+    return out.reset_index()
+
+
+def comparison_frame(comparison: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
+    """Add ``delta_<col>`` (value − base value) for every numeric column, and ``delta_total_cost_pct``.
+
+    Args:
+        comparison: one row per scenario with a ``scenario`` column (see the module docstring).
+        base: the base scenario's name; ``None`` = the first row.
+    """
+    if "scenario" not in comparison.columns:
+        raise ValueError(f"comparison table: missing column 'scenario'; it has {list(comparison.columns)}")
+    out = comparison.drop(columns=[c for c in comparison.columns if c.startswith("delta_")]).reset_index(drop=True)
+    if out.empty:
+        return out
+    names = out["scenario"].astype(str)
+    if base is None:
+        base = names.iloc[0]
+    if base not in set(names):
+        raise ValueError(f"comparison table: base scenario {base!r} is not among {sorted(set(names))}")
+    base_row = out[names == base].iloc[0]
+    numeric = [c for c in out.columns if c != "scenario" and pd.api.types.is_numeric_dtype(out[c])]
+    for col in numeric:
+        out[f"delta_{col}"] = out[col] - base_row[col]
+    if "total_cost" in numeric:
+        ref = float(base_row["total_cost"])
+        out["delta_total_cost_pct"] = (out["total_cost"] - ref) / ref if ref else np.nan
+    out.insert(1, "base", names == base)
+    return out
+
+
+def _flatten(mapping: Mapping, prefix: str = "") -> list[tuple[str, object]]:
+    rows = []
+    for key in mapping:
+        value = mapping[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows.extend(_flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            rows.append((name, ", ".join(str(v) for v in value)))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None, notes: list[str]):
+    last = weekly.iloc[-1] if len(weekly) else None
+    shortfall = (plan["required"] - plan["installed"]).clip(lower=0)
+    rows: list[tuple[str, object, str]] = [
+        ("weeks", int(plan["week"].nunique()), "weeks"),
+        ("total_cost", float(plan["cost"].sum()), "currency"),
+        ("purchased", float(plan["purchased"].sum()), "servers"),
+        ("installed_at_end", float(last["installed"]) if last is not None else 0.0, "servers"),
+        ("peak_required", float(weekly["required"].max()) if len(weekly) else 0.0, "servers"),
+        ("weeks_with_shortfall", int(plan.loc[shortfall > 0, "week"].nunique()), "weeks"),
+        ("max_shortfall", float(shortfall.max()) if len(plan) else 0.0, "servers"),
+        ("mean_cpu_utilisation", float(weekly["cpu_utilisation"].mean()) if len(weekly) else math.nan, "%"),
+        ("mean_memory_utilisation", float(weekly["memory_utilisation"].mean()) if len(weekly) else math.nan, "%"),
+        ("total_risk", float(plan["risk"].sum()), "slot-hours"),
+    ]
+    if last is not None:
+        for col in weekly.columns:
+            if col.startswith("installed_"):
+                rows.append((f"{col}_at_end", float(last[col]), "servers"))
+    for name, value in _flatten(summary or {}):
+        if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)) or isinstance(value, bool):
+            value = "" if value is None else str(value)
+        rows.append((name, value, unit_of(name.rsplit(".", 1)[-1]) or ""))
+    for i, note in enumerate(notes):
+        rows.append((f"note_{i + 1}", note, ""))
+    return pd.DataFrame(rows, columns=["metric", "value", "unit"])
+
+
+def _cap_rows(frame: pd.DataFrame, sheet: str, max_rows: int, notes: list[str]) -> pd.DataFrame:
+    if len(frame) <= max_rows:
+        return frame
+    notes.append(f"sheet {sheet} shows the first {max_rows:,} of {len(frame):,} rows; the CSV/Parquet table has all")
+    return frame.iloc[:max_rows]
+
+
+def _largest_forecast(forecast: pd.DataFrame, max_rows: int, notes: list[str]) -> pd.DataFrame:
+    """Keep the groups with the largest mean forecast so the sheet fits ``max_rows`` (whole groups)."""
+    if len(forecast) <= max_rows:
+        return forecast
+    size = forecast.groupby("unique_id", sort=True)["mean"].max()
+    order = size.sort_values(ascending=False, kind="stable").index
+    counts = forecast.groupby("unique_id", sort=True).size().reindex(order)
+    keep = order[(counts.cumsum() <= max_rows).to_numpy()]
+    if len(keep) == 0:
+        keep = order[:1]
+    notes.append(
+        f"sheet Forecast shows the {len(keep):,} largest of {len(order):,} groups; the CSV/Parquet table has all"
+    )
+    out = forecast[forecast["unique_id"].isin(set(keep))]
+    return out.iloc[:max_rows].reset_index(drop=True)
+
+
+def plan_to_frames(
+    plan: pd.DataFrame,
+    *,
+    purchases: pd.DataFrame | None = None,
+    assignment: pd.DataFrame | None = None,
+    utilisation: pd.DataFrame | None = None,
+    qos: pd.DataFrame | None = None,
+    forecast: pd.DataFrame | None = None,
+    profiles: pd.DataFrame | None = None,
+    comparison: pd.DataFrame | None = None,
+    base_scenario: str | None = None,
+    summary: Mapping | None = None,
+    max_rows: int = 100_000,
+) -> dict[str, pd.DataFrame]:
+    """Shape the plan's tables into workbook sheets (pure: no file is read or written).
+
+    Args:
+        plan: the Plan table (required); the other frames are described in the module docstring.
+            A missing table (``None``) gives an empty sheet with the listed headers, so every
+            workbook has the same sheets; ``profiles`` and ``comparison`` sheets appear only when given.
+        base_scenario: the base of the comparison's deltas (``None`` = its first row).
+        summary: metrics to list on the Summary sheet after the ones computed from the plan.
+        max_rows: largest number of data rows per sheet (Excel holds 1,048,576); the Forecast
+            sheet keeps whole groups, largest first; a note on the Summary sheet says what was cut.
+
+    Returns:
+        Sheet name → DataFrame, in workbook order: Summary, Weekly, Plan, Purchases, Assignment,
+        Utilisation, QoS, Forecast[, Profiles][, Comparison]. Column names are the CSV names.
+
+    Raises:
+        ValueError: a table misses a column it needs (the message names the table and column).
+    """
+    if not 1 <= max_rows < EXCEL_MAX_ROWS:
+        raise ValueError(f"max_rows={max_rows}: must be between 1 and {EXCEL_MAX_ROWS - 1}")
+    notes: list[str] = []
+    plan_sheet = _check(plan, "Plan")
+    weekly = weekly_frame(plan_sheet)
+    sheets: dict[str, pd.DataFrame] = {}
+    inputs = {
+        "Purchases": purchases,
+        "Assignment": assignment,
+        "Utilisation": utilisation,
+        "QoS": qos,
+        "Forecast": forecast,
+    }
+    body: dict[str, pd.DataFrame] = {"Weekly": weekly, "Plan": _cap_rows(plan_sheet, "Plan", max_rows, notes)}
+    for sheet, frame in inputs.items():
+        table = _empty(sheet) if frame is None else _check(frame, sheet)
+        if sheet == "Forecast":
+            table = _largest_forecast(table, max_rows, notes)
+        body[sheet] = _cap_rows(table, sheet, max_rows, notes)
+    if profiles is not None:
+        body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
+    if comparison is not None:
+        body["Comparison"] = comparison_frame(comparison, base_scenario)
+    sheets["Summary"] = _summary_frame(plan_sheet, weekly, summary, notes)
+    sheets.update(body)
+    return sheets
+
+
+def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
+    """The standard charts, placed on the Summary sheet and drawn from the Weekly sheet.
+
+    Servers per week by type (stacked columns), cost per week (columns) with the cumulative cost
+    (line, secondary axis), utilisation per week (lines); and, when there is a Comparison sheet,
+    total cost per scenario on it.
+    """
+    charts: list[ChartSpec] = []
+    weekly = frames.get("Weekly")
+    if weekly is not None and len(weekly):
+        types = tuple(c for c in weekly.columns if c.startswith("installed_"))
+        charts.append(
+            ChartSpec(
+                title="Servers installed per week by type", sheet="Weekly", categories="week",
+                values=types, kind="column", stacked=True, x_title="week", y_title="servers",
+                anchor_sheet="Summary", anchor_cell="E2",
+            )
+        )
+        charts.append(
+            ChartSpec(
+                title="Cost per week", sheet="Weekly", categories="week", values=("cost",),
+                kind="column", line_values=("cumulative_cost",), x_title="week",
+                y_title="cost per week [currency]", y2_title="cumulative cost [currency]",
+                anchor_sheet="Summary", anchor_cell="E18",
+            )
+        )
+        charts.append(
+            ChartSpec(
+                title="Utilisation at the planning peak", sheet="Weekly", categories="week",
+                values=("cpu_utilisation", "memory_utilisation"), kind="line", x_title="week",
+                y_title="utilisation [%]", y_percent=True, anchor_sheet="Summary", anchor_cell="E34",
+            )
+        )
+    comparison = frames.get("Comparison")
+    if comparison is not None and len(comparison) and "total_cost" in comparison.columns:
+        charts.append(
+            ChartSpec(
+                title="Total cost per scenario", sheet="Comparison", categories="scenario",
+                values=("total_cost",), kind="column", y_title="total cost [currency]",
+                anchor_sheet="Comparison", anchor_cell=f"A{len(comparison) + 4}",
+            )
+        )
+    return charts

@@ -1,0 +1,284 @@
+"""Forecast stage: ResourceDemand (group level, hourly) -> Forecast (mean and quantiles per group,
+slot and resource), with the model chosen per series by a rolling-origin backtest and quantiles
+calibrated on that backtest (see docs/forecast.md).
+
+Series are independent, so the work runs in parallel: joblib on this machine, or a Dask distributed
+cluster when a scheduler address is given (``dask`` is imported only then).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from planner import columns as C
+from planner.errors import InputDataError, PlannerError
+
+__all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "FORECAST_COLUMNS", "REPORT_COLUMNS"]
+
+LEVELS = (0.5, 0.9, 0.95, 0.99)
+FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
+REPORT_COLUMNS = (
+    C.UNIQUE_ID, C.RESOURCE, "model", "mase", "smape", "n_windows", "n_obs", "n_filled", "fallback", "notes", "candidates",
+)
+
+
+@dataclass
+class ForecastRun:
+    """A forecast table and its side report (one row per series: model chosen, backtest errors,
+    fallbacks taken)."""
+
+    forecast: pd.DataFrame
+    report: pd.DataFrame
+
+
+# -- input checks ------------------------------------------------------------------------------
+def _check_freq(freq: str) -> pd.Timedelta:
+    from models.forecasting.base import freq_offset
+
+    try:
+        return freq_offset(freq)
+    except ValueError as exc:
+        raise InputDataError(str(exc)) from None
+
+
+def _prepare(df, keys, target, freq, path) -> tuple[list, list[int]]:
+    """Validate and regularise: one (key, first ds, y) task per series, gaps and NaN interpolated."""
+    missing = [c for c in (*keys, C.DS, target) if c not in df.columns]
+    if missing:
+        raise InputDataError(f"missing column(s) {missing}; have {list(df.columns)}", path=path, column=missing[0])
+    step = _check_freq(freq)
+    ds = pd.to_datetime(df[C.DS], errors="coerce")
+    if ds.isna().any():
+        row = int(np.flatnonzero(ds.isna().to_numpy())[0])
+        raise InputDataError("timestamp missing or unreadable", path=path, row=row, column=C.DS)
+    y = pd.to_numeric(df[target], errors="coerce")
+    if (y < 0).any():
+        row = int(np.flatnonzero((y < 0).to_numpy())[0])
+        raise InputDataError(f"negative value {y.iloc[row]}; demand is never negative", path=path, row=row, column=target)
+    frame = pd.DataFrame({**{k: df[k].to_numpy() for k in keys}, C.DS: ds.to_numpy(), "y": y.to_numpy()})
+    dup = frame.duplicated(list(keys) + [C.DS])
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputDataError(f"duplicate timestamp {frame[C.DS].iloc[row]} for {keys}", path=path, row=row, column=C.DS)
+    tasks, filled = [], []
+    for key, g in frame.sort_values(list(keys) + [C.DS]).groupby(list(keys), sort=True):
+        g = g.dropna(subset=["y"]) if g["y"].notna().any() else g
+        start, end = g[C.DS].iloc[0], g[C.DS].iloc[-1]
+        off = (g[C.DS] - start) / step
+        if not np.allclose(off, np.round(off)):
+            raise InputDataError(f"timestamps of {key} are not on a {freq} grid", path=path, column=C.DS)
+        grid = pd.date_range(start, end, freq=step)
+        s = pd.Series(g["y"].to_numpy(), index=pd.DatetimeIndex(g[C.DS])).reindex(grid)
+        n_nan = int(s.isna().sum())
+        if s.notna().sum() < 2:
+            raise InputDataError(f"series {key} has fewer than 2 observations", path=path, column=target)
+        if n_nan:
+            s = s.interpolate(method="linear", limit_direction="both")
+        tasks.append((key if isinstance(key, tuple) else (key,), grid[-1], s.to_numpy(float)))
+        filled.append(n_nan)
+    if not tasks:
+        raise InputDataError("no series to forecast (empty table)", path=path)
+    gaps = sum(1 for f in filled if f)
+    if gaps:
+        warnings.warn(f"{gaps} series had missing slots or NaN; filled by linear interpolation (see n_filled in the report)")
+    return tasks, filled
+
+
+# -- per-batch work (runs in joblib or Dask workers) ----------------------------------------------
+def _forecast_batch(tasks, h, freq, models, n_windows, step):
+    from models.forecasting._util import single_blas_thread
+    from models.forecasting.auto import forecast_array
+    from models.forecasting.base import ModelUnavailableError
+
+    out = []
+    with single_blas_thread():
+        for key, _last, y in tasks:
+            try:
+                out.append(forecast_array(y, h, freq, models, n_windows=n_windows, step=step, levels=LEVELS))
+            except ModelUnavailableError as exc:
+                raise PlannerError(f"cannot forecast series {key}: {exc}") from None
+    return out
+
+
+def _batches(tasks, n_jobs):
+    size = max(1, math.ceil(len(tasks) / max(1, 4 * n_jobs)))
+    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
+def _run_joblib(batches, work, n_jobs, progress):
+    if n_jobs == 1:
+        results = []
+        for b in batches:
+            results.append(work(b))
+            if progress:
+                progress(len(b))
+        return results
+    from joblib import Parallel, delayed
+
+    results = []
+    gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(work)(b) for b in batches)
+    for b, r in zip(batches, gen):
+        results.append(r)
+        if progress:
+            progress(len(b))
+    return results
+
+
+def _run_dask(batches, work, scheduler, progress):
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise PlannerError(
+            "a Dask scheduler was given but dask.distributed is not installed; "
+            "install it with: pip install 'planner[dask]' (or drop --scheduler to run locally)"
+        ) from None
+    client = scheduler if hasattr(scheduler, "submit") else Client(scheduler, timeout="30s")
+    try:
+        futures = [client.submit(work, b, pure=False) for b in batches]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results = [None] * len(batches)
+        for fut in as_completed(futures):
+            i = index[fut.key]
+            results[i] = fut.result()
+            if progress:
+                progress(len(batches[i]))
+        return results
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+# -- public API ----------------------------------------------------------------------------------
+def forecast_long(
+    df: pd.DataFrame,
+    horizon: int,
+    *,
+    freq: str = "1h",
+    keys: Sequence[str] = (C.UNIQUE_ID,),
+    target: str = C.Y,
+    models: Sequence[str] | None = None,
+    n_windows: int | None = None,
+    step: int | None = None,
+    n_jobs: int = 1,
+    scheduler=None,
+    progress: Callable[[int], None] | None = None,
+    path=None,
+) -> ForecastRun:
+    """Forecast every series of a long table (one series per value of ``keys``).
+
+    Args:
+        df: long table with ``keys``, ``ds`` and ``target`` columns (e.g. Telemetry).
+        horizon: steps ahead (168 = a week of hours; 91 = a quarter of days).
+        freq: spacing of ``ds`` (``"1h"``, ``"1D"``...).
+        models: candidate model names (default: per frequency, see ``models.forecasting.registry``).
+        n_windows, step: backtest windows and their spacing (default per frequency: 6 windows a
+            seventh of the horizon apart sub-daily, 8 half a horizon apart daily).
+        n_jobs: joblib workers (-1 = all cores); ignored when ``scheduler`` is given.
+        scheduler: Dask scheduler address (``"tcp://host:8786"``) or a ``dask.distributed.Client``.
+        progress: called with the number of series finished after each batch.
+        path: file the table came from, for error messages.
+
+    Returns:
+        ForecastRun: ``forecast`` with ``keys``, ``ds``, ``mean``, ``q50``, ``q90``, ``q95``,
+        ``q99`` (never negative, quantiles ordered) and ``report`` (one row per series).
+
+    Raises:
+        InputDataError: bad horizon or frequency, missing columns, duplicates, negative values,
+            series with fewer than 2 observations, unknown model names.
+    """
+    from models.forecasting.registry import make_model
+
+    if not isinstance(horizon, (int, np.integer)) or horizon <= 0:
+        raise InputDataError(f"horizon must be a positive number of steps, got {horizon!r}")
+    step_td = _check_freq(freq)
+    for name in models or ():
+        try:
+            make_model(name, freq)
+        except ValueError as exc:
+            raise InputDataError(str(exc)) from None
+    keys = tuple(keys)
+    tasks, filled = _prepare(df, keys, target, freq, path)
+    models = tuple(models) if models else None
+    batches = _batches(tasks, 1 if scheduler is not None else n_jobs)
+    work = _BatchWork(int(horizon), freq, models, n_windows, step)
+    if scheduler is not None:
+        results = _run_dask(batches, work, scheduler, progress)
+    else:
+        results = _run_joblib(batches, work, n_jobs, progress)
+    flat = [r for batch in results for r in batch]
+    return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
+
+
+class _BatchWork:
+    """Picklable callable for the workers (a closure would not travel to Dask)."""
+
+    def __init__(self, h, freq, models, n_windows, step):
+        self.args = (h, freq, models, n_windows, step)
+
+    def __call__(self, batch):
+        return _forecast_batch(batch, *self.args)
+
+
+def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
+    n = len(tasks)
+    ds = np.concatenate([pd.date_range(last + step_td, periods=h, freq=step_td).to_numpy() for _, last, _ in tasks])
+    cols = {k: np.repeat([t[0][i] for t in tasks], h) for i, k in enumerate(keys)}
+    cols[C.DS] = ds
+    cols[C.MEAN] = np.concatenate([r.mean for r in results])
+    for j, q in enumerate(C.QUANTILES):
+        cols[q] = np.concatenate([r.quantiles[j] for r in results])
+    forecast = pd.DataFrame(cols)
+    rows = []
+    for (key, _last, y), n_fill, r in zip(tasks, filled, results):
+        notes = list(r.notes)
+        if n_fill:
+            notes.insert(0, f"{n_fill} missing slots interpolated")
+        rows.append({
+            **dict(zip(keys, key)), "model": r.model, "mase": r.mase, "smape": r.smape, "n_windows": r.n_windows,
+            "n_obs": len(y), "n_filled": n_fill, "fallback": bool(notes), "notes": "; ".join(notes),
+            "candidates": json.dumps({k: round(v, 4) for k, v in r.scores.items()}, sort_keys=True),
+        })
+    report = pd.DataFrame(rows)
+    assert len(report) == n
+    return ForecastRun(forecast, report)
+
+
+def run_demand_forecast(
+    demand: pd.DataFrame,
+    horizon: int,
+    *,
+    resources: Sequence[str] = C.RESOURCES,
+    id_col: str = C.GROUP_ID,
+    **kwargs,
+) -> ForecastRun:
+    """Forecast each group's peak demand of each resource (a ResourceDemand table, group level).
+
+    Each (group, resource) is its own series: the group's aggregate is forecast, never a sum of
+    its members' quantiles. Keyword arguments are those of :func:`forecast_long`.
+
+    Returns:
+        ForecastRun whose ``forecast`` has the Forecast columns ``unique_id`` (the group), ``ds``,
+        ``resource``, ``mean``, ``q50``, ``q90``, ``q95``, ``q99``.
+    """
+    path = kwargs.pop("path", None)
+    missing = [c for c in (id_col, C.DS, *resources) if c not in demand.columns]
+    if missing:
+        raise InputDataError(f"not a ResourceDemand table: missing {missing}", path=path, column=missing[0])
+    long = demand[[id_col, C.DS, *resources]].melt(
+        id_vars=[id_col, C.DS], value_vars=list(resources), var_name=C.RESOURCE, value_name=C.Y
+    ).rename(columns={id_col: C.UNIQUE_ID})
+    run = forecast_long(long, horizon, keys=(C.UNIQUE_ID, C.RESOURCE), target=C.Y, path=path, **kwargs)
+    fc = run.forecast[list(FORECAST_COLUMNS)].sort_values([C.UNIQUE_ID, C.RESOURCE, C.DS], kind="stable")
+    return ForecastRun(fc.reset_index(drop=True), run.report[list(REPORT_COLUMNS)])
+
+
+def forecast_demand(demand: pd.DataFrame, horizon: int, **kwargs) -> pd.DataFrame:
+    """The Forecast table of :func:`run_demand_forecast` (without its report)."""
+    return run_demand_forecast(demand, horizon, **kwargs).forecast

@@ -1,0 +1,103 @@
+"""The history a scenario plans from: telemetry, catalog, demand, customers' tiers and launches."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner import columns as C
+from planner.demand import groups_table, resource_demand
+from planner.errors import InputDataError, ScenarioError
+from planner.scenarios import Scenario
+from planner.synth import SynthSpec, make_fleet
+from planner.telemetry import Telemetry
+
+
+@dataclass(frozen=True)
+class History:
+    """Inputs of one planning run, before any forecasting."""
+
+    telemetry: Telemetry
+    catalog: pd.DataFrame
+    demand: pd.DataFrame  # ResourceDemand, group level, at the scenario's slot
+    groups: pd.DataFrame  # group_id, customer, tier, n_functions
+    launches: pd.DataFrame | None
+    source: str
+    slot: str = "1h"
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The first instant after the history."""
+        return pd.Timestamp(self.demand[C.DS].max()) + pd.Timedelta(self.slot)
+
+
+def load_history(scenario: Scenario) -> History:
+    """Read (or generate) the scenario's data, cut it at ``data.until``, derive demand and tiers."""
+    data = scenario.data
+    launches = None
+    customers = None
+    if data.format == "synthetic":
+        s = data.synthetic
+        fleet = make_fleet(SynthSpec(n_functions=s.functions, days=s.days, seed=s.seed, start=str(s.start), interval=s.interval))
+        telemetry, catalog = fleet.telemetry(), fleet.catalog
+        launches, customers = fleet.launches, fleet.customers
+        source = f"synthetic fleet ({s.functions} functions, {s.days} days, seed {s.seed})"
+    else:
+        from planner.ingest import read_telemetry
+
+        path = scenario.resolve(data.path)
+        if not path.exists():
+            raise ScenarioError(f"{scenario.source_path}: data.path {path} does not exist")
+        catalog_path = scenario.resolve(data.catalog)
+        telemetry, catalog = read_telemetry(path, data.format, catalog=catalog_path)
+        source = f"{data.format}: {path}"
+    if data.customers is not None:
+        customers = _read_customers(scenario.resolve(data.customers))
+    if data.until is not None:
+        telemetry = _cut(telemetry, pd.Timestamp(data.until))
+    demand = resource_demand(telemetry, catalog, slot=data.slot)
+    groups = groups_table(catalog)
+    groups["tier"] = _tiers(groups, customers, scenario)
+    return History(telemetry, catalog, demand, groups, launches, source, data.slot)
+
+
+def _cut(tel: Telemetry, until: pd.Timestamp) -> Telemetry:
+    keep = tel.index < until
+    if not keep.any():
+        raise ScenarioError(f"data.until {until} is before the history starts ({tel.index[0]})")
+    n = int(keep.sum())
+    index = pd.DatetimeIndex(tel.index[:n], freq=tel.index.freq)
+    return Telemetry(index, tel.ids, tel.counts[:n], tel.repairs)
+
+
+def _read_customers(path) -> pd.DataFrame:
+    from planner.ingest.checks import require_columns, require_file
+
+    require_file(path)
+    frame = pd.read_csv(path, dtype=str)
+    require_columns(frame, [C.CUSTOMER, "tier"], path=path)
+    dup = frame[C.CUSTOMER].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputDataError(f"customer {frame[C.CUSTOMER].iloc[i]!r} listed twice", path=path, row=i + 2, column=C.CUSTOMER)
+    return frame
+
+
+def _tiers(groups: pd.DataFrame, customers: pd.DataFrame | None, scenario: Scenario) -> pd.Series:
+    """Tier of each group: scenario override > customers file > default tier."""
+    tier = pd.Series(scenario.customers.default_tier, index=groups.index)
+    if customers is not None:
+        given = customers.set_index(C.CUSTOMER)["tier"]
+        unknown = sorted(set(given) - set(scenario.tiers))
+        if unknown:
+            raise ScenarioError(f"customers file names tier(s) {unknown} that the scenario does not define "
+                                f"({', '.join(scenario.tiers)})")
+        tier = groups[C.CUSTOMER].map(given).fillna(tier)
+    for cust, t in scenario.customers.tiers.items():
+        if cust not in set(groups[C.CUSTOMER]):
+            warnings.warn(f"customers.tiers names {cust!r}, which has no groups in the data", stacklevel=3)
+        tier[groups[C.CUSTOMER] == cust] = t
+    return tier.astype(str)

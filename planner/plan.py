@@ -1,0 +1,227 @@
+"""From the forecast to the long-term plan: a packing per week of the horizon, servers required per
+type and pool, a procurement decision, and the Plan table with utilisation and risk.
+
+Risk is the expected number of overflow slot-hours: for each worker, slot and resource the planned
+groups' demand is taken as normal with the forecast mean and a spread read off its quantiles
+(sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)), summed comonotonically (sigma adds up:
+forecast errors of groups that share a worker are assumed to move together, the cautious choice),
+and P(load > physical capacity) is summed over the slots (the worst resource in each slot).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from planner import columns as C
+from planner.qos import Tier
+
+HOURS_PER_WEEK = 168
+
+
+@dataclass(frozen=True)
+class WeekPlan:
+    """The packing of one week of the horizon."""
+
+    week: int
+    start: pd.Timestamp
+    instance: object  # models.packing.instance.PackingInstance (planned quantiles)
+    expected: object  # the same instance at the forecast mean
+    spread: np.ndarray  # [group, slot, resource] forecast sigma
+    result: object  # models.packing.result.PackingResult
+    peak_cost: float  # cost of the peak-based plan of the same week
+    peak_result: object = None  # that plan (the baseline of backtests)
+    peak_instance: object = None  # its instance (the whole catalog)
+
+
+def tiers_of(scenario) -> dict[str, Tier]:
+    """planner.qos tiers from the scenario's tier specs."""
+    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated) for name, t in scenario.tiers.items()}
+
+
+def servers_frame(scenario) -> pd.DataFrame:
+    """ServerCatalog table of the scenario."""
+    rows = [s.model_dump() for s in scenario.servers]
+    frame = pd.DataFrame(rows)
+    frame["max_count"] = frame["max_count"].astype("Int64")
+    return frame
+
+
+def week_starts(start: pd.Timestamp, weeks: int) -> list[pd.Timestamp]:
+    return [start + pd.Timedelta(days=7 * w) for w in range(weeks)]
+
+
+def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    end = start + pd.Timedelta(days=7)
+    rows = forecast[(forecast[C.DS] >= start) & (forecast[C.DS] < end)]
+    # A group with no demand in the week (retired, not launched yet) is not packed.
+    live = rows.groupby(C.UNIQUE_ID)[list(C.QUANTILES)].transform("max").max(axis=1) > 0
+    return rows[live]
+
+
+def week_bound(forecast, groups, tiers, servers, start) -> float:
+    """Lower bound on one week's fleet cost (cheap: no solve); picks the peak week of a horizon."""
+    from models.packing.bounds import lower_bound
+    from planner.packing import to_packing_instance
+
+    rows = _week_rows(forecast, start)
+    g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
+    return float(lower_bound(to_packing_instance(rows, g, tiers, servers))["best"])
+
+
+def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
+    """The catalog limited to the peak week's fleet: other weeks use a subset of it, so the
+    quarter never buys a type only to leave it idle once the peak arrives."""
+    counts = pd.Series([t for _, t in peak.result.workers]).value_counts()
+    out = servers.copy()
+    env = out["type"].map(counts).fillna(0).astype(int)
+    limit = out["max_count"].astype("Float64").fillna(np.inf)
+    out["max_count"] = np.minimum(env.to_numpy(float), limit.to_numpy(float)).astype(int)
+    return out.astype({"max_count": "Int64"})
+
+
+def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None) -> WeekPlan:
+    """Pack one week: the representative week is the horizon's own 168 hourly slots.
+
+    ``baseline_servers`` (default ``servers``) is the catalog of the peak-based baseline, which is
+    never limited to the planned fleet."""
+    from planner.packing import solve, to_packing_instance
+
+    rows = _week_rows(forecast, start)
+    present = set(rows[C.UNIQUE_ID])
+    g = groups[groups[C.GROUP_ID].isin(present)]
+    planned = to_packing_instance(rows, g, tiers, servers)
+    mean_tiers = {k: dataclasses.replace(t, quantile=C.MEAN) for k, t in tiers.items()}
+    expected = to_packing_instance(rows, g, mean_tiers, servers)
+    q50 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q50") for k, t in tiers.items()}, servers)
+    q95 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q95") for k, t in tiers.items()}, servers)
+    q99 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q99") for k, t in tiers.items()}, servers)
+    sigma = np.maximum((q99.demand - q50.demand) / 2.326, (q95.demand - q50.demand) / 1.645)
+    result = solve(planned, solver.backend, time_limit_s=solver.time_limit_s, workers=solver.workers,
+                   seed=0, mip_gap=solver.mip_gap)
+    # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
+    base_inst = planned if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
+    peak = solve(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
+    return WeekPlan(week, start, planned, expected, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
+
+
+def worker_risk(wp: WeekPlan, assignment: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per worker: expected overflow slot-hours and the groups on it."""
+    from models.packing.verify import worker_loads
+
+    frame = wp.result.assignment_frame() if assignment is None else assignment
+    workers, mu = worker_loads(wp.expected, frame)
+    g_index = {g: i for i, g in enumerate(wp.expected.group_ids)}
+    w_index = {w: i for i, w in enumerate(workers)}
+    sigma = np.zeros_like(mu)
+    for g, f, w in zip(frame["group_id"].astype(str), frame["fraction"].astype(float), frame["worker_id"].astype(str)):
+        sigma[w_index[w]] += f * wp.spread[g_index[g]]
+    types = {s.name: np.array(s.capacity, dtype=float) for s in wp.expected.server_types}
+    w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
+    cap = np.stack([types[w_type[w]] for w in workers])[:, None, :]  # [W, 1, R]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (cap - mu) / sigma
+    p = np.where(sigma > 0, norm.sf(z), (mu > cap).astype(float))
+    overflow = p.max(axis=2).sum(axis=1)  # expected slot-hours with some resource over capacity
+    groups_on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
+    return pd.DataFrame({"worker_id": workers, "server_type": [w_type[w] for w in workers],
+                         "risk": overflow, "groups": [groups_on[w] for w in workers]})
+
+
+def utilisation_frame(wp: WeekPlan, pool_of: dict[str, str]) -> pd.DataFrame:
+    """Per worker and slot: expected (mean forecast) utilisation of CPU and memory."""
+    from models.packing.verify import worker_loads
+
+    frame = wp.result.assignment_frame()
+    workers, mu = worker_loads(wp.expected, frame)
+    types = {s.name: np.array(s.capacity, dtype=float) for s in wp.expected.server_types}
+    w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
+    cap = np.stack([types[w_type[w]] for w in workers])[:, None, :]
+    util = mu / cap
+    n_w, n_t, _ = util.shape
+    r = list(wp.expected.resources)
+    return pd.DataFrame({
+        "week": wp.week,
+        "pool": np.repeat([pool_of[w_type[w]] for w in workers], n_t),
+        "worker_id": np.repeat(workers, n_t),
+        "server_type": np.repeat([w_type[w] for w in workers], n_t),
+        "slot": np.tile(np.arange(n_t), n_w),
+        "cpu_utilisation": util[:, :, r.index(C.CPU_CORES)].reshape(-1),
+        "memory_utilisation": util[:, :, r.index(C.MEMORY_GB)].reshape(-1),
+    })
+
+
+def required_servers(weeks: list[WeekPlan], pool_of: dict[str, str]) -> pd.DataFrame:
+    """``week, pool, server_type, required`` from the workers of each week's packing."""
+    rows = []
+    for wp in weeks:
+        counts = pd.Series([t for _, t in wp.result.workers]).value_counts()
+        for stype in pool_of:
+            rows.append((wp.week, pool_of[stype], stype, int(counts.get(stype, 0))))
+    return pd.DataFrame(rows, columns=["week", "pool", "server_type", "required"])
+
+
+def plan_table(weeks: list[WeekPlan], installed: pd.DataFrame, purchases: pd.DataFrame,
+               utilisation: pd.DataFrame, risks: dict[int, pd.DataFrame], servers: pd.DataFrame) -> pd.DataFrame:
+    """The Plan table: ``week, pool, server_type, required, installed, purchased, cost,
+    cpu_utilisation, memory_utilisation, headroom, risk`` (+ ``week_start``).
+
+    cpu/memory_utilisation: mean expected load of the type's workers over the week's slots divided
+    by the installed capacity of the type; headroom: 1 - the busiest slot's planned load over the
+    installed capacity; risk: expected overflow slot-hours of the type's workers.
+    """
+    cap = servers.set_index("type")[[C.CPU_CORES, C.MEMORY_GB]]
+    bought = purchases.groupby(["week", "pool", "server_type"])["purchased"].sum() if len(purchases) else pd.Series(dtype=float)
+    rows = []
+    from models.packing.verify import worker_loads
+
+    for wp in weeks:
+        frame = wp.result.assignment_frame()
+        workers, mu = worker_loads(wp.expected, frame)
+        _, planned = worker_loads(wp.instance, frame)
+        w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
+        types = np.array([w_type[w] for w in workers])
+        risk = risks[wp.week].groupby("server_type")["risk"].sum()
+        inst = installed[installed["week"] == wp.week]
+        for rec in inst.itertuples(index=False):
+            mask = types == rec.server_type
+            n_inst = max(int(rec.installed), 0)
+            c = cap.loc[rec.server_type].to_numpy()
+            if n_inst and mask.any():
+                exp_load = mu[mask].sum(axis=0)  # [T, R]
+                plan_load = planned[mask].sum(axis=0)
+                util = exp_load.mean(axis=0) / (n_inst * c)
+                headroom = 1.0 - (plan_load / (n_inst * c)).max()
+            else:
+                util, headroom = np.zeros(2), 1.0 if n_inst else 0.0
+            rows.append({
+                "week": wp.week, "week_start": wp.start, "pool": rec.pool, "server_type": rec.server_type,
+                "required": int(rec.required), "installed": n_inst,
+                "purchased": int(bought.get((wp.week, rec.pool, rec.server_type), 0)),
+                "cost": float(rec.cost), "cpu_utilisation": float(util[0]), "memory_utilisation": float(util[1]),
+                "headroom": float(headroom), "risk": float(risk.get(rec.server_type, 0.0)),
+            })
+    cols = ["week", "pool", "server_type", "required", "installed", "purchased", "cost", "cpu_utilisation",
+            "memory_utilisation", "headroom", "risk", "week_start"]
+    return pd.DataFrame(rows)[cols]
+
+
+def qos_table(weeks: list[WeekPlan], risks: dict[int, pd.DataFrame], groups: pd.DataFrame, tiers: dict[str, Tier]) -> pd.DataFrame:
+    """Per customer: tier, planned quantile, headroom, spread, groups and the expected overflow
+    slot-hours over the horizon of the workers its groups sit on."""
+    cust_of = groups.set_index(C.GROUP_ID)[C.CUSTOMER].to_dict()
+    risk = {}
+    for wp in weeks:
+        for rec in risks[wp.week].itertuples(index=False):
+            for c in {cust_of.get(g) for g in rec.groups}:
+                risk[c] = risk.get(c, 0.0) + rec.risk
+    per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
+    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
+    per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
+    per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
+    per["risk"] = per[C.CUSTOMER].map(risk).fillna(0.0)
+    return per[[C.CUSTOMER, "tier", "quantile", "headroom", "risk", "groups", "spread"]]

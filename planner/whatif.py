@@ -1,0 +1,88 @@
+"""What-if comparison: plan several scenarios and set them side by side against the base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def plan_for_comparison(path: str | None):
+    """Run one scenario (None = the default) and keep what the comparison needs (picklable)."""
+    from planner.pipeline import run_plan
+    from planner.scenarios import default_scenario, load_scenario
+
+    sc = load_scenario(path) if path is not None else default_scenario()
+    run = run_plan(sc)
+    return {"name": sc.name, "summary": run.summary, "plan": run.plan, "qos": run.qos,
+            "purchases": run.purchases}
+
+
+def comparison_row(result: dict) -> dict:
+    plan, s = result["plan"], result["summary"]
+    last = plan[plan["week"] == plan["week"].max()]
+    row = {"scenario": result["name"], "total_cost": s["total_cost"], "servers": int(last["installed"].sum())}
+    for r in last.itertuples(index=False):
+        row[f"servers_{r.server_type}"] = int(r.installed)
+    w = plan["installed"].clip(lower=1e-9)
+    row["cpu_utilisation"] = float((plan["cpu_utilisation"] * w).sum() / w.sum())
+    row["memory_utilisation"] = float((plan["memory_utilisation"] * w).sum() / w.sum())
+    row["risk"] = float(plan["risk"].sum())
+    row["servers_purchased"] = int(plan["purchased"].sum())
+    return row
+
+
+def run_whatif(paths: list[str | None], *, n_jobs: int = 1, scheduler: str | None = None) -> list[dict]:
+    """Plan every scenario: in parallel processes (joblib) or on a Dask cluster."""
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            from planner.errors import PlannerError
+
+            raise PlannerError("--scheduler needs dask.distributed: pip install 'planner[dask]'") from None
+        client = Client(scheduler)
+        try:
+            return client.gather(client.map(plan_for_comparison, paths, pure=False))
+        finally:
+            client.close()
+    if n_jobs == 1:
+        return [plan_for_comparison(p) for p in paths]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(plan_for_comparison)(p) for p in paths)
+
+
+def comparison_table(results: list[dict]) -> pd.DataFrame:
+    """One row per scenario, base first; columns as the export's Comparison sheet expects."""
+    return pd.DataFrame([comparison_row(r) for r in results]).fillna(0)
+
+
+def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path:
+    """comparison.csv, comparison.xlsx (base plan + Comparison sheet), and each scenario's tables."""
+    from planner.errors import ScenarioError
+    from planner.export.spreadsheet import write_plan_workbook
+    from planner.export.tables import default_charts, plan_to_frames
+    from planner.io import atomic_dir
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ScenarioError(f"{out} already holds files; pass --force to replace them")
+    table = comparison_table(results)
+    base = results[0]
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "comparison.csv", index=False)
+        frames = plan_to_frames(base["plan"], purchases=base["purchases"], qos=base["qos"], comparison=table,
+                                base_scenario=base["name"],
+                                summary={k: v for k, v in base["summary"].items() if k not in ("packing", "scenario_definition")})
+        write_plan_workbook(tmp / "comparison.xlsx", frames, default_charts(frames))
+        for r in results:
+            d = tmp / _safe(r["name"])
+            d.mkdir(exist_ok=True)
+            r["plan"].to_csv(d / "plan.csv", index=False)
+            r["qos"].to_csv(d / "qos.csv", index=False)
+    return out
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "scenario"

@@ -1,0 +1,73 @@
+"""``planner forecast`` through the CLI: outputs, side report, daily data, bad input exit codes."""
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from planner.cli import app
+
+runner = CliRunner()
+
+
+def _demand(weeks=4, seed=0):
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2026-01-05", periods=weeks * 168, freq="h")
+    t = np.arange(len(ds))
+    frames = []
+    for g in range(2):
+        cpu = np.maximum(0, 3 + g + np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.2, len(t)))
+        frames.append(pd.DataFrame({"group_id": f"g{g}", "ds": ds, "cpu_cores": cpu, "memory_gb": 2 * cpu,
+                                    "cpu_cores_mean": cpu, "memory_gb_mean": cpu, "invocations": cpu, "concurrency": cpu}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_forecast_demand_parquet(tmp_path):
+    src = tmp_path / "demand.parquet"
+    _demand().to_parquet(src)
+    out = tmp_path / "fc.parquet"
+    result = runner.invoke(app, ["forecast", "--demand", str(src), "--horizon", "48", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    fc = pd.read_parquet(out)
+    assert list(fc.columns) == ["unique_id", "ds", "resource", "mean", "q50", "q90", "q95", "q99"]
+    assert len(fc) == 2 * 2 * 48 and (fc[["q50", "q90", "q95", "q99"]].to_numpy() >= 0).all()
+    report = pd.read_csv(tmp_path / "fc.models.csv")
+    assert len(report) == 4 and {"model", "mase", "fallback", "notes"} <= set(report.columns)
+    assert "mean backtest MASE" in result.output
+
+
+def test_forecast_daily_long_telemetry_csv(tmp_path):
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2024-01-01", periods=300, freq="D")
+    tel = pd.DataFrame({"unique_id": "f1", "ds": ds, "y": 100 + 20 * (ds.day_of_week >= 5) + rng.normal(0, 2, 300)})
+    tel.loc[10, "y"] = np.nan  # a missing day
+    src = tmp_path / "tel.csv"
+    tel.to_csv(src, index=False)
+    result = runner.invoke(app, ["forecast", "--telemetry", str(src), "--freq", "1D", "--horizon", "91",
+                                 "--models", "seasonal_naive,holt_winters", "--out", str(tmp_path / "fc.csv"),
+                                 "--report", str(tmp_path / "rep.csv")])
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    assert list(fc.columns) == ["unique_id", "ds", "mean", "q50", "q90", "q95", "q99"] and len(fc) == 91
+    assert pd.read_csv(tmp_path / "rep.csv")["n_filled"].iloc[0] == 1
+
+
+def test_forecast_huawei_telemetry(tmp_path, huawei_path):
+    out = tmp_path / "hw.csv"
+    result = runner.invoke(app, ["forecast", "--telemetry", str(huawei_path), "--format", "huawei",
+                                 "--horizon", "24", "--n-windows", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["unique_id"].nunique() == 8
+
+
+def test_bad_input_exit_codes(tmp_path):
+    src = tmp_path / "demand.csv"
+    _demand(weeks=1).to_csv(src, index=False)
+    result = runner.invoke(app, ["forecast", "--demand", str(src), "--horizon", "0", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "horizon" in result.output
+    result = runner.invoke(app, ["forecast", "--demand", str(src), "--freq", "weird", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "unknown frequency" in result.output
+    result = runner.invoke(app, ["forecast", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "exactly one" in result.output
+    result = runner.invoke(app, ["forecast", "--demand", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "not found" in result.output
+    assert not (tmp_path / "x.csv").exists()

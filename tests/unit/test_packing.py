@@ -1,0 +1,108 @@
+"""planner.packing / qos / servers: tables in, PackingInstance and verified tables out."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.packing.verify import find_violations
+from planner.errors import InfeasiblePlanError, InputDataError
+from planner.packing import solve, summary, to_packing_instance, workers_frame
+from planner.qos import DEFAULT_TIERS, tiers_frame, tiers_from_frame
+from planner.servers import default_servers, load_servers, server_types
+
+DS = pd.date_range("2027-01-04", periods=6, freq="h")
+
+
+def _demand(n=4, scale=4.0):
+    rows = []
+    for g in range(n):
+        for t, d in enumerate(DS):
+            c = scale * (1.5 + np.cos(2 * np.pi * (t - 3 * g) / 6))
+            rows.append((f"g{g}", d, c, 4 * c))
+    return pd.DataFrame(rows, columns=["group_id", "ds", "cpu_cores", "memory_gb"])
+
+
+def _forecast(demand):
+    long = demand.melt(id_vars=["group_id", "ds"], var_name="resource", value_name="mean")
+    long = long.rename(columns={"group_id": "unique_id"})
+    for i, q in enumerate(("q50", "q90", "q95", "q99")):
+        long[q] = long["mean"] * (1 + 0.1 * i)
+    return long
+
+
+def _groups():
+    return pd.DataFrame({"group_id": ["g0", "g1", "g2", "g3"], "customer": ["a", "a", "b", "c"],
+                         "tier": ["premium", "premium", "standard", "dedicated"]})
+
+
+def test_resource_demand_table_becomes_an_instance():
+    inst = to_packing_instance(_demand(), _groups())
+    assert inst.group_ids == ("g0", "g1", "g2", "g3")
+    assert inst.slots[0] == "2027-01-04T00:00" and inst.demand.shape == (4, 6, 2)
+    assert list(inst.headroom) == [0.2, 0.2, 0.1, 0.2]
+    assert inst.isolation == (None, None, None, "c") and list(inst.spread) == [2, 2, 1, 1]
+
+
+def test_forecast_table_uses_each_groups_tier_quantile():
+    demand = _demand()
+    inst = to_packing_instance(_forecast(demand), _groups())
+    base = to_packing_instance(demand)
+    # premium -> q99 = 1.3 x mean, standard -> q95 = 1.2 x mean
+    np.testing.assert_allclose(inst.demand[0], 1.3 * base.demand[0])
+    np.testing.assert_allclose(inst.demand[2], 1.2 * base.demand[2])
+
+
+def test_solve_and_tables():
+    inst = to_packing_instance(_demand(), _groups())
+    result = solve(inst, "cpsat", time_limit_s=10)
+    assert result.status.has_solution and find_violations(inst, result) == []
+    frame = result.assignment_frame()
+    assert list(frame.columns) == ["group_id", "shard", "fraction", "worker_id", "server_type"]
+    assert frame.groupby("group_id")["fraction"].sum().tolist() == pytest.approx([1.0] * 4)
+    workers = workers_frame(inst, result)
+    assert (workers["cpu_cores_peak_utilisation"] <= 1 - workers["headroom"] + 1e-9).all()
+    info = summary(result)
+    assert info["status"] in ("optimal", "feasible") and info["cost"] <= info["peak_cost"]
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d.assign(cpu_cores=d["cpu_cores"].where(d.index != 3, -2.0)), "negative demand -2"),
+    (lambda d: d.drop(index=[7]), "slots differ between groups"),
+    (lambda d: d.drop(columns=["memory_gb"]), "lacks column"),
+])
+def test_bad_demand_is_explained(mutate, match):
+    with pytest.raises(InputDataError, match=match):
+        to_packing_instance(mutate(_demand()))
+
+
+def test_unknown_tier_is_rejected():
+    groups = _groups().assign(tier=["premium", "gold", "standard", "economy"])
+    with pytest.raises(InputDataError, match="unknown tier 'gold'"):
+        to_packing_instance(_demand(), groups)
+
+
+def test_server_csv_errors_name_row_and_column(tmp_path):
+    path = tmp_path / "servers.csv"
+    frame = default_servers()
+    frame.loc[1, "cpu_cores"] = -4
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputDataError, match=r"servers.csv, row 3, column 'cpu_cores'"):
+        load_servers(path)
+    frame = default_servers().drop(columns=["cost_per_month"])
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputDataError, match="missing column"):
+        load_servers(path)
+
+
+def test_default_catalog_and_tiers():
+    types = server_types(default_servers())
+    assert 2 <= len(types) <= 4 and all(t.cost > 0 for t in types)
+    assert tiers_from_frame(tiers_frame()) == DEFAULT_TIERS
+
+
+def test_infeasible_rules_raise_with_explanation():
+    servers = default_servers().assign(max_count=1)  # 3 servers in all
+    groups = _groups().assign(customer=["a", "b", "c", "d"], tier="dedicated")
+    inst = to_packing_instance(_demand(), groups, servers=servers)
+    with pytest.raises(InfeasiblePlanError, match=r"isolation\[.*need at least 4 workers"):
+        solve(inst, "cpsat", time_limit_s=5)

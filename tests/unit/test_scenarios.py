@@ -1,0 +1,81 @@
+"""Scenario files: validation names the field and the file, bases merge, paths resolve."""
+
+import pytest
+
+from planner.errors import ScenarioError
+from planner.scenarios import default_scenario, load_scenario
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_default_scenario_is_a_quarter_on_the_synthetic_fleet():
+    s = default_scenario()
+    assert s.horizon.weeks == 13 and s.data.format == "synthetic"
+    assert set(s.tiers) >= {"premium", "standard", "economy"}
+
+
+def test_misspelt_field_is_named(tmp_path):
+    p = write(tmp_path, "s.yaml", "solvr: {backend: milp}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml: invalid scenario\n  solvr: unknown field \(misspelt\?\)"):
+        load_scenario(p)
+
+
+def test_bad_value_names_its_path(tmp_path):
+    p = write(tmp_path, "s.yaml", "tiers: {premium: {headroom: 1.5}}\n")
+    with pytest.raises(ScenarioError, match=r"tiers\.premium\.headroom: Input should be less than 1"):
+        load_scenario(p)
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    p = write(tmp_path, "s.yaml", "name: x\nsolver: [unclosed\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml: line \d+, column \d+ invalid YAML"):
+        load_scenario(p)
+
+
+def test_contradictory_rules(tmp_path):
+    p = write(tmp_path, "s.yaml", "customers: {default_tier: gold}\n")
+    with pytest.raises(ScenarioError, match="default_tier 'gold' is not a defined tier"):
+        load_scenario(p)
+    p = write(tmp_path, "t.yaml", "servers: [{type: a, cpu_cores: 4, memory_gb: 8, cost_per_month: 1, max_count: 1, initial: 3}]\n")
+    with pytest.raises(ScenarioError, match="initial 3 exceeds max_count 1"):
+        load_scenario(p)
+
+
+def test_base_inheritance_overrides_only_what_it_names(tmp_path):
+    write(tmp_path, "base.yaml", "name: base\nsolver: {backend: milp, time_limit_s: 7}\nhorizon: {weeks: 4}\n")
+    v = write(tmp_path, "v.yaml", "base: base.yaml\nname: v\nsolver: {time_limit_s: 3}\ntiers: {premium: {headroom: 0.3}}\n")
+    s = load_scenario(v)
+    assert (s.name, s.solver.backend, s.solver.time_limit_s, s.horizon.weeks) == ("v", "milp", 3, 4)
+    assert s.tiers["premium"].headroom == 0.3 and s.tiers["premium"].quantile == "q99"
+    assert "standard" in s.tiers  # named tiers refine the defaults; the others stay
+
+
+def test_base_cycle_and_missing_base(tmp_path):
+    write(tmp_path, "a.yaml", "base: b.yaml\n")
+    write(tmp_path, "b.yaml", "base: a.yaml\n")
+    with pytest.raises(ScenarioError, match="form a cycle"):
+        load_scenario(tmp_path / "a.yaml")
+    write(tmp_path, "c.yaml", "base: nope.yaml\n")
+    with pytest.raises(ScenarioError, match="nope.yaml: scenario file not found"):
+        load_scenario(tmp_path / "c.yaml")
+
+
+def test_data_paths_are_relative_to_the_file_that_names_them(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "sub/base.yaml", "data: {format: huawei, path: trace.csv}\n")
+    v = write(tmp_path, "v.yaml", "base: sub/base.yaml\n")
+    assert load_scenario(v).data.path == (tmp_path / "sub" / "trace.csv").resolve()
+
+
+def test_examples_load():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) >= 6
+    for f in files:
+        load_scenario(f)
