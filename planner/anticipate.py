@@ -13,6 +13,7 @@ off. Which one a plan covers is a scenario setting.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -73,7 +74,9 @@ class AnticipatedService:
 
 
 def success_probabilities(services: Sequence[AnticipatedService], launches: pd.DataFrame | None) -> dict[str, float]:
-    """P(success) per service: its own value, else the Logit fitted on ``launches``."""
+    """P(success) per service: its own value, else the Logit fitted on ``launches`` (features the
+    service does not give take the history's typical value; with fewer than 10 launches or a
+    single outcome, the smoothed base rate, with a warning)."""
     from models.forecasting.launches import LaunchSuccessModel
 
     need = [s for s in services if s.success_probability is None]
@@ -86,12 +89,15 @@ def success_probabilities(services: Sequence[AnticipatedService], launches: pd.D
     try:
         model = LaunchSuccessModel().fit(launches)
     except ValueError as exc:
-        raise ScenarioError(f"cannot learn launch success from the launches history: {exc}") from None
-    feats = pd.DataFrame([{**s.features, C.CUSTOMER: s.customer} for s in need])
-    try:
-        p = model.predict_proba(feats)
-    except ValueError as exc:
-        raise ScenarioError(f"anticipated service {need[0].name!r}: {exc}; give them under features") from None
+        if "took_off" not in launches.columns or launches["took_off"].dropna().empty:
+            raise ScenarioError(f"cannot learn launch success from the launches history: {exc}") from None
+        # Too few launches for a regression: the smoothed base rate (k + 1) / (n + 2) for everyone.
+        k, n = int(launches["took_off"].dropna().astype(bool).sum()), int(launches["took_off"].notna().sum())
+        warnings.warn(f"launch success model not fitted ({exc}); using the base rate {(k + 1) / (n + 2):.2f}")
+        out.update({s.name: (k + 1) / (n + 2) for s in need})
+        return out
+    feats = pd.DataFrame([dict(s.features) for s in need])
+    p = model.predict_proba(feats)
     out.update({s.name: float(v) for s, v in zip(need, p)})
     return out
 

@@ -35,6 +35,7 @@ class PlanRun:
     utilisation: pd.DataFrame
     qos: pd.DataFrame
     workers_risk: pd.DataFrame
+    profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
 
 
@@ -221,9 +222,19 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
     summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    progress("shape profiles", 0.97)
+    profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, summary)
+                   utilisation, qos, workers_risk, profiles, summary)
+
+
+def group_profiles(history) -> pd.DataFrame:
+    """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet)."""
+    from planner.profile import profile_functions
+
+    return profile_functions(history.demand, history.catalog, slot=history.slot, level="group",
+                             value=C.CPU_CORES).profiles
 
 
 def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, total_s) -> dict:
@@ -273,6 +284,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,
         "required": run.required, "shortfall": run.procurement.shortfall, "forecast_models": run.forecast_report,
     }
+    if run.profiles is not None:
+        tables["profiles"] = run.profiles
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -280,7 +293,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
         if plots:
             _plots(run, tmp)

@@ -58,7 +58,8 @@ def _forecast_array(
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
-    Fallbacks (each recorded in ``notes``): a constant series is repeated with zero-width
+    Fallbacks (each recorded in ``notes``): leading zeros of at least a day (a group launched
+    inside the history) are dropped; a constant series is repeated with zero-width
     quantiles; a candidate that cannot fit is skipped; a history too short to backtest the full
     horizon is backtested on a shorter one with the naive models, whose error quantiles are then
     reused for the later steps.
@@ -79,8 +80,15 @@ def _forecast_array(
         flat = np.full(h, y[-1])
         return SeriesForecast(flat, np.tile(flat, (len(levels), 1)), levels, "naive", 0.0, 0.0,
                               notes=["constant series: last value repeated, zero-width quantiles"])
+    notes: list[str] = []
+    # A group launched inside the history has zeros before its launch; they are not part of its
+    # seasonal pattern, so the series starts at the first non-zero slot (if a day or more is cut).
+    first = int(np.flatnonzero(y)[0]) if y.any() else 0
+    if first >= max(1, weekly_season(freq) // 7) and len(y) - first >= 2:
+        y = y[first:]
+        notes.append(f"{first} leading zero slots (before launch) dropped")
     sel = _select(y, h, freq, names, n_windows, step)
-    notes = list(sel.notes)
+    notes.extend(sel.notes)
     h_bt = h
     if sel.backtest is None:
         # Too short for the full horizon: backtest the simplest models on a third of the history.

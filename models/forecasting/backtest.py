@@ -24,15 +24,19 @@ __all__ = [
 
 
 def naive_scale(y_train: np.ndarray, season_length: int) -> float:
-    """In-sample MAE of the seasonal naive forecast (falls back to lag 1 on short histories).
+    """In-sample MAE of the seasonal naive forecast: the MASE denominator.
 
-    The MASE denominator; a tiny positive number when the history is constant.
+    Falls back to the lag-1 MAE (short history, or a season that repeats exactly), then to the
+    mean |y|, then to 1, so that a nearly constant series does not get an infinite MASE.
     """
-    m = season_length if len(y_train) > season_length else 1
-    if len(y_train) <= m:
-        return 1e-9
-    d = np.abs(y_train[m:] - y_train[:-m]).mean()
-    return float(d) if d > 0 else 1e-9
+    y = np.asarray(y_train, float)
+    for m in (season_length, 1):
+        if len(y) > m:
+            d = float(np.abs(y[m:] - y[:-m]).mean())
+            if d > 1e-12:
+                return d
+    level = float(np.abs(y).mean()) if len(y) else 0.0
+    return level if level > 1e-12 else 1.0
 
 
 def mase(actual, pred, y_train, season_length: int) -> float:

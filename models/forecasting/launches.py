@@ -71,6 +71,7 @@ class LaunchSuccessModel:
         used = [f for f in self.features if f in df.columns]
         self.numeric_ = [f for f in used if pd.api.types.is_numeric_dtype(df[f]) or pd.api.types.is_bool_dtype(df[f])]
         self.levels_ = {f: list(df[f].astype(str).value_counts().index) for f in used if f not in self.numeric_}
+        self.means_ = {f: float(pd.to_numeric(df[f], errors="coerce").astype(float).mean()) for f in self.numeric_}
         X = self._design(df)
         X = X.loc[:, (X.std() > 0) | (X.columns == "const")]  # a constant feature adds nothing
         self.columns_ = list(X.columns)
@@ -88,12 +89,18 @@ class LaunchSuccessModel:
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
-        """Probability of success of each row of ``df`` (same feature columns as the fit)."""
+        """Probability of success of each row of ``df``.
+
+        A feature missing from ``df`` (or NaN) takes the launches history's mean (numeric) or its
+        most common level (text), i.e. "a typical launch" on that attribute.
+        """
         if not hasattr(self, "params_"):
             raise ValueError("LaunchSuccessModel: call fit before predict_proba")
-        missing = [f for f in (*self.numeric_, *self.levels_) if f not in df.columns]
-        if missing:
-            raise ValueError(f"missing launch feature(s) {missing}")
+        df = df.copy()
+        for f in self.numeric_:  # a feature the caller does not know takes the history's mean
+            df[f] = df[f].fillna(self.means_[f]) if f in df.columns else self.means_[f]
+        for f, levels in self.levels_.items():  # ... or its most common level
+            df[f] = df[f].fillna(levels[0]) if f in df.columns else levels[0]
         X = self._design(df).reindex(columns=self.columns_, fill_value=0.0)
         z = X.to_numpy(float) @ self.params_.to_numpy()
         return 1.0 / (1.0 + np.exp(-z))

@@ -129,11 +129,13 @@ def _loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
 def _lns(instance, backend, options, start, deadline, stats, max_iterations=None, bound=-np.inf):
     """Large-neighbourhood search that empties workers one at a time.
 
-    Each step takes the least efficient worker (value of its items at the fractional programme's
-    shadow prices / its cost, skipping workers that failed recently) and a few partner workers of
-    the same class whose residual capacity matches its load shape, and re-packs their items with
-    the backend, minimising cost and then the weight left on the target. Cheaper plans and plans
-    that move load off the target are kept; an emptied target disappears.
+    A *target* worker (the least efficient: value of its items at the fractional programme's
+    shadow prices / its cost) is kept until it is empty or has failed ``_PATIENCE`` times in a row.
+    Each step picks ``lns_workers - 1`` partner workers of the same class whose residual capacity
+    covers most of the target's load shape (sampled, so retries differ), and re-packs all their
+    items with the backend, minimising cost and then the weight left on the target. Cheaper plans
+    and plans that move load off the target are kept; an emptied target disappears. Workers keep
+    their numbers during the search (no compaction) so the target stays the same worker.
     """
     from models.packing.bounds import dual_prices
 
@@ -144,38 +146,45 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
     value = np.einsum("itr,itr->i", it.demand / (1.0 - it.headroom)[:, None, None], prices[it.iso_class])
     weight = np.ceil(1000.0 * value / max(value.max(), 1e-12)).astype(np.int64) + 1
     best = compact(instance, start)
-    failures: dict[tuple, int] = {}
-    iterations = improved = emptied = 0
+    cls = np.zeros(len(best.worker_kind), dtype=np.int64)
+    for i, w in enumerate(best.item_worker):
+        cls[w] = it.iso_class[i]
+    tabu_until: dict[int, int] = {}
+    target, misses = -1, 0
     if max_iterations is None:
         max_iterations = options.lns_max_iterations
+    iterations = improved = emptied = 0
     while time.perf_counter() < deadline - 0.1 and (max_iterations is None or iterations < max_iterations):
+        if packing_cost(instance, best) <= bound * (1 + options.mip_gap) + 1e-9:
+            break  # proven optimal by the bound
         n_w = len(best.worker_kind)
-        if n_w < 2 or packing_cost(instance, best) <= bound * (1 + options.mip_gap) + 1e-9:
-            break  # nothing to exchange, or proven optimal by the bound
+        count = np.bincount(best.item_worker, minlength=n_w)
+        live = np.flatnonzero(count > 0)
+        if live.size < 2:
+            break
         iterations += 1
         loads = _loads(instance, best)
         cap = kinds.capacity[best.worker_kind]  # [W, R]
-        cls = np.array([it.iso_class[np.flatnonzero(best.item_worker == w)[0]] for w in range(n_w)])
-        w_value = np.bincount(best.item_worker, weights=value, minlength=n_w)
-        efficiency = w_value / kinds.cost[best.worker_kind]
-        # Fingerprint of a worker: its item set (worker numbers change after every compaction).
-        keys = [tuple(np.flatnonzero(best.item_worker == w)) for w in range(n_w)]
-        tries = np.array([failures.get(k, 0) for k in keys])
-        order = np.lexsort((efficiency, tries))
-        target = int(order[0])
-        peers = np.flatnonzero((cls == cls[target]) & (np.arange(n_w) != target))
-        if peers.size == 0:
-            failures[keys[target]] = failures.get(keys[target], 0) + 1
-            if tries.min() > 3:
-                break
-            continue
+        if target < 0 or count[target] == 0 or misses >= _PATIENCE:
+            if target >= 0 and count[target] > 0:
+                tabu_until[target] = iterations + _TABU
+            w_value = np.bincount(best.item_worker, weights=value, minlength=n_w)
+            efficiency = w_value / kinds.cost[best.worker_kind]
+            free = [w for w in live if tabu_until.get(int(w), 0) <= iterations
+                    and np.any(cls[live] == cls[w]) and (cls[live] == cls[w]).sum() > 1]
+            if not free:
+                tabu_until.clear()
+                continue
+            target = int(min(free, key=lambda w: (efficiency[w], w)))
+            misses = 0
+        peers = live[(cls[live] == cls[target]) & (live != target)]
         # Partners whose residual capacity covers most of the target's load shape.
         resid = np.maximum(cap[peers][:, None, :] - loads[peers], 0.0)
-        fit = np.minimum(resid, loads[target][None]).sum(axis=1) / cap[peers]
-        score = fit.mean(axis=1) + 0.05 * rng.random(peers.size)
+        fit = (np.minimum(resid, loads[target][None]).sum(axis=1) / cap[peers]).mean(axis=1)
         m = min(options.lns_workers - 1, peers.size)
-        partners = peers[np.argsort(-score, kind="stable")[:m]]
-        workers = np.concatenate([[target], partners]).astype(np.int64)
+        shortlist = peers[np.argsort(-fit, kind="stable")[: min(peers.size, 2 * m + misses)]]
+        partners = rng.choice(shortlist, size=m, replace=False)
+        workers = np.concatenate([[target], np.sort(partners)]).astype(np.int64)
         members = np.flatnonzero(np.isin(best.item_worker, workers))
         slots = dominant_slots(it.demand[members])
         sub = neighbourhood_problem(instance, best, workers, slots, weight)
@@ -189,18 +198,23 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
         accepted = False
         if sol.status.has_solution:
             new_left = int(sum(weight[i] for j, i in enumerate(sub.items) if sol.item_worker[j] == 0))
-            new_cost = float(kinds.cost[sol.worker_kind[sol.worker_kind >= 0]].sum())
+            used = np.unique(sol.item_worker)
+            new_cost = float(kinds.cost[sol.worker_kind[used]].sum())
             if new_cost < old_cost - 1e-6 or (new_cost <= old_cost + 1e-6 and new_left < old_left):
                 cand = _apply(instance, best, sub, sol, workers)
                 if violated_slots(instance, cand).size == 0:
                     emptied += int(new_left == 0)
-                    best = compact(instance, cand)
+                    best = cand
                     improved += 1
                     accepted = True
-        if not accepted:
-            failures[keys[target]] = failures.get(keys[target], 0) + 1
+        misses = 0 if accepted else misses + 1
     stats.update(lns_iterations=iterations, lns_improvements=improved, lns_emptied=emptied)
-    return best
+    return compact(instance, best)
+
+
+# Neighbourhood search: failures in a row before the target changes; steps a given-up target rests.
+_PATIENCE = 4
+_TABU = 20
 
 
 def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: SolveOptions | None = None,

@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
             }
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         t = Table(title=f"backtest: {sc.name}")
-        for col in ("plan", "tier", "slot_hours", "overflow_slot_hours", "overflow_share", "worst_overload", "cpu_utilisation"):
-            t.add_column(col)
+        for col in ("plan", "tier", "slot-h", "overflow-h", "share", "worst", "cpu"):
+            t.add_column(col, justify="left" if col in ("plan", "tier") else "right")
         for r in result["by_tier"].itertuples(index=False):
             t.add_row(r.plan, r.tier, f"{r.slot_hours:,}", f"{r.overflow_slot_hours:,}", f"{r.overflow_share:.2%}",
                       f"{r.worst_overload:.2f}", f"{r.cpu_utilisation:.1%}")

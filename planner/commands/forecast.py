@@ -115,6 +115,6 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"wrote {len(run.forecast)} rows for {len(run.report)} series to {out}; models: "
             + ", ".join(f"{k} ×{v}" for k, v in counts.items())
-            + f"; mean backtest MASE {run.report['mase'].mean():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
+            + f"; median backtest MASE {run.report['mase'].median():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
             highlight=False,
         )

@@ -32,7 +32,7 @@ def test_forecast_demand_parquet(tmp_path):
     assert len(fc) == 2 * 2 * 48 and (fc[["q50", "q90", "q95", "q99"]].to_numpy() >= 0).all()
     report = pd.read_csv(tmp_path / "fc.models.csv")
     assert len(report) == 4 and {"model", "mase", "fallback", "notes"} <= set(report.columns)
-    assert "mean backtest MASE" in result.output
+    assert "median backtest MASE" in result.output
 
 
 def test_forecast_daily_long_telemetry_csv(tmp_path):

@@ -76,3 +76,22 @@ def test_errors(history):
         AnticipatedService("x", "c", ("g0",), "2026-01-01", success_probability=1.5)
     with pytest.raises(ScenarioError, match="already"):
         anticipate_services(fc, demand, [AnticipatedService("g1", "c", ("g0",), "2026-01-01", success_probability=1)])
+
+
+def test_few_launches_use_the_base_rate_and_missing_features_are_typical(history):
+    demand, fc = history
+    few = pd.DataFrame({"marketing_push": [True, False, True], "customer_log_volume": [1.0, 2.0, 3.0],
+                        "primary_trigger": ["http"] * 3, "took_off": [True, False, False]})
+    svc = AnticipatedService("n", "c", ("g0",), "2020-01-01", features={"marketing_push": True})
+    with pytest.warns(UserWarning, match="base rate 0.40"):
+        out = anticipate_services(fc, demand, [svc], few)
+    assert len(out) == 2 * 168
+    from planner.anticipate import success_probabilities
+
+    rng = np.random.default_rng(1)
+    many = pd.DataFrame({"marketing_push": rng.random(200) < 0.5, "customer_log_volume": rng.normal(3, 1, 200),
+                         "primary_trigger": rng.choice(["http", "timer"], 200)})
+    many["took_off"] = rng.random(200) < np.where(many["marketing_push"], 0.8, 0.2)
+    p = success_probabilities([AnticipatedService("a", "c", ("g0",), "2020-01-01", features={"marketing_push": True}),
+                               AnticipatedService("b", "c", ("g0",), "2020-01-01", features={"marketing_push": False})], many)
+    assert p["a"] > 0.6 > 0.35 > p["b"]

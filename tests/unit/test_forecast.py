@@ -110,3 +110,11 @@ def test_dask_cluster_equals_local(demand, run):
         out = run_demand_forecast(demand, 168, scheduler=cluster.scheduler_address, progress=done.append)
     pd.testing.assert_frame_equal(out.forecast, run.forecast)
     assert sum(done) == 4
+
+
+def test_scheduler_without_dask_says_how_to_install(demand, monkeypatch):
+    from planner.errors import PlannerError
+
+    monkeypatch.setitem(__import__("sys").modules, "dask.distributed", None)  # import fails
+    with pytest.raises(PlannerError, match=r"pip install 'planner\[dask\]'"):
+        forecast_demand(demand, 24, scheduler="tcp://127.0.0.1:1")

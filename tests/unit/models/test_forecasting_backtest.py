@@ -71,3 +71,19 @@ def test_fallbacks_constant_and_short_history():
     f = forecast_array(np.abs(seasonal_series(100, seed=1)), 168, "1h")
     assert any("too short" in n for n in f.notes) and f.quantiles.shape == (4, 168)
     assert f.model in ("naive", "seasonal_naive")
+
+
+def test_mase_scale_never_zero():
+    from models.forecasting.backtest import naive_scale
+
+    assert naive_scale(np.r_[np.zeros(200), 5.0], 168) > 0
+    y = np.tile(np.arange(168.0), 2)  # repeats exactly every week: the lag-1 MAE is used
+    assert naive_scale(y, 168) == pytest.approx(np.abs(np.diff(y)).mean())
+    assert naive_scale(np.zeros(10), 168) == 1.0
+
+
+def test_pre_launch_zeros_are_dropped():
+    y = np.r_[np.zeros(500), np.abs(seasonal_series(600, seed=4))]
+    f = forecast_array(y, 168, "1h")
+    assert "500 leading zero slots" in f.notes[0]
+    assert f.mean.mean() > 5  # not dragged towards the pre-launch zeros
