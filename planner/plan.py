@@ -101,8 +101,11 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     q95 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q95") for k, t in tiers.items()}, servers)
     q99 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q99") for k, t in tiers.items()}, servers)
     sigma = np.maximum((q99.demand - q50.demand) / 2.326, (q95.demand - q50.demand) / 1.645)
-    result = solve(planned, solver.backend, time_limit_s=solver.time_limit_s, workers=solver.workers,
-                   seed=0, mip_gap=solver.mip_gap)
+    if solver.iterations is not None:
+        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
+    else:
+        search = dict(workers=solver.workers)
+    result = solve(planned, solver.backend, time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = planned if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     peak = solve(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)

@@ -123,7 +123,11 @@ class Procurement(_Strict):
 
 class Solver(_Strict):
     backend: Literal["cpsat", "milp", "heuristic"] = "cpsat"
-    time_limit_s: float = Field(10.0, gt=0)
+    # Neighbourhoods of the improvement search per week. Set, the search counts steps instead of
+    # watching the clock (one thread), so the same inputs give the same plan on any machine;
+    # None searches until time_limit_s with `workers` threads (not reproducible under load).
+    iterations: int | None = Field(20, ge=1)
+    time_limit_s: float = Field(60.0, gt=0)  # per week; a ceiling when iterations is set
     workers: int = Field(2, ge=1)
     mip_gap: float = Field(0.01, ge=0, lt=1)
 

@@ -36,7 +36,7 @@ def _factories(freq: str) -> dict[str, Factory]:
         lags = (1, 2, 3, day)
     else:
         harm = (3, 8)
-        lags = (1, 2, 3, 7, 14, 21, 28)
+        lags = (1, 2, 3, 7, 14, 21, 28, 35, 42, 49, 56)  # weekly lags up to 8 weeks
     out: dict[str, Factory] = {
         "naive": Naive,
         "historic_average": HistoricAverage,

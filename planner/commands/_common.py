@@ -22,13 +22,15 @@ def handle_errors(func):
     def wrapper(*args, **kwargs):
         from planner.errors import InputDataError, ScenarioError
 
+        from rich.markup import escape
+
         try:
             return func(*args, **kwargs)
         except (InputDataError, ScenarioError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except PlannerError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -39,6 +41,8 @@ def captured_warnings():
     """Show warnings (gap repairs, degraded fits) in yellow on stderr, once each."""
     import warnings
 
+    from rich.markup import escape
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield caught
@@ -47,5 +51,5 @@ def captured_warnings():
         msg = str(w.message)
         if msg not in seen:
             seen.add(msg)
-            err_console.print(f"[yellow]warning:[/] {msg}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     sys.stderr.flush()

@@ -89,7 +89,7 @@ def write_ingested(result: Ingested, out, *, telemetry: bool = True) -> list[Pat
     return [out / n for n in sorted(names)]
 
 
-def _write_telemetry(tel: Telemetry, path: Path, pa, pq, rows_per_chunk: int = 1440) -> None:
+def _write_telemetry(tel: Telemetry, path: Path, pa, pq, rows_per_chunk: int = 360) -> None:
     """Long ``unique_id, ds, y`` in time chunks, ids dictionary-encoded, so memory stays bounded."""
     import numpy as np
 

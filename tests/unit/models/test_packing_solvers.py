@@ -14,6 +14,14 @@ EXACT = ["cpsat", "milp"]
 OPTS = SolveOptions(time_limit_s=20.0, workers=1, seed=0)
 
 
+def _peaky(seed):
+    """60 groups with narrow daily peaks on 16-core servers: the greedy is one server above the bound."""
+    from models.packing.synthetic import diurnal_instance
+
+    return diurnal_instance(60, 24, seed=seed, peakiness=8, mean_cores=2.0,
+                            types=(ServerType("s", (16.0, 64.0), 100.0),))
+
+
 def _workers_of(result, group):
     return [p.worker_id for p in result.placements if p.group_id == group]
 
@@ -138,8 +146,8 @@ def test_same_input_same_plan():
 
 @pytest.mark.parametrize("backend", EXACT)
 def test_large_neighbourhood_search_improves_or_keeps_the_greedy(backend):
-    inst = random_instance(n_groups=60, n_slots=24, seed=5)
-    opts = SolveOptions(time_limit_s=8.0, exact_max_items=20, lns_workers=4)
+    inst = _peaky(seed=0)
+    opts = SolveOptions(time_limit_s=8.0, exact_max_items=20, lns_workers=3, lns_step_s=1.0)
     r = solve_packing(inst, backend, opts, max_lns_iterations=6)
     assert r.status.has_solution and find_violations(inst, r) == []
     assert r.objective <= r.stats["heuristic_cost"] + 1e-9
@@ -147,8 +155,8 @@ def test_large_neighbourhood_search_improves_or_keeps_the_greedy(backend):
 
 
 def test_deterministic_search_gives_the_same_plan():
-    inst = random_instance(n_groups=50, n_slots=24, seed=6)
+    inst = _peaky(seed=3)
     opts = SolveOptions(time_limit_s=30.0, exact_max_items=20, lns_max_iterations=5, lns_step_s=0.5,
                         deterministic=True)
     a, b = solve_packing(inst, "cpsat", opts), solve_packing(inst, "cpsat", opts)
-    assert a.placements == b.placements and a.stats["lns_iterations"] == 5
+    assert a.placements == b.placements and 1 <= a.stats["lns_iterations"] <= 5
