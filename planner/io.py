@@ -77,3 +77,13 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if path.suffix == ".csv":
         return pd.read_csv(path)
     raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .parquet or .csv")
+
+
+def refuse_existing(out: str | os.PathLike, force: bool) -> None:
+    """Refuse to write into a folder that already holds files unless ``force`` (a plan is never
+    overwritten by accident)."""
+    from planner.errors import ScenarioError
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ScenarioError(f"{out} already holds files (a plan?); pass --force to replace them")

@@ -277,8 +277,9 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     from planner.io import atomic_dir
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ScenarioError(f"{out} already holds files (a plan?); pass --force to replace them")
+    from planner.io import refuse_existing
+
+    refuse_existing(out, force)
     tables = {
         "plan": run.plan, "purchases": run.purchases, "assignment": run.assignment,
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,

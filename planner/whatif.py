@@ -60,14 +60,14 @@ def comparison_table(results: list[dict]) -> pd.DataFrame:
 
 def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path:
     """comparison.csv, comparison.xlsx (base plan + Comparison sheet), and each scenario's tables."""
-    from planner.errors import ScenarioError
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ScenarioError(f"{out} already holds files; pass --force to replace them")
+    from planner.io import refuse_existing
+
+    refuse_existing(out, force)
     table = comparison_table(results)
     base = results[0]
     with atomic_dir(out) as tmp:

@@ -32,8 +32,9 @@ def register(app: typer.Typer) -> None:
         from planner.pipeline import run_plan
         from planner.scenarios import load_scenario
 
-        if out.exists() and any(out.iterdir()) and not force:
-            raise ScenarioError(f"{out} already holds files; pass --force to replace them")
+        from planner.io import refuse_existing
+
+        refuse_existing(out, force)
         sc = load_scenario(scenario)
         if sc.data.format == "synthetic":
             raise ScenarioError(f"{scenario}: backtests read actuals in the scenario's data format; "

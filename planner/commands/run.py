@@ -57,12 +57,12 @@ def register(app: typer.Typer) -> None:
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
-        from planner.errors import ScenarioError
         from planner.pipeline import run_plan, write_run
         from planner.scenarios import default_scenario, load_scenario
 
-        if out.exists() and any(out.iterdir()) and not force:
-            raise ScenarioError(f"{out} already holds files (a plan?); pass --force to replace them")
+        from planner.io import refuse_existing
+
+        refuse_existing(out, force)
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
         bar, update = progress_bar()
         with captured_warnings(), bar:

@@ -23,12 +23,12 @@ def register(app: typer.Typer) -> None:
         """Compare cost, servers by type, utilisation and risk of VARIANTS against BASE."""
         from rich.table import Table
 
-        from planner.errors import ScenarioError
         from planner.scenarios import load_scenario
         from planner.whatif import comparison_table, run_whatif, write_whatif
 
-        if out.exists() and any(out.iterdir()) and not force:
-            raise ScenarioError(f"{out} already holds files; pass --force to replace them")
+        from planner.io import refuse_existing
+
+        refuse_existing(out, force)
         paths = [base, *variants]
         for p in paths:  # fail on a bad file before hours of planning
             load_scenario(p)
