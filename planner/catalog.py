@@ -90,3 +90,16 @@ def require_coverage(catalog: pd.DataFrame, ids, *, path=None) -> pd.DataFrame:
             path=path, column=C.UNIQUE_ID,
         )
     return indexed.loc[ids].reset_index()
+
+
+def override_catalog(parsed: pd.DataFrame, catalog) -> pd.DataFrame:
+    """``parsed`` with the figures a catalog (path or frame) gives for its functions replaced;
+    functions the catalog lacks keep what the trace said."""
+    given = catalog if isinstance(catalog, pd.DataFrame) else read_catalog(catalog)
+    given = given.set_index(C.UNIQUE_ID)
+    out = parsed.set_index(C.UNIQUE_ID)
+    common = out.index.intersection(given.index)
+    for col in given.columns:
+        if col in out.columns:
+            out.loc[common, col] = given.loc[common, col]
+    return out.reset_index()

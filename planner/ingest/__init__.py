@@ -15,7 +15,12 @@ FORMATS = ("azure", "huawei", "long")
 def read_telemetry(path, fmt: str, *, catalog=None, **options):
     """Dispatch to the reader of ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "azure":
-        return read_azure2019(path, **options)
+        telemetry, cat = read_azure2019(path, **options)
+        if catalog is not None:  # e.g. real CPU sizes, which the trace does not record
+            from planner.catalog import override_catalog, validate_catalog
+
+            cat = validate_catalog(override_catalog(cat, catalog))
+        return telemetry, cat
     if fmt == "huawei":
         return read_huawei(path, catalog=catalog, **options)
     if fmt == "long":

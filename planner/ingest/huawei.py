@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner import columns as C
-from planner.catalog import DEFAULT_DURATION_S, read_catalog
+from planner.catalog import DEFAULT_DURATION_S, override_catalog
 from planner.errors import InputDataError
 from planner.ingest.checks import (
     numeric_counts,
@@ -102,7 +102,7 @@ def read_huawei(
     cat[C.TRIGGER] = "unknown"
     cat[C.GROUP_ID] = cat[C.APP]
     if catalog is not None:
-        cat = _override(cat, catalog)
+        cat = override_catalog(cat, catalog)
     from planner.catalog import validate_catalog
 
     cat = validate_catalog(cat, path=path)
@@ -131,14 +131,3 @@ def _fill_missing_cells(counts, ds, names, *, max_gap: int, path):
                 "empty cell at the start or end of the series cannot be interpolated", path=path, column=name
             )
     return frame.interpolate(method="linear", axis=0, limit_area="inside").to_numpy(np.float32)
-
-
-def _override(parsed: pd.DataFrame, catalog) -> pd.DataFrame:
-    given = catalog if isinstance(catalog, pd.DataFrame) else read_catalog(catalog)
-    given = given.set_index(C.UNIQUE_ID)
-    out = parsed.set_index(C.UNIQUE_ID)
-    common = out.index.intersection(given.index)
-    for col in given.columns:
-        if col in out.columns:
-            out.loc[common, col] = given.loc[common, col]
-    return out.reset_index()

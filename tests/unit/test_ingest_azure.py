@@ -91,3 +91,15 @@ def test_functions_without_duration_get_app_median_with_warning(tmp_path):
     with pytest.warns(UserWarning, match="1 of 3 functions have no duration record"):
         _, cat = read_azure2019(tmp_path)
     assert cat.set_index(C.UNIQUE_ID).loc["a1/f2", C.DURATION_S] == pytest.approx(1.0)
+
+
+def test_a_catalog_overrides_what_the_trace_does_not_record(tmp_path):
+    from planner.ingest import read_telemetry
+
+    write_fixture(tmp_path)
+    given = pd.DataFrame({C.UNIQUE_ID: ["a2/f3"], C.APP: ["a2"], C.CUSTOMER: ["o2"], C.CPU_MILLICORES: [4000.0],
+                          C.MEMORY_MB: [512.0], C.DURATION_S: [3.0]})
+    _, cat = read_telemetry(tmp_path, "azure", catalog=given)
+    cat = cat.set_index(C.UNIQUE_ID)
+    assert cat.loc["a2/f3", C.CPU_MILLICORES] == 4000.0
+    assert cat.loc["a1/f1", C.CPU_MILLICORES] == round(200 + 0.78 * 256)  # the stated default, kept
