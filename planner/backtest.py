@@ -32,24 +32,18 @@ def actual_cube(actual: pd.DataFrame, instance, start: pd.Timestamp) -> np.ndarr
 
 def replay(instance, assignment: pd.DataFrame, cube: np.ndarray, groups: pd.DataFrame) -> pd.DataFrame:
     """Per worker and slot: actual load / capacity (worst resource), and whose groups sit there."""
-    frame = assignment.rename(columns={"share": "fraction"})
-    workers = sorted(frame["worker_id"].astype(str).unique())
-    w_index = {w: i for i, w in enumerate(workers)}
-    g_index = {g: i for i, g in enumerate(instance.group_ids)}
-    loads = np.zeros((len(workers), cube.shape[1], cube.shape[2]))
-    for g, f, w in zip(frame["group_id"].astype(str), frame["fraction"].astype(float), frame["worker_id"].astype(str)):
-        loads[w_index[w]] += f * cube[g_index[g]]
-    types = {s.name: np.array(s.capacity, float) for s in instance.server_types}
-    w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
-    cap = np.stack([types[w_type[w]] for w in workers])[:, None, :]
+    from planner.plan import sum_per_worker, worker_capacity
+
+    workers = sorted(assignment["worker_id"].astype(str).unique())
+    loads = sum_per_worker(instance, assignment, cube, workers)
+    _, cap = worker_capacity(instance, assignment, workers)
     ratio = loads / cap
     worst = ratio.max(axis=2)  # [W, T]
     cust_of = groups.set_index(C.GROUP_ID)[C.CUSTOMER].astype(str).to_dict()
     tier_of = groups.set_index(C.GROUP_ID)["tier"].astype(str).to_dict()
     rows = []
-    on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
-    for w in workers:
-        i = w_index[w]
+    on = assignment.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
+    for i, w in enumerate(workers):
         valid = ~np.isnan(worst[i])
         for g in on[w]:
             rows.append({"worker_id": w, "group_id": g, C.CUSTOMER: cust_of.get(g), "tier": tier_of.get(g),

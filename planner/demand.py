@@ -97,7 +97,8 @@ def resource_demand_levels(
 
     parts = {lvl: {n: [] for n in ("inv", "conc", "cpu", "mem", "cpu_mean", "mem_mean")} for lvl in levels}
 
-    def reduce(out, name, values, s, valid):
+    def reduce(out, name, values, valid, n_present):
+        s = len(n_present)
         v = values.reshape(s, k, -1)
         if name == "inv":
             out["inv"].append(v.sum(axis=1))
@@ -108,7 +109,7 @@ def resource_demand_levels(
             masked = np.where(valid.reshape(s, k, 1), v, np.nan)
             out[name].append(np.nanquantile(masked, peak_quantile, axis=1).astype(np.float32))
         if name in ("cpu", "mem"):
-            out[f"{name}_mean"].append(v.sum(axis=1) / present[s0 : s0 + s, None])
+            out[f"{name}_mean"].append(v.sum(axis=1) / n_present)
 
     for s0 in range(0, n_slots, chunk_slots):
         s1 = min(n_slots, s0 + chunk_slots)
@@ -120,6 +121,7 @@ def resource_demand_levels(
         else:
             block = np.zeros((s * k, n_f), dtype=np.float32)
             block[a - r0 : b - r0] = telemetry.counts[a:b]
+        n_present = present[s0:s1, None]
         valid = np.zeros(s * k, dtype=bool)
         valid[a - r0 : b - r0] = True
         instances = np.ceil(block * conc_per_inv)  # warm instances per function and interval
@@ -133,25 +135,25 @@ def resource_demand_levels(
             out["conc"].append(peak)
             out["cpu"].append(peak * cores)
             out["mem"].append(np.ceil(peak) * gb)
-            out["cpu_mean"].append(v.sum(axis=1) * (conc_per_inv * cores) / present[s0:s1, None])
-            out["mem_mean"].append(instances.reshape(s, k, n_f).sum(axis=1) * gb / present[s0:s1, None])
+            out["cpu_mean"].append(v.sum(axis=1) * (conc_per_inv * cores) / n_present)
+            out["mem_mean"].append(instances.reshape(s, k, n_f).sum(axis=1) * gb / n_present)
         elif "function" in levels:
             out = parts["function"]
             conc = block * conc_per_inv
-            reduce(out, "inv", block, s, valid)
-            reduce(out, "conc", conc, s, valid)
-            reduce(out, "cpu", conc * cores, s, valid)
-            reduce(out, "mem", instances * gb, s, valid)
+            reduce(out, "inv", block, valid, n_present)
+            reduce(out, "conc", conc, valid, n_present)
+            reduce(out, "cpu", conc * cores, valid, n_present)
+            reduce(out, "mem", instances * gb, valid, n_present)
         if "group" in levels:
             # Columns ordered by group, so each group is a contiguous run that reduceat sums.
             out = parts["group"]
             gb_block = block if in_order else block[:, order]
             inst = instances if in_order else instances[:, order]
-            reduce(out, "inv", np.add.reduceat(gb_block, starts, axis=1), s, valid)
+            reduce(out, "inv", np.add.reduceat(gb_block, starts, axis=1), valid, n_present)
             conc_g = gb_block * g_conc
-            reduce(out, "conc", np.add.reduceat(conc_g, starts, axis=1), s, valid)
-            reduce(out, "cpu", np.add.reduceat(conc_g * g_cores, starts, axis=1), s, valid)
-            reduce(out, "mem", np.add.reduceat(inst * g_gb, starts, axis=1), s, valid)
+            reduce(out, "conc", np.add.reduceat(conc_g, starts, axis=1), valid, n_present)
+            reduce(out, "cpu", np.add.reduceat(conc_g * g_cores, starts, axis=1), valid, n_present)
+            reduce(out, "mem", np.add.reduceat(inst * g_gb, starts, axis=1), valid, n_present)
 
     slots = pd.date_range(first, periods=n_slots, freq=slot_td)
     frames = {}

@@ -24,7 +24,7 @@ from planner.errors import InfeasiblePlanError, InputDataError
 from planner.qos import DEFAULT_TIERS, Tier
 from planner.servers import default_servers, server_types
 
-__all__ = ["to_packing_instance", "solve", "assignment_frame", "workers_frame", "summary", "read_assignment"]
+__all__ = ["to_packing_instance", "demand_cube", "solve", "assignment_frame", "workers_frame", "summary", "read_assignment"]
 
 ASSIGNMENT_COLUMNS = ("group_id", "shard", "fraction", "worker_id", "server_type")
 
@@ -33,7 +33,7 @@ def _slot_label(ds: pd.Series) -> list[str]:
     return [t.strftime("%Y-%m-%dT%H:%M") if isinstance(t, pd.Timestamp) else str(t) for t in ds]
 
 
-def _demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, default_quantile: str,
+def demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, default_quantile: str,
                  resources, path=None) -> tuple[list[str], list, np.ndarray]:
     """Groups, slots and ``[group, slot, resource]`` demand from either table shape."""
     frame = demand.copy()
@@ -127,7 +127,7 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
             tier_of[str(row[GROUP_ID])] = tiers[t]
             customer_of[str(row[GROUP_ID])] = str(row[CUSTOMER])
     quantile_of = {g: t.quantile for g, t in tier_of.items()}
-    gids, slots, cube = _demand_cube(demand, quantile_of, default_quantile, resources, path)
+    gids, slots, cube = demand_cube(demand, quantile_of, default_quantile, resources, path)
     if groups is not None:
         lacking = [g for g in gids if g not in tier_of]
         if lacking:

@@ -174,7 +174,7 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_risk)
+                              utilisation_frame, week_starts, worker_loads_of, worker_risk)
 
     scenario = scenario or default_scenario()
     t0 = time.perf_counter()
@@ -212,9 +212,10 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
-    risks = {wp.week: worker_risk(wp) for wp in weeks}
-    utilisation = pd.concat([utilisation_frame(wp, pool_of) for wp in weeks], ignore_index=True)
-    plan = plan_table(weeks, proc.installed, proc.purchases, utilisation, risks, servers)
+    loads = {wp.week: worker_loads_of(wp) for wp in weeks}
+    risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
+    utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
+    plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
     assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})

@@ -10,7 +10,6 @@ and P(load > physical capacity) is summed over the slots (the worst resource in 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +19,6 @@ from scipy.stats import norm
 from planner import columns as C
 from planner.qos import Tier
 
-HOURS_PER_WEEK = 168
-
-
 @dataclass(frozen=True)
 class WeekPlan:
     """The packing of one week of the horizon."""
@@ -30,12 +26,24 @@ class WeekPlan:
     week: int
     start: pd.Timestamp
     instance: object  # models.packing.instance.PackingInstance (planned quantiles)
-    expected: object  # the same instance at the forecast mean
+    mean: np.ndarray  # [group, slot, resource] forecast mean, groups as in ``instance``
     spread: np.ndarray  # [group, slot, resource] forecast sigma
     result: object  # models.packing.result.PackingResult
     peak_cost: float  # cost of the peak-based plan of the same week
     peak_result: object = None  # that plan (the baseline of backtests)
     peak_instance: object = None  # its instance (the whole catalog)
+
+
+@dataclass(frozen=True)
+class WorkerLoads:
+    """Loads of one week's workers, computed once for utilisation, headroom and risk."""
+
+    workers: list[str]
+    server_type: np.ndarray  # [W] type of each worker
+    capacity: np.ndarray  # [W, 1, R]
+    mean: np.ndarray  # [W, T, R] expected load (forecast mean)
+    planned: np.ndarray  # [W, T, R] load at the planning quantiles
+    sigma: np.ndarray  # [W, T, R] comonotone sum of the groups' sigma
 
 
 def tiers_of(scenario) -> dict[str, Tier]:
@@ -89,18 +97,14 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
 
     ``baseline_servers`` (default ``servers``) is the catalog of the peak-based baseline, which is
     never limited to the planned fleet."""
-    from planner.packing import solve, to_packing_instance
+    from planner.packing import demand_cube, solve, to_packing_instance
 
     rows = _week_rows(forecast, start)
-    present = set(rows[C.UNIQUE_ID])
-    g = groups[groups[C.GROUP_ID].isin(present)]
+    g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
     planned = to_packing_instance(rows, g, tiers, servers)
-    mean_tiers = {k: dataclasses.replace(t, quantile=C.MEAN) for k, t in tiers.items()}
-    expected = to_packing_instance(rows, g, mean_tiers, servers)
-    q50 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q50") for k, t in tiers.items()}, servers)
-    q95 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q95") for k, t in tiers.items()}, servers)
-    q99 = to_packing_instance(rows, g, {k: dataclasses.replace(t, quantile="q99") for k, t in tiers.items()}, servers)
-    sigma = np.maximum((q99.demand - q50.demand) / 2.326, (q95.demand - q50.demand) / 1.645)
+    # Cubes share the instance's sorted group and slot order.
+    mean, q50, q95, q99 = (demand_cube(rows, None, q, planned.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
+    sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
     if solver.iterations is not None:
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
@@ -109,49 +113,64 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = planned if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     peak = solve(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
-    return WeekPlan(week, start, planned, expected, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
+    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
 
 
-def worker_risk(wp: WeekPlan, assignment: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per worker: expected overflow slot-hours and the groups on it."""
+def sum_per_worker(instance, assignment: pd.DataFrame, values: np.ndarray, workers: list[str]) -> np.ndarray:
+    """``[worker, slot, resource]`` sums of per-group ``values`` ``[group, slot, resource]`` (groups in
+    ``instance`` order) weighted by the assignment's shares; the verifier's load rule applied to any
+    per-group quantity (mean, sigma, actual demand)."""
+    frame = assignment.rename(columns={"share": "fraction"})
+    g_index = {g: i for i, g in enumerate(instance.group_ids)}
+    w_index = {w: i for i, w in enumerate(workers)}
+    out = np.zeros((len(workers),) + values.shape[1:])
+    for g, f, w in zip(frame["group_id"].astype(str), frame["fraction"].astype(float), frame["worker_id"].astype(str)):
+        out[w_index[w]] += f * values[g_index[g]]
+    return out
+
+
+def worker_capacity(instance, assignment: pd.DataFrame, workers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Server type ``[W]`` and capacity ``[W, 1, R]`` of each worker of an assignment."""
+    types = {s.name: np.array(s.capacity, dtype=float) for s in instance.server_types}
+    w_type = assignment.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
+    server_type = np.array([w_type[w] for w in workers])
+    return server_type, np.stack([types[t] for t in server_type])[:, None, :]
+
+
+def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
+    """Expected, planned and sigma loads of the week's workers (the plan's own assignment)."""
     from models.packing.verify import worker_loads
 
-    frame = wp.result.assignment_frame() if assignment is None else assignment
-    workers, mu = worker_loads(wp.expected, frame)
-    g_index = {g: i for i, g in enumerate(wp.expected.group_ids)}
-    w_index = {w: i for i, w in enumerate(workers)}
-    sigma = np.zeros_like(mu)
-    for g, f, w in zip(frame["group_id"].astype(str), frame["fraction"].astype(float), frame["worker_id"].astype(str)):
-        sigma[w_index[w]] += f * wp.spread[g_index[g]]
-    types = {s.name: np.array(s.capacity, dtype=float) for s in wp.expected.server_types}
-    w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
-    cap = np.stack([types[w_type[w]] for w in workers])[:, None, :]  # [W, 1, R]
+    frame = wp.result.assignment_frame()
+    workers, planned = worker_loads(wp.instance, frame)
+    server_type, capacity = worker_capacity(wp.instance, frame, workers)
+    return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean, workers),
+                       planned, sum_per_worker(wp.instance, frame, wp.spread, workers))
+
+
+def worker_risk(wp: WeekPlan, loads: WorkerLoads) -> pd.DataFrame:
+    """Per worker: expected overflow slot-hours and the groups on it."""
+    mu, sigma, cap = loads.mean, loads.sigma, loads.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (cap - mu) / sigma
     p = np.where(sigma > 0, norm.sf(z), (mu > cap).astype(float))
     overflow = p.max(axis=2).sum(axis=1)  # expected slot-hours with some resource over capacity
-    groups_on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
-    return pd.DataFrame({"worker_id": workers, "server_type": [w_type[w] for w in workers],
-                         "risk": overflow, "groups": [groups_on[w] for w in workers]})
-
-
-def utilisation_frame(wp: WeekPlan, pool_of: dict[str, str]) -> pd.DataFrame:
-    """Per worker and slot: expected (mean forecast) utilisation of CPU and memory."""
-    from models.packing.verify import worker_loads
-
     frame = wp.result.assignment_frame()
-    workers, mu = worker_loads(wp.expected, frame)
-    types = {s.name: np.array(s.capacity, dtype=float) for s in wp.expected.server_types}
-    w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
-    cap = np.stack([types[w_type[w]] for w in workers])[:, None, :]
-    util = mu / cap
+    groups_on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
+    return pd.DataFrame({"worker_id": loads.workers, "server_type": loads.server_type,
+                         "risk": overflow, "groups": [groups_on[w] for w in loads.workers]})
+
+
+def utilisation_frame(wp: WeekPlan, loads: WorkerLoads, pool_of: dict[str, str]) -> pd.DataFrame:
+    """Per worker and slot: expected (mean forecast) utilisation of CPU and memory."""
+    util = loads.mean / loads.capacity
     n_w, n_t, _ = util.shape
-    r = list(wp.expected.resources)
+    r = list(wp.instance.resources)
     return pd.DataFrame({
         "week": wp.week,
-        "pool": np.repeat([pool_of[w_type[w]] for w in workers], n_t),
-        "worker_id": np.repeat(workers, n_t),
-        "server_type": np.repeat([w_type[w] for w in workers], n_t),
+        "pool": np.repeat([pool_of[t] for t in loads.server_type], n_t),
+        "worker_id": np.repeat(loads.workers, n_t),
+        "server_type": np.repeat(loads.server_type, n_t),
         "slot": np.tile(np.arange(n_t), n_w),
         "cpu_utilisation": util[:, :, r.index(C.CPU_CORES)].reshape(-1),
         "memory_utilisation": util[:, :, r.index(C.MEMORY_GB)].reshape(-1),
@@ -168,8 +187,8 @@ def required_servers(weeks: list[WeekPlan], pool_of: dict[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["week", "pool", "server_type", "required"])
 
 
-def plan_table(weeks: list[WeekPlan], installed: pd.DataFrame, purchases: pd.DataFrame,
-               utilisation: pd.DataFrame, risks: dict[int, pd.DataFrame], servers: pd.DataFrame) -> pd.DataFrame:
+def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: pd.DataFrame,
+               purchases: pd.DataFrame, risks: dict[int, pd.DataFrame], servers: pd.DataFrame) -> pd.DataFrame:
     """The Plan table: ``week, pool, server_type, required, installed, purchased, cost,
     cpu_utilisation, memory_utilisation, headroom, risk`` (+ ``week_start``).
 
@@ -180,23 +199,17 @@ def plan_table(weeks: list[WeekPlan], installed: pd.DataFrame, purchases: pd.Dat
     cap = servers.set_index("type")[[C.CPU_CORES, C.MEMORY_GB]]
     bought = purchases.groupby(["week", "pool", "server_type"])["purchased"].sum() if len(purchases) else pd.Series(dtype=float)
     rows = []
-    from models.packing.verify import worker_loads
-
     for wp in weeks:
-        frame = wp.result.assignment_frame()
-        workers, mu = worker_loads(wp.expected, frame)
-        _, planned = worker_loads(wp.instance, frame)
-        w_type = frame.drop_duplicates("worker_id").set_index("worker_id")["server_type"].astype(str)
-        types = np.array([w_type[w] for w in workers])
+        wl = loads[wp.week]
         risk = risks[wp.week].groupby("server_type")["risk"].sum()
         inst = installed[installed["week"] == wp.week]
         for rec in inst.itertuples(index=False):
-            mask = types == rec.server_type
+            mask = wl.server_type == rec.server_type
             n_inst = max(int(rec.installed), 0)
             c = cap.loc[rec.server_type].to_numpy()
             if n_inst and mask.any():
-                exp_load = mu[mask].sum(axis=0)  # [T, R]
-                plan_load = planned[mask].sum(axis=0)
+                exp_load = wl.mean[mask].sum(axis=0)  # [T, R]
+                plan_load = wl.planned[mask].sum(axis=0)
                 util = exp_load.mean(axis=0) / (n_inst * c)
                 headroom = 1.0 - (plan_load / (n_inst * c)).max()
             else:

@@ -24,7 +24,7 @@ import numpy as np
 
 from models.packing.instance import PackingInstance
 from models.packing.result import SolveOptions, SolveStatus
-from models.packing.subproblem import SubProblem, SubSolution, allowed_pairs
+from models.packing.subproblem import SubProblem, SubSolution, allowed_pairs, shard_sets
 
 __all__ = ["solve_subproblem_cpsat"]
 
@@ -78,11 +78,7 @@ def solve_subproblem_cpsat(instance: PackingInstance, sub: SubProblem, options: 
                 model.add(load <= cp_model.LinearExpr.weighted_sum(
                     [y[p, k] for k in range(n_k)], [int(c) for c in cap[:, r]])
                 ).with_name(f"capacity[p{p},{instance.slots[sub.slots[ti]]},{instance.resources[r]}]")
-    groups: dict[int, list[int]] = {}
-    for j, i in enumerate(sub.items):
-        if it.n_shards[i] > 1:
-            groups.setdefault(int(it.group[i]), []).append(j)
-    for g, js in groups.items():
+    for g, js in shard_sets(instance, sub).items():
         for p in sorted({p for j in js for p in by_item[j]}):
             members = [x[j, p] for j in js if (j, p) in x]
             if len(members) > 1:

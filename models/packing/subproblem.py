@@ -154,3 +154,14 @@ def allowed_pairs(instance: PackingInstance, sub: SubProblem) -> list[tuple[int,
         for p in pool[: int(sub.rank[j]) + 1]:
             pairs.append((j, int(p)))
     return pairs
+
+
+def shard_sets(instance: PackingInstance, sub: SubProblem) -> dict[int, list[int]]:
+    """Sub-problem items of each sharded group (``group index -> item positions``): the shards
+    that must land on distinct workers."""
+    it = instance.items()
+    sets: dict[int, list[int]] = {}
+    for j, i in enumerate(sub.items):
+        if it.n_shards[i] > 1:
+            sets.setdefault(int(it.group[i]), []).append(j)
+    return sets
