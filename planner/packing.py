@@ -49,7 +49,7 @@ def demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, defaul
         cols = [c for c in (MEAN,) + QUANTILES if c in frame.columns]
         if not cols:
             raise InputDataError(f"forecast has no quantile columns {(MEAN,) + QUANTILES}", path=path)
-        q = frame[gcol].map(quantile_of or {}).fillna(default_quantile)
+        q = frame[gcol].map(quantile_of or {}).astype(object).fillna(default_quantile)
         for needed in q.unique():
             if needed not in frame.columns:
                 raise InputDataError(f"forecast lacks column {needed!r} asked for by a tier", path=path, column=needed)
