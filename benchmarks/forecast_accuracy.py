@@ -6,7 +6,8 @@ installed (benchmark-only extras, never project dependencies), statsforecast Aut
 
 Metrics: mean MASE over series (scaled by the in-sample weekly seasonal-naive MAE), ratio to
 seasonal naive, and empirical coverage of the upper quantiles q90 / q95 / q99 on the held-out data
-(peers: upper ends of their 80 / 90 / 98 % central intervals).
+(peers: upper ends of their 80 / 90 / 98 % central intervals), and the q99 pinball loss scaled by
+the same naive MAE (``spl_q99``: sharpness at equal coverage, lower is better).
 
 Run:  PYTHONPATH=. python benchmarks/forecast_accuracy.py [--data ../shared/data] [--no-peers] [--origins 4]
 """
@@ -25,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.forecasting.backtest import mase  # noqa: E402
+from models.forecasting.backtest import mase, naive_scale, pinball  # noqa: E402
 from planner.forecast import forecast_long  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -58,6 +59,9 @@ def score(name, preds, train, test, m, uppers=None, seconds=np.nan):
     for lev in (0.90, 0.95, 0.99):
         if uppers is not None:
             row[f"cov_q{int(lev * 100)}"] = np.mean(np.concatenate([test[u] <= uppers[u][lev] for u in test]))
+    if uppers is not None:
+        # Sharpness: pinball loss of q99 scaled like MASE (lower is better at equal coverage).
+        row["spl_q99"] = np.mean([pinball(test[u], uppers[u][0.99], 0.99) / naive_scale(tr[u], m) for u in test])
     return row
 
 

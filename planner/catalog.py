@@ -89,7 +89,9 @@ def require_coverage(catalog: pd.DataFrame, ids, *, path=None) -> pd.DataFrame:
             f"{len(missing)} function(s) have no catalog entry: {shown}{more}; add rows for them",
             path=path, column=C.UNIQUE_ID,
         )
-    return indexed.loc[ids].reset_index()
+    out = indexed.loc[ids]
+    out.index.name = C.UNIQUE_ID  # pandas 2 names the result after ``ids``, pandas 3 keeps the column's
+    return out.reset_index()
 
 
 def override_catalog(parsed: pd.DataFrame, catalog) -> pd.DataFrame:

@@ -25,7 +25,8 @@ __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_lo
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
 REPORT_COLUMNS = (
-    C.UNIQUE_ID, C.RESOURCE, "model", "mase", "smape", "n_windows", "n_obs", "n_filled", "fallback", "notes", "candidates",
+    C.UNIQUE_ID, C.RESOURCE, "model", "mase", "smape", "n_windows", "quantile_scale", "n_obs", "n_filled", "fallback",
+    "notes", "candidates",
 )
 
 
@@ -242,7 +243,7 @@ def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
             notes.insert(0, f"{n_fill} missing slots interpolated")
         rows.append({
             **dict(zip(keys, key)), "model": r.model, "mase": r.mase, "smape": r.smape, "n_windows": r.n_windows,
-            "n_obs": len(y), "n_filled": n_fill, "fallback": bool(notes), "notes": "; ".join(notes),
+            "quantile_scale": r.quantile_scale, "n_obs": len(y), "n_filled": n_fill, "fallback": bool(notes), "notes": "; ".join(notes),
             "candidates": json.dumps({k: round(v, 4) for k, v in r.scores.items()}, sort_keys=True),
         })
     report = pd.DataFrame(rows)

@@ -125,15 +125,15 @@ def _customer_log_volume(history) -> dict[str, float]:
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
-    """Pack every week. The peak week (largest cost bound) is packed first with the whole catalog;
-    the other weeks are packed onto a subset of its fleet, so that the fleet only grows towards the
-    peak and no server bought for one week idles once the mix changes. A week that cannot fit the
+    """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
+    with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
+    only grows towards the peak and no server bought for one week idles once the mix changes. A week that cannot fit the
     peak fleet (a different shape) is packed freely, with a note."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
     bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
-    peak_w = int(np.argmax(bounds))
+    peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
@@ -262,7 +262,7 @@ def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, 
         "procurement": {"status": str(proc.status), "backend": proc.backend, "messages": list(proc.messages),
                         "shortfall_server_weeks": float(proc.shortfall["shortfall"].sum()) if len(proc.shortfall) else 0.0},
         "risk_slot_hours_by_tier": {t: round(float(v), 3) for t, v in qos.groupby("tier")["risk"].sum().items()},
-        "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].clip(lower=1e-9))), 4),
+        "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].astype(float).clip(lower=1e-9))), 4),
         "forecast_models": report["model"].value_counts().to_dict() if "model" in report else {},
         "timings_s": {k: round(v, 2) for k, v in {**timings, "total_s": total_s}.items()},
         "scenario_definition": scenario_dict(scenario),

@@ -71,14 +71,20 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return rows[live]
 
 
-def week_bound(forecast, groups, tiers, servers, start) -> float:
-    """Lower bound on one week's fleet cost (cheap: no solve); picks the peak week of a horizon."""
-    from models.packing.bounds import lower_bound
+def week_bound(forecast, groups, tiers, servers, start) -> tuple[float, float]:
+    """Lower bound on one week's fleet cost and the week's total inflated demand (cheap: no solve).
+
+    The pair orders the weeks of a horizon to find its peak: the bound first, the demand breaking
+    ties (whole-server bounds are often equal while the demand still grows)."""
+    from models.packing.bounds import class_demand, lower_bound
     from planner.packing import to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    return float(lower_bound(to_packing_instance(rows, g, tiers, servers))["best"])
+    inst = to_packing_instance(rows, g, tiers, servers)
+    demand = class_demand(inst)  # [class, slot, resource]
+    cap = np.array([s.capacity for s in inst.server_types], dtype=float).max(axis=0)
+    return float(lower_bound(inst)["best"]), float((demand / cap).max(axis=1).sum())
 
 
 def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
@@ -92,27 +98,88 @@ def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
     return out.astype({"max_count": "Int64"})
 
 
+def shard_alternatives(instance) -> list:
+    """The instance again with its sharded groups split finely enough for each smaller server type.
+
+    The default shard count is the smallest that fits *some* server; finer shards can fit a cheaper
+    type, and small shards of groups whose peaks do not coincide can share workers. Groups that are
+    not sharded keep one shard."""
+    import dataclasses
+
+    base = instance.shard_counts()
+    sharded = base > 1
+    if not sharded.any():
+        return []
+    cap = np.array([s.capacity for s in instance.server_types], dtype=float)  # [K, R]
+    peak = instance.demand.max(axis=1)  # [G, R]
+    eff = cap[None, :, :] * (1.0 - instance.headroom)[:, None, None]  # [G, K, R]
+    with np.errstate(divide="ignore"):
+        need = np.ceil(peak[:, None, :] / eff * (1 - 1e-9)).max(axis=2)  # [G, K] shards to fit type k
+    out, seen = [], {tuple(base)}
+    for k in np.argsort(cap[:, 0], kind="stable"):
+        if not np.isfinite(need[:, k]).all():
+            continue
+        n = np.where(sharded, np.maximum(base, need[:, k]), base).astype(int)
+        if tuple(n) not in seen:
+            seen.add(tuple(n))
+            out.append(dataclasses.replace(instance, min_shards=np.maximum(instance.min_shards, n), _cache={}))
+    return out
+
+
+def _cheapest(instance, backend, **options):
+    """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
+
+    An alternative gets the full solve only when the shape-aware heuristic (fast) already finds it a
+    plan cheaper than the best so far, or when nothing has a plan yet. Raises the default instance's
+    error when no variant has a plan."""
+    from planner.errors import InfeasiblePlanError
+    from planner.packing import solve
+
+    best, first_error = None, None
+    for i, inst in enumerate([instance, *shard_alternatives(instance)]):
+        if i and best is not None and backend not in ("heuristic", "peak"):
+            try:
+                quick = solve(inst, "heuristic", time_limit_s=options.get("time_limit_s", 60), seed=0)
+            except InfeasiblePlanError:
+                continue
+            if quick.objective >= best[1].objective - 1e-9:
+                continue
+        try:
+            result = solve(inst, backend, **options)
+        except InfeasiblePlanError as exc:
+            first_error = first_error or exc
+            continue
+        if best is None or result.objective < best[1].objective - 1e-9:
+            best = (inst, result)
+    if best is None:
+        raise first_error
+    return best
+
+
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
-    ``baseline_servers`` (default ``servers``) is the catalog of the peak-based baseline, which is
-    never limited to the planned fleet."""
-    from planner.packing import demand_cube, solve, to_packing_instance
+    Sharded groups are tried at their default shard count and split finer for each smaller server
+    type (:func:`shard_alternatives`); the cheapest verified plan is kept, for the shape-aware plan
+    and for the baseline alike. ``baseline_servers`` (default ``servers``) is the catalog of the
+    peak-based baseline, which is never limited to the planned fleet."""
+    from planner.packing import demand_cube, to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    planned = to_packing_instance(rows, g, tiers, servers)
+    default = to_packing_instance(rows, g, tiers, servers)
     # Cubes share the instance's sorted group and slot order.
-    mean, q50, q95, q99 = (demand_cube(rows, None, q, planned.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
+    mean, q50, q95, q99 = (demand_cube(rows, None, q, default.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
     sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
     if solver.iterations is not None:
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
         search = dict(workers=solver.workers)
-    result = solve(planned, solver.backend, time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
+    planned, result = _cheapest(default, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
+                                mip_gap=solver.mip_gap, **search)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = planned if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
-    peak = solve(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
+    base_inst = default if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
+    base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
     return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
 
 

@@ -157,7 +157,7 @@ def _long_matrix(frame: pd.DataFrame, key: str, value: str, slot: pd.Timedelta, 
     """Pivot a long frame to ``[series x slots]`` on the slot grid (absent rows are zero)."""
     ds = pd.to_datetime(frame[C.DS])
     binned = frame.assign(**{C.DS: _slot_floor(pd.DatetimeIndex(ds), slot)})
-    wide = binned.groupby([key, C.DS], sort=True)[value].agg(how).unstack(C.DS, fill_value=0.0)
+    wide = binned.groupby([key, C.DS], sort=True, observed=False)[value].agg(how).unstack(C.DS, fill_value=0.0)
     grid = pd.date_range(wide.columns.min(), wide.columns.max(), freq=slot)
     wide = wide.reindex(columns=grid, fill_value=0.0).fillna(0.0)
     return wide.index.astype(str), pd.DatetimeIndex(grid), wide.to_numpy(dtype=float), []

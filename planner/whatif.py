@@ -24,7 +24,7 @@ def comparison_row(result: dict) -> dict:
     row = {"scenario": result["name"], "total_cost": s["total_cost"], "servers": int(last["installed"].sum())}
     for r in last.itertuples(index=False):
         row[f"servers_{r.server_type}"] = int(r.installed)
-    w = plan["installed"].clip(lower=1e-9)
+    w = plan["installed"].astype(float).clip(lower=1e-9)
     row["cpu_utilisation"] = float((plan["cpu_utilisation"] * w).sum() / w.sum())
     row["memory_utilisation"] = float((plan["memory_utilisation"] * w).sum() / w.sum())
     row["risk"] = float(plan["risk"].sum())

@@ -31,6 +31,7 @@ class SeriesForecast:
     scores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     n_windows: int = 0
+    quantile_scale: str = ""  # the conformal score's scale: relative or additive
 
 
 def _select(y, h, freq, names, n_windows, step) -> Selection:
@@ -54,7 +55,7 @@ def _forecast_array(
     step: int | None = None,
     levels: Sequence[float] = LEVELS,
     nonnegative: bool = True,
-    min_per_bucket: int = 120,
+    min_per_bucket: int = 60,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -119,4 +120,5 @@ def _forecast_array(
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
-    return SeriesForecast(point, quant, levels, chosen, bt.mase, bt.smape, dict(sel.scores), notes, len(bt.origins))
+    return SeriesForecast(point, quant, levels, chosen, bt.mase, bt.smape, dict(sel.scores), notes, len(bt.origins),
+                          cq.scale_)

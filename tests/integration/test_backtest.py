@@ -18,10 +18,11 @@ def test_huawei_backtest_premium_overflow_and_cost(huawei_path, tmp_path):
     assert result.exit_code == 0, result.output
     by_tier = pd.read_csv(out / "by_tier.csv").set_index(["plan", "tier"])
     premium = by_tier.loc[("shape", "premium")]
-    assert premium["slot_hours"] == 168 * premium["slot_hours"] // 168 > 0
+    assert premium["slot_hours"] > 0 and premium["slot_hours"] % 168 == 0  # whole weeks of workers
     assert premium["overflow_share"] <= 0.01
     summary = json.loads((out / "summary.json").read_text())
     cost = summary["cost_per_month"]
-    assert cost["shape"] <= cost["peak"]
+    # Packing by shape needs less than sizing each group by its own peak.
+    assert cost["shape"] < cost["peak"]
     exposure = pd.read_csv(out / "exposure.csv")
     assert set(exposure["plan"]) == {"shape", "peak"}

@@ -87,3 +87,34 @@ def test_pre_launch_zeros_are_dropped():
     f = forecast_array(y, 168, "1h")
     assert "500 leading zero slots" in f.notes[0]
     assert f.mean.mean() > 5  # not dragged towards the pre-launch zeros
+
+
+def _peaky_forecast(windows=6):
+    return np.tile(10 * np.abs(np.sin(np.arange(168) / 24 * np.pi)) + 0.1, (windows, 1))
+
+
+def test_conformal_scale_follows_the_error_structure():
+    rng = np.random.default_rng(0)
+    pred = _peaky_forecast()
+    multiplicative = pred * (1 + 0.3 * rng.normal(size=pred.shape))
+    additive = pred + rng.normal(0, 2, pred.shape)
+    assert ConformalQuantiles().fit(multiplicative, pred, pred.mean()).scale_ == "relative"
+    assert ConformalQuantiles().fit(additive, pred, pred.mean()).scale_ == "additive"
+
+
+def test_spiky_series_do_not_blow_up_their_peaks():
+    # Spikes of 14 at random hours over a level of 0.1, forecast by last week's values: misses at
+    # near-zero forecasts must not be multiplied by the peak forecast.
+    rng = np.random.default_rng(3)
+    weeks = 0.1 + 14 * (rng.random((7, 168)) < 0.05)
+    actual, pred = weeks[1:], weeks[:-1]
+    auto = ConformalQuantiles().fit(actual, pred, weeks.mean())
+    relative = ConformalQuantiles(scale="relative").fit(actual, pred, weeks.mean())
+    assert auto.scale_ == "additive"
+    assert auto.predict(weeks[-1])[3].max() <= 2 * 14.1
+    assert relative.predict(weeks[-1])[3].max() > 3 * auto.predict(weeks[-1])[3].max()
+
+
+def test_unknown_conformal_scale_is_refused():
+    with pytest.raises(ValueError, match="scale"):
+        ConformalQuantiles(scale="log")
