@@ -16,7 +16,9 @@ err_console = Console(stderr=True)
 
 
 def handle_errors(func):
-    """Turn planner errors into a red one-line message on stderr and exit code 1 (2 for bad input)."""
+    """Turn planner errors into a red one-line message on stderr and exit code 1 (2 for bad input);
+    Ctrl-C into a message and exit code 130. Outputs are written to a temporary folder that is only
+    renamed into place when the command completes, so an interrupted run leaves nothing behind."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -32,6 +34,10 @@ def handle_errors(func):
         except PlannerError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted:[/] nothing was written (outputs appear only when a command "
+                              "completes)", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
 
     return wrapper
 

@@ -87,3 +87,20 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "nowhere.csv does not exist" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("stage", ["planning", "writing"])
+def test_an_interrupted_run_leaves_no_plan_folder(small_scenario, tmp_path, monkeypatch, stage):
+    import planner.pipeline
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # Ctrl-C while planning, or half-way through writing (after the tables, during the plots).
+    monkeypatch.setattr(planner.pipeline, "run_plan" if stage == "planning" else "_plots", interrupt)
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["small.yaml"]  # no temporary folder left either
