@@ -127,8 +127,10 @@ def _customer_log_volume(history) -> dict[str, float]:
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
-    only grows towards the peak and no server bought for one week idles once the mix changes. A week that cannot fit the
-    peak fleet (a different shape) is packed freely, with a note."""
+    only grows towards the peak and no server bought for one week idles once the mix changes. A week
+    for which the search finds no plan on that fleet keeps the peak week's own assignment when the
+    verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
+    with a note."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
@@ -153,7 +155,8 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
         for i, w in enumerate(w for w in range(n) if w != peak_w):
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
-                done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers)
+                done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
+                                    fallback=free[peak_w])
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)

@@ -156,13 +156,42 @@ def _cheapest(instance, backend, **options):
     return best
 
 
-def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None) -> WeekPlan:
+def reuse_plan(instance, plan: WeekPlan):
+    """``plan``'s assignment applied to ``instance`` (another week of the same groups), or ``None``
+    when the groups differ or the independent verifier finds a violation. Returns (instance with
+    ``plan``'s shard counts, result)."""
+    import dataclasses
+
+    from models.packing.result import PackingResult, SolveStatus
+    from models.packing.verify import find_violations
+
+    if set(instance.group_ids) != set(plan.instance.group_ids):
+        return None
+    shards = dict(zip(plan.instance.group_ids, plan.instance.shard_counts()))
+    inst = dataclasses.replace(instance, min_shards=np.array([shards[g] for g in instance.group_ids]), _cache={})
+    if not np.array_equal(inst.shard_counts(), [shards[g] for g in inst.group_ids]):
+        return None  # this week needs more shards than the plan has
+    from models.packing.bounds import lower_bound
+
+    old = plan.result
+    bound = min(float(lower_bound(inst)["best"]), old.objective)
+    result = PackingResult(SolveStatus.FEASIBLE, old.backend, old.objective, bound, 0.0, old.placements,
+                           old.workers, message=f"the plan of week {plan.week} reused")
+    if find_violations(inst, result):
+        return None
+    return inst, result
+
+
+def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
+              fallback: WeekPlan | None = None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
     type (:func:`shard_alternatives`); the cheapest verified plan is kept, for the shape-aware plan
     and for the baseline alike. ``baseline_servers`` (default ``servers``) is the catalog of the
-    peak-based baseline, which is never limited to the planned fleet."""
+    peak-based baseline, which is never limited to the planned fleet. When no plan is found and
+    ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used."""
+    from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, to_packing_instance
 
     rows = _week_rows(forecast, start)
@@ -175,8 +204,14 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
         search = dict(workers=solver.workers)
-    planned, result = _cheapest(default, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
-                                mip_gap=solver.mip_gap, **search)
+    try:
+        planned, result = _cheapest(default, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
+                                    mip_gap=solver.mip_gap, **search)
+    except InfeasiblePlanError:
+        reused = reuse_plan(default, fallback) if fallback is not None else None
+        if reused is None:
+            raise
+        planned, result = reused
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = default if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)

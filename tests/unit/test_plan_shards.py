@@ -53,3 +53,33 @@ def test_no_variant_with_a_plan_raises_the_default_error():
     capped = ServerType("m-64", (64.0, 256.0), 2000.0, max_count=1)
     with pytest.raises(InfeasiblePlanError):
         _cheapest(premium_instance((capped,)), "cpsat", time_limit_s=5, workers=1, seed=0)
+
+
+def _week_plan(inst, result):
+    import pandas as pd
+
+    from planner.plan import WeekPlan
+
+    zeros = np.zeros(inst.demand.shape)
+    return WeekPlan(0, pd.Timestamp("2026-01-05"), inst, zeros, zeros, result, result.objective)
+
+
+def _scaled(inst, factor):
+    import dataclasses
+
+    return dataclasses.replace(inst, demand=inst.demand * factor, _cache={})
+
+
+def test_the_peak_plan_is_reused_only_where_the_verifier_accepts_it():
+    from planner.plan import reuse_plan
+
+    inst, result = _cheapest(premium_instance(), "cpsat", time_limit_s=10, workers=1, seed=0)
+    peak = _week_plan(inst, result)
+    # A quieter week: same groups, 90% of the demand; its default shard count (2) is raised to the plan's (4).
+    reused = reuse_plan(_scaled(premium_instance(), 0.9), peak)
+    assert reused is not None
+    r_inst, r_result = reused
+    assert list(r_inst.shard_counts()) == [4, 1] and r_result.objective == result.objective
+    assert r_result.bound <= r_result.objective
+    # A busier week overloads the same workers: refused.
+    assert reuse_plan(_scaled(premium_instance(), 1.3), peak) is None
