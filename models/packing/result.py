@@ -60,8 +60,15 @@ class SolveOptions:
         lns_step_s: time limit of one neighbourhood solve.
         lns_max_iterations: stop the search after this many neighbourhoods (``None``: time only).
         deterministic: CP-SAT steps stop on its deterministic time (``lns_step_s`` units) rather
-            than the wall clock, so with ``workers=1`` and ``lns_max_iterations`` set the same input
+            than the wall clock, and the fleet-shrinking search stops when its candidates run out
+            (no budget doubling), so with ``workers=1`` and ``lns_max_iterations`` set the same input
             gives the same plan on any machine (the overall ``time_limit_s`` still applies).
+        shrink_share: share of the time left after the greedy that goes to the fleet-shrinking
+            search (:mod:`models.packing.shrink`) before the neighbourhood search with the backend;
+            0 skips it. On instances small enough for the exact model it only improves the hint
+            (it stops when its candidates run out, within this share).
+        shrink_moves: repair moves the fleet-shrinking search spends on one change before it tries
+            another (doubled each time every candidate has failed, unless ``deterministic``).
     """
 
     time_limit_s: float = 30.0
@@ -73,6 +80,8 @@ class SolveOptions:
     lns_step_s: float = 2.0
     lns_max_iterations: int | None = None
     deterministic: bool = False
+    shrink_share: float = 0.75
+    shrink_moves: int = 1000
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0):
@@ -83,6 +92,10 @@ class SolveOptions:
             raise ValueError(f"mip_gap must be in [0, 1), got {self.mip_gap}")
         if self.lns_workers < 2:
             raise ValueError(f"lns_workers must be >= 2, got {self.lns_workers}")
+        if not (0 <= self.shrink_share <= 1):
+            raise ValueError(f"shrink_share must be in [0, 1], got {self.shrink_share}")
+        if self.shrink_moves < 1:
+            raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from models.packing.instance import PackingInstance
 from models.packing.result import Placement
 
-__all__ = ["Packing", "to_placements", "packing_cost", "compact"]
+__all__ = ["Packing", "to_placements", "packing_cost", "compact", "violated_slots"]
 
 
 @dataclass
@@ -28,6 +28,15 @@ def packing_cost(instance: PackingInstance, packing: Packing) -> float:
     kinds = instance.kinds()
     used = np.unique(packing.item_worker)
     return float(kinds.cost[packing.worker_kind[used]].sum())
+
+
+def violated_slots(instance: PackingInstance, packing: Packing) -> np.ndarray:
+    """Slots (indices) where some worker of ``packing`` exceeds its kind's capacity."""
+    it, kinds = instance.items(), instance.kinds()
+    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
+    np.add.at(loads, packing.item_worker, it.demand)
+    over = loads > kinds.capacity[packing.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
+    return np.flatnonzero(over.any(axis=(0, 2)))
 
 
 def compact(instance: PackingInstance, packing: Packing) -> Packing:

@@ -26,7 +26,8 @@ from models.packing import bounds as _bounds
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, dominant_slots
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
-from models.packing.solution import Packing, compact, packing_cost, to_placements
+from models.packing.shrink import ShrinkOptions, shrink_fleet
+from models.packing.solution import Packing, compact, packing_cost, to_placements, violated_slots
 from models.packing.subproblem import SubSolution, full_problem, neighbourhood_problem
 from models.packing.verify import find_violations
 
@@ -43,15 +44,6 @@ def _sub_solver(backend: str):
     from models.packing.milp import solve_subproblem_milp
 
     return solve_subproblem_milp
-
-
-def violated_slots(instance: PackingInstance, packing: Packing) -> np.ndarray:
-    """Slots (indices) where some worker of ``packing`` exceeds its kind's capacity."""
-    it, kinds = instance.items(), instance.kinds()
-    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
-    np.add.at(loads, packing.item_worker, it.demand)
-    over = loads > kinds.capacity[packing.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
-    return np.flatnonzero(over.any(axis=(0, 2)))
 
 
 def _initial_slots(instance: PackingInstance, candidates: np.ndarray) -> np.ndarray:
@@ -217,6 +209,19 @@ _PATIENCE = 4
 _TABU = 20
 
 
+def _shrink(instance, plan, options, deadline, stats, bound):
+    """The fleet-shrinking search on its share of the time left (see :mod:`models.packing.shrink`)."""
+    exact = len(instance.items()) <= options.exact_max_items
+    now = time.perf_counter()
+    stop = now + options.shrink_share * max(deadline - now, 0.0)
+    shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed,
+                                escalate=not (exact or options.deterministic))
+    plan = shrink_fleet(instance, plan, stop, shrink_opts, stats, bound=bound * (1 + options.mip_gap))
+    stats["shrink_cost"] = packing_cost(instance, plan)
+    stats["shrink_s"] = time.perf_counter() - now
+    return plan
+
+
 def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: SolveOptions | None = None,
                   affinity: np.ndarray | None = None, max_lns_iterations: int | None = None) -> PackingResult:
     """Pack ``instance`` with ``backend`` (one of :data:`BACKENDS`) and verify the plan.
@@ -262,6 +267,8 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
             message = f"greedy packing failed: {exc}"
         stats["heuristic_s"] = time.perf_counter() - t0
         if backend in ("cpsat", "milp"):
+            if plan is not None and options.shrink_share > 0:
+                plan = _shrink(instance, plan, options, deadline, stats, bound)
             if len(instance.items()) <= options.exact_max_items:
                 plan, solver_bound, status = _exact(instance, backend, options, plan, deadline, stats)
                 if np.isfinite(solver_bound):

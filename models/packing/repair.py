@@ -1,0 +1,346 @@
+"""Tabu search that repairs an overfull plan: the engine of :mod:`models.packing.shrink`.
+
+State: items on workers; each worker is a server type (a closed worker has no capacity and takes
+nothing). A worker's capacity follows the rule of the instance: ``capacity[type] * (1 - level)``
+where ``level`` is the largest headroom among the items it holds now, so a move can change the
+capacity of both workers it touches. The search minimises
+
+    infeasibility = sum_{w,t,r} max(0, load[w, t, r] - capacity[w, r]) / unit_r
+                    + sum_c max(0, spread_c - distinct workers of c)
+
+Each move picks a random worker that overflows (or that holds two items of a customer short of its
+spread) and applies the best admissible move among: one of its items to another worker, or one of
+its items swapped with an item of one of the workers with the most room where it overflows. An item
+may not return to the worker it left for 5-14 moves unless that gives the best infeasibility seen
+(aspiration). Moves never break the hard rules: isolation classes (an item only moves among the
+workers of its class) and shards of a group on distinct workers.
+
+Scores are computed for all candidate moves at once with numpy, in float32 (half the memory
+traffic); whether the plan is feasible is decided on float64 loads.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models.packing.instance import PackingInstance
+
+__all__ = ["OverflowRepair"]
+
+EPS = 1e-12
+SPREAD_WEIGHT = 1.0  # one missing worker of spread weighs as much as a full server's overflow in one slot
+
+
+class _Scratch:
+    """One reusable buffer for the large temporaries of a move evaluation.
+
+    Allocating them afresh each move costs more than the arithmetic: glibc hands blocks of a few MB
+    back to the system on free and faults the pages in again on the next move (5x slower measured).
+    """
+
+    def __init__(self):
+        self.buf = np.empty(0, dtype=np.float32)
+
+    def over(self, *terms: np.ndarray) -> np.ndarray:
+        """``max(0, terms[0] + terms[1] + ...)`` summed over the last two axes (slots, resources),
+        with broadcasting, computed in the buffer."""
+        shape = np.broadcast_shapes(*(t.shape for t in terms))
+        n = int(np.prod(shape))
+        if self.buf.size < n:
+            self.buf = np.empty(max(n, 2 * self.buf.size), dtype=np.float32)
+        out = self.buf[:n].reshape(shape)
+        np.add(terms[0], terms[1], out=out)
+        for t in terms[2:]:
+            out += t
+        np.maximum(out, 0.0, out=out)
+        return out.reshape(shape[:-2] + (-1,)).sum(axis=-1)
+
+
+class OverflowRepair:
+    """The tabu search on one plan (see the module docstring).
+
+    Args:
+        instance: the packing instance (items, classes, shards, spread).
+        demand: ``[item, slot, resource]`` demand divided by ``unit`` (per resource).
+        item_worker: the worker of each item (may be infeasible).
+        type_capacity: ``[worker, resource]`` capacity of each worker's server type / ``unit``; 0 for
+            a closed worker.
+        open_: workers that may receive items.
+        worker_class: isolation class of each worker.
+        rng: random generator (worker choice, tenure, random swap partners).
+        swap_workers: workers whose items are tried as swap partners (the roomiest where the chosen
+            worker overflows, plus a third as many at random).
+    """
+
+    def __init__(self, instance: PackingInstance, demand: np.ndarray, item_worker: np.ndarray,
+                 type_capacity: np.ndarray, open_: np.ndarray, worker_class: np.ndarray,
+                 rng: np.random.Generator, swap_workers: int = 12):
+        it = instance.items()
+        self.D = np.ascontiguousarray(demand, dtype=float)  # [item, T, R]
+        self.D32 = self.D.astype(np.float32)
+        self.h = it.headroom.astype(float)
+        self.dynamic = len(np.unique(self.h)) > 1  # capacities move with the strictest item
+        self.w_of = np.asarray(item_worker, dtype=np.int64).copy()
+        self.cap = np.asarray(type_capacity, dtype=float)  # [B, R]
+        self.B = self.cap.shape[0]
+        self.L = np.zeros((self.B,) + self.D.shape[1:])
+        np.add.at(self.L, self.w_of, self.D)
+        self.level = np.zeros(self.B)
+        self.E = np.zeros_like(self.L)  # load - capacity
+        self.E32 = np.zeros(self.L.shape, dtype=np.float32)
+        self.L32 = np.zeros(self.L.shape, dtype=np.float32)
+        self.ov = np.zeros(self.B)
+        self.ov32 = np.zeros(self.B, dtype=np.float32)
+        for w in range(self.B):
+            self._refresh(w)
+        self.scratch = _Scratch()
+        self.rng = rng
+        self.swap_workers = swap_workers
+        self.ok = (it.iso_class[:, None] == np.asarray(worker_class)[None, :]) & np.asarray(open_)[None, :]
+        self.group = it.group
+        self.sharded = it.n_shards > 1
+        # Spread: customers with spread > 1 are tracked with a count per worker.
+        spread = instance.customer_spread()
+        need = np.array([spread[c] for c in instance.customers], dtype=np.int64)
+        tracked = np.flatnonzero(need > 1)
+        index = {int(c): k for k, c in enumerate(tracked)}
+        self.sc = np.array([index.get(int(c), -1) for c in it.customer], dtype=np.int64)
+        self.need = need[tracked]
+        self.cnt = np.zeros((len(tracked), self.B), dtype=np.int64)
+        has = self.sc >= 0
+        np.add.at(self.cnt, (self.sc[has], self.w_of[has]), 1)
+        self.tabu = np.zeros((len(it), self.B), dtype=np.int64)
+        self.step = 0
+
+    # ------------------------------------------------------------------ state
+    def _refresh(self, w: int) -> None:
+        """Recompute worker ``w``'s level, excess and overflow from its load."""
+        hs = self.h[self.w_of == w]
+        self.level[w] = hs.max() if hs.size else 0.0
+        self.E[w] = self.L[w] - self.cap[w] * (1.0 - self.level[w])
+        self.L32[w] = self.L[w]
+        self.E32[w] = self.E[w]
+        self.ov[w] = np.maximum(self.E[w], 0.0).sum()
+        self.ov32[w] = np.maximum(self.E32[w], 0.0).sum()
+
+    def relocate(self, i: int, b: int) -> None:
+        """Move item ``i`` to worker ``b`` and update loads, levels, overflow and spread counts."""
+        a = int(self.w_of[i])
+        self.L[a] -= self.D[i]
+        self.L[b] += self.D[i]
+        self.w_of[i] = b
+        if self.sc[i] >= 0:
+            self.cnt[self.sc[i], a] -= 1
+            self.cnt[self.sc[i], b] += 1
+        self._refresh(a)
+        self._refresh(b)
+
+    def deficit(self) -> float:
+        """Missing distinct workers, summed over the customers with a spread rule."""
+        if not len(self.need):
+            return 0.0
+        return float(np.maximum(self.need - (self.cnt > 0).sum(axis=1), 0).sum())
+
+    def total(self) -> float:
+        """The infeasibility (0: every capacity and spread rule holds)."""
+        return float(self.ov.sum()) + SPREAD_WEIGHT * self.deficit()
+
+    def levels_without(self, items: np.ndarray) -> np.ndarray:
+        """For each item, the largest headroom among the *other* items on its worker (0 if none)."""
+        out = np.zeros(len(items))
+        ws = self.w_of[items]
+        for w in np.unique(ws):
+            hs = self.h[self.w_of == w]
+            top = hs.max()
+            second = hs[hs < top - EPS].max(initial=0.0)
+            several = int((hs >= top - EPS).sum()) > 1
+            sel = ws == w
+            out[sel] = np.where((self.h[items[sel]] < top - EPS) | several, top, second)
+        return out
+
+    # ------------------------------------------------------------------ move scores
+    def relocation_scores(self, a: int, members: np.ndarray) -> np.ndarray:
+        """``[m, B]`` change of the infeasibility when ``members[x]`` (on ``a``) moves to worker b."""
+        over = self.scratch.over
+        Dm = self.D32[members]  # [m, T, R]
+        if self.dynamic:
+            cap_left = (self.cap[a][None] * (1.0 - self.levels_without(members))[:, None]).astype(np.float32)
+            leave = over(self.L32[a][None] - Dm, -cap_left[:, None, :]) - self.ov32[a]
+            lvl = np.maximum(self.level[None, :], self.h[members][:, None])  # [m, B]
+            cap_new = (self.cap[None] * (1.0 - lvl)[:, :, None]).astype(np.float32)  # [m, B, R]
+            arrive = over(self.L32[None], Dm[:, None], -cap_new[:, :, None, :]) - self.ov32[None, :]
+        else:
+            leave = over(self.E32[a][None], -Dm) - self.ov32[a]
+            arrive = over(self.E32[None], Dm[:, None]) - self.ov32[None, :]
+        rel = leave[:, None] + arrive
+        if len(self.need):
+            rel += self._spread_to_all(members, a)
+        return rel
+
+    def relocation_allowed(self, a: int, members: np.ndarray) -> np.ndarray:
+        """``[m, B]`` moves that keep the hard rules (class, open worker, distinct shards)."""
+        allowed = self.ok[members].copy()
+        allowed[:, a] = False
+        for x, i in enumerate(members):
+            if self.sharded[i]:
+                allowed[x, self.w_of[self.group == self.group[i]]] = False
+        return allowed
+
+    def swap_scores(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
+        """``[m, n]`` change of the infeasibility when ``members[x]`` (on ``a``) and ``partners[y]``
+        (on another worker) trade places."""
+        over = self.scratch.over
+        Dm, Dp = self.D32[members], self.D32[partners]
+        wp = self.w_of[partners]
+        if self.dynamic:
+            lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
+            cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)  # [m, n, R]
+            sa = over((self.L32[a][None] - Dm)[:, None], Dp[None], -cap_a[:, :, None, :]) - self.ov32[a]
+            lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])  # [m, n]
+            cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
+            sb = over((self.L32[wp] - Dp)[None], Dm[:, None], -cap_b[:, :, None, :]) - self.ov32[wp][None]
+        else:
+            sa = over((self.E32[a][None] - Dm)[:, None], Dp[None]) - self.ov32[a]
+            sb = over((self.E32[wp] - Dp)[None], Dm[:, None]) - self.ov32[wp][None]
+        sw = sa + sb
+        if len(self.need):
+            sw += self._swap_spread(members, partners, a, wp)
+        return sw
+
+    def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
+        """``[m, n]`` swaps that keep the hard rules."""
+        wp = self.w_of[partners]
+        ok = self.ok[members][:, wp] & self.ok[partners][:, a][None, :]
+        ok &= self.group[members][:, None] != self.group[partners][None, :]
+        for x, i in enumerate(members):
+            if self.sharded[i]:
+                ok[x] &= ~np.isin(wp, self.w_of[self.group == self.group[i]])
+        for y, j in enumerate(partners):
+            if self.sharded[j] and np.any((self.group == self.group[j]) & (self.w_of == a)):
+                ok[:, y] = False  # a sibling of j already sits on a
+        return ok
+
+    # ------------------------------------------------------------------ spread terms
+    def _spread_counts(self, items: np.ndarray, src):
+        c = self.sc[items]
+        tracked = c >= 0
+        cnt = self.cnt[np.where(tracked, c, 0)]  # [n, B]
+        src = np.broadcast_to(np.asarray(src), items.shape)
+        loses = cnt[np.arange(len(items)), src] == 1
+        return tracked, cnt, (cnt > 0).sum(axis=1), self.need[np.where(tracked, c, 0)], loses
+
+    def _spread_to_all(self, items: np.ndarray, src) -> np.ndarray:
+        """``[n, B]`` change of the spread term when item ``n`` moves from ``src`` to each worker."""
+        tracked, cnt, distinct, need, loses = self._spread_counts(items, src)
+        after = (distinct - loses)[:, None] + (cnt == 0)
+        delta = np.maximum(need[:, None] - after, 0) - np.maximum(need - distinct, 0)[:, None]
+        return SPREAD_WEIGHT * np.where(tracked[:, None], delta, 0)
+
+    def _spread_pairs(self, items: np.ndarray, src, dest: np.ndarray) -> np.ndarray:
+        """``[n]`` change of the spread term when item ``n`` moves from ``src`` to ``dest[n]``."""
+        tracked, cnt, distinct, need, loses = self._spread_counts(items, src)
+        gains = cnt[np.arange(len(items)), dest] == 0
+        delta = np.maximum(need - (distinct - loses + gains), 0) - np.maximum(need - distinct, 0)
+        return SPREAD_WEIGHT * np.where(tracked, delta, 0)
+
+    def _swap_spread(self, members, partners, a, wp) -> np.ndarray:
+        m, n = len(members), len(partners)
+        out_i = np.zeros((m, n))
+        tracked = np.flatnonzero(self.sc[members] >= 0)
+        if tracked.size:
+            rows = np.repeat(members[tracked], n)
+            out_i[tracked] = self._spread_pairs(rows, a, np.tile(wp, tracked.size)).reshape(tracked.size, n)
+        out_j = self._spread_pairs(partners, wp, np.full(n, a))
+        same = self.sc[members][:, None] == self.sc[partners][None, :]  # one customer: counts unchanged
+        return np.where(same, 0.0, out_i + out_j[None, :])
+
+    # ------------------------------------------------------------------ the search
+    def _bad_workers(self) -> np.ndarray:
+        bad = self.ov > EPS
+        if len(self.need):
+            short = np.flatnonzero((self.cnt > 0).sum(axis=1) < self.need)
+            if short.size:
+                bad |= (self.cnt[short] > 1).any(axis=0)
+        return np.flatnonzero(bad)
+
+    def _swap_partners(self, a: int) -> np.ndarray:
+        """Items of the workers with the most free capacity where ``a`` overflows, plus a few at random."""
+        room = np.maximum(-self.E32, 0.0).reshape(self.B, -1)
+        hot = self.E32[a].reshape(-1) > 0
+        score = room[:, hot].sum(axis=1) if hot.any() else room.sum(axis=1)
+        score[a] = -np.inf
+        score[~self.ok.any(axis=0)] = -np.inf
+        k = min(self.swap_workers, self.B - 1)
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
+        top = np.argsort(-score, kind="stable")[:k]
+        rest = np.setdiff1d(np.flatnonzero(np.isfinite(score)), top)
+        extra = self.rng.choice(rest, size=min(rest.size, max(2, k // 3)), replace=False) if rest.size else []
+        chosen = np.union1d(top[np.isfinite(score[top])], extra).astype(np.int64)
+        return np.flatnonzero(np.isin(self.w_of, chosen))
+
+    def move(self, best_total: float) -> bool:
+        """Apply the best admissible move from a random bad worker; False when there is none."""
+        self.step += 1
+        bad = self._bad_workers()
+        if bad.size == 0:
+            return False
+        a = int(self.rng.choice(bad))
+        members = np.flatnonzero(self.w_of == a)
+        total = self.total()
+        # A tabu move is admissible only when it gives the best infeasibility seen (aspiration).
+        rel = self.relocation_scores(a, members)
+        allowed = self.relocation_allowed(a, members)
+        allowed &= (self.tabu[members] <= self.step) | (total + rel < best_total - EPS)
+        rel = np.where(allowed, rel, np.inf)
+        x_rel, b_rel = np.unravel_index(int(np.argmin(rel)), rel.shape)
+        best_rel = rel[x_rel, b_rel]
+        best_swap, swap = np.inf, None
+        partners = self._swap_partners(a)
+        if partners.size:
+            wp = self.w_of[partners]
+            sw = self.swap_scores(a, members, partners)
+            ok = self.swap_allowed(a, members, partners)
+            tabu = (self.tabu[members][:, wp] > self.step) | (self.tabu[partners, a][None, :] > self.step)
+            ok &= ~tabu | (total + sw < best_total - EPS)
+            sw = np.where(ok, sw, np.inf)
+            x_sw, y_sw = np.unravel_index(int(np.argmin(sw)), sw.shape)
+            best_swap, swap = sw[x_sw, y_sw], (int(members[x_sw]), int(partners[y_sw]))
+        if not np.isfinite(min(best_rel, best_swap)):
+            return False
+        tenure = int(self.rng.integers(5, 15))
+        if best_swap < best_rel:
+            i, j = swap
+            b = int(self.w_of[j])
+            self.relocate(i, b)
+            self.relocate(j, a)
+            self.tabu[i, a] = self.step + tenure
+            self.tabu[j, b] = self.step + tenure
+        else:
+            i, b = int(members[x_rel]), int(b_rel)
+            self.relocate(i, b)
+            self.tabu[i, a] = self.step + tenure
+        return True
+
+    def insert(self, i: int, src: int) -> bool:
+        """Move item ``i`` off closed worker ``src`` to the open worker where it adds the least
+        infeasibility; False when no worker may take it."""
+        allowed = self.relocation_allowed(src, np.array([i]))[0]
+        if not allowed.any():
+            return False
+        score = self.relocation_scores(src, np.array([i]))[0]
+        self.relocate(int(i), int(np.argmin(np.where(allowed, score, np.inf))))
+        return True
+
+    def run(self, budget: int, deadline: float) -> tuple[bool, int]:
+        """Repair up to ``budget`` moves (or until ``deadline``); (feasible, moves used)."""
+        best = self.total()
+        moves = 0
+        while best > EPS and moves < budget and time.perf_counter() < deadline:
+            if not self.move(best):
+                break
+            moves += 1
+            best = min(best, self.total())
+        return self.total() <= EPS, moves

@@ -1,0 +1,224 @@
+"""Shrink a fleet: take one worker away (or make it a cheaper server type), then repair the overflow.
+
+A verified plan with ``B`` workers is turned into one with ``B - 1`` (or with one worker of a cheaper
+type) in three steps:
+
+1. *change*: close worker ``w`` (its items are re-inserted one by one, largest first, where they
+   add the least overflow) or give it a cheaper server type, whose smaller capacity leaves it
+   overfull;
+2. *repair*: tabu search on the infeasible plan (:class:`~models.packing.repair.OverflowRepair`)
+   until no worker overflows in any slot and every spread rule holds;
+3. *accept* when the repair succeeds and a check from scratch agrees; otherwise keep the old plan
+   and try another change.
+
+Removals come first, emptiest worker first; when ``patience`` of them have failed in a row,
+downgrades, smallest overflow per unit of saving first. This is the classic way to minimise bins
+(reduce by one, repair by local search): it evaluates hundreds of moves a second where an exact
+neighbourhood solve takes a second or more. Deterministic for a given seed and move budget; the
+deadline only cuts it short.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.packing.instance import PackingInstance
+from models.packing.repair import EPS, OverflowRepair
+from models.packing.solution import Packing, compact, packing_cost, violated_slots
+
+__all__ = ["ShrinkOptions", "shrink_fleet"]
+
+
+@dataclass(frozen=True)
+class ShrinkOptions:
+    """Budget of :func:`shrink_fleet`.
+
+    Args:
+        attempt_moves: repair moves per change before it is given up.
+        patience: changes that fail in a row before the search stops.
+        max_moves: total repair moves (``None``: until ``patience`` or the deadline).
+        swap_workers: workers whose items are tried as swap partners of an overfull worker's items
+            (those with the most free capacity where it overflows, plus a few at random).
+        escalate: when every candidate change has failed, double ``attempt_moves`` and try them
+            again (until the deadline or ``max_moves``); otherwise stop.
+        seed: random seed (choice of the overfull worker, tabu tenure, random swap partners).
+    """
+
+    attempt_moves: int = 1000
+    patience: int = 4
+    max_moves: int | None = None
+    swap_workers: int = 12
+    escalate: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.attempt_moves < 1 or self.patience < 1 or self.swap_workers < 1:
+            raise ValueError("attempt_moves, patience and swap_workers must be >= 1")
+
+
+@dataclass
+class _Counters:
+    moves: int = 0
+    attempts: int = 0
+    removed: int = 0
+    downsized: int = 0
+    log: list = field(default_factory=list)
+
+
+def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
+                 options: ShrinkOptions | None = None, stats: dict | None = None,
+                 bound: float = 0.0) -> Packing:
+    """Repeatedly remove or downsize one worker of a valid ``packing`` and repair (module docstring).
+
+    Stops when removals and downgrades have each failed ``patience`` times in a row (with
+    ``escalate``, the repair budget then doubles and they are tried again), at ``options.max_moves``
+    moves, at ``deadline`` (``time.perf_counter()``) or once the cost reaches ``bound`` (a proven
+    lower bound). Returns a compacted packing that is never costlier than ``packing``; every accepted
+    step has been checked against the full slot grid and every rule. ``stats`` receives ``shrink_*``
+    counters and ``shrink_history`` (seconds, cost) of every improvement.
+    """
+    options = options or ShrinkOptions()
+    rng = np.random.default_rng(options.seed)
+    it = instance.items()
+    unit = instance.capacity.max(axis=0)
+    demand = it.demand / unit[None, None, :]
+    best = compact(instance, packing)
+    count = _Counters()
+    start = time.perf_counter()
+    failed: set[tuple[int, int]] = set()
+    attempt_moves = options.attempt_moves
+    while time.perf_counter() < deadline and packing_cost(instance, best) > bound + 1e-9:
+        if options.max_moves is not None and count.moves >= options.max_moves:
+            break
+        change = _next_change(instance, best, demand, unit, failed, options.patience)
+        if change is None:
+            if not options.escalate:
+                break
+            # Every candidate failed: try them again with twice the repair budget.
+            attempt_moves *= 2
+            failed.clear()
+            continue
+        w, new_type = change
+        count.attempts += 1
+        budget = attempt_moves
+        if options.max_moves is not None:
+            budget = min(budget, options.max_moves - count.moves)
+        cand, moves = _attempt(instance, best, demand, unit, w, new_type, rng, options, budget, deadline)
+        count.moves += moves
+        if cand is not None and _valid(instance, cand) \
+                and packing_cost(instance, cand) < packing_cost(instance, best) - 1e-9:
+            best = compact(instance, cand)
+            failed.clear()
+            count.log.append((round(time.perf_counter() - start, 2), packing_cost(instance, best)))
+            if new_type < 0:
+                count.removed += 1
+            else:
+                count.downsized += 1
+        else:
+            failed.add((w, new_type))
+    if stats is not None:
+        stats.update(shrink_attempts=count.attempts, shrink_moves=count.moves, shrink_removed=count.removed,
+                     shrink_downsized=count.downsized, shrink_history=count.log)
+    return best
+
+
+def _valid(instance: PackingInstance, packing: Packing) -> bool:
+    """Recheck from scratch what the moves maintain: capacity on every slot, spread, distinct shards,
+    one isolation class and accepted headroom per worker."""
+    it, kinds = instance.items(), instance.kinds()
+    if violated_slots(instance, packing).size:
+        return False
+    w = packing.item_worker
+    if np.any(kinds.level[packing.worker_kind[w]] < it.headroom - EPS):
+        return False
+    pairs = np.unique(np.stack([w, it.group]), axis=1)
+    if pairs.shape[1] != len(w):
+        return False  # two shards of a group on one worker
+    classes = np.unique(np.stack([w, it.iso_class]), axis=1)
+    if len(np.unique(classes[0])) != classes.shape[1]:
+        return False  # a worker with two isolation classes
+    spread = instance.customer_spread()
+    for ci, c in enumerate(instance.customers):
+        if spread[c] > 1 and len(np.unique(w[it.customer == ci])) < spread[c]:
+            return False
+    return True
+
+
+def _worker_state(instance: PackingInstance, packing: Packing, demand: np.ndarray):
+    """Loads ``[W, T, R]``, server type, level (strictest headroom) and class of each worker."""
+    it, kinds = instance.items(), instance.kinds()
+    n_w = len(packing.worker_kind)
+    loads = np.zeros((n_w,) + demand.shape[1:])
+    np.add.at(loads, packing.item_worker, demand)
+    level = np.zeros(n_w)
+    np.maximum.at(level, packing.item_worker, it.headroom)
+    worker_class = np.zeros(n_w, dtype=np.int64)
+    worker_class[packing.item_worker] = it.iso_class
+    return loads, kinds.server_type[packing.worker_kind], level, worker_class
+
+
+def _next_change(instance, packing, demand, unit, failed, patience) -> tuple[int, int] | None:
+    """The next change to try: ``(worker, -1)`` to remove it, ``(worker, type)`` to downsize it."""
+    loads, stype, level, _ = _worker_state(instance, packing, demand)
+    type_cap = instance.capacity / unit[None, :]  # [S, R]
+    cost = instance.cost
+    cap = type_cap[stype] * (1.0 - level)[:, None]
+    if sum(1 for _, t in failed if t < 0) < patience:
+        # Emptiest first: the largest mean share of a resource.
+        fill = (loads.mean(axis=1) / cap).max(axis=1)
+        for w in np.argsort(fill, kind="stable"):
+            if (int(w), -1) not in failed:
+                return int(w), -1
+    if sum(1 for _, t in failed if t >= 0) >= patience:
+        return None
+    used = np.bincount(stype, minlength=len(instance.server_types))
+    candidates = []
+    for w in range(len(stype)):
+        for t in range(len(instance.server_types)):
+            saving = cost[stype[w]] - cost[t]
+            if saving <= 1e-9 or (w, t) in failed or used[t] >= instance.max_count[t]:
+                continue
+            excess = loads[w] - type_cap[t][None, :] * (1.0 - level[w])
+            candidates.append((float(np.maximum(excess, 0.0).sum()) / saving, w, t))
+    if not candidates:
+        return None
+    _, w, t = min(candidates)
+    return int(w), int(t)
+
+
+def _attempt(instance, packing, demand, unit, w, new_type, rng, options, budget, deadline):
+    """Apply one change and repair; the repaired packing or ``None``, and the moves used."""
+    _, stype, _, worker_class = _worker_state(instance, packing, demand)
+    stype = stype.copy()
+    open_ = np.ones(len(stype), dtype=bool)
+    if new_type >= 0:
+        stype[w] = new_type
+    type_cap = instance.capacity[stype] / unit[None, :]
+    if new_type < 0:
+        open_[w] = False
+        type_cap[w] = 0.0
+    repair = OverflowRepair(instance, demand, packing.item_worker, type_cap, open_, worker_class, rng,
+                            options.swap_workers)
+    if new_type < 0:
+        members = np.flatnonzero(repair.w_of == w)
+        for i in members[np.argsort(-demand[members].sum(axis=(1, 2)), kind="stable")]:
+            if not repair.insert(int(i), w):
+                return None, 0
+    ok, moves = repair.run(budget, deadline)
+    if not ok:
+        return None, moves
+    return Packing(repair.w_of.copy(), _kinds_of(instance, stype, repair.level)), moves
+
+
+def _kinds_of(instance: PackingInstance, stype: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The kind (server type x headroom level) of each worker; levels are item headrooms, so they
+    are among the instance's kinds."""
+    kinds = instance.kinds()
+    out = np.zeros(len(stype), dtype=np.int64)
+    for w, (t, lv) in enumerate(zip(stype, level)):
+        match = np.flatnonzero((kinds.server_type == t) & np.isclose(kinds.level, lv, atol=1e-12))
+        out[w] = match[0] if match.size else int(np.flatnonzero(kinds.server_type == t)[-1])
+    return out

@@ -1,0 +1,172 @@
+"""Fleet-shrinking search: removes and downsizes workers, keeps every rule, reproducible."""
+
+import numpy as np
+import pytest
+
+from models.packing.bounds import lower_bound
+from models.packing.heuristics import best_heuristic
+from models.packing.instance import PackingInstance, ServerType
+from models.packing.result import PackingResult, SolveOptions, SolveStatus
+from models.packing.shrink import ShrinkOptions, shrink_fleet
+from models.packing.solution import Packing, packing_cost, to_placements
+from models.packing.solve import solve_packing
+from models.packing.synthetic import diurnal_instance
+from models.packing.verify import find_violations
+from packing_fixtures import RES, anticorrelated_pair, slots
+
+FAR = 1e12  # a deadline that never comes: the move budget or the candidates stop the search
+
+
+def _verified(instance, packing):
+    placements, workers = to_placements(instance, packing)
+    result = PackingResult(SolveStatus.FEASIBLE, "test", packing_cost(instance, packing), 0.0, 0.0,
+                           placements, workers)
+    return find_violations(instance, result)
+
+
+def _singletons(instance) -> Packing:
+    """Every item on a worker of its own, of the cheapest kind that holds it."""
+    it, kinds = instance.items(), instance.kinds()
+    kind = []
+    for i in range(len(it)):
+        ok = kinds.accepts(it.headroom[i]) & np.all(kinds.capacity >= it.demand[i].max(axis=0), axis=1)
+        kind.append(int(np.flatnonzero(ok)[np.argmin(kinds.cost[ok])]))
+    return Packing(np.arange(len(it)), np.array(kind, dtype=np.int64))
+
+
+def _peaky(seed):
+    return diurnal_instance(60, 24, seed=seed, peakiness=8, mean_cores=2.0,
+                            types=(ServerType("s", (16.0, 64.0), 100.0),))
+
+
+def test_reaches_the_bound_where_the_greedy_is_one_server_above():
+    inst = _peaky(seed=0)
+    greedy = best_heuristic(inst)
+    bound = lower_bound(inst)["best"]
+    assert packing_cost(inst, greedy) > bound
+    stats = {}
+    plan = shrink_fleet(inst, greedy, FAR, ShrinkOptions(escalate=False), stats)
+    assert packing_cost(inst, plan) == pytest.approx(bound)
+    assert stats["shrink_removed"] >= 1 and _verified(inst, plan) == []
+
+
+def _ruled_instance():
+    """Shards, a spread customer, an isolated customer, two headroom levels and a max_count."""
+    rng = np.random.default_rng(4)
+    n, t = 14, 24
+    hours = np.arange(t)
+    phase = rng.uniform(0, t, n)
+    size = rng.uniform(1.0, 4.0, n)
+    cores = size[:, None] * (0.3 + 0.7 * (0.5 + 0.5 * np.cos(2 * np.pi * (hours[None] - phase[:, None]) / t)) ** 4)
+    cores[0] *= 6.0  # larger than a server: shards on distinct workers
+    demand = np.stack([cores, 3.0 * cores], axis=2)
+    customer = ("big", "p", "p", "p", "iso", "iso") + tuple(f"c{i}" for i in range(6, n))
+    spread = np.array([1, 3, 3, 3] + [1] * (n - 4))
+    headroom = np.array([0.0, 0.2, 0.2, 0.2] + [0.0] * (n - 4))
+    isolation = (None, None, None, None, "iso", "iso") + (None,) * (n - 6)
+    types = (ServerType("small", (8.0, 32.0), 100.0, 30), ServerType("large", (16.0, 64.0), 170.0, 6))
+    return PackingInstance(tuple(f"g{i:02d}" for i in range(n)), slots(t), RES, demand, types,
+                           headroom=headroom, customer=customer, spread=spread, isolation=isolation)
+
+
+def test_keeps_every_rule_from_a_wasteful_start():
+    inst = _ruled_instance()
+    assert inst.shard_counts()[0] > 1
+    start = _singletons(inst)
+    assert _verified(inst, start) == []
+    stats = {}
+    plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False, attempt_moves=300), stats)
+    assert _verified(inst, plan) == []
+    assert packing_cost(inst, plan) < 0.6 * packing_cost(inst, start)
+    it = inst.items()
+    # the isolated customer's workers hold nobody else; the spread customer uses 3 workers
+    iso_workers = set(plan.item_worker[it.iso_class == 1])
+    assert not iso_workers & set(plan.item_worker[it.iso_class == 0])
+    assert len(set(plan.item_worker[it.customer == inst.customers.index("p")])) >= 3
+
+
+def test_downsizes_a_worker_when_no_worker_can_go():
+    # Two 10-core items need two workers (20 > 16); with a 2-core item beside each, both need a
+    # large server. Downsizing one to small overflows it until its 2-core item moves over.
+    demand = np.zeros((4, 2, 2))
+    demand[:, :, 0] = [[10.0, 10.0], [10.0, 10.0], [2.0, 2.0], [2.0, 2.0]]
+    types = (ServerType("small", (10.0, 40.0), 100.0), ServerType("large", (16.0, 64.0), 150.0))
+    inst = PackingInstance(("a", "b", "c", "d"), slots(2), RES, demand, types)
+    start = Packing(np.array([0, 1, 0, 1]), np.array([1, 1]))  # large(a, c) + large(b, d)
+    assert packing_cost(inst, start) == 300.0
+    stats = {}
+    plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False), stats)
+    assert packing_cost(inst, plan) == 250.0 and stats["shrink_downsized"] == 1
+    assert _verified(inst, plan) == []
+
+
+def test_leaves_an_optimal_plan_alone():
+    inst = anticorrelated_pair()
+    start = best_heuristic(inst)
+    plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False))
+    assert packing_cost(inst, plan) == packing_cost(inst, start) == 100.0
+
+
+def test_same_seed_and_budget_same_plan():
+    inst = _peaky(seed=3)
+    opts = ShrinkOptions(seed=7, max_moves=400, escalate=True, attempt_moves=50)
+    a = shrink_fleet(inst, _singletons(inst), FAR, opts)
+    b = shrink_fleet(inst, _singletons(inst), FAR, opts)
+    assert np.array_equal(a.item_worker, b.item_worker) and np.array_equal(a.worker_kind, b.worker_kind)
+
+
+def test_solve_reports_the_shrink_phase():
+    inst = _peaky(seed=0)
+    r = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=10.0, exact_max_items=20, shrink_share=0.5))
+    assert r.status == SolveStatus.OPTIMAL and find_violations(inst, r) == []
+    assert r.stats["shrink_cost"] < r.stats["heuristic_cost"]
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError):
+        ShrinkOptions(attempt_moves=0)
+    with pytest.raises(ValueError, match="shrink_share"):
+        SolveOptions(shrink_share=1.5)
+
+
+@pytest.mark.parametrize("ruled", [True, False])
+def test_move_scores_equal_the_change_they_predict(ruled):
+    # Brute force: apply each move to a copy and measure the infeasibility (overflow + spread).
+    # The ruled instance has two headroom levels, so moves change worker capacities, and a spread
+    # customer; the other has one level (the fast path).
+    import copy
+
+    from models.packing.repair import OverflowRepair
+
+    inst = _ruled_instance() if ruled else _peaky(seed=1)
+    it = inst.items()
+    rng = np.random.default_rng(0)
+    n_w = 6  # squeeze the shared class onto few workers: overfull, spread short
+    item_worker = np.where(it.iso_class == 1, n_w, rng.integers(0, n_w, len(it)))
+    stype = np.zeros(n_w + 1, dtype=np.int64)  # the smallest type everywhere
+    unit = inst.capacity.max(axis=0)
+    worker_class = np.append(np.zeros(n_w, dtype=np.int64), 1)
+    repair = OverflowRepair(inst, it.demand / unit, item_worker, inst.capacity[stype] / unit,
+                            np.ones(n_w + 1, bool), worker_class, rng)
+    assert repair.total() > 0 and (repair.deficit() > 0) == ruled and repair.dynamic == ruled
+    for a in range(n_w):
+        members = np.flatnonzero(repair.w_of == a)
+        if members.size == 0:
+            continue
+        rel = repair.relocation_scores(a, members)
+        for x, i in enumerate(members[:6]):
+            for b in range(n_w):
+                if b == a:
+                    continue
+                trial = copy.deepcopy(repair)
+                trial.relocate(int(i), b)
+                assert rel[x, b] == pytest.approx(trial.total() - repair.total(), abs=1e-4)
+        partners = np.flatnonzero((repair.w_of != a) & (it.iso_class == 0))
+        sw = repair.swap_scores(a, members, partners)
+        for x, i in enumerate(members[:3]):
+            for y, j in enumerate(partners):
+                trial = copy.deepcopy(repair)
+                b = int(trial.w_of[j])
+                trial.relocate(int(i), b)
+                trial.relocate(int(j), a)
+                assert sw[x, y] == pytest.approx(trial.total() - repair.total(), abs=1e-4)
