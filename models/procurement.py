@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.highs import silence_highs_banner
 from models.packing.result import SolveStatus
 
 __all__ = [
@@ -474,6 +475,8 @@ def _pick_backend(pulp, backend: str) -> str:
 def _run_solver(pulp, lp, options: ProcurementOptions, backend: str, time_limit: float, messages: list):
     """One solver call on ``lp``; return (status, best bound or None, runtime in seconds)."""
     if backend == "highs":
+        if not options.msg:
+            silence_highs_banner()
         solver = pulp.HiGHS(msg=options.msg, timeLimit=time_limit, gapRel=options.mip_gap, random_seed=0)
     else:
         with warnings.catch_warnings():

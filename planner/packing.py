@@ -243,7 +243,9 @@ def summary(result: PackingResult) -> dict:
         "n_groups": s.get("groups"),
         "n_shards": s.get("items"),
         "message": result.message,
-        "search": {k: v for k, v in s.items() if k.startswith(("lns_", "rounds", "slots_"))},
+        "shrink_cost": num(s.get("shrink_cost")),
+        "search": {k: v for k, v in s.items() if k.startswith(("lns_", "shrink_", "rounds", "slots_"))
+                   and k not in ("shrink_cost",)},
     }
 
 

@@ -6,39 +6,16 @@ constraint named by family and keys (``capacity[p3,t042,cpu_cores]``) so LP dump
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
 import time
 
 import numpy as np
 
+from models.highs import silence_highs_banner
 from models.packing.instance import PackingInstance
 from models.packing.result import SolveOptions, SolveStatus
 from models.packing.subproblem import SubProblem, SubSolution, allowed_pairs, shard_sets
 
 __all__ = ["solve_subproblem_milp", "milp_solver"]
-
-
-@functools.cache
-def _silence_highs_banner() -> None:
-    """highspy prints its banner from C++ on the first ``Highs()`` of a process, before PuLP can set
-    ``output_flag``; build that first one with the stdout file descriptor pointed at /dev/null."""
-    import highspy
-
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # stdout is not a file (captured): nothing to hide
-        return
-    sys.stdout.flush()
-    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        highspy.Highs()
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
 
 
 def milp_solver(options: SolveOptions, time_limit_s: float):
@@ -49,7 +26,7 @@ def milp_solver(options: SolveOptions, time_limit_s: float):
     highs = pulp.HiGHS(msg=False, timeLimit=limit, gapRel=options.mip_gap, threads=options.workers,
                        random_seed=options.seed)
     if highs.available():
-        _silence_highs_banner()
+        silence_highs_banner()
         return highs
     return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, gapRel=options.mip_gap, threads=options.workers,
                              options=[f"randomSeed {options.seed}"])
