@@ -14,7 +14,8 @@ shifted in time and scaled into many groups).
 larger. For ``cpsat``/``milp`` rows ``shrink/LB`` is the cost after the fleet-shrinking phase (the
 rest of the time goes to the neighbourhood search with the backend) and ``t_goal`` the seconds
 from the start of the solve until the plan was within the issue's goal (1.15 x LB up to 500 groups,
-1.20 x above). ``--shrink-share 0`` gives the neighbourhood search alone, ``1`` the shrinking alone.
+1.20 x above). ``exc90`` is the final load-balancing pass's effect: load above 90 % of the workers'
+capacity after it / before it (same fleet, same cost). ``--shrink-share 0`` gives the neighbourhood search alone, ``1`` the shrinking alone.
 
 Every plan is checked by the independent verifier; the table says ``ok`` or the violation count.
 """
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     rows = []
     header = (f"{'source':9s} {'groups':>6s} {'backend':9s} {'status':9s} {'cost':>9s} {'LB':>9s} {'fleetLB':>9s} "
               f"{'cgLB':>9s} {'c/LB':>6s} {'c/fleet':>7s} {'c/cg':>6s} {'c/peak':>6s} {'c/FFD':>6s} "
-              f"{'shrink/LB':>9s} {'t_goal':>6s} {'time_s':>7s} verify")
+              f"{'shrink/LB':>9s} {'t_goal':>6s} {'exc90':>5s} {'time_s':>7s} verify")
     print(header)
     backends = [b for b in args.backends.split(",") if b]
     for n in [int(x) for x in args.sizes.split(",")]:
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
             goal = 1.15 if n <= 500 else 1.20
             t_goal = time_to_goal(r, goal * lb["aggregate"])
             shrink = r.stats.get("shrink_cost", float("nan")) / lb["aggregate"]
+            before = r.stats.get("balance_excess_before", float("nan"))
+            exc = r.stats.get("balance_excess_after", float("nan")) / before if before > 0 else float("nan")
             bad = find_violations(inst, r) if r.status.has_solution else None
             row = {
                 "source": args.source, "groups": n, "backend": backend, "status": str(r.status),
@@ -131,14 +134,14 @@ def main(argv=None) -> int:
                 "cg": None if cg is None else {k: getattr(cg, k) for k in cg.__dataclass_fields__},
                 "cost_vs_peak": r.objective / r.stats["peak_cost"], "cost_vs_ffd": r.objective / ffd,
                 "time_s": elapsed, "time_limit_s": limit, "violations": None if bad is None else len(bad),
-                "shrink_vs_lb": shrink, "goal": goal, "time_to_goal_s": t_goal, "workers": len(r.workers),
-                **{k: v for k, v in r.stats.items() if k.startswith(("lns_", "shrink_", "heuristic_"))},
+                "shrink_vs_lb": shrink, "excess_after_vs_before": exc, "goal": goal, "time_to_goal_s": t_goal, "workers": len(r.workers),
+                **{k: v for k, v in r.stats.items() if k.startswith(("lns_", "shrink_", "balance_", "heuristic_"))},
             }
             rows.append(row)
             print(f"{args.source:9s} {n:6d} {backend:9s} {row['status']:9s} {r.objective:9.0f} {lb['aggregate']:9.0f} "
                   f"{lb['fleet']:9.0f} {cg_lb:9.0f} {row['cost_vs_lb']:6.3f} {row['cost_vs_fleet']:7.3f} "
                   f"{row['cost_vs_cg']:6.3f} {row['cost_vs_peak']:6.3f} "
-                  f"{row['cost_vs_ffd']:6.3f} {shrink:9.3f} {t_goal:6.1f} {elapsed:7.1f} "
+                  f"{row['cost_vs_ffd']:6.3f} {shrink:9.3f} {t_goal:6.1f} {exc:5.2f} {elapsed:7.1f} "
                   f"{'ok' if bad == [] else bad}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=float) + "\n")

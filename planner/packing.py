@@ -244,7 +244,7 @@ def summary(result: PackingResult) -> dict:
         "n_shards": s.get("items"),
         "message": result.message,
         "shrink_cost": num(s.get("shrink_cost")),
-        "search": {k: v for k, v in s.items() if k.startswith(("lns_", "shrink_", "rounds", "slots_"))
+        "search": {k: v for k, v in s.items() if k.startswith(("lns_", "shrink_", "balance_", "rounds", "slots_"))
                    and k not in ("shrink_cost",)},
     }
 

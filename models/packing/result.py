@@ -69,6 +69,12 @@ class SolveOptions:
             (it stops when its candidates run out, within this share).
         shrink_moves: repair moves the fleet-shrinking search spends on one change before it tries
             another (doubled each time every candidate has failed, unless ``deterministic``).
+        balance_moves: moves of the final load-balancing pass (:mod:`models.packing.balance`:
+            same fleet and cost, less load above ``balance_ceiling`` of each worker's capacity);
+            0 skips it.
+        balance_ceiling: share of a worker's capacity above which the balancing pass counts load.
+        balance_share: share of ``time_limit_s`` kept for the balancing pass (the searches stop
+            that much earlier).
     """
 
     time_limit_s: float = 30.0
@@ -82,6 +88,9 @@ class SolveOptions:
     deterministic: bool = False
     shrink_share: float = 0.75
     shrink_moves: int = 1000
+    balance_moves: int = 2000
+    balance_ceiling: float = 0.9
+    balance_share: float = 0.1
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0):
@@ -96,6 +105,12 @@ class SolveOptions:
             raise ValueError(f"shrink_share must be in [0, 1], got {self.shrink_share}")
         if self.shrink_moves < 1:
             raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
+        if self.balance_moves < 0:
+            raise ValueError(f"balance_moves must be >= 0, got {self.balance_moves}")
+        if not (0 < self.balance_ceiling <= 1):
+            raise ValueError(f"balance_ceiling must be in (0, 1], got {self.balance_ceiling}")
+        if not (0 <= self.balance_share < 1):
+            raise ValueError(f"balance_share must be in [0, 1), got {self.balance_share}")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from models.packing import bounds as _bounds
+from models.packing.balance import balance_load
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, dominant_slots
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
@@ -242,7 +243,9 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     options = options or SolveOptions()
     t0 = time.perf_counter()
-    deadline = t0 + options.time_limit_s
+    balance = backend in ("cpsat", "milp") and options.balance_moves > 0
+    final_deadline = t0 + options.time_limit_s
+    deadline = final_deadline - (options.balance_share * options.time_limit_s if balance else 0.0)
     stats: dict = {"items": len(instance.items()), "groups": instance.n_groups,
                    "slots": len(instance.slots)}
     lb = _bounds.lower_bound(instance)
@@ -275,6 +278,9 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
                     bound = max(bound, solver_bound)
             elif plan is not None:
                 plan = _lns(instance, backend, options, plan, deadline, stats, max_lns_iterations, bound)
+            if plan is not None and balance:
+                plan = balance_load(instance, plan, final_deadline, options.balance_moves,
+                                    options.balance_ceiling, options.seed, stats)
     runtime = time.perf_counter() - t0
     if plan is None:
         if status not in (SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT):

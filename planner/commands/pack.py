@@ -47,6 +47,8 @@ def pack(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     iterations: int = typer.Option(None, "--iterations", min=1,
                                    help="Cap the neighbourhood search; with --threads 1 the plan is then reproducible."),
+    balance: bool = typer.Option(True, "--balance/--no-balance",
+                                 help="Spread load over the final fleet (same cost, less load near capacity)."),
     out: Path = typer.Option(..., "--out", help="Output folder for assignment.csv, workers.csv, summary.json."),
 ) -> None:
     """Pack groups onto workers; write assignment.csv, workers.csv and summary.json (atomically)."""
@@ -55,6 +57,8 @@ def pack(
 
     instance = _read_inputs(demand, groups, servers, tiers)
     extra = {"lns_max_iterations": iterations, "deterministic": True} if iterations else {}
+    if not balance:
+        extra["balance_moves"] = 0
     result = solve(instance, backend.value, time_limit_s=time_limit, workers=threads, seed=seed, **extra)
     info = summary(result)
     with atomic_dir(out) as tmp:

@@ -55,6 +55,19 @@ def test_pack_writes_verified_outputs(inputs, backend):
     assert check.exit_code == 0, check.output
 
 
+def test_pack_balances_unless_told_not_to(inputs):
+    tmp, demand, groups = inputs
+    for flag, out in (("--balance", tmp / "on"), ("--no-balance", tmp / "off")):
+        result = runner.invoke(app, ["pack", "--demand", str(demand), "--groups", str(groups), "--iterations", "2",
+                                     flag, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    on = json.loads((tmp / "on" / "summary.json").read_text())
+    off = json.loads((tmp / "off" / "summary.json").read_text())
+    assert "balance_excess_before" in on["search"] and "balance_excess_before" not in off["search"]
+    assert on["search"]["balance_excess_after"] <= on["search"]["balance_excess_before"]
+    assert on["cost"] <= off["cost"]
+
+
 def test_verify_fails_on_a_broken_assignment(inputs):
     tmp, demand, groups = inputs
     out = tmp / "out"

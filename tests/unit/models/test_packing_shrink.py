@@ -6,22 +6,15 @@ import pytest
 from models.packing.bounds import lower_bound
 from models.packing.heuristics import best_heuristic
 from models.packing.instance import PackingInstance, ServerType
-from models.packing.result import PackingResult, SolveOptions, SolveStatus
+from models.packing.result import SolveOptions, SolveStatus
 from models.packing.shrink import ShrinkOptions, shrink_fleet
-from models.packing.solution import Packing, packing_cost, to_placements
+from models.packing.solution import Packing, packing_cost
 from models.packing.solve import solve_packing
 from models.packing.synthetic import diurnal_instance
 from models.packing.verify import find_violations
-from packing_fixtures import RES, anticorrelated_pair, slots
+from packing_fixtures import RES, anticorrelated_pair, ruled_instance, slots, verified
 
 FAR = 1e12  # a deadline that never comes: the move budget or the candidates stop the search
-
-
-def _verified(instance, packing):
-    placements, workers = to_placements(instance, packing)
-    result = PackingResult(SolveStatus.FEASIBLE, "test", packing_cost(instance, packing), 0.0, 0.0,
-                           placements, workers)
-    return find_violations(instance, result)
 
 
 def _singletons(instance) -> Packing:
@@ -47,36 +40,17 @@ def test_reaches_the_bound_where_the_greedy_is_one_server_above():
     stats = {}
     plan = shrink_fleet(inst, greedy, FAR, ShrinkOptions(escalate=False), stats)
     assert packing_cost(inst, plan) == pytest.approx(bound)
-    assert stats["shrink_removed"] >= 1 and _verified(inst, plan) == []
-
-
-def _ruled_instance():
-    """Shards, a spread customer, an isolated customer, two headroom levels and a max_count."""
-    rng = np.random.default_rng(4)
-    n, t = 14, 24
-    hours = np.arange(t)
-    phase = rng.uniform(0, t, n)
-    size = rng.uniform(1.0, 4.0, n)
-    cores = size[:, None] * (0.3 + 0.7 * (0.5 + 0.5 * np.cos(2 * np.pi * (hours[None] - phase[:, None]) / t)) ** 4)
-    cores[0] *= 6.0  # larger than a server: shards on distinct workers
-    demand = np.stack([cores, 3.0 * cores], axis=2)
-    customer = ("big", "p", "p", "p", "iso", "iso") + tuple(f"c{i}" for i in range(6, n))
-    spread = np.array([1, 3, 3, 3] + [1] * (n - 4))
-    headroom = np.array([0.0, 0.2, 0.2, 0.2] + [0.0] * (n - 4))
-    isolation = (None, None, None, None, "iso", "iso") + (None,) * (n - 6)
-    types = (ServerType("small", (8.0, 32.0), 100.0, 30), ServerType("large", (16.0, 64.0), 170.0, 6))
-    return PackingInstance(tuple(f"g{i:02d}" for i in range(n)), slots(t), RES, demand, types,
-                           headroom=headroom, customer=customer, spread=spread, isolation=isolation)
+    assert stats["shrink_removed"] >= 1 and verified(inst, plan) == []
 
 
 def test_keeps_every_rule_from_a_wasteful_start():
-    inst = _ruled_instance()
+    inst = ruled_instance()
     assert inst.shard_counts()[0] > 1
     start = _singletons(inst)
-    assert _verified(inst, start) == []
+    assert verified(inst, start) == []
     stats = {}
     plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False, attempt_moves=300), stats)
-    assert _verified(inst, plan) == []
+    assert verified(inst, plan) == []
     assert packing_cost(inst, plan) < 0.6 * packing_cost(inst, start)
     it = inst.items()
     # the isolated customer's workers hold nobody else; the spread customer uses 3 workers
@@ -97,7 +71,7 @@ def test_downsizes_a_worker_when_no_worker_can_go():
     stats = {}
     plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False), stats)
     assert packing_cost(inst, plan) == 250.0 and stats["shrink_downsized"] == 1
-    assert _verified(inst, plan) == []
+    assert verified(inst, plan) == []
 
 
 def test_leaves_an_optimal_plan_alone():
@@ -138,7 +112,7 @@ def test_move_scores_equal_the_change_they_predict(ruled):
 
     from models.packing.repair import OverflowRepair
 
-    inst = _ruled_instance() if ruled else _peaky(seed=1)
+    inst = ruled_instance() if ruled else _peaky(seed=1)
     it = inst.items()
     rng = np.random.default_rng(0)
     n_w = 6  # squeeze the shared class onto few workers: overfull, spread short
