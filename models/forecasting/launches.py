@@ -81,7 +81,7 @@ class LaunchSuccessModel:
                 if not np.isfinite(res.params).all() or (np.abs(res.params) > 30).any():
                     raise np.linalg.LinAlgError("separation")
                 self.regularised_ = False
-            except (np.linalg.LinAlgError, ValueError) as exc:  # PerfectSeparation is a ValueError subclass
+            except (np.linalg.LinAlgError, ValueError):  # PerfectSeparation is a ValueError subclass
                 res = sm.Logit(y, X).fit_regularized(alpha=1.0, disp=0)
                 self.regularised_ = True
         self.result_ = res

@@ -22,8 +22,7 @@ import numpy as np
 
 from models.packing.instance import PackingInstance
 from models.packing.repair import EPS, OverflowRepair
-from models.packing.shrink import _kinds_of, _valid, _worker_state
-from models.packing.solution import Packing, compact, packing_cost
+from models.packing.solution import Packing, compact, is_valid, kinds_for, packing_cost, worker_state
 
 __all__ = ["balance_load", "excess_above"]
 
@@ -64,7 +63,7 @@ def excess_above(instance: PackingInstance, packing: Packing, ceiling: float) ->
     in units of the largest server, summed over workers, slots and resources."""
     it = instance.items()
     unit = instance.capacity.max(axis=0)
-    loads, stype, level, _ = _worker_state(instance, packing, it.demand / unit)
+    loads, stype, level, _ = worker_state(instance, packing, it.demand / unit)
     cap = instance.capacity[stype] / unit * (1.0 - level)[:, None]
     return float(np.maximum(loads - ceiling * cap[:, None, :], 0.0).sum())
 
@@ -80,7 +79,7 @@ def balance_load(instance: PackingInstance, packing: Packing, deadline: float, m
     it = instance.items()
     unit = instance.capacity.max(axis=0)
     demand = it.demand / unit[None, None, :]
-    _, stype, _, worker_class = _worker_state(instance, packing, demand)
+    _, stype, _, worker_class = worker_state(instance, packing, demand)
     type_cap = instance.capacity[stype] / unit[None, :]
     open_ = np.ones(len(stype), dtype=bool)
     repair = _Balancer(instance, demand, packing.item_worker, type_cap * ceiling, open_, worker_class,
@@ -121,8 +120,8 @@ def balance_load(instance: PackingInstance, packing: Packing, deadline: float, m
     if best_valid < start - EPS:
         level = np.zeros(len(stype))
         np.maximum.at(level, best_w_of, it.headroom)
-        cand = Packing(best_w_of, _kinds_of(instance, stype, level))
-        if _valid(instance, cand) and packing_cost(instance, cand) <= packing_cost(instance, packing) + 1e-9:
+        cand = Packing(best_w_of, kinds_for(instance, stype, level))
+        if is_valid(instance, cand) and packing_cost(instance, cand) <= packing_cost(instance, packing) + 1e-9:
             result = compact(instance, cand)
     if stats is not None:
         stats.update(balance_moves=used, balance_s=time.perf_counter() - t0,

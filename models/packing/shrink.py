@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.packing.instance import PackingInstance
-from models.packing.repair import EPS, OverflowRepair
-from models.packing.solution import Packing, compact, packing_cost, violated_slots
+from models.packing.repair import OverflowRepair
+from models.packing.solution import Packing, compact, is_valid, kinds_for, packing_cost, worker_state
 
 __all__ = ["ShrinkOptions", "shrink_fleet"]
 
@@ -108,7 +108,7 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
             budget = min(budget, options.max_moves - count.moves)
         cand, moves = _attempt(instance, best, demand, unit, w, new_type, rng, options, budget, deadline)
         count.moves += moves
-        if cand is not None and _valid(instance, cand) \
+        if cand is not None and is_valid(instance, cand) \
                 and packing_cost(instance, cand) < packing_cost(instance, best) - 1e-9:
             best = compact(instance, cand)
             failed.clear()
@@ -125,44 +125,11 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
     return best
 
 
-def _valid(instance: PackingInstance, packing: Packing) -> bool:
-    """Recheck from scratch what the moves maintain: capacity on every slot, spread, distinct shards,
-    one isolation class and accepted headroom per worker."""
-    it, kinds = instance.items(), instance.kinds()
-    if violated_slots(instance, packing).size:
-        return False
-    w = packing.item_worker
-    if np.any(kinds.level[packing.worker_kind[w]] < it.headroom - EPS):
-        return False
-    pairs = np.unique(np.stack([w, it.group]), axis=1)
-    if pairs.shape[1] != len(w):
-        return False  # two shards of a group on one worker
-    classes = np.unique(np.stack([w, it.iso_class]), axis=1)
-    if len(np.unique(classes[0])) != classes.shape[1]:
-        return False  # a worker with two isolation classes
-    spread = instance.customer_spread()
-    for ci, c in enumerate(instance.customers):
-        if spread[c] > 1 and len(np.unique(w[it.customer == ci])) < spread[c]:
-            return False
-    return True
-
-
-def _worker_state(instance: PackingInstance, packing: Packing, demand: np.ndarray):
-    """Loads ``[W, T, R]``, server type, level (strictest headroom) and class of each worker."""
-    it, kinds = instance.items(), instance.kinds()
-    n_w = len(packing.worker_kind)
-    loads = np.zeros((n_w,) + demand.shape[1:])
-    np.add.at(loads, packing.item_worker, demand)
-    level = np.zeros(n_w)
-    np.maximum.at(level, packing.item_worker, it.headroom)
-    worker_class = np.zeros(n_w, dtype=np.int64)
-    worker_class[packing.item_worker] = it.iso_class
-    return loads, kinds.server_type[packing.worker_kind], level, worker_class
 
 
 def _next_change(instance, packing, demand, unit, failed, patience) -> tuple[int, int] | None:
     """The next change to try: ``(worker, -1)`` to remove it, ``(worker, type)`` to downsize it."""
-    loads, stype, level, _ = _worker_state(instance, packing, demand)
+    loads, stype, level, _ = worker_state(instance, packing, demand)
     type_cap = instance.capacity / unit[None, :]  # [S, R]
     cost = instance.cost
     cap = type_cap[stype] * (1.0 - level)[:, None]
@@ -191,7 +158,7 @@ def _next_change(instance, packing, demand, unit, failed, patience) -> tuple[int
 
 def _attempt(instance, packing, demand, unit, w, new_type, rng, options, budget, deadline):
     """Apply one change and repair; the repaired packing or ``None``, and the moves used."""
-    _, stype, _, worker_class = _worker_state(instance, packing, demand)
+    _, stype, _, worker_class = worker_state(instance, packing, demand)
     stype = stype.copy()
     open_ = np.ones(len(stype), dtype=bool)
     if new_type >= 0:
@@ -210,15 +177,4 @@ def _attempt(instance, packing, demand, unit, w, new_type, rng, options, budget,
     ok, moves = repair.run(budget, deadline)
     if not ok:
         return None, moves
-    return Packing(repair.w_of.copy(), _kinds_of(instance, stype, repair.level)), moves
-
-
-def _kinds_of(instance: PackingInstance, stype: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """The kind (server type x headroom level) of each worker; levels are item headrooms, so they
-    are among the instance's kinds."""
-    kinds = instance.kinds()
-    out = np.zeros(len(stype), dtype=np.int64)
-    for w, (t, lv) in enumerate(zip(stype, level)):
-        match = np.flatnonzero((kinds.server_type == t) & np.isclose(kinds.level, lv, atol=1e-12))
-        out[w] = match[0] if match.size else int(np.flatnonzero(kinds.server_type == t)[-1])
-    return out
+    return Packing(repair.w_of.copy(), kinds_for(instance, stype, repair.level)), moves

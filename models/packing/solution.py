@@ -9,7 +9,8 @@ import numpy as np
 from models.packing.instance import PackingInstance
 from models.packing.result import Placement
 
-__all__ = ["Packing", "to_placements", "packing_cost", "compact", "violated_slots"]
+__all__ = ["Packing", "to_placements", "packing_cost", "compact", "violated_slots", "is_valid", "worker_state",
+           "kinds_for"]
 
 
 @dataclass
@@ -93,3 +94,49 @@ def to_placements(instance: PackingInstance, packing: Packing) -> tuple[tuple[Pl
     )
     used = sorted(set(int(w) for w in packing.item_worker))
     return placements, tuple((names[w], stype[w]) for w in used)
+
+
+def is_valid(instance: PackingInstance, packing: Packing) -> bool:
+    """Recheck from scratch what the moves maintain: capacity on every slot, spread, distinct shards,
+    one isolation class and accepted headroom per worker."""
+    it, kinds = instance.items(), instance.kinds()
+    if violated_slots(instance, packing).size:
+        return False
+    w = packing.item_worker
+    if np.any(kinds.level[packing.worker_kind[w]] < it.headroom - 1e-12):
+        return False
+    pairs = np.unique(np.stack([w, it.group]), axis=1)
+    if pairs.shape[1] != len(w):
+        return False  # two shards of a group on one worker
+    classes = np.unique(np.stack([w, it.iso_class]), axis=1)
+    if len(np.unique(classes[0])) != classes.shape[1]:
+        return False  # a worker with two isolation classes
+    spread = instance.customer_spread()
+    for ci, c in enumerate(instance.customers):
+        if spread[c] > 1 and len(np.unique(w[it.customer == ci])) < spread[c]:
+            return False
+    return True
+
+
+def worker_state(instance: PackingInstance, packing: Packing, demand: np.ndarray):
+    """Loads ``[W, T, R]``, server type, level (strictest headroom) and class of each worker."""
+    it, kinds = instance.items(), instance.kinds()
+    n_w = len(packing.worker_kind)
+    loads = np.zeros((n_w,) + demand.shape[1:])
+    np.add.at(loads, packing.item_worker, demand)
+    level = np.zeros(n_w)
+    np.maximum.at(level, packing.item_worker, it.headroom)
+    worker_class = np.zeros(n_w, dtype=np.int64)
+    worker_class[packing.item_worker] = it.iso_class
+    return loads, kinds.server_type[packing.worker_kind], level, worker_class
+
+
+def kinds_for(instance: PackingInstance, stype: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The kind (server type x headroom level) of each worker; levels are item headrooms, so they
+    are among the instance's kinds."""
+    kinds = instance.kinds()
+    out = np.zeros(len(stype), dtype=np.int64)
+    for w, (t, lv) in enumerate(zip(stype, level)):
+        match = np.flatnonzero((kinds.server_type == t) & np.isclose(kinds.level, lv, atol=1e-12))
+        out[w] = match[0] if match.size else int(np.flatnonzero(kinds.server_type == t)[-1])
+    return out
