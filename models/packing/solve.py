@@ -11,6 +11,9 @@ verification on the full slot grid.
   - above: large-neighbourhood search: free the items of a few workers of one isolation class, re-pack
     them optimally on as many fresh workers with the backend (non-dominated slots of those items
     only), keep the result when it is cheaper, until the time limit.
+  both after the fleet-shrinking search (:mod:`models.packing.shrink`) and followed by the
+  load-balancing pass on the final fleet (:mod:`models.packing.balance`; same cost, less load near
+  capacity), which keeps ``options.balance_share`` of the time.
 
 Every returned plan has passed :func:`~models.packing.verify.find_violations`; a plan that fails it
 is never returned (status ``error``).
