@@ -15,7 +15,8 @@ larger. For ``cpsat``/``milp`` rows ``shrink/LB`` is the cost after the fleet-sh
 rest of the time goes to the neighbourhood search with the backend) and ``t_goal`` the seconds
 from the start of the solve until the plan was within the issue's goal (1.15 x LB up to 500 groups,
 1.20 x above). ``exc90`` is the final load-balancing pass's effect: load above 90 % of the workers'
-capacity after it / before it (same fleet, same cost). ``--shrink-share 0`` gives the neighbourhood search alone, ``1`` the shrinking alone.
+capacity after it / before it (same fleet, same cost). ``--shrink-share 0`` gives the neighbourhood
+search alone, ``1`` the shrinking alone.
 
 Every plan is checked by the independent verifier; the table says ``ok`` or the violation count.
 """
@@ -134,7 +135,8 @@ def main(argv=None) -> int:
                 "cg": None if cg is None else {k: getattr(cg, k) for k in cg.__dataclass_fields__},
                 "cost_vs_peak": r.objective / r.stats["peak_cost"], "cost_vs_ffd": r.objective / ffd,
                 "time_s": elapsed, "time_limit_s": limit, "violations": None if bad is None else len(bad),
-                "shrink_vs_lb": shrink, "excess_after_vs_before": exc, "goal": goal, "time_to_goal_s": t_goal, "workers": len(r.workers),
+                "shrink_vs_lb": shrink, "excess_after_vs_before": exc, "goal": goal, "time_to_goal_s": t_goal,
+                "workers": len(r.workers),
                 **{k: v for k, v in r.stats.items() if k.startswith(("lns_", "shrink_", "balance_", "heuristic_"))},
             }
             rows.append(row)

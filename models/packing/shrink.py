@@ -125,8 +125,6 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
     return best
 
 
-
-
 def _next_change(instance, packing, demand, unit, failed, patience) -> tuple[int, int] | None:
     """The next change to try: ``(worker, -1)`` to remove it, ``(worker, type)`` to downsize it."""
     loads, stype, level, _ = worker_state(instance, packing, demand)
