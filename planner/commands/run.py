@@ -23,9 +23,20 @@ def progress_bar():
     return bar, update
 
 
+def risk_line(risk: dict) -> str:
+    """The plan's risk as one line: the total, then its split by tier (which adds up to it)."""
+    line = f"{risk['total_slot_hours']:g} total"
+    if risk.get("unserved_slot_hours"):
+        line += f" ({risk['unserved_slot_hours']:g} unserved)"
+    return line + ": " + ", ".join(f"{k} {v:g}" for k, v in risk["by_tier"].items())
+
+
 def print_plan_summary(summary: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    for msg in summary.get("plan_warnings", []):  # first and loud: the plan does not cover the need
+        console.print(f"[bold red]{escape(msg)}[/]", highlight=False, soft_wrap=True)
     t = Table(title=f"plan: {summary['scenario']}", show_header=False)
     rows = [
         ("data", summary["source"]),
@@ -36,8 +47,9 @@ def print_plan_summary(summary: dict) -> None:
         ("servers purchased", str(summary["servers_purchased"])),
         ("shape / peak packing cost", str(summary["shape_vs_peak_packing_cost"])),
         ("mean CPU utilisation", f"{summary['cpu_utilisation_mean']:.1%}"),
-        ("risk (overflow slot-hours)", ", ".join(f"{k} {v:g}" for k, v in summary["risk_slot_hours_by_tier"].items())),
-        ("procurement", summary["procurement"]["status"]),
+        ("risk (overflow slot-hours)", risk_line(summary["risk"])),
+        ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
+                                                            if summary.get("plan_warnings") else "")),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
     for k, v in rows:
