@@ -23,6 +23,14 @@ def progress_bar():
     return bar, update
 
 
+def fallback_text(fb: dict) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
+    if fb["reasons"]:
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text
+
+
 def print_plan_summary(summary: dict) -> None:
     from rich.table import Table
 
@@ -38,11 +46,16 @@ def print_plan_summary(summary: dict) -> None:
         ("mean CPU utilisation", f"{summary['cpu_utilisation_mean']:.1%}"),
         ("risk (overflow slot-hours)", ", ".join(f"{k} {v:g}" for k, v in summary["risk_slot_hours_by_tier"].items())),
         ("procurement", summary["procurement"]["status"]),
+        ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    fb = summary["forecast_fallbacks"]
+    if fb["share"] > 0:
+        console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
+                      "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
 
