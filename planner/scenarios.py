@@ -134,7 +134,7 @@ class Solver(_Strict):
 
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
-    history_weeks: int = Field(12, ge=2)  # the window the models are fitted on
+    history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
     n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address

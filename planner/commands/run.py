@@ -31,6 +31,14 @@ def risk_line(risk: dict) -> str:
     return line + ": " + ", ".join(f"{k} {v:g}" for k, v in risk["by_tier"].items())
 
 
+def fallback_text(fb: dict) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
+    if fb["reasons"]:
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text
+
+
 def print_plan_summary(summary: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -50,11 +58,16 @@ def print_plan_summary(summary: dict) -> None:
         ("risk (overflow slot-hours)", risk_line(summary["risk"])),
         ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
                                                             if summary.get("plan_warnings") else "")),
+        ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    fb = summary["forecast_fallbacks"]
+    if fb["share"] > 0:
+        console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
+                      "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
 
