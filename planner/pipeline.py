@@ -223,9 +223,13 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
     qos = qos_table(weeks, risks, groups, tiers)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
     summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
