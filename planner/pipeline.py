@@ -227,9 +227,13 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
     qos = qos_table(groups, tiers, risk.by_customer)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     workers_risk = risk.by_worker
     summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)

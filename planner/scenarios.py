@@ -160,6 +160,9 @@ class Scenario(_Strict):
     description: str = ""
     seed: int = 0
     data: DataSource = DataSource()
+    # Warm instances between invocations (planner/keepalive.py): none, fixed:MINUTES or hybrid.
+    keep_alive: str = "none"
+    keep_alive_idle_cpu: float = Field(0.0, ge=0, le=1)  # share of an instance's CPU an idle warm one reserves
     horizon: Horizon = Horizon()
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
@@ -171,6 +174,13 @@ class Scenario(_Strict):
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
     source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _keep_alive(cls, v):
+        from models.keepalive import parse_policy
+
+        return str(parse_policy(v))
 
     @field_validator("tiers", mode="before")
     @classmethod

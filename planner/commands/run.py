@@ -61,6 +61,13 @@ def print_plan_summary(summary: dict) -> None:
         ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
+    ka = summary.get("keep_alive")
+    if ka:  # warm instances were planned: say what they cost in cold starts and where the policy fell back
+        text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
+                f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
+        if ka.get("fallbacks"):
+            text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
+        rows.append(("keep-alive", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
