@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
 def progress_bar():
@@ -87,6 +88,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("planner-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
         from planner.pipeline import run_plan, write_run
@@ -102,3 +105,5 @@ def register(app: typer.Typer) -> None:
         files = write_run(result, out, force=force, plots=not no_plots)
         print_plan_summary(result.summary)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
+        add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
+                                           db=history, no_history=no_history))
