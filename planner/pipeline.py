@@ -38,6 +38,7 @@ class PlanRun:
     risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
 
 
 def _noop(stage: str, done: float) -> None:
@@ -126,23 +127,23 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note."""
+    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
+    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
     peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -158,7 +159,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w])
+                                    fallback=free[peak_w], deferral=deferral)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -197,9 +198,13 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     servers = servers_frame(scenario)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     t1 = time.perf_counter()
+    from planner.deferral import deferral_setup
+
+    deferral = deferral_setup(scenario, history)
     weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress)
+                                scenario.solver, progress, deferral=deferral)
     timings["packing_s"] = time.perf_counter() - t1
+    deferral_weeks, deferral_summary = _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress)
 
     progress("procurement", 0.92)
     required = required_servers(weeks, pool_of)
@@ -234,11 +239,31 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     summary["packing_notes"] = notes
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
+    if deferral_summary is not None:
+        summary["deferral"] = deferral_summary
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary)
+                   utilisation, qos, workers_risk, risk, profiles, summary, deferral_weeks)
+
+
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+    """Per-week work moved and, for the week that sizes the fleet, the capacity deferral saved
+    (that week packed again as the work arrives). ``(None, None)`` without deferral."""
+    if deferral is None:
+        return None, None
+    from planner.deferral import deferral_summary, week_figures
+    from planner.plan import pack_week
+
+    table = pd.DataFrame([week_figures(wp) for wp in weeks])
+    peak = max(weeks, key=lambda wp: wp.result.objective)
+    progress("peak week without deferral", 0.91)
+    try:
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+    except InfeasiblePlanError:
+        without = None
+    return table, deferral_summary(table, deferral, peak.week, without)
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -320,6 +345,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     }
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.deferral is not None:
+        tables["deferral"] = run.deferral
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

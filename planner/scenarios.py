@@ -132,6 +132,53 @@ class Solver(_Strict):
     mip_gap: float = Field(0.01, ge=0, lt=1)
 
 
+DEFAULT_DEADLINE_CLASSES = {"strict": 0.0, "lax": 4.0}  # hours; 0 = never moved
+# Azure 2019 trigger groups: requests wait for HTTP and orchestration replies; queue, event, timer and
+# storage work can wait (planner/deferral.py).
+DEFAULT_TRIGGER_CLASSES = {"http": "strict", "orchestration": "strict", "others": "strict", "unknown": "strict",
+                           "queue": "lax", "event": "lax", "timer": "lax", "storage": "lax"}
+
+
+class DeferralSpec(_Strict):
+    """Lax-deadline work moved into the valleys of the day (planner/deferral.py, docs/faas.md)."""
+
+    enabled: bool = False
+    # flatten: each lax group flattened alone before packing; valleys: lax work moved into the
+    # valleys of the fleet's strict load before packing; worker: per worker after packing, then re-packed.
+    method: Literal["flatten", "valleys", "worker"] = "worker"
+    classes: dict[str, float] = DEFAULT_DEADLINE_CLASSES  # class -> deadline in hours
+    triggers: dict[str, str] = DEFAULT_TRIGGER_CLASSES  # trigger -> class
+    default_class: str = "strict"  # triggers not listed
+    customers: dict[str, str] = {}  # customer -> class, overriding the triggers
+
+    @field_validator("classes", "triggers", mode="before")
+    @classmethod
+    def _merge_defaults(cls, v, info):
+        # Named classes and triggers refine the defaults; the others stay defined.
+        if not isinstance(v, dict):
+            return v
+        base = DEFAULT_DEADLINE_CLASSES if info.field_name == "classes" else DEFAULT_TRIGGER_CLASSES
+        return {**base, **v}
+
+    @field_validator("classes")
+    @classmethod
+    def _hours(cls, v):
+        bad = {k: h for k, h in v.items() if not 0 <= h <= 168}
+        if bad:
+            raise ValueError(f"deadlines are hours in [0, 168] (a week, the planning period), got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _known_classes(self):
+        named = {f"triggers.{k}": c for k, c in self.triggers.items()}
+        named.update({f"customers.{k}": c for k, c in self.customers.items()})
+        named["default_class"] = self.default_class
+        for where, c in named.items():
+            if c not in self.classes:
+                raise ValueError(f"{where}: deadline class {c!r} is not defined ({', '.join(self.classes)})")
+        return self
+
+
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
@@ -163,6 +210,7 @@ class Scenario(_Strict):
     # Warm instances between invocations (planner/keepalive.py): none, fixed:MINUTES or hybrid.
     keep_alive: str = "none"
     keep_alive_idle_cpu: float = Field(0.0, ge=0, le=1)  # share of an instance's CPU an idle warm one reserves
+    deferral: DeferralSpec = DeferralSpec()
     horizon: Horizon = Horizon()
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
