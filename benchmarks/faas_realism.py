@@ -94,7 +94,7 @@ def keepalive_part(fleets: dict, args) -> pd.DataFrame:
     from planner import columns as C
     from planner.history import load_history
 
-    rows = []
+    rows, apps = [], {}
     for name, base in fleets.items():
         for policy in POLICIES:
             sc = base.model_copy(update={"keep_alive": policy})
@@ -102,6 +102,7 @@ def keepalive_part(fleets: dict, args) -> pd.DataFrame:
             h = load_history(sc)
             t_hist = time.perf_counter() - t0
             ka = h.warm.summary()
+            apps[(name, policy)] = h.warm.apps
             wp = pack_last_week(h, sc)
             d = h.demand
             hours = d[C.DS].nunique()
@@ -118,9 +119,28 @@ def keepalive_part(fleets: dict, args) -> pd.DataFrame:
             })
             print(f"  {name:<10} {policy:<9} history {t_hist:5.1f} s  cost {wp.result.objective:9,.0f}", flush=True)
     table = pd.DataFrame(rows)
+    table.attrs["by_pattern"] = _hybrid_by_pattern(apps, list(fleets))
     ref = table[table["policy"] == "fixed:10"].set_index("fleet")["warm_gb_mean"]
     table.insert(table.columns.get_loc("warm_gb_mean") + 1, "mem_vs_fixed10", table["warm_gb_mean"] / table["fleet"].map(ref))
     return table
+
+
+def _hybrid_by_pattern(apps: dict, fleets: list) -> pd.DataFrame:
+    """Where the hybrid policy's memory goes: per rule that set the window, the apps, their warm
+    GB-hours under hybrid and under fixed:10, and their cold starts under both."""
+    from planner import columns as C
+
+    parts = []
+    for name in fleets:
+        h, f = apps[(name, "hybrid")], apps[(name, "fixed:10")]
+        key = [C.GROUP_ID, C.APP]
+        both = h.merge(f[key + ["warm_gb_hours", "cold_starts"]], on=key, suffixes=("", "_fixed10"))
+        per = both.groupby("pattern").agg(apps=(C.APP, "size"), warm_gb_hours=("warm_gb_hours", "sum"),
+                                          warm_gb_hours_fixed10=("warm_gb_hours_fixed10", "sum"),
+                                          cold_starts=("cold_starts", "sum"), cold_starts_fixed10=("cold_starts_fixed10", "sum"))
+        per["memory_vs_fixed10"] = per["warm_gb_hours"] / per["warm_gb_hours_fixed10"]
+        parts.append(per.reset_index().assign(fleet=name))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _memory_utilisation(wp) -> float:
@@ -207,7 +227,10 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for fleet, t in table.groupby("fleet", sort=False):
         for ax, y in zip(axes, ("cold_pct_p75_app", "cold_pct")):
-            ax.plot(t["mem_vs_fixed10"], t[y], marker="o", label=fleet)
+            fixed, hyb = t[t["policy"] != "hybrid"], t[t["policy"] == "hybrid"]
+            line, = ax.plot(fixed["mem_vs_fixed10"], fixed[y], marker="o", label=f"{fleet}: none, fixed 5/10/20")
+            ax.plot(hyb["mem_vs_fixed10"], hyb[y], marker="*", markersize=12, linestyle="none", color=line.get_color(),
+                    label=f"{fleet}: hybrid")
             for rec in t.itertuples():
                 ax.annotate(rec.policy, (rec.mem_vs_fixed10, getattr(rec, y)), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
@@ -217,7 +240,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     for ax in axes:
         ax.set_xlabel("memory held (warm GB-hours) / fixed:10")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     fig.suptitle("Keep-alive policies: memory against cold starts")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -246,6 +269,8 @@ def main() -> None:
             print()
             for line in verdict(table):
                 print(line)
+            print("\nhybrid by the rule that set each app's window (memory and cold starts against fixed:10)")
+            print(table.attrs["by_pattern"].to_string(index=False, float_format=lambda x: f"{x:,.3f}"))
             plot(table, args.plot)
         if args.part in ("deferral", "both"):
             table = deferral_part(fleets, args)

@@ -143,9 +143,10 @@ class DeferralSpec(_Strict):
     """Lax-deadline work moved into the valleys of the day (planner/deferral.py, docs/faas.md)."""
 
     enabled: bool = False
-    # flatten: each lax group flattened alone before packing; valleys: lax work moved into the
-    # valleys of the fleet's strict load before packing; worker: per worker after packing, then re-packed.
-    method: Literal["flatten", "valleys", "worker"] = "worker"
+    # valleys: lax work moved into the valleys of the fleet's strict load before packing (chosen by
+    # measurement, docs/faas.md); flatten: each lax group flattened alone before packing; worker:
+    # per worker after packing, then re-packed.
+    method: Literal["flatten", "valleys", "worker"] = "valleys"
     classes: dict[str, float] = DEFAULT_DEADLINE_CLASSES  # class -> deadline in hours
     triggers: dict[str, str] = DEFAULT_TRIGGER_CLASSES  # trigger -> class
     default_class: str = "strict"  # triggers not listed
