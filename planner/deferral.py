@@ -95,23 +95,22 @@ class DeferralSetup:
         return self.method in ("flatten", "valleys")
 
     def prepass(self, instance, start):
-        """``instance`` with its lax groups reshaped before packing (computed once per week) and the flows."""
-        from models.deferral import Deferral, moved_work
+        """``instance`` with its lax groups reshaped before packing, and the flows. The LP runs once
+        per week: the week's bound and its packings (whole catalog, peak week's fleet) share it."""
+        import dataclasses
+
         from models.packing.deferral import defer_before_packing
 
         key = pd.Timestamp(start)
         cached = self._flows.get(key)
-        if cached is None or cached[0] != instance.group_ids:
-            objective = "own" if self.method == "flatten" else "joint"
-            shaped, flows = defer_before_packing(instance, self.window_of(instance), objective)
-            self._flows[key] = (instance.group_ids, flows, shaped.demand)
-            return shaped, flows
-        _, flows, demand = cached
-        import dataclasses
-
-        info = Deferral(np.array(instance.demand), self.window_of(instance), moved_work(instance.demand, flows),
-                        f"prepass-{'own' if self.method == 'flatten' else 'joint'}")
-        return dataclasses.replace(instance, demand=demand, deferral=info, _cache={}), flows
+        if cached is not None and cached[0] == instance.group_ids and np.array_equal(cached[1], instance.demand):
+            _, _, flows, shaped = cached
+            info = dataclasses.replace(shaped.deferral, original=np.array(instance.demand))
+            return dataclasses.replace(instance, demand=shaped.demand, deferral=info, _cache={}), flows
+        objective = "own" if self.method == "flatten" else "joint"
+        shaped, flows = defer_before_packing(instance, self.window_of(instance), objective)
+        self._flows[key] = (instance.group_ids, np.array(instance.demand), flows, shaped)
+        return shaped, flows
 
 
 def deferral_setup(scenario, history) -> DeferralSetup | None:

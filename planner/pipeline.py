@@ -261,7 +261,10 @@ def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenari
     progress("peak week without deferral", 0.91)
     try:
         without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
-    except InfeasiblePlanError:
+    except InfeasiblePlanError as exc:
+        import warnings
+
+        warnings.warn(f"the peak week without deferral has no plan ({exc}); capacity saved is not reported", stacklevel=2)
         without = None
     return table, deferral_summary(table, deferral, peak.week, without)
 

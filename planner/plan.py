@@ -242,7 +242,12 @@ def _defer_per_worker(planned, result, deferral, backend, options):
     from planner.errors import InfeasiblePlanError
 
     shaped, flows = defer_per_worker(planned, result.assignment_frame(), deferral.window_of(planned))
-    if find_violations(shaped, result):  # never expected: the per-worker LP keeps every worker within capacity
+    broken = find_violations(shaped, result)
+    if broken:  # never expected: the per-worker LP keeps every worker within capacity
+        import warnings
+
+        warnings.warn(f"per-worker deferral broke the plan ({broken[0]}); this week keeps its work as it arrives",
+                      stacklevel=2)
         return planned, result, None
     try:
         inst, repacked = _cheapest(shaped, backend, **options)

@@ -67,9 +67,7 @@ def defer_per_worker(instance: PackingInstance, assignment, window) -> tuple[Pac
         if not movable.any():
             continue
         frac = rows["fraction"].to_numpy(float)
-        background = (frac[~movable, None, None] * instance.demand[gi[~movable]]).sum(axis=0)
-        if np.ndim(background) == 0:
-            background = np.zeros(instance.demand.shape[1:])
+        background = (frac[~movable, None, None] * instance.demand[gi[~movable]]).sum(axis=0)  # [T, R]
         cap = types[str(rows["server_type"].iloc[0])] * (1.0 - float(instance.headroom[gi].max()))
         lax = gi[movable]
         r = reshape_lax(instance.demand[lax], window[lax], objective="joint", background=background, capacity=cap)
