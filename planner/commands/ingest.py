@@ -28,8 +28,12 @@ def register(app: typer.Typer) -> None:
         no_telemetry: bool = typer.Option(False, "--no-telemetry", help="Skip telemetry.parquet (demand tables only)."),
     ):
         """Read telemetry, derive hourly resource demand (Little's law, peaks kept) and write Parquet."""
+        from planner.demand import parse_slot
         from planner.ingest.job import ingest as run_ingest, write_ingested
+        from planner.io import check_output
 
+        parse_slot(slot)  # bad options fail before a large trace is read
+        check_output(out)
         with captured_warnings():
             result = run_ingest(path, fmt.value, catalog=catalog, slot=slot)
             files = write_ingested(result, out, telemetry=not no_telemetry)
