@@ -38,6 +38,7 @@ class PlanRun:
     risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    groups: pd.DataFrame | None = None  # group_id, customer, tier (+ anticipated services): the rules verify reads
 
 
 def _noop(stage: str, done: float) -> None:
@@ -238,7 +239,7 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary)
+                   utilisation, qos, workers_risk, risk, profiles, summary, groups)
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -320,6 +321,14 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     }
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
+        from planner.plan import servers_frame, tiers_of
+        from planner.qos import tiers_frame
+        from planner.servers import SERVER_COLUMNS
+
+        tables["groups"] = run.groups
+        tables["tiers"] = tiers_frame(tiers_of(run.scenario))
+        tables["servers"] = servers_frame(run.scenario)[list(SERVER_COLUMNS)]
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

@@ -38,6 +38,14 @@ class DataSource(_Strict):
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
 
+    @field_validator("slot")
+    @classmethod
+    def _slot_is_a_duration(cls, v):
+        from planner.demand import parse_slot
+
+        parse_slot(v)  # InputDataError is a ValueError: reported as data.slot
+        return v
+
     @model_validator(mode="after")
     def _path_needed(self):
         if self.format != "synthetic" and self.path is None:
@@ -238,12 +246,21 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError(f"{path}: base scenarios form a cycle: {' -> '.join(map(str, chain + (path,)))}")
     if not path.exists():
         raise ScenarioError(f"{path}: scenario file not found" + (f" (named as base by {chain[-1]})" if chain else ""))
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder; expected a scenario YAML file")
+    if b"\x00" in path.read_bytes()[:8192]:
+        raise ScenarioError(f"{path}: not a text YAML file (it holds NUL bytes: a binary file?)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text YAML file (byte offset {exc.start} is not UTF-8; a binary file?)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None or raw == {}:  # an empty file would silently plan the built-in default
+        raise ScenarioError(f"{path}: the scenario file is empty; give at least its data and horizon (see "
+                            "examples/quarterly.yaml), or run `planner run` with no scenario for the embedded default")
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(raw).__name__}")
     base = raw.pop("base", None)
