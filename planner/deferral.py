@@ -23,7 +23,7 @@ import pandas as pd
 from planner import columns as C
 from planner.errors import InputDataError
 
-__all__ = ["DeferralSetup", "deadline_table", "deferral_setup", "week_figures", "deferral_summary"]
+__all__ = ["DeferralSetup", "deadline_table", "deferral_setup", "week_figures", "deferral_summary", "planned_demand"]
 
 DEADLINE = "deadline"  # optional catalog column: a deadline class name per function
 
@@ -171,3 +171,19 @@ def deferral_summary(weeks_table: pd.DataFrame, setup: DeferralSetup, peak_week:
                     "peak_week_cost_with": round(with_, 2), "capacity_saved_per_month": round(cost_without - with_, 2),
                     "capacity_saved_share": round(1 - with_ / cost_without, 4) if cost_without > 0 else 0.0})
     return out
+
+
+def planned_demand(weeks) -> pd.DataFrame:
+    """``week, group_id, ds, cpu_cores, memory_gb``: the demand each week packed (tier quantiles,
+    lax work moved). ``planner verify --demand planned_demand.csv`` checks a deferred plan's
+    capacity against it; against the forecast, moved work would show as overloads in the valleys."""
+    parts = []
+    for wp in weeks:
+        inst = wp.instance
+        n_g, n_t, _ = inst.demand.shape
+        ds = pd.to_datetime(pd.Index(inst.slots))
+        frame = pd.DataFrame({"week": wp.week, C.GROUP_ID: np.repeat(inst.group_ids, n_t), C.DS: np.tile(ds, n_g)})
+        for r, name in enumerate(inst.resources):
+            frame[name] = inst.demand[:, :, r].reshape(-1)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)

@@ -64,3 +64,7 @@ def test_run_cli_writes_the_deferral_table_and_shows_both(faas_run, tmp_path):
     assert "keep-alive" in text and "deferral" in text and "of all work moved" in text
     assert (out / "deferral.csv").exists()
     assert json.loads((out / "summary.json").read_text())["deferral"]["method"] == "valleys"
+    # The plan checks out against the demand it packed (work moved), with the run's own rules.
+    check = CliRunner().invoke(app, ["verify", "--demand", str(out / "planned_demand.csv"),
+                                     "--assignment", str(out / "assignment.csv")])
+    assert check.exit_code == 0, check.output
