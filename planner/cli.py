@@ -17,7 +17,6 @@ app = typer.Typer(
 )
 
 
-
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -52,6 +51,7 @@ COMMAND_MODULES = [
     "profile",
     "pack",
     "verify",
+    "history",
 ]
 
 for _name in COMMAND_MODULES:

@@ -61,8 +61,9 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
-    window_start = history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)
-    demand = history.demand[history.demand[C.DS] >= window_start]
+    demand = history.demand
+    if scenario.forecast.history_weeks is not None:
+        demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
 
     def tick(done):
@@ -227,9 +228,13 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
     qos = qos_table(groups, tiers, risk.by_customer)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     workers_risk = risk.by_worker
     summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
@@ -246,6 +251,8 @@ def group_profiles(history) -> pd.DataFrame:
 
 
 def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, total_s) -> dict:
+    from planner.forecast import fallback_summary
+
     peak_cost = sum(wp.peak_cost for wp in weeks)
     shape_cost = sum(wp.result.objective for wp in weeks)
     last = plan[plan["week"] == plan["week"].max()]
@@ -273,6 +280,7 @@ def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings,
         "risk_slot_hours_by_tier": risk.to_summary()["by_tier"],
         "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].astype(float).clip(lower=1e-9))), 4),
         "forecast_models": report["model"].value_counts().to_dict() if "model" in report else {},
+        "forecast_fallbacks": fallback_summary(report),
         "timings_s": {k: round(v, 2) for k, v in {**timings, "total_s": total_s}.items()},
         "scenario_definition": scenario_dict(scenario),
     }

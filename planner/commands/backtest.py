@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +18,8 @@ def register(app: typer.Typer) -> None:
         actuals: Path = typer.Option(..., "--actuals", "-a", help="Telemetry of what happened (the scenario's data format)."),
         out: Path = typer.Option(Path("backtest-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Replay actual demand against the plan's assignment and against the peak-based plan."""
         import json
@@ -66,3 +69,6 @@ def register(app: typer.Typer) -> None:
         cost = result["cost"].groupby("plan")["cost_per_month"].sum()
         console.print(f"cost per month: shape-aware {cost.get('shape', 0):,.0f}, peak-based {cost.get('peak', 0):,.0f} "
                       f"(ratio {cost.get('shape', 0) / max(cost.get('peak', 1), 1e-9):.3f}); wrote {out}")
+        recorded = {**run.summary, "backtest": {k: v for k, v in summary.items() if k != "scenario"}}
+        add_to_summary(out, record_or_warn("backtest", sc, recorded, run.plan, run.purchases, out=out, db=history,
+                                           no_history=no_history, extra_inputs={"actuals": actuals}))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
 def progress_bar():
@@ -31,6 +32,14 @@ def risk_line(risk: dict) -> str:
     return line + ": " + ", ".join(f"{k} {v:g}" for k, v in risk["by_tier"].items())
 
 
+def fallback_text(fb: dict) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
+    if fb["reasons"]:
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text
+
+
 def print_plan_summary(summary: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -50,11 +59,23 @@ def print_plan_summary(summary: dict) -> None:
         ("risk (overflow slot-hours)", risk_line(summary["risk"])),
         ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
                                                             if summary.get("plan_warnings") else "")),
+        ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
+    ka = summary.get("keep_alive")
+    if ka:  # warm instances were planned: say what they cost in cold starts and where the policy fell back
+        text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
+                f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
+        if ka.get("fallbacks"):
+            text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
+        rows.append(("keep-alive", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    fb = summary["forecast_fallbacks"]
+    if fb["share"] > 0:
+        console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
+                      "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
 
@@ -67,6 +88,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("planner-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
         from planner.pipeline import run_plan, write_run
@@ -82,3 +105,5 @@ def register(app: typer.Typer) -> None:
         files = write_run(result, out, force=force, plots=not no_plots)
         print_plan_summary(result.summary)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
+        add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
+                                           db=history, no_history=no_history))
