@@ -23,7 +23,7 @@ import pandas as pd
 from planner import columns as C
 from planner.catalog import DEFAULT_DURATION_S, cpu_from_memory, validate_catalog
 from planner.errors import InputDataError
-from planner.ingest.checks import numeric_counts, require_columns, require_file
+from planner.ingest.checks import PLAUSIBLE_RATE_PER_S, numeric_counts, require_columns, require_file
 from planner.io import read_csv
 from planner.telemetry import Telemetry
 
@@ -123,7 +123,7 @@ def _read_invocation_day(path: Path):
     types = {c: pa.float32() for c in MINUTES}
     types.update({c: pa.string() for c in KEYS + ["Trigger"]})
     try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""]))
     except pa.ArrowInvalid as exc:
         # pyarrow says what failed but not in our terms: re-read the slow way to name the row.
         _explain_day_file(path, exc)
@@ -140,11 +140,26 @@ def _read_invocation_day(path: Path):
             raise InputDataError("empty count; expected a number of invocations >= 0",
                                  path=path, row=row + 2, column=c)
         minutes[j] = col.to_numpy()
+    # One pass finds NaN ("nan" in the file), inf and implausible counts: max propagates NaN.
+    peaks = minutes.max(axis=0)
+    if not np.isfinite(peaks).all():
+        r = int(np.flatnonzero(~np.isfinite(peaks))[0])
+        j = int(np.flatnonzero(~np.isfinite(minutes[:, r]))[0])
+        raise InputDataError(f"non-finite count {minutes[j, r]:g}; expected a finite number of invocations >= 0",
+                             path=path, row=r + 2, column=MINUTES[j])
     if (minutes < 0).any():
         j, r = np.argwhere(minutes < 0)[0]
         raise InputDataError(f"negative count {minutes[j, r]:g}; expected invocations >= 0",
                              path=path, row=int(r) + 2, column=MINUTES[j])
     keys = list(zip(*(table.column(c).to_pylist() for c in KEYS)))
+    over = np.flatnonzero(peaks > PLAUSIBLE_RATE_PER_S * 60)
+    if over.size:
+        r = int(over[np.argmax(peaks[over])])
+        j = int(np.argmax(minutes[:, r]))
+        warnings.warn(f"read_azure2019: {path}, row {r + 2}, column {MINUTES[j]!r}: {over.size} function(s) exceed the "
+                      f"plausible {PLAUSIBLE_RATE_PER_S:g} invocations per second; the largest, {keys[r][2]!r} of app "
+                      f"{keys[r][1]!r}, has {minutes[j, r]:.6g} in one minute ({minutes[j, r] / 60:.3g}/s). Check the "
+                      "unit of the counts (docs/data.md, plausibility bounds)", stacklevel=3)
     seen = {}
     for i, key in enumerate(keys):
         if key in seen:
