@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "profile",
     "pack",
     "verify",
+    "history",
 ]
 
 for _name in COMMAND_MODULES:

@@ -35,6 +35,7 @@ class PlanRun:
     utilisation: pd.DataFrame
     qos: pd.DataFrame
     workers_risk: pd.DataFrame
+    risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
     fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
@@ -62,8 +63,9 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
-    window_start = history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)
-    demand = history.demand[history.demand[C.DS] >= window_start]
+    demand = history.demand
+    if scenario.forecast.history_weeks is not None:
+        demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
 
     def tick(done):
@@ -180,7 +182,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins)."""
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of, worker_risk)
+                              utilisation_frame, week_starts, worker_loads_of)
+    from planner.risk import plan_risk
 
     scenario = scenario or default_scenario()
     t0 = time.perf_counter()
@@ -206,23 +209,28 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     proc, fleet = procure(scenario, servers, required)
 
     loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-    risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
+    risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
+    risks = {wp.week: risk.contributions[risk.contributions["week"] == wp.week] for wp in weeks}
     utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
     plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
     assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
-    qos = qos_table(weeks, risks, groups, tiers)
-    workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
-    summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
+    qos = qos_table(groups, tiers, risk.by_customer)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
+    workers_risk = risk.by_worker
+    summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
     orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
     summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
     run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                  utilisation, qos, workers_risk, profiles, summary)
+                  utilisation, qos, workers_risk, risk, profiles, summary)
     run.fleet, run.orders, run.why = fleet, orders, why
     return run
 
@@ -305,11 +313,14 @@ def group_profiles(history) -> pd.DataFrame:
                              value=C.CPU_CORES).profiles
 
 
-def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, total_s) -> dict:
+def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, total_s) -> dict:
+    from planner.forecast import fallback_summary
+
     peak_cost = sum(wp.peak_cost for wp in weeks)
     shape_cost = sum(wp.result.objective for wp in weeks)
     last = plan[plan["week"] == plan["week"].max()]
     return {
+        "plan_warnings": shortfall_warnings(proc.shortfall, risk),
         "scenario": scenario.name,
         "source": history.source,
         "groups": int(history.groups.shape[0]),
@@ -328,12 +339,30 @@ def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, 
                     for wp in weeks],
         "procurement": {"status": str(proc.status), "backend": proc.backend, "messages": list(proc.messages),
                         "shortfall_server_weeks": float(proc.shortfall["shortfall"].sum()) if len(proc.shortfall) else 0.0},
-        "risk_slot_hours_by_tier": {t: round(float(v), 3) for t, v in qos.groupby("tier")["risk"].sum().items()},
+        "risk": risk.to_summary(),
+        "risk_slot_hours_by_tier": risk.to_summary()["by_tier"],
         "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].astype(float).clip(lower=1e-9))), 4),
         "forecast_models": report["model"].value_counts().to_dict() if "model" in report else {},
+        "forecast_fallbacks": fallback_summary(report),
         "timings_s": {k: round(v, 2) for k, v in {**timings, "total_s": total_s}.items()},
         "scenario_definition": scenario_dict(scenario),
     }
+
+
+def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
+    """What the person who owns the plan must read first: weeks in which the procurement installs
+    less than the packing needs, and the unserved demand this leaves (counted in the risk)."""
+    if shortfall is None or shortfall.empty:
+        return []
+    parts = []
+    for (pool, stype, resource), rows in shortfall.groupby(["pool", "server_type", "resource"], sort=True):
+        weeks = sorted(int(w) for w in rows["week"].unique())
+        span = f"week {weeks[0]}" if len(weeks) == 1 else f"{len(weeks)} weeks ({weeks[0]}-{weeks[-1]})"
+        what = f"{stype} servers" if resource == "servers" else f"{resource} of pool {pool}"
+        parts.append(f"{what} short by up to {rows['shortfall'].max():,.6g} in {span}")
+    return [f"SHORTFALL: the plan installs less than it needs ({'; '.join(parts)}); workers left without a "
+            f"server serve nothing: {risk.unserved:,.1f} of the {risk.total:,.1f} expected overflow slot-hours "
+            "are this unserved demand (shortfall.csv and the procurement messages say why)"]
 
 
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
 def read_actuals(sc, actuals: Path | None):
@@ -76,11 +77,12 @@ def register(app: typer.Typer) -> None:
         every: str = typer.Option("13w", "--every", help="Step between origins (e.g. 13w, 1w, 7d)."),
         out: Path = typer.Option(Path("backtest-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Replay actual demand against the plan and the peak-based plan, and plan it in hindsight."""
         from planner.backtest import backtest as run_backtest
-        from planner.backtest import parse_every
-        from planner.backtest import tables_of, write_backtest
+        from planner.backtest import parse_every, tables_of, write_backtest
         from planner.commands.run import progress_bar
         from planner.io import refuse_existing
         from planner.scenarios import load_scenario
@@ -90,9 +92,12 @@ def register(app: typer.Typer) -> None:
         sc = load_scenario(scenario)
         bar, update = progress_bar()
         with captured_warnings(), bar:
-            actual, actual_groups, source, history = read_actuals(sc, actuals)
-            results = run_backtest(sc, actual, history=history, actual_groups=actual_groups, origins=origins,
+            actual, actual_groups, source, whole = read_actuals(sc, actuals)
+            results = run_backtest(sc, actual, history=whole, actual_groups=actual_groups, origins=origins,
                                    every=step, source=source, progress=update)
         summary = write_backtest(results, sc, out, force=force)
-
         print_backtest(summary, tables_of(results)["by_tier"], out)
+        last = results[-1].run
+        recorded = {**last.summary, "backtest": {k: v for k, v in summary.items() if k != "scenario"}}
+        add_to_summary(out, record_or_warn("backtest", sc, recorded, last.plan, last.purchases, out=out, db=history,
+                                           no_history=no_history, extra_inputs={"actuals": actuals}))
