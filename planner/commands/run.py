@@ -111,20 +111,16 @@ def print_orders(summary: dict) -> None:
 def last_quarter_backtest(sc, run, progress):
     """The backtest of the horizon's length that ends where the history ends: planned from the
     history before it, held against the history's last weeks and their hindsight."""
+    import pandas as pd
+
     from planner.backtest import backtest
 
     history = run.history
-    origin = history.end - pd_weeks(sc.horizon.weeks)
+    origin = history.end - pd.Timedelta(weeks=sc.horizon.weeks)
     base = sc.model_copy(update={"data": sc.data.model_copy(update={"until": origin.to_pydatetime()}),
                                  "horizon": sc.horizon.model_copy(update={"start": None})})
     return backtest(base, history.demand, history=history, actual_groups=history.groups, source="the history",
                     progress=lambda stage, done: progress(f"backtest: {stage}", done))
-
-
-def pd_weeks(n: int):
-    import pandas as pd
-
-    return pd.Timedelta(weeks=n)
 
 
 def register(app: typer.Typer) -> None:
