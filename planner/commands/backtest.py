@@ -10,6 +10,18 @@ from planner.commands._common import captured_warnings, console, handle_errors
 from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
+def _check_actuals(path: Path, fmt: str) -> None:
+    """The actuals exist in the layout of the scenario's format (a folder for azure, else a file)."""
+    from planner.errors import InputDataError
+
+    if not path.exists():
+        raise InputDataError("file not found (--actuals)", path=path)
+    if fmt == "azure" and not path.is_dir():
+        raise InputDataError("not a folder of Azure 2019 day files (--actuals, the scenario's format is azure)", path=path)
+    if fmt != "azure" and path.is_dir():
+        raise InputDataError(f"is a folder; --actuals for format {fmt} is one file", path=path)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
@@ -42,6 +54,7 @@ def register(app: typer.Typer) -> None:
         if sc.data.format == "synthetic":
             raise ScenarioError(f"{scenario}: backtests read actuals in the scenario's data format; "
                                 "synthetic scenarios have none (write one with planner synth first)")
+        _check_actuals(actuals, sc.data.format)  # before the planning, not after it
         bar, update = progress_bar()
         with captured_warnings(), bar:
             run = run_plan(sc, progress=update)

@@ -138,6 +138,12 @@ def test_further_cases(files):
     _one_line_error(r, "folder: not a file")
     r = runner.invoke(app, ["ingest", str(files / "binary.csv"), "--format", "azure", "--out", str(files / "out")])
     _one_line_error(r, "not a folder of Azure 2019 day files")
+    # backtest checks its actuals before hours of planning
+    (files / "bt.yaml").write_text(f"data: {{format: huawei, path: {files / 'dc.csv'}}}\n")
+    r = runner.invoke(app, ["backtest", str(files / "bt.yaml"), "--actuals", str(files / "folder"), "--out", str(files / "o")])
+    _one_line_error(r, "folder: is a folder; --actuals for format huawei is one file")
+    r = runner.invoke(app, ["backtest", str(files / "bt.yaml"), "--actuals", str(files / "none.csv"), "--out", str(files / "o")])
+    _one_line_error(r, "none.csv: file not found (--actuals)")
 
 
 def test_debug_shows_the_traceback(files):
