@@ -39,6 +39,11 @@ class PlanRun:
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
     groups: pd.DataFrame | None = None  # group_id, customer, tier (+ anticipated services): the rules verify reads
+    fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
+    orders: pd.DataFrame | None = None  # planner.review.purchase_orders: what to buy, when to order it
+    why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
+    deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
+    planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
 
 
 def _noop(stage: str, done: float) -> None:
@@ -127,23 +132,23 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note."""
+    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
+    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
     peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -159,7 +164,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w])
+                                    fallback=free[peak_w], deferral=deferral)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -175,9 +180,9 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
     return [done[w] for w in range(n)], notes
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> PlanRun:
-    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written."""
-    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None) -> PlanRun:
+    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+    ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins)."""
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of)
@@ -187,7 +192,7 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
-    history = load_history(scenario)
+    history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
     forecast, report = forecast_stage(scenario, history, start, progress)
@@ -198,26 +203,18 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     servers = servers_frame(scenario)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     t1 = time.perf_counter()
+    from planner.deferral import deferral_setup
+
+    deferral = deferral_setup(scenario, history)
     weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress)
+                                scenario.solver, progress, deferral=deferral)
     timings["packing_s"] = time.perf_counter() - t1
+    deferral_weeks, deferral_summary, planned_demand = _deferral_figures(weeks, deferral, forecast, groups, tiers,
+                                                                         servers, scenario, progress)
 
     progress("procurement", 0.92)
     required = required_servers(weeks, pool_of)
-    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
-    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
-    if scenario.procurement.initial_fleet == "week0":
-        # Today's fleet plus last quarter's orders still in transit cover every week that an
-        # order placed now could not reach: the most any week inside the type's lead time needs.
-        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
-        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
-        cover = within.groupby("server_type")["required"].max()
-        initial["installed"] = initial["installed"] + initial["server_type"].map(cover).fillna(0).astype(int)
-    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
-                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
-    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
-    if not proc.status.has_solution:
-        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    proc, fleet = procure(scenario, servers, required)
 
     loads = {wp.week: worker_loads_of(wp) for wp in weeks}
     risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
@@ -235,11 +232,110 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     summary["packing_notes"] = notes
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
+    if deferral_summary is not None:
+        summary["deferral"] = deferral_summary
+    orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
+    summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
-    return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary, groups)
+    run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
+                  utilisation, qos, workers_risk, risk, profiles, summary, groups)
+    run.fleet, run.orders, run.why = fleet, orders, why
+    run.deferral, run.planned_demand = deferral_weeks, planned_demand
+    return run
+
+
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+    """Per-week work moved; for the week that sizes the fleet, the capacity deferral saved (that
+    week packed again as the work arrives); and the demand packed after the move (what
+    ``planner verify`` checks the assignment against). ``(None, None, None)`` without deferral."""
+    if deferral is None:
+        return None, None, None
+    from planner.deferral import deferral_summary, planned_demand, week_figures
+    from planner.plan import pack_week
+
+    table = pd.DataFrame([week_figures(wp) for wp in weeks])
+    peak = max(weeks, key=lambda wp: wp.result.objective)
+    progress("peak week without deferral", 0.91)
+    try:
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+    except InfeasiblePlanError as exc:
+        import warnings
+
+        warnings.warn(f"the peak week without deferral has no plan ({exc}); capacity saved is not reported", stacklevel=2)
+        without = None
+    return table, deferral_summary(table, deferral, peak.week, without), planned_demand(weeks)
+
+
+def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame):
+    """Orders that cover ``required`` (week, pool, server_type, required) at least cost, from the
+    installed fleet (``servers[].initial`` + the inventory). With ``procurement.initial_fleet:
+    week0`` orders already in transit top the fleet up where a week inside a type's lead time needs
+    more (an order placed now could not reach it). Returns (ProcurementResult, the starting fleet
+    ``pool, server_type, inventory, in_transit, installed``)."""
+    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+    from planner.scenarios import installed_fleet
+
+    fleet = installed_fleet(scenario).rename(columns={"installed": "inventory"})
+    fleet["in_transit"] = 0
+    if scenario.procurement.initial_fleet == "week0":
+        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
+        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
+        cover = fleet["server_type"].map(within.groupby("server_type")["required"].max()).fillna(0).astype(int)
+        fleet["in_transit"] = (cover - fleet["inventory"]).clip(lower=0)
+    fleet["installed"] = fleet["inventory"] + fleet["in_transit"]
+    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
+    problem = ProcurementProblem(proc_servers, required, fleet[["pool", "server_type", "installed"]],
+                                 n_weeks=scenario.horizon.weeks, budget=scenario.procurement.budget,
+                                 substitution=scenario.procurement.substitution)
+    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    if not proc.status.has_solution:
+        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    return proc, fleet
+
+
+def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders with their dates and the groups and weeks that need each (planner.review)."""
+    from planner.review import purchase_orders, why_purchases
+
+    orders = purchase_orders(proc.purchases, servers, [wp.start for wp in weeks])
+    return orders, why_purchases(orders, weeks, plan, groups, servers)
+
+
+def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+    """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
+    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    from models.procurement import MONTHS_PER_WEEK
+    from planner.backtest import tier_target
+    from planner.review import drivers
+
+    cpm = dict(zip(servers["type"], servers["cost_per_month"]))
+    fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
+    slots = len(weeks[0].instance.slots) if weeks else 168
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
+    exposure: dict[str, int] = {}
+    for rec in workers_risk.itertuples(index=False):
+        for t in {tier_of.get(g) for g in rec.groups} - {None}:
+            exposure[t] = exposure.get(t, 0) + slots
+    risk = summary.get("risk_slot_hours_by_tier", {})
+    vs_target = {}
+    for t in sorted(set(risk) | set(exposure)):
+        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
+        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
+                        "expected_overflow_share": None if share is None else round(share, 6),
+                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    total = float(summary["total_cost"])
+    return {
+        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
+                            for r in fleet.itertuples(index=False)},
+        "installed_fleet_cost": round(fleet_cost, 2),
+        "cost_change_vs_installed": round(total - fleet_cost, 2),
+        "orders": [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
+                    for k, v in row.items()} for row in orders.to_dict("records")],
+        "drivers": drivers(why),
+        "risk_vs_target": vs_target,
+    }
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -303,9 +399,11 @@ def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
 
 
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:
-    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx and plots, all or nothing."""
+    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
+    all or nothing."""
     import json
 
+    from planner.export.report import write_report
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
@@ -319,8 +417,14 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,
         "required": run.required, "shortfall": run.procurement.shortfall, "forecast_models": run.forecast_report,
     }
+    if run.orders is not None:
+        tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.deferral is not None:
+        tables["deferral"] = run.deferral
+    if run.planned_demand is not None:
+        tables["planned_demand"] = run.planned_demand
     if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
         from planner.plan import servers_frame, tiers_of
         from planner.qos import tiers_frame
@@ -336,8 +440,12 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, orders=run.orders, why=run.why,
+                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
+        write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
+                     summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
+                     forecast=run.forecast, history=run.history.demand)
         if plots:
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())

@@ -25,21 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.packing.heuristics import shape_ffd
 from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.prices import class_demand, dual_prices
 
 __all__ = ["aggregate_bound", "fleet_bound", "peak_bound", "lower_bound", "class_demand", "min_workers",
            "dual_prices", "column_generation", "column_generation_bound", "ColumnGenerationBound"]
-
-
-def class_demand(instance: PackingInstance, peaks: bool = False) -> np.ndarray:
-    """Headroom-inflated aggregate demand per isolation class ``[class, slot, resource]``."""
-    items = instance.items()
-    d = items.demand / (1.0 - items.headroom)[:, None, None]
-    if peaks:
-        d = np.broadcast_to(d.max(axis=1, keepdims=True), d.shape)
-    out = np.zeros((len(instance.isolation_classes),) + d.shape[1:])
-    np.add.at(out, items.iso_class, d)
-    return out
 
 
 def min_workers(instance: PackingInstance) -> np.ndarray:
@@ -126,27 +117,6 @@ def lower_bound(instance: PackingInstance) -> dict[str, float]:
     agg = aggregate_bound(instance)
     fleet = fleet_bound(instance)
     return {"aggregate": agg, "fleet": fleet, "best": max(agg, fleet)}
-
-
-def dual_prices(instance: PackingInstance) -> np.ndarray:
-    """Shadow prices ``[class, slot, resource]`` of the fractional fleet programme (per class, no
-    count limits): the value of one unit of demand in each slot and resource. An item's value
-    ``sum_{t,r} price[t, r] d[t, r]`` sums to the aggregate bound over all items, so value / cost
-    measures how well a worker is filled."""
-    from scipy.optimize import linprog
-
-    demand = class_demand(instance)
-    cap, cost = instance.capacity, instance.cost
-    n_c, n_t, n_r = demand.shape
-    out = np.zeros(demand.shape)
-    for c in range(n_c):
-        # min cost . n  s.t.  -cap[:, r] . n <= -D[t, r]
-        A = -np.repeat(cap.T[None, :, :], n_t, axis=0).reshape(n_t * n_r, len(cost))
-        b = -demand[c].reshape(-1)
-        res = linprog(cost, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
-        if res.status == 0:
-            out[c] = (-res.ineqlin.marginals).reshape(n_t, n_r)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,8 +214,6 @@ def column_generation(instance: PackingInstance, time_limit: float = 60.0, seed:
             kinds.capacity[:, None, :] >= items.demand[i].max(axis=0)[None, None, :] - 1e-9, axis=(1, 2)))
         add(ok[np.argmin(kinds.cost[ok])], [i])
     try:
-        from models.packing.heuristics import shape_ffd
-
         start = shape_ffd(instance)
         for w in range(len(start.worker_kind)):
             members = np.flatnonzero(start.item_worker == w)

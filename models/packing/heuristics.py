@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.packing.instance import PackingInstance
+from models.packing.prices import dual_prices
 from models.packing.solution import Packing, compact, packing_cost
 
 __all__ = ["HeuristicFailure", "peak_ffd", "shape_ffd", "shape_fill", "shape_balance", "best_heuristic",
@@ -33,19 +34,28 @@ class HeuristicFailure(RuntimeError):
     """The greedy could not place an item (server counts exhausted, or a spread it cannot meet)."""
 
 
-def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None) -> dict[tuple[int, float], int]:
+def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
+                    types: Sequence[int] | None = None) -> dict[tuple[int, float], int]:
     """For each (isolation class, headroom level), the kind that covers the class's aggregate demand
-    most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]``."""
+    most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]`` (among the server
+    ``types`` given, default all)."""
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand if demand is None else demand
+    allowed = _type_mask(instance, types)[kinds.server_type]
     out = {}
     for c in np.unique(items.iso_class):
         agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
         for lv in np.unique(kinds.level):
-            ks = np.flatnonzero(np.isclose(kinds.level, lv))
+            ks = np.flatnonzero(np.isclose(kinds.level, lv) & allowed)
             need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
             out[(int(c), float(lv))] = int(ks[np.argmin(kinds.cost[ks] * np.maximum(need, 1e-12))])
     return out
+
+
+def _type_mask(instance: PackingInstance, types: Sequence[int] | None) -> np.ndarray:
+    mask = np.zeros(len(instance.server_types), dtype=bool)
+    mask[list(range(len(mask))) if types is None else list(types)] = True
+    return mask
 
 
 def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
@@ -57,8 +67,9 @@ def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
 class _Fleet:
     """Open workers and their loads during a greedy pass."""
 
-    def __init__(self, instance: PackingInstance, demand: np.ndarray):
+    def __init__(self, instance: PackingInstance, demand: np.ndarray, types: Sequence[int] | None = None):
         self.inst, self.items, self.kinds = instance, instance.items(), instance.kinds()
+        self.allowed = _type_mask(instance, types)[self.kinds.server_type]  # kinds new workers may take
         self.demand = demand
         self.loads: list[np.ndarray] = []
         self.kind: list[int] = []
@@ -103,7 +114,7 @@ class _Fleet:
         fits_alone = np.all(self.demand[i].max(axis=0)[None, :] <= self.kinds.capacity + _TOL, axis=1)
         order = [first] + [int(k) for k in np.argsort(self.kinds.cost, kind="stable") if k != first]
         for k in order:
-            if fits_alone[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
+            if fits_alone[k] and self.allowed[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
                 return k
         raise HeuristicFailure(
             f"no server type left (max_count) for shard {self.items.shard[i]} of group "
@@ -114,9 +125,10 @@ class _Fleet:
         return Packing(self.item_worker.copy(), np.array(self.kind, dtype=np.int64))
 
 
-def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray) -> Packing:
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
+def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray,
+         types: Sequence[int] | None = None) -> Packing:
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, demand, types)
     for i in order:
         for w in range(len(fleet.kind)):
             if fleet.fits(i, w):
@@ -136,21 +148,24 @@ def peak_ffd(instance: PackingInstance) -> Packing:
     return _ffd(instance, peak, order)
 
 
-def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
+              types: Sequence[int] | None = None) -> Packing:
     """Shape-aware first fit decreasing (per-slot vector check).
 
     Args:
         order: optional item order (indices into ``instance.items()``), e.g. from a
             complementarity ranking; default decreasing size.
+        types: server types (indices) new workers may take; default all.
     """
     items = instance.items()
     if order is None:
         order = np.argsort(-_item_size(instance, items.demand), kind="stable")
-    return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64))
+    return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64), types)
 
 
 def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarray | None = None,
-               affinity_weight: float = 1.0, choose_kind: bool = True) -> Packing:
+               affinity_weight: float = 1.0, choose_kind: bool = True,
+               types: Sequence[int] | None = None) -> Packing:
     """Fill one worker at a time with the fitting item that matches its residual best.
 
     Args:
@@ -160,15 +175,14 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             a candidate to the groups already on the worker is added to its score.
         choose_kind: fill a trial worker of every kind that fits the seed item and keep the one with
             the best value / cost, valuing items at the shadow prices of the fractional fleet
-            programme (:func:`models.packing.bounds.dual_prices`); else use the preferred kind.
+            programme (:func:`models.packing.prices.dual_prices`); else use the preferred kind.
+        types: server types (indices) new workers may take; default all.
     """
-    from models.packing.bounds import dual_prices
-
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
     n = len(items)
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, demand, types)
     size = _item_size(instance, demand)
     prices = dual_prices(instance)
     value = np.einsum("itr,itr->i", demand / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
@@ -215,7 +229,7 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
         trials = [first]
         if choose_kind:
             fits_alone = np.all(demand[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
-            trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k]
+            trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k] and fleet.allowed[k]
                        and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
         best_k, best_set, best_ratio = first, None, -np.inf
         for k in trials:
@@ -244,23 +258,26 @@ def fleet_counts(demand: np.ndarray, capacity: np.ndarray, cost: np.ndarray, lim
     return np.round(res.x).astype(np.int64)
 
 
-def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
+                  types: Sequence[int] | None = None) -> Packing:
     """Open the cheapest integer fleet that covers each pool's aggregate peak, then place items in
     decreasing size on the open worker whose peak utilisation grows least (ties: the fuller one);
     open more workers only for items that fit nowhere. Spreads complementary shapes over all
     workers instead of leaving the last ones with the leftovers.
 
     Note the per-resource fleet covers the *aggregate peak*; the aggregate shape is never worse.
+    ``types`` (indices) limits the server types of the workers it opens (default all); the final
+    compaction may still downsize a worker to any type.
     """
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, demand, types)
     limit = instance.max_count
     for c in np.unique(items.iso_class):
         for lv in np.unique(items.headroom[items.iso_class == c]):
             mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
-            ks = np.flatnonzero(np.isclose(kinds.level, lv))
+            ks = np.flatnonzero(np.isclose(kinds.level, lv) & fleet.allowed)
             agg = demand[mine].sum(axis=0)
             room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
             n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
@@ -344,11 +361,19 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
 
 
 def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None) -> Packing:
-    """Cheapest of the shape-aware greedies (ties: first in a fixed order)."""
+    """Cheapest of the shape-aware greedies (ties: first in a fixed order).
+
+    Besides the greedies that mix server types, ``shape_balance`` and ``shape_fill`` open a fleet
+    of each single type: a type that is cheaper per unit of capacity but not the cheapest cover of any one
+    isolation class and headroom level on its own (the mixed greedies' choice) is still tried for
+    the whole fleet, so a cheaper type added to the catalog is reachable from the start."""
     candidates = []
     failures = []
     runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity),
             lambda: shape_fill(instance, "size", affinity), lambda: shape_ffd(instance)]
+    if len(instance.server_types) > 1:
+        for k in range(len(instance.server_types)):
+            runs += [lambda k=k: shape_balance(instance, types=[k]), lambda k=k: shape_fill(instance, "dot", affinity, types=[k])]
     for run in runs:
         try:
             candidates.append(run())

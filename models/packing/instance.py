@@ -103,6 +103,8 @@ class PackingInstance:
             the same key) or ``None``; default ``None``.
         min_shards: per group, a minimum number of shards; default 1 (more are added when a group
             does not fit any server).
+        deferral: a :class:`models.deferral.Deferral` when ``demand`` is lax work moved inside its
+            deadline window (checked by the verifier); default ``None``.
     """
 
     group_ids: tuple[str, ...]
@@ -115,6 +117,9 @@ class PackingInstance:
     spread: np.ndarray | None = None
     isolation: tuple[str | None, ...] | None = None
     min_shards: np.ndarray | None = None
+    # A models.deferral.Deferral when lax work was moved: the demand before the move and each group's
+    # window, which the verifier checks the (reshaped) ``demand`` against.
+    deferral: object | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

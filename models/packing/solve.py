@@ -29,6 +29,7 @@ from models.packing import bounds as _bounds
 from models.packing.balance import balance_load
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.prices import dual_prices
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
 from models.packing.shrink import ShrinkOptions, shrink_fleet
 from models.packing.solution import Packing, compact, packing_cost, to_placements, violated_slots
@@ -133,8 +134,6 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
     and plans that move load off the target are kept; an emptied target disappears. Workers keep
     their numbers during the search (no compaction) so the target stays the same worker.
     """
-    from models.packing.bounds import dual_prices
-
     solve_sub = _sub_solver(backend)
     it, kinds = instance.items(), instance.kinds()
     rng = np.random.default_rng(options.seed)

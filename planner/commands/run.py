@@ -69,6 +69,14 @@ def print_plan_summary(summary: dict) -> None:
         if ka.get("fallbacks"):
             text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
         rows.append(("keep-alive", text))
+    df = summary.get("deferral")
+    if df:  # lax work moved inside its deadlines: how much, and what it saved where the fleet is sized
+        text = (f"{df['method']}: {df.get('moved_share_of_all_work', 0):.1%} of all work moved "
+                f"({df.get('moved_share_of_lax_work', 0):.1%} of lax work)")
+        if df.get("capacity_saved_per_month") is not None:
+            text += (f"; peak week {df['peak_week_cost_with']:,.0f}/month vs {df['peak_week_cost_without']:,.0f} "
+                     f"without ({df['capacity_saved_share']:.1%} saved)")
+        rows.append(("deferral", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
@@ -76,8 +84,28 @@ def print_plan_summary(summary: dict) -> None:
     if fb["share"] > 0:
         console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
                       "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
+    print_orders(summary)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
+
+
+def print_orders(summary: dict) -> None:
+    """What to buy: each order with its order week (need week − lead time), and what drives them."""
+    orders = summary.get("orders")
+    if orders is None:
+        return
+    if not orders:
+        console.print("what to buy: nothing, the installed fleet covers every week", highlight=False)
+        return
+    console.print("[bold]what to buy[/] (order week = need week − lead time):", highlight=False)
+    for o in orders:
+        console.print(f"  {o['purchased']} × {o['server_type']} ({o['pool']}): order in week {o['order_week']} "
+                      f"({o['order_date']}), needed from week {o['need_week']} ({o['need_date']}), "
+                      f"lead time {o['lead_time_weeks']} weeks, {o['cost']:,.0f} over the horizon", highlight=False)
+    drivers = (summary.get("drivers") or {}).get("customer") or []
+    if drivers:
+        console.print("  driven by " + ", ".join(f"{d['customer']} ({d['share']:.0%})" for d in drivers)
+                      + " (why.csv, Why sheet)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
