@@ -48,7 +48,8 @@ class WorkerLoads:
 
 def tiers_of(scenario) -> dict[str, Tier]:
     """planner.qos tiers from the scenario's tier specs."""
-    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated) for name, t in scenario.tiers.items()}
+    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated, t.overflow_risk, t.method)
+            for name, t in scenario.tiers.items()}
 
 
 def servers_frame(scenario) -> pd.DataFrame:
@@ -343,7 +344,7 @@ def qos_table(weeks: list[WeekPlan], risks: dict[int, pd.DataFrame], groups: pd.
             for c in {cust_of.get(g) for g in rec.groups}:
                 risk[c] = risk.get(c, 0.0) + rec.risk
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
-    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
+    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
     per["risk"] = per[C.CUSTOMER].map(risk).fillna(0.0)
