@@ -50,7 +50,8 @@ class WorkerLoads:
 
 def tiers_of(scenario) -> dict[str, Tier]:
     """planner.qos tiers from the scenario's tier specs."""
-    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated) for name, t in scenario.tiers.items()}
+    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated, t.overflow_risk, t.method)
+            for name, t in scenario.tiers.items()}
 
 
 def servers_frame(scenario) -> pd.DataFrame:
@@ -134,21 +135,26 @@ def shard_alternatives(instance) -> list:
 def _cheapest(instance, backend, **options):
     """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
 
-    An alternative gets the full solve only when the shape-aware heuristic (fast) already finds it a
-    plan cheaper than the best so far, or when nothing has a plan yet. Raises the default instance's
-    error when no variant has a plan."""
+    Alternatives are taken in order of their lower bound and get the full solve unless their
+    bound shows that they cannot beat the best plan so far (exact pruning). A cheaper gate (the
+    greedy's cost against the best plan, or against its greedy start) skipped the variant that
+    reaches a catalog's cheaper type: greedy costs rank shard counts poorly (issue 19). The
+    ``peak`` and ``heuristic`` backends solve every variant (they are fast). Raises the default
+    instance's error when no variant has a plan."""
+    from models.packing.bounds import lower_bound
     from planner.errors import InfeasiblePlanError
     from planner.packing import solve
 
+    alternatives = shard_alternatives(instance)
+    if backend not in ("heuristic", "peak"):
+        bounds = [float(lower_bound(a)["best"]) for a in alternatives]
+        alternatives = [alternatives[i] for i in np.argsort(bounds, kind="stable")]
+        bound_of = {id(a): b for a, b in zip(alternatives, sorted(bounds))}
     best, first_error = None, None
-    for i, inst in enumerate([instance, *shard_alternatives(instance)]):
-        if i and best is not None and backend not in ("heuristic", "peak"):
-            try:
-                quick = solve(inst, "heuristic", time_limit_s=options.get("time_limit_s", 60), seed=0)
-            except InfeasiblePlanError:
-                continue
-            if quick.objective >= best[1].objective - 1e-9:
-                continue
+    for i, inst in enumerate([instance, *alternatives]):
+        if i and best is not None and backend not in ("heuristic", "peak") \
+                and bound_of[id(inst)] >= best[1].objective - 1e-9:
+            continue
         try:
             result = solve(inst, backend, **options)
         except InfeasiblePlanError as exc:
@@ -369,7 +375,7 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
     """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
     expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
-    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
+    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
