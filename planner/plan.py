@@ -50,7 +50,8 @@ class WorkerLoads:
 
 def tiers_of(scenario) -> dict[str, Tier]:
     """planner.qos tiers from the scenario's tier specs."""
-    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated) for name, t in scenario.tiers.items()}
+    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated, t.overflow_risk, t.method)
+            for name, t in scenario.tiers.items()}
 
 
 def servers_frame(scenario) -> pd.DataFrame:
@@ -374,7 +375,7 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
     """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
     expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
-    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
+    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)

@@ -30,13 +30,20 @@ class SyntheticData(_Strict):
 class DataSource(_Strict):
     """Where the history comes from."""
 
-    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"
+    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"  # azure2019: an alias of azure
     path: Path | None = None  # trace file or folder (relative paths: to the scenario file)
     catalog: Path | None = None
     customers: Path | None = None  # CSV customer,tier (the synthetic fleet brings its own)
     synthetic: SyntheticData = SyntheticData()
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_alias(cls, v):
+        from planner.ingest import FORMAT_ALIASES
+
+        return FORMAT_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("slot")
     @classmethod
@@ -61,10 +68,22 @@ class Horizon(_Strict):
 
 
 class TierSpec(_Strict):
-    quantile: Literal["mean", "q50", "q90", "q95", "q99"] = "q95"
+    """A QoS tier (planner.qos.Tier): a risk target ``overflow_risk`` packed by pooled risk
+    (``method`` gaussian or cantelli), or a ``quantile`` stacked per group (``method: stacked``)."""
+
+    overflow_risk: float | None = Field(None, gt=0, lt=0.5)
+    method: Literal["gaussian", "cantelli", "stacked"] | None = None
+    quantile: Literal["mean", "q50", "q90", "q95", "q99"] | None = None
     headroom: float = Field(0.10, ge=0, lt=1)
     spread: int = Field(1, ge=1)
     isolated: bool = False
+
+    @model_validator(mode="after")
+    def _one_level(self):
+        from planner.qos import Tier
+
+        Tier("", self.quantile, self.headroom, self.spread, self.isolated, self.overflow_risk, self.method)
+        return self
 
 
 class Customers(_Strict):
@@ -77,6 +96,7 @@ class Server(_Strict):
     cpu_cores: float = Field(gt=0)
     memory_gb: float = Field(gt=0)
     cost_per_month: float = Field(gt=0)
+    capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
     pool: str = "default"
@@ -205,10 +225,10 @@ class ForecastOptions(_Strict):
 
 
 DEFAULT_TIERS = {
-    "premium": TierSpec(quantile="q99", headroom=0.20, spread=2),
-    "standard": TierSpec(quantile="q95", headroom=0.10),
-    "economy": TierSpec(quantile="q90", headroom=0.05),
-    "dedicated": TierSpec(quantile="q99", headroom=0.20, isolated=True),
+    "premium": TierSpec(overflow_risk=0.001, headroom=0.20, spread=2),
+    "standard": TierSpec(overflow_risk=0.01, headroom=0.10),
+    "economy": TierSpec(overflow_risk=0.05, headroom=0.05),
+    "dedicated": TierSpec(overflow_risk=0.001, headroom=0.20, isolated=True),
 }
 DEFAULT_SERVERS = [
     Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0),
@@ -257,8 +277,19 @@ class Scenario(_Strict):
         out = {k: t.model_dump() for k, t in DEFAULT_TIERS.items()}
         for name, spec in v.items():
             if isinstance(spec, TierSpec):
-                spec = spec.model_dump()
-            out[name] = {**out.get(name, {}), **spec} if isinstance(spec, dict) else spec
+                spec = spec.model_dump(exclude_unset=True)
+            if isinstance(spec, dict) and name in out:
+                base = dict(out[name])
+                # A stated quantile replaces the default risk target and vice versa: the two name
+                # one level (stating both is checked for agreement).
+                if "quantile" in spec and "overflow_risk" not in spec:
+                    base.pop("overflow_risk", None)
+                    base.pop("method", None)
+                if "overflow_risk" in spec and "quantile" not in spec:
+                    base.pop("quantile", None)
+                out[name] = {**base, **spec}
+            else:
+                out[name] = spec
         return out
 
     @model_validator(mode="after")

@@ -12,6 +12,10 @@
 
 All return a :class:`~models.packing.solution.Packing` that respects isolation, headroom, shards on
 distinct workers, spread and ``max_count``, or raise :class:`HeuristicFailure`.
+
+On a chance-constrained instance a worker's load is ``M + z sqrt(V)`` (:mod:`models.packing.risk`):
+the greedies keep each worker's additive sums (:class:`_Sums`) and test a candidate by the load of
+the worker with it; sizes and orders use each item's load alone (``mean + z sigma``).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.packing.instance import PackingInstance
+from models.packing.instance import Items, PackingInstance
 from models.packing.prices import dual_prices
+from models.packing.risk import effective_load
 from models.packing.solution import Packing, compact, packing_cost
 
 __all__ = ["HeuristicFailure", "peak_ffd", "shape_ffd", "shape_fill", "shape_balance", "best_heuristic",
@@ -40,11 +45,13 @@ def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
     most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]`` (among the server
     ``types`` given, default all)."""
     items, kinds = instance.items(), instance.kinds()
-    demand = items.demand if demand is None else demand
     allowed = _type_mask(instance, types)[kinds.server_type]
     out = {}
     for c in np.unique(items.iso_class):
-        agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
+        if demand is None:
+            agg = instance.effective_loads((items.iso_class != c).astype(np.int64), 2)[0]  # the class on one worker
+        else:
+            agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
         for lv in np.unique(kinds.level):
             ks = np.flatnonzero(np.isclose(kinds.level, lv) & allowed)
             need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
@@ -64,13 +71,52 @@ def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
     return (demand / cap[None, None, :]).max(axis=(1, 2))
 
 
+class _Sums:
+    """The additive parts of one worker's load on a chance-constrained instance: mean, factor sums,
+    idiosyncratic variance and the largest multiplier of its items."""
+
+    def __init__(self, items: Items, first: int | None = None):
+        self.it = items
+        _, phi, _ = items.moments(slice(0, 1))
+        t_r = items.demand.shape[1:]
+        self.mean, self.f, self.p, self.z = np.zeros(t_r), np.zeros(phi.shape[1:]), np.zeros(t_r), 0.0
+        if first is not None:
+            self.add(first)
+
+    def add(self, i: int) -> None:
+        mu, phi, psi = self.it.moments([i])
+        self.mean += mu[0]
+        self.f += phi[0]
+        self.p += psi[0]
+        self.z = max(self.z, float(self.it.z[i]))
+
+    def load(self) -> np.ndarray:
+        """``[T, R]`` load of the worker."""
+        return effective_load(self.mean, self.f[None], self.p[None], np.array([self.z]))[0]
+
+    def with_each(self, cand: np.ndarray) -> np.ndarray:
+        """``[n, T, R]`` load of the worker with each candidate item added."""
+        mu, phi, psi = self.it.moments(cand)
+        var = (np.einsum("ktr,ktr->tr", self.f, self.f)[None] + 2.0 * np.einsum("ktr,nktr->ntr", self.f, phi)
+               + np.einsum("nktr,nktr->ntr", phi, phi) + self.p[None] + psi)
+        z = np.maximum(self.z, self.it.z[cand])
+        return self.mean[None] + mu + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
+
+
 class _Fleet:
-    """Open workers and their loads during a greedy pass."""
+    """Open workers and their loads during a greedy pass.
+
+    ``demand`` is what the linear check adds up (the items' demand, or the peak-based baseline's
+    peaks); on a chance-constrained instance every worker must also hold the chance rule."""
 
     def __init__(self, instance: PackingInstance, demand: np.ndarray, types: Sequence[int] | None = None):
         self.inst, self.items, self.kinds = instance, instance.items(), instance.kinds()
         self.allowed = _type_mask(instance, types)[self.kinds.server_type]  # kinds new workers may take
         self.demand = demand
+        self.chance = self.items.chance
+        self.sums: list[_Sums] = []
+        # Each item's peak alone, per resource: what a worker must hold for it.
+        self.alone = np.maximum(demand.max(axis=1), self.items.standalone().max(axis=1))  # [I, R]
         self.loads: list[np.ndarray] = []
         self.kind: list[int] = []
         self.iso: list[int] = []
@@ -81,18 +127,33 @@ class _Fleet:
 
     def fits(self, i: int, w: int) -> bool:
         k = self.kind[w]
-        return (
+        ok = (
             self.iso[w] == self.items.iso_class[i]
             and self.kinds.level[k] >= self.items.headroom[i] - 1e-12
             and self.items.group[i] not in self.groups[w]
             and bool(np.all(self.loads[w] + self.demand[i] <= self.kinds.capacity[k][None, :] + _TOL))
         )
+        if ok and self.chance:
+            ok = bool(np.all(self.sums[w].with_each(np.array([i]))[0] <= self.kinds.capacity[k][None, :] + _TOL))
+        return ok
+
+    def load(self, w: int) -> np.ndarray:
+        """``[T, R]`` load of worker ``w`` under the instance's rule."""
+        return self.sums[w].load() if self.chance else self.loads[w]
+
+    def load_with(self, i: int, w: int) -> np.ndarray:
+        """``[T, R]`` load of worker ``w`` with item ``i`` added."""
+        if self.chance:
+            return self.sums[w].with_each(np.array([i]))[0]
+        return self.loads[w] + self.demand[i]
 
     def can_open(self, k: int) -> bool:
         return self.counts[self.kinds.server_type[k]] < self.limit[self.kinds.server_type[k]]
 
     def open(self, k: int, iso: int) -> int:
         self.loads.append(np.zeros(self.demand.shape[1:]))
+        if self.chance:
+            self.sums.append(_Sums(self.items))
         self.kind.append(k)
         self.iso.append(iso)
         self.groups.append(set())
@@ -101,6 +162,8 @@ class _Fleet:
 
     def place(self, i: int, w: int) -> None:
         self.loads[w] += self.demand[i]
+        if self.chance:
+            self.sums[w].add(i)
         self.groups[w].add(int(self.items.group[i]))
         self.item_worker[i] = w
 
@@ -111,7 +174,7 @@ class _Fleet:
         levels = np.unique(self.kinds.level)
         lv = float(levels[np.argmin(np.abs(levels - h))])
         first = preferred[(c, lv)]
-        fits_alone = np.all(self.demand[i].max(axis=0)[None, :] <= self.kinds.capacity + _TOL, axis=1)
+        fits_alone = np.all(self.alone[i][None, :] <= self.kinds.capacity + _TOL, axis=1)
         order = [first] + [int(k) for k in np.argsort(self.kinds.cost, kind="stable") if k != first]
         for k in order:
             if fits_alone[k] and self.allowed[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
@@ -128,7 +191,7 @@ class _Fleet:
 def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray,
          types: Sequence[int] | None = None) -> Packing:
     fleet = _Fleet(instance, demand, types)
-    preferred = preferred_kinds(instance, demand, types)
+    preferred = preferred_kinds(instance, None if demand is instance.items().demand else demand, types)
     for i in order:
         for w in range(len(fleet.kind)):
             if fleet.fits(i, w):
@@ -141,11 +204,15 @@ def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray,
 
 
 def peak_ffd(instance: PackingInstance) -> Packing:
-    """Peak-based baseline: each item sized by its own peak per resource, first fit decreasing."""
+    """Peak-based baseline: each item sized by its own peak per resource, first fit decreasing.
+
+    On a chance-constrained instance the peak is that of the item alone (``mean + z sigma``: each
+    group at its own quantile, what a "requests = peak" scheduler reserves), and a worker must
+    also hold the chance rule (with mixed tiers the strictest multiplier applies to all)."""
     items = instance.items()
-    peak = items.demand.max(axis=1, keepdims=True)  # [I, 1, R]
+    peak = items.standalone().max(axis=1, keepdims=True)  # [I, 1, R]
     order = np.argsort(-_item_size(instance, peak), kind="stable")
-    return _ffd(instance, peak, order)
+    return _ffd(instance, np.broadcast_to(peak, items.demand.shape), order)
 
 
 def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
@@ -159,7 +226,7 @@ def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
     """
     items = instance.items()
     if order is None:
-        order = np.argsort(-_item_size(instance, items.demand), kind="stable")
+        order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64), types)
 
 
@@ -180,17 +247,19 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
     """
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
+    alone = items.standalone()
     n = len(items)
     fleet = _Fleet(instance, demand, types)
-    preferred = preferred_kinds(instance, demand, types)
-    size = _item_size(instance, demand)
+    preferred = preferred_kinds(instance, None, types)
+    size = _item_size(instance, alone)
     prices = dual_prices(instance)
-    value = np.einsum("itr,itr->i", demand / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
+    value = np.einsum("itr,itr->i", alone / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
     left = np.ones(n, dtype=bool)
 
     def fill(seed: int, k: int) -> list[int]:
         cap = kinds.capacity[k]
-        load = demand[seed].copy()
+        load = alone[seed].copy()
+        sums = _Sums(items, seed) if items.chance else None
         chosen, groups = [seed], {int(items.group[seed])}
         avail = left & (items.iso_class == items.iso_class[seed]) & (items.headroom <= kinds.level[k] + 1e-12)
         avail[seed] = False
@@ -201,12 +270,14 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             if cand.size == 0:
                 break
             resid = cap[None, :] - load
-            ok = np.all(demand[cand] <= resid[None] + _TOL, axis=(1, 2))
+            # What each candidate adds to the worker's load (its demand on a linear instance).
+            add = demand[cand] if sums is None else sums.with_each(cand) - load[None]
+            ok = np.all(add <= resid[None] + _TOL, axis=(1, 2))
             avail[cand[~ok]] = False  # the residual only shrinks: a misfit stays a misfit
-            cand = cand[ok]
+            cand, add = cand[ok], add[ok]
             if cand.size == 0:
                 break
-            rel = demand[cand] / cap[None, None, :]
+            rel = add / cap[None, None, :]
             if score == "dot":
                 s = np.einsum("itr,tr->i", rel, resid / cap[None, :])
             else:
@@ -214,8 +285,12 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             if affinity is not None:
                 on = [int(items.group[j]) for j in chosen]
                 s = s + affinity_weight * affinity[np.ix_(items.group[cand], on)].mean(axis=1)
-            best = int(cand[np.argmax(s)])
-            load += demand[best]
+            x = int(np.argmax(s))
+            best = int(cand[x])
+            load += add[x]
+            if sums is not None:
+                sums.add(best)
+                load = sums.load()
             chosen.append(best)
             groups.add(int(items.group[best]))
             avail[best] = False
@@ -228,7 +303,7 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
         first = fleet.kind_for(seed, preferred)
         trials = [first]
         if choose_kind:
-            fits_alone = np.all(demand[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
+            fits_alone = np.all(alone[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
             trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k] and fleet.allowed[k]
                        and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
         best_k, best_set, best_ratio = first, None, -np.inf
@@ -272,28 +347,28 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
     fleet = _Fleet(instance, demand, types)
-    preferred = preferred_kinds(instance, demand, types)
+    preferred = preferred_kinds(instance, None, types)
     limit = instance.max_count
     for c in np.unique(items.iso_class):
         for lv in np.unique(items.headroom[items.iso_class == c]):
             mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
             ks = np.flatnonzero(np.isclose(kinds.level, lv) & fleet.allowed)
-            agg = demand[mine].sum(axis=0)
+            agg = instance.effective_loads((~mine).astype(np.int64), 2)[0]  # these items on one worker
             room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
             n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
             for k, m in zip(ks, n):
                 for _ in range(int(m)):
                     fleet.open(int(k), int(c))
     if order is None:
-        order = np.argsort(-_item_size(instance, demand), kind="stable")
+        order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     for i in order:
         best, best_key = -1, None
         for w in range(len(fleet.kind)):
             if not fleet.fits(i, w):
                 continue
             cap = kinds.capacity[fleet.kind[w]]
-            before = (fleet.loads[w] / cap).max()
-            after = ((fleet.loads[w] + demand[i]) / cap).max()
+            before = (fleet.load(w) / cap).max()
+            after = (fleet.load_with(i, w) / cap).max()
             exact_level = np.isclose(kinds.level[fleet.kind[w]], items.headroom[i])
             key = (not exact_level, round(after - before, 9), -before)
             if best_key is None or key < best_key:
@@ -330,10 +405,8 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
             crowded = ws[np.argmax(counts)]
             movable = [int(i) for i in mine if p.item_worker[i] == crowded]
             i = min(movable, key=lambda j: float(items.demand[j].sum()))
-            # Loads of every worker, for the candidate targets that do not hold this customer.
+            # Candidate targets: workers that do not hold this customer and still hold the item.
             n_w = len(p.worker_kind)
-            loads = np.zeros((n_w,) + items.demand.shape[1:])
-            np.add.at(loads, p.item_worker, items.demand)
             target = -1
             used_ws = set(int(x) for x in p.item_worker[mine])
             for w in range(n_w):
@@ -345,7 +418,9 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
                     continue
                 if items.group[i] in set(items.group[members]):
                     continue
-                if np.all(loads[w] + items.demand[i] <= kinds.capacity[k][None, :] + _TOL):
+                trial = np.append(members, i)
+                load = instance.effective_loads(np.zeros(len(trial), dtype=np.int64), 1, _subset(items, trial))[0]
+                if np.all(load <= kinds.capacity[k][None, :] + _TOL):
                     target = w
                     break
             if target < 0:
@@ -358,6 +433,14 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
                 target = len(p.worker_kind) - 1
             p.item_worker[i] = target
     return p
+
+
+def _subset(items: Items, idx: np.ndarray) -> Items:
+    """The items ``idx`` as an :class:`Items` of their own (for load computations)."""
+    import dataclasses
+
+    return dataclasses.replace(items, **{f.name: (None if getattr(items, f.name) is None else getattr(items, f.name)[idx])
+                                          for f in dataclasses.fields(items)})
 
 
 def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None) -> Packing:

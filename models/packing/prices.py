@@ -15,13 +15,32 @@ __all__ = ["class_demand", "dual_prices"]
 
 
 def class_demand(instance: PackingInstance, peaks: bool = False) -> np.ndarray:
-    """Headroom-inflated aggregate demand per isolation class ``[class, slot, resource]``."""
+    """Headroom-inflated aggregate demand per isolation class ``[class, slot, resource]``.
+
+    On a chance-constrained instance it is a floor of the capacity any plan needs (used by the
+    bounds): a worker holds ``M_w + z_w sqrt(V_w) <= C_w (1 - h_w)``, ``V_w`` is at least its
+    items' idiosyncratic variance ``Psi_w = sum d_i sigma_i^2`` and ``z_w`` at least the smallest
+    multiplier ``z_min`` of the class, and ``sum_w sqrt(Psi_w) >= sqrt(sum_w Psi_w)``, so the
+    class's workers hold at least ``sum_i mean_i / (1 - h_i) + z_min sqrt(sum_i d_i sigma_i^2)``.
+    With ``peaks`` each item's demand is its peak alone (``mean + z sigma``): the floor of a
+    peak-based packing.
+    """
     items = instance.items()
-    d = items.demand / (1.0 - items.headroom)[:, None, None]
+    inflate = (1.0 - items.headroom)[:, None, None]
+    n_c = len(instance.isolation_classes)
     if peaks:
+        d = items.standalone() / inflate
         d = np.broadcast_to(d.max(axis=1, keepdims=True), d.shape)
-    out = np.zeros((len(instance.isolation_classes),) + d.shape[1:])
+    else:
+        d = items.demand / inflate
+    out = np.zeros((n_c,) + d.shape[1:])
     np.add.at(out, items.iso_class, d)
+    if items.chance and not peaks:
+        psi = items.moments()[2]
+        for c in range(n_c):
+            mine = (items.iso_class == c) & (items.z > 0)
+            if mine.any():
+                out[c] += items.z[mine].min() * np.sqrt(psi[mine].sum(axis=0))
     return out
 
 

@@ -87,9 +87,7 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
     """
     options = options or ShrinkOptions()
     rng = np.random.default_rng(options.seed)
-    it = instance.items()
     unit = instance.capacity.max(axis=0)
-    demand = it.demand / unit[None, None, :]
     best = compact(instance, packing)
     count = _Counters()
     start = time.perf_counter()
@@ -98,7 +96,7 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
     while time.perf_counter() < deadline and packing_cost(instance, best) > bound + 1e-9:
         if options.max_moves is not None and count.moves >= options.max_moves:
             break
-        change = _next_change(instance, best, demand, unit, failed, options.patience)
+        change = _next_change(instance, best, unit, failed, options.patience)
         if change is None:
             if not options.escalate:
                 break
@@ -111,7 +109,7 @@ def shrink_fleet(instance: PackingInstance, packing: Packing, deadline: float,
         budget = attempt_moves
         if options.max_moves is not None:
             budget = min(budget, options.max_moves - count.moves)
-        cand, moves = _attempt(instance, best, demand, unit, ws, new_type, rng, options, budget, deadline)
+        cand, moves = _attempt(instance, best, unit, ws, new_type, rng, options, budget, deadline)
         count.moves += moves
         if cand is not None and is_valid(instance, cand) \
                 and packing_cost(instance, cand) < packing_cost(instance, best) - 1e-9:
@@ -142,9 +140,9 @@ def _exchange(ws) -> bool:
     return len(ws) > 0 and ws[-1] == _ADD
 
 
-def _next_change(instance, packing, demand, unit, failed, patience):
+def _next_change(instance, packing, unit, failed, patience):
     """The next change to try (see ``_ADD``), or ``None`` when every candidate has failed."""
-    loads, stype, level, worker_class = worker_state(instance, packing, demand)
+    loads, stype, level, worker_class = worker_state(instance, packing, unit)
     type_cap = instance.capacity / unit[None, :]  # [S, R]
     cost = instance.cost
     cap = type_cap[stype] * (1.0 - level)[:, None]
@@ -196,9 +194,9 @@ def _exchanges(instance, loads, stype, level, worker_class, type_cap, used, fail
     return out
 
 
-def _attempt(instance, packing, demand, unit, ws, new_type, rng, options, budget, deadline):
+def _attempt(instance, packing, unit, ws, new_type, rng, options, budget, deadline):
     """Apply one change and repair; the repaired packing or ``None``, and the moves used."""
-    _, stype, _, worker_class = worker_state(instance, packing, demand)
+    _, stype, _, worker_class = worker_state(instance, packing, unit)
     stype = stype.copy()
     item_worker = packing.item_worker
     if _exchange(ws):
@@ -214,11 +212,12 @@ def _attempt(instance, packing, demand, unit, ws, new_type, rng, options, budget
     if removed >= 0:
         open_[removed] = False
         type_cap[removed] = 0.0
-    repair = OverflowRepair(instance, demand, item_worker, type_cap, open_, worker_class, rng,
+    repair = OverflowRepair(instance, unit, item_worker, type_cap, open_, worker_class, rng,
                             options.swap_workers)
     if removed >= 0:
         members = np.flatnonzero(repair.w_of == removed)
-        for i in members[np.argsort(-demand[members].sum(axis=(1, 2)), kind="stable")]:
+        size = instance.items().standalone()[members] / unit[None, None, :]
+        for i in members[np.argsort(-size.sum(axis=(1, 2)), kind="stable")]:
             if not repair.insert(int(i), removed):
                 return None, 0
     ok, moves = repair.run(budget, deadline)

@@ -66,7 +66,7 @@ def test_cli_writes_the_contract_for_rolling_origins(scenario_path, tmp_path):
     np.testing.assert_allclose(by_tier["overflow_share"], by_tier["overflow_hours"] / by_tier["slot_hours"])
     sc = load_scenario(scenario_path)
     assert (by_tier["target"] == by_tier["tier"].map(lambda t: tier_target(sc.tiers[t]))).all()
-    assert by_tier.set_index("tier").loc["premium", "target"].iloc[0] == pytest.approx(0.01)  # q99
+    assert by_tier.set_index("tier").loc["premium", "target"].iloc[0] == pytest.approx(0.001)  # overflow_risk
     # packing the actual demand with headroom never overflows it
     assert (by_tier.loc[by_tier["plan"] == "hindsight", "overflow_hours"] == 0).all()
     import zipfile

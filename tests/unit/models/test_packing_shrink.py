@@ -120,7 +120,7 @@ def test_move_scores_equal_the_change_they_predict(ruled):
     stype = np.zeros(n_w + 1, dtype=np.int64)  # the smallest type everywhere
     unit = inst.capacity.max(axis=0)
     worker_class = np.append(np.zeros(n_w, dtype=np.int64), 1)
-    repair = OverflowRepair(inst, it.demand / unit, item_worker, inst.capacity[stype] / unit,
+    repair = OverflowRepair(inst, unit, item_worker, inst.capacity[stype] / unit,
                             np.ones(n_w + 1, bool), worker_class, rng)
     assert repair.total() > 0 and (repair.deficit() > 0) == ruled and repair.dynamic == ruled
     for a in range(n_w):
