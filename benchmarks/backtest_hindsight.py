@@ -39,7 +39,7 @@ def report(name: str, results, seconds: float) -> None:
                                                 target=("target", "first"), worst=("worst", "max")).reset_index()
     for r in agg.itertuples(index=False):
         share = r.over / r.slot if r.slot else float("nan")
-        print(f"{r.plan:<10} {r.tier:<10} {share:>14.4%}  {r.target:>6.0%}  {'yes' if share <= r.target else 'NO':>6}"
+        print(f"{r.plan:<10} {r.tier:<10} {share:>14.4%}  {r.target:>6.1%}  {'yes' if share <= r.target else 'NO':>6}"
               f"  {r.worst:.2f}")
     ok = s["cost_vs_hindsight"] <= GOAL and s["overflow_within_target"]
     pok = s["peak_vs_hindsight"] <= GOAL and s["peak_overflow_within_target"]
