@@ -195,8 +195,16 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
+    sized_inventory = None
+    if not isinstance(scenario.inventory, list):
+        from planner.backtest import inventory_from_history
+
+        progress("installed fleet from the history's last weeks", 0.02)
+        scenario, sized_inventory = inventory_from_history(scenario, history)
+        timings["inventory_s"] = time.perf_counter() - t0 - timings["history_s"]
+    t_f = time.perf_counter()
     forecast, report = forecast_stage(scenario, history, start, progress)
-    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
+    timings["forecast_s"] = time.perf_counter() - t_f
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
@@ -230,6 +238,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     workers_risk = risk.by_worker
     summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if sized_inventory is not None:
+        summary["inventory_from_history"] = sized_inventory
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
     if deferral_summary is not None:

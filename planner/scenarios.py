@@ -111,6 +111,13 @@ class InventoryItem(_Strict):
     pool: str | None = None  # default: the server type's pool
 
 
+class InventoryFromHistory(_Strict):
+    """The installed fleet as the fleet the history's last weeks needed: the plan's own packing,
+    rules and catalog applied to their actual demand (planner.backtest.inventory_from_history)."""
+
+    from_history_weeks: int = Field(ge=1, le=13)
+
+
 class Growth(_Strict):
     """Multipliers of the forecast demand (1.0 = as forecast)."""
 
@@ -252,7 +259,8 @@ class Scenario(_Strict):
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
     servers: list[Server] = DEFAULT_SERVERS
-    inventory: list[InventoryItem] = []  # the installed fleet (a list, or a CSV path in the file)
+    # The installed fleet: a list, a CSV path in the file, or {from_history_weeks: N}.
+    inventory: list[InventoryItem] | InventoryFromHistory = []
     growth: Growth = Growth()
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
@@ -311,7 +319,8 @@ class Scenario(_Strict):
         for s in self.servers:
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
-        _check_inventory(self.inventory, self.servers)
+        if isinstance(self.inventory, list):
+            _check_inventory(self.inventory, self.servers)
         return self
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -392,6 +401,9 @@ def installed_fleet(scenario: "Scenario"):
     type (``servers[].initial`` plus the inventory)."""
     import pandas as pd
 
+    if not isinstance(scenario.inventory, list):
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks is known only once "
+                            "the history is read (planner.pipeline.run_plan sizes it)")
     counts = {s.type: s.initial for s in scenario.servers}
     for item in scenario.inventory:
         counts[item.server_type] += item.count
