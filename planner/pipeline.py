@@ -37,6 +37,7 @@ class PlanRun:
     workers_risk: pd.DataFrame
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    forecast_calibration: pd.DataFrame | None = None  # held-out coverage per group, resource, lead bucket
 
 
 def _noop(stage: str, done: float) -> None:
@@ -54,8 +55,15 @@ def horizon_start(scenario: Scenario, history) -> pd.Timestamp:
 
 
 def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
-    """Forecast each group's hourly peaks from the end of the history to the end of the horizon."""
-    from planner.forecast import run_demand_forecast
+    """Forecast each group's hourly peaks from the end of the history to the end of the horizon;
+    returns (forecast, report). :func:`forecast_stage_run` also gives the calibration table."""
+    run = forecast_stage_run(scenario, history, start, progress)
+    return run.forecast, run.report
+
+
+def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
+    """The forecast stage as a ForecastRun (forecast from ``start``, report, calibration)."""
+    from planner.forecast import ForecastRun, read_holidays, run_demand_forecast
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
@@ -63,15 +71,21 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
     if scenario.forecast.history_weeks is not None:
         demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
+    holidays = None
+    if scenario.forecast.holidays:
+        spec = scenario.forecast.holidays
+        local = scenario.resolve(Path(spec))
+        years = range(pd.Timestamp(demand[C.DS].min()).year, end.year + 1)
+        holidays = read_holidays(local if local is not None and local.exists() else spec, years)
 
     def tick(done):
         progress(f"forecast {done}/{n_series} series", 0.05 + 0.45 * done / max(n_series, 1))
 
     run = run_demand_forecast(demand, steps, freq=history.slot, models=scenario.forecast.models,
                               n_windows=scenario.forecast.n_windows, n_jobs=scenario.forecast.n_jobs,
-                              scheduler=scenario.forecast.scheduler, progress=tick)
+                              scheduler=scenario.forecast.scheduler, progress=tick, holidays=holidays)
     fc = run.forecast[run.forecast[C.DS] >= start].reset_index(drop=True)
-    return fc, run.report
+    return ForecastRun(fc, run.report, run.calibration)
 
 
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,8 +100,11 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
             scale=a.scale, ramp_weeks=a.ramp_weeks, success_probability=a.success_probability,
             features={"marketing_push": a.marketing_push, "customer_log_volume": volume.get(a.customer, 0.0),
                       "n_functions": 1},
+            category=next(iter(a.category.items())) if a.category else None,
         ) for a in scenario.anticipated]
-        extra = anticipate_services(forecast, history.demand, services, history.launches)
+        effects, analog_effects = _calendar_effects(history, services)
+        extra = anticipate_services(forecast, history.demand, services, history.launches, effects=effects,
+                                    analog_effects=analog_effects)
         forecast = pd.concat([forecast, extra], ignore_index=True)
         tier_of = groups.groupby(C.CUSTOMER)["tier"].first()
         new = pd.DataFrame({C.GROUP_ID: [a.name for a in scenario.anticipated],
@@ -104,10 +121,7 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     unknown_c = sorted(set(scenario.growth.customers) - set(groups[C.CUSTOMER]))
     if unknown_c:
         raise ScenarioError(f"{scenario.source_path or 'scenario'}: growth.customers names unknown customer(s) {unknown_c}")
-    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER])
-    factor = (scenario.growth.all
-              * cust.map(scenario.growth.customers).fillna(1.0).to_numpy()
-              * forecast[C.UNIQUE_ID].map(scenario.growth.groups).fillna(1.0).to_numpy())
+    factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
     forecast = forecast.copy()
     forecast[values] = forecast[values].to_numpy() * factor[:, None]
@@ -115,6 +129,38 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
         forecast.loc[gone, values] = 0.0
     return forecast, groups
+
+
+def _calendar_effects(history, services):
+    """Weekday and month effects of the catalog categories the anticipated services name, and of
+    their analogs (learnt from the history; None when no service names a category)."""
+    from planner.anticipate import category_effects, group_effects
+
+    with_cat = [s for s in services if s.category is not None]
+    if not with_cat:
+        return None, None
+    effects = {col: category_effects(history.telemetry, history.catalog, col) for col in {s.category[0] for s in with_cat}}
+    analogs = sorted({a for s in with_cat for a in s.analogs} & set(history.demand[C.GROUP_ID]))
+    return effects, (group_effects(history.demand, analogs) if analogs else None)
+
+
+def _growth_factors(scenario: Scenario, history, forecast: pd.DataFrame, groups: pd.DataFrame) -> np.ndarray:
+    """Growth multiplier of each forecast row: global × customer × group, each a number or a curve
+    over the weeks of the horizon (scenarios.growth_curve)."""
+    from planner.scenarios import growth_curve
+
+    g = scenario.growth
+    week = ((forecast[C.DS] - horizon_start(scenario, history)) // pd.Timedelta("7D")).to_numpy(float)
+    factor = growth_curve(g.all, week)
+    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
+    for name, spec in g.customers.items():
+        rows = cust == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    ids = forecast[C.UNIQUE_ID].to_numpy()
+    for name, spec in g.groups.items():
+        rows = ids == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    return factor
 
 
 def _customer_log_volume(history) -> dict[str, float]:
@@ -187,7 +233,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     history = load_history(scenario)
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
-    forecast, report = forecast_stage(scenario, history, start, progress)
+    fc_run = forecast_stage_run(scenario, history, start, progress)
+    forecast, report = fc_run.forecast, fc_run.report
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
@@ -227,11 +274,14 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
     summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    from planner.forecast import calibration_summary
+
+    summary["forecast_calibration"] = calibration_summary(fc_run)
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, profiles, summary)
+                   utilisation, qos, workers_risk, profiles, summary, fc_run.calibration)
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -295,6 +345,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     }
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.forecast_calibration is not None:
+        tables["forecast_calibration"] = run.forecast_calibration
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -302,7 +354,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, summary={k: v for k, v in run.summary.items()
+                                                                 if k not in ("packing", "scenario_definition", "forecast_calibration")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
         if plots:
             _plots(run, tmp)

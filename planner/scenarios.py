@@ -75,20 +75,56 @@ class Server(_Strict):
     initial: int = Field(0, ge=0)  # installed at the start of the horizon
 
 
-class Growth(_Strict):
-    """Multipliers of the forecast demand (1.0 = as forecast)."""
+GrowthFactor = float | list[float] | dict[int, float]
 
-    all: float = Field(1.0, gt=0, alias="global")
-    customers: dict[str, float] = {}
-    groups: dict[str, float] = {}
+
+def _check_factor(name: str, v):
+    values = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [v]
+    if not values or not all(isinstance(x, (int, float)) and x > 0 for x in values):
+        raise ValueError(f"{name}: multipliers must be > 0, got {v}")
+    if isinstance(v, dict) and any(k < 0 for k in v):
+        raise ValueError(f"{name}: weeks must be >= 0, got {sorted(v)}")
+    return v
+
+
+def growth_curve(factor: GrowthFactor, weeks) -> "np.ndarray":
+    """Multiplier of each week index (0 = the first week of the horizon).
+
+    A number holds for every week; a list gives one factor per week (the last one holds after
+    it); a mapping ``{week: factor}`` is interpolated linearly between its weeks and held flat
+    before the first and after the last.
+    """
+    import numpy as np
+
+    weeks = np.asarray(weeks, float)
+    if isinstance(factor, (int, float)):
+        return np.full(weeks.shape, float(factor))
+    if isinstance(factor, list):
+        arr = np.asarray(factor, float)
+        return arr[np.clip(weeks.astype(int), 0, len(arr) - 1)]
+    knots = sorted(factor.items())
+    return np.interp(weeks, [k for k, _ in knots], [v for _, v in knots])
+
+
+class Growth(_Strict):
+    """Multipliers of the forecast demand (1.0 = as forecast): a number, a list with one factor per
+    week of the horizon, or a curve ``{week: factor}`` interpolated between its weeks."""
+
+    all: GrowthFactor = Field(1.0, alias="global")
+    customers: dict[str, GrowthFactor] = {}
+    groups: dict[str, GrowthFactor] = {}
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("all")
+    @classmethod
+    def _positive_all(cls, v):
+        return _check_factor("growth.global", v)
 
     @field_validator("customers", "groups")
     @classmethod
     def _positive(cls, v):
-        bad = {k: x for k, x in v.items() if not x > 0}
-        if bad:
-            raise ValueError(f"multipliers must be > 0, got {bad}")
+        for k, x in v.items():
+            _check_factor(k, x)
         return v
 
 
@@ -103,6 +139,15 @@ class Anticipated(_Strict):
     ramp_weeks: float = Field(4.0, gt=0)
     success_probability: float | None = Field(None, ge=0, le=1)  # None: from the launches model
     marketing_push: bool = False
+    # e.g. {trigger: http}: weekday and month pattern of that catalog category, not the analogs'
+    category: dict[str, str] | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _one_category(cls, v):
+        if v is not None and len(v) != 1:
+            raise ValueError(f"give one catalog column and its value, e.g. {{trigger: http}}, got {v}")
+        return v
 
 
 class Retired(_Strict):
@@ -135,7 +180,8 @@ class Solver(_Strict):
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
-    n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
+    n_windows: int | None = Field(None, ge=1)  # backtest windows as long as the horizon; None: as many as fit, up to 12
+    holidays: str | None = None  # a file of dates (relative to the scenario) or a country code (US, DE-BY)
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
 
