@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, record_or_warn
 
 
 def register(app: typer.Typer) -> None:
@@ -16,11 +17,18 @@ def register(app: typer.Typer) -> None:
         base: Path = typer.Argument(..., help="Base scenario YAML."),
         variants: list[Path] = typer.Argument(..., help="Variant scenario YAMLs (usually with base: the base file)."),
         out: Path = typer.Option(Path("whatif-out"), "--out", "-o", help="Output folder."),
-        n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Scenarios planned in parallel (processes)."),
+        n_jobs: int = typer.Option(None, "--n-jobs", "-j", min=1,
+                                   help="Scenarios planned in parallel (processes; default: the machine's cores, "
+                                        "at most one per scenario)."),
         scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Compare cost, servers by type, utilisation and risk of VARIANTS against BASE."""
+        import datetime
+
+        from rich.markup import escape
         from rich.table import Table
 
         from planner.scenarios import load_scenario
@@ -30,11 +38,24 @@ def register(app: typer.Typer) -> None:
 
         refuse_existing(out, force)
         paths = [base, *variants]
-        for p in paths:  # fail on a bad file before hours of planning
-            load_scenario(p)
-        with captured_warnings(), console.status(f"planning {len(paths)} scenarios"):
-            results = run_whatif([str(p) for p in paths], n_jobs=n_jobs, scheduler=scheduler)
+        scenarios = [load_scenario(p) for p in paths]  # fail on a bad file before hours of planning
+        from planner.whatif import default_jobs
+
+        jobs = default_jobs(len(paths)) if n_jobs is None else n_jobs
+        where = f"on {scheduler}" if scheduler else f"in {jobs} process{'es' if jobs > 1 else ''}"
+        console.print(f"planning {len(paths)} scenarios {where}", highlight=False)
+
+        def report(done, total, r, seconds):  # one line per finished scenario, as it finishes
+            console.print(f"  [{done}/{total}] {escape(r['name'])}: cost {r['summary']['total_cost']:,.0f}, "
+                          f"risk {r['summary']['risk']['total_slot_hours']:g} slot-hours ({seconds:.0f} s)",
+                          highlight=False)
+
+        with captured_warnings():
+            results = run_whatif([str(p) for p in paths], n_jobs=jobs, scheduler=scheduler, progress=report)
         write_whatif(results, out, force=force)
+        for r in results:  # a variant that installs less than it needs says so before the numbers
+            for msg in r["summary"].get("plan_warnings", []):
+                console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
         table = comparison_table(results)
         base_row = table.iloc[0]
         t = Table(title="what-if comparison (deltas against the base)")
@@ -42,6 +63,12 @@ def register(app: typer.Typer) -> None:
             t.add_column(col, justify="right" if col != "scenario" else "left")
         for r in table.itertuples(index=False):
             t.add_row(r.scenario, f"{r.total_cost:,.0f}", f"{r.total_cost - base_row.total_cost:+,.0f}",
-                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:.1f}")
+                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:g}")
         console.print(t)
         console.print(f"[green]wrote[/] {out}/comparison.xlsx and comparison.csv")
+        batch = f"whatif {out.resolve()} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+        for sc, r in zip(scenarios, results):
+            outcome = record_or_warn("whatif", sc, r["summary"], r["plan"], r["purchases"], out=out, db=history,
+                                     no_history=no_history, batch=batch)
+            if not outcome["recorded"]:
+                break  # one message is enough
