@@ -324,7 +324,14 @@ def read_holidays(spec, years) -> list[pd.Timestamp]:
     if path.exists():
         if path.is_dir():
             raise InputDataError("expected a file of holiday dates, got a folder", path=path)
-        frame = pd.read_csv(path, header=None, dtype=str, comment="#")
+        try:
+            frame = pd.read_csv(path, header=None, dtype=str, comment="#", skip_blank_lines=True)
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame()
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InputDataError(f"not a file of dates ({exc}); expected one date a line or a ds/date column", path=path) from None
+        if frame.empty or frame.shape[1] == 0:
+            raise InputDataError("no holiday dates in the file (expected one date a line, YYYY-MM-DD)", path=path)
         first = str(frame.iloc[0, 0]).strip().lower() if len(frame) else ""
         if first in ("ds", "date"):
             frame = frame.iloc[1:]

@@ -484,6 +484,11 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         for key in ("path", "catalog", "customers"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((path.parent / data[key]).resolve())
+    fc = raw.get("forecast")
+    if isinstance(fc, dict) and isinstance(fc.get("holidays"), str):
+        local = Path(fc["holidays"]) if Path(fc["holidays"]).is_absolute() else path.parent / fc["holidays"]
+        if local.exists():  # a file of dates beside the scenario that names it (else a country code)
+            fc["holidays"] = str(local.resolve())
     inventory = raw.get("inventory")
     if isinstance(inventory, str):  # a CSV file beside the scenario that names it
         file = Path(inventory) if Path(inventory).is_absolute() else (path.parent / inventory).resolve()
@@ -505,7 +510,7 @@ def load_scenario(path) -> Scenario:
     if inventory_file is not None:
         _check_inventory_types(raw, inventory_file)
     try:
-        return Scenario.model_validate({**raw, "source_path": path.resolve()})
+        scenario = Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -515,6 +520,23 @@ def load_scenario(path) -> Scenario:
                 msg = "unknown field (misspelt?)"
             lines.append(f"  {loc}: {msg}")
         raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
+    if scenario.forecast.holidays:
+        _check_holidays(path, scenario.forecast.holidays)
+    return scenario
+
+
+def _check_holidays(path: Path, spec: str) -> None:
+    """A holiday file must hold dates, a country code must be known (checked before the history
+    is read, so a typo costs no minutes)."""
+    from planner.errors import InputDataError, PlannerError
+    from planner.forecast import read_holidays
+
+    try:
+        read_holidays(spec, range(2020, 2021))
+    except InputDataError as exc:
+        raise ScenarioError(f"{path}: forecast.holidays: {exc}") from None
+    except PlannerError as exc:  # the holidays package is missing: not a scenario error, but say where
+        raise type(exc)(f"{path}: forecast.holidays: {exc}") from None
 
 
 def default_scenario() -> Scenario:
