@@ -35,8 +35,15 @@ class PlanRun:
     utilisation: pd.DataFrame
     qos: pd.DataFrame
     workers_risk: pd.DataFrame
+    risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    groups: pd.DataFrame | None = None  # group_id, customer, tier (+ anticipated services): the rules verify reads
+    fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
+    orders: pd.DataFrame | None = None  # planner.review.purchase_orders: what to buy, when to order it
+    why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
+    deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
+    planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
 
 
 def _noop(stage: str, done: float) -> None:
@@ -59,8 +66,9 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
-    window_start = history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)
-    demand = history.demand[history.demand[C.DS] >= window_start]
+    demand = history.demand
+    if scenario.forecast.history_weeks is not None:
+        demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
 
     def tick(done):
@@ -124,23 +132,23 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note."""
+    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
+    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
     peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -156,7 +164,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w])
+                                    fallback=free[peak_w], deferral=deferral)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -172,18 +180,19 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
     return [done[w] for w in range(n)], notes
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> PlanRun:
-    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written."""
-    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None) -> PlanRun:
+    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+    ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins)."""
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of, worker_risk)
+                              utilisation_frame, week_starts, worker_loads_of)
+    from planner.risk import plan_risk
 
     scenario = scenario or default_scenario()
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
-    history = load_history(scenario)
+    history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
     forecast, report = forecast_stage(scenario, history, start, progress)
@@ -194,43 +203,139 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     servers = servers_frame(scenario)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     t1 = time.perf_counter()
+    from planner.deferral import deferral_setup
+
+    deferral = deferral_setup(scenario, history)
     weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress)
+                                scenario.solver, progress, deferral=deferral)
     timings["packing_s"] = time.perf_counter() - t1
+    deferral_weeks, deferral_summary, planned_demand = _deferral_figures(weeks, deferral, forecast, groups, tiers,
+                                                                         servers, scenario, progress)
 
     progress("procurement", 0.92)
     required = required_servers(weeks, pool_of)
-    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
-    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
-    if scenario.procurement.initial_fleet == "week0":
-        # Today's fleet plus last quarter's orders still in transit cover every week that an
-        # order placed now could not reach: the most any week inside the type's lead time needs.
-        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
-        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
-        cover = within.groupby("server_type")["required"].max()
-        initial["installed"] = initial["installed"] + initial["server_type"].map(cover).fillna(0).astype(int)
-    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
-                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
-    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
-    if not proc.status.has_solution:
-        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    proc, fleet = procure(scenario, servers, required)
 
     loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-    risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
+    risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
+    risks = {wp.week: risk.contributions[risk.contributions["week"] == wp.week] for wp in weeks}
     utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
     plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
     assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
-    qos = qos_table(weeks, risks, groups, tiers)
-    workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
-    summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
+    qos = qos_table(groups, tiers, risk.by_customer)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
+    workers_risk = risk.by_worker
+    summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
+    if deferral_summary is not None:
+        summary["deferral"] = deferral_summary
+    orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
+    summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
-    return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, profiles, summary)
+    run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
+                  utilisation, qos, workers_risk, risk, profiles, summary, groups)
+    run.fleet, run.orders, run.why = fleet, orders, why
+    run.deferral, run.planned_demand = deferral_weeks, planned_demand
+    return run
+
+
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+    """Per-week work moved; for the week that sizes the fleet, the capacity deferral saved (that
+    week packed again as the work arrives); and the demand packed after the move (what
+    ``planner verify`` checks the assignment against). ``(None, None, None)`` without deferral."""
+    if deferral is None:
+        return None, None, None
+    from planner.deferral import deferral_summary, planned_demand, week_figures
+    from planner.plan import pack_week
+
+    table = pd.DataFrame([week_figures(wp) for wp in weeks])
+    peak = max(weeks, key=lambda wp: wp.result.objective)
+    progress("peak week without deferral", 0.91)
+    try:
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+    except InfeasiblePlanError as exc:
+        import warnings
+
+        warnings.warn(f"the peak week without deferral has no plan ({exc}); capacity saved is not reported", stacklevel=2)
+        without = None
+    return table, deferral_summary(table, deferral, peak.week, without), planned_demand(weeks)
+
+
+def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame):
+    """Orders that cover ``required`` (week, pool, server_type, required) at least cost, from the
+    installed fleet (``servers[].initial`` + the inventory). With ``procurement.initial_fleet:
+    week0`` orders already in transit top the fleet up where a week inside a type's lead time needs
+    more (an order placed now could not reach it). Returns (ProcurementResult, the starting fleet
+    ``pool, server_type, inventory, in_transit, installed``)."""
+    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+    from planner.scenarios import installed_fleet
+
+    fleet = installed_fleet(scenario).rename(columns={"installed": "inventory"})
+    fleet["in_transit"] = 0
+    if scenario.procurement.initial_fleet == "week0":
+        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
+        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
+        cover = fleet["server_type"].map(within.groupby("server_type")["required"].max()).fillna(0).astype(int)
+        fleet["in_transit"] = (cover - fleet["inventory"]).clip(lower=0)
+    fleet["installed"] = fleet["inventory"] + fleet["in_transit"]
+    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
+    problem = ProcurementProblem(proc_servers, required, fleet[["pool", "server_type", "installed"]],
+                                 n_weeks=scenario.horizon.weeks, budget=scenario.procurement.budget,
+                                 substitution=scenario.procurement.substitution)
+    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    if not proc.status.has_solution:
+        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    return proc, fleet
+
+
+def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders with their dates and the groups and weeks that need each (planner.review)."""
+    from planner.review import purchase_orders, why_purchases
+
+    orders = purchase_orders(proc.purchases, servers, [wp.start for wp in weeks])
+    return orders, why_purchases(orders, weeks, plan, groups, servers)
+
+
+def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+    """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
+    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    from models.procurement import MONTHS_PER_WEEK
+    from planner.backtest import tier_target
+    from planner.review import drivers
+
+    cpm = dict(zip(servers["type"], servers["cost_per_month"]))
+    fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
+    slots = len(weeks[0].instance.slots) if weeks else 168
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
+    exposure: dict[str, int] = {}
+    for rec in workers_risk.itertuples(index=False):
+        for t in {tier_of.get(g) for g in rec.groups} - {None}:
+            exposure[t] = exposure.get(t, 0) + slots
+    risk = summary.get("risk_slot_hours_by_tier", {})
+    vs_target = {}
+    for t in sorted(set(risk) | set(exposure)):
+        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
+        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
+                        "expected_overflow_share": None if share is None else round(share, 6),
+                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    total = float(summary["total_cost"])
+    return {
+        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
+                            for r in fleet.itertuples(index=False)},
+        "installed_fleet_cost": round(fleet_cost, 2),
+        "cost_change_vs_installed": round(total - fleet_cost, 2),
+        "orders": [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
+                    for k, v in row.items()} for row in orders.to_dict("records")],
+        "drivers": drivers(why),
+        "risk_vs_target": vs_target,
+    }
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -241,11 +346,14 @@ def group_profiles(history) -> pd.DataFrame:
                              value=C.CPU_CORES).profiles
 
 
-def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, total_s) -> dict:
+def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, total_s) -> dict:
+    from planner.forecast import fallback_summary
+
     peak_cost = sum(wp.peak_cost for wp in weeks)
     shape_cost = sum(wp.result.objective for wp in weeks)
     last = plan[plan["week"] == plan["week"].max()]
     return {
+        "plan_warnings": shortfall_warnings(proc.shortfall, risk),
         "scenario": scenario.name,
         "source": history.source,
         "groups": int(history.groups.shape[0]),
@@ -264,18 +372,38 @@ def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, 
                     for wp in weeks],
         "procurement": {"status": str(proc.status), "backend": proc.backend, "messages": list(proc.messages),
                         "shortfall_server_weeks": float(proc.shortfall["shortfall"].sum()) if len(proc.shortfall) else 0.0},
-        "risk_slot_hours_by_tier": {t: round(float(v), 3) for t, v in qos.groupby("tier")["risk"].sum().items()},
+        "risk": risk.to_summary(),
+        "risk_slot_hours_by_tier": risk.to_summary()["by_tier"],
         "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].astype(float).clip(lower=1e-9))), 4),
         "forecast_models": report["model"].value_counts().to_dict() if "model" in report else {},
+        "forecast_fallbacks": fallback_summary(report),
         "timings_s": {k: round(v, 2) for k, v in {**timings, "total_s": total_s}.items()},
         "scenario_definition": scenario_dict(scenario),
     }
 
 
+def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
+    """What the person who owns the plan must read first: weeks in which the procurement installs
+    less than the packing needs, and the unserved demand this leaves (counted in the risk)."""
+    if shortfall is None or shortfall.empty:
+        return []
+    parts = []
+    for (pool, stype, resource), rows in shortfall.groupby(["pool", "server_type", "resource"], sort=True):
+        weeks = sorted(int(w) for w in rows["week"].unique())
+        span = f"week {weeks[0]}" if len(weeks) == 1 else f"{len(weeks)} weeks ({weeks[0]}-{weeks[-1]})"
+        what = f"{stype} servers" if resource == "servers" else f"{resource} of pool {pool}"
+        parts.append(f"{what} short by up to {rows['shortfall'].max():,.6g} in {span}")
+    return [f"SHORTFALL: the plan installs less than it needs ({'; '.join(parts)}); workers left without a "
+            f"server serve nothing: {risk.unserved:,.1f} of the {risk.total:,.1f} expected overflow slot-hours "
+            "are this unserved demand (shortfall.csv and the procurement messages say why)"]
+
+
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:
-    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx and plots, all or nothing."""
+    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
+    all or nothing."""
     import json
 
+    from planner.export.report import write_report
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
@@ -289,8 +417,22 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,
         "required": run.required, "shortfall": run.procurement.shortfall, "forecast_models": run.forecast_report,
     }
+    if run.orders is not None:
+        tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.deferral is not None:
+        tables["deferral"] = run.deferral
+    if run.planned_demand is not None:
+        tables["planned_demand"] = run.planned_demand
+    if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
+        from planner.plan import servers_frame, tiers_of
+        from planner.qos import tiers_frame
+        from planner.servers import SERVER_COLUMNS
+
+        tables["groups"] = run.groups
+        tables["tiers"] = tiers_frame(tiers_of(run.scenario))
+        tables["servers"] = servers_frame(run.scenario)[list(SERVER_COLUMNS)]
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -298,8 +440,12 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, orders=run.orders, why=run.why,
+                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
+        write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
+                     summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
+                     forecast=run.forecast, history=run.history.demand)
         if plots:
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())

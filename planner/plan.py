@@ -6,6 +6,8 @@ groups' demand is taken as normal with the forecast mean and a spread read off i
 (sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)), summed comonotonically (sigma adds up:
 forecast errors of groups that share a worker are assumed to move together, the cautious choice),
 and P(load > physical capacity) is summed over the slots (the worst resource in each slot).
+:func:`overflow_probability` is that maths; planner.risk aggregates it (with the workers a
+procurement shortfall leaves unserved) into every risk figure of the plan.
 """
 
 from __future__ import annotations
@@ -72,17 +74,20 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return rows[live]
 
 
-def week_bound(forecast, groups, tiers, servers, start) -> tuple[float, float]:
+def week_bound(forecast, groups, tiers, servers, start, deferral=None) -> tuple[float, float]:
     """Lower bound on one week's fleet cost and the week's total inflated demand (cheap: no solve).
 
     The pair orders the weeks of a horizon to find its peak: the bound first, the demand breaking
-    ties (whole-server bounds are often equal while the demand still grows)."""
+    ties (whole-server bounds are often equal while the demand still grows). With a pre-pass
+    ``deferral`` (planner.deferral.DeferralSetup) the bound is that of the reshaped demand."""
     from models.packing.bounds import class_demand, lower_bound
     from planner.packing import to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
     inst = to_packing_instance(rows, g, tiers, servers)
+    if deferral is not None and deferral.before_packing:
+        inst, _ = deferral.prepass(inst, start)
     demand = class_demand(inst)  # [class, slot, resource]
     cap = np.array([s.capacity for s in inst.server_types], dtype=float).max(axis=0)
     return float(lower_bound(inst)["best"]), float((demand / cap).max(axis=1).sum())
@@ -189,39 +194,74 @@ def reuse_plan(instance, plan: WeekPlan):
 
 
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None) -> WeekPlan:
+              fallback: WeekPlan | None = None, deferral=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
     type (:func:`shard_alternatives`); the cheapest verified plan is kept, for the shape-aware plan
     and for the baseline alike. ``baseline_servers`` (default ``servers``) is the catalog of the
     peak-based baseline, which is never limited to the planned fleet. When no plan is found and
-    ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used."""
+    ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used.
+    ``deferral`` (planner.deferral.DeferralSetup) moves lax work before or after the packing; the
+    forecast mean and spread move with it, the baseline keeps the demand as it arrives."""
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    default = to_packing_instance(rows, g, tiers, servers)
+    default = arrived = to_packing_instance(rows, g, tiers, servers)
     # Cubes share the instance's sorted group and slot order.
     mean, q50, q95, q99 = (demand_cube(rows, None, q, default.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
-    sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
+    flows = None
+    if deferral is not None and deferral.before_packing:
+        default, flows = deferral.prepass(default, start)
     if solver.iterations is not None:
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
         search = dict(workers=solver.workers)
+    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
     try:
-        planned, result = _cheapest(default, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
-                                    mip_gap=solver.mip_gap, **search)
+        planned, result = _cheapest(default, solver.backend, **options)
     except InfeasiblePlanError:
         reused = reuse_plan(default, fallback) if fallback is not None else None
         if reused is None:
             raise
         planned, result = reused
+    if deferral is not None and not deferral.before_packing:
+        planned, result, flows = _defer_per_worker(planned, result, deferral, solver.backend, options)
+    if flows is not None:
+        from models.deferral import apply_flows
+
+        mean, q50, q95, q99 = (apply_flows(c, flows) for c in (mean, q50, q95, q99))
+    sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = default if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
+    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
     return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
+
+
+def _defer_per_worker(planned, result, deferral, backend, options):
+    """Reshape the lax groups worker by worker (each worker's peak can only fall, so the plan stays
+    valid), then pack the reshaped demand again; keep the cheaper verified plan."""
+    from models.packing.deferral import defer_per_worker
+    from models.packing.verify import find_violations
+    from planner.errors import InfeasiblePlanError
+
+    shaped, flows = defer_per_worker(planned, result.assignment_frame(), deferral.window_of(planned))
+    broken = find_violations(shaped, result)
+    if broken:  # never expected: the per-worker LP keeps every worker within capacity
+        import warnings
+
+        warnings.warn(f"per-worker deferral broke the plan ({broken[0]}); this week keeps its work as it arrives",
+                      stacklevel=2)
+        return planned, result, None
+    try:
+        inst, repacked = _cheapest(shaped, backend, **options)
+    except InfeasiblePlanError:
+        return shaped, result, flows
+    if repacked.objective < result.objective - 1e-9:
+        return inst, repacked, flows
+    return shaped, result, flows
 
 
 def sum_per_worker(instance, assignment: pd.DataFrame, values: np.ndarray, workers: list[str]) -> np.ndarray:
@@ -256,17 +296,14 @@ def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
                        planned, sum_per_worker(wp.instance, frame, wp.spread, workers))
 
 
-def worker_risk(wp: WeekPlan, loads: WorkerLoads) -> pd.DataFrame:
-    """Per worker: expected overflow slot-hours and the groups on it."""
+def overflow_probability(wp: WeekPlan, loads: WorkerLoads) -> np.ndarray:
+    """``[W, T]`` probability that each worker's load exceeds its capacity in each slot (the worst
+    resource of the slot). planner.risk aggregates it into every risk total of the plan."""
     mu, sigma, cap = loads.mean, loads.sigma, loads.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (cap - mu) / sigma
     p = np.where(sigma > 0, norm.sf(z), (mu > cap).astype(float))
-    overflow = p.max(axis=2).sum(axis=1)  # expected slot-hours with some resource over capacity
-    frame = wp.result.assignment_frame()
-    groups_on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
-    return pd.DataFrame({"worker_id": loads.workers, "server_type": loads.server_type,
-                         "risk": overflow, "groups": [groups_on[w] for w in loads.workers]})
+    return p.max(axis=2)
 
 
 def utilisation_frame(wp: WeekPlan, loads: WorkerLoads, pool_of: dict[str, str]) -> pd.DataFrame:
@@ -334,18 +371,12 @@ def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: 
     return pd.DataFrame(rows)[cols]
 
 
-def qos_table(weeks: list[WeekPlan], risks: dict[int, pd.DataFrame], groups: pd.DataFrame, tiers: dict[str, Tier]) -> pd.DataFrame:
-    """Per customer: tier, planned quantile, headroom, spread, groups and the expected overflow
-    slot-hours over the horizon of the workers its groups sit on."""
-    cust_of = groups.set_index(C.GROUP_ID)[C.CUSTOMER].to_dict()
-    risk = {}
-    for wp in weeks:
-        for rec in risks[wp.week].itertuples(index=False):
-            for c in {cust_of.get(g) for g in rec.groups}:
-                risk[c] = risk.get(c, 0.0) + rec.risk
+def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd.Series) -> pd.DataFrame:
+    """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
+    expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
     per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
-    per["risk"] = per[C.CUSTOMER].map(risk).fillna(0.0)
+    per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
     return per[[C.CUSTOMER, "tier", "quantile", "headroom", "risk", "groups", "spread"]]

@@ -146,6 +146,8 @@ class PackingInstance:
             the same key) or ``None``; default ``None``.
         min_shards: per group, a minimum number of shards; default 1 (more are added when a group
             does not fit any server).
+        deferral: a :class:`models.deferral.Deferral` when ``demand`` is lax work moved inside its
+            deadline window (checked by the verifier); default ``None``.
         sigma: ``[group, slot, resource]`` standard deviation of the demand (the range for the
             ``hoeffding`` form), >= 0; with it ``demand`` is the mean and groups with an
             ``overflow_risk`` are packed by the chance constraint (module docstring).
@@ -170,6 +172,9 @@ class PackingInstance:
     spread: np.ndarray | None = None
     isolation: tuple[str | None, ...] | None = None
     min_shards: np.ndarray | None = None
+    # A models.deferral.Deferral when lax work was moved: the demand before the move and each group's
+    # window, which the verifier checks the (reshaped) ``demand`` against.
+    deferral: object | None = None
     sigma: np.ndarray | None = None
     overflow_risk: np.ndarray | None = None
     risk_method: tuple[str, ...] | None = None

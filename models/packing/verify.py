@@ -21,7 +21,7 @@ import pandas as pd
 from models.packing.instance import PackingInstance
 from models.packing.result import PackingResult, Placement
 
-__all__ = ["Violation", "find_violations", "worker_loads", "chance_terms", "overflow_report"]
+__all__ = ["Violation", "find_violations", "worker_loads", "chance_terms", "overflow_report", "deferral_violations"]
 
 # Loads may exceed capacity by this fraction of the capacity before it counts (float round-off).
 REL_TOL = 1e-6
@@ -111,7 +111,8 @@ def find_violations(instance: PackingInstance, assignment) -> list[Violation]:
     Checks: known groups and server types; one server type per worker; each group's fractions are
     in (0, 1] and sum to 1; shards of a group on distinct workers; capacity with the strictest
     headroom of the worker's groups in every slot and resource (on a chance-constrained instance
-    the chance constraint, family ``chance``); isolation; spread; ``max_count``.
+    the chance constraint, family ``chance``); isolation; spread; ``max_count``; for an instance
+    whose lax work was moved, :func:`deferral_violations`.
     """
     frame = _as_frame(assignment)
     missing = {"group_id", "fraction", "worker_id", "server_type"} - set(frame.columns)
@@ -217,9 +218,21 @@ def find_violations(instance: PackingInstance, assignment) -> list[Violation]:
         if s.max_count is not None and n > s.max_count:
             out.append(Violation("max_count", (name,), float(n - s.max_count),
                                  f"{n} servers of type {name!r}, more than max_count {s.max_count}"))
+    if instance.deferral is not None:
+        out.extend(deferral_violations(instance))
     return out
 
 
+def deferral_violations(instance: PackingInstance) -> list[Violation]:
+    """Moved work checked against the demand before the move (models/deferral.py): conserved, never
+    before arrival, never after the deadline, at most the group's peak rate; strict groups unmoved."""
+    from models.deferral import check_reshape
+
+    d = instance.deferral
+    return [Violation(family, (instance.group_ids[g] if g >= 0 else "-",
+                               instance.slots[t] if t >= 0 else "-", instance.resources[r] if r >= 0 else "-"),
+                      amount, message)
+            for family, g, t, r, amount, message in check_reshape(d.original, instance.demand, d.window)]
 def overflow_report(instance: PackingInstance, assignment, draws: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Predicted overflow probability of each worker of a chance-constrained instance.
 

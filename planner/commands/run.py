@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
 
 
 def progress_bar():
@@ -23,9 +24,28 @@ def progress_bar():
     return bar, update
 
 
+def risk_line(risk: dict) -> str:
+    """The plan's risk as one line: the total, then its split by tier (which adds up to it)."""
+    line = f"{risk['total_slot_hours']:g} total"
+    if risk.get("unserved_slot_hours"):
+        line += f" ({risk['unserved_slot_hours']:g} unserved)"
+    return line + ": " + ", ".join(f"{k} {v:g}" for k, v in risk["by_tier"].items())
+
+
+def fallback_text(fb: dict) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
+    if fb["reasons"]:
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text
+
+
 def print_plan_summary(summary: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    for msg in summary.get("plan_warnings", []):  # first and loud: the plan does not cover the need
+        console.print(f"[bold red]{escape(msg)}[/]", highlight=False, soft_wrap=True)
     t = Table(title=f"plan: {summary['scenario']}", show_header=False)
     rows = [
         ("data", summary["source"]),
@@ -36,15 +56,56 @@ def print_plan_summary(summary: dict) -> None:
         ("servers purchased", str(summary["servers_purchased"])),
         ("shape / peak packing cost", str(summary["shape_vs_peak_packing_cost"])),
         ("mean CPU utilisation", f"{summary['cpu_utilisation_mean']:.1%}"),
-        ("risk (overflow slot-hours)", ", ".join(f"{k} {v:g}" for k, v in summary["risk_slot_hours_by_tier"].items())),
-        ("procurement", summary["procurement"]["status"]),
+        ("risk (overflow slot-hours)", risk_line(summary["risk"])),
+        ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
+                                                            if summary.get("plan_warnings") else "")),
+        ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
+    ka = summary.get("keep_alive")
+    if ka:  # warm instances were planned: say what they cost in cold starts and where the policy fell back
+        text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
+                f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
+        if ka.get("fallbacks"):
+            text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
+        rows.append(("keep-alive", text))
+    df = summary.get("deferral")
+    if df:  # lax work moved inside its deadlines: how much, and what it saved where the fleet is sized
+        text = (f"{df['method']}: {df.get('moved_share_of_all_work', 0):.1%} of all work moved "
+                f"({df.get('moved_share_of_lax_work', 0):.1%} of lax work)")
+        if df.get("capacity_saved_per_month") is not None:
+            text += (f"; peak week {df['peak_week_cost_with']:,.0f}/month vs {df['peak_week_cost_without']:,.0f} "
+                     f"without ({df['capacity_saved_share']:.1%} saved)")
+        rows.append(("deferral", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    fb = summary["forecast_fallbacks"]
+    if fb["share"] > 0:
+        console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
+                      "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
+    print_orders(summary)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
+
+
+def print_orders(summary: dict) -> None:
+    """What to buy: each order with its order week (need week − lead time), and what drives them."""
+    orders = summary.get("orders")
+    if orders is None:
+        return
+    if not orders:
+        console.print("what to buy: nothing, the installed fleet covers every week", highlight=False)
+        return
+    console.print("[bold]what to buy[/] (order week = need week − lead time):", highlight=False)
+    for o in orders:
+        console.print(f"  {o['purchased']} × {o['server_type']} ({o['pool']}): order in week {o['order_week']} "
+                      f"({o['order_date']}), needed from week {o['need_week']} ({o['need_date']}), "
+                      f"lead time {o['lead_time_weeks']} weeks, {o['cost']:,.0f} over the horizon", highlight=False)
+    drivers = (summary.get("drivers") or {}).get("customer") or []
+    if drivers:
+        console.print("  driven by " + ", ".join(f"{d['customer']} ({d['share']:.0%})" for d in drivers)
+                      + " (why.csv, Why sheet)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +116,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("planner-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
         from planner.pipeline import run_plan, write_run
@@ -70,3 +133,5 @@ def register(app: typer.Typer) -> None:
         files = write_run(result, out, force=force, plots=not no_plots)
         print_plan_summary(result.summary)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
+        add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
+                                           db=history, no_history=no_history))

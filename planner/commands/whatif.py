@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, record_or_warn
 
 
 def register(app: typer.Typer) -> None:
@@ -19,8 +20,13 @@ def register(app: typer.Typer) -> None:
         n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Scenarios planned in parallel (processes)."),
         scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
+        history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
+        no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
     ):
         """Compare cost, servers by type, utilisation and risk of VARIANTS against BASE."""
+        import datetime
+
+        from rich.markup import escape
         from rich.table import Table
 
         from planner.scenarios import load_scenario
@@ -30,11 +36,13 @@ def register(app: typer.Typer) -> None:
 
         refuse_existing(out, force)
         paths = [base, *variants]
-        for p in paths:  # fail on a bad file before hours of planning
-            load_scenario(p)
+        scenarios = [load_scenario(p) for p in paths]  # fail on a bad file before hours of planning
         with captured_warnings(), console.status(f"planning {len(paths)} scenarios"):
             results = run_whatif([str(p) for p in paths], n_jobs=n_jobs, scheduler=scheduler)
         write_whatif(results, out, force=force)
+        for r in results:  # a variant that installs less than it needs says so before the numbers
+            for msg in r["summary"].get("plan_warnings", []):
+                console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
         table = comparison_table(results)
         base_row = table.iloc[0]
         t = Table(title="what-if comparison (deltas against the base)")
@@ -42,6 +50,12 @@ def register(app: typer.Typer) -> None:
             t.add_column(col, justify="right" if col != "scenario" else "left")
         for r in table.itertuples(index=False):
             t.add_row(r.scenario, f"{r.total_cost:,.0f}", f"{r.total_cost - base_row.total_cost:+,.0f}",
-                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:.1f}")
+                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:g}")
         console.print(t)
         console.print(f"[green]wrote[/] {out}/comparison.xlsx and comparison.csv")
+        batch = f"whatif {out.resolve()} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+        for sc, r in zip(scenarios, results):
+            outcome = record_or_warn("whatif", sc, r["summary"], r["plan"], r["purchases"], out=out, db=history,
+                                     no_history=no_history, batch=batch)
+            if not outcome["recorded"]:
+                break  # one message is enough

@@ -23,7 +23,8 @@ import pandas as pd
 from planner import columns as C
 from planner.catalog import DEFAULT_DURATION_S, cpu_from_memory, validate_catalog
 from planner.errors import InputDataError
-from planner.ingest.checks import numeric_counts, require_columns, require_file
+from planner.ingest.checks import PLAUSIBLE_RATE_PER_S, numeric_counts, require_columns, require_file
+from planner.io import read_csv
 from planner.telemetry import Telemetry
 
 INVOCATIONS = "invocations_per_function_md.anon.d{:02d}.csv"
@@ -122,7 +123,7 @@ def _read_invocation_day(path: Path):
     types = {c: pa.float32() for c in MINUTES}
     types.update({c: pa.string() for c in KEYS + ["Trigger"]})
     try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""]))
     except pa.ArrowInvalid as exc:
         # pyarrow says what failed but not in our terms: re-read the slow way to name the row.
         _explain_day_file(path, exc)
@@ -139,11 +140,26 @@ def _read_invocation_day(path: Path):
             raise InputDataError("empty count; expected a number of invocations >= 0",
                                  path=path, row=row + 2, column=c)
         minutes[j] = col.to_numpy()
+    # One pass finds NaN ("nan" in the file), inf and implausible counts: max propagates NaN.
+    peaks = minutes.max(axis=0)
+    if not np.isfinite(peaks).all():
+        r = int(np.flatnonzero(~np.isfinite(peaks))[0])
+        j = int(np.flatnonzero(~np.isfinite(minutes[:, r]))[0])
+        raise InputDataError(f"non-finite count {minutes[j, r]:g}; expected a finite number of invocations >= 0",
+                             path=path, row=r + 2, column=MINUTES[j])
     if (minutes < 0).any():
         j, r = np.argwhere(minutes < 0)[0]
         raise InputDataError(f"negative count {minutes[j, r]:g}; expected invocations >= 0",
                              path=path, row=int(r) + 2, column=MINUTES[j])
     keys = list(zip(*(table.column(c).to_pylist() for c in KEYS)))
+    over = np.flatnonzero(peaks > PLAUSIBLE_RATE_PER_S * 60)
+    if over.size:
+        r = int(over[np.argmax(peaks[over])])
+        j = int(np.argmax(minutes[:, r]))
+        warnings.warn(f"read_azure2019: {path}, row {r + 2}, column {MINUTES[j]!r}: {over.size} function(s) exceed the "
+                      f"plausible {PLAUSIBLE_RATE_PER_S:g} invocations per second; the largest, {keys[r][2]!r} of app "
+                      f"{keys[r][1]!r}, has {minutes[j, r]:.6g} in one minute ({minutes[j, r] / 60:.3g}/s). Check the "
+                      "unit of the counts (docs/data.md, plausibility bounds)", stacklevel=3)
     seen = {}
     for i, key in enumerate(keys):
         if key in seen:
@@ -161,10 +177,7 @@ class _Header:
 
 
 def _explain_day_file(path: Path, exc: Exception):
-    try:
-        frame = pd.read_csv(path, dtype=str)
-    except pd.errors.EmptyDataError:
-        raise InputDataError("file is empty; expected a header row and data", path=path) from None
+    frame = read_csv(path, dtype=str)
     require_columns(frame, KEYS + ["Trigger"] + MINUTES, path=path)
     numeric_counts(frame, MINUTES, path=path)
     raise InputDataError(f"cannot read: {exc}", path=path) from None
@@ -176,7 +189,7 @@ def _add_durations(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.D
     parts = []
     for d in days:
         if d in files:
-            f = pd.read_csv(files[d], usecols=lambda c: c in ("HashApp", "HashFunction", "Average", "Count"))
+            f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "HashFunction", "Average", "Count"))
             require_columns(f, ["HashApp", "HashFunction", "Average", "Count"], path=files[d])
             parts.append(f)
     if parts:
@@ -206,7 +219,7 @@ def _add_memory(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.Data
     parts = []
     for d in days:
         if d in files:
-            f = pd.read_csv(files[d], usecols=lambda c: c in ("HashApp", "SampleCount", "AverageAllocatedMb"))
+            f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "SampleCount", "AverageAllocatedMb"))
             require_columns(f, ["HashApp", "SampleCount", "AverageAllocatedMb"], path=files[d])
             parts.append(f)
     if parts:

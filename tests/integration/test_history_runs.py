@@ -1,0 +1,33 @@
+"""A planning run records itself in the plan history; a damaged history never costs the run."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.records import RunStore
+
+runner = CliRunner()
+
+
+def test_run_with_a_damaged_history_still_writes_its_folder(small_scenario, tmp_path):
+    db = tmp_path / "broken.sqlite"
+    db.write_bytes(b"garbage" * 500)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out), "--no-plots", "--history", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "not an SQLite file" in result.output and "not recorded" in result.output
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["history"]["recorded"] is False and (out / "plan.xlsx").exists()
+    # A usable database records the same run; --no-history leaves none behind.
+    good = tmp_path / "good.sqlite"
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o2"), "--no-plots",
+                                 "--history", str(good)])
+    assert result.exit_code == 0 and "recorded as run 1" in result.output, result.output
+    rec = RunStore(good).get(1)
+    assert rec.total_cost == pytest.approx(json.loads((tmp_path / "o2" / "summary.json").read_text())["total_cost"])
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o3"), "--no-plots", "--no-history"])
+    assert result.exit_code == 0 and not (tmp_path / "planner-history.sqlite").exists()
