@@ -30,13 +30,20 @@ class SyntheticData(_Strict):
 class DataSource(_Strict):
     """Where the history comes from."""
 
-    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"
+    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"  # azure2019: an alias of azure
     path: Path | None = None  # trace file or folder (relative paths: to the scenario file)
     catalog: Path | None = None
     customers: Path | None = None  # CSV customer,tier (the synthetic fleet brings its own)
     synthetic: SyntheticData = SyntheticData()
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_alias(cls, v):
+        from planner.ingest import FORMAT_ALIASES
+
+        return FORMAT_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("slot")
     @classmethod
@@ -89,6 +96,7 @@ class Server(_Strict):
     cpu_cores: float = Field(gt=0)
     memory_gb: float = Field(gt=0)
     cost_per_month: float = Field(gt=0)
+    capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
     pool: str = "default"

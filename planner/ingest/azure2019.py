@@ -34,6 +34,9 @@ KEYS = ["HashOwner", "HashApp", "HashFunction"]
 MINUTES = [str(m) for m in range(1, 1441)]
 # The released trace was collected in July 2019; its validation plots run from Monday 15 July.
 DEFAULT_START = "2019-07-15"
+# Optional file beside the day files giving the date of day 1 ({"start": "2026-01-05"}); planner synth
+# writes it, since the layout itself has no dates.
+TRACE_INFO = "trace.json"
 DEFAULT_MEMORY_MB = 170.0  # median app allocation in the paper, used for apps with no memory record
 
 
@@ -51,16 +54,21 @@ def day_files(folder: Path, pattern: str) -> dict[int, Path]:
 def read_azure2019(
     folder,
     *,
-    start: str = DEFAULT_START,
+    start: str | None = None,
     days: list[int] | None = None,
 ) -> tuple[Telemetry, pd.DataFrame]:
     """Read the Azure 2019 trace in ``folder`` (all day files found, or the listed ``days``).
+
+    Day 1 is dated ``start``; by default the ``start`` of the folder's ``trace.json`` when there is
+    one (planner synth writes it), else :data:`DEFAULT_START` (the real trace's first Monday).
 
     Returns ``(Telemetry, FunctionCatalog)``; ``unique_id`` is ``HashApp/HashFunction``.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputDataError("not a folder of Azure 2019 day files", path=folder)
+    if start is None:
+        start = _trace_start(folder)
     inv_files = day_files(folder, INVOCATIONS)
     if days is not None:
         missing = [d for d in days if d not in inv_files]
@@ -112,6 +120,21 @@ def read_azure2019(
     catalog[C.GROUP_ID] = catalog[C.APP]
     catalog = validate_catalog(catalog.drop(columns="function"), path=folder)
     return Telemetry(pd.DatetimeIndex(index, freq="1min"), ids, counts), catalog
+
+
+def _trace_start(folder: Path) -> str:
+    """Date of day 1 from ``trace.json`` in ``folder``, else :data:`DEFAULT_START`."""
+    import json
+
+    info = folder / TRACE_INFO
+    if not info.is_file():
+        return DEFAULT_START
+    try:
+        start = json.loads(info.read_text())["start"]
+        pd.Timestamp(start)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(f"expected {{\"start\": \"YYYY-MM-DD\"}} ({type(exc).__name__}: {exc})", path=info) from None
+    return str(start)
 
 
 def _read_invocation_day(path: Path):
