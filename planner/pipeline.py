@@ -37,6 +37,8 @@ class PlanRun:
     workers_risk: pd.DataFrame
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
+    placement: pd.DataFrame | None = None  # the pool of every group and why
 
 
 def _noop(stage: str, done: float) -> None:
@@ -124,113 +126,310 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
-    """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
-    with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
+def _week_task(task: tuple):
+    """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback)``; kind
+    ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
+    the InfeasiblePlanError's message as a string (the driver decides what follows)."""
+    from planner.plan import pack_week, week_bound
+
+    kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback = task
+    if kind == "bound":
+        return week_bound(rows, groups, tiers, catalog, start)
+    try:
+        if kind == "free":
+            return pack_week(rows, groups, tiers, catalog, start, week, solver)
+        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback)
+    except InfeasiblePlanError as exc:
+        return str(exc)
+
+
+def _week_slices(forecast: pd.DataFrame, starts) -> list[pd.DataFrame]:
+    """The forecast rows of each planning week (what a week's task needs, and no more)."""
+    offset = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
+    return [forecast[offset == w] for w in range(len(starts))]
+
+
+def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None) -> dict:
+    """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``.
+
+    Per pool, the peak week (largest cost bound, then largest demand) is packed first with the
+    pool's whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note."""
-    from planner.plan import envelope_servers, pack_week, week_bound
+    with a note, and if that free packing costs more than the peak week's, it is the real peak and
+    the pool starts again from it.
 
+    The packings of one phase (peak weeks of all pools, then every other week of every pool) are
+    independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
+    its inputs only, so the plan is the same wherever they run. Returns pool -> (weeks, notes).
+    """
+    from planner.parallel import LocalExecutor
+    from planner.plan import envelope_servers
+
+    ex = executor or LocalExecutor()
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
-    peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
-    notes: list[str] = []
+    pools = list(jobs)
+    slices = {p: _week_slices(jobs[p][0], starts) for p in pools}
+    label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
 
-    def pack(w, catalog):
-        try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver)
-        except InfeasiblePlanError as exc:
-            raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
+    def task(kind, p, w, catalog=None, fallback=None):
+        _, groups, servers = jobs[p]
+        return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
+                servers, fallback)
 
-    free: dict[int, object] = {}  # weeks packed with the whole catalog
-    while True:
-        progress(f"packing peak week {peak_w + 1}/{n}", 0.5)
-        if peak_w not in free:
-            free[peak_w] = pack(peak_w, servers)
-        done = {peak_w: free[peak_w]}
-        envelope = envelope_servers(servers, free[peak_w])
-        new_peak = None
-        for i, w in enumerate(w for w in range(n) if w != peak_w):
-            progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
-            try:
-                done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w])
-            except InfeasiblePlanError:
-                if w not in free:
-                    free[w] = pack(w, servers)
-                done[w] = free[w]
-                if free[w].result.objective > free[peak_w].result.objective + 1e-9:
-                    new_peak = w  # the bound misjudged the peak: start again from the real one
-                    break
-                notes.append(f"week {w} does not fit the peak week's fleet; packed with the whole catalog")
-        if new_peak is None:
-            break
-        peak_w = new_peak
-        notes.clear()
-    return [done[w] for w in range(n)], notes
+    total = len(pools) * (2 * n)
+    done_tasks = [0]
+
+    def tick(k):
+        done_tasks[0] += k
+        progress(f"packing {done_tasks[0]}/{total} pool-weeks", 0.5 + 0.4 * min(done_tasks[0] / total, 1.0))
+
+    keys = [(p, w) for p in pools for w in range(n)]
+    bounds = dict(zip(keys, ex.map(_week_task, [task("bound", p, w) for p, w in keys], progress=tick)))
+    peak = {p: max(range(n), key=lambda w: bounds[(p, w)]) for p in pools}  # first of equal pairs
+    free: dict = {p: {} for p in pools}  # weeks packed with the whole catalog
+    out: dict = {}
+    pending = list(pools)
+
+    def pack_free(pairs):
+        pairs = [(p, w) for p, w in pairs if w not in free[p]]
+        results = ex.map(_week_task, [task("free", p, w) for p, w in pairs], progress=tick)
+        for (p, w), r in zip(pairs, results):
+            if isinstance(r, str):
+                raise InfeasiblePlanError(f"{label(p)}week {w} (from {starts[w].date()}): {r}")
+            free[p][w] = r
+
+    while pending:
+        progress(f"packing the peak week of {len(pending)} pool(s)", 0.5)
+        pack_free([(p, peak[p]) for p in pending])
+        envelopes = {p: envelope_servers(jobs[p][2], free[p][peak[p]]) for p in pending}
+        pairs = [(p, w) for p in pending for w in range(n) if w != peak[p]]
+        fleet = dict(zip(pairs, ex.map(_week_task, [task("fleet", p, w, envelopes[p], free[p][peak[p]])
+                                                    for p, w in pairs], progress=tick)))
+        pack_free([(p, w) for (p, w), r in fleet.items() if isinstance(r, str)])
+        still = []
+        for p in pending:
+            base = free[p][peak[p]].result.objective
+            worse = [w for w in range(n) if (p, w) in fleet and isinstance(fleet[(p, w)], str)
+                     and free[p][w].result.objective > base + 1e-9]
+            if worse:  # the bound misjudged the peak: start the pool again from the real one
+                peak[p] = worse[0]
+                still.append(p)
+                continue
+            weeks, notes = [], []
+            for w in range(n):
+                if w == peak[p]:
+                    weeks.append(free[p][w])
+                elif isinstance(fleet[(p, w)], str):
+                    weeks.append(free[p][w])
+                    notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
+                else:
+                    weeks.append(fleet[(p, w)])
+            out[p] = (weeks, notes)
+        pending = still
+    return out
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> PlanRun:
-    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written."""
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, executor=None):
+    """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
+    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor)[""]
+
+
+@dataclass(frozen=True)
+class PoolsProcurement:
+    """The procurement of several pools, each solved on its own, read as one result (the fields
+    the plan, summary and export use, as on ``models.procurement.ProcurementResult``)."""
+
+    status: object
+    total_cost: float
+    purchase_cost: float
+    purchases: pd.DataFrame
+    installed: pd.DataFrame
+    shortfall: pd.DataFrame
+    backend: str
+    runtime_s: float
+    messages: tuple = ()
+    per_pool: dict = field(default_factory=dict)
+
+    @property
+    def has_shortfall(self) -> bool:
+        return not self.shortfall.empty
+
+
+def _procure_task(task: tuple):
+    """One procurement MILP (a Dask task when the run has a cluster)."""
     from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+
+    servers, required, scenario = task
+    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
+    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
+    if scenario.procurement.initial_fleet == "week0":
+        # Today's fleet plus last quarter's orders still in transit cover every week that an
+        # order placed now could not reach: the most any week inside the type's lead time needs.
+        lead = servers.set_index(["pool", "type"])["lead_time_weeks"]
+        key = pd.MultiIndex.from_frame(required[["pool", "server_type"]])
+        within = required[required["week"].to_numpy() < lead.reindex(key).fillna(0).clip(lower=1).to_numpy()]
+        cover = within.groupby(["pool", "server_type"])["required"].max()
+        extra = cover.reindex(pd.MultiIndex.from_frame(initial[["pool", "server_type"]])).fillna(0).astype(int)
+        initial["installed"] = initial["installed"] + extra.to_numpy()
+    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
+                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
+    return solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+
+
+def procure_pools(servers: pd.DataFrame, required: pd.DataFrame, scenario, executor=None):
+    """Procurement per pool (independent tasks), or one joint problem when a budget binds the pools
+    together; one pool gives its ProcurementResult unchanged."""
+    from models.packing.result import SolveStatus
+    from planner.parallel import LocalExecutor
+
+    pools = sorted(servers["pool"].unique())
+    if len(pools) == 1 or scenario.procurement.budget is not None:
+        return _procure_task((servers, required, scenario))
+    ex = executor or LocalExecutor()
+    results = ex.map(_procure_task, [(servers[servers["pool"] == p], required[required["pool"] == p], scenario)
+                                     for p in pools])
+    per = dict(zip(pools, results))
+    rank = [SolveStatus.ERROR, SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT, SolveStatus.FEASIBLE, SolveStatus.OPTIMAL]
+    status = min((r.status for r in results), key=rank.index)
+    return PoolsProcurement(
+        status=status, total_cost=float(sum(r.total_cost for r in results)),
+        purchase_cost=float(sum(r.purchase_cost for r in results)),
+        purchases=pd.concat([r.purchases for r in results], ignore_index=True),
+        installed=pd.concat([r.installed for r in results], ignore_index=True),
+        shortfall=pd.concat([r.shortfall for r in results], ignore_index=True),
+        backend=",".join(sorted({r.backend for r in results})), runtime_s=float(sum(r.runtime_s for r in results)),
+        messages=tuple(f"pool {p}: {m}" for p, r in per.items() for m in r.messages), per_pool=per)
+
+
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, *, scheduler: str | None = None,
+             workers: int | None = None, executor=None) -> PlanRun:
+    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+
+    Forecasting and the packing of each pool and week run as Dask tasks on the cluster at
+    ``scheduler``, or on a LocalCluster of ``workers`` processes, or in this process (the default);
+    the plan is the same in every case."""
+    import contextlib
+
+    from planner.parallel import open_executor
+
+    scenario = scenario or default_scenario()
+    ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers)
+    with ctx as ex:
+        return _run_plan(scenario, progress, ex)
+
+
+def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of, worker_risk)
+    from planner.pools import allowed_pools, place_groups, pool_totals
 
-    scenario = scenario or default_scenario()
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
     history = load_history(scenario)
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
-    forecast, report = forecast_stage(scenario, history, start, progress)
+    fc_scenario = scenario
+    if ex.address is not None and scenario.forecast.scheduler is None:
+        # The forecast stage sends its series to the same cluster.
+        fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
+    forecast, report = forecast_stage(fc_scenario, history, start, progress)
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)
-    pool_of = dict(zip(servers["type"], servers["pool"]))
+    starts = week_starts(start, scenario.horizon.weeks)
     t1 = time.perf_counter()
-    weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress)
+    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
+    placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
+                             tiers, servers, start, scenario.horizon.weeks)
+    pool_of_group = placement.pool_of
+    pools = sorted(servers["pool"].unique())
+    owner = forecast[C.UNIQUE_ID].map(pool_of_group)
+    jobs = {}
+    for p in pools:
+        ids = set(placement.groups_in(p))
+        if ids:
+            jobs[p] = (forecast[(owner == p).to_numpy()], groups[groups[C.GROUP_ID].isin(ids)], servers[servers["pool"] == p])
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex)
     timings["packing_s"] = time.perf_counter() - t1
 
     progress("procurement", 0.92)
-    required = required_servers(weeks, pool_of)
-    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
-    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
-    if scenario.procurement.initial_fleet == "week0":
-        # Today's fleet plus last quarter's orders still in transit cover every week that an
-        # order placed now could not reach: the most any week inside the type's lead time needs.
-        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
-        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
-        cover = within.groupby("server_type")["required"].max()
-        initial["installed"] = initial["installed"] + initial["server_type"].map(cover).fillna(0).astype(int)
-    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
-                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
-    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    required = pd.concat([required_servers(packed[p][0], dict.fromkeys(jobs[p][2]["type"], p)) if p in packed
+                          else _no_requirement(servers[servers["pool"] == p], scenario.horizon.weeks) for p in pools],
+                         ignore_index=True)
+    proc = procure_pools(servers, required, scenario, ex)
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
-    loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-    risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
-    utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
-    plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
-    assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
-    assignment["pool"] = assignment["server_type"].map(pool_of)
-    assignment = assignment.rename(columns={"fraction": "share"})
-    qos = qos_table(weeks, risks, groups, tiers)
-    workers_risk = pd.concat([r.assign(week=w) for w, r in risks.items()], ignore_index=True)
-    summary = _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, time.perf_counter() - t0)
+    plans, utils, assigns, w_risks, risks_all, weeks_all, notes, per_pool = [], [], [], [], {}, [], [], {}
+    for p in pools:
+        sub = servers[servers["pool"] == p]
+        pool_of = dict.fromkeys(sub["type"], p)
+        weeks = packed[p][0] if p in packed else []
+        notes += packed[p][1] if p in packed else []
+        loads = {wp.week: worker_loads_of(wp) for wp in weeks}
+        risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
+        inst = proc.installed[proc.installed["pool"] == p]
+        bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
+        if weeks:
+            plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            utils += [utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks]
+            assigns += [wp.result.assignment_frame().assign(week=wp.week, pool=p) for wp in weeks]
+            w_risks += [r.assign(week=w, pool=p) for w, r in risks.items()]
+        else:
+            plans.append(_idle_plan(inst, starts))
+        for w, r in risks.items():
+            risks_all.setdefault(w, []).append(r)
+        weeks_all += weeks
+        per = getattr(proc, "per_pool", {}).get(p)
+        per_pool[p] = {"purchase_cost": float(per.purchase_cost) if per is not None else
+                       float(proc.purchase_cost if len(pools) == 1 else 0.0),
+                       "shape_cost": sum(wp.result.objective for wp in weeks),
+                       "peak_cost": sum(wp.peak_cost for wp in weeks)}
+    plan = pd.concat(plans, ignore_index=True)
+    utilisation = pd.concat(utils, ignore_index=True)
+    assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
+    one_per_week = {wp.week: wp for wp in weeks_all}
+    risks_by_week = {w: pd.concat(v, ignore_index=True) for w, v in risks_all.items()}
+    qos = qos_table([one_per_week[w] for w in sorted(one_per_week)], risks_by_week, groups, tiers)
+    workers_risk = pd.concat(w_risks, ignore_index=True)
+    pools_table = pool_totals(plan, placement, per_pool)
+    summary = _summary(scenario, history, start, weeks_all, plan, proc, qos, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if len(pools) > 1:
+        labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
+        for entry, p in zip(summary.get("packing", []), labels):
+            entry["pool"] = p
+        summary["pools"] = pools_table.to_dict("records")
+    summary["parallel"] = {"executor": ex.name, "workers": ex.workers}
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
-    return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, profiles, summary)
+    return PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
+                   utilisation, qos, workers_risk, profiles, summary, pools=pools_table, placement=placement.table)
+
+
+def _no_requirement(servers: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
+    return pd.DataFrame([(w, p, t, 0) for w in range(n_weeks) for p, t in zip(servers["pool"], servers["type"])],
+                        columns=["week", "pool", "server_type", "required"])
+
+
+def _idle_plan(installed: pd.DataFrame, starts) -> pd.DataFrame:
+    """Plan rows of a pool no group uses: whatever is installed costs, nothing is used."""
+    out = installed[["week", "pool", "server_type", "required", "installed", "cost"]].copy()
+    out["purchased"] = 0
+    for c in ("cpu_utilisation", "memory_utilisation", "risk"):
+        out[c] = 0.0
+    out["headroom"] = 1.0
+    out["week_start"] = [starts[w] for w in out["week"]]
+    return out[["week", "pool", "server_type", "required", "installed", "purchased", "cost", "cpu_utilisation",
+                "memory_utilisation", "headroom", "risk", "week_start"]]
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -291,6 +490,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     }
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.pools is not None:
+        tables["pools"], tables["placement"] = run.pools, run.placement.assign(allowed=run.placement["allowed"].map("|".join))
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
@@ -298,7 +499,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, pools=run.pools, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
         if plots:
             _plots(run, tmp)

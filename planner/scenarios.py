@@ -71,8 +71,12 @@ class Server(_Strict):
     cost_per_month: float = Field(gt=0)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
-    pool: str = "default"
-    initial: int = Field(0, ge=0)  # installed at the start of the horizon
+    pool: str | list[str] = "default"  # a list offers the type in each of those pools
+    initial: int = Field(0, ge=0)  # installed at the start of the horizon (in each of its pools)
+
+    @property
+    def pools(self) -> list[str]:
+        return list(self.pool) if isinstance(self.pool, list) else [self.pool]
 
 
 class Growth(_Strict):
@@ -140,6 +144,44 @@ class ForecastOptions(_Strict):
     scheduler: str | None = None  # a Dask scheduler address
 
 
+class PoolRule(_Strict):
+    """Groups this rule selects may run only in ``pools`` (several: the placement pass chooses one).
+    A group is selected when it is named in ``groups``, its customer in ``customers``, its tier in
+    ``tiers``, or its id / customer matches the regular expression ``match`` / ``customer_match``."""
+
+    pools: list[str] = Field(min_length=1)
+    groups: list[str] = []
+    customers: list[str] = []
+    tiers: list[str] = []
+    match: str | None = None
+    customer_match: str | None = None
+
+    @model_validator(mode="after")
+    def _selects_something(self):
+        import re
+
+        if not (self.groups or self.customers or self.tiers or self.match or self.customer_match):
+            raise ValueError("a pools rule needs groups, customers, tiers, match or customer_match")
+        for pattern in (self.match, self.customer_match):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return self
+
+
+class PoolOptions(_Strict):
+    """Which pools each group may run in (docs/scale.md). Rules come first (the first that selects a
+    group decides), then ``source``, then ``default``."""
+
+    # "trace": the pool each function runs in according to the trace (Huawei: poolNN in the column
+    # name); "catalog": the catalog's `pool` column (several pools as "a|b"); "none": neither.
+    source: Literal["none", "trace", "catalog"] = "none"
+    rules: list[PoolRule] = []
+    default: list[str] | None = None  # pools of groups nothing else ties; None: every pool
+
+
 DEFAULT_TIERS = {
     "premium": TierSpec(quantile="q99", headroom=0.20, spread=2),
     "standard": TierSpec(quantile="q95", headroom=0.10),
@@ -170,6 +212,7 @@ class Scenario(_Strict):
     procurement: Procurement = Procurement()
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
+    pools: PoolOptions = PoolOptions()
     source_path: Path | None = Field(None, exclude=True)
 
     @field_validator("tiers", mode="before")
@@ -193,9 +236,22 @@ class Scenario(_Strict):
         for cust, tier in self.customers.tiers.items():
             if tier not in self.tiers:
                 raise ValueError(f"customers.tiers.{cust}: tier {tier!r} is not defined ({', '.join(self.tiers)})")
-        names = [s.type for s in self.servers]
+        names = [(p, s.type) for s in self.servers for p in s.pools]
         if len(set(names)) != len(names):
-            raise ValueError(f"servers: duplicate type in {names}")
+            raise ValueError(f"servers: duplicate type in a pool in {[f'{t}@{p}' for p, t in names]}")
+        offered = {p for p, _ in names}
+        named = [("pools.default", p) for p in self.pools.default or []]
+        named += [(f"pools.rules[{i}].pools", p) for i, r in enumerate(self.pools.rules) for p in r.pools]
+        for where, p in named:
+            if p not in offered:
+                raise ValueError(f"{where}: pool {p!r} is offered by no server type (pools: {', '.join(sorted(offered))})")
+        for i, r in enumerate(self.pools.rules):
+            unknown = [t for t in r.tiers if t not in self.tiers]
+            if unknown:
+                raise ValueError(f"pools.rules[{i}].tiers: {unknown} not defined ({', '.join(self.tiers)})")
+        if self.pools.source == "trace" and self.data.format != "huawei":
+            raise ValueError(f"pools.source: trace needs a trace that records pools (huawei); "
+                             f"{self.data.format!r} does not (use a catalog pool column or rules)")
         if not self.servers:
             raise ValueError("servers: at least one server type is needed")
         dup = [a.name for a in self.anticipated]

@@ -23,6 +23,10 @@ Input frames (every one a long pandas DataFrame; extra columns are kept, after t
 * **forecast**: ``unique_id`` (group), ``ds``, ``resource`` (``cpu_cores``/``memory_gb``),
   ``mean``, ``q50``, ``q90``, ``q95``, ``q99`` (in the resource's unit).
 * **profiles** (optional sheet): any table, written as given (e.g. the shape profiles).
+* **pools** (optional sheet, runs with several pools): cross-pool totals, one row per pool and an
+  ``all pools`` row: ``pool``, ``groups``, ``groups_placed`` (by the placement pass),
+  ``servers_end``, ``servers_purchased``, ``total_cost``, ``purchase_cost``, ``cpu_utilisation``,
+  ``memory_utilisation``, ``risk``, ``shape_vs_peak_packing_cost`` (planner.pools.pool_totals).
 * **comparison** (optional sheet, what-if): one row per scenario: ``scenario``, ``total_cost``
   (currency), ``servers`` (installed at the end of the horizon), ``servers_<type>`` columns,
   ``cpu_utilisation``, ``memory_utilisation`` (fraction), ``risk`` (slot-hours); the ``delta_*``
@@ -318,6 +322,7 @@ def plan_to_frames(
     qos: pd.DataFrame | None = None,
     forecast: pd.DataFrame | None = None,
     profiles: pd.DataFrame | None = None,
+    pools: pd.DataFrame | None = None,
     comparison: pd.DataFrame | None = None,
     base_scenario: str | None = None,
     summary: Mapping | None = None,
@@ -336,7 +341,7 @@ def plan_to_frames(
 
     Returns:
         Sheet name → DataFrame, in workbook order: Summary, Weekly, Plan, Purchases, Assignment,
-        Utilisation, QoS, Forecast[, Profiles][, Comparison]. Column names are the CSV names.
+        Utilisation, QoS, Forecast[, Profiles][, Pools][, Comparison]. Column names are the CSV names.
 
     Raises:
         ValueError: a table misses a column it needs (the message names the table and column).
@@ -362,6 +367,8 @@ def plan_to_frames(
         body[sheet] = _cap_rows(table, sheet, max_rows, notes)
     if profiles is not None:
         body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
+    if pools is not None and len(pools) > 2:  # one pool and its total say nothing the Plan does not
+        body["Pools"] = pools.reset_index(drop=True)
     if comparison is not None:
         body["Comparison"] = comparison_frame(comparison, base_scenario)
     sheets["Summary"] = _summary_frame(plan_sheet, weekly, summary, notes)
