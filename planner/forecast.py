@@ -20,13 +20,14 @@ import pandas as pd
 from planner import columns as C
 from planner.errors import InputDataError, PlannerError
 
-__all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "FORECAST_COLUMNS", "REPORT_COLUMNS"]
+__all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "fallback_summary",
+           "FORECAST_COLUMNS", "REPORT_COLUMNS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
 REPORT_COLUMNS = (
     C.UNIQUE_ID, C.RESOURCE, "model", "mase", "smape", "n_windows", "quantile_scale", "n_obs", "n_filled", "fallback",
-    "notes", "candidates",
+    "fallback_reason", "notes", "candidates",
 )
 
 
@@ -243,12 +244,27 @@ def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
             notes.insert(0, f"{n_fill} missing slots interpolated")
         rows.append({
             **dict(zip(keys, key)), "model": r.model, "mase": r.mase, "smape": r.smape, "n_windows": r.n_windows,
-            "quantile_scale": r.quantile_scale, "n_obs": len(y), "n_filled": n_fill, "fallback": bool(notes), "notes": "; ".join(notes),
+            "quantile_scale": r.quantile_scale, "n_obs": len(y), "n_filled": n_fill,
+            "fallback": r.fallback is not None, "fallback_reason": r.fallback or "", "notes": "; ".join(notes),
             "candidates": json.dumps({k: round(v, 4) for k, v in r.scores.items()}, sort_keys=True),
         })
     report = pd.DataFrame(rows)
     assert len(report) == n
     return ForecastRun(forecast, report)
+
+
+def fallback_summary(report: pd.DataFrame) -> dict:
+    """How many series left the normal model choice, and why (for summary.json and the terminal).
+
+    Returns:
+        ``{"series": N, "fallbacks": n, "share": n / N, "reasons": {reason: count}}``, reasons
+        sorted by count (most frequent first).
+    """
+    n = int(len(report))
+    fb = report[report["fallback"].astype(bool)] if n else report
+    reasons = fb["fallback_reason"].replace("", "unspecified").value_counts() if len(fb) else pd.Series(dtype=int)
+    return {"series": n, "fallbacks": int(len(fb)), "share": len(fb) / n if n else 0.0,
+            "reasons": {str(k): int(v) for k, v in reasons.items()}}
 
 
 def run_demand_forecast(

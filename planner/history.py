@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from planner import columns as C
-from planner.demand import groups_table, resource_demand
+from planner.demand import groups_table
 from planner.errors import InputDataError, ScenarioError
 from planner.scenarios import Scenario
 from planner.synth import SynthSpec, make_fleet
@@ -27,6 +27,7 @@ class History:
     launches: pd.DataFrame | None
     source: str
     slot: str = "1h"
+    warm: object = None  # planner.keepalive.WarmDemand: cold starts under the scenario's keep-alive policy
 
     @property
     def end(self) -> pd.Timestamp:
@@ -61,10 +62,24 @@ def load_history(scenario: Scenario) -> History:
     from planner.pools import split_groups_by_pool
 
     catalog = split_groups_by_pool(catalog, scenario)  # a group in several trace pools: one per pool
-    demand = resource_demand(telemetry, catalog, slot=data.slot)
+    demand, warm = _demand(scenario, telemetry, catalog)
     groups = groups_table(catalog)
     groups["tier"] = _tiers(groups, customers, scenario)
-    return History(telemetry, catalog, demand, groups, launches, source, data.slot)
+    return History(telemetry, catalog, demand, groups, launches, source, data.slot, warm)
+
+
+def _demand(scenario: Scenario, telemetry: Telemetry, catalog: pd.DataFrame):
+    """Group demand with memory under the scenario's keep-alive policy, and the warm demand."""
+    from planner.keepalive import demand_with_keep_alive
+
+    try:
+        frames, warm = demand_with_keep_alive(telemetry, catalog, scenario.keep_alive, slot=scenario.data.slot,
+                                              idle_cpu_share=scenario.keep_alive_idle_cpu, levels=("group",))
+    except ValueError as exc:
+        if isinstance(exc, InputDataError):
+            raise
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: keep_alive {scenario.keep_alive}: {exc}") from None
+    return frames["group"], warm
 
 
 def _cut(tel: Telemetry, until: pd.Timestamp) -> Telemetry:

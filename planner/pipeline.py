@@ -35,6 +35,7 @@ class PlanRun:
     utilisation: pd.DataFrame
     qos: pd.DataFrame
     workers_risk: pd.DataFrame
+    risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
     pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
@@ -61,8 +62,9 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
-    window_start = history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)
-    demand = history.demand[history.demand[C.DS] >= window_start]
+    demand = history.demand
+    if scenario.forecast.history_weeks is not None:
+        demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
 
     def tick(done):
@@ -227,9 +229,23 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
                 else:
                     weeks.append(fleet[(p, w)])
-            out[p] = (weeks, notes)
+            out[p] = ([_in_pool(wp, p) for wp in weeks] if len(pools) > 1 else weeks, notes)
         pending = still
     return out
+
+
+def _in_pool(wp, pool: str):
+    """``wp`` with its worker ids prefixed by the pool (``eu/w003``): ids stay unique across pools."""
+    import dataclasses
+
+    def rename(result):
+        if result is None:
+            return None
+        return dataclasses.replace(
+            result, placements=tuple(dataclasses.replace(x, worker_id=f"{pool}/{x.worker_id}") for x in result.placements),
+            workers=tuple((f"{pool}/{w}", t) for w, t in result.workers))
+
+    return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result))
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, executor=None):
@@ -324,8 +340,9 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, *, sc
 def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of, worker_risk)
+                              utilisation_frame, week_starts, worker_loads_of)
     from planner.pools import allowed_pools, place_groups, pool_totals
+    from planner.risk import aggregate_risk, plan_risk
 
     t0 = time.perf_counter()
     timings = {}
@@ -367,25 +384,25 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
-    plans, utils, assigns, w_risks, risks_all, weeks_all, notes, per_pool = [], [], [], [], {}, [], [], {}
+    plans, utils, assigns, contributions, weeks_all, notes, per_pool = [], [], [], [], [], [], {}
     for p in pools:
         sub = servers[servers["pool"] == p]
         pool_of = dict.fromkeys(sub["type"], p)
         weeks = packed[p][0] if p in packed else []
         notes += packed[p][1] if p in packed else []
         loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-        risks = {wp.week: worker_risk(wp, loads[wp.week]) for wp in weeks}
+        short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
+        pool_risk = plan_risk(weeks, loads, groups, pool_of, short)
+        contributions.append(pool_risk.contributions)
+        risks = {wp.week: pool_risk.contributions[pool_risk.contributions["week"] == wp.week] for wp in weeks}
         inst = proc.installed[proc.installed["pool"] == p]
         bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
         if weeks:
             plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
             utils += [utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks]
             assigns += [wp.result.assignment_frame().assign(week=wp.week, pool=p) for wp in weeks]
-            w_risks += [r.assign(week=w, pool=p) for w, r in risks.items()]
         else:
             plans.append(_idle_plan(inst, starts))
-        for w, r in risks.items():
-            risks_all.setdefault(w, []).append(r)
         weeks_all += weeks
         per = getattr(proc, "per_pool", {}).get(p)
         per_pool[p] = {"purchase_cost": float(per.purchase_cost) if per is not None else
@@ -395,13 +412,16 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     plan = pd.concat(plans, ignore_index=True)
     utilisation = pd.concat(utils, ignore_index=True)
     assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
-    one_per_week = {wp.week: wp for wp in weeks_all}
-    risks_by_week = {w: pd.concat(v, ignore_index=True) for w, v in risks_all.items()}
-    qos = qos_table([one_per_week[w] for w in sorted(one_per_week)], risks_by_week, groups, tiers)
-    workers_risk = pd.concat(w_risks, ignore_index=True)
+    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])))
+    qos = qos_table(groups, tiers, risk.by_customer)
+    if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
+        qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
+    workers_risk = risk.by_worker
     pools_table = pool_totals(plan, placement, per_pool)
-    summary = _summary(scenario, history, start, weeks_all, plan, proc, qos, report, timings, time.perf_counter() - t0)
+    summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if history.warm is not None:
+        summary["keep_alive"] = history.warm.summary()
     if len(pools) > 1:
         labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
         for entry, p in zip(summary.get("packing", []), labels):
@@ -412,7 +432,8 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, profiles, summary, pools=pools_table, placement=placement.table)
+                   utilisation, qos, workers_risk, risk, profiles, summary, pools=pools_table,
+                   placement=placement.table)
 
 
 def _no_requirement(servers: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
@@ -440,11 +461,14 @@ def group_profiles(history) -> pd.DataFrame:
                              value=C.CPU_CORES).profiles
 
 
-def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, total_s) -> dict:
+def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, total_s) -> dict:
+    from planner.forecast import fallback_summary
+
     peak_cost = sum(wp.peak_cost for wp in weeks)
     shape_cost = sum(wp.result.objective for wp in weeks)
     last = plan[plan["week"] == plan["week"].max()]
     return {
+        "plan_warnings": shortfall_warnings(proc.shortfall, risk),
         "scenario": scenario.name,
         "source": history.source,
         "groups": int(history.groups.shape[0]),
@@ -463,12 +487,30 @@ def _summary(scenario, history, start, weeks, plan, proc, qos, report, timings, 
                     for wp in weeks],
         "procurement": {"status": str(proc.status), "backend": proc.backend, "messages": list(proc.messages),
                         "shortfall_server_weeks": float(proc.shortfall["shortfall"].sum()) if len(proc.shortfall) else 0.0},
-        "risk_slot_hours_by_tier": {t: round(float(v), 3) for t, v in qos.groupby("tier")["risk"].sum().items()},
+        "risk": risk.to_summary(),
+        "risk_slot_hours_by_tier": risk.to_summary()["by_tier"],
         "cpu_utilisation_mean": round(float(np.average(plan["cpu_utilisation"], weights=plan["installed"].astype(float).clip(lower=1e-9))), 4),
         "forecast_models": report["model"].value_counts().to_dict() if "model" in report else {},
+        "forecast_fallbacks": fallback_summary(report),
         "timings_s": {k: round(v, 2) for k, v in {**timings, "total_s": total_s}.items()},
         "scenario_definition": scenario_dict(scenario),
     }
+
+
+def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
+    """What the person who owns the plan must read first: weeks in which the procurement installs
+    less than the packing needs, and the unserved demand this leaves (counted in the risk)."""
+    if shortfall is None or shortfall.empty:
+        return []
+    parts = []
+    for (pool, stype, resource), rows in shortfall.groupby(["pool", "server_type", "resource"], sort=True):
+        weeks = sorted(int(w) for w in rows["week"].unique())
+        span = f"week {weeks[0]}" if len(weeks) == 1 else f"{len(weeks)} weeks ({weeks[0]}-{weeks[-1]})"
+        what = f"{stype} servers" if resource == "servers" else f"{resource} of pool {pool}"
+        parts.append(f"{what} short by up to {rows['shortfall'].max():,.6g} in {span}")
+    return [f"SHORTFALL: the plan installs less than it needs ({'; '.join(parts)}); workers left without a "
+            f"server serve nothing: {risk.unserved:,.1f} of the {risk.total:,.1f} expected overflow slot-hours "
+            "are this unserved demand (shortfall.csv and the procurement messages say why)"]
 
 
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:

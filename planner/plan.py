@@ -6,6 +6,8 @@ groups' demand is taken as normal with the forecast mean and a spread read off i
 (sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)), summed comonotonically (sigma adds up:
 forecast errors of groups that share a worker are assumed to move together, the cautious choice),
 and P(load > physical capacity) is summed over the slots (the worst resource in each slot).
+:func:`overflow_probability` is that maths; planner.risk aggregates it (with the workers a
+procurement shortfall leaves unserved) into every risk figure of the plan.
 """
 
 from __future__ import annotations
@@ -251,17 +253,14 @@ def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
                        planned, sum_per_worker(wp.instance, frame, wp.spread, workers))
 
 
-def worker_risk(wp: WeekPlan, loads: WorkerLoads) -> pd.DataFrame:
-    """Per worker: expected overflow slot-hours and the groups on it."""
+def overflow_probability(wp: WeekPlan, loads: WorkerLoads) -> np.ndarray:
+    """``[W, T]`` probability that each worker's load exceeds its capacity in each slot (the worst
+    resource of the slot). planner.risk aggregates it into every risk total of the plan."""
     mu, sigma, cap = loads.mean, loads.sigma, loads.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (cap - mu) / sigma
     p = np.where(sigma > 0, norm.sf(z), (mu > cap).astype(float))
-    overflow = p.max(axis=2).sum(axis=1)  # expected slot-hours with some resource over capacity
-    frame = wp.result.assignment_frame()
-    groups_on = frame.groupby("worker_id")["group_id"].apply(lambda s: sorted(set(s.astype(str))))
-    return pd.DataFrame({"worker_id": loads.workers, "server_type": loads.server_type,
-                         "risk": overflow, "groups": [groups_on[w] for w in loads.workers]})
+    return p.max(axis=2)
 
 
 def utilisation_frame(wp: WeekPlan, loads: WorkerLoads, pool_of: dict[str, str]) -> pd.DataFrame:
@@ -329,18 +328,12 @@ def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: 
     return pd.DataFrame(rows)[cols]
 
 
-def qos_table(weeks: list[WeekPlan], risks: dict[int, pd.DataFrame], groups: pd.DataFrame, tiers: dict[str, Tier]) -> pd.DataFrame:
-    """Per customer: tier, planned quantile, headroom, spread, groups and the expected overflow
-    slot-hours over the horizon of the workers its groups sit on."""
-    cust_of = groups.set_index(C.GROUP_ID)[C.CUSTOMER].to_dict()
-    risk = {}
-    for wp in weeks:
-        for rec in risks[wp.week].itertuples(index=False):
-            for c in {cust_of.get(g) for g in rec.groups}:
-                risk[c] = risk.get(c, 0.0) + rec.risk
+def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd.Series) -> pd.DataFrame:
+    """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
+    expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
     per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
-    per["risk"] = per[C.CUSTOMER].map(risk).fillna(0.0)
+    per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
     return per[[C.CUSTOMER, "tier", "quantile", "headroom", "risk", "groups", "spread"]]

@@ -138,7 +138,7 @@ class Solver(_Strict):
 
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
-    history_weeks: int = Field(12, ge=2)  # the window the models are fitted on
+    history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
     n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
@@ -202,6 +202,9 @@ class Scenario(_Strict):
     description: str = ""
     seed: int = 0
     data: DataSource = DataSource()
+    # Warm instances between invocations (planner/keepalive.py): none, fixed:MINUTES or hybrid.
+    keep_alive: str = "none"
+    keep_alive_idle_cpu: float = Field(0.0, ge=0, le=1)  # share of an instance's CPU an idle warm one reserves
     horizon: Horizon = Horizon()
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
@@ -214,6 +217,13 @@ class Scenario(_Strict):
     forecast: ForecastOptions = ForecastOptions()
     pools: PoolOptions = PoolOptions()
     source_path: Path | None = Field(None, exclude=True)
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _keep_alive(cls, v):
+        from models.keepalive import parse_policy
+
+        return str(parse_policy(v))
 
     @field_validator("tiers", mode="before")
     @classmethod

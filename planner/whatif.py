@@ -27,7 +27,8 @@ def comparison_row(result: dict) -> dict:
     w = plan["installed"].astype(float).clip(lower=1e-9)
     row["cpu_utilisation"] = float((plan["cpu_utilisation"] * w).sum() / w.sum())
     row["memory_utilisation"] = float((plan["memory_utilisation"] * w).sum() / w.sum())
-    row["risk"] = float(plan["risk"].sum())
+    row["risk"] = float(s["risk"]["total_slot_hours"])  # the one total (planner.risk)
+    row["unserved_risk"] = float(s["risk"]["unserved_slot_hours"])
     row["servers_purchased"] = int(plan["purchased"].sum())
     return row
 

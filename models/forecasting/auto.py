@@ -13,7 +13,7 @@ from models.forecasting.base import ModelUnavailableError
 from models.forecasting.conformal import ConformalQuantiles
 from models.forecasting.registry import default_backtest, default_models, make_model, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array"]
+__all__ = ["SeriesForecast", "forecast_array", "FALLBACKS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 
@@ -32,6 +32,15 @@ class SeriesForecast:
     notes: list[str] = field(default_factory=list)
     n_windows: int = 0
     quantile_scale: str = ""  # the conformal score's scale: relative or additive
+    fallback: str | None = None  # why the normal model choice was not possible (one of FALLBACKS)
+
+
+# Reasons the normal path (every candidate backtested over the full horizon, the winner refitted)
+# was left; the report and the run summary count series per reason.
+SHORT_HISTORY = "history too short for a full-horizon backtest"
+BACKTEST_FAILED = "every candidate failed in backtest"
+FINAL_FIT_FAILED = "chosen model failed on the full history"
+FALLBACKS = (SHORT_HISTORY, BACKTEST_FAILED, FINAL_FIT_FAILED)
 
 
 def _select(y, h, freq, names, n_windows, step) -> Selection:
@@ -79,7 +88,8 @@ def _forecast_array(
         raise ModelUnavailableError(f"need at least 2 observations to forecast, got {len(y)}")
     if np.ptp(y) == 0:
         flat = np.full(h, y[-1])
-        return SeriesForecast(flat, np.tile(flat, (len(levels), 1)), levels, "naive", 0.0, 0.0,
+        # Not a fallback: a constant forecast has no error on any window of a constant history.
+        return SeriesForecast(flat, np.tile(flat, (len(levels), 1)), levels, "constant", 0.0, 0.0,
                               notes=["constant series: last value repeated, zero-width quantiles"])
     notes: list[str] = []
     # A group launched inside the history has zeros before its launch; they are not part of its
@@ -91,7 +101,10 @@ def _forecast_array(
     sel = _select(y, h, freq, names, n_windows, step)
     notes.extend(sel.notes)
     h_bt = h
+    fallback = None
     if sel.backtest is None:
+        short = any("history too short" in n for n in sel.notes)
+        fallback = SHORT_HISTORY if short else BACKTEST_FAILED
         # Too short for the full horizon: backtest the simplest models on a third of the history.
         h_bt = max(1, len(y) // 3)
         simple = [n for n in ("seasonal_naive", "naive") if n != ""]
@@ -110,6 +123,7 @@ def _forecast_array(
             break
         except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
             notes.append(f"{name}: final fit failed ({exc}); next best taken")
+            fallback = fallback or FINAL_FIT_FAILED
     if chosen is None:
         raise ModelUnavailableError("every candidate failed on the full history")
     bt = sel.backtest if chosen == sel.model else None
@@ -121,4 +135,4 @@ def _forecast_array(
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
     return SeriesForecast(point, quant, levels, chosen, bt.mase, bt.smape, dict(sel.scores), notes, len(bt.origins),
-                          cq.scale_)
+                          cq.scale_, fallback)

@@ -24,9 +24,28 @@ def progress_bar():
     return bar, update
 
 
+def risk_line(risk: dict) -> str:
+    """The plan's risk as one line: the total, then its split by tier (which adds up to it)."""
+    line = f"{risk['total_slot_hours']:g} total"
+    if risk.get("unserved_slot_hours"):
+        line += f" ({risk['unserved_slot_hours']:g} unserved)"
+    return line + ": " + ", ".join(f"{k} {v:g}" for k, v in risk["by_tier"].items())
+
+
+def fallback_text(fb: dict) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
+    if fb["reasons"]:
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text
+
+
 def print_plan_summary(summary: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    for msg in summary.get("plan_warnings", []):  # first and loud: the plan does not cover the need
+        console.print(f"[bold red]{escape(msg)}[/]", highlight=False, soft_wrap=True)
     t = Table(title=f"plan: {summary['scenario']}", show_header=False)
     rows = [
         ("data", summary["source"]),
@@ -37,13 +56,26 @@ def print_plan_summary(summary: dict) -> None:
         ("servers purchased", str(summary["servers_purchased"])),
         ("shape / peak packing cost", str(summary["shape_vs_peak_packing_cost"])),
         ("mean CPU utilisation", f"{summary['cpu_utilisation_mean']:.1%}"),
-        ("risk (overflow slot-hours)", ", ".join(f"{k} {v:g}" for k, v in summary["risk_slot_hours_by_tier"].items())),
-        ("procurement", summary["procurement"]["status"]),
+        ("risk (overflow slot-hours)", risk_line(summary["risk"])),
+        ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
+                                                            if summary.get("plan_warnings") else "")),
+        ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
+    ka = summary.get("keep_alive")
+    if ka:  # warm instances were planned: say what they cost in cold starts and where the policy fell back
+        text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
+                f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
+        if ka.get("fallbacks"):
+            text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
+        rows.append(("keep-alive", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    fb = summary["forecast_fallbacks"]
+    if fb["share"] > 0:
+        console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
+                      "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
 

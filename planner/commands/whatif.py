@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         """Compare cost, servers by type, utilisation and risk of VARIANTS against BASE."""
         import datetime
 
+        from rich.markup import escape
         from rich.table import Table
 
         from planner.scenarios import load_scenario
@@ -39,6 +40,9 @@ def register(app: typer.Typer) -> None:
         with captured_warnings(), console.status(f"planning {len(paths)} scenarios"):
             results = run_whatif([str(p) for p in paths], n_jobs=n_jobs, scheduler=scheduler)
         write_whatif(results, out, force=force)
+        for r in results:  # a variant that installs less than it needs says so before the numbers
+            for msg in r["summary"].get("plan_warnings", []):
+                console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
         table = comparison_table(results)
         base_row = table.iloc[0]
         t = Table(title="what-if comparison (deltas against the base)")
@@ -46,7 +50,7 @@ def register(app: typer.Typer) -> None:
             t.add_column(col, justify="right" if col != "scenario" else "left")
         for r in table.itertuples(index=False):
             t.add_row(r.scenario, f"{r.total_cost:,.0f}", f"{r.total_cost - base_row.total_cost:+,.0f}",
-                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:.1f}")
+                      str(r.servers), f"{r.servers - base_row.servers:+d}", f"{r.cpu_utilisation:.1%}", f"{r.risk:g}")
         console.print(t)
         console.print(f"[green]wrote[/] {out}/comparison.xlsx and comparison.csv")
         batch = f"whatif {out.resolve()} {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%S}"

@@ -261,6 +261,14 @@ def _flatten(mapping: Mapping, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
+def _total_risk(plan: pd.DataFrame, summary: Mapping | None) -> float:
+    """The run's one risk total (planner.risk) when the summary carries it, else the Plan's sum."""
+    risk = (summary or {}).get("risk")
+    if isinstance(risk, Mapping) and "total_slot_hours" in risk:
+        return float(risk["total_slot_hours"])
+    return float(plan["risk"].sum())
+
+
 def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None, notes: list[str]):
     last = weekly.iloc[-1] if len(weekly) else None
     shortfall = (plan["required"] - plan["installed"]).clip(lower=0)
@@ -274,13 +282,15 @@ def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | 
         ("max_shortfall", float(shortfall.max()) if len(plan) else 0.0, "servers"),
         ("mean_cpu_utilisation", float(weekly["cpu_utilisation"].mean()) if len(weekly) else math.nan, "%"),
         ("mean_memory_utilisation", float(weekly["memory_utilisation"].mean()) if len(weekly) else math.nan, "%"),
-        ("total_risk", float(plan["risk"].sum()), "slot-hours"),
+        ("total_risk", _total_risk(plan, summary), "slot-hours"),
     ]
+    for i, warning in enumerate((summary or {}).get("plan_warnings") or []):
+        rows.insert(i, ("WARNING", warning, ""))
     if last is not None:
         for col in weekly.columns:
             if col.startswith("installed_"):
                 rows.append((f"{col}_at_end", float(last[col]), "servers"))
-    for name, value in _flatten(summary or {}):
+    for name, value in _flatten({k: v for k, v in (summary or {}).items() if k != "plan_warnings"}):
         if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)) or isinstance(value, bool):
             value = "" if value is None else str(value)
         rows.append((name, value, unit_of(name.rsplit(".", 1)[-1]) or ""))

@@ -34,6 +34,12 @@ def test_run_writes_plan_tables_workbook_and_plots(planned):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["weeks"] == 2 and summary["procurement"]["status"] in ("optimal", "feasible")
     assert "total cost" in output
+    # Fallbacks are counted with their reason and shown (issue 19).
+    fb = summary["forecast_fallbacks"]
+    assert set(fb) == {"series", "fallbacks", "share", "reasons"} and fb["series"] > 0
+    assert fb["share"] == pytest.approx(fb["fallbacks"] / fb["series"]) and sum(fb["reasons"].values()) == fb["fallbacks"]
+    assert "forecast fallbacks" in output
+    assert ("forecast fell back" in output) == (fb["share"] > 0)
     plan = pd.read_csv(out / "plan.csv")
     assert set(plan["week"]) == {0, 1}
     assert (plan["installed"] >= plan["required"]).all() or summary["procurement"]["shortfall_server_weeks"] > 0

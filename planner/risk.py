@@ -1,0 +1,185 @@
+"""One definition of a plan's risk, aggregated in one place.
+
+**Risk** is the expected number of overflow slot-hours: summed over the weeks, the workers and the
+hourly slots of the plan, the probability that a worker's load exceeds its physical capacity in
+that slot. A worker the plan needs but does not install (a procurement shortfall: budget, lead
+time, fleet limit) serves nothing, so each slot in which it would carry demand counts as a full
+overflow slot-hour: a plan that installs less than it needs carries that unserved demand as risk.
+
+Each worker's risk in a slot is shared among the groups on it in proportion to their planned load
+on the slot's binding resource, so the totals per tier, customer, week and server type all add up
+to the one total that the terminal, ``summary.json``, the workbook and the what-if table show.
+
+The probability per worker and slot comes from a separate function (``overflow_probability``:
+today :func:`planner.plan.overflow_probability`); a different risk model plugs in there and every
+total follows. Everything is aggregated by :func:`aggregate_risk`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from planner import columns as C
+
+__all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk", "risk_contributions",
+           "unserved_workers"]
+
+#: Columns of the contribution table: one row per (week, worker, group) with some risk.
+CONTRIBUTION_COLUMNS = ("week", "pool", "server_type", "worker_id", "installed", C.GROUP_ID, C.CUSTOMER, "tier", "risk")
+
+
+def unserved_workers(loads, pool_of: dict[str, str], shortfall: pd.DataFrame, week: int,
+                     resources=(C.CPU_CORES, C.MEMORY_GB)) -> set[str]:
+    """Workers of ``week`` that the procurement leaves without a server.
+
+    ``shortfall`` is ``ProcurementResult.shortfall``. A shortfall of *n* servers of a type drops the
+    *n* least-loaded workers of that type (the operator keeps the busiest running); a capacity
+    shortfall (``server_type == "*"``, capacity substitution) drops the pool's least-loaded workers
+    until their capacity covers it in every short resource.
+    """
+    if shortfall is None or shortfall.empty:
+        return set()
+    rows = shortfall[shortfall["week"] == week]
+    if rows.empty:
+        return set()
+    workers = np.asarray(loads.workers)
+    cap = loads.capacity[:, 0, :]  # [W, R]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.nan_to_num(loads.mean / loads.capacity).sum(axis=(1, 2))  # load over the week
+    order = np.lexsort((workers, size))  # least loaded first, ties by name
+    pools = np.array([pool_of.get(t, "default") for t in loads.server_type])
+    out: set[str] = set()
+    for rec in rows[rows["resource"] == "servers"].itertuples(index=False):
+        n = int(math.ceil(float(rec.shortfall) - 1e-6))
+        same = [i for i in order if loads.server_type[i] == rec.server_type and workers[i] not in out]
+        out.update(workers[i] for i in same[:n])
+    capacity_rows = rows[rows["resource"] != "servers"]
+    for pool, part in capacity_rows.groupby("pool", sort=True):
+        need = {r: float(v) for r, v in part.groupby("resource")["shortfall"].sum().items()}
+        resources = list(resources)
+        removed = np.zeros(cap.shape[1])
+        for i in order:
+            if pools[i] != pool or workers[i] in out:
+                continue
+            if all(removed[resources.index(r)] >= v - 1e-9 for r, v in need.items() if r in resources):
+                break
+            out.add(workers[i])
+            removed += cap[i]
+    return out
+
+
+def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_group: dict[str, np.ndarray],
+                       assignment: pd.DataFrame, groups: pd.DataFrame, pool_of: dict[str, str],
+                       unserved: set[str] = frozenset()) -> pd.DataFrame:
+    """Risk of one week, one row per (worker, group) (see :data:`CONTRIBUTION_COLUMNS`).
+
+    Args:
+        loads: the week's :class:`planner.plan.WorkerLoads` (workers, types, capacity, planned load).
+        probability: ``[W, T]`` probability that worker ``w`` overflows in slot ``t`` (workers as in
+            ``loads``).
+        planned_by_group: group id -> ``[T, R]`` planned demand of the whole group.
+        assignment: the week's ``group_id, fraction (or share), worker_id`` rows.
+        groups: Groups table ``group_id, customer, tier``.
+        unserved: workers left without a server (:func:`unserved_workers`): probability 1 in every
+            slot where they carry demand.
+    """
+    frame = assignment.rename(columns={"share": "fraction"})
+    w_index = {w: i for i, w in enumerate(loads.workers)}
+    p = np.array(probability, dtype=float, copy=True)
+    for w in unserved:
+        i = w_index[w]
+        p[i] = (loads.planned[i] > 0).any(axis=1).astype(float)
+    # The binding resource of each worker and slot: the largest planned load over capacity.
+    binding = (loads.planned / loads.capacity).argmax(axis=2)  # [W, T]
+    cust = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)
+    by_worker = {w: part for w, part in frame.groupby(frame["worker_id"].astype(str), sort=True)}
+    rows = []
+    for w, part in by_worker.items():
+        i = w_index[w]
+        gids = part[C.GROUP_ID].astype(str).to_list()
+        shares = np.stack([f * planned_by_group[g] for g, f in zip(gids, part["fraction"].astype(float))])  # [n, T, R]
+        own = np.take_along_axis(shares, binding[i][None, :, None], axis=2)[:, :, 0]  # [n, T]
+        total = own.sum(axis=0)
+        split = np.where(total > 0, own / np.where(total > 0, total, 1.0), 1.0 / len(gids))
+        risk = (split * p[i][None, :]).sum(axis=1)
+        for g, r in zip(gids, risk):
+            rows.append((week, pool_of.get(str(loads.server_type[i]), "default"), str(loads.server_type[i]), w,
+                         w not in unserved, g, cust[C.CUSTOMER].get(g, g), cust["tier"].get(g, ""), float(r)))
+    out = pd.DataFrame(rows, columns=list(CONTRIBUTION_COLUMNS))
+    # Several shards of one group on one worker are one contribution.
+    return out.groupby(list(CONTRIBUTION_COLUMNS[:-1]), as_index=False, sort=True)["risk"].sum()
+
+
+@dataclass(frozen=True)
+class RiskSummary:
+    """Every total of a plan's risk (expected overflow slot-hours), all from one table.
+
+    ``total`` = the sum of ``by_tier`` = of ``by_customer`` = of ``by_week_type`` = of ``by_worker``;
+    ``unserved`` is the part that comes from workers left without a server.
+    """
+
+    total: float
+    unserved: float
+    by_tier: dict[str, float]
+    by_customer: pd.Series
+    by_week_type: pd.Series  # (week, server_type) -> risk
+    by_worker: pd.DataFrame  # week, worker_id, server_type, installed, risk, groups
+    contributions: pd.DataFrame = field(repr=False)
+
+    def to_summary(self, digits: int = 3) -> dict:
+        """The JSON block of ``summary.json``: ``total_slot_hours``, ``unserved_slot_hours``,
+        ``by_tier`` (they add up to the total, up to rounding) and the definition."""
+        return {
+            "definition": "expected overflow slot-hours: sum over weeks, workers and hourly slots of "
+                          "P(load > capacity); a worker left without a server overflows in every slot "
+                          "where it carries demand (docs/planning.md)",
+            "total_slot_hours": round(self.total, digits),
+            "unserved_slot_hours": round(self.unserved, digits),
+            "by_tier": {t: round(v, digits) for t, v in self.by_tier.items()},
+        }
+
+
+def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
+    """All totals of a plan's risk from its contribution table (:func:`risk_contributions` of
+    every week, concatenated). ``tiers`` lists tiers to report even when their risk is 0."""
+    c = contributions if len(contributions) else pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
+    c = c.astype({"risk": float})
+    by_tier = {str(t): 0.0 for t in tiers}
+    by_tier.update({str(t): float(v) for t, v in c.groupby("tier", sort=True)["risk"].sum().items()})
+    by_worker = (c.groupby(["week", "worker_id", "server_type", "installed"], as_index=False, sort=True)
+                 .agg(risk=("risk", "sum"), groups=(C.GROUP_ID, lambda s: sorted(set(s)))))
+    return RiskSummary(
+        total=float(c["risk"].sum()),
+        unserved=float(c.loc[~c["installed"].astype(bool), "risk"].sum()) if len(c) else 0.0,
+        by_tier=dict(sorted(by_tier.items())),
+        by_customer=c.groupby(C.CUSTOMER, sort=True)["risk"].sum(),
+        by_week_type=c.groupby(["week", "server_type"], sort=True)["risk"].sum(),
+        by_worker=by_worker,
+        contributions=c,
+    )
+
+
+#: (WeekPlan, WorkerLoads) -> ``[W, T]`` probability that each worker overflows in each slot.
+ProbabilityModel = Callable[[object, object], np.ndarray]
+
+
+def plan_risk(weeks, loads: dict, groups: pd.DataFrame, pool_of: dict[str, str], shortfall: pd.DataFrame | None,
+              probability: ProbabilityModel | None = None, tiers=()) -> RiskSummary:
+    """The risk of a whole plan: every week's contributions under ``probability`` (default
+    :func:`planner.plan.overflow_probability`), workers left unserved by ``shortfall`` (the
+    procurement's) counted as overflowing, aggregated by :func:`aggregate_risk`."""
+    if probability is None:
+        from planner.plan import overflow_probability as probability
+    parts = []
+    for wp in weeks:
+        wl = loads[wp.week]
+        planned = {g: wp.instance.demand[i] for i, g in enumerate(wp.instance.group_ids)}
+        unserved = unserved_workers(wl, pool_of, shortfall, wp.week, wp.instance.resources)
+        parts.append(risk_contributions(wp.week, wl, probability(wp, wl), planned, wp.result.assignment_frame(),
+                                        groups, pool_of, unserved))
+    return aggregate_risk(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), tiers)
