@@ -354,7 +354,13 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
         fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
-    forecast, report = forecast_stage(fc_scenario, history, start, progress)
+    from planner.forecast_batch import batch_forecast_stage, use_batch
+
+    n_series = int(history.groups.shape[0]) * len(C.RESOURCES)
+    if use_batch(scenario, n_series):
+        forecast, report = batch_forecast_stage(scenario, history, start, progress, ex)
+    else:
+        forecast, report = forecast_stage(fc_scenario, history, start, progress)
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
@@ -428,6 +434,7 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
             entry["pool"] = p
         summary["pools"] = pools_table.to_dict("records")
     summary["parallel"] = {"executor": ex.name, "workers": ex.workers}
+    summary["forecast_method"] = "batch" if use_batch(scenario, n_series) else "per_series"
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)

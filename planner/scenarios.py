@@ -142,6 +142,10 @@ class ForecastOptions(_Strict):
     n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
+    # "per_series": the models above, one fit per series; "batch": every series at once by matrix
+    # algebra (planner/forecast_batch.py); "auto": batch above `batch_above` series (docs/scale.md).
+    method: Literal["auto", "per_series", "batch"] = "auto"
+    batch_above: int = Field(2000, ge=1)
 
 
 class PoolRule(_Strict):

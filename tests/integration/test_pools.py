@@ -83,13 +83,15 @@ def test_pools_that_do_not_interact_cost_what_a_joint_solve_costs(tmp_path):
     assert totals.loc["all pools", "total_cost"] == pytest.approx(split.summary["total_cost"], abs=0.01)
 
 
-def test_dask_tasks_give_the_single_process_plan(tmp_path):
+@pytest.mark.parametrize("method", ["per_series", "batch"])
+def test_dask_tasks_give_the_single_process_plan(tmp_path, method):
     pytest.importorskip("dask.distributed")
-    sc = _scenario(tmp_path, FLEXIBLE)
+    sc = _scenario(tmp_path, FLEXIBLE.replace("n_jobs: 1}", f"n_jobs: 1, method: {method}}}"))
     local = run_plan(sc)
     dask = run_plan(sc, workers=2)
     assert dask.summary["parallel"] == {"executor": "dask", "workers": 2}
     assert local.summary["parallel"]["executor"] == "local"
+    assert local.summary["forecast_method"] == dask.summary["forecast_method"] == method
     assert (local.placement["placed_by"] == "first pass").any()
     for name in ("plan", "assignment", "utilisation", "qos", "purchases", "pools", "forecast"):
         pd.testing.assert_frame_equal(getattr(dask, name), getattr(local, name), obj=name)
