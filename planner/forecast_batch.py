@@ -28,6 +28,16 @@ def demand_matrix_of(demand: pd.DataFrame, resources, freq: str, id_col: str = C
     missing = [c for c in (id_col, C.DS, *resources) if c not in demand.columns]
     if missing:
         raise InputDataError(f"not a ResourceDemand table: missing {missing}", column=missing[0])
+    grid = _grid_layout(demand, id_col, freq)
+    if grid is not None:  # group-major on a full grid (planner.demand's layout): reshape, no scatter
+        slots, ids, n_t = grid
+        y = np.empty((n_t, len(ids) * len(resources)), dtype=np.float32)
+        for r, res in enumerate(resources):
+            values = demand[res].to_numpy(dtype=np.float32)
+            if not np.isfinite(values).all():
+                raise InputDataError(f"demand column {res!r} holds NaN or infinite values", column=res)
+            y[:, r::len(resources)] = values.reshape(len(ids), n_t).T
+        return slots, ids, y
     codes, ids = pd.factorize(demand[id_col], sort=True)
     ds = pd.to_datetime(demand[C.DS])
     first = ds.min()
@@ -45,6 +55,26 @@ def demand_matrix_of(demand: pd.DataFrame, resources, freq: str, id_col: str = C
         y[t, codes * len(resources) + r] = values
     slots = pd.date_range(first, periods=n_t, freq=step)
     return slots, [str(i) for i in ids], y
+
+
+def _grid_layout(demand: pd.DataFrame, id_col: str, freq: str):
+    """``(slots, ids, n_slots)`` when ``demand`` lists each group's full slot grid in turn, groups
+    in sorted order (what planner.demand writes); else None."""
+    key = demand[id_col]
+    if not isinstance(key.dtype, pd.CategoricalDtype) or len(demand) == 0:
+        return None
+    codes = key.cat.codes.to_numpy()
+    n_g = len(key.cat.categories)
+    if len(demand) % n_g or (np.diff(codes) < 0).any() or codes[0] != 0:
+        return None
+    n_t = len(demand) // n_g
+    ds = demand[C.DS].to_numpy()
+    slots = pd.date_range(ds[0], periods=n_t, freq=pd.Timedelta(freq))
+    ids = [str(c) for c in key.cat.categories]
+    if ids != sorted(ids) or not (codes.reshape(n_g, n_t) == np.arange(n_g)[:, None]).all() \
+            or not (ds.reshape(n_g, n_t) == slots.values[None, :]).all():
+        return None
+    return slots, ids, n_t
 
 
 def _forecast_block(task):

@@ -107,13 +107,18 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     unknown_c = sorted(set(scenario.growth.customers) - set(groups[C.CUSTOMER]))
     if unknown_c:
         raise ScenarioError(f"{scenario.source_path or 'scenario'}: growth.customers names unknown customer(s) {unknown_c}")
-    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER])
-    factor = (scenario.growth.all
-              * cust.map(scenario.growth.customers).fillna(1.0).to_numpy()
-              * forecast[C.UNIQUE_ID].map(scenario.growth.groups).fillna(1.0).to_numpy())
+    # The multiplier of each group, then of each row (a fleet-sized forecast has millions of rows
+    # and few groups); columns keep their dtype, and a run without growth copies nothing.
+    ids = pd.Index(pd.unique(forecast[C.UNIQUE_ID].astype(str)))
+    cust = pd.Series(ids, index=ids).map(groups.set_index(C.GROUP_ID)[C.CUSTOMER])
+    per_group = (scenario.growth.all * cust.map(scenario.growth.customers).fillna(1.0)
+                 * pd.Series(ids, index=ids).map(scenario.growth.groups).fillna(1.0)).astype(float)
     values = [C.MEAN, *C.QUANTILES]
-    forecast = forecast.copy()
-    forecast[values] = forecast[values].to_numpy() * factor[:, None]
+    if (per_group != 1.0).any() or scenario.retired:
+        factor = forecast[C.UNIQUE_ID].astype(str).map(per_group).to_numpy(dtype=float)
+        forecast = forecast.copy()
+        for v in values:
+            forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
     for r in scenario.retired:
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
         forecast.loc[gone, values] = 0.0
@@ -133,9 +138,16 @@ def _week_task(task: tuple):
     ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback)``; kind
     ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
     the InfeasiblePlanError's message as a string (the driver decides what follows)."""
-    from planner.plan import pack_week, week_bound
+    from models.forecasting._util import single_blas_thread
 
     kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback = task
+    with single_blas_thread():  # two BLAS threads per task oversubscribe a 2-core machine
+        return _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback)
+
+
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback):
+    from planner.plan import pack_week, week_bound
+
     if kind == "bound":
         return week_bound(rows, groups, tiers, catalog, start)
     try:
@@ -148,12 +160,30 @@ def _week_task(task: tuple):
 
 def _week_slices(forecast: pd.DataFrame, starts) -> list[pd.DataFrame]:
     """The forecast rows of each planning week (what a week's task needs, and no more)."""
-    offset = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
-    return [forecast[offset == w] for w in range(len(starts))]
+    return pool_week_slices(forecast, None, [""], starts)[""]
+
+
+def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts) -> dict[str, list]:
+    """pool -> [forecast rows of each planning week]: one reordered copy of the forecast, sliced
+    (a fleet-sized forecast is not copied once per pool and again per week)."""
+    n = len(starts)
+    week = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
+    if pool_of is None:
+        code = np.zeros(len(forecast), dtype=np.int64)
+    else:
+        index = {p: i for i, p in enumerate(pools)}
+        per_group = {g: index[p] for g, p in pool_of.items()}
+        code = forecast[C.UNIQUE_ID].astype(str).map(per_group).fillna(-1).to_numpy(dtype=np.int64)
+    key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
+    order = np.argsort(key, kind="stable")
+    ordered = forecast.take(order[key[order] >= 0])
+    bounds = np.searchsorted(key[order][key[order] >= 0], np.arange(len(pools) * n + 1))
+    return {p: [ordered.iloc[bounds[i * n + w]:bounds[i * n + w + 1]] for w in range(n)] for i, p in enumerate(pools)}
 
 
 def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None) -> dict:
-    """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``.
+    """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
+    forecast as one table or already split per week (:func:`pool_week_slices`).
 
     Per pool, the peak week (largest cost bound, then largest demand) is packed first with the
     pool's whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
@@ -173,7 +203,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     ex = executor or LocalExecutor()
     n = len(starts)
     pools = list(jobs)
-    slices = {p: _week_slices(jobs[p][0], starts) for p in pools}
+    slices = {p: jobs[p][0] if isinstance(jobs[p][0], list) else _week_slices(jobs[p][0], starts) for p in pools}
     label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
 
     def task(kind, p, w, catalog=None, fallback=None):
@@ -371,15 +401,16 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
     placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
                              tiers, servers, start, scenario.horizon.weeks)
-    pool_of_group = placement.pool_of
     pools = sorted(servers["pool"].unique())
-    owner = forecast[C.UNIQUE_ID].map(pool_of_group)
+    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
     jobs = {}
     for p in pools:
         ids = set(placement.groups_in(p))
         if ids:
-            jobs[p] = (forecast[(owner == p).to_numpy()], groups[groups[C.GROUP_ID].isin(ids)], servers[servers["pool"] == p])
+            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], servers[servers["pool"] == p])
     packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex)
+    jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
+    del slices
     timings["packing_s"] = time.perf_counter() - t1
 
     progress("procurement", 0.92)
@@ -437,6 +468,10 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     summary["forecast_method"] = "batch" if use_batch(scenario, n_series) else "per_series"
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
+    n_groups = int(history.groups.shape[0])
+    if n_groups > PROFILE_GROUPS:
+        summary["profiles_note"] = (f"shape profiles of the {PROFILE_GROUPS:,} groups with the largest CPU peak "
+                                    f"of {n_groups:,} (planner.pipeline.PROFILE_GROUPS)")
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
                    utilisation, qos, workers_risk, risk, profiles, summary, pools=pools_table,
@@ -460,11 +495,24 @@ def _idle_plan(installed: pd.DataFrame, starts) -> pd.DataFrame:
                 "memory_utilisation", "headroom", "risk", "week_start"]]
 
 
-def group_profiles(history) -> pd.DataFrame:
-    """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet)."""
+PROFILE_GROUPS = 2000  # a fleet's Profiles sheet covers its largest groups (by CPU peak)
+
+
+def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
+    """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet).
+
+    Above ``max_groups`` groups only the largest by CPU peak are profiled (the rest are a fleet's
+    long tail of near-idle groups; the summary says how many were left out)."""
     from planner.profile import profile_functions
 
-    return profile_functions(history.demand, history.catalog, slot=history.slot, level="group",
+    demand = history.demand
+    peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
+    if len(peaks) > max_groups:
+        keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
+        demand = demand[demand[C.GROUP_ID].isin(keep).to_numpy()]
+        if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
+            demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
+    return profile_functions(demand, history.catalog, slot=history.slot, level="group",
                              value=C.CPU_CORES).profiles
 
 
@@ -541,10 +589,17 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         tables["profiles"] = run.profiles
     if run.pools is not None:
         tables["pools"], tables["placement"] = run.pools, run.placement.assign(allowed=run.placement["allowed"].map("|".join))
+    per_pool = len(run.forecast) > FORECAST_CSV_ROWS
+    if per_pool:  # a fleet's hourly forecast: Parquet per pool, no CSV (summary.json says so)
+        tables.pop("forecast")
+        run.summary["outputs"] = {"forecast": f"forecast/<pool>.parquet, one file per pool ({len(run.forecast):,} rows; "
+                                              f"no forecast.csv above {FORECAST_CSV_ROWS:,} rows)"}
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        if per_pool:
+            _forecast_per_pool(run, tmp / "forecast")
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
@@ -554,6 +609,19 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())
     return [out / n for n in names]
+
+
+FORECAST_CSV_ROWS = 1_000_000
+
+
+def _forecast_per_pool(run: PlanRun, folder: Path) -> None:
+    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all)."""
+    folder.mkdir()
+    pool_of = run.placement.set_index(C.GROUP_ID)["pool"] if run.placement is not None else pd.Series(dtype=str)
+    pool = run.forecast[C.UNIQUE_ID].astype(str).map(pool_of).fillna("unplaced")
+    for name in sorted(pool.unique()):
+        part = run.forecast[(pool == name).to_numpy()].assign(pool=name)
+        part.to_parquet(folder / f"{''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)}.parquet", index=False)
 
 
 def _plots(run: PlanRun, folder: Path) -> None:

@@ -141,17 +141,18 @@ def _envelope(forecast: pd.DataFrame, groups: pd.DataFrame, tiers, ids: list[str
     """``[group, 168, resource]``: each group's planned demand (tier quantile / (1 - headroom)) at each
     hour of the week, the largest over the horizon's weeks. Groups in ``ids`` order."""
     index = {g: i for i, g in enumerate(ids)}
-    rows = forecast[forecast[C.UNIQUE_ID].isin(index)]
+    key = forecast[C.UNIQUE_ID].astype(str)
+    rows = forecast if key.isin(index).all() else forecast[key.isin(index).to_numpy()]
     tier_of = groups.set_index(C.GROUP_ID)["tier"]
-    g = rows[C.UNIQUE_ID].map(index).to_numpy()
-    r = rows[C.RESOURCE].map({res: i for i, res in enumerate(resources)}).to_numpy()
-    keep = ~pd.isna(r)
+    g = rows[C.UNIQUE_ID].astype(str).map(index).to_numpy()
+    r = rows[C.RESOURCE].astype(str).map({res: i for i, res in enumerate(resources)}).to_numpy(dtype=float)
+    keep = ~np.isnan(r)
     hours = ((pd.to_datetime(rows[C.DS]) - start) / pd.Timedelta("1h")).to_numpy()
     keep &= (hours >= 0) & (hours < 168 * n_weeks)
     q_of = {gid: tiers[tier_of[gid]].quantile for gid in ids}
     h_of = np.array([tiers[tier_of[gid]].headroom for gid in ids])
     cols = sorted({q_of[x] for x in ids})
-    qcol = rows[C.UNIQUE_ID].map(q_of)
+    qcol = rows[C.UNIQUE_ID].astype(str).map(q_of)
     values = np.zeros(len(rows))
     for c in cols:
         m = (qcol == c).to_numpy()

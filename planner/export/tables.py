@@ -175,12 +175,17 @@ class ChartSpec:
             raise ValueError(f"ChartSpec {self.title!r}: values must name at least one column")
 
 
-def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+def _check_columns(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{sheet}: expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in _REQUIRED[sheet] if c not in frame.columns]
     if missing:
         raise ValueError(f"{sheet} table: missing column(s) {missing}; it has {list(frame.columns)}")
+    return frame
+
+
+def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    _check_columns(frame, sheet)
     listed = [c for c in SHEET_COLUMNS[sheet] if c in frame.columns]
     extra = [c for c in frame.columns if c not in listed]
     out = frame[listed + extra]
@@ -371,9 +376,10 @@ def plan_to_frames(
     }
     body: dict[str, pd.DataFrame] = {"Weekly": weekly, "Plan": _cap_rows(plan_sheet, "Plan", max_rows, notes)}
     for sheet, frame in inputs.items():
+        if sheet == "Forecast" and frame is not None and len(frame) > max_rows:
+            # Cut whole groups before sorting: a fleet's forecast has tens of millions of rows.
+            frame = _largest_forecast(_check_columns(frame, sheet), max_rows, notes)
         table = _empty(sheet) if frame is None else _check(frame, sheet)
-        if sheet == "Forecast":
-            table = _largest_forecast(table, max_rows, notes)
         body[sheet] = _cap_rows(table, sheet, max_rows, notes)
     if profiles is not None:
         body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
