@@ -6,9 +6,21 @@ from planner.pipeline import run_plan
 from planner.scenarios import load_scenario
 
 
-def test_compact_demand_gives_the_same_plan(small_scenario, monkeypatch):
+TINY = """
+name: tiny
+data:
+  synthetic: {functions: 50, days: 28, seed: 2}
+horizon: {weeks: 1}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {n_windows: 1, n_jobs: 1}
+"""
+
+
+def test_compact_demand_gives_the_same_plan(tmp_path, monkeypatch):
     import planner.demand
 
+    small_scenario = tmp_path / "tiny.yaml"
+    small_scenario.write_text(TINY)
     plain = run_plan(load_scenario(small_scenario))
     assert plain.history.demand["cpu_cores"].dtype == "float64"
     monkeypatch.setattr(planner.demand, "COMPACT_ROWS", 0)  # every table counts as fleet-sized
