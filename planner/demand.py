@@ -21,16 +21,38 @@ LEVELS = ("group", "function")
 COMPACT_ROWS = 5_000_000  # above this many rows a demand table is compact (see resource_demand)
 
 
+def parse_slot(slot) -> pd.Timedelta:
+    """The planning slot as a positive duration (``1h``, ``30min``); anything else is bad input."""
+    from planner.errors import InputDataError
+
+    try:
+        td = pd.Timedelta(slot)
+    except (ValueError, TypeError):
+        td = None
+    if td is None or pd.isna(td) or td <= pd.Timedelta(0):
+        raise InputDataError(f"slot {slot!r} is not a positive duration; expected e.g. 1h, 30min or 15min")
+    return td
+
+
 def slot_factor(telemetry: Telemetry, slot: str) -> int:
     """How many telemetry intervals make one slot (an error if it is not a whole number)."""
-    slot_s = pd.Timedelta(slot).total_seconds()
+    from planner.errors import InputDataError
+
+    slot_s = parse_slot(slot).total_seconds()
     k = slot_s / telemetry.interval_s
     if k < 1 or abs(k - round(k)) > 1e-9:
-        raise ValueError(
-            f"slot {slot!r} must be a whole multiple of the telemetry interval "
-            f"({pd.Timedelta(seconds=telemetry.interval_s)})"
+        step = pd.Timedelta(seconds=telemetry.interval_s)
+        raise InputDataError(
+            f"slot {slot!r} must be a whole multiple of the telemetry interval ({_fmt(step)}), e.g. "
+            f"{_fmt(step)}, {_fmt(2 * step)} or 1h"
         )
     return int(round(k))
+
+
+def _fmt(td: pd.Timedelta) -> str:
+    from planner.ingest.checks import format_interval
+
+    return format_interval(td)
 
 
 def resource_demand(
@@ -80,6 +102,7 @@ def resource_demand_levels(
     """ResourceDemand at several levels in one pass over the telemetry (see :func:`resource_demand`)."""
     k = slot_factor(telemetry, slot)
     cat = require_coverage(catalog, telemetry.ids)
+    _require_finite_catalog(cat)
     conc_per_inv = (cat[C.DURATION_S].to_numpy() / telemetry.interval_s).astype(np.float32)
     cores = (cat[C.CPU_MILLICORES].to_numpy() / 1000.0).astype(np.float32)
     gb = (cat[C.MEMORY_MB].to_numpy() / 1024.0).astype(np.float32)
@@ -91,7 +114,7 @@ def resource_demand_levels(
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     g_conc, g_cores, g_gb = conc_per_inv[order], cores[order], gb[order]
 
-    slot_td = pd.Timedelta(slot)
+    slot_td = parse_slot(slot)
     first = telemetry.index[0].floor(slot_td)
     lead = int((telemetry.index[0] - first) / pd.Timedelta(seconds=telemetry.interval_s))
     n_rows = lead + len(telemetry.index)
@@ -127,6 +150,7 @@ def resource_demand_levels(
         else:
             block = np.zeros((s * k, n_f), dtype=np.float32)
             block[a - r0 : b - r0] = telemetry.counts[a:b]
+        _require_finite_counts(block, telemetry, r0=r0)
         n_present = present[s0:s1, None]
         valid = np.zeros(s * k, dtype=bool)
         valid[a - r0 : b - r0] = True
@@ -190,7 +214,62 @@ def resource_demand_levels(
         if lvl == "group" and small:
             frame[key] = frame[key].astype(str)
         frames[lvl] = frame
+    warn_implausible_demand(frames["group" if "group" in frames else "function"])
     return frames
+
+
+#: Plausibility bounds of the demand stage (docs/data.md): one group (or function) needing more than
+#: this in one slot is far likelier a unit slip than real: 100,000 cores is some 1,500 64-core
+#: servers for a single group, and the memory bound is the same fleet at 8 GB per core.
+PLAUSIBLE_DEMAND = {C.CPU_CORES: 1e5, C.MEMORY_GB: 8e5}
+
+
+def warn_implausible_demand(demand: pd.DataFrame) -> int:
+    """Warn (naming resource_demand, the group or function, the slot and the value) when a demand
+    value exceeds :data:`PLAUSIBLE_DEMAND`; returns how many rows do."""
+    import warnings
+
+    key = C.GROUP_ID if C.GROUP_ID in demand.columns else C.UNIQUE_ID
+    n = 0
+    for col, bound in PLAUSIBLE_DEMAND.items():
+        values = demand[col].to_numpy()
+        over = np.flatnonzero(values > bound)
+        n += over.size
+        if over.size:
+            i = int(over[np.argmax(values[over])])
+            warnings.warn(f"resource_demand: {key.split('_')[0]} {str(demand[key].iloc[i])!r} needs {values[i]:.4g} {col} "
+                          f"at {demand[C.DS].iloc[i]}, beyond the plausible {bound:g} {col} for one {key.split('_')[0]} "
+                          f"({over.size} slot value(s) above it); check the counts, durations and instance sizes "
+                          "(docs/data.md, plausibility bounds)", stacklevel=3)
+    return n
+
+
+def _require_finite_catalog(cat: pd.DataFrame) -> None:
+    from planner.errors import InputDataError
+
+    for col in (C.DURATION_S, C.CPU_MILLICORES, C.MEMORY_MB):
+        v = pd.to_numeric(cat[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise InputDataError(f"resource_demand: function {cat[C.UNIQUE_ID].iloc[i]!r} has {col} {v[i]:g}; "
+                                 "expected a finite number >= 0", column=col)
+
+
+def _require_finite_counts(block: np.ndarray, telemetry: Telemetry, *, r0: int) -> None:
+    """Counts of one chunk (grid rows from ``r0``) are finite and >= 0: readers check their files,
+    this guards any Telemetry. Two reductions without temporaries (max propagates NaN)."""
+    from planner.errors import InputDataError
+
+    if block.size == 0:
+        return
+    top, low = block.max(), block.min()
+    if np.isfinite(top) and low >= 0:
+        return
+    r, j = np.argwhere(~np.isfinite(block) | (block < 0))[0]
+    row = r0 + int(r)
+    raise InputDataError(f"resource_demand: function {str(telemetry.ids[j])!r} has count {block[r, j]:g} at "
+                         f"{telemetry.index[row]}; telemetry counts must be finite and >= 0", column=C.Y)
 
 
 def demand_matrix(demand: pd.DataFrame, value: str = C.CPU_CORES, key: str = C.GROUP_ID) -> pd.DataFrame:

@@ -137,8 +137,12 @@ def batch_demand_forecast(demand: pd.DataFrame, horizon: int, *, freq: str = "1h
     n_origins = parts[0].n_origins
     report = pd.DataFrame({
         C.UNIQUE_ID: np.repeat(ids, n_r), C.RESOURCE: np.tile(list(resources), len(ids)),
-        "model": [f"batch:{cands[m]}" for m in model], "mase": mase, "smape": np.nan, "n_windows": n_origins,
-        "quantile_scale": "additive", "n_obs": len(slots), "n_filled": 0,
+        "model": [f"batch:{cands[m]}" for m in model], "detail": "", "mase": mase, "smape": np.nan,
+        "n_windows": n_origins, "h_backtest": h, "quantile_scale": "additive",
+        # Held-out calibration per series is not measured on this path (benchmarks/forecast_batch.py
+        # measures it for the path as a whole).
+        "coverage_q90": np.nan, "coverage_q95": np.nan, "coverage_q99": np.nan, "pinball_q95": np.nan,
+        "pinball_q99": np.nan, "q99_peak_ratio": np.nan, "n_obs": len(slots), "n_filled": 0,
         "fallback": [i in notes for i in range(n_s)],
         "fallback_reason": ["no backtest origin" if i in notes else "" for i in range(n_s)],
         "notes": ["; ".join(x for x in (notes.get(i, ""), shifts.get(i, "")) if x) for i in range(n_s)],

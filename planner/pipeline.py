@@ -38,6 +38,12 @@ class PlanRun:
     risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    groups: pd.DataFrame | None = None  # group_id, customer, tier (+ anticipated services): the rules verify reads
+    fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
+    orders: pd.DataFrame | None = None  # planner.review.purchase_orders: what to buy, when to order it
+    why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
+    deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
+    planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
     pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
     placement: pd.DataFrame | None = None  # the pool of every group and why
 
@@ -135,25 +141,25 @@ def _customer_log_volume(history) -> dict[str, float]:
 
 def _week_task(task: tuple):
     """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
-    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback)``; kind
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral)``; kind
     ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
     the InfeasiblePlanError's message as a string (the driver decides what follows)."""
     from models.forecasting._util import single_blas_thread
 
-    kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback = task
     with single_blas_thread():  # two BLAS threads per task oversubscribe a 2-core machine
-        return _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback)
+        return _week_task_body(*task)
 
 
-def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback):
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral):
     from planner.plan import pack_week, week_bound
 
     if kind == "bound":
-        return week_bound(rows, groups, tiers, catalog, start)
+        return week_bound(rows, groups, tiers, catalog, start, deferral)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver)
-        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback)
+            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral)
+        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
+                         deferral=deferral)
     except InfeasiblePlanError as exc:
         return str(exc)
 
@@ -181,7 +187,7 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
     return {p: [ordered.iloc[bounds[i * n + w]:bounds[i * n + w + 1]] for w in range(n)] for i, p in enumerate(pools)}
 
 
-def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None) -> dict:
+def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None) -> dict:
     """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
     forecast as one table or already split per week (:func:`pool_week_slices`).
 
@@ -195,7 +201,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
 
     The packings of one phase (peak weeks of all pools, then every other week of every pool) are
     independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
-    its inputs only, so the plan is the same wherever they run. Returns pool -> (weeks, notes).
+    its inputs only, so the plan is the same wherever they run. ``deferral``
+    (planner.deferral.DeferralSetup) moves lax work in every week. Returns pool -> (weeks, notes).
     """
     from planner.parallel import LocalExecutor
     from planner.plan import envelope_servers
@@ -209,7 +216,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     def task(kind, p, w, catalog=None, fallback=None):
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
-                servers, fallback)
+                servers, fallback, deferral)
 
     total = len(pools) * (2 * n)
     done_tasks = [0]
@@ -278,9 +285,10 @@ def _in_pool(wp, pool: str):
     return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result))
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, executor=None):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
+                 executor=None):
     """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
-    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor)[""]
+    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral)[""]
 
 
 @dataclass(frozen=True)
@@ -305,54 +313,44 @@ class PoolsProcurement:
 
 
 def _procure_task(task: tuple):
-    """One procurement MILP (a Dask task when the run has a cluster)."""
-    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
-
-    servers, required, scenario = task
-    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
-    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
-    if scenario.procurement.initial_fleet == "week0":
-        # Today's fleet plus last quarter's orders still in transit cover every week that an
-        # order placed now could not reach: the most any week inside the type's lead time needs.
-        lead = servers.set_index(["pool", "type"])["lead_time_weeks"]
-        key = pd.MultiIndex.from_frame(required[["pool", "server_type"]])
-        within = required[required["week"].to_numpy() < lead.reindex(key).fillna(0).clip(lower=1).to_numpy()]
-        cover = within.groupby(["pool", "server_type"])["required"].max()
-        extra = cover.reindex(pd.MultiIndex.from_frame(initial[["pool", "server_type"]])).fillna(0).astype(int)
-        initial["installed"] = initial["installed"] + extra.to_numpy()
-    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
-                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
-    return solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    """One pool's procurement (a Dask task when the run has a cluster): (result, starting fleet)."""
+    scenario, servers, required, fleet = task
+    return procure(scenario, servers, required, fleet)
 
 
-def procure_pools(servers: pd.DataFrame, required: pd.DataFrame, scenario, executor=None):
+def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, executor=None):
     """Procurement per pool (independent tasks), or one joint problem when a budget binds the pools
-    together; one pool gives its ProcurementResult unchanged."""
+    together; one pool gives :func:`procure`'s result unchanged. Returns (result, starting fleet)."""
     from models.packing.result import SolveStatus
     from planner.parallel import LocalExecutor
+    from planner.scenarios import installed_fleet
 
     pools = sorted(servers["pool"].unique())
     if len(pools) == 1 or scenario.procurement.budget is not None:
-        return _procure_task((servers, required, scenario))
+        return procure(scenario, servers, required)
+    fleet = installed_fleet(scenario)
     ex = executor or LocalExecutor()
-    results = ex.map(_procure_task, [(servers[servers["pool"] == p], required[required["pool"] == p], scenario)
-                                     for p in pools])
-    per = dict(zip(pools, results))
+    results = ex.map(_procure_task, [(scenario, servers[servers["pool"] == p], required[required["pool"] == p],
+                                      fleet[fleet["pool"] == p]) for p in pools])
+    per = dict(zip(pools, (r for r, _ in results)))
     rank = [SolveStatus.ERROR, SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT, SolveStatus.FEASIBLE, SolveStatus.OPTIMAL]
-    status = min((r.status for r in results), key=rank.index)
-    return PoolsProcurement(
-        status=status, total_cost=float(sum(r.total_cost for r in results)),
-        purchase_cost=float(sum(r.purchase_cost for r in results)),
-        purchases=pd.concat([r.purchases for r in results], ignore_index=True),
-        installed=pd.concat([r.installed for r in results], ignore_index=True),
-        shortfall=pd.concat([r.shortfall for r in results], ignore_index=True),
-        backend=",".join(sorted({r.backend for r in results})), runtime_s=float(sum(r.runtime_s for r in results)),
+    status = min((r.status for r in per.values()), key=rank.index)
+    proc = PoolsProcurement(
+        status=status, total_cost=float(sum(r.total_cost for r in per.values())),
+        purchase_cost=float(sum(r.purchase_cost for r in per.values())),
+        purchases=pd.concat([r.purchases for r in per.values()], ignore_index=True),
+        installed=pd.concat([r.installed for r in per.values()], ignore_index=True),
+        shortfall=pd.concat([r.shortfall for r in per.values()], ignore_index=True),
+        backend=",".join(sorted({r.backend for r in per.values()})),
+        runtime_s=float(sum(r.runtime_s for r in per.values())),
         messages=tuple(f"pool {p}: {m}" for p, r in per.items() for m in r.messages), per_pool=per)
+    return proc, pd.concat([f for _, f in results], ignore_index=True)
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, *, scheduler: str | None = None,
-             workers: int | None = None, executor=None) -> PlanRun:
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None, *,
+             scheduler: str | None = None, workers: int | None = None, executor=None) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+    ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
 
     Forecasting and the packing of each pool and week run as Dask tasks on the cluster at
     ``scheduler``, or on a LocalCluster of ``workers`` processes, or in this process (the default);
@@ -364,10 +362,10 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, *, sc
     scenario = scenario or default_scenario()
     ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers)
     with ctx as ex:
-        return _run_plan(scenario, progress, ex)
+        return _run_plan(scenario, progress, history, ex)
 
 
-def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
+def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of)
@@ -377,7 +375,7 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
-    history = load_history(scenario)
+    history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
     fc_scenario = scenario
@@ -398,6 +396,9 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     servers = servers_frame(scenario)
     starts = week_starts(start, scenario.horizon.weeks)
     t1 = time.perf_counter()
+    from planner.deferral import deferral_setup
+
+    deferral = deferral_setup(scenario, history)
     analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
     placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
                              tiers, servers, start, scenario.horizon.weeks)
@@ -408,20 +409,22 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
         ids = set(placement.groups_in(p))
         if ids:
             jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], servers[servers["pool"] == p])
-    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex)
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex, deferral=deferral)
+    timings["packing_s"] = time.perf_counter() - t1
+    deferred = {p: _deferral_figures(packed[p][0], deferral, pd.concat(slices[p], ignore_index=True), jobs[p][1],
+                                     tiers, jobs[p][2], scenario, progress) for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
     del slices
-    timings["packing_s"] = time.perf_counter() - t1
 
     progress("procurement", 0.92)
     required = pd.concat([required_servers(packed[p][0], dict.fromkeys(jobs[p][2]["type"], p)) if p in packed
                           else _no_requirement(servers[servers["pool"] == p], scenario.horizon.weeks) for p in pools],
                          ignore_index=True)
-    proc = procure_pools(servers, required, scenario, ex)
+    proc, fleet = procure_pools(scenario, servers, required, ex)
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
-    plans, utils, assigns, contributions, weeks_all, notes, per_pool = [], [], [], [], [], [], {}
+    plans, utils, assigns, contributions, weeks_all, notes, per_pool, reviews = [], [], [], [], [], [], {}, []
     for p in pools:
         sub = servers[servers["pool"] == p]
         pool_of = dict.fromkeys(sub["type"], p)
@@ -436,6 +439,8 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
         bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
         if weeks:
             plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            if len(pools) > 1:
+                reviews.append(review_tables(scenario, weeks, plans[-1], getattr(proc, "per_pool", {}).get(p, proc), groups, sub))
             utils += [utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks]
             assigns += [wp.result.assignment_frame().assign(week=wp.week, pool=p) for wp in weeks]
         else:
@@ -459,6 +464,22 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
     summary["packing_notes"] = notes
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
+    deferral_weeks = planned_demand = None
+    if deferred:
+        parts = {p: d for p, d in deferred.items() if d[0] is not None}
+        if len(pools) == 1:
+            deferral_weeks, summary["deferral"], planned_demand = next(iter(parts.values()))
+        elif parts:
+            deferral_weeks = pd.concat([d[0].assign(pool=p) for p, d in parts.items()], ignore_index=True)
+            summary["deferral"] = {p: d[1] for p, d in parts.items()}
+            planned_demand = pd.concat([d[2] for d in parts.values()], ignore_index=True)
+    if len(pools) == 1:
+        orders, why = review_tables(scenario, weeks_all, plan, proc, groups, servers)
+    else:
+        orders = pd.concat([o for o, _ in reviews], ignore_index=True) if reviews else None
+        why = pd.concat([w for _, w in reviews], ignore_index=True) if reviews else None
+    if orders is not None:
+        summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks_all))
     if len(pools) > 1:
         labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
         for entry, p in zip(summary.get("packing", []), labels):
@@ -473,9 +494,105 @@ def _run_plan(scenario: Scenario, progress: Progress, ex) -> PlanRun:
         summary["profiles_note"] = (f"shape profiles of the {PROFILE_GROUPS:,} groups with the largest CPU peak "
                                     f"of {n_groups:,} (planner.pipeline.PROFILE_GROUPS)")
     progress("done", 1.0)
-    return PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary, pools=pools_table,
-                   placement=placement.table)
+    run = PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
+                  utilisation, qos, workers_risk, risk, profiles, summary, groups, pools=pools_table,
+                  placement=placement.table)
+    run.fleet, run.orders, run.why = fleet, orders, why
+    run.deferral, run.planned_demand = deferral_weeks, planned_demand
+    return run
+
+
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+    """Per-week work moved; for the week that sizes the fleet, the capacity deferral saved (that
+    week packed again as the work arrives); and the demand packed after the move (what
+    ``planner verify`` checks the assignment against). ``(None, None, None)`` without deferral."""
+    if deferral is None:
+        return None, None, None
+    from planner.deferral import deferral_summary, planned_demand, week_figures
+    from planner.plan import pack_week
+
+    table = pd.DataFrame([week_figures(wp) for wp in weeks])
+    peak = max(weeks, key=lambda wp: wp.result.objective)
+    progress("peak week without deferral", 0.91)
+    try:
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+    except InfeasiblePlanError as exc:
+        import warnings
+
+        warnings.warn(f"the peak week without deferral has no plan ({exc}); capacity saved is not reported", stacklevel=2)
+        without = None
+    return table, deferral_summary(table, deferral, peak.week, without), planned_demand(weeks)
+
+
+def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame, fleet: pd.DataFrame | None = None):
+    """Orders that cover ``required`` (week, pool, server_type, required) at least cost, from the
+    installed fleet (``servers[].initial`` + the inventory). With ``procurement.initial_fleet:
+    week0`` orders already in transit top the fleet up where a week inside a type's lead time needs
+    more (an order placed now could not reach it). Returns (ProcurementResult, the starting fleet
+    ``pool, server_type, inventory, in_transit, installed``). ``fleet`` (``pool, server_type,
+    installed``; default :func:`planner.scenarios.installed_fleet`) is one pool's part of it."""
+    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+    from planner.scenarios import installed_fleet
+
+    fleet = (installed_fleet(scenario) if fleet is None else fleet).rename(columns={"installed": "inventory"})
+    fleet["in_transit"] = 0
+    if scenario.procurement.initial_fleet == "week0":
+        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
+        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
+        cover = fleet["server_type"].map(within.groupby("server_type")["required"].max()).fillna(0).astype(int)
+        fleet["in_transit"] = (cover - fleet["inventory"]).clip(lower=0)
+    fleet["installed"] = fleet["inventory"] + fleet["in_transit"]
+    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
+    problem = ProcurementProblem(proc_servers, required, fleet[["pool", "server_type", "installed"]],
+                                 n_weeks=scenario.horizon.weeks, budget=scenario.procurement.budget,
+                                 substitution=scenario.procurement.substitution)
+    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    if not proc.status.has_solution:
+        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    return proc, fleet
+
+
+def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders with their dates and the groups and weeks that need each (planner.review)."""
+    from planner.review import purchase_orders, why_purchases
+
+    orders = purchase_orders(proc.purchases, servers, [wp.start for wp in weeks])
+    return orders, why_purchases(orders, weeks, plan, groups, servers)
+
+
+def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+    """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
+    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    from models.procurement import MONTHS_PER_WEEK
+    from planner.backtest import tier_target
+    from planner.review import drivers
+
+    cpm = dict(zip(servers["type"], servers["cost_per_month"]))
+    fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
+    slots = len(weeks[0].instance.slots) if weeks else 168
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
+    exposure: dict[str, int] = {}
+    for rec in workers_risk.itertuples(index=False):
+        for t in {tier_of.get(g) for g in rec.groups} - {None}:
+            exposure[t] = exposure.get(t, 0) + slots
+    risk = summary.get("risk_slot_hours_by_tier", {})
+    vs_target = {}
+    for t in sorted(set(risk) | set(exposure)):
+        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
+        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
+                        "expected_overflow_share": None if share is None else round(share, 6),
+                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    total = float(summary["total_cost"])
+    return {
+        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
+                            for r in fleet.itertuples(index=False)},
+        "installed_fleet_cost": round(fleet_cost, 2),
+        "cost_change_vs_installed": round(total - fleet_cost, 2),
+        "orders": [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
+                    for k, v in row.items()} for row in orders.to_dict("records")],
+        "drivers": drivers(why),
+        "risk_vs_target": vs_target,
+    }
 
 
 def _no_requirement(servers: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
@@ -568,10 +685,13 @@ def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
             "are this unserved demand (shortfall.csv and the procurement messages say why)"]
 
 
-def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:
-    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx and plots, all or nothing."""
+def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True, backtest=None) -> list[Path]:
+    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
+    all or nothing. ``backtest`` (planner.backtest.OriginResult list) adds its tables, the Backtest
+    sheets and the report's backtest section."""
     import json
 
+    from planner.export.report import write_report
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
@@ -585,8 +705,14 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,
         "required": run.required, "shortfall": run.procurement.shortfall, "forecast_models": run.forecast_report,
     }
+    if run.orders is not None:
+        tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.deferral is not None:
+        tables["deferral"] = run.deferral
+    if run.planned_demand is not None:
+        tables["planned_demand"] = run.planned_demand
     if run.pools is not None:
         tables["pools"], tables["placement"] = run.pools, run.placement.assign(allowed=run.placement["allowed"].map("|".join))
     per_pool = len(run.forecast) > FORECAST_CSV_ROWS
@@ -594,17 +720,44 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         tables.pop("forecast")
         run.summary["outputs"] = {"forecast": f"forecast/<pool>.parquet, one file per pool ({len(run.forecast):,} rows; "
                                               f"no forecast.csv above {FORECAST_CSV_ROWS:,} rows)"}
+    if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
+        from planner.plan import servers_frame, tiers_of
+        from planner.qos import tiers_frame
+        from planner.servers import SERVER_COLUMNS
+
+        tables["groups"] = run.groups
+        tables["tiers"] = tiers_frame(tiers_of(run.scenario))
+        tables["servers"] = servers_frame(run.scenario)[list(SERVER_COLUMNS)]
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if per_pool:
             _forecast_per_pool(run, tmp / "forecast")
-        (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
+        past = None
+        if backtest:
+            from planner.backtest import summary_of, tables_of
+
+            past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
+            for name, frame in past["tables"].items():
+                frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
+        summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, pools=run.pools, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
-        write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
+                                profiles=run.profiles, pools=run.pools, orders=run.orders, why=run.why,
+                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+        charts = default_charts(frames)
+        if past is not None:
+            from planner.export.tables import backtest_charts, backtest_frames
+
+            extra = backtest_frames(past["tables"], past["summary"])
+            frames.update(extra)
+            charts += backtest_charts(extra)
+        write_plan_workbook(tmp / "plan.xlsx", frames, charts)
+        write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
+                     summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
+                     forecast=run.forecast, history=run.history.demand, backtest=past)
         if plots:
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())

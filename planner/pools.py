@@ -138,7 +138,8 @@ class Placement:
 
 def _envelope(forecast: pd.DataFrame, groups: pd.DataFrame, tiers, ids: list[str], start: pd.Timestamp,
               n_weeks: int, resources) -> np.ndarray:
-    """``[group, 168, resource]``: each group's planned demand (tier quantile / (1 - headroom)) at each
+    """``[group, 168, resource]``: each group's planned demand (:func:`_planning_column` / (1 -
+    headroom)) at each
     hour of the week, the largest over the horizon's weeks. Groups in ``ids`` order."""
     index = {g: i for i, g in enumerate(ids)}
     key = forecast[C.UNIQUE_ID].astype(str)
@@ -149,7 +150,7 @@ def _envelope(forecast: pd.DataFrame, groups: pd.DataFrame, tiers, ids: list[str
     keep = ~np.isnan(r)
     hours = ((pd.to_datetime(rows[C.DS]) - start) / pd.Timedelta("1h")).to_numpy()
     keep &= (hours >= 0) & (hours < 168 * n_weeks)
-    q_of = {gid: tiers[tier_of[gid]].quantile for gid in ids}
+    q_of = {gid: _planning_column(tiers[tier_of[gid]]) for gid in ids}
     h_of = np.array([tiers[tier_of[gid]].headroom for gid in ids])
     cols = sorted({q_of[x] for x in ids})
     qcol = rows[C.UNIQUE_ID].astype(str).map(q_of)
@@ -162,6 +163,19 @@ def _envelope(forecast: pd.DataFrame, groups: pd.DataFrame, tiers, ids: list[str
     dense[g, r, t] = v
     env = dense.reshape(len(ids), len(resources), n_weeks, 168).max(axis=2)  # [G, R, 168]
     return env.transpose(0, 2, 1) / (1.0 - h_of)[:, None, None]
+
+
+def _planning_column(tier) -> str:
+    """The forecast column a tier's groups are sized at for placement: its quantile (stacked), or
+    for a pooled-risk tier the quantile whose risk level is the largest not above its target
+    (q99 when none is): the cautious single-group stand-in for the pooled rule."""
+    from planner.qos import QUANTILE_RISK
+
+    if tier.quantile is not None and not getattr(tier, "pooled", False):
+        return tier.quantile
+    eps = tier.overflow_risk if tier.overflow_risk is not None else 0.05
+    ok = [(r, q) for q, r in QUANTILE_RISK.items() if r <= eps + 1e-12]
+    return max(ok)[1] if ok else "q99"
 
 
 def _pool_types(servers: pd.DataFrame, pool: str, resources):

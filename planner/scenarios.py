@@ -30,13 +30,28 @@ class SyntheticData(_Strict):
 class DataSource(_Strict):
     """Where the history comes from."""
 
-    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"
+    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"  # azure2019: an alias of azure
     path: Path | None = None  # trace file or folder (relative paths: to the scenario file)
     catalog: Path | None = None
     customers: Path | None = None  # CSV customer,tier (the synthetic fleet brings its own)
     synthetic: SyntheticData = SyntheticData()
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_alias(cls, v):
+        from planner.ingest import FORMAT_ALIASES
+
+        return FORMAT_ALIASES.get(v, v) if isinstance(v, str) else v
+
+    @field_validator("slot")
+    @classmethod
+    def _slot_is_a_duration(cls, v):
+        from planner.demand import parse_slot
+
+        parse_slot(v)  # InputDataError is a ValueError: reported as data.slot
+        return v
 
     @model_validator(mode="after")
     def _path_needed(self):
@@ -53,10 +68,22 @@ class Horizon(_Strict):
 
 
 class TierSpec(_Strict):
-    quantile: Literal["mean", "q50", "q90", "q95", "q99"] = "q95"
+    """A QoS tier (planner.qos.Tier): a risk target ``overflow_risk`` packed by pooled risk
+    (``method`` gaussian or cantelli), or a ``quantile`` stacked per group (``method: stacked``)."""
+
+    overflow_risk: float | None = Field(None, gt=0, lt=0.5)
+    method: Literal["gaussian", "cantelli", "stacked"] | None = None
+    quantile: Literal["mean", "q50", "q90", "q95", "q99"] | None = None
     headroom: float = Field(0.10, ge=0, lt=1)
     spread: int = Field(1, ge=1)
     isolated: bool = False
+
+    @model_validator(mode="after")
+    def _one_level(self):
+        from planner.qos import Tier
+
+        Tier("", self.quantile, self.headroom, self.spread, self.isolated, self.overflow_risk, self.method)
+        return self
 
 
 class Customers(_Strict):
@@ -69,6 +96,7 @@ class Server(_Strict):
     cpu_cores: float = Field(gt=0)
     memory_gb: float = Field(gt=0)
     cost_per_month: float = Field(gt=0)
+    capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
     pool: str | list[str] = "default"  # a list offers the type in each of those pools
@@ -77,6 +105,14 @@ class Server(_Strict):
     @property
     def pools(self) -> list[str]:
         return list(self.pool) if isinstance(self.pool, list) else [self.pool]
+
+
+class InventoryItem(_Strict):
+    """Servers of one type installed before the horizon (in the scenario, or a row of an inventory CSV)."""
+
+    server_type: str
+    count: int = Field(ge=0)
+    pool: str | None = None  # default: the server type's pool
 
 
 class Growth(_Strict):
@@ -136,6 +172,54 @@ class Solver(_Strict):
     mip_gap: float = Field(0.01, ge=0, lt=1)
 
 
+DEFAULT_DEADLINE_CLASSES = {"strict": 0.0, "lax": 4.0}  # hours; 0 = never moved
+# Azure 2019 trigger groups: requests wait for HTTP and orchestration replies; queue, event, timer and
+# storage work can wait (planner/deferral.py).
+DEFAULT_TRIGGER_CLASSES = {"http": "strict", "orchestration": "strict", "others": "strict", "unknown": "strict",
+                           "queue": "lax", "event": "lax", "timer": "lax", "storage": "lax"}
+
+
+class DeferralSpec(_Strict):
+    """Lax-deadline work moved into the valleys of the day (planner/deferral.py, docs/faas.md)."""
+
+    enabled: bool = False
+    # valleys: lax work moved into the valleys of the fleet's strict load before packing (chosen by
+    # measurement, docs/faas.md); flatten: each lax group flattened alone before packing; worker:
+    # per worker after packing, then re-packed.
+    method: Literal["flatten", "valleys", "worker"] = "valleys"
+    classes: dict[str, float] = DEFAULT_DEADLINE_CLASSES  # class -> deadline in hours
+    triggers: dict[str, str] = DEFAULT_TRIGGER_CLASSES  # trigger -> class
+    default_class: str = "strict"  # triggers not listed
+    customers: dict[str, str] = {}  # customer -> class, overriding the triggers
+
+    @field_validator("classes", "triggers", mode="before")
+    @classmethod
+    def _merge_defaults(cls, v, info):
+        # Named classes and triggers refine the defaults; the others stay defined.
+        if not isinstance(v, dict):
+            return v
+        base = DEFAULT_DEADLINE_CLASSES if info.field_name == "classes" else DEFAULT_TRIGGER_CLASSES
+        return {**base, **v}
+
+    @field_validator("classes")
+    @classmethod
+    def _hours(cls, v):
+        bad = {k: h for k, h in v.items() if not 0 <= h <= 168}
+        if bad:
+            raise ValueError(f"deadlines are hours in [0, 168] (a week, the planning period), got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _known_classes(self):
+        named = {f"triggers.{k}": c for k, c in self.triggers.items()}
+        named.update({f"customers.{k}": c for k, c in self.customers.items()})
+        named["default_class"] = self.default_class
+        for where, c in named.items():
+            if c not in self.classes:
+                raise ValueError(f"{where}: deadline class {c!r} is not defined ({', '.join(self.classes)})")
+        return self
+
+
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
@@ -187,10 +271,10 @@ class PoolOptions(_Strict):
 
 
 DEFAULT_TIERS = {
-    "premium": TierSpec(quantile="q99", headroom=0.20, spread=2),
-    "standard": TierSpec(quantile="q95", headroom=0.10),
-    "economy": TierSpec(quantile="q90", headroom=0.05),
-    "dedicated": TierSpec(quantile="q99", headroom=0.20, isolated=True),
+    "premium": TierSpec(overflow_risk=0.001, headroom=0.20, spread=2),
+    "standard": TierSpec(overflow_risk=0.01, headroom=0.10),
+    "economy": TierSpec(overflow_risk=0.05, headroom=0.05),
+    "dedicated": TierSpec(overflow_risk=0.001, headroom=0.20, isolated=True),
 }
 DEFAULT_SERVERS = [
     Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0),
@@ -209,10 +293,12 @@ class Scenario(_Strict):
     # Warm instances between invocations (planner/keepalive.py): none, fixed:MINUTES or hybrid.
     keep_alive: str = "none"
     keep_alive_idle_cpu: float = Field(0.0, ge=0, le=1)  # share of an instance's CPU an idle warm one reserves
+    deferral: DeferralSpec = DeferralSpec()
     horizon: Horizon = Horizon()
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
     servers: list[Server] = DEFAULT_SERVERS
+    inventory: list[InventoryItem] = []  # the installed fleet (a list, or a CSV path in the file)
     growth: Growth = Growth()
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
@@ -238,8 +324,19 @@ class Scenario(_Strict):
         out = {k: t.model_dump() for k, t in DEFAULT_TIERS.items()}
         for name, spec in v.items():
             if isinstance(spec, TierSpec):
-                spec = spec.model_dump()
-            out[name] = {**out.get(name, {}), **spec} if isinstance(spec, dict) else spec
+                spec = spec.model_dump(exclude_unset=True)
+            if isinstance(spec, dict) and name in out:
+                base = dict(out[name])
+                # A stated quantile replaces the default risk target and vice versa: the two name
+                # one level (stating both is checked for agreement).
+                if "quantile" in spec and "overflow_risk" not in spec:
+                    base.pop("overflow_risk", None)
+                    base.pop("method", None)
+                if "overflow_risk" in spec and "quantile" not in spec:
+                    base.pop("quantile", None)
+                out[name] = {**base, **spec}
+            else:
+                out[name] = spec
         return out
 
     @model_validator(mode="after")
@@ -274,6 +371,7 @@ class Scenario(_Strict):
         for s in self.servers:
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
+        _check_inventory(self.inventory, self.servers)
         return self
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -281,6 +379,94 @@ class Scenario(_Strict):
         if path is None or path.is_absolute() or self.source_path is None:
             return path
         return (self.source_path.parent / path).resolve()
+
+
+def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> None:
+    pools_of: dict[str, list[str]] = {}
+    for sv in servers:
+        pools_of.setdefault(sv.type, []).extend(sv.pools)
+    initial = {(p, sv.type) for sv in servers if sv.initial for p in sv.pools}
+    seen = set()
+    for i, item in enumerate(inventory):
+        where = f"inventory[{i}]"
+        if item.server_type not in pools_of:
+            raise ValueError(f"{where}: server type {item.server_type!r} is not in the server catalog "
+                             f"({', '.join(pools_of)})")
+        pools = pools_of[item.server_type]
+        if item.pool is not None and item.pool not in pools:
+            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {' / '.join(map(repr, pools))}, "
+                             f"not {item.pool!r}")
+        if item.pool is None and len(pools) > 1:
+            raise ValueError(f"{where}: server type {item.server_type!r} is offered in pools {', '.join(pools)}; "
+                             "say which with inventory[].pool")
+        pool = item.pool if item.pool is not None else pools[0]
+        if (pool, item.server_type) in seen:
+            raise ValueError(f"{where}: server type {item.server_type!r} is listed twice")
+        if (pool, item.server_type) in initial:
+            raise ValueError(f"{where}: server type {item.server_type!r} also has servers[].initial; "
+                             "give the installed fleet once")
+        seen.add((pool, item.server_type))
+        limit = next(sv.max_count for sv in servers if sv.type == item.server_type and pool in sv.pools)
+        if limit is not None and item.count > limit:
+            raise ValueError(f"{where}: {item.count} {item.server_type} servers exceed its max_count {limit}")
+
+
+def _check_inventory_types(raw: dict, file: str) -> None:
+    """An inventory file naming a server type the scenario does not define: name the file and row."""
+    servers = raw.get("servers")
+    types = [s.get("type") for s in servers if isinstance(s, dict)] if isinstance(servers, list) else \
+        [s.type for s in DEFAULT_SERVERS]
+    for i, item in enumerate(raw.get("inventory") or []):
+        if item["server_type"] not in types:
+            raise ScenarioError(f"{file}: row {i + 2}, column 'server_type': server type {item['server_type']!r} is not "
+                                f"in the scenario's server catalog ({', '.join(map(str, types))})")
+
+
+def read_inventory(path: Path) -> list[dict]:
+    """Rows of an inventory CSV (``server_type,count[,pool]``); a bad row names the file, row and column."""
+    import pandas as pd
+
+    from planner.errors import InputDataError
+    from planner.ingest.checks import require_columns, require_file
+
+    require_file(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"not a CSV table ({exc.__class__.__name__}); expected columns server_type,count[,pool]",
+                             path=path) from None
+    require_columns(frame, ["server_type", "count"], path=path)
+    extra = sorted(set(frame.columns) - {"server_type", "count", "pool"})
+    if extra:
+        raise InputDataError(f"unknown column(s) {extra}; expected server_type, count and optionally pool", path=path)
+    rows = []
+    for i, rec in enumerate(frame.to_dict("records")):
+        count = rec["count"].strip()
+        if not count.isdigit():
+            raise InputDataError(f"count {rec['count']!r}; expected a whole number of servers >= 0",
+                                 path=path, row=i + 2, column="count")
+        if not rec["server_type"].strip():
+            raise InputDataError("empty server_type", path=path, row=i + 2, column="server_type")
+        row = {"server_type": rec["server_type"].strip(), "count": int(count)}
+        if rec.get("pool", "").strip():
+            row["pool"] = rec["pool"].strip()
+        rows.append(row)
+    return rows
+
+
+def installed_fleet(scenario: "Scenario"):
+    """The fleet installed before the horizon: ``pool, server_type, installed`` for every server
+    type (``servers[].initial`` plus the inventory)."""
+    import pandas as pd
+
+    # One row per (pool, type): a type offered in several pools is installed in each separately.
+    counts = {(p, s.type): s.initial for s in scenario.servers for p in s.pools}
+    for item in scenario.inventory:
+        pool = item.pool if item.pool is not None else next(s.pools[0] for s in scenario.servers
+                                                            if s.type == item.server_type)
+        counts[(pool, item.server_type)] += item.count
+    return pd.DataFrame({"pool": [p for p, _ in counts], "server_type": [t for _, t in counts],
+                         "installed": list(counts.values())})
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -298,12 +484,21 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError(f"{path}: base scenarios form a cycle: {' -> '.join(map(str, chain + (path,)))}")
     if not path.exists():
         raise ScenarioError(f"{path}: scenario file not found" + (f" (named as base by {chain[-1]})" if chain else ""))
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder; expected a scenario YAML file")
+    if b"\x00" in path.read_bytes()[:8192]:
+        raise ScenarioError(f"{path}: not a text YAML file (it holds NUL bytes: a binary file?)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text YAML file (byte offset {exc.start} is not UTF-8; a binary file?)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None or raw == {}:  # an empty file would silently plan the built-in default
+        raise ScenarioError(f"{path}: the scenario file is empty; give at least its data and horizon (see "
+                            "examples/quarterly.yaml), or run `planner run` with no scenario for the embedded default")
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(raw).__name__}")
     base = raw.pop("base", None)
@@ -313,6 +508,14 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         for key in ("path", "catalog", "customers"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((path.parent / data[key]).resolve())
+    inventory = raw.get("inventory")
+    if isinstance(inventory, str):  # a CSV file beside the scenario that names it
+        file = Path(inventory) if Path(inventory).is_absolute() else (path.parent / inventory).resolve()
+        try:
+            raw["inventory"] = read_inventory(file)
+        except ValueError as exc:  # InputDataError names the file and row
+            raise ScenarioError(f"{path}: inventory: {exc}") from None
+        raw["_inventory_file"] = str(file)
     if base is None:
         return raw
     return _deep_merge(_load_raw((path.parent / str(base)), chain + (path,)), raw)
@@ -322,6 +525,9 @@ def load_scenario(path) -> Scenario:
     """Read, merge (``base``) and validate a scenario file."""
     path = Path(path)
     raw = _load_raw(path)
+    inventory_file = raw.pop("_inventory_file", None)
+    if inventory_file is not None:
+        _check_inventory_types(raw, inventory_file)
     try:
         return Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
@@ -336,8 +542,11 @@ def load_scenario(path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The embedded default: the synthetic fleet, a quarter from the end of its history."""
-    return Scenario(name="default", description="Synthetic fleet calibrated to the Azure 2019 trace")
+    """The embedded default (data/default/scenario.yaml): a growing synthetic fleet, its installed
+    servers, a launch and a retirement inside the quarter that starts where the history ends."""
+    from planner.embedded import data_path
+
+    return load_scenario(data_path("default", "scenario.yaml"))
 
 
 def scenario_dict(s: Scenario) -> dict[str, Any]:

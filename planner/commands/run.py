@@ -69,6 +69,14 @@ def print_plan_summary(summary: dict) -> None:
         if ka.get("fallbacks"):
             text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
         rows.append(("keep-alive", text))
+    df = summary.get("deferral")
+    if df:  # lax work moved inside its deadlines: how much, and what it saved where the fleet is sized
+        text = (f"{df['method']}: {df.get('moved_share_of_all_work', 0):.1%} of all work moved "
+                f"({df.get('moved_share_of_lax_work', 0):.1%} of lax work)")
+        if df.get("capacity_saved_per_month") is not None:
+            text += (f"; peak week {df['peak_week_cost_with']:,.0f}/month vs {df['peak_week_cost_without']:,.0f} "
+                     f"without ({df['capacity_saved_share']:.1%} saved)")
+        rows.append(("deferral", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
@@ -76,8 +84,43 @@ def print_plan_summary(summary: dict) -> None:
     if fb["share"] > 0:
         console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
                       "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
+    print_orders(summary)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
+
+
+def print_orders(summary: dict) -> None:
+    """What to buy: each order with its order week (need week − lead time), and what drives them."""
+    orders = summary.get("orders")
+    if orders is None:
+        return
+    if not orders:
+        console.print("what to buy: nothing, the installed fleet covers every week", highlight=False)
+        return
+    console.print("[bold]what to buy[/] (order week = need week − lead time):", highlight=False)
+    for o in orders:
+        console.print(f"  {o['purchased']} × {o['server_type']} ({o['pool']}): order in week {o['order_week']} "
+                      f"({o['order_date']}), needed from week {o['need_week']} ({o['need_date']}), "
+                      f"lead time {o['lead_time_weeks']} weeks, {o['cost']:,.0f} over the horizon", highlight=False)
+    drivers = (summary.get("drivers") or {}).get("customer") or []
+    if drivers:
+        console.print("  driven by " + ", ".join(f"{d['customer']} ({d['share']:.0%})" for d in drivers)
+                      + " (why.csv, Why sheet)", highlight=False)
+
+
+def last_quarter_backtest(sc, run, progress):
+    """The backtest of the horizon's length that ends where the history ends: planned from the
+    history before it, held against the history's last weeks and their hindsight."""
+    import pandas as pd
+
+    from planner.backtest import backtest
+
+    history = run.history
+    origin = history.end - pd.Timedelta(weeks=sc.horizon.weeks)
+    base = sc.model_copy(update={"data": sc.data.model_copy(update={"until": origin.to_pydatetime()}),
+                                 "horizon": sc.horizon.model_copy(update={"start": None})})
+    return backtest(base, history.demand, history=history, actual_groups=history.groups, source="the history",
+                    progress=lambda stage, done: progress(f"backtest: {stage}", done))
 
 
 def register(app: typer.Typer) -> None:
@@ -94,8 +137,11 @@ def register(app: typer.Typer) -> None:
                                     "the run's tasks (needs the dask extra)."),
         history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
         no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
+        backtest: bool = typer.Option(False, "--backtest", help="Also hold the plan of the quarter before the "
+                                      "horizon against its actuals and hindsight (the history's last weeks); it "
+                                      "plans twice more. Adds Backtest sheets to plan.xlsx and the report."),
     ):
-        """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
+        """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
         from planner.pipeline import run_plan, write_run
         from planner.scenarios import default_scenario, load_scenario
 
@@ -109,8 +155,16 @@ def register(app: typer.Typer) -> None:
             bar, update = progress_bar()
             with captured_warnings(), bar:
                 result = run_plan(sc, progress=update, executor=executor)
-        files = write_run(result, out, force=force, plots=not no_plots)
+                past = last_quarter_backtest(sc, result, update) if backtest else None
+        files = write_run(result, out, force=force, plots=not no_plots, backtest=past)
         print_plan_summary(result.summary)
+        if past is not None:
+            from planner.backtest import summary_of
+
+            b = summary_of(past, sc)
+            console.print(f"backtest of the quarter before (origin {str(past[0].origin)[:10]}): cost / hindsight "
+                          f"{b['cost_vs_hindsight']}, every tier within target: {b['overflow_within_target']}",
+                          highlight=False)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
         add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
                                            db=history, no_history=no_history))

@@ -13,6 +13,7 @@ from planner.commands._common import console, handle_errors
 class SynthFormat(str, Enum):
     long = "long"
     azure = "azure"
+    azure2019 = "azure2019"  # an alias of azure
 
 
 def register(app: typer.Typer) -> None:
@@ -23,23 +24,31 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(14, "--days", "-d", help="Days of history."),
         seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same fleet)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-        fmt: SynthFormat = typer.Option(SynthFormat.long, "--format", help="long: telemetry.parquet + catalog.csv; azure: Azure 2019 day files."),
+        fmt: SynthFormat = typer.Option(SynthFormat.long, "--format", help="long: telemetry.parquet + catalog.csv; azure (alias azure2019): Azure 2019 day files."),
         start: str = typer.Option("2026-01-05", help="First day (a Monday keeps weeks aligned)."),
         interval: str = typer.Option("5min", help="Interval of the long layout (the Azure layout is per minute)."),
     ):
         """Generate a seeded synthetic fleet (apps under customers, launches with outcomes)."""
         import time
 
+        from planner.io import check_output
         from planner.synth import SynthSpec, make_fleet
         from planner.synth_write import write_azure, write_long
 
+        check_output(out)
         t0 = time.perf_counter()
+        try:
+            import pandas as pd
+
+            pd.Timestamp(start)
+        except ValueError:
+            raise typer.BadParameter(f"--start {start!r} is not a date; expected e.g. 2026-01-05") from None
         try:
             spec = SynthSpec(n_functions=functions, days=days, seed=seed, start=start, interval=interval)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         fleet = make_fleet(spec)
-        files = write_azure(fleet, out) if fmt is SynthFormat.azure else list(write_long(fleet, out).values())
+        files = write_azure(fleet, out) if fmt in (SynthFormat.azure, SynthFormat.azure2019) else list(write_long(fleet, out).values())
         console.print(
             f"[green]synthetic fleet[/] {len(fleet.catalog)} functions, {len(fleet.apps)} apps, "
             f"{len(fleet.customers)} customers, {len(fleet.launches)} launches, {days} days "
