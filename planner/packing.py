@@ -125,6 +125,11 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
             if t not in tiers:
                 raise InputDataError(f"unknown tier {t!r}; known tiers: {sorted(tiers)}", row=row_no, column="tier")
             tier_of[str(row[GROUP_ID])] = tiers[t]
+            h = row.get("headroom")  # a group's own headroom above its tier's (the fairness bound)
+            if h is not None and not pd.isna(h) and float(h) > tiers[t].headroom:
+                import dataclasses
+
+                tier_of[str(row[GROUP_ID])] = dataclasses.replace(tiers[t], headroom=float(h))
             customer_of[str(row[GROUP_ID])] = str(row[CUSTOMER])
     quantile_of = {g: t.quantile for g, t in tier_of.items()}
     gids, slots, cube = demand_cube(demand, quantile_of, default_quantile, resources, path)

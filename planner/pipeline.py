@@ -38,6 +38,8 @@ class PlanRun:
     risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
+    failover: pd.DataFrame | None = None  # the failover map when failure domains apply
 
 
 def _noop(stage: str, done: float) -> None:
@@ -126,7 +128,7 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, domains=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
@@ -142,7 +144,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, domains=domains)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -158,7 +160,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w])
+                                    fallback=free[peak_w], domains=domains)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -174,22 +176,34 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
     return [done[w] for w in range(n)], notes
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> PlanRun:
-    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written."""
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepared: dict | None = None) -> PlanRun:
+    """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+
+    ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
+    forecast sections) skips reading the history and forecasting: variants of tiers, servers,
+    energy or solver are then planned on one forecast (benchmarks/plan_objectives.py)."""
     from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of)
+    from planner.energy import plan_energy
+    from planner.failover import check_survivable, domain_planner, failover_table, redundancy_summary, workers_table
+    from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
     from planner.risk import plan_risk
 
     scenario = scenario or default_scenario()
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
-    history = load_history(scenario)
+    history = load_history(scenario) if prepared is None else prepared["history"]
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
-    forecast, report = forecast_stage(scenario, history, start, progress)
+    intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
+    check_survivable(scenario)
+    if prepared is None:
+        forecast, report = forecast_stage(scenario, history, start, progress)
+    else:
+        forecast, report = prepared["forecast"], prepared["report"]
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
@@ -197,8 +211,21 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     servers = servers_frame(scenario)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     t1 = time.perf_counter()
-    weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress)
+    # Failure domains and the carbon price shape the packing (issue 17); procurement pays money only.
+    zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
+    domains = domain_planner(scenario, groups, zone_cost)
+    pack_servers = carbon_priced_servers(servers, scenario, intensity)
+    starts = week_starts(start, scenario.horizon.weeks)
+
+    def pack(packing_groups):
+        return pack_horizon(forecast, packing_groups, tiers, pack_servers, starts, scenario.solver, progress, domains)
+
+    weeks, notes = pack(groups)
+    bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
+    fairness_bound = None
+    if bounds:
+        weeks, bound_notes, fairness_bound = bound_risk_ratio(pack, weeks, groups, tiers, bounds, pool_of)
+        notes = bound_notes if bound_notes is not None else notes
     timings["packing_s"] = time.perf_counter() - t1
 
     progress("procurement", 0.92)
@@ -223,22 +250,91 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop) -> Pl
     risks = {wp.week: risk.contributions[risk.contributions["week"] == wp.week] for wp in weeks}
     utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
     plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
+    zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
+                      for w, z in wp.failover.zone_of_worker.items()}
+    energy = plan_energy(weeks, loads, proc.installed, servers, scenario, intensity, zone_of_worker,
+                         shortfall=proc.shortfall)
+    plan = plan.merge(energy, on=["week", "pool", "server_type"], how="left", validate="one_to_one")
     assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
+    assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
+    first_zone = {s.type: s.zones[0] for s in scenario.servers}
+    workers = workers_table(weeks, pool_of, first_zone)
+    assignment = assignment.merge(workers[["week", "worker_id", "zone"]], on=["week", "worker_id"], how="left")
     qos = qos_table(groups, tiers, risk.by_customer)
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
+    qos = add_fairness(qos, risk.exposure_by_customer)
     workers_risk = risk.by_worker
     summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    summary.update(energy_totals(energy, scenario, intensity, servers))
+    summary["fairness"] = fairness_summary(qos)
+    if fairness_bound is not None:
+        summary["fairness_bound"] = fairness_bound
+        for t, ok in fairness_bound["holds"].items():
+            if not ok:
+                summary["plan_warnings"].append(
+                    f"FAIRNESS: tier {t}'s bound max_risk_ratio {fairness_bound['bounds'][t]:g} does not hold after "
+                    f"{len(fairness_bound['rounds']) - 1} round(s) (max / mean {fairness_bound['max_over_mean_after'][t]:.3g})")
+    redundancy = redundancy_summary(weeks, scenario)
+    if redundancy:
+        summary["redundancy"] = redundancy
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
     return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary)
+                   utilisation, qos, workers_risk, risk, profiles, summary, workers=workers,
+                   failover=failover_table(weeks) if domains is not None else None)
+
+
+def prepare_forecast(scenario: Scenario | None = None, progress: Progress = _noop) -> dict:
+    """The history and the raw forecast of ``scenario``, for :func:`run_plan`'s ``prepared``."""
+    from planner.history import load_history
+
+    scenario = scenario or default_scenario()
+    history = load_history(scenario)
+    forecast, report = forecast_stage(scenario, history, horizon_start(scenario, history), progress)
+    return {"history": history, "forecast": forecast, "report": report}
+
+
+def carbon_stage(scenario: Scenario, start: pd.Timestamp):
+    """Hourly carbon intensity of every zone over the horizon (planner.energy.zone_intensity)."""
+    from planner.energy import zone_intensity
+
+    zones: dict[str, list[str]] = {}
+    for s in scenario.servers:
+        zones.setdefault(s.pool, [])
+        zones[s.pool] += [z for z in s.zones if z not in zones[s.pool]]
+    return zone_intensity(scenario, start, zones)
+
+
+def carbon_priced_servers(servers: pd.DataFrame, scenario: Scenario, intensity) -> pd.DataFrame:
+    """The catalog the packing prices: with ``energy.carbon_price`` each server's monthly cost gains
+    the price of its embodied carbon and its idle draw's operational carbon (in its greenest zone,
+    where the zone choice puts workers when carbon has a price). Load-dependent power is reported,
+    not priced: per core it differs little between types (docs/objectives.md)."""
+    price = scenario.energy.carbon_price
+    if not price:
+        return servers
+    from planner.energy import DAYS_PER_MONTH, power_specs
+
+    specs = power_specs(servers)
+    zones = {s.type: s.zones for s in scenario.servers}
+    kg = {t: spec.embodied_kg_per_month + spec.idle_watts * scenario.energy.pue * 24 * DAYS_PER_MONTH / 1000
+          * min(intensity.mean(z) for z in zones[t]) / 1000 for t, spec in specs.items()}
+    return servers.assign(cost_per_month=servers["cost_per_month"] + servers["type"].map(kg) * price / 1000)
+
+
+def energy_totals(energy: pd.DataFrame, scenario: Scenario, intensity, servers: pd.DataFrame) -> dict:
+    """summary.json keys ``energy_kwh``, ``carbon_kg`` (the horizon's totals) and the ``energy`` block."""
+    from planner.energy import energy_summary
+
+    block = energy_summary(energy, scenario, intensity, servers)
+    return {"energy_kwh": block["energy_kwh"], "carbon_kg": block["carbon_kg"], "energy": block}
 
 
 def group_profiles(history) -> pd.DataFrame:
@@ -320,6 +416,9 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     }
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    for name in ("workers", "failover"):
+        if getattr(run, name, None) is not None:
+            tables[name] = getattr(run, name)
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

@@ -34,6 +34,7 @@ class WeekPlan:
     peak_cost: float  # cost of the peak-based plan of the same week
     peak_result: object = None  # that plan (the baseline of backtests)
     peak_instance: object = None  # its instance (the whole catalog)
+    failover: object = None  # models.packing.failover.FailoverPlan (zones, spares, map) when domains apply
 
 
 @dataclass(frozen=True)
@@ -185,14 +186,16 @@ def reuse_plan(instance, plan: WeekPlan):
 
 
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None) -> WeekPlan:
+              fallback: WeekPlan | None = None, domains=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
     type (:func:`shard_alternatives`); the cheapest verified plan is kept, for the shape-aware plan
     and for the baseline alike. ``baseline_servers`` (default ``servers``) is the catalog of the
     peak-based baseline, which is never limited to the planned fleet. When no plan is found and
-    ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used."""
+    ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used.
+    ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
+    the failover plan, checked by models.packing.verify_failover."""
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, to_packing_instance
 
@@ -206,18 +209,25 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
         search = dict(workers=solver.workers)
+    to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
-        planned, result = _cheapest(default, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
+        planned, result = _cheapest(to_solve, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
                                     mip_gap=solver.mip_gap, **search)
     except InfeasiblePlanError:
         reused = reuse_plan(default, fallback) if fallback is not None else None
         if reused is None:
             raise
-        planned, result = reused
+        (planned, result), info = reused, {"kind": "plain"}
+    failover = None
+    if domains is not None:
+        limits = dict(zip(servers["type"], servers["max_count"].astype("Float64").fillna(np.nan)))
+        limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
+        planned, result, failover = domains.finish(default, planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = default if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
-    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
+    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
+                    failover)
 
 
 def sum_per_worker(instance, assignment: pd.DataFrame, values: np.ndarray, workers: list[str]) -> np.ndarray:

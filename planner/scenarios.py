@@ -57,6 +57,11 @@ class TierSpec(_Strict):
     headroom: float = Field(0.10, ge=0, lt=1)
     spread: int = Field(1, ge=1)
     isolated: bool = False
+    # Failure domain the tier's groups must survive losing (docs/objectives.md); zones: where they run.
+    survive: Literal["none", "worker", "zone"] = "none"
+    zones: list[str] | None = None
+    # No customer's overflow risk rate above this multiple of its tier's mean (None: no bound).
+    max_risk_ratio: float | None = Field(None, ge=1)
 
 
 class Customers(_Strict):
@@ -73,6 +78,34 @@ class Server(_Strict):
     lead_time_weeks: int = Field(0, ge=0)
     pool: str = "default"
     initial: int = Field(0, ge=0)  # installed at the start of the horizon
+    zones: list[str] = Field(["default"], min_length=1)  # zones the type may be installed in
+    # Power at idle and at full CPU load, and embodied carbon per month (None: estimated, reported).
+    idle_watts: float | None = Field(None, ge=0)
+    max_watts: float | None = Field(None, ge=0)
+    embodied_kg_per_month: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _power(self):
+        if self.idle_watts is not None and self.max_watts is not None and self.max_watts < self.idle_watts:
+            raise ValueError(f"max_watts {self.max_watts:g} is below idle_watts {self.idle_watts:g}")
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError(f"zones lists a zone twice: {self.zones}")
+        return self
+
+
+class Redundancy(_Strict):
+    """How tiers with ``survive`` keep failover capacity (docs/objectives.md: chosen by measurement)."""
+
+    form: Literal["reserve", "spread"] = "reserve"
+
+
+class Energy(_Strict):
+    """Energy and carbon (planner/energy.py, planner/carbon.py)."""
+
+    pue: float = Field(1.2, ge=1.0)  # facility power / IT power
+    # zone or pool -> "builtin:NAME" or a CSV/Parquet file (timestamp, gco2_per_kwh); {} = builtin:mixed
+    carbon_intensity: dict[str, str] = {}
+    carbon_price: float = Field(0.0, ge=0)  # currency per tonne CO2e, added to the packing's server cost
 
 
 class Growth(_Strict):
@@ -146,10 +179,14 @@ DEFAULT_TIERS = {
     "economy": TierSpec(quantile="q90", headroom=0.05),
     "dedicated": TierSpec(quantile="q99", headroom=0.20, isolated=True),
 }
+# Power and embodied carbon: docs/objectives.md (planner.energy.estimated_power, rounded).
 DEFAULT_SERVERS = [
-    Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0),
-    Server(type="m-64", cpu_cores=64, memory_gb=256, cost_per_month=2000.0, lead_time_weeks=6, initial=0),
-    Server(type="r-64", cpu_cores=64, memory_gb=512, cost_per_month=2700.0, lead_time_weeks=8, initial=0),
+    Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0,
+           idle_watts=123, max_watts=313, embodied_kg_per_month=25.1),
+    Server(type="m-64", cpu_cores=64, memory_gb=256, cost_per_month=2000.0, lead_time_weeks=6, initial=0,
+           idle_watts=206, max_watts=566, embodied_kg_per_month=39.8),
+    Server(type="r-64", cpu_cores=64, memory_gb=512, cost_per_month=2700.0, lead_time_weeks=8, initial=0,
+           idle_watts=245, max_watts=655, embodied_kg_per_month=53.1),
 ]
 
 
@@ -171,6 +208,8 @@ class Scenario(_Strict):
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
     procurement: Procurement = Procurement()
+    energy: Energy = Energy()
+    redundancy: Redundancy = Redundancy()
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
     source_path: Path | None = Field(None, exclude=True)
@@ -214,6 +253,7 @@ class Scenario(_Strict):
         for s in self.servers:
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
+        _check_domains(self)
         return self
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -221,6 +261,23 @@ class Scenario(_Strict):
         if path is None or path.is_absolute() or self.source_path is None:
             return path
         return (self.source_path.parent / path).resolve()
+
+
+def _check_domains(sc: "Scenario") -> None:
+    """Zones named by tiers and carbon keys must exist; a zone rule needs two zones to fail over to."""
+    zones = sorted({z for s in sc.servers for z in s.zones})
+    pools = sorted({s.pool for s in sc.servers})
+    for name, t in sc.tiers.items():
+        unknown = [z for z in (t.zones or []) if z not in zones]
+        if unknown:
+            raise ValueError(f"tiers.{name}.zones: zone(s) {unknown} are not a zone of any server "
+                             f"(servers[].zones name: {', '.join(zones)})")
+        if t.zones is not None and not t.zones:
+            raise ValueError(f"tiers.{name}.zones: give at least one zone, or leave it out for every zone")
+    unknown = sorted(set(sc.energy.carbon_intensity) - set(zones) - set(pools))
+    if unknown:
+        raise ValueError(f"energy.carbon_intensity: key(s) {unknown} name no zone ({', '.join(zones)}) "
+                         f"or pool ({', '.join(pools)}) of the servers")
 
 
 def _deep_merge(base: dict, override: dict) -> dict:

@@ -1,0 +1,177 @@
+"""Failure domains in the weekly packing: the scenario's tier rules (``survive``, ``zones``) and
+server zones turned into :class:`models.packing.failover.FailoverRules`, the hooks
+:func:`planner.plan.pack_week` calls before and after its solve, and the tables of the run
+(workers with their zone and role, the failover map, the cost of redundancy per tier).
+
+The form (``redundancy.form``: ``reserve``, the default, or ``spread``) was chosen by measurement
+(docs/objectives.md, benchmarks/plan_objectives.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner import columns as C
+from planner.errors import InfeasiblePlanError
+
+__all__ = ["DomainPlanner", "domain_planner", "check_survivable", "workers_table", "failover_table",
+           "redundancy_summary"]
+
+
+def check_survivable(scenario) -> None:
+    """A tier that must survive a zone loss needs two zones it may run in: say so before planning."""
+    zones = sorted({z for s in scenario.servers for z in s.zones})
+    for name, t in scenario.tiers.items():
+        if t.survive != "zone":
+            continue
+        usable = sorted(set(t.zones or zones) & set(zones))
+        if len(usable) < 2:
+            raise InfeasiblePlanError(
+                f"tier {name!r} must survive the loss of a zone (tiers.{name}.survive: zone), but its groups can "
+                f"only run in zone {usable[0] if usable else '(none)'!r} (servers[].zones: {', '.join(zones)}"
+                + (f"; tiers.{name}.zones: {', '.join(t.zones)}" if t.zones else "") + "): losing it leaves no "
+                "zone to fail over to. Add a zone to the servers (and the tier), or use survive: worker")
+
+
+@dataclass
+class DomainPlanner:
+    """Builds the failover rules of one week's instance and applies the chosen form."""
+
+    tier_of_group: dict[str, str]
+    survive: dict[str, str | None]  # tier -> level
+    tier_zones: dict[str, frozenset | None]
+    type_zones: dict[str, tuple[str, ...]]
+    form: str = "reserve"
+    zone_cost: dict[str, float] | None = None
+
+    def rules(self, instance):
+        from models.packing.failover import FailoverRules
+
+        tiers = [self.tier_of_group.get(g) for g in instance.group_ids]
+        return FailoverRules(
+            level=tuple(self.survive.get(t) for t in tiers),
+            zones=tuple(self.tier_zones.get(t) for t in tiers),
+            type_zones=self.type_zones, form=self.form, label=tuple(t or "" for t in tiers),
+            zone_cost=self.zone_cost)
+
+    def prepare(self, instance):
+        """(instance to solve, info for :meth:`finish`)."""
+        from models.packing.failover import FailoverInfeasible, spread_instance, zone_isolation
+
+        rules = self.rules(instance)
+        try:
+            if self.form == "spread" and rules.any_survive():
+                return spread_instance(instance, rules)
+            return zone_isolation(instance, rules), {"kind": "plain"}
+        except FailoverInfeasible as exc:
+            raise InfeasiblePlanError(f"failover: {exc}") from None
+
+    def finish(self, real, solved, result, info, max_count: dict[str, int] | None = None):
+        """(instance, result with spares, FailoverPlan) after the solve; raises
+        :class:`InfeasiblePlanError` when no failover plan exists or the independent check fails."""
+        from models.packing.failover import (FailoverInfeasible, assign_zones, plan_reserve, sibling_map,
+                                             spread_result)
+        from models.packing.verify_failover import find_failover_violations
+
+        # A reused plan may carry last week's spares: start from the serving workers.
+        used = {p.worker_id for p in result.placements}
+        result = dataclasses.replace(result, workers=tuple((w, t) for w, t in result.workers if w in used))
+        try:
+            if info["kind"] in ("worker", "zone"):
+                inst, result, fixed = spread_result(real, solved, result, info)
+            else:
+                inst, fixed = dataclasses.replace(real, min_shards=_shards_of(real, result), _cache={}), None
+            rules = self.rules(inst)
+            zone_of = assign_zones(inst, result, rules, fixed)
+            if not rules.any_survive():
+                from models.packing.failover import FailoverPlan, FAILOVER_COLUMNS
+
+                plan = FailoverPlan(pd.DataFrame(columns=list(FAILOVER_COLUMNS)), (), zone_of)
+            elif info["kind"] in ("worker", "zone"):
+                plan = sibling_map(inst, result, rules, zone_of)
+            else:
+                counts = pd.Series([t for _, t in result.workers]).value_counts()
+                limit = None if max_count is None else {t: max(int(m) - int(counts.get(t, 0)), 0)
+                                                         for t, m in max_count.items() if m is not None}
+                plan = plan_reserve(inst, result, rules, zone_of, limit)
+        except FailoverInfeasible as exc:
+            raise InfeasiblePlanError(f"failover: {exc}") from None
+        cost_of = {s.name: s.cost for s in inst.server_types}
+        full = plan.with_spares(result, cost_of)
+        workers = pd.DataFrame([(w, t, plan.zone_of_worker[w]) for w, t in full.workers],
+                               columns=["worker_id", "server_type", "zone"])
+        violations = find_failover_violations(inst, result, workers, rules.level, plan.targets)
+        if violations:
+            raise InfeasiblePlanError("failover check failed: " + "; ".join(str(v) for v in violations[:3]))
+        return inst, full, plan
+
+
+def _shards_of(instance, result) -> np.ndarray:
+    counts = pd.Series([p.group_id for p in result.placements]).value_counts()
+    return np.array([max(int(counts.get(g, 1)), 1) for g in instance.group_ids])
+
+
+def domain_planner(scenario, groups: pd.DataFrame, zone_cost: dict[str, float] | None = None) -> DomainPlanner | None:
+    """The week hook for ``scenario``; ``None`` when nothing needs it (no survive rule, no tier
+    zones, every server type in one zone and no zone preference)."""
+    survive = {n: (None if t.survive == "none" else t.survive) for n, t in scenario.tiers.items()}
+    tier_zones = {n: (frozenset(t.zones) if t.zones else None) for n, t in scenario.tiers.items()}
+    type_zones = {s.type: tuple(s.zones) for s in scenario.servers}
+    zones = {z for zs in type_zones.values() for z in zs}
+    if not any(survive.values()) and not any(tier_zones.values()) and len(zones) <= 1:
+        return None
+    return DomainPlanner(dict(zip(groups[C.GROUP_ID].astype(str), groups["tier"].astype(str))), survive, tier_zones,
+                         type_zones, scenario.redundancy.form, zone_cost)
+
+
+def workers_table(weeks, pool_of: dict[str, str], first_zone: dict[str, str]) -> pd.DataFrame:
+    """Every worker of every week: ``week, worker_id, server_type, pool, zone, role`` (``serving``
+    or ``spare``: an empty reserve server for failover)."""
+    rows = []
+    for wp in weeks:
+        plan = getattr(wp, "failover", None)
+        spares = {w for w, _, _ in plan.spares} if plan is not None else set()
+        zone_of = plan.zone_of_worker if plan is not None else {}
+        for w, t in wp.result.workers:
+            rows.append((wp.week, w, t, pool_of.get(t, "default"), zone_of.get(w, first_zone.get(t, "default")),
+                         "spare" if w in spares else "serving"))
+    return pd.DataFrame(rows, columns=["week", "worker_id", "server_type", "pool", "zone", "role"])
+
+
+def failover_table(weeks) -> pd.DataFrame:
+    """The failover map of every week (``week`` + models.packing.failover.FAILOVER_COLUMNS)."""
+    from models.packing.failover import FAILOVER_COLUMNS
+
+    parts = [wp.failover.targets.assign(week=wp.week) for wp in weeks if getattr(wp, "failover", None) is not None]
+    if not parts:
+        return pd.DataFrame(columns=["week", *FAILOVER_COLUMNS])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["week", *FAILOVER_COLUMNS]]
+
+
+def redundancy_summary(weeks, scenario) -> dict:
+    """The ``redundancy`` block of summary.json: the form, each protected tier's level, spares per
+    week and the cost of redundancy per tier (spares' cost per month at the peak, and summed over
+    the weeks at 12/52 of a month each). With the spread form the cost is inside the packing and is
+    measured against a plan without the rule (benchmarks/plan_objectives.py)."""
+    levels = {n: t.survive for n, t in scenario.tiers.items() if t.survive != "none"}
+    if not levels:
+        return {}
+    by_tier_week: dict[str, list[float]] = {t: [] for t in levels}
+    spares = []
+    for wp in weeks:
+        plan = getattr(wp, "failover", None)
+        spares.append(len(plan.spares) if plan is not None else 0)
+        for t in levels:
+            by_tier_week[t].append(float(plan.cost_by_label.get(t, 0.0)) if plan is not None else 0.0)
+    return {
+        "form": scenario.redundancy.form,
+        "survive": levels,
+        "spares_per_week": spares,
+        "cost_per_month_peak": {t: round(max(v), 2) for t, v in by_tier_week.items()},
+        "cost_over_horizon": {t: round(sum(v) * 12 / 52, 2) for t, v in by_tier_week.items()},
+    }
