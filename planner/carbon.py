@@ -237,7 +237,9 @@ def load_intensity(spec: str, base: Path | None = None) -> pd.Series:
         if name not in BUILTIN:
             raise InputDataError(f"unknown builtin carbon profile {name!r}; choose one of "
                                  f"{', '.join('builtin:' + n for n in sorted(BUILTIN))}", path=spec)
-        return builtin_profile(name)
+        from planner.embedded import data_path
+
+        return read_intensity(data_path("carbon", f"{name}.csv"))  # the shipped file (= builtin_profile(name))
     path = Path(spec)
     if base is not None and not path.is_absolute():
         path = base / path

@@ -31,11 +31,15 @@ def read_catalog(path) -> pd.DataFrame:
 
     from planner.ingest.checks import require_file
 
+    from planner.io import read_csv
+
     path = Path(path)
-    require_file(path)
+    require_file(path, "a catalog file (.csv or .parquet)")
+    if path.suffix != ".parquet":
+        return validate_catalog(read_csv(path), path=path)
     try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        frame = pd.read_parquet(path)
+    except (ValueError, OSError) as exc:
         raise InputDataError(f"cannot read catalog: {exc}", path=path) from None
     return validate_catalog(frame, path=path)
 

@@ -16,6 +16,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("planner")
+        except PackageNotFoundError:  # a source tree that was never installed
+            v = "unknown (not installed)"
+        typer.echo(f"planner {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error instead of its one-line message."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Capacity planner for serverless platforms: ingest telemetry, forecast demand, pack by shape, plan a quarter."""
+    from planner.commands._common import DEBUG
+
+    DEBUG["on"] = debug
+
+
 # One module per sub-command; add a name here to register a new one.
 COMMAND_MODULES = [
     "synth",

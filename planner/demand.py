@@ -20,16 +20,40 @@ from planner.telemetry import Telemetry
 LEVELS = ("group", "function")
 
 
+def parse_slot(slot) -> pd.Timedelta:
+    """The planning slot as a positive duration (``1h``, ``30min``); anything else is bad input."""
+    from planner.errors import InputDataError
+
+    try:
+        td = pd.Timedelta(slot)
+    except (ValueError, TypeError):
+        td = None
+    if td is None or pd.isna(td) or td <= pd.Timedelta(0):
+        raise InputDataError(f"slot {slot!r} is not a positive duration; expected e.g. 1h, 30min or 15min")
+    return td
+
+
 def slot_factor(telemetry: Telemetry, slot: str) -> int:
     """How many telemetry intervals make one slot (an error if it is not a whole number)."""
-    slot_s = pd.Timedelta(slot).total_seconds()
+    from planner.errors import InputDataError
+
+    slot_s = parse_slot(slot).total_seconds()
     k = slot_s / telemetry.interval_s
     if k < 1 or abs(k - round(k)) > 1e-9:
-        raise ValueError(
-            f"slot {slot!r} must be a whole multiple of the telemetry interval "
-            f"({pd.Timedelta(seconds=telemetry.interval_s)})"
+        step = pd.Timedelta(seconds=telemetry.interval_s)
+        raise InputDataError(
+            f"slot {slot!r} must be a whole multiple of the telemetry interval ({_fmt(step)}), e.g. "
+            f"{_fmt(step)}, {_fmt(2 * step)} or 1h"
         )
     return int(round(k))
+
+
+def _fmt(td: pd.Timedelta) -> str:
+    seconds = td.total_seconds()
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:g}s"
+    minutes = seconds / 60
+    return f"{minutes:g}min" if minutes < 60 or minutes % 60 else f"{minutes / 60:g}h"
 
 
 def resource_demand(
@@ -85,7 +109,7 @@ def resource_demand_levels(
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     g_conc, g_cores, g_gb = conc_per_inv[order], cores[order], gb[order]
 
-    slot_td = pd.Timedelta(slot)
+    slot_td = parse_slot(slot)
     first = telemetry.index[0].floor(slot_td)
     lead = int((telemetry.index[0] - first) / pd.Timedelta(seconds=telemetry.interval_s))
     n_rows = lead + len(telemetry.index)

@@ -169,9 +169,13 @@ def plan_energy(weeks, loads: dict, installed: pd.DataFrame, servers: pd.DataFra
             mask = wl.server_type == st
             used = int(served[mask].sum())
             spare = max(int(rec.installed) - used, 0)
-            zone = first_zone[st]
-            spare_kwh = spare * spec.idle_watts * pue * 168.0 / 1000.0
-            spare_kg = spare_kwh * intensity.at(zone, wp.start, n_t, slot_h).mean() / 1000.0
+            # Idle installed servers: the failover spares in their zones first, the rest in the type's first.
+            fo = getattr(wp, "failover", None)
+            zones = [z for _, t, z in (fo.spares if fo is not None else ()) if t == st][:spare]
+            zones += [first_zone[st]] * (spare - len(zones))
+            one_kwh = spec.idle_watts * pue * 168.0 / 1000.0
+            spare_kwh = spare * one_kwh
+            spare_kg = sum(one_kwh * intensity.at(z, wp.start, n_t, slot_h).mean() / 1000.0 for z in zones)
             energy = float(kwh[mask].sum()) + spare_kwh
             embodied = int(rec.installed) * spec.embodied_kg_per_month * 7.0 / DAYS_PER_MONTH
             operational = float(op[mask].sum()) + spare_kg

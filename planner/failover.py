@@ -19,7 +19,7 @@ from planner import columns as C
 from planner.errors import InfeasiblePlanError
 
 __all__ = ["DomainPlanner", "domain_planner", "check_survivable", "workers_table", "failover_table",
-           "redundancy_summary"]
+           "redundancy_summary", "installed_servers", "racks_of"]
 
 
 def check_survivable(scenario) -> None:
@@ -47,6 +47,10 @@ class DomainPlanner:
     type_zones: dict[str, tuple[str, ...]]
     form: str = "reserve"
     zone_cost: dict[str, float] | None = None
+    installed: dict[str, dict[str, list[str]]] | None = None  # type -> zone -> rack of each installed server
+
+    def installed_counts(self) -> dict[str, dict[str, int]]:
+        return {t: {z: len(r) for z, r in zs.items()} for t, zs in (self.installed or {}).items()}
 
     def rules(self, instance):
         from models.packing.failover import FailoverRules
@@ -86,7 +90,7 @@ class DomainPlanner:
             else:
                 inst, fixed = dataclasses.replace(real, min_shards=_shards_of(real, result), _cache={}), None
             rules = self.rules(inst)
-            zone_of = assign_zones(inst, result, rules, fixed)
+            zone_of = assign_zones(inst, result, rules, fixed, self.installed_counts())
             if not rules.any_survive():
                 from models.packing.failover import FailoverPlan, FAILOVER_COLUMNS
 
@@ -94,20 +98,32 @@ class DomainPlanner:
             elif info["kind"] in ("worker", "zone"):
                 plan = sibling_map(inst, result, rules, zone_of)
             else:
-                counts = pd.Series([t for _, t in result.workers]).value_counts()
-                limit = None if max_count is None else {t: max(int(m) - int(counts.get(t, 0)), 0)
-                                                         for t, m in max_count.items() if m is not None}
-                plan = plan_reserve(inst, result, rules, zone_of, limit)
+                plan = None
+                if self.form == "spread":  # a plan reused from the peak week: its siblings may suffice
+                    try:
+                        plan = sibling_map(inst, result, rules, zone_of)
+                        if find_failover_violations(inst, result, _workers(result, zone_of), rules.level, plan.targets):
+                            plan = None
+                    except FailoverInfeasible:
+                        plan = None
+                if plan is None:
+                    counts = pd.Series([t for _, t in result.workers]).value_counts()
+                    limit = None if max_count is None else {t: max(int(m) - int(counts.get(t, 0)), 0)
+                                                             for t, m in max_count.items() if m is not None}
+                    plan = plan_reserve(inst, result, rules, zone_of, limit)
         except FailoverInfeasible as exc:
             raise InfeasiblePlanError(f"failover: {exc}") from None
         cost_of = {s.name: s.cost for s in inst.server_types}
         full = plan.with_spares(result, cost_of)
-        workers = pd.DataFrame([(w, t, plan.zone_of_worker[w]) for w, t in full.workers],
-                               columns=["worker_id", "server_type", "zone"])
-        violations = find_failover_violations(inst, result, workers, rules.level, plan.targets)
+        violations = find_failover_violations(inst, result, _workers(full, plan.zone_of_worker), rules.level,
+                                              plan.targets)
         if violations:
             raise InfeasiblePlanError("failover check failed: " + "; ".join(str(v) for v in violations[:3]))
         return inst, full, plan
+
+
+def _workers(result, zone_of: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame([(w, t, zone_of[w]) for w, t in result.workers], columns=["worker_id", "server_type", "zone"])
 
 
 def _shards_of(instance, result) -> np.ndarray:
@@ -115,22 +131,54 @@ def _shards_of(instance, result) -> np.ndarray:
     return np.array([max(int(counts.get(g, 1)), 1) for g in instance.group_ids])
 
 
+def installed_servers(scenario) -> dict[str, dict[str, list[str]]]:
+    """Installed servers by type and zone, with the rack of each ("" when not given): the
+    inventory's rows, and ``servers[].initial`` in the type's first zone."""
+    out: dict[str, dict[str, list[str]]] = {}
+    first = {s.type: s.zones[0] for s in scenario.servers}
+    for s in scenario.servers:
+        if s.initial:
+            out.setdefault(s.type, {}).setdefault(first[s.type], []).extend([""] * s.initial)
+    for item in scenario.inventory:
+        zone = item.zone or first[item.server_type]
+        out.setdefault(item.server_type, {}).setdefault(zone, []).extend([item.rack or ""] * item.count)
+    return out
+
+
 def domain_planner(scenario, groups: pd.DataFrame, zone_cost: dict[str, float] | None = None) -> DomainPlanner | None:
     """The week hook for ``scenario``; ``None`` when nothing needs it (no survive rule, no tier
-    zones, every server type in one zone and no zone preference)."""
+    zones, every server type in one zone and no rack given)."""
     survive = {n: (None if t.survive == "none" else t.survive) for n, t in scenario.tiers.items()}
     tier_zones = {n: (frozenset(t.zones) if t.zones else None) for n, t in scenario.tiers.items()}
     type_zones = {s.type: tuple(s.zones) for s in scenario.servers}
     zones = {z for zs in type_zones.values() for z in zs}
-    if not any(survive.values()) and not any(tier_zones.values()) and len(zones) <= 1:
+    installed = installed_servers(scenario)
+    racks = any(r for zs in installed.values() for rs in zs.values() for r in rs)
+    if not any(survive.values()) and not any(tier_zones.values()) and len(zones) <= 1 and not racks:
         return None
     return DomainPlanner(dict(zip(groups[C.GROUP_ID].astype(str), groups["tier"].astype(str))), survive, tier_zones,
-                         type_zones, scenario.redundancy.form, zone_cost)
+                         type_zones, scenario.redundancy.form, zone_cost, installed)
 
 
-def workers_table(weeks, pool_of: dict[str, str], first_zone: dict[str, str]) -> pd.DataFrame:
-    """Every worker of every week: ``week, worker_id, server_type, pool, zone, role`` (``serving``
-    or ``spare``: an empty reserve server for failover)."""
+def racks_of(workers: pd.DataFrame, installed: dict[str, dict[str, list[str]]]) -> pd.Series:
+    """The rack of each worker row (``week, worker_id, server_type, zone``): per week, type and zone
+    the workers in id order take the installed servers' racks; the rest are new servers ("")."""
+    racks = []
+    taken: dict[tuple, int] = {}
+    for r in workers.itertuples(index=False):
+        key = (r.week, r.server_type, r.zone)
+        i = taken.get(key, 0)
+        pool = installed.get(r.server_type, {}).get(r.zone, [])
+        racks.append(pool[i] if i < len(pool) else "")
+        taken[key] = i + 1
+    return pd.Series(racks, index=workers.index, name="rack")
+
+
+def workers_table(weeks, pool_of: dict[str, str], first_zone: dict[str, str],
+                  installed: dict[str, dict[str, list[str]]] | None = None) -> pd.DataFrame:
+    """Every worker of every week: ``week, worker_id, server_type, pool, zone, rack, role``
+    (``serving`` or ``spare``: an empty reserve server for failover; ``rack`` from the inventory,
+    "" for a server not installed yet)."""
     rows = []
     for wp in weeks:
         plan = getattr(wp, "failover", None)
@@ -139,7 +187,9 @@ def workers_table(weeks, pool_of: dict[str, str], first_zone: dict[str, str]) ->
         for w, t in wp.result.workers:
             rows.append((wp.week, w, t, pool_of.get(t, "default"), zone_of.get(w, first_zone.get(t, "default")),
                          "spare" if w in spares else "serving"))
-    return pd.DataFrame(rows, columns=["week", "worker_id", "server_type", "pool", "zone", "role"])
+    out = pd.DataFrame(rows, columns=["week", "worker_id", "server_type", "pool", "zone", "role"])
+    out.insert(5, "rack", racks_of(out.sort_values(["week", "worker_id"]), installed or {}).reindex(out.index))
+    return out
 
 
 def failover_table(weeks) -> pd.DataFrame:
@@ -168,10 +218,15 @@ def redundancy_summary(weeks, scenario) -> dict:
         spares.append(len(plan.spares) if plan is not None else 0)
         for t in levels:
             by_tier_week[t].append(float(plan.cost_by_label.get(t, 0.0)) if plan is not None else 0.0)
-    return {
+    out = {
         "form": scenario.redundancy.form,
         "survive": levels,
         "spares_per_week": spares,
         "cost_per_month_peak": {t: round(max(v), 2) for t, v in by_tier_week.items()},
         "cost_over_horizon": {t: round(sum(v) * 12 / 52, 2) for t, v in by_tier_week.items()},
     }
+    if scenario.redundancy.form == "spread":
+        out["note"] = ("spread form: the failover capacity is inside the packing (shards planned at n/(n-1)); "
+                       "the costs above count spares only; compare with a plan without the rule "
+                       "(benchmarks/plan_objectives.py)")
+    return out

@@ -92,7 +92,9 @@ def _read_customers(path) -> pd.DataFrame:
     from planner.ingest.checks import require_columns, require_file
 
     require_file(path)
-    frame = pd.read_csv(path, dtype=str)
+    from planner.io import read_csv
+
+    frame = read_csv(path, dtype=str)
     require_columns(frame, [C.CUSTOMER, "tier"], path=path)
     dup = frame[C.CUSTOMER].duplicated()
     if dup.any():

@@ -16,7 +16,7 @@ import pandas as pd
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path in the target's folder; rename it onto ``path`` only on success."""
-    path = Path(path)
+    path = check_output(path, folder=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -36,7 +36,7 @@ def atomic_path(path: str | os.PathLike):
 def atomic_dir(path: str | os.PathLike):
     """Yield a temporary folder; on success it replaces ``path`` (files already there are kept
     unless the new folder has a file of the same name)."""
-    path = Path(path)
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -69,14 +69,67 @@ def write_json(obj, path: str | os.PathLike) -> Path:
     return path
 
 
+def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` whose failures name the file and say what was expected (a folder, a
+    binary file, an empty file, a malformed line are :class:`~planner.errors.InputDataError`)."""
+    from planner.errors import InputDataError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputDataError("is a folder; expected a CSV file", path=path)
+    if not path.exists():
+        raise InputDataError("file not found", path=path)
+    with open(path, "rb") as fh:
+        if b"\x00" in fh.read(8192):
+            raise InputDataError("not a text CSV file (it holds NUL bytes: a binary file?)", path=path)
+    try:
+        return pd.read_csv(path, **kwargs)
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"not a text CSV file (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+                             f"{exc.start} is not UTF-8; a binary file?)", path=path) from None
+    except pd.errors.EmptyDataError:
+        raise InputDataError("file is empty; expected a header row and data", path=path) from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"not a valid CSV file: {str(exc).strip().splitlines()[-1]}", path=path) from None
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a Parquet or CSV table written by :func:`write_table`."""
+    from planner.errors import InputDataError
+
     path = Path(path)
+    if path.is_dir():
+        raise InputDataError("is a folder; expected a table file (.csv or .parquet)", path=path)
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        if path.is_dir() or not path.exists():
+            raise InputDataError("is a folder; expected a Parquet file" if path.is_dir() else "file not found", path=path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputDataError(f"not a readable Parquet file ({str(exc).strip().splitlines()[0]})", path=path) from None
     if path.suffix == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .parquet or .csv")
+        return read_csv(path)
+    raise InputDataError(f"unknown table format {path.suffix!r}; use .parquet or .csv", path=path)
+
+
+def check_output(path: str | os.PathLike, *, folder: bool = True, option: str = "--out") -> Path:
+    """Fail early, before any work, when ``path`` cannot receive the output: a folder output that is
+    a file, a file output that is a folder, a parent that is a file, a folder that is not writable."""
+    from planner.errors import InputDataError
+
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise InputDataError(f"is a file; {option} must be a folder (or a path to create one)", path=path)
+    if not folder and path.is_dir():
+        raise InputDataError(f"is a folder; {option} must be a file path", path=path)
+    parent = path if folder and path.exists() else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputDataError(f"is a file, so {path} cannot be created inside it ({option})", path=parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputDataError(f"folder is not writable; choose another {option}", path=parent)
+    return path
 
 
 def refuse_existing(out: str | os.PathLike, force: bool) -> None:
@@ -84,6 +137,6 @@ def refuse_existing(out: str | os.PathLike, force: bool) -> None:
     overwritten by accident)."""
     from planner.errors import ScenarioError
 
-    out = Path(out)
+    out = check_output(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise ScenarioError(f"{out} already holds files (a plan?); pass --force to replace them")

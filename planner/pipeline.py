@@ -38,6 +38,10 @@ class PlanRun:
     risk: object = None  # planner.risk.RiskSummary: the one source of every risk figure
     profiles: pd.DataFrame | None = None
     summary: dict = field(default_factory=dict)
+    groups: pd.DataFrame | None = None  # group_id, customer, tier (+ anticipated services): the rules verify reads
+    fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
+    orders: pd.DataFrame | None = None  # planner.review.purchase_orders: what to buy, when to order it
+    why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
     workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
     failover: pd.DataFrame | None = None  # the failover map when failure domains apply
 
@@ -176,18 +180,19 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
     return [done[w] for w in range(n)], notes
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepared: dict | None = None) -> PlanRun:
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,
+             prepared: dict | None = None) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
-
+    ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
     forecast sections) skips reading the history and forecasting: variants of tiers, servers,
     energy or solver are then planned on one forecast (benchmarks/plan_objectives.py)."""
-    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of)
     from planner.energy import plan_energy
-    from planner.failover import check_survivable, domain_planner, failover_table, redundancy_summary, workers_table
+    from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
+                                  redundancy_summary, workers_table)
     from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
     from planner.risk import plan_risk
 
@@ -195,7 +200,9 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepa
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
-    history = load_history(scenario) if prepared is None else prepared["history"]
+    if prepared is not None:
+        history = prepared["history"]
+    history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
@@ -230,20 +237,7 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepa
 
     progress("procurement", 0.92)
     required = required_servers(weeks, pool_of)
-    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
-    initial = servers[["pool", "type", "initial"]].rename(columns={"type": "server_type", "initial": "installed"})
-    if scenario.procurement.initial_fleet == "week0":
-        # Today's fleet plus last quarter's orders still in transit cover every week that an
-        # order placed now could not reach: the most any week inside the type's lead time needs.
-        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
-        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
-        cover = within.groupby("server_type")["required"].max()
-        initial["installed"] = initial["installed"] + initial["server_type"].map(cover).fillna(0).astype(int)
-    problem = ProcurementProblem(proc_servers, required, initial, n_weeks=scenario.horizon.weeks,
-                                 budget=scenario.procurement.budget, substitution=scenario.procurement.substitution)
-    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
-    if not proc.status.has_solution:
-        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    proc, fleet = procure(scenario, servers, required)
 
     loads = {wp.week: worker_loads_of(wp) for wp in weeks}
     risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
@@ -260,8 +254,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepa
     assignment = assignment.rename(columns={"fraction": "share"})
     assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
     first_zone = {s.type: s.zones[0] for s in scenario.servers}
-    workers = workers_table(weeks, pool_of, first_zone)
-    assignment = assignment.merge(workers[["week", "worker_id", "zone"]], on=["week", "worker_id"], how="left")
+    workers = workers_table(weeks, pool_of, first_zone, installed_servers(scenario))
+    assignment = assignment.merge(workers[["week", "worker_id", "zone", "rack"]], on=["week", "worker_id"], how="left")
     qos = qos_table(groups, tiers, risk.by_customer)
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
@@ -283,12 +277,86 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, prepa
         summary["redundancy"] = redundancy
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
+    orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
+    summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
-    return PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                   utilisation, qos, workers_risk, risk, profiles, summary, workers=workers,
-                   failover=failover_table(weeks) if domains is not None else None)
+    run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
+                  utilisation, qos, workers_risk, risk, profiles, summary, groups, workers=workers,
+                  failover=failover_table(weeks) if domains is not None else None)
+    run.fleet, run.orders, run.why = fleet, orders, why
+    return run
+
+
+def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame):
+    """Orders that cover ``required`` (week, pool, server_type, required) at least cost, from the
+    installed fleet (``servers[].initial`` + the inventory). With ``procurement.initial_fleet:
+    week0`` orders already in transit top the fleet up where a week inside a type's lead time needs
+    more (an order placed now could not reach it). Returns (ProcurementResult, the starting fleet
+    ``pool, server_type, inventory, in_transit, installed``)."""
+    from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
+    from planner.scenarios import installed_fleet
+
+    fleet = installed_fleet(scenario).rename(columns={"installed": "inventory"})
+    fleet["in_transit"] = 0
+    if scenario.procurement.initial_fleet == "week0":
+        lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
+        within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
+        cover = fleet["server_type"].map(within.groupby("server_type")["required"].max()).fillna(0).astype(int)
+        fleet["in_transit"] = (cover - fleet["inventory"]).clip(lower=0)
+    fleet["installed"] = fleet["inventory"] + fleet["in_transit"]
+    proc_servers = servers.assign(granularity=scenario.procurement.granularity)
+    problem = ProcurementProblem(proc_servers, required, fleet[["pool", "server_type", "installed"]],
+                                 n_weeks=scenario.horizon.weeks, budget=scenario.procurement.budget,
+                                 substitution=scenario.procurement.substitution)
+    proc = solve_procurement(problem, ProcurementOptions(time_limit_s=max(10.0, scenario.solver.time_limit_s)))
+    if not proc.status.has_solution:
+        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
+    return proc, fleet
+
+
+def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders with their dates and the groups and weeks that need each (planner.review)."""
+    from planner.review import purchase_orders, why_purchases
+
+    orders = purchase_orders(proc.purchases, servers, [wp.start for wp in weeks])
+    return orders, why_purchases(orders, weeks, plan, groups, servers)
+
+
+def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+    """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
+    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    from models.procurement import MONTHS_PER_WEEK
+    from planner.backtest import tier_target
+    from planner.review import drivers
+
+    cpm = dict(zip(servers["type"], servers["cost_per_month"]))
+    fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
+    slots = len(weeks[0].instance.slots) if weeks else 168
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
+    exposure: dict[str, int] = {}
+    for rec in workers_risk.itertuples(index=False):
+        for t in {tier_of.get(g) for g in rec.groups} - {None}:
+            exposure[t] = exposure.get(t, 0) + slots
+    risk = summary.get("risk_slot_hours_by_tier", {})
+    vs_target = {}
+    for t in sorted(set(risk) | set(exposure)):
+        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
+        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
+                        "expected_overflow_share": None if share is None else round(share, 6),
+                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    total = float(summary["total_cost"])
+    return {
+        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
+                            for r in fleet.itertuples(index=False)},
+        "installed_fleet_cost": round(fleet_cost, 2),
+        "cost_change_vs_installed": round(total - fleet_cost, 2),
+        "orders": [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
+                    for k, v in row.items()} for row in orders.to_dict("records")],
+        "drivers": drivers(why),
+        "risk_vs_target": vs_target,
+    }
 
 
 def prepare_forecast(scenario: Scenario | None = None, progress: Progress = _noop) -> dict:
@@ -398,9 +466,11 @@ def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
 
 
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:
-    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx and plots, all or nothing."""
+    """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
+    all or nothing."""
     import json
 
+    from planner.export.report import write_report
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
@@ -414,8 +484,19 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         "utilisation": run.utilisation, "qos": run.qos, "forecast": run.forecast,
         "required": run.required, "shortfall": run.procurement.shortfall, "forecast_models": run.forecast_report,
     }
+    if run.orders is not None:
+        tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
+        from planner.plan import servers_frame, tiers_of
+        from planner.qos import tiers_frame
+        from planner.servers import SERVER_COLUMNS
+
+        tables["groups"] = run.groups
+        tables["tiers"] = tiers_frame(tiers_of(run.scenario)).assign(  # + survive: planner verify's failover check
+            survive=lambda f: f["name"].map({n: t.survive for n, t in run.scenario.tiers.items()}))
+        tables["servers"] = servers_frame(run.scenario)[list(SERVER_COLUMNS)]
     for name in ("workers", "failover"):
         if getattr(run, name, None) is not None:
             tables[name] = getattr(run, name)
@@ -426,8 +507,12 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+                                profiles=run.profiles, orders=run.orders, why=run.why,
+                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
+        write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
+                     summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
+                     forecast=run.forecast, history=run.history.demand)
         if plots:
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())

@@ -135,9 +135,11 @@ def _telemetry_matrix(tel: Telemetry, slot: pd.Timedelta):
     """Invocations per slot ``[functions x slots]`` from a Telemetry matrix (sum over intervals)."""
     ratio = slot.total_seconds() / tel.interval_s
     if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:
+        from planner.demand import _fmt
+
         raise InputDataError(
-            f"slot {slot} must be a whole multiple of the telemetry interval "
-            f"({pd.Timedelta(seconds=tel.interval_s)}); finer or uneven slots cannot be summed"
+            f"slot {_fmt(slot)} must be a whole multiple of the telemetry interval "
+            f"({_fmt(pd.Timedelta(seconds=tel.interval_s))}); finer or uneven slots cannot be summed"
         )
     bins = _slot_floor(tel.index, slot)
     starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])

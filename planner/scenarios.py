@@ -38,6 +38,14 @@ class DataSource(_Strict):
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
 
+    @field_validator("slot")
+    @classmethod
+    def _slot_is_a_duration(cls, v):
+        from planner.demand import parse_slot
+
+        parse_slot(v)  # InputDataError is a ValueError: reported as data.slot
+        return v
+
     @model_validator(mode="after")
     def _path_needed(self):
         if self.format != "synthetic" and self.path is None:
@@ -106,6 +114,16 @@ class Energy(_Strict):
     # zone or pool -> "builtin:NAME" or a CSV/Parquet file (timestamp, gco2_per_kwh); {} = builtin:mixed
     carbon_intensity: dict[str, str] = {}
     carbon_price: float = Field(0.0, ge=0)  # currency per tonne CO2e, added to the packing's server cost
+
+
+class InventoryItem(_Strict):
+    """Servers of one type installed before the horizon (in the scenario, or a row of an inventory CSV)."""
+
+    server_type: str
+    count: int = Field(ge=0)
+    pool: str | None = None  # default: the server type's pool
+    zone: str | None = None  # default: the server type's first zone (failure domains, carbon)
+    rack: str | None = None  # optional, reported with the workers placed on these servers
 
 
 class Growth(_Strict):
@@ -204,6 +222,7 @@ class Scenario(_Strict):
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
     servers: list[Server] = DEFAULT_SERVERS
+    inventory: list[InventoryItem] = []  # the installed fleet (a list, or a CSV path in the file)
     growth: Growth = Growth()
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
@@ -254,6 +273,7 @@ class Scenario(_Strict):
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
         _check_domains(self)
+        _check_inventory(self.inventory, self.servers)
         return self
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -278,6 +298,92 @@ def _check_domains(sc: "Scenario") -> None:
     if unknown:
         raise ValueError(f"energy.carbon_intensity: key(s) {unknown} name no zone ({', '.join(zones)}) "
                          f"or pool ({', '.join(pools)}) of the servers")
+def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> None:
+    pool_of = {s.type: s.pool for s in servers}
+    initial = {s.type for s in servers if s.initial}
+    seen = set()
+    for i, item in enumerate(inventory):
+        where = f"inventory[{i}]"
+        if item.server_type not in pool_of:
+            raise ValueError(f"{where}: server type {item.server_type!r} is not in the server catalog "
+                             f"({', '.join(pool_of)})")
+        if item.pool is not None and item.pool != pool_of[item.server_type]:
+            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {pool_of[item.server_type]!r}, "
+                             f"not {item.pool!r}")
+        key = (item.server_type, item.zone, item.rack)
+        if key in seen:
+            place = "".join(f" in {k} {v!r}" for k, v in (("zone", item.zone), ("rack", item.rack)) if v is not None)
+            raise ValueError(f"{where}: server type {item.server_type!r}{place} is listed twice")
+        if item.server_type in initial:
+            raise ValueError(f"{where}: server type {item.server_type!r} also has servers[].initial; "
+                             "give the installed fleet once")
+        zones = next(s.zones for s in servers if s.type == item.server_type)
+        if item.zone is not None and item.zone not in zones:
+            raise ValueError(f"{where}: zone {item.zone!r} is not a zone of server type {item.server_type!r} "
+                             f"(servers[].zones: {', '.join(zones)})")
+        seen.add(key)
+    for t in {item.server_type for item in inventory}:
+        limit = next(s.max_count for s in servers if s.type == t)
+        total = sum(item.count for item in inventory if item.server_type == t)
+        if limit is not None and total > limit:
+            raise ValueError(f"inventory: {total} {t} servers exceed its max_count {limit}")
+
+
+def _check_inventory_types(raw: dict, file: str) -> None:
+    """An inventory file naming a server type the scenario does not define: name the file and row."""
+    servers = raw.get("servers")
+    types = [s.get("type") for s in servers if isinstance(s, dict)] if isinstance(servers, list) else \
+        [s.type for s in DEFAULT_SERVERS]
+    for i, item in enumerate(raw.get("inventory") or []):
+        if item["server_type"] not in types:
+            raise ScenarioError(f"{file}: row {i + 2}, column 'server_type': server type {item['server_type']!r} is not "
+                                f"in the scenario's server catalog ({', '.join(map(str, types))})")
+
+
+def read_inventory(path: Path) -> list[dict]:
+    """Rows of an inventory CSV (``server_type,count[,pool]``); a bad row names the file, row and column."""
+    import pandas as pd
+
+    from planner.errors import InputDataError
+    from planner.ingest.checks import require_columns, require_file
+
+    require_file(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"not a CSV table ({exc.__class__.__name__}); expected columns server_type,count[,pool]",
+                             path=path) from None
+    require_columns(frame, ["server_type", "count"], path=path)
+    extra = sorted(set(frame.columns) - {"server_type", "count", "pool", "zone", "rack"})
+    if extra:
+        raise InputDataError(f"unknown column(s) {extra}; expected server_type, count and optionally pool, zone, rack",
+                             path=path)
+    rows = []
+    for i, rec in enumerate(frame.to_dict("records")):
+        count = rec["count"].strip()
+        if not count.isdigit():
+            raise InputDataError(f"count {rec['count']!r}; expected a whole number of servers >= 0",
+                                 path=path, row=i + 2, column="count")
+        if not rec["server_type"].strip():
+            raise InputDataError("empty server_type", path=path, row=i + 2, column="server_type")
+        row = {"server_type": rec["server_type"].strip(), "count": int(count)}
+        for col in ("pool", "zone", "rack"):
+            if rec.get(col, "").strip():
+                row[col] = rec[col].strip()
+        rows.append(row)
+    return rows
+
+
+def installed_fleet(scenario: "Scenario"):
+    """The fleet installed before the horizon: ``pool, server_type, installed`` for every server
+    type (``servers[].initial`` plus the inventory)."""
+    import pandas as pd
+
+    counts = {s.type: s.initial for s in scenario.servers}
+    for item in scenario.inventory:
+        counts[item.server_type] += item.count
+    return pd.DataFrame({"pool": [s.pool for s in scenario.servers], "server_type": [s.type for s in scenario.servers],
+                         "installed": [counts[s.type] for s in scenario.servers]})
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -295,12 +401,21 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError(f"{path}: base scenarios form a cycle: {' -> '.join(map(str, chain + (path,)))}")
     if not path.exists():
         raise ScenarioError(f"{path}: scenario file not found" + (f" (named as base by {chain[-1]})" if chain else ""))
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a folder; expected a scenario YAML file")
+    if b"\x00" in path.read_bytes()[:8192]:
+        raise ScenarioError(f"{path}: not a text YAML file (it holds NUL bytes: a binary file?)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text YAML file (byte offset {exc.start} is not UTF-8; a binary file?)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None or raw == {}:  # an empty file would silently plan the built-in default
+        raise ScenarioError(f"{path}: the scenario file is empty; give at least its data and horizon (see "
+                            "examples/quarterly.yaml), or run `planner run` with no scenario for the embedded default")
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario is a mapping of fields, got {type(raw).__name__}")
     base = raw.pop("base", None)
@@ -310,6 +425,14 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         for key in ("path", "catalog", "customers"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((path.parent / data[key]).resolve())
+    inventory = raw.get("inventory")
+    if isinstance(inventory, str):  # a CSV file beside the scenario that names it
+        file = Path(inventory) if Path(inventory).is_absolute() else (path.parent / inventory).resolve()
+        try:
+            raw["inventory"] = read_inventory(file)
+        except ValueError as exc:  # InputDataError names the file and row
+            raise ScenarioError(f"{path}: inventory: {exc}") from None
+        raw["_inventory_file"] = str(file)
     if base is None:
         return raw
     return _deep_merge(_load_raw((path.parent / str(base)), chain + (path,)), raw)
@@ -319,6 +442,9 @@ def load_scenario(path) -> Scenario:
     """Read, merge (``base``) and validate a scenario file."""
     path = Path(path)
     raw = _load_raw(path)
+    inventory_file = raw.pop("_inventory_file", None)
+    if inventory_file is not None:
+        _check_inventory_types(raw, inventory_file)
     try:
         return Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
@@ -333,8 +459,11 @@ def load_scenario(path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The embedded default: the synthetic fleet, a quarter from the end of its history."""
-    return Scenario(name="default", description="Synthetic fleet calibrated to the Azure 2019 trace")
+    """The embedded default (data/default/scenario.yaml): a growing synthetic fleet, its installed
+    servers, a launch and a retirement inside the quarter that starts where the history ends."""
+    from planner.embedded import data_path
+
+    return load_scenario(data_path("default", "scenario.yaml"))
 
 
 def scenario_dict(s: Scenario) -> dict[str, Any]:

@@ -17,26 +17,31 @@ import pandas as pd
 
 from planner import columns as C
 from planner.catalog import cpu_from_memory
+from planner.embedded import read_table
 from planner.telemetry import Telemetry
 
+# The published figures the generator follows are tables in data/calibration (docs/synthetic-fleet.md).
+_SIZES = read_table("calibration", "azure2019_app_sizes.csv")
+_TRIGGERS = read_table("calibration", "azure2019_triggers.csv")
+_FITS = {r["parameter"]: float(r["value"]) for r in read_table("calibration", "azure2019_fits.csv")}
 # Functions per app (paper, Fig. 2): 1, 2, 3, 4-5, 6-10, 11+.
-APP_SIZE_BINS = [(1, 1), (2, 2), (3, 3), (4, 5), (6, 10), (11, 40)]
-APP_SIZE_SHARES = [0.54, 0.16, 0.10, 0.08, 0.07, 0.05]
+APP_SIZE_BINS = [(int(r["min_functions"]), int(r["max_functions"])) for r in _SIZES]
+APP_SIZE_SHARES = [float(r["share"]) for r in _SIZES]
 # Trigger mix of the released sample, % of functions and % of invocations.
-TRIGGERS = ["http", "queue", "event", "orchestration", "timer", "storage", "others"]
-TRIGGER_FUNCTION_SHARE = np.array([43.3, 15.1, 2.6, 8.2, 28.5, 2.3, 5.7])
-TRIGGER_INVOCATION_SHARE = np.array([22.5, 42.4, 30.9, 1.4, 1.8, 0.8, 0.1])
+TRIGGERS = [r["trigger"] for r in _TRIGGERS]
+TRIGGER_FUNCTION_SHARE = np.array([float(r["function_share_pct"]) for r in _TRIGGERS])
+TRIGGER_INVOCATION_SHARE = np.array([float(r["invocation_share_pct"]) for r in _TRIGGERS])
 # App invocation rate: 45% of apps at most once per hour, 81% at most once per minute. A normal law
 # of log10(invocations per minute) through both points: Phi((log10(1/60) - mu)/s) = 0.45 and
 # Phi((0 - mu)/s) = 0.81.
-LOG10_RATE_MU = -1.556
-LOG10_RATE_SIGMA = 1.772
+LOG10_RATE_MU = _FITS["log10_rate_mu"]
+LOG10_RATE_SIGMA = _FITS["log10_rate_sigma"]
 # Average execution time: log-normal fit of the paper, log-mean -0.38, sigma 2.36 (seconds).
-DURATION_LOGMEAN, DURATION_SIGMA = -0.38, 2.36
+DURATION_LOGMEAN, DURATION_SIGMA = _FITS["duration_logmean"], _FITS["duration_sigma"]
 # Average allocated memory per app: Burr XII fit of the paper (MB).
-MEMORY_BURR_C, MEMORY_BURR_K, MEMORY_BURR_SCALE = 11.652, 0.221, 107.083
+MEMORY_BURR_C, MEMORY_BURR_K, MEMORY_BURR_SCALE = _FITS["memory_burr_c"], _FITS["memory_burr_k"], _FITS["memory_burr_scale"]
 TILT_POWER = 1.0
-BURSTY_SHARE = 0.40  # apps whose inter-arrival CV exceeds 1
+BURSTY_SHARE = _FITS["bursty_share"]  # apps whose inter-arrival CV exceeds 1
 # Launch outcome ground truth (assumed): logit p = -0.6 + 1.6 marketing + 0.7 (log10 customer volume - 2).
 LAUNCH_COEF = {"const": -0.6, "marketing_push": 1.6, "customer_log_volume": 0.7}
 

@@ -140,14 +140,16 @@ def _worker_groups(result: PackingResult, index: dict[str, int]) -> dict[str, li
 
 
 def assign_zones(instance: PackingInstance, result: PackingResult, rules: FailoverRules,
-                 fixed: dict[str, str] | None = None) -> dict[str, str]:
+                 fixed: dict[str, str] | None = None, installed: dict[str, dict[str, int]] | None = None
+                 ) -> dict[str, str]:
     """A zone for every worker of ``result``.
 
     Workers are taken by decreasing load of zone-protected groups (peak over slots of the load over
     capacity), then the rest by decreasing load; each goes to the allowed zone with the least
     protected load so far (a zone loss takes as little protected load as the fleet allows), then
-    the lowest ``zone_cost`` when one is given (e.g. carbon intensity under a carbon price), then the
-    fewest workers, then by name. ``fixed`` zones are kept.
+    a zone with an installed server of the worker's type still free (``installed``: type -> zone ->
+    count), then the lowest ``zone_cost`` when one is given (e.g. carbon intensity under a carbon
+    price), then the fewest workers, then by name. ``fixed`` zones are kept.
     Raises :class:`FailoverInfeasible` when a worker has no allowed zone.
     """
     index = {g: i for i, g in enumerate(instance.group_ids)}
@@ -167,6 +169,10 @@ def assign_zones(instance: PackingInstance, result: PackingResult, rules: Failov
     size = {w: float((load[w] / cap[wtype[w]]).max()) for w in members}
     zone_cost = rules.zone_cost or {}
     out = dict(fixed or {})
+    free_installed = {t: dict(zs) for t, zs in (installed or {}).items()}
+    for w, z in out.items():
+        if free_installed.get(wtype.get(w), {}).get(z, 0) > 0:
+            free_installed[wtype[w]][z] -= 1
     load_in = {z: 0.0 for z in rules.all_zones}
     count_in = {z: 0 for z in rules.all_zones}
     for w, z in out.items():
@@ -184,8 +190,11 @@ def assign_zones(instance: PackingInstance, result: PackingResult, rules: Failov
         # Protected load first (only for workers that carry some), then a price on the zone (carbon)
         # when there is one, then the number of workers.
         balance = weight[w] > 0
-        z = min(zones, key=lambda z: (round(load_in[z], 9) if balance else 0.0, zone_cost.get(z, 0.0),
-                                      count_in[z], z))
+        free = free_installed.get(wtype[w], {})
+        z = min(zones, key=lambda z: (round(load_in[z], 9) if balance else 0.0, 0 if free.get(z, 0) > 0 else 1,
+                                      zone_cost.get(z, 0.0), count_in[z], z))
+        if free.get(z, 0) > 0:
+            free[z] -= 1
         out[w] = z
         load_in[z] += weight[w]
         count_in[z] += 1
@@ -435,13 +444,15 @@ def spread_instance(instance: PackingInstance, rules: FailoverRules) -> tuple[Pa
             gids.append(f"{inst.group_ids[g]}@{z}" if split else inst.group_ids[g])
             demand.append(inst.demand[g] / (len(zs) - 1) if split else inst.demand[g])
             head.append(inst.headroom[g])
-            cust.append(f"{inst.customer[g]}@{z}")
+            cust.append(f"{inst.customer[g]}@{z}" + ("/parts" if split else ""))  # parts keep spread 1
             spread.append(1 if split else inst.spread[g])
             iso.append(f"{inst.isolation[g] or ''}|zone:{z}")
             mins.append(1)
             origin.append((g, z, len(zs)))
     out = PackingInstance(tuple(gids), inst.slots, inst.resources, np.array(demand), inst.server_types,
                           np.array(head), tuple(cust), np.array(spread), tuple(iso), np.array(mins))
+    # Worker-level groups inside their zone: shards across workers, sized to take over.
+    out = _spread_worker(out, tuple("worker" if level[g] == "worker" else None for g, _, _ in origin))
     return out, {"kind": "zone", "origin": origin, "base": inst}
 
 

@@ -80,15 +80,17 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         from planner.errors import InputDataError
-        from planner.forecast import forecast_long, run_demand_forecast
-        from planner.io import read_table, write_table
+        from planner.forecast import _check_freq, forecast_long, run_demand_forecast
+        from planner.io import check_output, read_table, write_table
 
         if (demand is None) == (telemetry is None):
             raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
+        _check_freq(freq)
         if horizon <= 0:
             raise InputDataError(f"--horizon must be a positive number of steps, got {horizon}")
         if out.suffix not in (".csv", ".parquet"):
             raise InputDataError("--out must end in .csv or .parquet", path=out)
+        check_output(out, folder=False)
         names = [m.strip() for m in models.split(",") if m.strip()] if models else None
         source = demand or telemetry
         if not source.exists():

@@ -31,9 +31,13 @@ def register(app: typer.Typer) -> None:
                                             "hybrid (memory demand under that policy; cold_start_rate in summary.json)."),
     ):
         """Read telemetry, derive hourly resource demand (Little's law, peaks kept) and write Parquet."""
+        from planner.demand import parse_slot
         from planner.ingest.job import ingest as run_ingest, write_ingested
+        from planner.io import check_output
 
         keep_alive = _keep_alive_option(keep_alive)
+        parse_slot(slot)  # bad options fail before a large trace is read
+        check_output(out)
         with captured_warnings():
             result = run_ingest(path, fmt.value, catalog=catalog, slot=slot, keep_alive=keep_alive)
             files = write_ingested(result, out, telemetry=not no_telemetry)

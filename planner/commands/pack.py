@@ -52,9 +52,10 @@ def pack(
     out: Path = typer.Option(..., "--out", help="Output folder for assignment.csv, workers.csv, summary.json."),
 ) -> None:
     """Pack groups onto workers; write assignment.csv, workers.csv and summary.json (atomically)."""
-    from planner.io import atomic_dir, write_json, write_table
+    from planner.io import atomic_dir, check_output, write_json, write_table
     from planner.packing import assignment_frame, solve, summary, workers_frame
 
+    check_output(out)
     instance = _read_inputs(demand, groups, servers, tiers)
     extra = {"lns_max_iterations": iterations, "deterministic": True} if iterations else {}
     if not balance:

@@ -52,10 +52,14 @@ def profile(
     from rich.table import Table
 
     from planner.catalog import read_catalog
+    from planner.demand import parse_slot
     from planner.errors import InputDataError
     from planner.ingest import read_telemetry
+    from planner.io import check_output
     from planner.profile import profile_functions, write_profile_outputs
 
+    parse_slot(slot)  # bad options fail before a large trace is read
+    check_output(out)
     with captured_warnings():
         try:
             tel, cat = read_telemetry(telemetry, fmt.value, catalog=catalog)

@@ -96,8 +96,28 @@ def print_plan_summary(summary: dict) -> None:
     if fb["share"] > 0:
         console.print(f"[yellow]warning:[/] forecast fell back for {fallback_text(fb)} "
                       "(see forecast_models.csv, columns fallback_reason and notes)", highlight=False, soft_wrap=True)
+    print_orders(summary)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
+
+
+def print_orders(summary: dict) -> None:
+    """What to buy: each order with its order week (need week − lead time), and what drives them."""
+    orders = summary.get("orders")
+    if orders is None:
+        return
+    if not orders:
+        console.print("what to buy: nothing, the installed fleet covers every week", highlight=False)
+        return
+    console.print("[bold]what to buy[/] (order week = need week − lead time):", highlight=False)
+    for o in orders:
+        console.print(f"  {o['purchased']} × {o['server_type']} ({o['pool']}): order in week {o['order_week']} "
+                      f"({o['order_date']}), needed from week {o['need_week']} ({o['need_date']}), "
+                      f"lead time {o['lead_time_weeks']} weeks, {o['cost']:,.0f} over the horizon", highlight=False)
+    drivers = (summary.get("drivers") or {}).get("customer") or []
+    if drivers:
+        console.print("  driven by " + ", ".join(f"{d['customer']} ({d['share']:.0%})" for d in drivers)
+                      + " (why.csv, Why sheet)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

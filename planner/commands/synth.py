@@ -30,10 +30,18 @@ def register(app: typer.Typer) -> None:
         """Generate a seeded synthetic fleet (apps under customers, launches with outcomes)."""
         import time
 
+        from planner.io import check_output
         from planner.synth import SynthSpec, make_fleet
         from planner.synth_write import write_azure, write_long
 
+        check_output(out)
         t0 = time.perf_counter()
+        try:
+            import pandas as pd
+
+            pd.Timestamp(start)
+        except ValueError:
+            raise typer.BadParameter(f"--start {start!r} is not a date; expected e.g. 2026-01-05") from None
         try:
             spec = SynthSpec(n_functions=functions, days=days, seed=seed, start=start, interval=interval)
         except ValueError as exc:

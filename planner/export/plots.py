@@ -46,6 +46,15 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes (for report.html, which inlines its images)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
 def _missing(frame: pd.DataFrame, columns, what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -61,15 +70,28 @@ def plot_forecast_vs_history(
     n_groups: int = 4,
     band: tuple[str, str] = ("q50", "q99"),
 ) -> Path:
+    """History against forecast for the ``n_groups`` groups with the largest historical peak (PNG);
+    see :func:`forecast_vs_history_figure`."""
+    return _save(forecast_vs_history_figure(history, forecast, resource=resource, n_groups=n_groups, band=band), path)
+
+
+def forecast_vs_history_figure(
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    *,
+    resource: str = "cpu_cores",
+    n_groups: int = 4,
+    band: tuple[str, str] = ("q50", "q99"),
+):
     """History against forecast for the ``n_groups`` groups with the largest historical peak.
 
     Args:
         history: ResourceDemand: ``group_id`` (or ``unique_id``), ``ds``, and the ``resource`` column.
         forecast: Forecast table: ``unique_id``, ``ds``, ``resource``, ``mean`` and the ``band`` columns.
-        path: PNG file to write.
         resource: ``"cpu_cores"`` or ``"memory_gb"``.
         n_groups: how many groups (one panel each).
         band: the two quantile columns shaded between (skipped when absent).
+    Returns the matplotlib Figure.
     """
     id_col = "group_id" if "group_id" in history.columns else "unique_id"
     _missing(history, (id_col, "ds", resource), "history")
@@ -93,15 +115,19 @@ def plot_forecast_vs_history(
         ax.set_ylabel(resource.replace("_", " "))
         ax.legend(loc="upper left", fontsize=7, ncols=3)
     fig.suptitle(f"Forecast against history ({resource}), largest {len(groups)} groups")
-    return _save(fig, path)
+    return fig
 
 
 def plot_servers_by_type(plan: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Stacked bars of installed servers per week and type, with the required total (PNG)."""
+    return _save(servers_by_type_figure(plan), path)
+
+
+def servers_by_type_figure(plan: pd.DataFrame):
     """Stacked bars of installed servers per week and type, with the required total as a step line.
 
     Args:
         plan: the Plan table (``week``, ``server_type``, ``installed``, ``required``).
-        path: PNG file to write.
     """
     _missing(plan, ("week", "server_type", "installed", "required"), "plan")
     pivot = plan.pivot_table(index="week", columns="server_type", values="installed", aggfunc="sum", fill_value=0)
@@ -120,7 +146,7 @@ def plot_servers_by_type(plan: pd.DataFrame, path: str | os.PathLike) -> Path:
     ax.set_ylabel("servers")
     ax.set_title("Servers installed per week by type")
     ax.legend(fontsize=8, ncols=min(4, len(pivot.columns) + 1))
-    return _save(fig, path)
+    return fig
 
 
 def plot_utilisation_heatmap(
@@ -131,11 +157,21 @@ def plot_utilisation_heatmap(
     week=None,
     max_workers: int = 80,
 ) -> Path:
+    """Heatmap of utilisation per worker and hour (PNG); see :func:`utilisation_heatmap_figure`."""
+    return _save(utilisation_heatmap_figure(utilisation, resource=resource, week=week, max_workers=max_workers), path)
+
+
+def utilisation_heatmap_figure(
+    utilisation: pd.DataFrame,
+    *,
+    resource: str = "cpu_utilisation",
+    week=None,
+    max_workers: int = 80,
+):
     """Heatmap of utilisation, one row per worker and one column per hour of the representative week.
 
     Args:
         utilisation: the Utilisation table (``worker_id``, ``slot``, ``resource``; ``week`` optional).
-        path: PNG file to write.
         resource: ``"cpu_utilisation"`` or ``"memory_utilisation"`` (fractions, 0–1).
         week: the week to show; ``None`` = the last week in the table.
         max_workers: show at most this many workers (the busiest).
@@ -170,7 +206,7 @@ def plot_utilisation_heatmap(
     label = _LABELS.get(resource, resource.replace("_", " "))
     fig.colorbar(image, ax=ax, label=f"{label} (fraction of capacity)")
     ax.set_title(f"{label} per worker and hour{title_week}")
-    return _save(fig, path)
+    return fig
 
 
 def write_plots(

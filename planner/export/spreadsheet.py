@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.export.tables import ChartSpec, column_from_header, default_charts, header, unit_of
+from planner.export.tables import ChartSpec, SheetBlocks, column_from_header, default_charts, header, unit_of
 from planner.io import atomic_path
 
 __all__ = ["read_plan_workbook", "write_plan_workbook"]
@@ -34,7 +34,17 @@ _FORMATS = {
     "hour of week": "0",
     "week": "0",
 }
+_FORMATS["weeks"] = "0"
 _DATE_FORMAT = "yyyy-mm-dd hh:mm"
+# Printing: landscape A4, one page wide, the header row on every page. A long table prints its first
+# _PRINT_MAX_ROWS rows (the page header says so; the sheet and the CSV hold every row), and pages
+# break where the sheet's key changes so that a week (or a worker's week) is not split needlessly.
+_PRINT_MAX_ROWS = 500
+_ROWS_PER_PAGE = 32
+_BREAK_KEYS = {"Plan": ("week",), "Assignment": ("week",), "Utilisation": ("week", "worker_id"),
+               "Forecast": ("unique_id", "resource"), "Backtest weeks": ("origin",),
+               "Backtest tiers": ("origin",), "Why": ("order",)}
+_CHART_ROWS, _CHART_COLS = 16, 10  # a 640 x 300 px chart covers about 16 rows and 10 columns
 _INVALID_SHEET_CHARS = set("[]:*?/\\")
 _MIN_WIDTH, _MAX_WIDTH = 8, 48
 
@@ -129,6 +139,101 @@ def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> Non
             _write_cell(ws, i, j, value, fmt if kind == "datetime" else date_fmt)
     if len(frame.columns):
         ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
+    _print_table(ws, name, frame)
+
+
+def _page_breaks(frame: pd.DataFrame, keys: tuple[str, ...], last: int) -> list[int]:
+    """Rows (0-based, header = 0) before which a page starts: whole key groups per page when they
+    fit, a group larger than a page starts on a new one."""
+    keys = [k for k in keys if k in frame.columns]
+    if not keys or last <= _ROWS_PER_PAGE:
+        return []
+    part = frame.iloc[:last]
+    changed = np.flatnonzero((part[keys] != part[keys].shift()).any(axis=1).to_numpy())  # group starts
+    bounds = list(changed) + [last]
+    breaks, on_page = [], 0
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        size = end - start
+        if on_page and on_page + size > _ROWS_PER_PAGE:
+            breaks.append(start + 1)
+            on_page = 0
+        on_page = (on_page + size) % _ROWS_PER_PAGE if size > _ROWS_PER_PAGE else on_page + size
+    return breaks[:1000]  # Excel keeps at most 1,023 manual breaks
+
+
+def _print_common(ws, title: str) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    ws.set_header("&L" + title.replace("&", "&&"))
+    ws.set_footer("&CPage &P of &N")
+
+
+def _print_table(ws, name: str, frame: pd.DataFrame) -> None:
+    """Print setup of a table sheet (see _PRINT_MAX_ROWS)."""
+    n = len(frame)
+    last = min(n, _PRINT_MAX_ROWS)
+    title = name if n <= last else f"{name}: the first {last:,} of {n:,} rows are printed; the sheet and the CSV table hold all"
+    _print_common(ws, title)
+    ws.repeat_rows(0)
+    ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, max(last, 1), max(len(frame.columns) - 1, 0))
+    breaks = _page_breaks(frame, _BREAK_KEYS.get(name, ()), last)
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
+
+
+def _write_blocks(workbook, name: str, page: SheetBlocks, formats: dict) -> None:
+    """A page of titled tables (the Summary): heading, then each block's title, header and rows.
+    It prints on one landscape page with the charts placed to its right."""
+    _check_sheet_name(name)
+    ws = workbook.add_worksheet(name)
+    ws.write_string(0, 0, page.heading, formats["title"])
+    ws.write_string(1, 0, page.subheading)
+    widths = [float(_MIN_WIDTH)] * page.width
+    row = 3
+    for block in page.blocks:
+        ws.write_string(row, 0, block.title, formats["block"])
+        row += 1
+        table = block.table
+        if table.empty:
+            ws.write_string(row, 0, block.empty, formats["italic"])
+            row += 2
+            continue
+        titles = [header(str(c)) for c in table.columns]
+        ws.write_row(row, 0, titles, formats["header"])
+        per_row_unit = list(table.columns) == ["item", "value", "unit"]
+        for j, column in enumerate(table.columns):
+            series = table[column]
+            kind = _kind(series)
+            unit = unit_of(str(column))
+            if kind == "datetime":
+                fmt = formats["day"]
+            elif unit in _FORMATS:
+                fmt = formats[unit]
+            elif kind == "float":
+                fmt = formats["float"]
+            else:
+                fmt = None
+            if column != "warning":  # long sentences overflow into the empty cells beside them
+                widths[j] = max(widths[j], min(_width(series, titles[j], kind), _MAX_WIDTH))
+            for i, value in enumerate(series.to_numpy(dtype=object), start=row + 1):
+                cell_fmt = fmt
+                if per_row_unit and column == "value":
+                    row_unit = table["unit"].iloc[i - row - 1]
+                    cell_fmt = formats[row_unit] if row_unit in _FORMATS else None
+                if cell_fmt is not None and isinstance(value, (int, float, np.integer, np.floating)) \
+                        and not isinstance(value, (bool, np.bool_)):
+                    if math.isfinite(float(value)):
+                        ws.write_number(i, j, float(value), cell_fmt)
+                    continue
+                _write_cell(ws, i, j, value, cell_fmt if kind == "datetime" else formats["date"])
+        row += len(table) + 2
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, w)
+    _print_common(ws, name)
+    ws.fit_to_pages(1, 1)
+    ws.print_area(0, 0, max(row, 3 * _CHART_ROWS + 2), page.width + _CHART_COLS + 1)
 
 
 def _series_ref(frames: Mapping[str, pd.DataFrame], spec: ChartSpec, column: str) -> tuple[int, int]:
@@ -150,11 +255,14 @@ def _add_chart(workbook, sheets: dict, frames: Mapping[str, pd.DataFrame], spec:
     if spec.stacked and spec.kind in ("column", "bar"):
         options["subtype"] = "stacked"
     chart = workbook.add_chart(options)
-    categories = [spec.sheet, 1, cat_col, n, cat_col]
+    first, last = spec.rows if spec.rows is not None else (1, n)
+    if not 1 <= first <= last <= n:
+        raise ValueError(f"chart {spec.title!r}: rows {spec.rows} are outside the {n} data rows of {spec.sheet!r}")
+    categories = [spec.sheet, first, cat_col, last, cat_col]
     for column in spec.values:
         col, _ = _series_ref(frames, spec, column)
         chart.add_series(
-            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, 1, col, n, col]}
+            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, first, col, last, col]}
         )
     if spec.line_values:
         line = workbook.add_chart({"type": "line"})
@@ -164,7 +272,7 @@ def _add_chart(workbook, sheets: dict, frames: Mapping[str, pd.DataFrame], spec:
                 {
                     "name": [spec.sheet, 0, col],
                     "categories": categories,
-                    "values": [spec.sheet, 1, col, n, col],
+                    "values": [spec.sheet, first, col, last, col],
                     "y2_axis": True,
                 }
             )
@@ -224,6 +332,9 @@ def write_plan_workbook(
         try:
             formats = {
                 "header": workbook.add_format({"bold": True, "bottom": 1, "text_wrap": False, "bg_color": "#DDEBF7"}),
+                "title": workbook.add_format({"bold": True, "font_size": 14}),
+                "block": workbook.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"}),
+                "italic": workbook.add_format({"italic": True}),
                 "date": workbook.add_format({"num_format": _DATE_FORMAT}),
                 "day": workbook.add_format({"num_format": "yyyy-mm-dd"}),
                 "float": workbook.add_format({"num_format": "#,##0.000"}),
@@ -232,7 +343,10 @@ def write_plan_workbook(
                 formats[unit] = workbook.add_format({"num_format": code})
             sheets = {}
             for name, frame in frames.items():
-                _write_sheet(workbook, name, frame, formats)
+                if isinstance(frame, SheetBlocks):
+                    _write_blocks(workbook, name, frame, formats)
+                else:
+                    _write_sheet(workbook, name, frame, formats)
                 sheets[name] = workbook.get_worksheet_by_name(name)
             for spec in charts:
                 _add_chart(workbook, sheets, frames, spec)
@@ -244,7 +358,36 @@ def write_plan_workbook(
 def read_plan_workbook(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
     """Read a workbook written by :func:`write_plan_workbook` back with the CSV column names.
 
-    Needs ``openpyxl`` (pandas' xlsx reader). Used by tests and for round-trip checks.
+    Needs ``openpyxl`` (pandas' xlsx reader). Used by tests and for round-trip checks. The Summary
+    page is a page of blocks, not a table: read it with :func:`read_summary_blocks`.
     """
     sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
     return {name: frame.rename(columns=column_from_header) for name, frame in sheets.items()}
+
+
+def read_summary_blocks(path: str | os.PathLike, sheet: str = "Summary") -> dict[str, pd.DataFrame]:
+    """The blocks of a page written from :class:`~planner.export.tables.SheetBlocks`: block title →
+    its table with the CSV column names (a block showing its ``empty`` text has no row)."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path, read_only=True, data_only=True)[sheet]
+    grid = [list(r) for r in ws.iter_rows(values_only=True)]
+    blocks, i = {}, 3
+    while i < len(grid):
+        title = grid[i][0] if grid[i] else None
+        if title is None:
+            i += 1
+            continue
+        head = grid[i + 1] if i + 1 < len(grid) else []
+        if len([v for v in head if v is not None]) <= 1 and (i + 2 >= len(grid) or not any(grid[i + 2] or [])):
+            blocks[str(title)] = pd.DataFrame()  # the block's "empty" line
+            i += 3
+            continue
+        cols = [column_from_header(v) for v in head if v is not None]
+        rows, j = [], i + 2
+        while j < len(grid) and grid[j] and any(v is not None for v in grid[j][:len(cols)]):
+            rows.append(list(grid[j][:len(cols)]))
+            j += 1
+        blocks[str(title)] = pd.DataFrame(rows, columns=cols)
+        i = j + 1
+    return blocks

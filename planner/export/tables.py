@@ -10,8 +10,9 @@ Input frames (every one a long pandas DataFrame; extra columns are kept, after t
 * **plan** (required): ``week`` (int index or week-start date), ``pool``, ``server_type``,
   ``required``, ``installed``, ``purchased`` (servers; ordered that week), ``cost`` (currency for that week: running
   cost of the installed servers plus capex of the orders placed that week), ``cpu_utilisation``,
-  ``memory_utilisation`` (fraction of installed capacity at the planning peak, 0–1), ``headroom``
-  (fraction kept free, 0–1), ``risk`` (expected overflow slot-hours in the week).
+  ``memory_utilisation`` (expected load, the forecast mean, averaged over the week's hours, over the
+  installed capacity, 0–1), ``headroom`` (1 − the busiest hour's planned load over the installed
+  capacity, 0–1), ``risk`` (expected overflow slot-hours in the week).
 * **purchases**: ``week`` (order week), ``pool``, ``server_type``, ``purchased`` (servers),
   ``arrives_week``, ``cost`` (currency over the horizon) — ``ProcurementResult.purchases``.
 * **assignment**: ``group_id``, ``shard``, ``worker_id``, ``server_type``, ``share`` (fraction of
@@ -42,7 +43,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "Block",
     "ChartSpec",
+    "SheetBlocks",
+    "backtest_charts",
+    "backtest_frames",
     "EXCEL_MAX_ROWS",
     "SHEET_COLUMNS",
     "column_from_header",
@@ -96,8 +101,18 @@ _UNITS = {
     "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
     "risk": "slot-hours",
     "energy_kwh": "kWh", "carbon_kg": "kgCO2e", "carbon_operational_kg": "kgCO2e", "carbon_embodied_kg": "kgCO2e",
-    "carbon_cost": "currency",
+    "carbon_cost": "currency", "redundancy_cost_per_month_peak": "currency", "redundancy_cost_over_horizon": "currency",
     "slot": "hour of week", "arrives_week": "week",
+    # backtests
+    "hindsight_cost": "currency", "peak_cost": "currency", "peak_hindsight_cost": "currency",
+    "plan_cost_per_month": "currency", "hindsight_cost_per_month": "currency",
+    "plan_servers": "servers", "peak_servers": "servers", "hindsight_servers": "servers",
+    "slot_hours": "slot-hours", "overflow_hours": "slot-hours", "overflow_share": "%", "target": "%",
+    "worst": "%",
+    # the review page and the Why sheet
+    "order_week": "week", "need_week": "week", "lead_time_weeks": "weeks", "growth": "servers",
+    "share_of_growth": "%", "expected_overflow_share": "%", "planned_peak_week0": "servers",
+    "planned_peak_need_week": "servers",
     "cpu_cores": "cores", "memory_gb": "GB",
     "mean": "resource unit", "q50": "resource unit", "q90": "resource unit",
     "q95": "resource unit", "q99": "resource unit",
@@ -150,6 +165,7 @@ class ChartSpec:
         y_percent: format the primary y-axis as a percentage.
         anchor_sheet: sheet on which the chart is placed; ``None`` = the data sheet.
         anchor_cell: top-left cell of the chart, e.g. ``"E2"``.
+        rows: ``(first, last)`` data rows drawn (1-based, header excluded); ``None`` = all rows.
     """
 
     title: str
@@ -165,12 +181,37 @@ class ChartSpec:
     y_percent: bool = False
     anchor_sheet: str | None = None
     anchor_cell: str = "E2"
+    rows: tuple[int, int] | None = None
 
     def __post_init__(self):
         if self.kind not in ("column", "bar", "line"):
             raise ValueError(f"ChartSpec {self.title!r}: kind={self.kind!r}; use 'column', 'bar' or 'line'")
         if not self.values:
             raise ValueError(f"ChartSpec {self.title!r}: values must name at least one column")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A titled table on a page of blocks (the Summary sheet); ``empty`` is shown when it has no row."""
+
+    title: str
+    table: pd.DataFrame
+    empty: str = "none"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SheetBlocks:
+    """A sheet laid out as a heading and titled tables one below the other (not one table)."""
+
+    heading: str
+    subheading: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def width(self) -> int:
+        """Columns used by the widest block."""
+        return max([len(b.table.columns) for b in self.blocks] + [1])
 
 
 def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
@@ -336,8 +377,10 @@ def plan_to_frames(
     comparison: pd.DataFrame | None = None,
     base_scenario: str | None = None,
     summary: Mapping | None = None,
+    orders: pd.DataFrame | None = None,
+    why: pd.DataFrame | None = None,
     max_rows: int = 100_000,
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, pd.DataFrame | SheetBlocks]:
     """Shape the plan's tables into workbook sheets (pure: no file is read or written).
 
     Args:
@@ -345,13 +388,19 @@ def plan_to_frames(
             A missing table (``None``) gives an empty sheet with the listed headers, so every
             workbook has the same sheets; ``profiles`` and ``comparison`` sheets appear only when given.
         base_scenario: the base of the comparison's deltas (``None`` = its first row).
-        summary: metrics to list on the Summary sheet after the ones computed from the plan.
+        summary: the run's summary.json: the Summary page reads its review block (orders, costs,
+            risk against targets, drivers, warnings); the Details sheet lists every metric after
+            the ones computed from the plan.
+        orders: :func:`planner.review.purchase_orders` (order and need weeks with dates); ``None``
+            derives them from ``purchases``.
+        why: :func:`planner.review.why_purchases`, the Why sheet (shown only when given).
         max_rows: largest number of data rows per sheet (Excel holds 1,048,576); the Forecast
-            sheet keeps whole groups, largest first; a note on the Summary sheet says what was cut.
+            sheet keeps whole groups, largest first; a note on the Details sheet says what was cut.
 
     Returns:
-        Sheet name → DataFrame, in workbook order: Summary, Weekly, Plan, Purchases, Assignment,
-        Utilisation, QoS, Forecast[, Profiles][, Comparison]. Column names are the CSV names.
+        Sheet name → DataFrame (the Summary page: :class:`SheetBlocks`), in workbook order:
+        Summary, [Why,] Weekly, Plan, Purchases, Assignment, Utilisation, QoS, Forecast[, Profiles]
+        [, Comparison], Details. Column names are the CSV names.
 
     Raises:
         ValueError: a table misses a column it needs (the message names the table and column).
@@ -379,8 +428,13 @@ def plan_to_frames(
         body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
     if comparison is not None:
         body["Comparison"] = comparison_frame(comparison, base_scenario)
-    sheets["Summary"] = _summary_frame(plan_sheet, weekly, summary, notes)
+    from planner.export.review import review_sheet
+
+    sheets["Summary"] = review_sheet(plan_sheet, weekly, summary, orders=orders, purchases=purchases)
+    if why is not None:
+        sheets["Why"] = why.reset_index(drop=True)
     sheets.update(body)
+    sheets["Details"] = _summary_frame(plan_sheet, weekly, summary, notes)
     return sheets
 
 
@@ -393,13 +447,15 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
     """
     charts: list[ChartSpec] = []
     weekly = frames.get("Weekly")
+    summary = frames.get("Summary")
+    col = _column_letter(summary.width + 1 if isinstance(summary, SheetBlocks) else 4)
     if weekly is not None and len(weekly):
         types = tuple(c for c in weekly.columns if c.startswith("installed_"))
         charts.append(
             ChartSpec(
                 title="Servers installed per week by type", sheet="Weekly", categories="week",
                 values=types, kind="column", stacked=True, x_title="week", y_title="servers",
-                anchor_sheet="Summary", anchor_cell="E2",
+                anchor_sheet="Summary", anchor_cell=f"{col}2",
             )
         )
         charts.append(
@@ -407,14 +463,14 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
                 title="Cost per week", sheet="Weekly", categories="week", values=("cost",),
                 kind="column", line_values=("cumulative_cost",), x_title="week",
                 y_title="cost per week [currency]", y2_title="cumulative cost [currency]",
-                anchor_sheet="Summary", anchor_cell="E18",
+                anchor_sheet="Summary", anchor_cell=f"{col}18",
             )
         )
         charts.append(
             ChartSpec(
-                title="Utilisation at the planning peak", sheet="Weekly", categories="week",
-                values=("cpu_utilisation", "memory_utilisation"), kind="line", x_title="week",
-                y_title="utilisation [%]", y_percent=True, anchor_sheet="Summary", anchor_cell="E34",
+                title="Expected utilisation per week (mean over the week's hours)", sheet="Weekly",
+                categories="week", values=("cpu_utilisation", "memory_utilisation"), kind="line", x_title="week",
+                y_title="utilisation [%]", y_percent=True, anchor_sheet="Summary", anchor_cell=f"{col}34",
             )
         )
     comparison = frames.get("Comparison")
@@ -426,4 +482,45 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
                 anchor_sheet="Comparison", anchor_cell=f"A{len(comparison) + 4}",
             )
         )
+    return charts
+
+
+def _column_letter(index: int) -> str:
+    """Excel column letters of a 0-based column index (0 -> A, 26 -> AA)."""
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def backtest_frames(tables: Mapping[str, pd.DataFrame], summary: Mapping) -> dict[str, pd.DataFrame]:
+    """Sheets of a backtest workbook: Backtest (one row per origin: plan, peak-based and hindsight
+    costs, their ratios, whether every tier stayed within its overflow target), Backtest weeks
+    (servers per week of each plan), Backtest tiers (``by_tier.csv``) and Backtest customers."""
+    per = list(summary.get("origins") or [summary])
+    head = pd.DataFrame([{k: p.get(k) for k in ("origin", "cost", "hindsight_cost", "cost_vs_hindsight", "peak_cost",
+                                                 "peak_hindsight_cost", "peak_vs_hindsight", "peak_cost_vs_hindsight",
+                                                 "overflow_within_target", "peak_overflow_within_target")} for p in per])
+    weekly = tables["weekly"]
+    weekly = weekly[["origin", *[c for c in weekly.columns if c != "origin"]]]
+    return {"Backtest": head, "Backtest weeks": weekly.reset_index(drop=True),
+            "Backtest tiers": tables["by_tier"].reset_index(drop=True),
+            "Backtest customers": tables["by_customer"].reset_index(drop=True)}
+
+
+def backtest_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
+    """One chart per origin on the Backtest sheet: servers per week of the plan, the peak-based plan
+    and the hindsight plan (the right amount), drawn from that origin's rows of Backtest weeks."""
+    weekly = frames["Backtest weeks"]
+    charts, top = [], len(frames["Backtest"]) + 4
+    origins = weekly["origin"].astype(str).to_numpy()
+    for i, origin in enumerate(dict.fromkeys(origins)):
+        idx = np.flatnonzero(origins == origin)
+        charts.append(ChartSpec(
+            title=f"Servers per week from origin {origin[:10]}", sheet="Backtest weeks", categories="week",
+            values=("plan_servers", "peak_servers", "hindsight_servers"), kind="line", x_title="week",
+            y_title="servers", anchor_sheet="Backtest", anchor_cell=f"A{top + 17 * i}",
+            rows=(int(idx[0]) + 1, int(idx[-1]) + 1)))
     return charts

@@ -5,6 +5,7 @@
 - :func:`read_long` — generic long table ``unique_id, ds, y`` plus a catalog file.
 """
 
+from planner.errors import InputDataError
 from planner.ingest.azure2019 import read_azure2019
 from planner.ingest.huawei import read_huawei
 from planner.ingest.long import read_long
@@ -25,9 +26,10 @@ def read_telemetry(path, fmt: str, *, catalog=None, **options):
         return read_huawei(path, catalog=catalog, **options)
     if fmt == "long":
         if catalog is None:
-            raise ValueError("the long format needs a catalog file (--catalog)")
+            raise InputDataError("the long format needs a catalog file: give --catalog FILE (unique_id, app, "
+                                 "customer, cpu_millicores, memory_mb, duration_s per function)", path=path)
         return read_long(path, catalog, **options)
-    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    raise InputDataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", path=path)
 
 
 __all__ = ["read_azure2019", "read_huawei", "read_long", "read_telemetry", "FORMATS"]

@@ -24,6 +24,7 @@ from planner import columns as C
 from planner.catalog import DEFAULT_DURATION_S, cpu_from_memory, validate_catalog
 from planner.errors import InputDataError
 from planner.ingest.checks import numeric_counts, require_columns, require_file
+from planner.io import read_csv
 from planner.telemetry import Telemetry
 
 INVOCATIONS = "invocations_per_function_md.anon.d{:02d}.csv"
@@ -161,10 +162,7 @@ class _Header:
 
 
 def _explain_day_file(path: Path, exc: Exception):
-    try:
-        frame = pd.read_csv(path, dtype=str)
-    except pd.errors.EmptyDataError:
-        raise InputDataError("file is empty; expected a header row and data", path=path) from None
+    frame = read_csv(path, dtype=str)
     require_columns(frame, KEYS + ["Trigger"] + MINUTES, path=path)
     numeric_counts(frame, MINUTES, path=path)
     raise InputDataError(f"cannot read: {exc}", path=path) from None
@@ -176,7 +174,7 @@ def _add_durations(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.D
     parts = []
     for d in days:
         if d in files:
-            f = pd.read_csv(files[d], usecols=lambda c: c in ("HashApp", "HashFunction", "Average", "Count"))
+            f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "HashFunction", "Average", "Count"))
             require_columns(f, ["HashApp", "HashFunction", "Average", "Count"], path=files[d])
             parts.append(f)
     if parts:
@@ -206,7 +204,7 @@ def _add_memory(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.Data
     parts = []
     for d in days:
         if d in files:
-            f = pd.read_csv(files[d], usecols=lambda c: c in ("HashApp", "SampleCount", "AverageAllocatedMb"))
+            f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "SampleCount", "AverageAllocatedMb"))
             require_columns(f, ["HashApp", "SampleCount", "AverageAllocatedMb"], path=files[d])
             parts.append(f)
     if parts:

@@ -9,13 +9,15 @@ import pandas as pd
 from planner.errors import InputDataError
 
 
-def require_file(path) -> None:
-    """Fail clearly on a missing or empty file."""
+def require_file(path, what: str = "a file") -> None:
+    """Fail clearly on a missing, empty or folder path (``what`` names the file expected)."""
     from pathlib import Path
 
     p = Path(path)
     if not p.exists():
         raise InputDataError("file not found", path=p)
+    if p.is_dir():
+        raise InputDataError(f"is a folder; expected {what}", path=p)
     if p.is_file() and p.stat().st_size == 0:
         raise InputDataError("file is empty; expected a header row and data", path=p)
 

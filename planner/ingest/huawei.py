@@ -68,14 +68,11 @@ def read_huawei(
     Returns:
         ``(Telemetry, FunctionCatalog)``; ``unique_id`` is the full column name.
     """
+    from planner.io import read_csv
+
     path = Path(path)
-    require_file(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise InputDataError("file is empty; expected a header row and data", path=path) from None
-    except pd.errors.ParserError as exc:
-        raise InputDataError(f"not a valid CSV file: {exc}", path=path) from None
+    require_file(path, "one CSV file for --format huawei (a folder of day files is --format azure)")
+    frame = read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     require_columns(frame, [TIME_COLUMN], path=path)
     require_rows(frame, path=path)
     func_cols = [c for c in frame.columns if c != TIME_COLUMN]

@@ -22,17 +22,17 @@ from planner.telemetry import Telemetry, infer_freq
 
 def read_long(path, catalog, *, max_gap: int = 3) -> tuple[Telemetry, pd.DataFrame]:
     """Read a long telemetry table and its catalog (a path or a frame)."""
+    from planner.io import read_csv
+
     path = Path(path)
-    require_file(path)
-    try:
-        if path.suffix == ".parquet":
+    require_file(path, "one table (.csv or .parquet) for --format long")
+    if path.suffix == ".parquet":
+        try:
             frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype={C.UNIQUE_ID: str, C.Y: str, C.DS: str})
-    except pd.errors.EmptyDataError:
-        raise InputDataError("file is empty; expected a header row and data", path=path) from None
-    except (pd.errors.ParserError, OSError, ValueError) as exc:
-        raise InputDataError(f"cannot read table: {exc}", path=path) from None
+        except (OSError, ValueError) as exc:
+            raise InputDataError(f"not a readable Parquet file ({str(exc).strip().splitlines()[0]})", path=path) from None
+    else:
+        frame = read_csv(path, dtype={C.UNIQUE_ID: str, C.Y: str, C.DS: str})
     require_columns(frame, [C.UNIQUE_ID, C.DS, C.Y], path=path)
     require_rows(frame, path=path)
     cat_path = catalog if not isinstance(catalog, pd.DataFrame) else None

@@ -1,5 +1,6 @@
-"""Issue 17 end to end on the small synthetic scenario: energy and carbon in the Plan table,
-summary.json and the workbook; fairness columns in qos.csv and the QoS sheet."""
+"""Issue 17 end to end on the small synthetic scenario (premium survives losing any worker): energy
+and carbon in the Plan table, summary.json, the workbook and report.html; fairness columns in
+qos.csv and the QoS sheet; the failover plan rechecked from the written files."""
 
 import json
 
@@ -19,7 +20,8 @@ def objectives_run(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("objectives")
     scenario = folder / "small.yaml"
-    scenario.write_text(SMALL + "energy: {pue: 1.3, carbon_intensity: {default: builtin:solar}}\n")
+    scenario.write_text(SMALL + "energy: {pue: 1.3, carbon_intensity: {default: builtin:solar}}\n"
+                        "tiers:\n  premium: {survive: worker}\n")
     out = folder / "out"
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--no-history"])
     assert result.exit_code == 0, result.output
@@ -52,8 +54,14 @@ def test_energy_and_carbon_in_plan_summary_and_workbook(objectives_run):
     sheets = read_plan_workbook(out / "plan.xlsx")
     np.testing.assert_allclose(sheets["Plan"]["carbon_kg"].to_numpy(float), plan["carbon_kg"].to_numpy(float))
     assert sheets["Weekly"]["energy_kwh"].sum() == pytest.approx(plan["energy_kwh"].sum())
-    metrics = sheets["Summary"].set_index("metric")["value"]
+    metrics = sheets["Details"].set_index("metric")["value"]
     assert float(metrics["carbon_kg"]) == pytest.approx(summary["carbon_kg"])
+    from planner.export.spreadsheet import read_summary_blocks
+
+    block = read_summary_blocks(out / "plan.xlsx")["Energy and carbon over the horizon"].set_index("item")
+    assert float(block.loc["carbon", "value"]) == pytest.approx(summary["carbon_kg"])
+    report = (out / "report.html").read_text()
+    assert "Energy and carbon over the horizon" in report and "Risk fairness per tier" in report
 
 
 def test_fairness_columns_in_qos_csv_and_sheet(objectives_run):
@@ -74,3 +82,71 @@ def test_fairness_columns_in_qos_csv_and_sheet(objectives_run):
 
     sheet = read_plan_workbook(out / "plan.xlsx")["QoS"]
     assert {"fairness_risk_max_over_mean", "fairness_risk_jain", "risk_rate"} <= set(sheet.columns)
+
+
+def test_losing_any_worker_leaves_premium_within_capacity(objectives_run):
+    """The removal loop on the written files: planned demand from forecast.csv at each group's tier
+    quantile, the assignment, the workers (spares included) and the failover map."""
+    out = objectives_run
+    assignment = pd.read_csv(out / "assignment.csv")
+    workers = pd.read_csv(out / "workers.csv")
+    failover = pd.read_csv(out / "failover.csv")
+    forecast = pd.read_csv(out / "forecast.csv", parse_dates=["ds"])
+    tiers = pd.read_csv(out / "tiers.csv").set_index("name")
+    servers = pd.read_csv(out / "servers.csv").set_index("type")
+    plan = pd.read_csv(out / "plan.csv", parse_dates=["week_start"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["redundancy"]["survive"] == {"premium": "worker"}
+    assert set(assignment["tier"]) >= {"premium"} and assignment["zone"].notna().all()
+    assert set(workers["role"]) <= {"serving", "spare"}
+    checked = 0
+    for week, part in assignment.groupby("week"):
+        start = plan.loc[plan["week"] == week, "week_start"].iloc[0]
+        rows = forecast[(forecast["ds"] >= start) & (forecast["ds"] < start + pd.Timedelta(days=7))]
+        tier_of = part.drop_duplicates("group_id").set_index("group_id")["tier"]
+
+        def demand(g):  # [slot, resource] at the group's planning quantile
+            q = tiers.loc[tier_of[g], "quantile"]
+            r = rows[rows["unique_id"] == g].pivot(index="ds", columns="resource", values=q)
+            return r[["cpu_cores", "memory_gb"]].to_numpy()
+
+        cube = {g: demand(g) for g in part["group_id"].unique()}
+        wk = workers[workers["week"] == week]
+        cap = {w: servers.loc[t, ["cpu_cores", "memory_gb"]].to_numpy(float) for w, t in zip(wk["worker_id"], wk["server_type"])}
+        fo = failover[failover["week"] == week]
+        for lost in wk["worker_id"]:
+            load = {w: np.zeros_like(next(iter(cube.values()))) for w in cap if w != lost}
+            for r in part.itertuples(index=False):
+                d = r.share * cube[r.group_id]
+                if r.worker_id != lost:
+                    load[r.worker_id] += d
+                elif r.tier == "premium":
+                    moved = fo[(fo["group_id"] == r.group_id) & (fo["shard"] == r.shard)]
+                    assert moved["share"].sum() == pytest.approx(1.0), (week, lost, r.group_id)
+                    for t, sh in zip(moved["target_worker"], moved["share"]):
+                        load[t] += sh * d
+            for w, lw in load.items():
+                assert (lw <= cap[w][None, :] * (1 + 1e-6)).all(), (week, lost, w, (lw / cap[w]).max())
+            checked += 1
+    assert checked >= 2
+
+
+def test_planner_verify_rechecks_the_failover_map(objectives_run, tmp_path):
+    import shutil
+
+    out = objectives_run
+    args = ["verify", "--demand", str(out / "forecast.csv"), "--assignment"]
+    result = runner.invoke(app, args + [str(out / "assignment.csv")])
+    assert result.exit_code == 0, result.output
+    assert "every worker and zone is removed in turn" in " ".join(result.output.split())
+    # A copy of the run with the map's first shard dropped: that shard is lost with its worker.
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    failover = pd.read_csv(copy / "failover.csv")
+    first = failover.iloc[0]
+    keep = ~((failover["week"] == first["week"]) & (failover["group_id"] == first["group_id"])
+             & (failover["shard"] == first["shard"]))
+    failover[keep].to_csv(copy / "failover.csv", index=False)
+    result = runner.invoke(app, args + [str(copy / "assignment.csv")])
+    assert result.exit_code == 1, result.output
+    assert f"failover_map[{first['group_id']},{first['shard']},worker:{first['worker_id']}]" in result.output.replace("\n", "")

@@ -39,11 +39,15 @@ def test_every_risk_figure_is_one_total(small_scenario, tmp_path):
 
 def test_workbook_total_risk_is_the_run_total(small_scenario, tmp_path):
     pytest.importorskip("openpyxl")
-    from planner.export.spreadsheet import read_plan_workbook
+    from planner.export.spreadsheet import read_plan_workbook, read_summary_blocks
 
     summary, _ = _run(small_scenario, tmp_path / "out")
-    sheet = read_plan_workbook(tmp_path / "out" / "plan.xlsx")["Summary"].set_index("metric")
-    assert float(sheet.loc["total_risk", "value"]) == pytest.approx(summary["risk"]["total_slot_hours"], abs=1e-9)
+    details = read_plan_workbook(tmp_path / "out" / "plan.xlsx")["Details"].set_index("metric")
+    assert float(details.loc["total_risk", "value"]) == pytest.approx(summary["risk"]["total_slot_hours"], abs=1e-9)
+    # The one-page Summary's risk block splits the same total by tier.
+    blocks = read_summary_blocks(tmp_path / "out" / "plan.xlsx")
+    per_tier = next(b for title, b in blocks.items() if title.startswith("Risk per tier"))
+    assert per_tier["risk"].astype(float).sum() == pytest.approx(summary["risk"]["total_slot_hours"], abs=1e-6)
 
 
 def test_a_plan_short_of_servers_says_so_first_and_counts_unserved_demand(small_scenario, tmp_path):
@@ -58,8 +62,12 @@ def test_a_plan_short_of_servers_says_so_first_and_counts_unserved_demand(small_
     # Said first: the first key of summary.json, the first line of the terminal, the workbook's first row.
     assert list(summary)[0] == "plan_warnings" and "SHORTFALL" in summary["plan_warnings"][0]
     assert output.index("SHORTFALL") < output.index("plan: broke")
-    sheet = read_plan_workbook(tmp_path / "out" / "plan.xlsx")["Summary"]
-    assert sheet.iloc[0]["metric"] == "WARNING" and "SHORTFALL" in str(sheet.iloc[0]["value"])
+    from planner.export.spreadsheet import read_summary_blocks
+
+    blocks = read_summary_blocks(tmp_path / "out" / "plan.xlsx")
+    assert list(blocks)[0] == "Warnings" and "SHORTFALL" in str(blocks["Warnings"].iloc[0, 0])
+    details = read_plan_workbook(tmp_path / "out" / "plan.xlsx")["Details"]
+    assert details.iloc[0]["metric"] == "WARNING" and "SHORTFALL" in str(details.iloc[0]["value"])
     # Every worker the plan needs serves nothing: each slot-hour where it carries demand overflows.
     slots = 168 * plan["week"].nunique()
     needed = int(plan["required"].sum())  # worker-weeks

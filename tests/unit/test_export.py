@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from planner.export.plots import plot_forecast_vs_history, plot_servers_by_type, plot_utilisation_heatmap, write_plots
-from planner.export.spreadsheet import read_plan_workbook, write_plan_workbook
+from planner.export.spreadsheet import read_plan_workbook, read_summary_blocks, write_plan_workbook
 from planner.export.tables import (
     ChartSpec,
     column_from_header,
@@ -98,7 +98,8 @@ def workbook(tmp_path_factory):
 
 def test_frames_have_the_sheets_in_order():
     frames, _ = _frames()
-    assert list(frames) == ["Summary", "Weekly", "Plan", "Purchases", "Assignment", "Utilisation", "QoS", "Forecast"]
+    assert list(frames) == ["Summary", "Weekly", "Plan", "Purchases", "Assignment", "Utilisation", "QoS", "Forecast",
+                            "Details"]
     assert list(frames["Plan"].columns[:11]) == [
         "week", "pool", "server_type", "required", "installed", "purchased", "cost",
         "cpu_utilisation", "memory_utilisation", "headroom", "risk",
@@ -119,9 +120,9 @@ def test_weekly_frame_sums_the_plan():
     assert weekly["cpu_utilisation"].iloc[0] == pytest.approx(expected)
 
 
-def test_summary_lists_computed_and_given_metrics():
+def test_details_list_computed_and_given_metrics():
     frames, _ = _frames()
-    summary = frames["Summary"].set_index("metric")
+    summary = frames["Details"].set_index("metric")
     assert summary.loc["total_cost", "value"] == pytest.approx(_plan()["cost"].sum())
     assert summary.loc["solver.status", "value"] == "optimal"
     assert summary.loc["weeks_with_shortfall", "value"] == 1
@@ -160,7 +161,7 @@ def test_large_forecast_keeps_whole_largest_groups():
     )
     frames = plan_to_frames(_plan(), forecast=forecast, max_rows=120)
     assert sorted(frames["Forecast"]["unique_id"].unique()) == ["g8", "g9"]
-    notes = frames["Summary"][frames["Summary"]["metric"].str.startswith("note_")]["value"].tolist()
+    notes = frames["Details"][frames["Details"]["metric"].str.startswith("note_")]["value"].tolist()
     assert any("Forecast" in n for n in notes)
 
 
@@ -283,3 +284,77 @@ def test_plots_are_pngs_and_deterministic(tmp_path):
     plot_utilisation_heatmap(kwargs["utilisation"], tmp_path / "mem.png", resource="memory_utilisation", week=0)
     plot_forecast_vs_history(history, forecast, tmp_path / "one.png", n_groups=1, resource="memory_gb")
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_summary_page_blocks_and_its_orders_equal_the_purchases(workbook):
+    pytest.importorskip("openpyxl")
+    path, frames, kwargs = workbook
+    page = frames["Summary"]
+    assert [b.title.split(" (")[0] for b in page.blocks] == [
+        "Warnings", "What to buy", "Cost of the quarter", "Risk per tier", "Utilisation", "What drives the purchases"]
+    blocks = read_summary_blocks(path)
+    buy = blocks["What to buy (order week = need week − lead time)"]
+    purchases = kwargs["purchases"].sort_values(["week", "pool", "server_type"], ignore_index=True)
+    assert buy["server_type"].tolist() == purchases["server_type"].tolist()
+    assert buy["pool"].tolist() == purchases["pool"].tolist()
+    assert buy["purchased"].astype(int).tolist() == purchases["purchased"].tolist()
+    assert buy["order_week"].astype(int).tolist() == purchases["week"].tolist()
+    assert buy["need_week"].astype(int).tolist() == purchases["arrives_week"].tolist()
+    np.testing.assert_allclose(buy["cost"].astype(float), purchases["cost"])
+    # the plan table of the fixture has a week short of servers: the first block says so
+    assert "SHORTFALL" in blocks["Warnings"]["warning"].iloc[0]
+
+
+def test_every_sheet_has_a_print_setup(workbook):
+    openpyxl = pytest.importorskip("openpyxl")
+    path, frames, _ = workbook
+    wb = openpyxl.load_workbook(path)
+    for name in frames:
+        ws = wb[name]
+        assert ws.page_setup.orientation == "landscape", name
+        # one page wide (1 is the file format's default, which openpyxl reads back as None)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1), name
+        assert ws.print_area, name
+        if name != "Summary":
+            assert ws.print_title_rows == "$1:$1", name  # the header row repeats on every page
+            assert ws.page_setup.fitToHeight == 0, name  # as many pages tall as needed
+    assert wb["Summary"].page_setup.fitToHeight in (None, 1)  # the review page is one page
+
+
+def test_long_tables_print_their_first_rows_with_whole_groups_per_page(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from planner.export import spreadsheet
+
+    util = pd.DataFrame([(w, "p", f"w{k}", "t", s, 0.5, 0.5) for w in range(3) for k in range(2) for s in range(168)],
+                        columns=["week", "pool", "worker_id", "server_type", "slot", "cpu_utilisation",
+                                 "memory_utilisation"])
+    frames = plan_to_frames(_plan(), utilisation=util)
+    path = write_plan_workbook(tmp_path / "p.xlsx", frames, [])
+    ws = openpyxl.load_workbook(path)["Utilisation"]
+    last = spreadsheet._PRINT_MAX_ROWS
+    assert ws.print_area.endswith(f"${last + 1}")  # header + the first rows
+    assert "first 500 of 1,008 rows are printed" in ws.oddHeader.left.text
+    breaks = [b.id for b in ws.row_breaks.brk]
+    assert breaks and all((b - 1) % 168 == 0 for b in breaks)  # a worker's week starts each new page
+    plan_ws = openpyxl.load_workbook(path)["Plan"]
+    assert not plan_ws.row_breaks.brk  # 12 rows: one page, no manual break
+
+
+def test_utilisation_chart_says_it_is_the_mean():
+    frames, _ = _frames()
+    titles = [c.title for c in default_charts(frames)]
+    assert "Utilisation at the planning peak" not in titles
+    assert any(t.startswith("Expected utilisation per week (mean") for t in titles)
+
+
+@pytest.mark.skipif(_SOFFICE is None, reason="LibreOffice is not installed")
+def test_libreoffice_prints_a_few_pages(tmp_path):
+    util = pd.DataFrame([(w, "p", f"w{k:02d}", "t", s, 0.5, 0.5) for w in range(13) for k in range(10)
+                         for s in range(168)],
+                        columns=["week", "pool", "worker_id", "server_type", "slot", "cpu_utilisation",
+                                 "memory_utilisation"])  # 21,840 rows: hundreds of pages without a print setup
+    frames, _ = _frames(utilisation=util)
+    path = write_plan_workbook(tmp_path / "plan.xlsx", frames)
+    _soffice(["--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), str(path)], tmp_path)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", (tmp_path / "pdf" / "plan.pdf").read_bytes()))
+    assert 0 < pages <= 40, pages

@@ -187,3 +187,16 @@ def test_the_check_catches_a_target_in_the_failed_zone():
     bad["target_worker"] = bad["worker_id"].map(same)
     v = find_failover_violations(inst, res, _workers(full, plan.zone_of_worker), rules.level, bad)
     assert any(x.family == "failover_map" and "lost too" in x.message for x in v)
+
+
+def test_spread_form_with_zone_and_worker_tiers_together():
+    inst = _instance(n=12, seed=5)
+    lv = tuple("zone" if g in (0, 1) else "worker" if g in (2, 3) else None for g in range(inst.n_groups))
+    rules = FailoverRules(lv, (None,) * inst.n_groups, {s.name: ("a", "b") for s in inst.server_types}, "spread")
+    solved, info = spread_instance(inst, rules)
+    res = _solve(solved)
+    real, res, fixed = spread_result(inst, solved, res, info)
+    assert (real.shard_counts()[[2, 3]] >= 2).all()  # worker-level groups split within their zone
+    zone_of = assign_zones(real, res, rules, fixed)
+    plan = sibling_map(real, res, rules, zone_of)
+    assert not find_failover_violations(real, res, _workers(res, zone_of), rules.level, plan.targets)

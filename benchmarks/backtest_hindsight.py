@@ -1,0 +1,86 @@
+"""Plans against hindsight: cost / hindsight cost and each tier's actual overflow against its target,
+for the shape-aware plan and the peak-based plan, in the same process.
+
+* the synthetic default fleet (examples/backtest-synthetic.yaml), 4 rolling quarterly origins, the
+  generator's own days after each origin as the actuals;
+* huawei-dc4 (../shared/data, examples/backtest-huawei.yaml), one week: its 30 days allow no more.
+
+Goals (issue 15): cost / hindsight <= 1.15 with every tier's overflow share within its target.
+
+    python benchmarks/backtest_hindsight.py [--origins 4] [--skip-synthetic] [--skip-huawei]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HUAWEI = ROOT.parent / "shared" / "data" / "huawei-dc4" / "datacentre_4.csv"
+GOAL = 1.15
+
+
+def report(name: str, results, seconds: float) -> None:
+    from planner.backtest import summary_of, tables_of
+
+    s = summary_of(results, results[0].run.scenario)
+    by_tier = tables_of(results)["by_tier"]
+    print(f"\n== {name}: {len(results)} origin(s), {seconds:.0f} s, load average {os.getloadavg()[0]:.1f}")
+    print("origin      cost      hindsight  ratio   peak      peak-hind  ratio   peak/hind")
+    for r in results:
+        c = r.costs
+        print(f"{str(r.origin)[:10]}  {c['cost']:>8,.0f}  {c['hindsight_cost']:>9,.0f}  {c['cost_vs_hindsight']:>5.3f}  "
+              f"{c['peak_cost']:>8,.0f}  {c['peak_hindsight_cost']:>9,.0f}  {c['peak_vs_hindsight']:>5.3f}  "
+              f"{c['peak_cost_vs_hindsight']:>5.3f}")
+    print("plan       tier       overflow share  target  within  worst")
+    agg = by_tier.groupby(["plan", "tier"]).agg(slot=("slot_hours", "sum"), over=("overflow_hours", "sum"),
+                                                target=("target", "first"), worst=("worst", "max")).reset_index()
+    for r in agg.itertuples(index=False):
+        share = r.over / r.slot if r.slot else float("nan")
+        print(f"{r.plan:<10} {r.tier:<10} {share:>14.4%}  {r.target:>6.0%}  {'yes' if share <= r.target else 'NO':>6}"
+              f"  {r.worst:.2f}")
+    ok = s["cost_vs_hindsight"] <= GOAL and s["overflow_within_target"]
+    pok = s["peak_vs_hindsight"] <= GOAL and s["peak_overflow_within_target"]
+    print(f"total: cost / hindsight {s['cost_vs_hindsight']:.3f} (goal {GOAL}: ratio {s['cost_vs_hindsight'] / GOAL:.3f}), "
+          f"tiers within target: {s['overflow_within_target']} -> {'met' if ok else 'NOT met'}")
+    print(f"peak-based: cost / its hindsight {s['peak_vs_hindsight']:.3f}, tiers within target: "
+          f"{s['peak_overflow_within_target']} -> {'met' if pok else 'NOT met'}; peak-based / the right amount "
+          f"{s['peak_cost_vs_hindsight']:.3f}")
+    fb = [r.run.summary.get("forecast_fallbacks") for r in results]
+    if any(fb):
+        print("forecast fallbacks per origin:", [f and f.get("share") for f in fb])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--origins", type=int, default=4)
+    ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--skip-huawei", action="store_true")
+    args = ap.parse_args()
+
+    from planner.backtest import backtest
+    from planner.commands.backtest import read_actuals
+    from planner.scenarios import load_scenario
+
+    if not args.skip_synthetic:
+        sc = load_scenario(ROOT / "examples" / "backtest-synthetic.yaml")
+        t0 = time.perf_counter()
+        actual, groups, source, history = read_actuals(sc, None)
+        results = backtest(sc, actual, history=history, actual_groups=groups, origins=args.origins, every="13w",
+                           source=source)
+        report("synthetic default fleet, quarterly origins", results, time.perf_counter() - t0)
+    if not args.skip_huawei:
+        if not HUAWEI.exists():
+            print(f"\n== huawei-dc4: skipped, {HUAWEI} is absent")
+            return
+        sc = load_scenario(ROOT / "examples" / "backtest-huawei.yaml")
+        t0 = time.perf_counter()
+        actual, groups, source, history = read_actuals(sc, HUAWEI)
+        results = backtest(sc, actual, history=history, actual_groups=groups, source=source)
+        report("huawei-dc4 (Toner & Lee, ICLR 2025 workshop), one week", results, time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The one-page Summary a capacity planner takes to a review (pure: frames in, blocks out).
+
+Blocks, in order: warnings (shortfall, budget, forecast fallbacks), what to buy (type, pool, how
+many, order week = need week − lead time), the quarter's cost against the installed fleet, risk
+per tier against its target, utilisation, the customers and groups that drive the purchases, and
+(issue 17) energy and carbon, the cost of redundancy and risk fairness per tier.
+The workbook (:mod:`planner.export.spreadsheet`) and report.html (:mod:`planner.export.report`)
+render the same blocks. The raw metrics go to the Details sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from planner.export.tables import Block, SheetBlocks
+
+ORDER_COLUMNS = ("order", "server_type", "pool", "purchased", "order_week", "order_date", "need_week", "need_date",
+                 "lead_time_weeks", "cost")
+
+
+def orders_from_purchases(purchases: pd.DataFrame | None) -> pd.DataFrame:
+    """The orders when only the Purchases table is known (no dates, no lead time column)."""
+    if purchases is None or purchases.empty:
+        return pd.DataFrame(columns=list(ORDER_COLUMNS))
+    p = purchases.sort_values(["week", "pool", "server_type"], kind="stable", ignore_index=True)
+    return pd.DataFrame({"order": np.arange(1, len(p) + 1), "server_type": p["server_type"], "pool": p["pool"],
+                         "purchased": p["purchased"], "order_week": p["week"], "order_date": pd.NaT,
+                         "need_week": p["arrives_week"], "need_date": pd.NaT,
+                         "lead_time_weeks": p["arrives_week"] - p["week"], "cost": p["cost"]})
+
+
+def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
+    """Shortfall, budget and forecast warnings, most serious first."""
+    out = list(summary.get("plan_warnings") or [])
+    if not out:
+        short = plan[plan["required"] > plan["installed"]]
+        if len(short):
+            worst = (short["required"] - short["installed"]).max()
+            out.append(f"SHORTFALL: {len(short)} week/type rows install fewer servers than the packing needs "
+                       f"(up to {worst:g} short; weeks {sorted(set(short['week'].astype(int)))})")
+    proc = summary.get("procurement") or {}
+    for msg in proc.get("messages") or []:
+        if "budget" in msg or "shortfall" in msg:
+            out.append(f"procurement: {msg}")
+    fb = summary.get("forecast_fallbacks")
+    if isinstance(fb, Mapping) and fb.get("fallbacks"):
+        reasons = "; ".join(f"{k} ({v})" for k, v in (fb.get("reasons") or {}).items())
+        out.append(f"forecast: {fb['fallbacks']} of {fb['series']} series ({fb.get('share', 0):.0%}) fell back to "
+                   f"a simple model" + (f": {reasons}" if reasons else ""))
+    for note in summary.get("packing_notes") or []:
+        out.append(f"packing: {note}")
+    return out
+
+
+def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None,
+                 orders: pd.DataFrame | None = None, purchases: pd.DataFrame | None = None) -> SheetBlocks:
+    """The Summary page (see the module docstring)."""
+    summary = summary or {}
+    orders = orders_from_purchases(purchases) if orders is None else orders
+    orders = orders[[c for c in ORDER_COLUMNS if c in orders.columns]]
+    name = summary.get("scenario", "plan")
+    weeks = int(plan["week"].nunique())
+    start = str(summary.get("horizon_start", ""))[:10]
+    heading = f"Capacity plan: {name}, {weeks} weeks" + (f" from {start}" if start else "")
+    sub = str(summary.get("source", ""))
+
+    warn = warnings_of(plan, summary)
+    blocks = [Block("Warnings", pd.DataFrame({"warning": warn}), empty="none: no shortfall, budget or forecast warning")]
+    blocks.append(Block("What to buy (order week = need week − lead time)", orders.reset_index(drop=True),
+                        empty="nothing: the installed fleet covers every week"))
+
+    total = float(summary.get("total_cost", plan["cost"].sum()))
+    fleet_cost = summary.get("installed_fleet_cost")
+    cost_rows = [("quarter cost", total, "currency")]
+    if fleet_cost is not None:
+        change = total - float(fleet_cost)
+        cost_rows += [("installed fleet alone", float(fleet_cost), "currency"),
+                      ("change against the installed fleet", change, "currency"),
+                      ("change against the installed fleet, relative", change / fleet_cost if fleet_cost else np.nan, "%")]
+    cost_rows.append(("servers bought", float(plan["purchased"].sum()), "servers"))
+    fleet = summary.get("installed_fleet") or {}
+    if fleet:
+        text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
+                         for t, v in fleet.items() if v["inventory"] or v.get("in_transit"))
+        cost_rows.append(("installed fleet", text or "none", ""))
+    blocks.append(Block("Cost of the quarter", pd.DataFrame(cost_rows, columns=["item", "value", "unit"])))
+
+    vs = summary.get("risk_vs_target") or {}
+    risk = pd.DataFrame([{"tier": t, "risk": v.get("risk_slot_hours"), "slot_hours": v.get("slot_hours"),
+                          "expected_overflow_share": v.get("expected_overflow_share"), "target": v.get("target"),
+                          "within_target": (v.get("expected_overflow_share") is not None and v.get("target") is not None
+                                            and v["expected_overflow_share"] <= v["target"])}
+                         for t, v in vs.items()])
+    if risk.empty:
+        risk = pd.DataFrame({"tier": list(summary.get("risk_slot_hours_by_tier", {})),
+                             "risk": list(summary.get("risk_slot_hours_by_tier", {}).values())})
+    blocks.append(Block("Risk per tier (expected overflow slot-hours against the tier's target share)", risk))
+
+    util = [("mean expected CPU utilisation", _mean(weekly, "cpu_utilisation"), "%"),
+            ("mean expected memory utilisation", _mean(weekly, "memory_utilisation"), "%")]
+    if "headroom" in plan.columns and len(plan[plan["installed"] > 0]):
+        util.append(("busiest hour's planned load, largest over types and weeks",
+                     float(1.0 - plan.loc[plan["installed"] > 0, "headroom"].min()), "%"))
+    blocks.append(Block("Utilisation", pd.DataFrame(util, columns=["item", "value", "unit"])))
+
+    drv = summary.get("drivers") or {}
+    rows = []
+    for key in ("customer", "group_id"):
+        for i, d in enumerate(drv.get(key, []), start=1):
+            rows.append({"rank": i, "kind": "customer" if key == "customer" else "group", "name": d[key],
+                         "growth": d["growth"], "share_of_growth": d["share"]})
+    blocks.append(Block("What drives the purchases (growth on the bought types, in servers; Why sheet)",
+                        pd.DataFrame(rows), empty="nothing bought"))
+    blocks.extend(objective_blocks(summary))
+    return SheetBlocks(heading, sub, tuple(blocks))
+
+
+def objective_blocks(summary: Mapping) -> list[Block]:
+    """Energy and carbon, the cost of redundancy and risk fairness per tier (issue 17,
+    docs/objectives.md), when the run has them."""
+    out = []
+    e = summary.get("energy")
+    if e:
+        rows = [("energy", e["energy_kwh"], "kWh"), ("carbon", e["carbon_kg"], "kgCO2e"),
+                ("of which embodied", e["carbon_embodied_kg"], "kgCO2e"), ("PUE", e["pue"], "")]
+        if e.get("carbon_price_per_tonne"):
+            rows += [("carbon price", e["carbon_price_per_tonne"], "currency per tCO2e"),
+                     ("carbon cost", e["carbon_cost"], "currency")]
+        rows += [(f"grid intensity, zone {z}", v["mean_gco2_per_kwh"], f"gCO2e/kWh ({v['source']})")
+                 for z, v in e.get("intensity", {}).items()]
+        if e.get("estimated_power"):
+            rows.append(("power estimated (no figures given) for", ", ".join(e["estimated_power"]), ""))
+        out.append(Block("Energy and carbon over the horizon", pd.DataFrame(rows, columns=["item", "value", "unit"])))
+    red = summary.get("redundancy")
+    if red:
+        rows = [{"tier": t, "survive": lv, "form": red["form"],
+                 "redundancy_cost_per_month_peak": red["cost_per_month_peak"].get(t, 0.0),
+                 "redundancy_cost_over_horizon": red["cost_over_horizon"].get(t, 0.0),
+                 "spares_max": max(red["spares_per_week"] or [0])} for t, lv in red["survive"].items()]
+        out.append(Block("Redundancy (failover check passed for every week)", pd.DataFrame(rows)))
+    fair = summary.get("fairness")
+    if fair:
+        rows = [{"tier": t, "customers": v["customers"], "risk_rate_mean": v["risk_rate_mean"],
+                 "risk_rate_max": v["risk_rate_max"], "fairness_max_over_mean": v["max_over_mean"],
+                 "fairness_jain": v["jain"]} for t, v in fair.items()]
+        out.append(Block("Risk fairness per tier (customers' overflow risk rates; QoS sheet)", pd.DataFrame(rows)))
+    return out
+
+
+def _mean(weekly: pd.DataFrame, col: str) -> float:
+    return float(weekly[col].mean()) if len(weekly) and col in weekly else float("nan")
