@@ -41,6 +41,12 @@ def main() -> None:
           f"median shape/bound {statistics.median(a / c for a, c in zip(shape, bound)):.3f}")
     print(f"quarter total cost {s['total_cost']:,.0f}; purchased {s['servers_purchased']} servers; "
           f"procurement {s['procurement']['status']}; risk by tier {s['risk_slot_hours_by_tier']}")
+    for o in s.get("orders", []):
+        print(f"  order {o['purchased']} x {o['server_type']} ({o['pool']}) in week {o['order_week']} ({o['order_date']}),"
+              f" needed from week {o['need_week']} ({o['need_date']}): lead time {o['lead_time_weeks']} weeks")
+    fb = s.get("forecast_fallbacks")
+    if fb:
+        print(f"forecast fallbacks: {fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})")
 
 
 if __name__ == "__main__":

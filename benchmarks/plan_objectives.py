@@ -5,9 +5,11 @@
    redundancy per tier, and the verifier's failover check (a plan that failed it would raise).
 2. Carbon: kgCO2e per quarter and cost at carbon prices 0 / 100 / 500 per tonne (zones a, b, c on
    the embedded mixed, hydro and solar profiles).
-3. Fairness: risk max / mean and Jain's index per tier without and with ``max_risk_ratio``.
+3. Carbon-aware shifting: deferral on, operational carbon at price 0 and 500 (one grid profile, so
+   zones differ in nothing; the price also reaches the packing through the servers' carbon cost).
+4. Fairness: risk max / mean and Jain's index per tier without and with ``max_risk_ratio``.
 
-    python benchmarks/plan_objectives.py [--weeks 13] [--parts redundancy,carbon,fairness] [--ratio 2]
+    python benchmarks/plan_objectives.py [--weeks 13] [--parts redundancy,carbon,shifting,fairness] [--ratio 2]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _variant(base, **changes):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weeks", type=int, default=13)
-    ap.add_argument("--parts", default="redundancy,carbon,fairness")
+    ap.add_argument("--parts", default="redundancy,carbon,shifting,fairness")
     ap.add_argument("--ratio", type=float, default=2.0, help="max_risk_ratio of the fairness variant")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -100,6 +102,20 @@ def main() -> None:
             print(f"{price:>8} {cost:>12,.0f} {e['carbon_kg']:>10,.0f} {e['carbon_operational_kg']:>11,.0f} "
                   f"{e['carbon_embodied_kg']:>9,.0f} {e['energy_kwh']:>10,.0f} {e['carbon_cost']:>11,.0f} "
                   f"{cost + e['carbon_cost']:>13,.0f} {str(zones):>28}")
+        print()
+
+    if "shifting" in parts:
+        print("== carbon-aware shifting: deferral (valleys) on, one zone on builtin:solar, price 0 vs 500 ==")
+        print(f"{'price/t':>8} {'quarter cost':>12} {'operational kg':>14} {'energy kWh':>10} {'moved core-h':>12}")
+        for price in (0, 500):
+            sc = _variant(base, **{"deferral.enabled": True, "energy.carbon_intensity": {"a": "builtin:solar",
+                                                                                         "b": "builtin:solar",
+                                                                                         "c": "builtin:solar"},
+                                   "energy.carbon_price": float(price), "name": f"shift-{price}"})
+            run, dt = plan(sc, price)
+            e, d = run.summary["energy"], run.summary.get("deferral", {})
+            print(f"{price:>8} {run.summary['total_cost']:>12,.0f} {e['carbon_operational_kg']:>14,.1f} "
+                  f"{e['energy_kwh']:>10,.0f} {d.get('moved_cpu_core_hours', 0):>12,.1f}")
         print()
 
     if "fairness" in parts:

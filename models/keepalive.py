@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KeepAlivePolicy", "Windows", "parse_policy", "policy_windows", "lagged_max", "warm_pool",
-           "PATTERNS", "MAX_WINDOW_MINUTES"]
+__all__ = ["KeepAlivePolicy", "Windows", "parse_policy", "policy_windows", "intervals_of", "lagged_max",
+           "warm_pool", "cold_starts", "PATTERNS", "MAX_WINDOW_MINUTES"]
 
 MAX_WINDOW_MINUTES = 1440.0  # a day: platforms keep idle instances for minutes to hours, not days
 PATTERNS = ("none", "fixed", "histogram", "uncertain", "few_idle", "out_of_range")

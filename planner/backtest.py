@@ -31,10 +31,10 @@ _LEVEL = {"mean": 0.5, "q50": 0.5, "q90": 0.90, "q95": 0.95, "q99": 0.99}
 
 
 def tier_target(tier) -> float:
-    """Largest overflow share of slot-hours a tier accepts.
-
-    1 − the tier's planning quantile level, until the tiers carry ``overflow_risk`` (issue 14):
-    then this becomes ``return tier.overflow_risk``."""
+    """Largest overflow share of slot-hours a tier accepts: its ``overflow_risk`` (issue 14), or
+    for a tier stated only by a planning quantile (stacked), 1 − that quantile's level."""
+    if tier.overflow_risk is not None:
+        return float(tier.overflow_risk)
     return 1.0 - _LEVEL[tier.quantile]
 
 

@@ -59,16 +59,27 @@ def validate_catalog(frame: pd.DataFrame, *, path=None) -> pd.DataFrame:
             f"duplicate unique_id {out[C.UNIQUE_ID].iloc[i]!r}; each function must appear once",
             path=path, row=i + 2, column=C.UNIQUE_ID,
         )
+    from planner.ingest.checks import PLAUSIBLE_CATALOG
+
     for col in (C.CPU_MILLICORES, C.MEMORY_MB, C.DURATION_S):
         values = pd.to_numeric(out[col], errors="coerce")
-        bad = values.isna() | ~(values > 0)
+        bad = values.isna() | ~(values > 0) | ~np.isfinite(values.astype(float))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(
-                f"{col} is {str(out[col].iloc[i])!r}; expected a number > 0",
+                f"{col} is {str(out[col].iloc[i])!r}; expected a finite number > 0",
                 path=path, row=i + 2, column=col,
             )
         out[col] = values.astype(float)
+        over = np.flatnonzero(out[col].to_numpy() > PLAUSIBLE_CATALOG[col])
+        if over.size:
+            import warnings
+
+            i = int(over[np.argmax(out[col].to_numpy()[over])])
+            where = f"{path}, row {i + 2}" if path is not None else f"row {i + 2}"
+            warnings.warn(f"validate_catalog: {where}, column {col!r}: {over.size} function(s) above the plausible "
+                          f"{PLAUSIBLE_CATALOG[col]:g} {col}; the largest, {out[C.UNIQUE_ID].iloc[i]!r}, has "
+                          f"{out[col].iloc[i]:g}. Check the unit (docs/data.md, plausibility bounds)", stacklevel=2)
     for col in (C.APP, C.CUSTOMER):
         out[col] = out[col].astype(str)
     if C.GROUP_ID not in out or out[C.GROUP_ID].isna().all():

@@ -49,11 +49,9 @@ def slot_factor(telemetry: Telemetry, slot: str) -> int:
 
 
 def _fmt(td: pd.Timedelta) -> str:
-    seconds = td.total_seconds()
-    if seconds < 60 or seconds % 60:
-        return f"{seconds:g}s"
-    minutes = seconds / 60
-    return f"{minutes:g}min" if minutes < 60 or minutes % 60 else f"{minutes / 60:g}h"
+    from planner.ingest.checks import format_interval
+
+    return format_interval(td)
 
 
 def resource_demand(
@@ -98,6 +96,7 @@ def resource_demand_levels(
     """ResourceDemand at several levels in one pass over the telemetry (see :func:`resource_demand`)."""
     k = slot_factor(telemetry, slot)
     cat = require_coverage(catalog, telemetry.ids)
+    _require_finite_catalog(cat)
     conc_per_inv = (cat[C.DURATION_S].to_numpy() / telemetry.interval_s).astype(np.float32)
     cores = (cat[C.CPU_MILLICORES].to_numpy() / 1000.0).astype(np.float32)
     gb = (cat[C.MEMORY_MB].to_numpy() / 1024.0).astype(np.float32)
@@ -145,6 +144,7 @@ def resource_demand_levels(
         else:
             block = np.zeros((s * k, n_f), dtype=np.float32)
             block[a - r0 : b - r0] = telemetry.counts[a:b]
+        _require_finite_counts(block, telemetry, r0=r0)
         n_present = present[s0:s1, None]
         valid = np.zeros(s * k, dtype=bool)
         valid[a - r0 : b - r0] = True
@@ -203,7 +203,62 @@ def resource_demand_levels(
         if lvl == "group":
             frame[key] = frame[key].astype(str)
         frames[lvl] = frame
+    warn_implausible_demand(frames["group" if "group" in frames else "function"])
     return frames
+
+
+#: Plausibility bounds of the demand stage (docs/data.md): one group (or function) needing more than
+#: this in one slot is far likelier a unit slip than real: 100,000 cores is some 1,500 64-core
+#: servers for a single group, and the memory bound is the same fleet at 8 GB per core.
+PLAUSIBLE_DEMAND = {C.CPU_CORES: 1e5, C.MEMORY_GB: 8e5}
+
+
+def warn_implausible_demand(demand: pd.DataFrame) -> int:
+    """Warn (naming resource_demand, the group or function, the slot and the value) when a demand
+    value exceeds :data:`PLAUSIBLE_DEMAND`; returns how many rows do."""
+    import warnings
+
+    key = C.GROUP_ID if C.GROUP_ID in demand.columns else C.UNIQUE_ID
+    n = 0
+    for col, bound in PLAUSIBLE_DEMAND.items():
+        values = demand[col].to_numpy()
+        over = np.flatnonzero(values > bound)
+        n += over.size
+        if over.size:
+            i = int(over[np.argmax(values[over])])
+            warnings.warn(f"resource_demand: {key.split('_')[0]} {str(demand[key].iloc[i])!r} needs {values[i]:.4g} {col} "
+                          f"at {demand[C.DS].iloc[i]}, beyond the plausible {bound:g} {col} for one {key.split('_')[0]} "
+                          f"({over.size} slot value(s) above it); check the counts, durations and instance sizes "
+                          "(docs/data.md, plausibility bounds)", stacklevel=3)
+    return n
+
+
+def _require_finite_catalog(cat: pd.DataFrame) -> None:
+    from planner.errors import InputDataError
+
+    for col in (C.DURATION_S, C.CPU_MILLICORES, C.MEMORY_MB):
+        v = pd.to_numeric(cat[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise InputDataError(f"resource_demand: function {cat[C.UNIQUE_ID].iloc[i]!r} has {col} {v[i]:g}; "
+                                 "expected a finite number >= 0", column=col)
+
+
+def _require_finite_counts(block: np.ndarray, telemetry: Telemetry, *, r0: int) -> None:
+    """Counts of one chunk (grid rows from ``r0``) are finite and >= 0: readers check their files,
+    this guards any Telemetry. Two reductions without temporaries (max propagates NaN)."""
+    from planner.errors import InputDataError
+
+    if block.size == 0:
+        return
+    top, low = block.max(), block.min()
+    if np.isfinite(top) and low >= 0:
+        return
+    r, j = np.argwhere(~np.isfinite(block) | (block < 0))[0]
+    row = r0 + int(r)
+    raise InputDataError(f"resource_demand: function {str(telemetry.ids[j])!r} has count {block[r, j]:g} at "
+                         f"{telemetry.index[row]}; telemetry counts must be finite and >= 0", column=C.Y)
 
 
 def demand_matrix(demand: pd.DataFrame, value: str = C.CPU_CORES, key: str = C.GROUP_ID) -> pd.DataFrame:

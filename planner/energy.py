@@ -204,3 +204,30 @@ def energy_summary(energy: pd.DataFrame, scenario, intensity: ZoneIntensity, ser
                       for z in sorted(intensity.values)},
         "estimated_power": [t for t, s in specs.items() if s.estimated],
     }
+
+
+def carbon_slot_cost(scenario, intensity: ZoneIntensity, servers: pd.DataFrame):
+    """With ``energy.carbon_price``: a function giving, for a week's packing instance, the cost of
+    one CPU core of work run in each of its slots, for the deferral LP (planner.deferral:
+    carbon-aware shifting moves lax work towards clean hours). In money: price × the slot's grid
+    intensity (the mean of the zones: zones are chosen after the packing) × the dearest type's
+    watts per core above idle × PUE; in the LP's units: over that type's weekly cost (one unit of
+    the joint objective is one such server for the week). ``None`` without a carbon price."""
+    price = float(scenario.energy.carbon_price)
+    if price <= 0:
+        return None
+    specs = power_specs(servers)
+    dear = servers.loc[servers["cost_per_month"].astype(float).idxmax()]
+    spec = specs[str(dear["type"])]
+    kwh_per_core_hour = (spec.max_watts - spec.idle_watts) / float(dear[C.CPU_CORES]) * scenario.energy.pue / 1000.0
+    weekly_cost = float(dear["cost_per_month"]) * 12.0 / 52.0
+    zones = sorted(intensity.values)
+
+    def cost(instance) -> np.ndarray:
+        start = pd.Timestamp(instance.slots[0])
+        n_t = len(instance.slots)
+        slot_h = 168.0 / n_t if n_t else 1.0
+        ci = np.mean([intensity.at(z, start, n_t, slot_h) for z in zones], axis=0)  # g/kWh per slot
+        return price * ci / 1e6 * kwh_per_core_hour * slot_h / weekly_cost
+
+    return cost

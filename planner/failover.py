@@ -74,49 +74,62 @@ class DomainPlanner:
         except FailoverInfeasible as exc:
             raise InfeasiblePlanError(f"failover: {exc}") from None
 
-    def finish(self, real, solved, result, info, max_count: dict[str, int] | None = None):
-        """(instance, result with spares, FailoverPlan) after the solve; raises
-        :class:`InfeasiblePlanError` when no failover plan exists or the independent check fails."""
-        from models.packing.failover import (FailoverInfeasible, assign_zones, plan_reserve, sibling_map,
-                                             spread_result)
-        from models.packing.verify_failover import find_failover_violations
+    def to_real(self, real, solved, result, info):
+        """The solve of :meth:`prepare`'s instance on the real groups: (instance with the shard counts
+        used, result, info for :meth:`finish`). A reused plan may carry last week's spares: only the
+        serving workers are kept."""
+        from models.packing.failover import FailoverInfeasible, spread_result
 
-        # A reused plan may carry last week's spares: start from the serving workers.
         used = {p.worker_id for p in result.placements}
         result = dataclasses.replace(result, workers=tuple((w, t) for w, t in result.workers if w in used))
         try:
             if info["kind"] in ("worker", "zone"):
                 inst, result, fixed = spread_result(real, solved, result, info)
-            else:
-                inst, fixed = dataclasses.replace(real, min_shards=_shards_of(real, result), _cache={}), None
-            rules = self.rules(inst)
-            zone_of = assign_zones(inst, result, rules, fixed, self.installed_counts())
-            if not rules.any_survive():
-                from models.packing.failover import FailoverPlan, FAILOVER_COLUMNS
+                return inst, result, {"kind": "plain", "fixed": fixed, "sized": True}
+        except FailoverInfeasible as exc:
+            raise InfeasiblePlanError(f"failover: {exc}") from None
+        inst = dataclasses.replace(real, min_shards=_shards_of(real, result), _cache={})
+        return inst, result, {"kind": "plain", "fixed": None, "sized": False}
 
+    def finish(self, inst, result, info, max_count: dict[str, int] | None = None):
+        """(instance, result with spares, FailoverPlan) for a plan on the real groups (after
+        :meth:`to_real` and any per-worker deferral); raises :class:`InfeasiblePlanError` when no
+        failover plan exists or the independent check fails.
+
+        The spread form maps lost shards to their siblings when the check accepts it (always for a
+        plan sized by :func:`spread_instance`); a plan it does not fit (a reused or re-packed one)
+        falls back to the reserve form."""
+        from models.packing.failover import (FAILOVER_COLUMNS, FailoverInfeasible, FailoverPlan, assign_zones,
+                                             plan_reserve, sibling_map)
+        from models.packing.verify_failover import find_failover_violations
+
+        try:
+            rules = self.rules(inst)
+            zone_of = assign_zones(inst, result, rules, info.get("fixed"), self.installed_counts())
+            plan = None
+            if not rules.any_survive():
                 plan = FailoverPlan(pd.DataFrame(columns=list(FAILOVER_COLUMNS)), (), zone_of)
-            elif info["kind"] in ("worker", "zone"):
-                plan = sibling_map(inst, result, rules, zone_of)
-            else:
-                plan = None
-                if self.form == "spread":  # a plan reused from the peak week: its siblings may suffice
-                    try:
-                        plan = sibling_map(inst, result, rules, zone_of)
-                        if find_failover_violations(inst, result, _workers(result, zone_of), rules.level, plan.targets):
-                            plan = None
-                    except FailoverInfeasible:
+            elif self.form == "spread":
+                try:
+                    plan = sibling_map(inst, result, rules, zone_of)
+                    if find_failover_violations(inst, result, _workers(result, zone_of), rules.level, plan.targets):
                         plan = None
-                if plan is None:
-                    counts = pd.Series([t for _, t in result.workers]).value_counts()
-                    limit = None if max_count is None else {t: max(int(m) - int(counts.get(t, 0)), 0)
-                                                             for t, m in max_count.items() if m is not None}
-                    plan = plan_reserve(inst, result, rules, zone_of, limit)
+                except FailoverInfeasible:
+                    plan = None
+            if plan is None:
+                counts = pd.Series([t for _, t in result.workers]).value_counts()
+                limit = None if max_count is None else {t: max(int(m) - int(counts.get(t, 0)), 0)
+                                                         for t, m in max_count.items() if m is not None}
+                plan = plan_reserve(inst, result, rules, zone_of, limit)
         except FailoverInfeasible as exc:
             raise InfeasiblePlanError(f"failover: {exc}") from None
         cost_of = {s.name: s.cost for s in inst.server_types}
         full = plan.with_spares(result, cost_of)
-        violations = find_failover_violations(inst, result, _workers(full, plan.zone_of_worker), rules.level,
-                                              plan.targets)
+        from models.packing.verify import find_violations
+
+        # The plan on the real groups (a spread solve was checked on its inflated parts), then its failover.
+        violations = find_violations(inst, result) or find_failover_violations(
+            inst, result, _workers(full, plan.zone_of_worker), rules.level, plan.targets)
         if violations:
             raise InfeasiblePlanError("failover check failed: " + "; ".join(str(v) for v in violations[:3]))
         return inst, full, plan

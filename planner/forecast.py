@@ -26,18 +26,22 @@ __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_lo
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
 REPORT_COLUMNS = (
-    C.UNIQUE_ID, C.RESOURCE, "model", "mase", "smape", "n_windows", "quantile_scale", "n_obs", "n_filled", "fallback",
-    "fallback_reason", "notes", "candidates",
+    C.UNIQUE_ID, C.RESOURCE, "model", "detail", "mase", "smape", "n_windows", "h_backtest", "quantile_scale",
+    "coverage_q90", "coverage_q95", "coverage_q99", "pinball_q95", "pinball_q99", "q99_peak_ratio",
+    "n_obs", "n_filled", "fallback", "fallback_reason", "notes", "candidates",
 )
+CALIBRATION_COLUMNS = (C.UNIQUE_ID, C.RESOURCE, "bucket", "level", "coverage", "n")
 
 
 @dataclass
 class ForecastRun:
-    """A forecast table and its side report (one row per series: model chosen, backtest errors,
-    fallbacks taken)."""
+    """A forecast table and its side reports: one row per series (model chosen, backtest errors,
+    held-out calibration, fallbacks taken) and one per series, lead-time bucket and level (the
+    held-out coverage of the quantiles; see docs/forecast.md)."""
 
     forecast: pd.DataFrame
     report: pd.DataFrame
+    calibration: pd.DataFrame | None = None
 
 
 # -- input checks ------------------------------------------------------------------------------
@@ -83,7 +87,7 @@ def _prepare(df, keys, target, freq, path) -> tuple[list, list[int]]:
             raise InputDataError(f"series {key} has fewer than 2 observations", path=path, column=target)
         if n_nan:
             s = s.interpolate(method="linear", limit_direction="both")
-        tasks.append((key if isinstance(key, tuple) else (key,), grid[-1], s.to_numpy(float)))
+        tasks.append((key if isinstance(key, tuple) else (key,), grid[-1], s.to_numpy(float), grid[0]))
         filled.append(n_nan)
     if not tasks:
         raise InputDataError("no series to forecast (empty table)", path=path)
@@ -94,16 +98,17 @@ def _prepare(df, keys, target, freq, path) -> tuple[list, list[int]]:
 
 
 # -- per-batch work (runs in joblib or Dask workers) ----------------------------------------------
-def _forecast_batch(tasks, h, freq, models, n_windows, step):
+def _forecast_batch(tasks, h, freq, models, n_windows, step, holidays=None):
     from models.forecasting._util import single_blas_thread
     from models.forecasting.auto import forecast_array
     from models.forecasting.base import ModelUnavailableError
 
     out = []
     with single_blas_thread():
-        for key, _last, y in tasks:
+        for key, _last, y, first in tasks:
             try:
-                out.append(forecast_array(y, h, freq, models, n_windows=n_windows, step=step, levels=LEVELS))
+                out.append(forecast_array(y, h, freq, models, n_windows=n_windows, step=step, levels=LEVELS,
+                                          start=first, holidays=holidays))
             except ModelUnavailableError as exc:
                 raise PlannerError(f"cannot forecast series {key}: {exc}") from None
     return out
@@ -172,6 +177,7 @@ def forecast_long(
     scheduler=None,
     progress: Callable[[int], None] | None = None,
     path=None,
+    holidays=None,
 ) -> ForecastRun:
     """Forecast every series of a long table (one series per value of ``keys``).
 
@@ -180,16 +186,18 @@ def forecast_long(
         horizon: steps ahead (168 = a week of hours; 91 = a quarter of days).
         freq: spacing of ``ds`` (``"1h"``, ``"1D"``...).
         models: candidate model names (default: per frequency, see ``models.forecasting.registry``).
-        n_windows, step: backtest windows and their spacing (default per frequency: 6 windows a
-            seventh of the horizon apart sub-daily, 8 half a horizon apart daily).
+        n_windows, step: backtest windows (as long as the horizon) and the spacing of their
+            origins (default: as many as the history allows up to 12, a quarter of a horizon apart).
         n_jobs: joblib workers (-1 = all cores); ignored when ``scheduler`` is given.
         scheduler: Dask scheduler address (``"tcp://host:8786"``) or a ``dask.distributed.Client``.
         progress: called with the number of series finished after each batch.
         path: file the table came from, for error messages.
+        holidays: dates with a holiday effect (see :func:`planner.forecast.read_holidays`).
 
     Returns:
         ForecastRun: ``forecast`` with ``keys``, ``ds``, ``mean``, ``q50``, ``q90``, ``q95``,
-        ``q99`` (never negative, quantiles ordered) and ``report`` (one row per series).
+        ``q99`` (never negative, quantiles ordered), ``report`` (one row per series) and
+        ``calibration`` (held-out coverage per series, lead-time bucket and level).
 
     Raises:
         InputDataError: bad horizon or frequency, missing columns, duplicates, negative values,
@@ -209,7 +217,7 @@ def forecast_long(
     tasks, filled = _prepare(df, keys, target, freq, path)
     models = tuple(models) if models else None
     batches = _batches(tasks, 1 if scheduler is not None else n_jobs)
-    work = _BatchWork(int(horizon), freq, models, n_windows, step)
+    work = _BatchWork(int(horizon), freq, models, n_windows, step, None if holidays is None else tuple(holidays))
     if scheduler is not None:
         results = _run_dask(batches, work, scheduler, progress)
     else:
@@ -221,8 +229,8 @@ def forecast_long(
 class _BatchWork:
     """Picklable callable for the workers (a closure would not travel to Dask)."""
 
-    def __init__(self, h, freq, models, n_windows, step):
-        self.args = (h, freq, models, n_windows, step)
+    def __init__(self, h, freq, models, n_windows, step, holidays=None):
+        self.args = (h, freq, models, n_windows, step, holidays)
 
     def __call__(self, batch):
         return _forecast_batch(batch, *self.args)
@@ -230,27 +238,38 @@ class _BatchWork:
 
 def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
     n = len(tasks)
-    ds = np.concatenate([pd.date_range(last + step_td, periods=h, freq=step_td).to_numpy() for _, last, _ in tasks])
+    ds = np.concatenate([pd.date_range(last + step_td, periods=h, freq=step_td).to_numpy() for _, last, _, _ in tasks])
     cols = {k: np.repeat([t[0][i] for t in tasks], h) for i, k in enumerate(keys)}
     cols[C.DS] = ds
     cols[C.MEAN] = np.concatenate([r.mean for r in results])
     for j, q in enumerate(C.QUANTILES):
         cols[q] = np.concatenate([r.quantiles[j] for r in results])
     forecast = pd.DataFrame(cols)
-    rows = []
-    for (key, _last, y), n_fill, r in zip(tasks, filled, results):
+    rows, cal = [], []
+    for (key, _last, y, _first), n_fill, r in zip(tasks, filled, results):
         notes = list(r.notes)
         if n_fill:
             notes.insert(0, f"{n_fill} missing slots interpolated")
+        ids = dict(zip(keys, key))
+        pooled = {}
+        for lev in (0.9, 0.95, 0.99):
+            part = [c for c in r.calibration if c["level"] == lev]
+            n_lev = sum(c["n"] for c in part)
+            pooled[lev] = sum(c["coverage"] * c["n"] for c in part) / n_lev if n_lev else np.nan
         rows.append({
-            **dict(zip(keys, key)), "model": r.model, "mase": r.mase, "smape": r.smape, "n_windows": r.n_windows,
-            "quantile_scale": r.quantile_scale, "n_obs": len(y), "n_filled": n_fill,
+            **ids, "model": r.model, "detail": r.detail, "mase": r.mase, "smape": r.smape, "n_windows": r.n_windows,
+            "h_backtest": r.h_backtest, "quantile_scale": r.quantile_scale,
+            "coverage_q90": pooled[0.9], "coverage_q95": pooled[0.95], "coverage_q99": pooled[0.99],
+            "pinball_q95": r.pinball.get(0.95, np.nan), "pinball_q99": r.pinball.get(0.99, np.nan),
+            "q99_peak_ratio": r.peak_ratio, "n_obs": len(y), "n_filled": n_fill,
             "fallback": r.fallback is not None, "fallback_reason": r.fallback or "", "notes": "; ".join(notes),
             "candidates": json.dumps({k: round(v, 4) for k, v in r.scores.items()}, sort_keys=True),
         })
+        cal.extend({**ids, **c} for c in r.calibration)
     report = pd.DataFrame(rows)
     assert len(report) == n
-    return ForecastRun(forecast, report)
+    calibration = pd.DataFrame(cal, columns=[*keys, "bucket", "level", "coverage", "n"])
+    return ForecastRun(forecast, report, calibration)
 
 
 def fallback_summary(report: pd.DataFrame) -> dict:
@@ -293,7 +312,7 @@ def run_demand_forecast(
     ).rename(columns={id_col: C.UNIQUE_ID})
     run = forecast_long(long, horizon, keys=(C.UNIQUE_ID, C.RESOURCE), target=C.Y, path=path, **kwargs)
     fc = run.forecast[list(FORECAST_COLUMNS)].sort_values([C.UNIQUE_ID, C.RESOURCE, C.DS], kind="stable")
-    return ForecastRun(fc.reset_index(drop=True), run.report[list(REPORT_COLUMNS)])
+    return ForecastRun(fc.reset_index(drop=True), run.report[list(REPORT_COLUMNS)], run.calibration)
 
 
 def forecast_demand(demand: pd.DataFrame, horizon: int, **kwargs) -> pd.DataFrame:

@@ -2,11 +2,18 @@
 
 ``to_packing_instance`` accepts either
 
-* a ResourceDemand-like table ``group_id (or unique_id), ds, cpu_cores, memory_gb``, or
-* a Forecast table ``unique_id, ds, resource, mean, q50 .. q99``, from which each group's tier
-  quantile column is taken,
+* a ResourceDemand-like table ``group_id (or unique_id), ds, cpu_cores, memory_gb``: known demand
+  (actual or given peaks), packed as it is (a risk target has nothing to pool: sigma is 0), or
+* a Forecast table ``unique_id, ds, resource, mean, q50 .. q99``: a group of a pooled tier enters
+  with its mean and spread (the chance constraint, models/packing/risk.py), a group of a stacked
+  tier at its quantile column (or its Gaussian quantile at the tier's epsilon),
 
-plus the Groups table (``group_id, customer, tier``), the tiers and the ServerCatalog.
+plus the Groups table (``group_id, customer, tier``), the tiers and the ServerCatalog, and
+optionally the groups' joint residuals (:func:`residual_scenarios`) for their correlation.
+
+The spread of a forecast slot is the Gaussian sigma that reaches its upper quantiles,
+``sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)`` (the larger, so a skewed upper tail is
+not understated).
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from planner.errors import InfeasiblePlanError, InputDataError
 from planner.qos import DEFAULT_TIERS, Tier
 from planner.servers import default_servers, server_types
 
-__all__ = ["to_packing_instance", "demand_cube", "solve", "assignment_frame", "workers_frame", "summary", "read_assignment"]
+__all__ = ["to_packing_instance", "demand_cube", "solve", "assignment_frame", "workers_frame", "summary", "read_assignment",
+           "forecast_sigma", "residual_scenarios"]
 
 ASSIGNMENT_COLUMNS = ("group_id", "shard", "fraction", "worker_id", "server_type")
 
@@ -98,9 +106,62 @@ def demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, defaul
     return groups, slots, arr
 
 
+def forecast_sigma(q50: np.ndarray, q95: np.ndarray, q99: np.ndarray) -> np.ndarray:
+    """Gaussian spread of forecast slots from their quantiles (module docstring), >= 0."""
+    return np.maximum(np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645), 0.0)
+
+
+def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks: int | None = 12,
+                       slot_hours: float = 1.0) -> pd.DataFrame:
+    """Joint standardised residuals of the groups' history: ``[hour, group_id]``.
+
+    Each group's demand (``resource`` of a ResourceDemand table) over the last ``weeks`` weeks minus
+    its mean at the same hour of the week, divided by the residuals' standard deviation; groups whose
+    residual is constant get a column of zeros. The correlation of these columns is the groups'
+    residual correlation; the rows are the joint scenarios the verifier's Monte Carlo replays.
+    """
+    frame = demand[[GROUP_ID if GROUP_ID in demand.columns else UNIQUE_ID, DS, resource]].copy()
+    frame.columns = ["g", "ds", "v"]
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    if weeks is not None:
+        frame = frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=weeks)]
+    wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first").sort_index().fillna(0.0)
+    how = wide.index.dayofweek * 24 * 60 + wide.index.hour * 60 + wide.index.minute
+    resid = wide - wide.groupby(how).transform("mean")
+    sd = resid.std(axis=0).replace(0.0, np.nan)
+    out = (resid / sd).fillna(0.0)
+    out.columns = out.columns.astype(str)
+    return out
+
+
+def _loadings(residuals: pd.DataFrame, gids: list[str], max_factors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Factor loadings ``[G, K]`` of the groups' residual correlation (principal components of the
+    standardised residuals; groups without residuals load on nothing) and the scenarios ``[S, G]``
+    (standard normal draws, seed 0, for groups without residuals)."""
+    have = [g for g in gids if g in residuals.columns]
+    u = residuals.reindex(columns=have).to_numpy(dtype=float)  # [S, H]
+    n_s = u.shape[0]
+    loadings = np.zeros((len(gids), 0))
+    if have and n_s >= 2:
+        _, sv, vt = np.linalg.svd(u / np.sqrt(n_s), full_matrices=False)
+        k = int(min(max_factors, len(sv)))
+        part = (vt[:k].T * sv[:k][None, :])  # [H, K]
+        norm2 = (part**2).sum(axis=1)
+        part = part / np.sqrt(np.maximum(norm2, 1.0))[:, None]  # rows of a sample correlation: <= 1
+        loadings = np.zeros((len(gids), k))
+        index = {g: i for i, g in enumerate(gids)}
+        loadings[[index[g] for g in have]] = part
+    scenarios = np.random.default_rng(0).standard_normal((max(n_s, 1), len(gids)))
+    index = {g: i for i, g in enumerate(gids)}
+    if have:
+        scenarios[:, [index[g] for g in have]] = u
+    return loadings, scenarios
+
+
 def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None,
                         tiers: dict[str, Tier] | None = None, servers: pd.DataFrame | None = None,
-                        default_quantile: str = "q95", resources=RESOURCES, path=None) -> PackingInstance:
+                        default_quantile: str = "q95", resources=RESOURCES, path=None,
+                        residuals: pd.DataFrame | None = None) -> PackingInstance:
     """Build the PackingInstance of one planning period.
 
     Args:
@@ -112,7 +173,11 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
         servers: ServerCatalog; default :func:`planner.servers.default_servers`.
         default_quantile: forecast column for groups without a tier.
         path: the demand file, for error messages.
+        residuals: joint standardised residuals ``[hour, group_id]`` (:func:`residual_scenarios`):
+            the pooled groups' correlation and the verifier's scenarios; default independent.
     """
+    from models.packing.risk import FACTOR_LIMIT, risk_multiplier
+
     tiers = DEFAULT_TIERS if tiers is None else tiers
     tier_of: dict[str, Tier] = {}
     customer_of: dict[str, str] = {}
@@ -131,8 +196,19 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
 
                 tier_of[str(row[GROUP_ID])] = dataclasses.replace(tiers[t], headroom=float(h))
             customer_of[str(row[GROUP_ID])] = str(row[CUSTOMER])
-    quantile_of = {g: t.quantile for g, t in tier_of.items()}
+    forecast = RESOURCE in demand.columns
+    # Groups planned at a forecast column (stacked with a quantile) and groups that need mean and sigma.
+    quantile_of = {g: t.quantile for g, t in tier_of.items() if not t.pooled and t.quantile is not None}
+    needs_spread = forecast and any(t.pooled or t.quantile is None for t in tier_of.values())
+    if needs_spread:
+        lacking = [c for c in (MEAN, "q50", "q95", "q99") if c not in demand.columns]
+        if lacking:
+            who = sorted({name for name, t in tiers.items() if t.pooled or t.quantile is None})
+            raise InputDataError(f"forecast lacks column(s) {lacking}: the spread (sigma) of tier(s) {who} is read "
+                                 "from mean, q50, q95 and q99; give a forecast with those quantiles or plan the "
+                                 "tier with method: stacked and a quantile", path=path)
     gids, slots, cube = demand_cube(demand, quantile_of, default_quantile, resources, path)
+    cube = np.array(cube, dtype=float)
     if groups is not None:
         lacking = [g for g in gids if g not in tier_of]
         if lacking:
@@ -140,6 +216,22 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
     no_rule = Tier("none", default_quantile, 0.0, 1, False)
     tier = [tier_of.get(g, no_rule) for g in gids]
     customer = [customer_of.get(g, g) for g in gids]
+    risk = {}
+    if needs_spread:
+        mean = demand_cube(demand, None, MEAN, resources, path)[2]
+        q50, q95, q99 = (demand_cube(demand, None, q, resources, path)[2] for q in ("q50", "q95", "q99"))
+        sigma = forecast_sigma(q50, q95, q99)
+        pooled = np.array([t.pooled for t in tier])
+        eps_stack = [t.overflow_risk if (not t.pooled and t.quantile is None) else None for t in tier]
+        for g, e in enumerate(eps_stack):
+            if e is not None:  # stacked at the tier's epsilon: each group's own Gaussian quantile
+                cube[g] = mean[g] + risk_multiplier(e, "gaussian") * sigma[g]
+        cube[pooled] = mean[pooled]
+        risk = dict(sigma=np.where(pooled[:, None, None], sigma, 0.0),
+                    overflow_risk=np.array([t.overflow_risk if t.pooled else np.nan for t in tier], dtype=float),
+                    risk_method=tuple(t.method if t.pooled else "gaussian" for t in tier))
+        if residuals is not None and pooled.any():
+            risk["loadings"], risk["scenarios"] = _loadings(residuals, gids, FACTOR_LIMIT)
     # Spread and isolation hold per customer and tier: a customer with groups in several tiers
     # gets one rule key per tier ("acme/premium"), so its dedicated groups stay among themselves.
     tiers_of_customer: dict[str, set] = {}
@@ -158,6 +250,7 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
             customer=tuple(customer),
             spread=np.array([t.spread for t in tier]),
             isolation=tuple(c if t.isolated else None for c, t in zip(customer, tier)),
+            **risk,
         )
     except ValueError as exc:
         raise InputDataError(str(exc), path=path) from None

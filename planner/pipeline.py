@@ -42,6 +42,8 @@ class PlanRun:
     fleet: pd.DataFrame | None = None  # the starting fleet: pool, server_type, inventory, in_transit, installed
     orders: pd.DataFrame | None = None  # planner.review.purchase_orders: what to buy, when to order it
     why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
+    deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
+    planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
     workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
     failover: pd.DataFrame | None = None  # the failover map when failure domains apply
 
@@ -132,23 +134,25 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, domains=None):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
+                 domains=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note."""
+    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws) for ws in starts]
+    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
     peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, domains=domains)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral,
+                             domains=domains)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -164,7 +168,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w], domains=domains)
+                                    fallback=free[peak_w], deferral=deferral, domains=domains)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -218,6 +222,13 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     servers = servers_frame(scenario)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     t1 = time.perf_counter()
+    from planner.deferral import deferral_setup
+
+    deferral = deferral_setup(scenario, history)
+    if deferral is not None:  # carbon-aware shifting: the deferral LP weighs each hour's carbon at its price
+        from planner.energy import carbon_slot_cost
+
+        deferral.slot_cost = carbon_slot_cost(scenario, intensity, servers)
     # Failure domains and the carbon price shape the packing (issue 17); procurement pays money only.
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
@@ -225,7 +236,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     starts = week_starts(start, scenario.horizon.weeks)
 
     def pack(packing_groups):
-        return pack_horizon(forecast, packing_groups, tiers, pack_servers, starts, scenario.solver, progress, domains)
+        return pack_horizon(forecast, packing_groups, tiers, pack_servers, starts, scenario.solver, progress,
+                            deferral=deferral, domains=domains)
 
     weeks, notes = pack(groups)
     bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
@@ -234,6 +246,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
         weeks, bound_notes, fairness_bound = bound_risk_ratio(pack, weeks, groups, tiers, bounds, pool_of)
         notes = bound_notes if bound_notes is not None else notes
     timings["packing_s"] = time.perf_counter() - t1
+    deferral_weeks, deferral_summary, planned_demand = _deferral_figures(weeks, deferral, forecast, groups, tiers,
+                                                                         servers, scenario, progress)
 
     progress("procurement", 0.92)
     required = required_servers(weeks, pool_of)
@@ -277,6 +291,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
         summary["redundancy"] = redundancy
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
+    if deferral_summary is not None:
+        summary["deferral"] = deferral_summary
     orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
     summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
     progress("shape profiles", 0.97)
@@ -286,7 +302,30 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
                   utilisation, qos, workers_risk, risk, profiles, summary, groups, workers=workers,
                   failover=failover_table(weeks) if domains is not None else None)
     run.fleet, run.orders, run.why = fleet, orders, why
+    run.deferral, run.planned_demand = deferral_weeks, planned_demand
     return run
+
+
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+    """Per-week work moved; for the week that sizes the fleet, the capacity deferral saved (that
+    week packed again as the work arrives); and the demand packed after the move (what
+    ``planner verify`` checks the assignment against). ``(None, None, None)`` without deferral."""
+    if deferral is None:
+        return None, None, None
+    from planner.deferral import deferral_summary, planned_demand, week_figures
+    from planner.plan import pack_week
+
+    table = pd.DataFrame([week_figures(wp) for wp in weeks])
+    peak = max(weeks, key=lambda wp: wp.result.objective)
+    progress("peak week without deferral", 0.91)
+    try:
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+    except InfeasiblePlanError as exc:
+        import warnings
+
+        warnings.warn(f"the peak week without deferral has no plan ({exc}); capacity saved is not reported", stacklevel=2)
+        without = None
+    return table, deferral_summary(table, deferral, peak.week, without), planned_demand(weeks)
 
 
 def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame):
@@ -488,6 +527,10 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.deferral is not None:
+        tables["deferral"] = run.deferral
+    if run.planned_demand is not None:
+        tables["planned_demand"] = run.planned_demand
     if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
         from planner.plan import servers_frame, tiers_of
         from planner.qos import tiers_frame

@@ -51,7 +51,8 @@ class WorkerLoads:
 
 def tiers_of(scenario) -> dict[str, Tier]:
     """planner.qos tiers from the scenario's tier specs."""
-    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated) for name, t in scenario.tiers.items()}
+    return {name: Tier(name, t.quantile, t.headroom, t.spread, t.isolated, t.overflow_risk, t.method)
+            for name, t in scenario.tiers.items()}
 
 
 def servers_frame(scenario) -> pd.DataFrame:
@@ -74,17 +75,20 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return rows[live]
 
 
-def week_bound(forecast, groups, tiers, servers, start) -> tuple[float, float]:
+def week_bound(forecast, groups, tiers, servers, start, deferral=None) -> tuple[float, float]:
     """Lower bound on one week's fleet cost and the week's total inflated demand (cheap: no solve).
 
     The pair orders the weeks of a horizon to find its peak: the bound first, the demand breaking
-    ties (whole-server bounds are often equal while the demand still grows)."""
+    ties (whole-server bounds are often equal while the demand still grows). With a pre-pass
+    ``deferral`` (planner.deferral.DeferralSetup) the bound is that of the reshaped demand."""
     from models.packing.bounds import class_demand, lower_bound
     from planner.packing import to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
     inst = to_packing_instance(rows, g, tiers, servers)
+    if deferral is not None and deferral.before_packing:
+        inst, _ = deferral.prepass(inst, start)
     demand = class_demand(inst)  # [class, slot, resource]
     cap = np.array([s.capacity for s in inst.server_types], dtype=float).max(axis=0)
     return float(lower_bound(inst)["best"]), float((demand / cap).max(axis=1).sum())
@@ -132,21 +136,26 @@ def shard_alternatives(instance) -> list:
 def _cheapest(instance, backend, **options):
     """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
 
-    An alternative gets the full solve only when the shape-aware heuristic (fast) already finds it a
-    plan cheaper than the best so far, or when nothing has a plan yet. Raises the default instance's
-    error when no variant has a plan."""
+    Alternatives are taken in order of their lower bound and get the full solve unless their
+    bound shows that they cannot beat the best plan so far (exact pruning). A cheaper gate (the
+    greedy's cost against the best plan, or against its greedy start) skipped the variant that
+    reaches a catalog's cheaper type: greedy costs rank shard counts poorly (issue 19). The
+    ``peak`` and ``heuristic`` backends solve every variant (they are fast). Raises the default
+    instance's error when no variant has a plan."""
+    from models.packing.bounds import lower_bound
     from planner.errors import InfeasiblePlanError
     from planner.packing import solve
 
+    alternatives = shard_alternatives(instance)
+    if backend not in ("heuristic", "peak"):
+        bounds = [float(lower_bound(a)["best"]) for a in alternatives]
+        alternatives = [alternatives[i] for i in np.argsort(bounds, kind="stable")]
+        bound_of = {id(a): b for a, b in zip(alternatives, sorted(bounds))}
     best, first_error = None, None
-    for i, inst in enumerate([instance, *shard_alternatives(instance)]):
-        if i and best is not None and backend not in ("heuristic", "peak"):
-            try:
-                quick = solve(inst, "heuristic", time_limit_s=options.get("time_limit_s", 60), seed=0)
-            except InfeasiblePlanError:
-                continue
-            if quick.objective >= best[1].objective - 1e-9:
-                continue
+    for i, inst in enumerate([instance, *alternatives]):
+        if i and best is not None and backend not in ("heuristic", "peak") \
+                and bound_of[id(inst)] >= best[1].objective - 1e-9:
+            continue
         try:
             result = solve(inst, backend, **options)
         except InfeasiblePlanError as exc:
@@ -186,7 +195,7 @@ def reuse_plan(instance, plan: WeekPlan):
 
 
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None, domains=None) -> WeekPlan:
+              fallback: WeekPlan | None = None, deferral=None, domains=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
@@ -194,40 +203,78 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     and for the baseline alike. ``baseline_servers`` (default ``servers``) is the catalog of the
     peak-based baseline, which is never limited to the planned fleet. When no plan is found and
     ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used.
+    ``deferral`` (planner.deferral.DeferralSetup) moves lax work before or after the packing; the
+    forecast mean and spread move with it, the baseline keeps the demand as it arrives.
     ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
-    the failover plan, checked by models.packing.verify_failover."""
+    the failover plan (after any deferral), checked by models.packing.verify_failover."""
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    default = to_packing_instance(rows, g, tiers, servers)
+    default = arrived = to_packing_instance(rows, g, tiers, servers)
     # Cubes share the instance's sorted group and slot order.
     mean, q50, q95, q99 = (demand_cube(rows, None, q, default.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
-    sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
+    flows = None
+    if deferral is not None and deferral.before_packing:
+        default, flows = deferral.prepass(default, start)
     if solver.iterations is not None:
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
     else:
         search = dict(workers=solver.workers)
+    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
     to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
-        planned, result = _cheapest(to_solve, solver.backend, time_limit_s=solver.time_limit_s, seed=0,
-                                    mip_gap=solver.mip_gap, **search)
+        planned, result = _cheapest(to_solve, solver.backend, **options)
     except InfeasiblePlanError:
         reused = reuse_plan(default, fallback) if fallback is not None else None
         if reused is None:
             raise
         (planned, result), info = reused, {"kind": "plain"}
+    if domains is not None:
+        planned, result, info = domains.to_real(default, planned, result, info)
+    if deferral is not None and not deferral.before_packing:
+        planned, result, flows = _defer_per_worker(planned, result, deferral, solver.backend, options)
+    if flows is not None:
+        from models.deferral import apply_flows
+
+        mean, q50, q95, q99 = (apply_flows(c, flows) for c in (mean, q50, q95, q99))
+    sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
     failover = None
     if domains is not None:
         limits = dict(zip(servers["type"], servers["max_count"].astype("Float64").fillna(np.nan)))
         limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
-        planned, result, failover = domains.finish(default, planned, result, info, limits)
+        planned, result, failover = domains.finish(planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = default if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
+    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
     return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
                     failover)
+
+
+def _defer_per_worker(planned, result, deferral, backend, options):
+    """Reshape the lax groups worker by worker (each worker's peak can only fall, so the plan stays
+    valid), then pack the reshaped demand again; keep the cheaper verified plan."""
+    from models.packing.deferral import defer_per_worker
+    from models.packing.verify import find_violations
+    from planner.errors import InfeasiblePlanError
+
+    shaped, flows = defer_per_worker(planned, result.assignment_frame(), deferral.window_of(planned),
+                                     slot_cost=deferral.cost_of(planned))
+    broken = find_violations(shaped, result)
+    if broken:  # never expected: the per-worker LP keeps every worker within capacity
+        import warnings
+
+        warnings.warn(f"per-worker deferral broke the plan ({broken[0]}); this week keeps its work as it arrives",
+                      stacklevel=2)
+        return planned, result, None
+    try:
+        inst, repacked = _cheapest(shaped, backend, **options)
+    except InfeasiblePlanError:
+        return shaped, result, flows
+    if repacked.objective < result.objective - 1e-9:
+        return inst, repacked, flows
+    return shaped, result, flows
 
 
 def sum_per_worker(instance, assignment: pd.DataFrame, values: np.ndarray, workers: list[str]) -> np.ndarray:
@@ -341,7 +388,7 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
     """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
     expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
-    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile)
+    per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)

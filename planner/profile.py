@@ -5,7 +5,7 @@ frame) or a ResourceDemand frame, puts it on the planning slot, and returns a
 :class:`ProfileResult` whose ``profiles`` table has one row per function (or group) with the shape
 features of :mod:`models.profiles.features`, the embedding coordinates, the cluster and the catalog
 features (duration, memory, CPU, trigger, deadline class), and whose ``pairs`` table lists the most
-anticorrelated pairs with their multiplexing gain. :func:`plot_centroids` and
+complementary pairs (the capacity they save by sharing a worker) with their multiplexing gain. :func:`plot_centroids` and
 :func:`plot_correlation` draw the two PNGs; :func:`write_profile_outputs` writes everything.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.profiles.clusters import ShapeClusters
-from models.profiles.complementarity import correlation_matrix, most_anticorrelated_pairs
+from models.profiles.complementarity import correlation_matrix, most_saving_pairs
 from models.profiles.embedding import ShapeEmbedding, standardise_rows, weekly_profiles
 from models.profiles.features import frequency_class, series_features
 from planner import columns as C
@@ -49,6 +49,11 @@ TRIGGER_DEADLINES = {
     "timer": "batch",
 }
 N_COMPONENTS_SHOWN = 3
+# A series is near-empty, and left out of the pair search, when its peak is under this share of the
+# largest series' peak or it is non-zero in under this share of the slots: pairs of them (two
+# alternating timers correlate at -1) save next to no capacity.
+NEAR_EMPTY_PEAK = 0.001
+NEAR_EMPTY_ACTIVE = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ class ProfileResult:
     Attributes:
         profiles: one row per series: key (``unique_id`` or ``group_id``), catalog features,
             shape features, ``pc1..pc3``, ``cluster`` (-1 for idle or unprofiled series), ``note``.
-        pairs: ``a, b, correlation, multiplexing_gain`` of the most anticorrelated pairs.
+        pairs: ``a, b, saving, saving_share, correlation, multiplexing_gain`` of the pairs that save
+            the most capacity by sharing a worker (near-empty series left out).
         weekly: normalised weekly profiles (index = series, columns = hour of week 0-167).
         centroids: mean weekly profile of each cluster (index = cluster).
         values: the profiled matrix ``[series x slots]`` (index = series, columns = slot starts).
@@ -89,11 +95,12 @@ class ProfileResult:
             "idle": int((prof["peak"] == 0).sum()) if len(prof) else 0,
             "clusters": int(prof.loc[prof["cluster"] >= 0, "cluster"].nunique()) if len(prof) else 0,
             "embedding_variance": [round(float(v), 4) for v in self.explained_variance],
-            "most_anticorrelated": None
+            "most_complementary": None
             if top is None
             else {
                 "a": str(top["a"]),
                 "b": str(top["b"]),
+                "saving": round(float(top["saving"]), 4),
                 "correlation": round(float(top["correlation"]), 4),
                 "multiplexing_gain": round(float(top["multiplexing_gain"]), 4),
             },
@@ -289,7 +296,7 @@ def profile_functions(
         level: ``"function"`` or ``"group"`` (function series summed by ``group_id``).
         value: the column profiled: ``invocations`` (default) or a demand column such as
             ``cpu_cores`` (peak within slot).
-        n_pairs: number of most anticorrelated pairs reported.
+        n_pairs: number of most complementary pairs reported (by capacity saved).
         k: number of clusters (``None``: chosen by silhouette up to ``k_max``).
         seed: seed of the clustering.
         max_pair_series: the pair search (O(series² × slots)) looks at this many series with
@@ -368,12 +375,18 @@ def profile_functions(
     prof.index.name = key
     prof = prof.reset_index()
 
-    searched = np.flatnonzero(x.max(axis=1) > 0)
+    peaks = x.max(axis=1)
+    active_share = (x > 0).mean(axis=1)
+    near_empty = (peaks > 0) & ((peaks < NEAR_EMPTY_PEAK * peaks.max(initial=0.0)) | (active_share < NEAR_EMPTY_ACTIVE))
+    searched = np.flatnonzero((peaks > 0) & ~near_empty)
+    if near_empty.any():
+        notes.append(f"{int(near_empty.sum())} near-empty series (peak under {NEAR_EMPTY_PEAK:.1%} of the largest, or "
+                     f"non-zero in under {NEAR_EMPTY_ACTIVE:.0%} of the slots) left out of the pair search")
     if len(searched) > max_pair_series:
-        # The pair search is O(series² × slots): keep it to the largest series, which drive capacity.
-        searched = np.sort(searched[np.argsort(-x[searched].max(axis=1), kind="stable")[:max_pair_series]])
+        # Keep the pair search to the largest series: they drive capacity (a pair saves at most its smaller peak).
+        searched = np.sort(searched[np.argsort(-peaks[searched], kind="stable")[:max_pair_series]])
         notes.append(f"pairs searched among the {max_pair_series} series with the largest peaks")
-    pairs = most_anticorrelated_pairs(x[searched], ids[searched], n_pairs=n_pairs)
+    pairs = most_saving_pairs(x[searched], ids[searched], n_pairs=n_pairs)
     return ProfileResult(
         profiles=prof,
         pairs=pairs,

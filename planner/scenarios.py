@@ -30,13 +30,20 @@ class SyntheticData(_Strict):
 class DataSource(_Strict):
     """Where the history comes from."""
 
-    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"
+    format: Literal["synthetic", "huawei", "azure", "long"] = "synthetic"  # azure2019: an alias of azure
     path: Path | None = None  # trace file or folder (relative paths: to the scenario file)
     catalog: Path | None = None
     customers: Path | None = None  # CSV customer,tier (the synthetic fleet brings its own)
     synthetic: SyntheticData = SyntheticData()
     slot: str = "1h"
     until: dt.datetime | None = None  # use history before this instant only (backtests)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_alias(cls, v):
+        from planner.ingest import FORMAT_ALIASES
+
+        return FORMAT_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("slot")
     @classmethod
@@ -61,7 +68,12 @@ class Horizon(_Strict):
 
 
 class TierSpec(_Strict):
-    quantile: Literal["mean", "q50", "q90", "q95", "q99"] = "q95"
+    """A QoS tier (planner.qos.Tier): a risk target ``overflow_risk`` packed by pooled risk
+    (``method`` gaussian or cantelli), or a ``quantile`` stacked per group (``method: stacked``)."""
+
+    overflow_risk: float | None = Field(None, gt=0, lt=0.5)
+    method: Literal["gaussian", "cantelli", "stacked"] | None = None
+    quantile: Literal["mean", "q50", "q90", "q95", "q99"] | None = None
     headroom: float = Field(0.10, ge=0, lt=1)
     spread: int = Field(1, ge=1)
     isolated: bool = False
@@ -70,6 +82,13 @@ class TierSpec(_Strict):
     zones: list[str] | None = None
     # No customer's overflow risk rate above this multiple of its tier's mean (None: no bound).
     max_risk_ratio: float | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_level(self):
+        from planner.qos import Tier
+
+        Tier("", self.quantile, self.headroom, self.spread, self.isolated, self.overflow_risk, self.method)
+        return self
 
 
 class Customers(_Strict):
@@ -82,6 +101,7 @@ class Server(_Strict):
     cpu_cores: float = Field(gt=0)
     memory_gb: float = Field(gt=0)
     cost_per_month: float = Field(gt=0)
+    capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
     pool: str = "default"
@@ -183,6 +203,54 @@ class Solver(_Strict):
     mip_gap: float = Field(0.01, ge=0, lt=1)
 
 
+DEFAULT_DEADLINE_CLASSES = {"strict": 0.0, "lax": 4.0}  # hours; 0 = never moved
+# Azure 2019 trigger groups: requests wait for HTTP and orchestration replies; queue, event, timer and
+# storage work can wait (planner/deferral.py).
+DEFAULT_TRIGGER_CLASSES = {"http": "strict", "orchestration": "strict", "others": "strict", "unknown": "strict",
+                           "queue": "lax", "event": "lax", "timer": "lax", "storage": "lax"}
+
+
+class DeferralSpec(_Strict):
+    """Lax-deadline work moved into the valleys of the day (planner/deferral.py, docs/faas.md)."""
+
+    enabled: bool = False
+    # valleys: lax work moved into the valleys of the fleet's strict load before packing (chosen by
+    # measurement, docs/faas.md); flatten: each lax group flattened alone before packing; worker:
+    # per worker after packing, then re-packed.
+    method: Literal["flatten", "valleys", "worker"] = "valleys"
+    classes: dict[str, float] = DEFAULT_DEADLINE_CLASSES  # class -> deadline in hours
+    triggers: dict[str, str] = DEFAULT_TRIGGER_CLASSES  # trigger -> class
+    default_class: str = "strict"  # triggers not listed
+    customers: dict[str, str] = {}  # customer -> class, overriding the triggers
+
+    @field_validator("classes", "triggers", mode="before")
+    @classmethod
+    def _merge_defaults(cls, v, info):
+        # Named classes and triggers refine the defaults; the others stay defined.
+        if not isinstance(v, dict):
+            return v
+        base = DEFAULT_DEADLINE_CLASSES if info.field_name == "classes" else DEFAULT_TRIGGER_CLASSES
+        return {**base, **v}
+
+    @field_validator("classes")
+    @classmethod
+    def _hours(cls, v):
+        bad = {k: h for k, h in v.items() if not 0 <= h <= 168}
+        if bad:
+            raise ValueError(f"deadlines are hours in [0, 168] (a week, the planning period), got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _known_classes(self):
+        named = {f"triggers.{k}": c for k, c in self.triggers.items()}
+        named.update({f"customers.{k}": c for k, c in self.customers.items()})
+        named["default_class"] = self.default_class
+        for where, c in named.items():
+            if c not in self.classes:
+                raise ValueError(f"{where}: deadline class {c!r} is not defined ({', '.join(self.classes)})")
+        return self
+
+
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
@@ -192,10 +260,10 @@ class ForecastOptions(_Strict):
 
 
 DEFAULT_TIERS = {
-    "premium": TierSpec(quantile="q99", headroom=0.20, spread=2),
-    "standard": TierSpec(quantile="q95", headroom=0.10),
-    "economy": TierSpec(quantile="q90", headroom=0.05),
-    "dedicated": TierSpec(quantile="q99", headroom=0.20, isolated=True),
+    "premium": TierSpec(overflow_risk=0.001, headroom=0.20, spread=2),
+    "standard": TierSpec(overflow_risk=0.01, headroom=0.10),
+    "economy": TierSpec(overflow_risk=0.05, headroom=0.05),
+    "dedicated": TierSpec(overflow_risk=0.001, headroom=0.20, isolated=True),
 }
 # Power and embodied carbon: docs/objectives.md (planner.energy.estimated_power, rounded).
 DEFAULT_SERVERS = [
@@ -218,6 +286,7 @@ class Scenario(_Strict):
     # Warm instances between invocations (planner/keepalive.py): none, fixed:MINUTES or hybrid.
     keep_alive: str = "none"
     keep_alive_idle_cpu: float = Field(0.0, ge=0, le=1)  # share of an instance's CPU an idle warm one reserves
+    deferral: DeferralSpec = DeferralSpec()
     horizon: Horizon = Horizon()
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
@@ -249,8 +318,19 @@ class Scenario(_Strict):
         out = {k: t.model_dump() for k, t in DEFAULT_TIERS.items()}
         for name, spec in v.items():
             if isinstance(spec, TierSpec):
-                spec = spec.model_dump()
-            out[name] = {**out.get(name, {}), **spec} if isinstance(spec, dict) else spec
+                spec = spec.model_dump(exclude_unset=True)
+            if isinstance(spec, dict) and name in out:
+                base = dict(out[name])
+                # A stated quantile replaces the default risk target and vice versa: the two name
+                # one level (stating both is checked for agreement).
+                if "quantile" in spec and "overflow_risk" not in spec:
+                    base.pop("overflow_risk", None)
+                    base.pop("method", None)
+                if "overflow_risk" in spec and "quantile" not in spec:
+                    base.pop("quantile", None)
+                out[name] = {**base, **spec}
+            else:
+                out[name] = spec
         return out
 
     @model_validator(mode="after")

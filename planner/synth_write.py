@@ -49,11 +49,14 @@ def write_long(fleet: SyntheticFleet, out) -> dict[str, Path]:
 
 
 def write_azure(fleet: SyntheticFleet, out) -> list[Path]:
-    """The three kinds of Azure 2019 day files (per minute), with hashed ids."""
+    """The three kinds of Azure 2019 day files (per minute), with hashed ids, and ``trace.json``
+    holding the date of day 1 (the layout has no dates; ``read_azure2019`` reads it from there)."""
+    import json
+
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from planner.ingest.azure2019 import DURATIONS, INVOCATIONS, MEMORY
+    from planner.ingest.azure2019 import DURATIONS, INVOCATIONS, MEMORY, TRACE_INFO
 
     out = Path(out)
     cat = fleet.catalog
@@ -63,6 +66,9 @@ def write_azure(fleet: SyntheticFleet, out) -> list[Path]:
     written = []
     rng = np.random.default_rng([fleet.spec.seed, 31337])
     with atomic_dir(out) as tmp:
+        (tmp / TRACE_INFO).write_text(json.dumps({"start": str(pd.Timestamp(fleet.spec.start).date()),
+                                                  "source": "planner synth", "seed": fleet.spec.seed}, indent=2) + "\n")
+        written.append(out / TRACE_INFO)
         for day in range(fleet.spec.days):
             counts = fleet.day_counts(day, "1min").T.astype(np.int64)  # [functions, 1440]
             cols = {"HashOwner": owner, "HashApp": app, "HashFunction": func, "Trigger": cat[C.TRIGGER].to_numpy()}

@@ -38,25 +38,62 @@ def comparison_row(result: dict) -> dict:
     return row
 
 
-def run_whatif(paths: list[str | None], *, n_jobs: int = 1, scheduler: str | None = None) -> list[dict]:
-    """Plan every scenario: in parallel processes (joblib) or on a Dask cluster."""
+def default_jobs(n_scenarios: int) -> int:
+    """Processes for a what-if: the machine's cores (those this process may use), at most one per
+    scenario."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, n_scenarios))
+
+
+def _timed(i: int, path):
+    import time
+
+    t0 = time.perf_counter()
+    result = plan_for_comparison(path)
+    return i, result, time.perf_counter() - t0
+
+
+def run_whatif(paths: list[str | None], *, n_jobs: int | None = None, scheduler: str | None = None,
+               progress=None) -> list[dict]:
+    """Plan every scenario: in parallel processes (joblib; ``None`` = :func:`default_jobs`) or on a
+    Dask cluster. ``progress(done, total, result, seconds)`` is called as each scenario finishes
+    (in the order they finish); the list returned is in the order of ``paths``."""
+    n = len(paths)
+    out: list = [None] * n
+
+    def finished(k, i, result, seconds):
+        out[i] = result
+        if progress is not None:
+            progress(k, n, result, seconds)
+
     if scheduler is not None:
         try:
-            from dask.distributed import Client
+            from dask.distributed import Client, as_completed
         except ImportError:
             from planner.errors import PlannerError
 
             raise PlannerError("--scheduler needs dask.distributed: pip install 'planner[dask]'") from None
         client = Client(scheduler)
         try:
-            return client.gather(client.map(plan_for_comparison, paths, pure=False))
+            futures = [client.submit(_timed, i, p, pure=False) for i, p in enumerate(paths)]
+            for k, fut in enumerate(as_completed(futures), start=1):
+                finished(k, *fut.result())
         finally:
             client.close()
+        return out
+    n_jobs = default_jobs(n) if n_jobs is None else n_jobs
     if n_jobs == 1:
-        return [plan_for_comparison(p) for p in paths]
+        for k, (i, p) in enumerate(enumerate(paths), start=1):
+            finished(k, *_timed(i, p))
+        return out
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(plan_for_comparison)(p) for p in paths)
+    runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_timed)(i, p) for i, p in enumerate(paths))
+    for k, (i, result, seconds) in enumerate(runs, start=1):
+        finished(k, i, result, seconds)
+    return out
 
 
 def comparison_table(results: list[dict]) -> pd.DataFrame:

@@ -1,4 +1,11 @@
-"""Automatic forecast of one series: choose a model by backtest, refit, calibrate its quantiles."""
+"""Automatic forecast of one series at the plan's horizon: choose a model by a rolling-origin
+backtest whose windows are as long as the horizon, refit it on the whole history, and calibrate its
+quantiles per lead-time bucket (and hour-of-week bucket) on the backtest errors.
+
+The calibration is checked the same way it is used: each backtest window in turn is held out,
+the quantiles are calibrated on the others, and the held-out window's coverage per lead-time
+bucket, pinball loss and q99 peak / actual peak are recorded (``SeriesForecast.calibration``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,25 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from models.forecasting._util import single_blas_thread
-from models.forecasting.backtest import Selection, select_model
-from models.forecasting.base import ModelUnavailableError
-from models.forecasting.conformal import ConformalQuantiles
-from models.forecasting.registry import default_backtest, default_models, make_model, weekly_season
+from models.forecasting.backtest import naive_scale, pinball, smape, window_origins
+from models.forecasting.base import ModelUnavailableError, freq_offset
+from models.forecasting.conformal import LeadTimeConformal, bucket_names, lead_buckets
+from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array", "FALLBACKS"]
+__all__ = ["SeriesForecast", "forecast_array", "FALLBACKS", "LEVELS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
+LEVEL_WEEKS = 4  # weeks before an origin whose mean |y| is the scale of the additive score
+
+# Reasons the normal path (every candidate backtested over the full horizon, the winner refitted)
+# was left; the report and the run summary count series per reason.
+SHORT_HISTORY = "history too short for a full-horizon backtest"
+BACKTEST_FAILED = "every candidate failed in backtest"
+FINAL_FIT_FAILED = "chosen model failed on the full history"
+FALLBACKS = (SHORT_HISTORY, BACKTEST_FAILED, FINAL_FIT_FAILED)
 
 
 @dataclass
@@ -33,19 +49,20 @@ class SeriesForecast:
     n_windows: int = 0
     quantile_scale: str = ""  # the conformal score's scale: relative or additive
     fallback: str | None = None  # why the normal model choice was not possible (one of FALLBACKS)
+    detail: str = ""  # the chosen model's own account (yearly order, level shifts, growth)
+    h_backtest: int = 0  # length of the backtest windows (the horizon unless the history is short)
+    calibration: list[dict] = field(default_factory=list)  # held-out coverage per lead bucket and level
+    pinball: dict[float, float] = field(default_factory=dict)  # held-out pinball loss / level, per level
+    peak_ratio: float = float("nan")  # held-out median of max q99 / max actual over windows
 
 
-# Reasons the normal path (every candidate backtested over the full horizon, the winner refitted)
-# was left; the report and the run summary count series per reason.
-SHORT_HISTORY = "history too short for a full-horizon backtest"
-BACKTEST_FAILED = "every candidate failed in backtest"
-FINAL_FIT_FAILED = "chosen model failed on the full history"
-FALLBACKS = (SHORT_HISTORY, BACKTEST_FAILED, FINAL_FIT_FAILED)
-
-
-def _select(y, h, freq, names, n_windows, step) -> Selection:
-    factories = {name: (lambda name=name: make_model(name, freq)) for name in names}
-    return select_model(y, factories, h, n_windows, step, weekly_season(freq))
+@dataclass
+class _Backtest:
+    origins: list[int]
+    actual: np.ndarray  # windows × steps
+    preds: dict[str, np.ndarray]  # candidate key -> windows × steps
+    scores: dict[str, float]  # candidate key -> mean MASE over windows
+    notes: list[str]
 
 
 def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | None = None, **kwargs) -> "SeriesForecast":
@@ -54,85 +71,267 @@ def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | Non
         return _forecast_array(y, h, freq, models, **kwargs)
 
 
+def _key(name: str, variant: str | None) -> str:
+    return f"{name}({variant})" if variant else name
+
+
+def _fit_predict(factory, y, h) -> dict[str | None, np.ndarray]:
+    m = factory().fit_array(y)
+    if hasattr(m, "predict_variants"):
+        return dict(m.predict_variants(h))
+    return {None: m.predict_array(h)}
+
+
+MIN_TRAIN = 0.5  # shortest training of a backtest window, in horizons (shorter ones err unlike the final fit)
+
+
+def _windows(n: int, h: int, min_len: int, n_windows: int, step: int, min_train: float | None = None) -> tuple[int, list[int]]:
+    """(backtest length, origins). Windows are as long as the horizon when the history leaves the
+    preferred model enough training before one (``min_len``); otherwise as long as half the
+    history. Origins keep ``min_train`` horizons of training where the history allows (shorter
+    training errs unlike the final fit and widens the quantiles), at least ``min_len``."""
+    min_train = MIN_TRAIN if min_train is None else min_train
+    h_bt = h if n - h >= min_len else min(h, n // 2, n - min_len)
+    if h_bt < 1:
+        return h_bt, []
+    floor = max(min_len, min(int(h_bt * min_train), n - h_bt), 2)
+    return h_bt, window_origins(n, h_bt, n_windows, step, floor)
+
+
+def _backtest(y, factories, names, h, origins, season) -> _Backtest:
+    """Every candidate (and each of its trend variants) refitted at every origin; a candidate that
+    fails at one origin is dropped with a note."""
+    actual = np.stack([y[o:o + h] for o in origins])
+    preds: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for name in names:
+        rows: dict[str | None, list] = {}
+        try:
+            for o in origins:
+                for v, p in _fit_predict(factories[name], y[:o], h).items():
+                    rows.setdefault(v, []).append(p)
+        except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
+            notes.append(f"{name}: failed in backtest ({exc})")
+            continue
+        for v, ps in rows.items():
+            if len(ps) == len(origins):  # a variant needing more history (year-ago profile) may miss early windows
+                preds[_key(name, v)] = np.stack(ps)
+    scale = np.array([naive_scale(y[:o], season) for o in origins])
+    scores = {k: float(np.mean(np.abs(actual - p).mean(axis=1) / scale)) for k, p in preds.items()}
+    return _Backtest(list(origins), actual, preds, scores, notes)
+
+
+def _prefer(scores: dict[str, float], order: list[str], margin: float) -> str:
+    best = min(scores, key=lambda k: (scores[k], order.index(k)))
+    preferred = next(k for k in order if k in scores)
+    return preferred if scores[preferred] <= (1 + margin) * scores[best] else best
+
+
+def _choose(scores: dict[str, float], order: list[str], margin: float, variant_margin: float = 0.02) -> str:
+    """Lowest MASE, with a preference: the first candidate in ``order`` is kept unless another
+    beats it by more than ``margin`` (a few windows are noisy and switching on noise costs
+    accuracy out of sample). Variants of one model (trend extrapolation, profile) share a fit and
+    differ in one choice each, so among them a smaller ``variant_margin`` applies."""
+    families: dict[str, list[str]] = {}
+    for k in order:
+        families.setdefault(k.partition("(")[0], []).append(k)
+    finalists = {f: _prefer({k: scores[k] for k in ks}, ks, variant_margin) for f, ks in families.items()}
+    return _prefer({k: scores[k] for k in finalists.values()}, list(finalists.values()), margin)
+
+
+def _level(y: np.ndarray, o: int, week: int) -> float:
+    lo = max(0, o - LEVEL_WEEKS * week)
+    return float(np.mean(np.abs(y[lo:o]))) if o > lo else float(np.mean(np.abs(y)))
+
+
+HOW_BINS = 4
+
+
+def _how_buckets(pred: np.ndarray, origins, pos0: int, week: int, spd: int | None) -> tuple[np.ndarray, int]:
+    """Hour-of-week buckets: the slots of the week grouped into quartiles of their mean forecast
+    over the backtest (peak hours, shoulders, quiet hours), because the spread of errors follows
+    the level more closely than the clock; daily data: weekdays and weekends. Returns the bucket
+    of each position in the week and the number of buckets."""
+    if not spd or week < 2:
+        return np.zeros(max(week, 1), int), 1
+    if spd < 4:
+        return (np.arange(week) // spd % 7 >= 5).astype(int), 2
+    pos = (pos0 + np.asarray(origins)[:, None] + np.arange(pred.shape[1])[None, :]) % week
+    total = np.bincount(pos.ravel(), weights=pred.ravel(), minlength=week)
+    count = np.bincount(pos.ravel(), minlength=week)
+    level = np.divide(total, count, out=np.zeros(week), where=count > 0)
+    ranks = np.argsort(np.argsort(level, kind="stable"), kind="stable")
+    return (ranks * HOW_BINS // week).astype(int), HOW_BINS
+
+
+def _week_position(start, freq: str, spd: int | None) -> int:
+    """Position of slot 0 in its week (slots since Monday 00:00); 0 when the start is unknown."""
+    if start is None or not spd:
+        return 0
+    start = pd.Timestamp(start)
+    step = freq_offset(freq)
+    into_day = int(round((start - start.normalize()) / step)) if spd > 1 else 0
+    return start.day_of_week * spd + into_day
+
+
 def _forecast_array(
     y: np.ndarray,
     h: int,
     freq: str,
     models: Sequence[str] | None = None,
     *,
+    start=None,
+    holidays=None,
     n_windows: int | None = None,
     step: int | None = None,
     levels: Sequence[float] = LEVELS,
     nonnegative: bool = True,
-    min_per_bucket: int = 60,
+    margin: float = 0.1,
+    min_cell: int = 400,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
-    Fallbacks (each recorded in ``notes``): leading zeros of at least a day (a group launched
-    inside the history) are dropped; a constant series is repeated with zero-width
-    quantiles; a candidate that cannot fit is skipped; a history too short to backtest the full
-    horizon is backtested on a shorter one with the naive models, whose error quantiles are then
-    reused for the later steps.
+    Args:
+        start: timestamp of ``y[0]`` (aligns days, weeks, years and holidays with the calendar).
+        holidays: dates with a holiday effect (models that use them: ``seasonal_trend``).
+        n_windows, step: backtest origins (default: up to 12, a quarter of the horizon apart).
+        margin: how much better (MASE) a candidate must be to replace the preferred one.
+        min_cell: backtest errors needed for an hour-of-week calibration cell of its own.
 
-    Backtest windows end at n − h − k·step for k < ``n_windows``; defaults per frequency in
-    :func:`models.forecasting.registry.default_backtest`.
+    Fallbacks (each recorded in ``notes``; the reason in ``fallback``): leading zeros of at least
+    a day (a group launched inside the history) are dropped (not a fallback); a constant series
+    is repeated with zero-width quantiles (not a fallback); a candidate that cannot fit is
+    skipped; a history too short for windows as long as the horizon is backtested on windows half
+    as long as the history, later lead times widened from the last calibrated one; with no
+    window at all the naive models are backtested on a third of the history.
     """
     y = np.asarray(y, float)
     levels = tuple(levels)
-    d_windows, d_step = default_backtest(freq, h)
-    n_windows, step = n_windows or d_windows, step or d_step
-    names = tuple(models) if models else default_models(freq)
     if h <= 0:
         raise ValueError(f"horizon must be positive, got {h}")
     if len(y) < 2:
         raise ModelUnavailableError(f"need at least 2 observations to forecast, got {len(y)}")
     if np.ptp(y) == 0:
-        flat = np.full(h, y[-1])
         # Not a fallback: a constant forecast has no error on any window of a constant history.
+        flat = np.full(h, y[-1])
         return SeriesForecast(flat, np.tile(flat, (len(levels), 1)), levels, "constant", 0.0, 0.0,
                               notes=["constant series: last value repeated, zero-width quantiles"])
+    step_td = freq_offset(freq)
+    spd = steps_per_day(freq)
+    week = weekly_season(freq)
     notes: list[str] = []
     # A group launched inside the history has zeros before its launch; they are not part of its
     # seasonal pattern, so the series starts at the first non-zero slot (if a day or more is cut).
     first = int(np.flatnonzero(y)[0]) if y.any() else 0
-    if first >= max(1, weekly_season(freq) // 7) and len(y) - first >= 2:
+    if first >= max(1, week // 7) and len(y) - first >= 2:
         y = y[first:]
+        start = None if start is None else pd.Timestamp(start) + first * step_td
         notes.append(f"{first} leading zero slots (before launch) dropped")
-    sel = _select(y, h, freq, names, n_windows, step)
-    notes.extend(sel.notes)
-    h_bt = h
+    n = len(y)
+    factories = _factories(freq, start=start, holidays=holidays)
+    names = [m for m in (models or default_models(freq, h)) if models or m in factories]
+    mins = {name: factories[name]().min_length() for name in names}
+    d_windows, d_step = default_backtest(freq, h)
+    n_windows, step = n_windows or d_windows, step or d_step
+
     fallback = None
-    if sel.backtest is None:
-        short = any("history too short" in n for n in sel.notes)
-        fallback = SHORT_HISTORY if short else BACKTEST_FAILED
-        # Too short for the full horizon: backtest the simplest models on a third of the history.
-        h_bt = max(1, len(y) // 3)
-        simple = [n for n in ("seasonal_naive", "naive") if n != ""]
-        sel = _select(y, h_bt, freq, simple, max(n_windows, 3), max(1, h_bt // 2))
-        notes.append(f"history of {len(y)} steps too short for a {h}-step backtest: "
-                     f"{sel.model or 'naive'} backtested over {h_bt} steps")
-        notes.extend(sel.notes)
-        if sel.backtest is None:
-            raise ModelUnavailableError(f"cannot backtest any model on {len(y)} observations")
-    ranked = [sel.model] + sorted((k for k in sel.scores if k != sel.model), key=sel.scores.get)
-    point, chosen = None, None
-    for name in ranked:
+    h_bt, origins = _windows(n, h, mins[names[0]], n_windows, step)
+    if h_bt < h:
+        fallback = SHORT_HISTORY
+        notes.append(f"history of {n} steps too short for {h}-step backtest windows: windows of {max(h_bt, 0)} steps")
+    eligible = [m for m in names if origins and mins[m] <= origins[0]]
+    for m in names:
+        if m not in eligible:
+            notes.append(f"{m}: history too short ({n} steps) for a {max(h_bt, 0)}-step backtest")
+    origins = [o for o in origins if eligible and o >= max(mins[m] for m in eligible)]
+    bt = _backtest(y, factories, eligible, h_bt, origins, week) if origins else None
+    if bt is not None:
+        notes.extend(bt.notes)
+    if bt is None or not bt.preds:
+        # No window for any candidate: the simplest models on a third of the history.
+        fallback = SHORT_HISTORY if (bt is None or not eligible) else BACKTEST_FAILED
+        h_bt = max(1, n // 3)
+        simple = [m for m in ("seasonal_naive", "naive") if factories[m]().min_length() <= n - h_bt]
+        origins = [o for o in (n - h_bt - k * max(1, h_bt // 2) for k in range(max(n_windows, 3))) if o >= 1]
+        origins = [o for o in origins if o >= max(factories[m]().min_length() for m in simple)] if simple else []
+        if not simple or not origins:
+            raise ModelUnavailableError(f"cannot backtest any model on {n} observations")
+        bt = _backtest(y, factories, simple, h_bt, origins, week)
+        notes.append(f"history of {n} steps too short for a {h}-step backtest: {', '.join(simple)} backtested over {h_bt} steps")
+        if not bt.preds:
+            raise ModelUnavailableError(f"cannot backtest any model on {n} observations")
+    order = list(bt.preds)  # candidates in preference order, each with its variants in order
+    chosen = _choose(bt.scores, order, margin)
+    ranked = [chosen] + sorted((k for k in bt.scores if k != chosen), key=bt.scores.get)
+    point, detail = None, ""
+    for key in ranked:
+        name, _, variant = key.partition("(")
+        variant = variant.rstrip(")") or None
         try:
-            point = make_model(name, freq).fit_array(y).predict_array(h)
-            chosen = name
+            m = factories[name]().fit_array(y)
+            point = m.predict_variants(h)[variant] if variant else m.predict_array(h)
+            detail = m.describe() if hasattr(m, "describe") else ""
+            chosen = key
             break
         except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
-            notes.append(f"{name}: final fit failed ({exc}); next best taken")
+            notes.append(f"{key}: final fit failed ({exc}); next best taken")
             fallback = fallback or FINAL_FIT_FAILED
-    if chosen is None:
+    if point is None:
         raise ModelUnavailableError("every candidate failed on the full history")
-    bt = sel.backtest if chosen == sel.model else None
-    if bt is None:  # the backtest winner failed on the full history: recalibrate the runner-up
-        bt = _select(y, h_bt, freq, [chosen], n_windows, step).backtest
-    cq = ConformalQuantiles(levels, min_per_bucket=min_per_bucket).fit(bt.actual, bt.pred, np.mean(np.abs(y)))
-    quant = cq.predict(point)
+    if spd and h * step_td >= pd.Timedelta("28D") and n * step_td < pd.Timedelta("364D") and chosen.startswith("seasonal_trend"):
+        notes.append(f"yearly cycle not modelled: {n * step_td / pd.Timedelta('7D'):.0f} weeks of history, "
+                     "a yearly term needs 52")
+
+    # -- calibration per lead-time and hour-of-week bucket --------------------------------------
+    pos0 = _week_position(start, freq, spd)
+    edges = lead_buckets(h, spd or 1)
+    pred = bt.preds[chosen]
+    lvl = np.array([_level(y, o, week) for o in bt.origins])
+    how_of, n_how = _how_buckets(pred, bt.origins, pos0, week, spd)
+    how_bt = how_of[(pos0 + np.asarray(bt.origins)[:, None] + np.arange(h_bt)[None, :]) % len(how_of)]
+    cq = LeadTimeConformal(levels, edges, min_cell=min_cell).fit(bt.actual, pred, lvl, how_bt, n_how)
+    how_f = how_of[(pos0 + n + np.arange(h)) % len(how_of)]
+    quant = cq.predict(point, _level(y, n, week), how_f)
+    calibration, pin, peak = _held_out(bt.actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell)
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
-    return SeriesForecast(point, quant, levels, chosen, bt.mase, bt.smape, dict(sel.scores), notes, len(bt.origins),
-                          cq.scale_, fallback)
+    mase_c = bt.scores[chosen]
+    return SeriesForecast(point, quant, levels, chosen, mase_c, smape(bt.actual, pred), dict(bt.scores), notes,
+                          len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak)
+
+
+def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell):
+    """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
+    are calibrated on the other windows (needs three windows)."""
+    w, h_bt = actual.shape
+    if w < 3:
+        return [], {}, float("nan")
+    names = bucket_names(edges, spd)
+    lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h_bt), side="right").clip(max=len(edges) - 2)
+    hits = np.zeros((len(edges) - 1, len(levels)))
+    count = np.zeros(len(edges) - 1)
+    loss = np.zeros(len(levels))
+    peaks = []
+    for k in range(w):
+        rest = np.arange(w) != k
+        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
+            actual[rest], pred[rest], lvl[rest], how[rest], n_how)
+        q = cq.predict(pred[k], lvl[k], how[k])[:, :h_bt]
+        q = np.maximum(q, 0.0)
+        a = actual[k]
+        for j, tau in enumerate(levels):
+            np.add.at(hits[:, j], lead, (a <= q[j]).astype(float))
+            loss[j] += pinball(a, q[j], tau) / max(lvl[k], 1e-9)
+        np.add.at(count, lead, 1.0)
+        if a.max() > 0:
+            peaks.append(float(q[-1].max() / a.max()))
+    rows = []
+    for b, name in enumerate(names):
+        if count[b] == 0:
+            continue
+        for j, tau in enumerate(levels):
+            if tau > 0.5:
+                rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]), "n": int(count[b])})
+    pin = {tau: float(loss[j] / w) for j, tau in enumerate(levels)}
+    return rows, pin, float(np.median(peaks)) if peaks else float("nan")

@@ -1,18 +1,5 @@
-"""Split-conformal quantiles from backtest errors, by horizon bucket, on a relative or an additive scale.
-
-Score of a backtest error: z = (actual − forecast) / s. Two scales are fitted:
-
-* relative, s = |forecast| + 0.1 · mean|y|: errors that grow with the level (a peak hour misses by
-  more than a night hour);
-* additive, s = mean|y|: errors of the same size at every level (spiky series, whose misses at
-  near-zero forecasts would otherwise be multiplied by the peak forecast).
-
-The calibrated quantile at level τ of step i is forecast_i + s_i · Q_τ(z in the bucket of i), where
-Q_τ is the conformal order statistic ⌈(n + 1)τ⌉ of the n scores. Both scales cover about τ of the
-calibration errors by construction; ``scale="auto"`` keeps the one whose upper quantiles are
-narrower on the calibration forecasts (the more efficient score). Buckets are consecutive blocks of
-steps large enough to hold ``min_per_bucket`` scores; upper quantiles are made non-decreasing in
-the horizon.
+"""Split-conformal quantiles at the plan's horizon, from backtest errors, per lead-time bucket and
+hour-of-week bucket, on a relative, square-root or additive scale (``LeadTimeConformal``).
 """
 
 from __future__ import annotations
@@ -21,9 +8,9 @@ import math
 
 import numpy as np
 
-__all__ = ["ConformalQuantiles", "conformal_level", "SCALES"]
+__all__ = ["LeadTimeConformal", "conformal_level", "lead_buckets", "bucket_names", "SCALES"]
 
-SCALES = ("auto", "relative", "additive")
+SCALES = ("auto", "relative", "additive", "sqrt")
 
 
 def conformal_level(n: int, tau: float) -> int:
@@ -31,87 +18,169 @@ def conformal_level(n: int, tau: float) -> int:
     return min(n, max(1, math.ceil((n + 1) * tau)))
 
 
-class ConformalQuantiles:
-    """Calibrated quantiles of a point forecast from its backtest errors.
+def lead_buckets(h: int, steps_per_day: float, edges_days=(14, 42, 91, 364)) -> list[int]:
+    """Bucket edges (in steps, from 0 to ``h``) of the lead time: weeks 1–2, 3–6, 7–13, 14–52 and
+    beyond; a horizon of two weeks or less is cut finer (half days 1 and 2, days 2–3, 4–7), since
+    errors grow fastest in the first hours."""
+    edges = [0]
+    if h <= 14 * steps_per_day and steps_per_day >= 2:
+        edges += [int(steps_per_day) // 2, int(steps_per_day), 3 * int(steps_per_day), 7 * int(steps_per_day)]
+    edges += [int(round(e * steps_per_day)) for e in edges_days]
+    edges = sorted({e for e in edges if 0 <= e < h} | {h})
+    return edges
+
+
+def bucket_names(edges: list[int], steps_per_day: float) -> list[str]:
+    """Readable names of lead-time buckets: ``w1-2``, ``w3-6``... (``d1`` for the first day)."""
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        da, db = a / steps_per_day, b / steps_per_day
+        if db <= 1 + 1e-9:
+            out.append(f"h{int(round(a * 24 / steps_per_day))}-{int(round(b * 24 / steps_per_day))}")
+        elif da < 7 and db <= 14 and da >= 1:
+            out.append(f"d{int(round(da)) + 1}-{int(math.ceil(db))}")
+        else:
+            out.append(f"w{int(da // 7) + 1}-{int(math.ceil(db / 7))}")
+    return out
+
+
+class LeadTimeConformal:
+    """Split-conformal quantiles calibrated per lead-time bucket and, where the data allow, per
+    hour-of-week bucket, from backtest windows as long as the horizon.
+
+    Score of an error: z = (actual − forecast) / s, with s either relative (|forecast| + 10 % of
+    the level at the window's origin) or additive (that level); ``scale="auto"`` keeps the one
+    whose upper quantiles are narrower on the calibration forecasts. The level is the mean |y|
+    of the last four weeks before each origin, so scores stay comparable while a series grows.
+
+    The quantile of level τ in a cell is the conformal order statistic ⌈(n + 1)τ⌉ of its n
+    scores. A (lead, hour-of-week) cell is used when it holds at least ``min_cell`` scores;
+    otherwise the lead bucket's pooled scores are used. Upper quantiles never narrow further out
+    (running maximum over lead buckets). Buckets past the calibrated lead time (history shorter
+    than the horizon) take the last calibrated bucket's quantiles widened by √(lead ratio), the
+    growth of a random walk's spread.
 
     Args:
-        levels: quantile levels in (0, 1), e.g. (0.5, 0.9, 0.95, 0.99).
-        min_per_bucket: scores per horizon bucket. 60 (ten steps with 6 windows) follows the growth
-            of errors along the horizon closely; with the running maximum over buckets this gave
-            q90/q95 coverage within a point of nominal on held-out real traces, where 120 fell
-            2-9 points short (docs/forecast.md).
-        floor_frac: floor of the relative scale as a share of the mean absolute level of the
-            history, so that forecasts near zero still get an interval.
-        scale: ``"relative"``, ``"additive"`` or ``"auto"`` (the narrower of the two; ``scale_``
-            tells which after :meth:`fit`).
+        levels: quantile levels.
+        edges: lead-time bucket edges in steps (see :func:`lead_buckets`), ending at the horizon.
+        min_cell: scores needed for an hour-of-week cell of its own.
+        floor_frac: floor of the relative scale, as a share of the level.
+        scale: ``"auto"``, ``"relative"`` or ``"additive"``.
     """
 
-    def __init__(self, levels=(0.5, 0.9, 0.95, 0.99), min_per_bucket: int = 60, floor_frac: float = 0.1,
+    def __init__(self, levels=(0.5, 0.9, 0.95, 0.99), edges=None, min_cell: int = 400, floor_frac: float = 0.1,
                  scale: str = "auto"):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
         self.levels = tuple(levels)
-        self.min_per_bucket = min_per_bucket
+        self.edges = edges
+        self.min_cell = min_cell
         self.floor_frac = floor_frac
         self.scale = scale
 
-    def _scale(self, point, kind=None):
-        kind = kind or self.scale_
-        point = np.asarray(point, float)
+    def _s(self, pred, level, kind):
+        level = np.asarray(level, float)
         if kind == "additive":
-            return np.full(point.shape, self.level_)
-        return np.abs(point) + self.floor_
+            return np.broadcast_to(level, np.shape(pred)).astype(float) + 1e-9
+        if kind == "sqrt":  # counts: spread grows with the square root of the level
+            return np.sqrt((np.abs(pred) + self.floor_frac * level) * level) + 1e-9
+        return np.abs(pred) + self.floor_frac * level + 1e-9
 
-    def _bucket_quantiles(self, z: np.ndarray) -> np.ndarray:
-        w, h = z.shape
-        edges = self.edges_
-        q = np.empty((len(edges) - 1, len(self.levels)))
-        for b in range(len(edges) - 1):
-            scores = np.sort(z[:, edges[b]:edges[b + 1]].ravel())
-            for j, tau in enumerate(self.levels):
-                if tau == 0.5:
-                    q[b, j] = float(np.median(scores))
-                elif tau > 0.5:
-                    q[b, j] = scores[conformal_level(len(scores), tau) - 1]
-                else:
-                    q[b, j] = scores[len(scores) - conformal_level(len(scores), 1 - tau)]
+    def _quantiles(self, z, lead, how, n_how):
+        """Cell quantiles [lead bucket, how bucket (+1 pooled), level] of scores ``z`` (flat)."""
+        n_lead = len(self.edges_) - 1
+        q = np.full((n_lead, n_how + 1, len(self.levels)), np.nan)
+        order = np.lexsort((z, how, lead))
+        z, lead, how = z[order], lead[order], how[order]
+        lead_cuts = np.searchsorted(lead, np.arange(n_lead + 1))
+        for b in range(n_lead):
+            zb, hb = z[lead_cuts[b]:lead_cuts[b + 1]], how[lead_cuts[b]:lead_cuts[b + 1]]
+            if len(zb) == 0:
+                continue
+            q[b, n_how] = self._order_stats(np.sort(zb))
+            cuts = np.searchsorted(hb, np.arange(n_how + 1))
+            for c in range(n_how):
+                cell = zb[cuts[c]:cuts[c + 1]]  # sorted within the cell by the lexsort
+                if len(cell) >= self.min_cell:
+                    q[b, c] = self._order_stats(cell)
+        # Cells without enough scores use the pooled bucket; then never narrower further out.
+        pooled = q[:, n_how:n_how + 1, :]
+        q = np.where(np.isnan(q), pooled, q)
+        q = self._extend(q)
         upper = np.array(self.levels) > 0.5
-        q[:, upper] = np.maximum.accumulate(q[:, upper], axis=0)  # wider, never narrower, further out
+        q[:, :, upper] = np.maximum.accumulate(q[:, :, upper], axis=0)
         return q
 
-    def fit(self, actual: np.ndarray, pred: np.ndarray, level_ref: float) -> "ConformalQuantiles":
-        """Fit on backtest windows (rows) × steps (columns); ``level_ref`` = mean |y| of the history."""
+    def _order_stats(self, s):
+        out = np.empty(len(self.levels))
+        for j, tau in enumerate(self.levels):
+            if tau == 0.5:
+                out[j] = float(np.median(s))
+            elif tau > 0.5:
+                out[j] = s[conformal_level(len(s), tau) - 1]
+            else:
+                out[j] = s[len(s) - conformal_level(len(s), 1 - tau)]
+        return out
+
+    def _extend(self, q):
+        """Buckets with no scores (past the calibrated lead time) from the last calibrated one."""
+        done = ~np.isnan(q[:, -1, 0])
+        if done.all() or not done.any():
+            return q
+        last = int(np.flatnonzero(done)[-1])
+        mid = (np.asarray(self.edges_[:-1]) + np.asarray(self.edges_[1:])) / 2.0
+        upper = np.array(self.levels) > 0.5
+        for b in range(last + 1, len(q)):
+            grow = math.sqrt(mid[b] / max(mid[last], 1.0))
+            q[b] = q[last]
+            q[b][:, upper] = np.where(q[last][:, upper] > 0, q[last][:, upper] * grow, q[last][:, upper])
+        return q
+
+    def _lead_of(self, steps):
+        return np.searchsorted(np.asarray(self.edges_[1:]), steps, side="right").clip(max=len(self.edges_) - 2)
+
+    def fit(self, actual, pred, level, how=None, n_how: int = 1) -> "LeadTimeConformal":
+        """Fit on backtest windows.
+
+        Args:
+            actual, pred: windows × steps (steps may be fewer than the horizon; NaN ignored).
+            level: per window, the mean |y| of the four weeks before its origin.
+            how: windows × steps hour-of-week bucket labels in [0, n_how) (None: one bucket).
+            n_how: number of hour-of-week buckets.
+        """
         actual = np.atleast_2d(np.asarray(actual, float))
         pred = np.atleast_2d(np.asarray(pred, float))
-        w, h = actual.shape
-        self.level_ = abs(float(level_ref)) + 1e-9
-        self.floor_ = self.floor_frac * abs(float(level_ref)) + 1e-9
-        size = min(h, max(1, math.ceil(self.min_per_bucket / w)))
-        edges = list(range(0, h, size)) + [h]
-        if len(edges) > 2 and edges[-1] - edges[-2] < size / 2:
-            edges.pop(-2)  # merge a short tail bucket into the previous one
-        self.edges_ = edges
-        kinds = ("relative", "additive") if self.scale == "auto" else (self.scale,)
+        w, h_cal = actual.shape
+        level = np.asarray(level, float).reshape(w, 1)
+        edges = list(self.edges) if self.edges is not None else [0, h_cal]
+        # Windows shorter than the horizon: the part of a bucket they do not reach is a bucket of
+        # its own, widened from the last calibrated one (see _extend).
+        self.edges_ = sorted(set(edges) | ({h_cal} if h_cal < edges[-1] else set()))
+        self.n_how_ = int(n_how)
+        how = np.zeros_like(actual, dtype=int) if how is None else np.asarray(how, int)
+        lead = np.broadcast_to(self._lead_of(np.arange(h_cal)), actual.shape)
+        ok = np.isfinite(actual) & np.isfinite(pred)
+        kinds = ("relative", "sqrt", "additive") if self.scale == "auto" else (self.scale,)
+        upper = np.array(self.levels) > 0.5
         fits = {}
         for kind in kinds:
-            s = self._scale(pred, kind)
-            q = self._bucket_quantiles((actual - pred) / s)
-            bucket = self._bucket_of(np.arange(h))
-            upper = np.array(self.levels) > 0.5
-            # Mean width above the forecast of the upper quantiles on the calibration forecasts.
-            width = float((s[:, :, None] * q[bucket][None, :, upper]).mean())
-            fits[kind] = (width, q)
+            s = self._s(pred, level, kind)
+            z = ((actual - pred) / s)[ok]
+            q = self._quantiles(z, lead[ok], how[ok], self.n_how_)
+            qs = q[lead, how][..., upper]  # windows × steps × upper levels
+            fits[kind] = (float((s[..., None] * qs)[ok].mean()), q)
         self.scale_ = min(fits, key=lambda k: fits[k][0])
         self.width_ = {k: v[0] for k, v in fits.items()}
-        self.quantiles_, self.n_scores_ = fits[self.scale_][1], int(actual.size)
+        self.quantiles_ = fits[self.scale_][1]
+        self.n_scores_ = int(ok.sum())
         return self
 
-    def _bucket_of(self, steps: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.edges_[1:], steps, side="right").clip(max=len(self.edges_) - 2)
-
-    def predict(self, point: np.ndarray) -> np.ndarray:
-        """Quantiles (levels × steps) around ``point``; steps past the calibrated horizon reuse the last bucket."""
+    def predict(self, point, level: float, how=None) -> np.ndarray:
+        """Quantiles (levels × steps) around ``point`` (steps from the first of the horizon)."""
         point = np.asarray(point, float)
-        bucket = self._bucket_of(np.arange(len(point)))
-        out = point[None, :] + self._scale(point)[None, :] * self.quantiles_[bucket].T
-        return np.sort(out, axis=0)  # quantiles never cross
+        steps = np.arange(len(point))
+        lead = self._lead_of(steps)
+        how = np.zeros(len(point), int) if how is None else np.asarray(how, int)
+        q = self.quantiles_[lead, how]  # steps × levels
+        s = self._s(point, level, self.scale_)
+        return np.sort(point[None, :] + s[None, :] * q.T, axis=0)

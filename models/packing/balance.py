@@ -46,24 +46,31 @@ class _Balancer(OverflowRepair):
         allowed = super().relocation_allowed(a, members)
         lvl = np.maximum(self.level[None, :], self.h[members][:, None])  # [m, B]
         cap = self.real[None] * (1.0 - lvl)[:, :, None]
+        if self.chance:
+            arrive = self.chance_relocation(a, members)[2]
+            return allowed & self._fits(arrive, np.float32(0.0), cap)
         return allowed & self._fits(self.L32[None], self.D32[members][:, None], cap)
 
     def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         ok = super().swap_allowed(a, members, partners)
         Dm, Dp, wp = self.D32[members], self.D32[partners], self.w_of[partners]
         lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
-        ok &= self._fits((self.L32[a][None] - Dm)[:, None], Dp[None], self.real[a] * (1.0 - lvl_a)[..., None])
         lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
-        ok &= self._fits((self.L32[wp] - Dp)[None], Dm[:, None], self.real[wp][None] * (1.0 - lvl_b)[..., None])
+        cap_a = self.real[a] * (1.0 - lvl_a)[..., None]
+        cap_b = self.real[wp][None] * (1.0 - lvl_b)[..., None]
+        if self.chance:
+            load_a, load_b = self.chance_swap(a, members, partners)
+            return ok & self._fits(load_a, np.float32(0.0), cap_a) & self._fits(load_b, np.float32(0.0), cap_b)
+        ok &= self._fits((self.L32[a][None] - Dm)[:, None], Dp[None], cap_a)
+        ok &= self._fits((self.L32[wp] - Dp)[None], Dm[:, None], cap_b)
         return ok
 
 
 def excess_above(instance: PackingInstance, packing: Packing, ceiling: float) -> float:
     """The excess (module docstring) of ``packing``: load above ``ceiling`` x its workers' capacity,
     in units of the largest server, summed over workers, slots and resources."""
-    it = instance.items()
     unit = instance.capacity.max(axis=0)
-    loads, stype, level, _ = worker_state(instance, packing, it.demand / unit)
+    loads, stype, level, _ = worker_state(instance, packing, unit)
     cap = instance.capacity[stype] / unit * (1.0 - level)[:, None]
     return float(np.maximum(loads - ceiling * cap[:, None, :], 0.0).sum())
 
@@ -78,16 +85,15 @@ def balance_load(instance: PackingInstance, packing: Packing, deadline: float, m
     t0 = time.perf_counter()
     it = instance.items()
     unit = instance.capacity.max(axis=0)
-    demand = it.demand / unit[None, None, :]
-    _, stype, _, worker_class = worker_state(instance, packing, demand)
+    _, stype, _, worker_class = worker_state(instance, packing, unit)
     type_cap = instance.capacity[stype] / unit[None, :]
     open_ = np.ones(len(stype), dtype=bool)
-    repair = _Balancer(instance, demand, packing.item_worker, type_cap * ceiling, open_, worker_class,
+    repair = _Balancer(instance, unit, packing.item_worker, type_cap * ceiling, open_, worker_class,
                        np.random.default_rng(seed), real=type_cap)
 
     def over_real(w: int) -> bool:
         real = type_cap[w] * (1.0 - repair.level[w])
-        return bool(np.any(repair.L[w] > real[None, :] * (1 + 1e-9) + 1e-12))
+        return bool(np.any(repair.X[w] > real[None, :] * (1 + 1e-9) + 1e-12))
 
     start = repair.total()
     invalid = {w for w in range(len(stype)) if over_real(w)}

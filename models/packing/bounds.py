@@ -25,21 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.packing.heuristics import shape_ffd
 from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.prices import class_demand, dual_prices
 
 __all__ = ["aggregate_bound", "fleet_bound", "peak_bound", "lower_bound", "class_demand", "min_workers",
-           "dual_prices", "column_generation", "column_generation_bound", "ColumnGenerationBound"]
-
-
-def class_demand(instance: PackingInstance, peaks: bool = False) -> np.ndarray:
-    """Headroom-inflated aggregate demand per isolation class ``[class, slot, resource]``."""
-    items = instance.items()
-    d = items.demand / (1.0 - items.headroom)[:, None, None]
-    if peaks:
-        d = np.broadcast_to(d.max(axis=1, keepdims=True), d.shape)
-    out = np.zeros((len(instance.isolation_classes),) + d.shape[1:])
-    np.add.at(out, items.iso_class, d)
-    return out
+           "dual_prices", "column_generation", "column_generation_bound", "ColumnGenerationBound", "chord_demand",
+           "chord_bound"]
 
 
 def min_workers(instance: PackingInstance) -> np.ndarray:
@@ -121,32 +113,100 @@ def peak_bound(instance: PackingInstance) -> float:
     return _fleet_programme(instance, _reduce(class_demand(instance, peaks=True)), integer=False)
 
 
+def chord_demand(instance: PackingInstance) -> np.ndarray:
+    """``[item, slot, resource]`` linear relaxation of the chance constraint: ``mean + z^2 psi / C``
+    with ``psi = d sigma^2`` and ``C`` the largest capacity of the resource.
+
+    Valid for every worker: its load ``M + z_w sqrt(V) <= C_w`` lies under the chord of the
+    feasible region, ``M / C_w + (z_w sqrt(V) / C_w)^2 <= 1`` (as ``s^2 <= s`` for ``0 <= s <= 1``),
+    and ``sum_i z_i^2 psi_i <= z_w^2 V``, ``C_w <= C``; so ``sum_i chord_i <= C_w`` holds for any set
+    a worker can hold. Equal to the demand on a linear instance."""
+    it = instance.items()
+    if not it.chance:
+        return it.demand
+    psi = it.moments()[2]
+    cmax = instance.capacity.max(axis=0)
+    return it.demand + (it.z**2)[:, None, None] * psi / cmax[None, None, :]
+
+
+def chord_bound(instance: PackingInstance, integer: bool = True) -> float:
+    """Lower bound of a chance-constrained instance from the chord relaxation (:func:`chord_demand`):
+    items assigned fractionally to server types ``y[i, k]`` with, for every class ``c``, type ``k``,
+    slot and resource, ``sum_i y[i, k] chord_ik / C_ik <= n[c, k]`` (``C_ik`` the type's capacity
+    at the item's headroom; ``chord_ik`` with ``C_ik`` in place of ``C``), ``min_workers`` and
+    ``max_count``; ``min sum cost_k n[c, k]`` with ``n`` integer (or fractional). 0 on a linear
+    instance (the aggregate bounds cover it)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    it = instance.items()
+    if not it.chance:
+        return 0.0
+    n_i, n_k = len(it), len(instance.server_types)
+    n_c = len(instance.isolation_classes)
+    mu, _, psi = it.moments()
+    cap = instance.capacity  # [K, R]
+    usable = cap[None, :, :] * (1.0 - it.headroom)[:, None, None]  # [I, K, R]
+    rows, cols, vals, lo = [], [], [], []
+    row = 0
+    # Each item is placed once: sum_k y[i, k] = 1 (y[i, k] at column i * n_k + k).
+    for i in range(n_i):
+        rows += [row] * n_k
+        cols += list(range(i * n_k, (i + 1) * n_k))
+        vals += [1.0] * n_k
+        row += 1
+    eq_rows = row
+    n_var = n_i * n_k + n_c * n_k  # n[c, k] at n_i * n_k + c * n_k + k
+    for c in range(n_c):
+        mine = np.flatnonzero(it.iso_class == c)
+        for k in range(n_k):
+            cu = usable[mine, k, :][:, None, :]  # [m, 1, R]
+            share = (mu[mine] + (it.z[mine]**2)[:, None, None] * psi[mine] / cu) / cu  # [m, T, R]
+            keep = dominant_slots(share)
+            for t in keep:
+                for r in range(share.shape[2]):
+                    nz = np.flatnonzero(share[:, t, r] > 0)
+                    rows += [row] * (len(nz) + 1)
+                    cols += list(mine[nz] * n_k + k) + [n_i * n_k + c * n_k + k]
+                    vals += list(share[nz, t, r]) + [-1.0]
+                    row += 1
+    cap_rows = row
+    need = min_workers(instance)
+    for c in range(n_c):
+        rows += [row] * n_k
+        cols += [n_i * n_k + c * n_k + k for k in range(n_k)]
+        vals += [1.0] * n_k
+        row += 1
+    limit = instance.max_count.astype(float)
+    lim_rows = []
+    for k in range(n_k):
+        if limit[k] < 1e8:
+            rows += [row] * n_c
+            cols += [n_i * n_k + c * n_k + k for c in range(n_c)]
+            vals += [1.0] * n_c
+            lim_rows.append(limit[k])
+            row += 1
+    A = coo_matrix((vals, (rows, cols)), shape=(row, n_var)).tocsr()
+    lo = np.concatenate([np.ones(eq_rows), np.full(cap_rows - eq_rows, -np.inf), need, np.full(len(lim_rows), -np.inf)])
+    hi = np.concatenate([np.ones(eq_rows), np.zeros(cap_rows - eq_rows), np.full(n_c, np.inf), np.array(lim_rows)])
+    cost = np.concatenate([np.zeros(n_i * n_k), np.tile(instance.cost, n_c)])
+    integrality = np.concatenate([np.zeros(n_i * n_k), np.full(n_c * n_k, 1.0 if integer else 0.0)])
+    res = milp(c=cost, constraints=LinearConstraint(A, lo, hi), integrality=integrality,
+               bounds=Bounds(0, np.inf), options={"time_limit": 20.0})
+    if res.x is None:
+        return float("inf") if res.status == 2 else 0.0
+    if integer and res.status != 0:
+        return float(getattr(res, "mip_dual_bound", 0.0) or 0.0)
+    return float(res.fun)
+
+
 def lower_bound(instance: PackingInstance) -> dict[str, float]:
-    """All bounds: ``aggregate`` (fractional), ``fleet`` (integer) and ``best`` (the larger)."""
+    """All bounds: ``aggregate`` (fractional), ``fleet`` (integer), ``chord`` (chance-constrained
+    instances, else 0) and ``best`` (the largest)."""
     agg = aggregate_bound(instance)
     fleet = fleet_bound(instance)
-    return {"aggregate": agg, "fleet": fleet, "best": max(agg, fleet)}
-
-
-def dual_prices(instance: PackingInstance) -> np.ndarray:
-    """Shadow prices ``[class, slot, resource]`` of the fractional fleet programme (per class, no
-    count limits): the value of one unit of demand in each slot and resource. An item's value
-    ``sum_{t,r} price[t, r] d[t, r]`` sums to the aggregate bound over all items, so value / cost
-    measures how well a worker is filled."""
-    from scipy.optimize import linprog
-
-    demand = class_demand(instance)
-    cap, cost = instance.capacity, instance.cost
-    n_c, n_t, n_r = demand.shape
-    out = np.zeros(demand.shape)
-    for c in range(n_c):
-        # min cost . n  s.t.  -cap[:, r] . n <= -D[t, r]
-        A = -np.repeat(cap.T[None, :, :], n_t, axis=0).reshape(n_t * n_r, len(cost))
-        b = -demand[c].reshape(-1)
-        res = linprog(cost, A_ub=A, b_ub=b, bounds=(0, None), method="highs")
-        if res.status == 0:
-            out[c] = (-res.ineqlin.marginals).reshape(n_t, n_r)
-    return out
+    chord = chord_bound(instance)
+    return {"aggregate": agg, "fleet": fleet, "chord": chord, "best": max(agg, fleet, chord)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +274,8 @@ def column_generation(instance: PackingInstance, time_limit: float = 60.0, seed:
     """
     import time as _time
 
+    if instance.chance:
+        raise ValueError("column generation prices linear patterns; it does not support the chance constraint")
     t_start = _time.perf_counter()
     deadline = t_start + time_limit
     items = instance.items()
@@ -244,8 +306,6 @@ def column_generation(instance: PackingInstance, time_limit: float = 60.0, seed:
             kinds.capacity[:, None, :] >= items.demand[i].max(axis=0)[None, None, :] - 1e-9, axis=(1, 2)))
         add(ok[np.argmin(kinds.cost[ok])], [i])
     try:
-        from models.packing.heuristics import shape_ffd
-
         start = shape_ffd(instance)
         for w in range(len(start.worker_kind)):
             members = np.flatnonzero(start.item_worker == w)

@@ -42,7 +42,7 @@ def solve_subproblem_cpsat(instance: PackingInstance, sub: SubProblem, options: 
     # [START data]
     it, kinds = instance.items(), instance.kinds()
     unit = instance.capacity.max(axis=0) / _UNITS  # [R]
-    dem = np.ceil(it.demand[sub.items][:, sub.slots, :] / unit[None, None, :] - 1e-9).astype(np.int64)
+    dem = np.ceil(sub.item_demand(instance)[:, sub.slots, :] / unit[None, None, :] - 1e-9).astype(np.int64)
     cap = np.floor(kinds.capacity / unit[None, :] + 1e-9).astype(np.int64)  # [K, R]
     cost = np.round(kinds.cost * _COST_UNITS).astype(np.int64)
     n_j, n_p, n_k = len(sub.items), len(sub.pool_class), len(kinds)

@@ -231,11 +231,10 @@ def plan_reserve(instance: PackingInstance, result: PackingResult, rules: Failov
     workers = sorted(wtype)
     frame = result.assignment_frame()
     shard_rows = list(frame.itertuples(index=False))
-    demand_of = [r.fraction * instance.demand[index[r.group_id]] for r in shard_rows]  # [T, R] each
-    loads = {w: np.zeros(instance.demand.shape[1:]) for w in workers}
+    piece, loads = _linear_loads(instance, frame, workers)
+    demand_of = [r.fraction * piece[index[r.group_id]] for r in shard_rows]  # [T, R] each
     w_class: dict[str, str | None] = {}
-    for r, d in zip(shard_rows, demand_of):
-        loads[r.worker_id] += d
+    for r in shard_rows:
         w_class[r.worker_id] = instance.isolation[index[r.group_id]]
     levels = {lv for lv in rules.level if lv is not None}
     label = rules.label or tuple(instance.group_ids)
@@ -361,6 +360,27 @@ def plan_reserve(instance: PackingInstance, result: PackingResult, rules: Failov
                         float(sum(cost_of[t] for _, t, _ in spares)), by_label, "reserve")
 
 
+def _linear_loads(instance: PackingInstance, frame: pd.DataFrame, workers: list[str]):
+    """Per group the load one unit adds to a worker, and each worker's own load, both linear upper
+    bounds of the chance constraint's ``M + z sqrt(V)``: with ``z*`` the largest multiplier of the
+    instance, a worker's ``mean + z* sd`` plus each added piece's ``f (mean + z* sigma)`` bounds its
+    pooled load after a failover (``sqrt`` is subadditive under any correlation). On a linear
+    instance both are the demand."""
+    index = {g: i for i, g in enumerate(instance.group_ids)}
+    shape = instance.demand.shape[1:]
+    if not instance.chance:
+        loads = {w: np.zeros(shape) for w in workers}
+        for g, f, w in zip(frame["group_id"], frame["fraction"].astype(float), frame["worker_id"]):
+            loads[w] += f * instance.demand[index[g]]
+        return instance.demand, loads
+    from models.packing.verify import chance_terms
+
+    z_hi = float(instance.risk_z.max())
+    mean, sd, _, _, _ = chance_terms(instance, frame, workers)
+    loads = {w: mean[i] + z_hi * sd[i] for i, w in enumerate(workers)}
+    return instance.demand + z_hi * instance.sigma, loads
+
+
 def _type_of(worker: str, spares) -> str:
     return next(t for w, t, _ in spares if w == worker)
 
@@ -437,20 +457,29 @@ def spread_instance(instance: PackingInstance, rules: FailoverRules) -> tuple[Pa
             zone_of_group[g] = [z]
         load[z] += sum(size[g] for g in gs)
     gids, demand, head, cust, spread, iso, mins, origin = [], [], [], [], [], [], [], []
+    risk_rows: list[tuple[float, int]] = []
     for g in range(inst.n_groups):
         zs = zone_of_group[g]
         for z in zs:
             split = len(zs) > 1
             gids.append(f"{inst.group_ids[g]}@{z}" if split else inst.group_ids[g])
             demand.append(inst.demand[g] / (len(zs) - 1) if split else inst.demand[g])
+            risk_rows.append((1.0 / (len(zs) - 1) if split else 1.0, g))
             head.append(inst.headroom[g])
             cust.append(f"{inst.customer[g]}@{z}" + ("/parts" if split else ""))  # parts keep spread 1
             spread.append(1 if split else inst.spread[g])
             iso.append(f"{inst.isolation[g] or ''}|zone:{z}")
             mins.append(1)
             origin.append((g, z, len(zs)))
+    risk = {}
+    if inst.sigma is not None:  # the parts keep their group's spread (scaled), target, method and factors
+        scale = np.array([k for k, _ in risk_rows])
+        src = np.array([g for _, g in risk_rows])
+        risk = dict(sigma=inst.sigma[src] * scale[:, None, None], overflow_risk=inst.overflow_risk[src],
+                    risk_method=tuple(inst.risk_method[g] for g in src), loadings=inst.loadings[src],
+                    scenarios=None if inst.scenarios is None else inst.scenarios[:, src])
     out = PackingInstance(tuple(gids), inst.slots, inst.resources, np.array(demand), inst.server_types,
-                          np.array(head), tuple(cust), np.array(spread), tuple(iso), np.array(mins))
+                          np.array(head), tuple(cust), np.array(spread), tuple(iso), np.array(mins), **risk)
     # Worker-level groups inside their zone: shards across workers, sized to take over.
     out = _spread_worker(out, tuple("worker" if level[g] == "worker" else None for g, _, _ in origin))
     return out, {"kind": "zone", "origin": origin, "base": inst}
@@ -461,12 +490,14 @@ def _spread_worker(inst: PackingInstance, level) -> PackingInstance:
     if not protect.any():
         return inst
     mins = np.where(protect, np.maximum(inst.min_shards, 2), inst.min_shards)
-    base = inst.demand
+    base, sigma = inst.demand, inst.sigma
     for _ in range(20):
-        cur = dataclasses.replace(inst, min_shards=mins, _cache={})
+        cur = dataclasses.replace(inst, min_shards=mins, deferral=None, _cache={})
         n = cur.shard_counts()
         factor = np.where(protect, n / np.maximum(n - 1, 1), 1.0)
-        trial = dataclasses.replace(inst, demand=base * factor[:, None, None], min_shards=n, _cache={})
+        # Mean and spread scale together: a shard planned at n/(n-1) of its share, in every moment.
+        trial = dataclasses.replace(inst, demand=base * factor[:, None, None], deferral=None, min_shards=n, _cache={},
+                                    sigma=None if sigma is None else sigma * factor[:, None, None])
         if np.array_equal(trial.shard_counts(), n):
             return trial
         mins = trial.shard_counts()

@@ -12,6 +12,10 @@
 
 All return a :class:`~models.packing.solution.Packing` that respects isolation, headroom, shards on
 distinct workers, spread and ``max_count``, or raise :class:`HeuristicFailure`.
+
+On a chance-constrained instance a worker's load is ``M + z sqrt(V)`` (:mod:`models.packing.risk`):
+the greedies keep each worker's additive sums (:class:`_Sums`) and test a candidate by the load of
+the worker with it; sizes and orders use each item's load alone (``mean + z sigma``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.packing.instance import PackingInstance
+from models.packing.instance import Items, PackingInstance
+from models.packing.prices import dual_prices
+from models.packing.risk import effective_load
 from models.packing.solution import Packing, compact, packing_cost
 
 __all__ = ["HeuristicFailure", "peak_ffd", "shape_ffd", "shape_fill", "shape_balance", "best_heuristic",
@@ -33,19 +39,30 @@ class HeuristicFailure(RuntimeError):
     """The greedy could not place an item (server counts exhausted, or a spread it cannot meet)."""
 
 
-def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None) -> dict[tuple[int, float], int]:
+def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
+                    types: Sequence[int] | None = None) -> dict[tuple[int, float], int]:
     """For each (isolation class, headroom level), the kind that covers the class's aggregate demand
-    most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]``."""
+    most cheaply: ``argmin_k cost_k * max_{t,r} D[t, r] / capacity_k[r]`` (among the server
+    ``types`` given, default all)."""
     items, kinds = instance.items(), instance.kinds()
-    demand = items.demand if demand is None else demand
+    allowed = _type_mask(instance, types)[kinds.server_type]
     out = {}
     for c in np.unique(items.iso_class):
-        agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
+        if demand is None:
+            agg = instance.effective_loads((items.iso_class != c).astype(np.int64), 2)[0]  # the class on one worker
+        else:
+            agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
         for lv in np.unique(kinds.level):
-            ks = np.flatnonzero(np.isclose(kinds.level, lv))
+            ks = np.flatnonzero(np.isclose(kinds.level, lv) & allowed)
             need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
             out[(int(c), float(lv))] = int(ks[np.argmin(kinds.cost[ks] * np.maximum(need, 1e-12))])
     return out
+
+
+def _type_mask(instance: PackingInstance, types: Sequence[int] | None) -> np.ndarray:
+    mask = np.zeros(len(instance.server_types), dtype=bool)
+    mask[list(range(len(mask))) if types is None else list(types)] = True
+    return mask
 
 
 def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
@@ -54,12 +71,52 @@ def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
     return (demand / cap[None, None, :]).max(axis=(1, 2))
 
 
-class _Fleet:
-    """Open workers and their loads during a greedy pass."""
+class _Sums:
+    """The additive parts of one worker's load on a chance-constrained instance: mean, factor sums,
+    idiosyncratic variance and the largest multiplier of its items."""
 
-    def __init__(self, instance: PackingInstance, demand: np.ndarray):
+    def __init__(self, items: Items, first: int | None = None):
+        self.it = items
+        _, phi, _ = items.moments(slice(0, 1))
+        t_r = items.demand.shape[1:]
+        self.mean, self.f, self.p, self.z = np.zeros(t_r), np.zeros(phi.shape[1:]), np.zeros(t_r), 0.0
+        if first is not None:
+            self.add(first)
+
+    def add(self, i: int) -> None:
+        mu, phi, psi = self.it.moments([i])
+        self.mean += mu[0]
+        self.f += phi[0]
+        self.p += psi[0]
+        self.z = max(self.z, float(self.it.z[i]))
+
+    def load(self) -> np.ndarray:
+        """``[T, R]`` load of the worker."""
+        return effective_load(self.mean, self.f[None], self.p[None], np.array([self.z]))[0]
+
+    def with_each(self, cand: np.ndarray) -> np.ndarray:
+        """``[n, T, R]`` load of the worker with each candidate item added."""
+        mu, phi, psi = self.it.moments(cand)
+        var = (np.einsum("ktr,ktr->tr", self.f, self.f)[None] + 2.0 * np.einsum("ktr,nktr->ntr", self.f, phi)
+               + np.einsum("nktr,nktr->ntr", phi, phi) + self.p[None] + psi)
+        z = np.maximum(self.z, self.it.z[cand])
+        return self.mean[None] + mu + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
+
+
+class _Fleet:
+    """Open workers and their loads during a greedy pass.
+
+    ``demand`` is what the linear check adds up (the items' demand, or the peak-based baseline's
+    peaks); on a chance-constrained instance every worker must also hold the chance rule."""
+
+    def __init__(self, instance: PackingInstance, demand: np.ndarray, types: Sequence[int] | None = None):
         self.inst, self.items, self.kinds = instance, instance.items(), instance.kinds()
+        self.allowed = _type_mask(instance, types)[self.kinds.server_type]  # kinds new workers may take
         self.demand = demand
+        self.chance = self.items.chance
+        self.sums: list[_Sums] = []
+        # Each item's peak alone, per resource: what a worker must hold for it.
+        self.alone = np.maximum(demand.max(axis=1), self.items.standalone().max(axis=1))  # [I, R]
         self.loads: list[np.ndarray] = []
         self.kind: list[int] = []
         self.iso: list[int] = []
@@ -70,18 +127,33 @@ class _Fleet:
 
     def fits(self, i: int, w: int) -> bool:
         k = self.kind[w]
-        return (
+        ok = (
             self.iso[w] == self.items.iso_class[i]
             and self.kinds.level[k] >= self.items.headroom[i] - 1e-12
             and self.items.group[i] not in self.groups[w]
             and bool(np.all(self.loads[w] + self.demand[i] <= self.kinds.capacity[k][None, :] + _TOL))
         )
+        if ok and self.chance:
+            ok = bool(np.all(self.sums[w].with_each(np.array([i]))[0] <= self.kinds.capacity[k][None, :] + _TOL))
+        return ok
+
+    def load(self, w: int) -> np.ndarray:
+        """``[T, R]`` load of worker ``w`` under the instance's rule."""
+        return self.sums[w].load() if self.chance else self.loads[w]
+
+    def load_with(self, i: int, w: int) -> np.ndarray:
+        """``[T, R]`` load of worker ``w`` with item ``i`` added."""
+        if self.chance:
+            return self.sums[w].with_each(np.array([i]))[0]
+        return self.loads[w] + self.demand[i]
 
     def can_open(self, k: int) -> bool:
         return self.counts[self.kinds.server_type[k]] < self.limit[self.kinds.server_type[k]]
 
     def open(self, k: int, iso: int) -> int:
         self.loads.append(np.zeros(self.demand.shape[1:]))
+        if self.chance:
+            self.sums.append(_Sums(self.items))
         self.kind.append(k)
         self.iso.append(iso)
         self.groups.append(set())
@@ -90,6 +162,8 @@ class _Fleet:
 
     def place(self, i: int, w: int) -> None:
         self.loads[w] += self.demand[i]
+        if self.chance:
+            self.sums[w].add(i)
         self.groups[w].add(int(self.items.group[i]))
         self.item_worker[i] = w
 
@@ -100,10 +174,10 @@ class _Fleet:
         levels = np.unique(self.kinds.level)
         lv = float(levels[np.argmin(np.abs(levels - h))])
         first = preferred[(c, lv)]
-        fits_alone = np.all(self.demand[i].max(axis=0)[None, :] <= self.kinds.capacity + _TOL, axis=1)
+        fits_alone = np.all(self.alone[i][None, :] <= self.kinds.capacity + _TOL, axis=1)
         order = [first] + [int(k) for k in np.argsort(self.kinds.cost, kind="stable") if k != first]
         for k in order:
-            if fits_alone[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
+            if fits_alone[k] and self.allowed[k] and self.kinds.level[k] >= h - 1e-12 and self.can_open(k):
                 return k
         raise HeuristicFailure(
             f"no server type left (max_count) for shard {self.items.shard[i]} of group "
@@ -114,9 +188,10 @@ class _Fleet:
         return Packing(self.item_worker.copy(), np.array(self.kind, dtype=np.int64))
 
 
-def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray) -> Packing:
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
+def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray,
+         types: Sequence[int] | None = None) -> Packing:
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, None if demand is instance.items().demand else demand, types)
     for i in order:
         for w in range(len(fleet.kind)):
             if fleet.fits(i, w):
@@ -129,28 +204,35 @@ def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray) -> Pa
 
 
 def peak_ffd(instance: PackingInstance) -> Packing:
-    """Peak-based baseline: each item sized by its own peak per resource, first fit decreasing."""
+    """Peak-based baseline: each item sized by its own peak per resource, first fit decreasing.
+
+    On a chance-constrained instance the peak is that of the item alone (``mean + z sigma``: each
+    group at its own quantile, what a "requests = peak" scheduler reserves), and a worker must
+    also hold the chance rule (with mixed tiers the strictest multiplier applies to all)."""
     items = instance.items()
-    peak = items.demand.max(axis=1, keepdims=True)  # [I, 1, R]
+    peak = items.standalone().max(axis=1, keepdims=True)  # [I, 1, R]
     order = np.argsort(-_item_size(instance, peak), kind="stable")
-    return _ffd(instance, peak, order)
+    return _ffd(instance, np.broadcast_to(peak, items.demand.shape), order)
 
 
-def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
+              types: Sequence[int] | None = None) -> Packing:
     """Shape-aware first fit decreasing (per-slot vector check).
 
     Args:
         order: optional item order (indices into ``instance.items()``), e.g. from a
             complementarity ranking; default decreasing size.
+        types: server types (indices) new workers may take; default all.
     """
     items = instance.items()
     if order is None:
-        order = np.argsort(-_item_size(instance, items.demand), kind="stable")
-    return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64))
+        order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
+    return _ffd(instance, items.demand, np.asarray(order, dtype=np.int64), types)
 
 
 def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarray | None = None,
-               affinity_weight: float = 1.0, choose_kind: bool = True) -> Packing:
+               affinity_weight: float = 1.0, choose_kind: bool = True,
+               types: Sequence[int] | None = None) -> Packing:
     """Fill one worker at a time with the fitting item that matches its residual best.
 
     Args:
@@ -160,23 +242,24 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             a candidate to the groups already on the worker is added to its score.
         choose_kind: fill a trial worker of every kind that fits the seed item and keep the one with
             the best value / cost, valuing items at the shadow prices of the fractional fleet
-            programme (:func:`models.packing.bounds.dual_prices`); else use the preferred kind.
+            programme (:func:`models.packing.prices.dual_prices`); else use the preferred kind.
+        types: server types (indices) new workers may take; default all.
     """
-    from models.packing.bounds import dual_prices
-
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
+    alone = items.standalone()
     n = len(items)
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
-    size = _item_size(instance, demand)
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, None, types)
+    size = _item_size(instance, alone)
     prices = dual_prices(instance)
-    value = np.einsum("itr,itr->i", demand / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
+    value = np.einsum("itr,itr->i", alone / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
     left = np.ones(n, dtype=bool)
 
     def fill(seed: int, k: int) -> list[int]:
         cap = kinds.capacity[k]
-        load = demand[seed].copy()
+        load = alone[seed].copy()
+        sums = _Sums(items, seed) if items.chance else None
         chosen, groups = [seed], {int(items.group[seed])}
         avail = left & (items.iso_class == items.iso_class[seed]) & (items.headroom <= kinds.level[k] + 1e-12)
         avail[seed] = False
@@ -187,12 +270,14 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             if cand.size == 0:
                 break
             resid = cap[None, :] - load
-            ok = np.all(demand[cand] <= resid[None] + _TOL, axis=(1, 2))
+            # What each candidate adds to the worker's load (its demand on a linear instance).
+            add = demand[cand] if sums is None else sums.with_each(cand) - load[None]
+            ok = np.all(add <= resid[None] + _TOL, axis=(1, 2))
             avail[cand[~ok]] = False  # the residual only shrinks: a misfit stays a misfit
-            cand = cand[ok]
+            cand, add = cand[ok], add[ok]
             if cand.size == 0:
                 break
-            rel = demand[cand] / cap[None, None, :]
+            rel = add / cap[None, None, :]
             if score == "dot":
                 s = np.einsum("itr,tr->i", rel, resid / cap[None, :])
             else:
@@ -200,8 +285,12 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             if affinity is not None:
                 on = [int(items.group[j]) for j in chosen]
                 s = s + affinity_weight * affinity[np.ix_(items.group[cand], on)].mean(axis=1)
-            best = int(cand[np.argmax(s)])
-            load += demand[best]
+            x = int(np.argmax(s))
+            best = int(cand[x])
+            load += add[x]
+            if sums is not None:
+                sums.add(best)
+                load = sums.load()
             chosen.append(best)
             groups.add(int(items.group[best]))
             avail[best] = False
@@ -214,8 +303,8 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
         first = fleet.kind_for(seed, preferred)
         trials = [first]
         if choose_kind:
-            fits_alone = np.all(demand[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
-            trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k]
+            fits_alone = np.all(alone[seed].max(axis=0)[None, :] <= kinds.capacity + _TOL, axis=1)
+            trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k] and fleet.allowed[k]
                        and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
         best_k, best_set, best_ratio = first, None, -np.inf
         for k in trials:
@@ -244,39 +333,42 @@ def fleet_counts(demand: np.ndarray, capacity: np.ndarray, cost: np.ndarray, lim
     return np.round(res.x).astype(np.int64)
 
 
-def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None) -> Packing:
+def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
+                  types: Sequence[int] | None = None) -> Packing:
     """Open the cheapest integer fleet that covers each pool's aggregate peak, then place items in
     decreasing size on the open worker whose peak utilisation grows least (ties: the fuller one);
     open more workers only for items that fit nowhere. Spreads complementary shapes over all
     workers instead of leaving the last ones with the leftovers.
 
     Note the per-resource fleet covers the *aggregate peak*; the aggregate shape is never worse.
+    ``types`` (indices) limits the server types of the workers it opens (default all); the final
+    compaction may still downsize a worker to any type.
     """
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
-    fleet = _Fleet(instance, demand)
-    preferred = preferred_kinds(instance, demand)
+    fleet = _Fleet(instance, demand, types)
+    preferred = preferred_kinds(instance, None, types)
     limit = instance.max_count
     for c in np.unique(items.iso_class):
         for lv in np.unique(items.headroom[items.iso_class == c]):
             mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
-            ks = np.flatnonzero(np.isclose(kinds.level, lv))
-            agg = demand[mine].sum(axis=0)
+            ks = np.flatnonzero(np.isclose(kinds.level, lv) & fleet.allowed)
+            agg = instance.effective_loads((~mine).astype(np.int64), 2)[0]  # these items on one worker
             room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
             n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
             for k, m in zip(ks, n):
                 for _ in range(int(m)):
                     fleet.open(int(k), int(c))
     if order is None:
-        order = np.argsort(-_item_size(instance, demand), kind="stable")
+        order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     for i in order:
         best, best_key = -1, None
         for w in range(len(fleet.kind)):
             if not fleet.fits(i, w):
                 continue
             cap = kinds.capacity[fleet.kind[w]]
-            before = (fleet.loads[w] / cap).max()
-            after = ((fleet.loads[w] + demand[i]) / cap).max()
+            before = (fleet.load(w) / cap).max()
+            after = (fleet.load_with(i, w) / cap).max()
             exact_level = np.isclose(kinds.level[fleet.kind[w]], items.headroom[i])
             key = (not exact_level, round(after - before, 9), -before)
             if best_key is None or key < best_key:
@@ -313,10 +405,8 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
             crowded = ws[np.argmax(counts)]
             movable = [int(i) for i in mine if p.item_worker[i] == crowded]
             i = min(movable, key=lambda j: float(items.demand[j].sum()))
-            # Loads of every worker, for the candidate targets that do not hold this customer.
+            # Candidate targets: workers that do not hold this customer and still hold the item.
             n_w = len(p.worker_kind)
-            loads = np.zeros((n_w,) + items.demand.shape[1:])
-            np.add.at(loads, p.item_worker, items.demand)
             target = -1
             used_ws = set(int(x) for x in p.item_worker[mine])
             for w in range(n_w):
@@ -328,7 +418,9 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
                     continue
                 if items.group[i] in set(items.group[members]):
                     continue
-                if np.all(loads[w] + items.demand[i] <= kinds.capacity[k][None, :] + _TOL):
+                trial = np.append(members, i)
+                load = instance.effective_loads(np.zeros(len(trial), dtype=np.int64), 1, _subset(items, trial))[0]
+                if np.all(load <= kinds.capacity[k][None, :] + _TOL):
                     target = w
                     break
             if target < 0:
@@ -343,12 +435,28 @@ def _repair_spread(instance: PackingInstance, packing: Packing) -> Packing:
     return p
 
 
+def _subset(items: Items, idx: np.ndarray) -> Items:
+    """The items ``idx`` as an :class:`Items` of their own (for load computations)."""
+    import dataclasses
+
+    return dataclasses.replace(items, **{f.name: (None if getattr(items, f.name) is None else getattr(items, f.name)[idx])
+                                          for f in dataclasses.fields(items)})
+
+
 def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None) -> Packing:
-    """Cheapest of the shape-aware greedies (ties: first in a fixed order)."""
+    """Cheapest of the shape-aware greedies (ties: first in a fixed order).
+
+    Besides the greedies that mix server types, ``shape_balance`` and ``shape_fill`` open a fleet
+    of each single type: a type that is cheaper per unit of capacity but not the cheapest cover of any one
+    isolation class and headroom level on its own (the mixed greedies' choice) is still tried for
+    the whole fleet, so a cheaper type added to the catalog is reachable from the start."""
     candidates = []
     failures = []
     runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity),
             lambda: shape_fill(instance, "size", affinity), lambda: shape_ffd(instance)]
+    if len(instance.server_types) > 1:
+        for k in range(len(instance.server_types)):
+            runs += [lambda k=k: shape_balance(instance, types=[k]), lambda k=k: shape_fill(instance, "dot", affinity, types=[k])]
     for run in runs:
         try:
             candidates.append(run())

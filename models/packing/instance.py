@@ -11,6 +11,16 @@ with ``spread = s`` sit on at least ``s`` distinct workers.
 Solvers work on *items* (shards) and *kinds* (server type x headroom level): a worker of kind
 ``(k, h)`` offers ``capacity[k] * (1 - h)`` and accepts items whose headroom is at most ``h``. This is
 exact for the rule above because a worker's utilisation limit is set by its strictest group.
+
+With ``sigma`` and ``overflow_risk`` (a *chance-constrained* instance, :mod:`models.packing.risk`),
+``demand`` is the mean and the rule becomes, with ``z_w`` the largest multiplier of the worker's
+groups (the strictest epsilon) and ``rho`` the groups' correlation,
+
+    sum_g f_g mean[g, t, r] + z_w sqrt(sum_{g,g'} rho_gg' f_g sigma[g, t, r] f_g' sigma[g', t, r])
+        <= capacity[k, r] * (1 - max_{g on w} headroom_g)
+
+The left side depends only on the set of groups, not on the server type, so kinds keep their
+meaning; every load computation goes through :meth:`PackingInstance.effective_loads`.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from models.packing.risk import FACTOR_LIMIT, METHODS, effective_load, factor_model, risk_multiplier
 
 __all__ = ["ServerType", "PackingInstance", "Items", "Kinds", "dominant_slots"]
 
@@ -50,7 +62,11 @@ class Items:
 
     ``demand[i]`` is ``fraction[i] * instance.demand[group[i]]``; ``iso_class[i]`` indexes
     ``PackingInstance.isolation_classes`` (items of different classes never share a worker);
-    ``customer[i]`` indexes ``PackingInstance.customers``.
+    ``customer[i]`` indexes ``PackingInstance.customers``. On a chance-constrained instance
+    ``demand`` is the mean, ``sigma[i] = fraction[i] * instance.sigma[group[i]]`` (0 for groups
+    without a risk target), ``z[i]`` the group's multiplier (0 without a target), ``loading[i]``
+    the group's factor loadings and ``idio[i]`` its idiosyncratic share; otherwise they are
+    ``None``.
     """
 
     group: np.ndarray  # int [I]
@@ -61,9 +77,36 @@ class Items:
     headroom: np.ndarray  # float [I]
     iso_class: np.ndarray  # int [I]
     customer: np.ndarray  # int [I]
+    sigma: np.ndarray | None = None  # float [I, T, R]
+    z: np.ndarray | None = None  # float [I]
+    loading: np.ndarray | None = None  # float [I, K]
+    idio: np.ndarray | None = None  # float [I]
 
     def __len__(self) -> int:
         return len(self.group)
+
+    @property
+    def chance(self) -> bool:
+        """True when the items carry a chance constraint."""
+        return self.sigma is not None
+
+    def moments(self, idx=None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Per-item additive parts of a worker's load: mean ``[n, T, R]``, factor parts
+        ``B_gk sigma_i`` ``[n, K, T, R]`` and idiosyncratic variance ``d_g sigma_i^2`` ``[n, T, R]``
+        (``None``, ``None`` on a linear instance)."""
+        idx = slice(None) if idx is None else idx
+        if self.sigma is None:
+            return self.demand[idx], None, None
+        sig = self.sigma[idx]
+        return (self.demand[idx], self.loading[idx][:, :, None, None] * sig[:, None],
+                self.idio[idx][:, None, None] * sig**2)
+
+    def standalone(self) -> np.ndarray:
+        """``[I, T, R]`` load of each item alone on a worker (``mean + z sigma``; the demand on a
+        linear instance)."""
+        if self.sigma is None:
+            return self.demand
+        return self.demand + self.z[:, None, None] * self.sigma
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,20 @@ class PackingInstance:
             the same key) or ``None``; default ``None``.
         min_shards: per group, a minimum number of shards; default 1 (more are added when a group
             does not fit any server).
+        deferral: a :class:`models.deferral.Deferral` when ``demand`` is lax work moved inside its
+            deadline window (checked by the verifier); default ``None``.
+        sigma: ``[group, slot, resource]`` standard deviation of the demand (the range for the
+            ``hoeffding`` form), >= 0; with it ``demand`` is the mean and groups with an
+            ``overflow_risk`` are packed by the chance constraint (module docstring).
+        overflow_risk: per group, the largest probability epsilon in (0, 0.5) that a worker holding
+            it overflows in a slot; ``nan`` for a group planned at its given demand (its sigma is
+            then not used).
+        risk_method: per group, one of :data:`models.packing.risk.METHODS` (default gaussian).
+        correlation: ``[group, group]`` correlation of the groups' demand (default identity); held
+            as a factor model of up to :data:`models.packing.risk.FACTOR_LIMIT` factors.
+        loadings: ``[group, K]`` factor loadings instead of ``correlation`` (row norms <= 1).
+        scenarios: optional ``[scenario, group]`` joint standardised residuals (mean 0, sd 1 per
+            group): the verifier's Monte Carlo replays ``demand + sigma * scenario``.
     """
 
     group_ids: tuple[str, ...]
@@ -115,6 +172,15 @@ class PackingInstance:
     spread: np.ndarray | None = None
     isolation: tuple[str | None, ...] | None = None
     min_shards: np.ndarray | None = None
+    # A models.deferral.Deferral when lax work was moved: the demand before the move and each group's
+    # window, which the verifier checks the (reshaped) ``demand`` against.
+    deferral: object | None = None
+    sigma: np.ndarray | None = None
+    overflow_risk: np.ndarray | None = None
+    risk_method: tuple[str, ...] | None = None
+    correlation: np.ndarray | None = None
+    loadings: np.ndarray | None = None
+    scenarios: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +207,75 @@ class PackingInstance:
         set_("customer", customer)
         set_("isolation", isolation)
         self._validate()
+        self._set_risk(n_g, n_t, n_r)
+
+    def _set_risk(self, n_g: int, n_t: int, n_r: int) -> None:
+        """Validate and store the chance-constraint data (sigma, epsilon, method, correlation)."""
+        set_ = functools.partial(object.__setattr__, self)
+        risk_given = any(v is not None for v in (self.overflow_risk, self.risk_method, self.correlation,
+                                                  self.loadings, self.scenarios))
+        if self.sigma is None:
+            if risk_given:
+                raise ValueError("overflow_risk, risk_method, correlation, loadings and scenarios need sigma")
+            return
+        sigma = np.array(self.sigma, dtype=float)
+        if sigma.shape != (n_g, n_t, n_r):
+            raise ValueError(f"sigma has shape {sigma.shape}; expected (groups, slots, resources) = {(n_g, n_t, n_r)}")
+        bad = ~np.isfinite(sigma) | (sigma < 0)
+        if bad.any():
+            g, t, r = np.argwhere(bad)[0]
+            raise ValueError(f"group {self.group_ids[g]!r}: sigma {sigma[g, t, r]} of {self.resources[r]} at "
+                             f"slot {self.slots[t]} must be a finite number >= 0")
+        eps = np.full(n_g, np.nan) if self.overflow_risk is None else np.array(self.overflow_risk, dtype=float)
+        if eps.shape != (n_g,):
+            raise ValueError(f"overflow_risk needs one value per group ({n_g}), got shape {eps.shape}")
+        method = ("gaussian",) * n_g if self.risk_method is None else tuple(str(m) for m in self.risk_method)
+        if len(method) != n_g:
+            raise ValueError(f"risk_method needs one value per group ({n_g}), got {len(method)}")
+        z = np.zeros(n_g)
+        for g in range(n_g):
+            if method[g] not in METHODS:
+                raise ValueError(f"group {self.group_ids[g]!r}: risk_method {method[g]!r} is not one of {', '.join(METHODS)}")
+            if np.isnan(eps[g]):
+                continue
+            if not (0.0 < eps[g] < 0.5):
+                raise ValueError(f"group {self.group_ids[g]!r}: overflow_risk {eps[g]} must be in (0, 0.5)")
+            z[g] = risk_multiplier(float(eps[g]), method[g])
+        if self.correlation is not None and self.loadings is not None:
+            raise ValueError("give correlation or loadings, not both")
+        if self.correlation is not None:
+            rho = np.asarray(self.correlation, dtype=float)
+            if rho.shape != (n_g, n_g):
+                raise ValueError(f"correlation has shape {rho.shape}; expected ({n_g}, {n_g})")
+            loadings, idio = factor_model(rho, FACTOR_LIMIT)
+        elif self.loadings is not None:
+            loadings = np.array(self.loadings, dtype=float)
+            if loadings.ndim != 2 or loadings.shape[0] != n_g or not np.isfinite(loadings).all():
+                raise ValueError(f"loadings must be a finite [groups, K] array, got shape {loadings.shape}")
+            norm2 = (loadings**2).sum(axis=1)
+            if norm2.max(initial=0.0) > 1.0 + 1e-9:
+                g = int(np.argmax(norm2))
+                raise ValueError(f"group {self.group_ids[g]!r}: squared loadings sum to {norm2[g]:.4g} > 1")
+            idio = np.clip(1.0 - norm2, 0.0, 1.0)
+        else:
+            loadings, idio = np.zeros((n_g, 0)), np.ones(n_g)
+        hoeff = [g for g in range(n_g) if method[g] == "hoeffding" and not np.isnan(eps[g])]
+        if hoeff and np.abs(loadings).max(initial=0.0) > 0:
+            raise ValueError(f"group {self.group_ids[hoeff[0]]!r}: the hoeffding form needs independent groups "
+                             "(no correlation)")
+        if self.scenarios is not None:
+            sc = np.array(self.scenarios, dtype=float)
+            if sc.ndim != 2 or sc.shape[1] != n_g or sc.shape[0] < 1 or not np.isfinite(sc).all():
+                raise ValueError(f"scenarios must be a finite [scenario, group] array with {n_g} columns, "
+                                 f"got shape {sc.shape}")
+            set_("scenarios", _readonly(sc))
+        set_("sigma", _readonly(np.where(np.isnan(eps)[:, None, None], 0.0, sigma)))
+        set_("overflow_risk", _readonly(eps))
+        set_("risk_method", method)
+        set_("loadings", _readonly(loadings))
+        set_("correlation", None)
+        self._cache["z"] = _readonly(z)
+        self._cache["idio"] = _readonly(idio)
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
@@ -204,6 +339,52 @@ class PackingInstance:
         return len(self.group_ids)
 
     @property
+    def chance(self) -> bool:
+        """True when some group is packed by the chance constraint."""
+        return self.sigma is not None and bool((self.risk_z > 0).any())
+
+    @property
+    def risk_z(self) -> np.ndarray:
+        """Per group, the multiplier of the pooled spread (0 without a risk target)."""
+        return self._cache.get("z", np.zeros(self.n_groups))
+
+    @property
+    def idio(self) -> np.ndarray:
+        """Per group, the idiosyncratic share ``d`` of the factor model (1 without correlation)."""
+        return self._cache.get("idio", np.ones(self.n_groups))
+
+    def correlation_matrix(self) -> np.ndarray:
+        """The groups' correlation as used by every check: ``B B^T + diag(d)``."""
+        if self.loadings is None:
+            return np.eye(self.n_groups)
+        return self.loadings @ self.loadings.T + np.diag(self.idio)
+
+    def standalone(self) -> np.ndarray:
+        """``[group, slot, resource]`` load of each group alone on a worker: ``mean + z sigma`` on
+        a chance-constrained instance, the demand otherwise."""
+        if self.sigma is None:
+            return self.demand
+        return self.demand + self.risk_z[:, None, None] * self.sigma
+
+    def effective_loads(self, item_worker: np.ndarray, n_workers: int, items: Items | None = None) -> np.ndarray:
+        """``[worker, slot, resource]`` loads of an item -> worker map: the sum of the items' demand,
+        or on a chance-constrained instance ``M + z_w sqrt(V)`` (module docstring)."""
+        it = self.items() if items is None else items
+        w = np.asarray(item_worker, dtype=np.int64)
+        mean = np.zeros((n_workers,) + it.demand.shape[1:])
+        np.add.at(mean, w, it.demand)
+        if not it.chance:
+            return mean
+        mu, phi, psi = it.moments()
+        fsum = np.zeros((n_workers, phi.shape[1]) + it.demand.shape[1:])
+        np.add.at(fsum, w, phi)
+        isum = np.zeros_like(mean)
+        np.add.at(isum, w, psi)
+        z = np.zeros(n_workers)
+        np.maximum.at(z, w, it.z)
+        return effective_load(mean, fsum, isum, z)
+
+    @property
     def capacity(self) -> np.ndarray:
         """Server capacities ``[type, resource]``."""
         return np.array([s.capacity for s in self.server_types], dtype=float)
@@ -255,7 +436,7 @@ class PackingInstance:
         if "shards" in self._cache:
             return self._cache["shards"]
         cap = self.capacity
-        peak = self.demand.max(axis=1)  # [G, R]
+        peak = self.standalone().max(axis=1)  # [G, R]: a shard alone scales with 1 / count
         n = np.array(self.min_shards, dtype=np.int64)
         for g in range(self.n_groups):
             eff = cap * (1.0 - self.headroom[g])  # [K, R]
@@ -268,7 +449,7 @@ class PackingInstance:
             s = int(self.spread[gs[0]])
             # Split the group with the largest per-shard size until the customer has s shards.
             while n[gs].sum() < s:
-                size = [self.demand[g].max() / n[g] for g in gs]
+                size = [peak[g].max() / n[g] for g in gs]
                 n[gs[int(np.argmax(size))]] += 1
         self._cache["shards"] = _readonly(n)
         return self._cache["shards"]
@@ -284,6 +465,10 @@ class PackingInstance:
         fraction = 1.0 / n_shards
         iso_index = {k: i for i, k in enumerate(self.isolation_classes)}
         cust_index = {c: i for i, c in enumerate(self.customers)}
+        risk = {}
+        if self.chance:
+            risk = dict(sigma=_readonly(self.sigma[group] * fraction[:, None, None]), z=_readonly(self.risk_z[group]),
+                        loading=_readonly(self.loadings[group]), idio=_readonly(self.idio[group]))
         items = Items(
             group=group,
             shard=shard,
@@ -293,6 +478,7 @@ class PackingInstance:
             headroom=self.headroom[group],
             iso_class=np.array([iso_index[self.isolation[g]] for g in group], dtype=np.int64),
             customer=np.array([cust_index[self.customer[g]] for g in group], dtype=np.int64),
+            **risk,
         )
         self._cache["items"] = items
         return items

@@ -41,7 +41,7 @@ def solve_subproblem_milp(instance: PackingInstance, sub: SubProblem, options: S
     start = time.perf_counter()
     # [START data]
     it, kinds = instance.items(), instance.kinds()
-    dem = it.demand[sub.items][:, sub.slots, :]
+    dem = sub.item_demand(instance)[:, sub.slots, :]
     cap = kinds.capacity
     n_j, n_p, n_k = len(sub.items), len(sub.pool_class), len(kinds)
     pairs = allowed_pairs(instance, sub)

@@ -17,6 +17,13 @@ workers of its class) and shards of a group on distinct workers.
 
 Scores are computed for all candidate moves at once with numpy, in float32 (half the memory
 traffic); whether the plan is feasible is decided on float64 loads.
+
+On a chance-constrained instance a worker's load is ``M + z sqrt(V)`` (:mod:`models.packing.risk`):
+the engine keeps the additive parts per worker (mean ``L``, factor sums ``F [B, K, T, R]``,
+idiosyncratic variance ``P``) and the largest multiplier ``z`` of its items, and scores a move from
+them: removing item ``m`` leaves ``V - 2 F.phi_m + |phi_m|^2 - psi_m``, adding it gives
+``V + 2 F.phi_m + |phi_m|^2 + psi_m``, a swap adds the cross term ``-2 phi_m.phi_p``; the
+multiplier follows the strictest item as the headroom level does.
 """
 
 from __future__ import annotations
@@ -63,7 +70,8 @@ class OverflowRepair:
 
     Args:
         instance: the packing instance (items, classes, shards, spread).
-        demand: ``[item, slot, resource]`` demand divided by ``unit`` (per resource).
+        unit: per resource, the unit loads and capacities are expressed in (e.g. the largest
+            server's capacity).
         item_worker: the worker of each item (may be infeasible).
         type_capacity: ``[worker, resource]`` capacity of each worker's server type / ``unit``; 0 for
             a closed worker.
@@ -74,19 +82,40 @@ class OverflowRepair:
             worker overflows, plus a third as many at random).
     """
 
-    def __init__(self, instance: PackingInstance, demand: np.ndarray, item_worker: np.ndarray,
+    def __init__(self, instance: PackingInstance, unit: np.ndarray, item_worker: np.ndarray,
                  type_capacity: np.ndarray, open_: np.ndarray, worker_class: np.ndarray,
                  rng: np.random.Generator, swap_workers: int = 12):
         it = instance.items()
-        self.D = np.ascontiguousarray(demand, dtype=float)  # [item, T, R]
+        unit = np.asarray(unit, dtype=float)
+        mu, phi, psi = it.moments()
+        self.D = np.ascontiguousarray(mu / unit[None, None, :], dtype=float)  # [item, T, R]
         self.D32 = self.D.astype(np.float32)
         self.h = it.headroom.astype(float)
-        self.dynamic = len(np.unique(self.h)) > 1  # capacities move with the strictest item
         self.w_of = np.asarray(item_worker, dtype=np.int64).copy()
         self.cap = np.asarray(type_capacity, dtype=float)  # [B, R]
         self.B = self.cap.shape[0]
         self.L = np.zeros((self.B,) + self.D.shape[1:])
         np.add.at(self.L, self.w_of, self.D)
+        self.chance = it.chance
+        if self.chance:
+            self.zi = it.z.astype(float)
+            self.Phi = np.ascontiguousarray(phi / unit[None, None, None, :])  # [item, K, T, R]
+            self.Psi = psi / (unit**2)[None, None, :]
+            self.Phi32 = self.Phi.astype(np.float32)
+            self.s2 = (self.Phi**2).sum(axis=1)  # [item, T, R] |phi_i|^2
+            self.s2_32 = self.s2.astype(np.float32)
+            self.Psi32 = self.Psi.astype(np.float32)
+            self.F = np.zeros((self.B,) + self.Phi.shape[1:])
+            np.add.at(self.F, self.w_of, self.Phi)
+            self.P = np.zeros_like(self.L)
+            np.add.at(self.P, self.w_of, self.Psi)
+            self.V = np.zeros_like(self.L)
+            self.F32 = np.zeros(self.F.shape, dtype=np.float32)
+            self.V32 = np.zeros(self.L.shape, dtype=np.float32)
+            self.zw = np.zeros(self.B)
+        # Capacities move with the strictest item (and, with a chance rule, the multiplier too).
+        self.dynamic = len(np.unique(self.h)) > 1 or self.chance
+        self.X = self.L if not self.chance else np.zeros_like(self.L)  # the load the capacity holds
         self.level = np.zeros(self.B)
         self.E = np.zeros_like(self.L)  # load - capacity
         self.E32 = np.zeros(self.L.shape, dtype=np.float32)
@@ -117,10 +146,18 @@ class OverflowRepair:
     # ------------------------------------------------------------------ state
     def _refresh(self, w: int) -> None:
         """Recompute worker ``w``'s level, excess and overflow from its load."""
-        hs = self.h[self.w_of == w]
+        mine = self.w_of == w
+        hs = self.h[mine]
         self.level[w] = hs.max() if hs.size else 0.0
-        self.E[w] = self.L[w] - self.cap[w] * (1.0 - self.level[w])
-        self.L32[w] = self.L[w]
+        if self.chance:
+            zs = self.zi[mine]
+            self.zw[w] = zs.max() if zs.size else 0.0
+            self.V[w] = np.maximum(np.einsum("ktr,ktr->tr", self.F[w], self.F[w]) + self.P[w], 0.0)
+            self.X[w] = self.L[w] + self.zw[w] * np.sqrt(self.V[w])
+            self.F32[w] = self.F[w]
+            self.V32[w] = self.V[w]
+        self.E[w] = self.X[w] - self.cap[w] * (1.0 - self.level[w])
+        self.L32[w] = self.X[w]
         self.E32[w] = self.E[w]
         self.ov[w] = np.maximum(self.E[w], 0.0).sum()
         self.ov32[w] = np.maximum(self.E32[w], 0.0).sum()
@@ -130,6 +167,11 @@ class OverflowRepair:
         a = int(self.w_of[i])
         self.L[a] -= self.D[i]
         self.L[b] += self.D[i]
+        if self.chance:
+            self.F[a] -= self.Phi[i]
+            self.F[b] += self.Phi[i]
+            self.P[a] -= self.Psi[i]
+            self.P[b] += self.Psi[i]
         self.w_of[i] = b
         if self.sc[i] >= 0:
             self.cnt[self.sc[i], a] -= 1
@@ -149,23 +191,85 @@ class OverflowRepair:
 
     def levels_without(self, items: np.ndarray) -> np.ndarray:
         """For each item, the largest headroom among the *other* items on its worker (0 if none)."""
+        return self._max_without(self.h, items)
+
+    def z_without(self, items: np.ndarray) -> np.ndarray:
+        """For each item, the largest risk multiplier among the *other* items on its worker."""
+        return self._max_without(self.zi, items)
+
+    def _max_without(self, values: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = np.zeros(len(items))
         ws = self.w_of[items]
         for w in np.unique(ws):
-            hs = self.h[self.w_of == w]
+            hs = values[self.w_of == w]
             top = hs.max()
             second = hs[hs < top - EPS].max(initial=0.0)
             several = int((hs >= top - EPS).sum()) > 1
             sel = ws == w
-            out[sel] = np.where((self.h[items[sel]] < top - EPS) | several, top, second)
+            out[sel] = np.where((values[items[sel]] < top - EPS) | several, top, second)
         return out
+
+    # ------------------------------------------------------------------ chance-constrained loads
+    def chance_relocation(self, a: int, members: np.ndarray):
+        """Loads after ``members[x]`` leaves ``a`` (``[m, T, R]``) and after it joins each worker
+        ``b`` (``[m, B, T, R]``), float32, with the multipliers (``[m]``, ``[m, B]``)."""
+        Dm, Pm, s2, ps = self.D32[members], self.Phi32[members], self.s2_32[members], self.Psi32[members]
+        cross_a = np.einsum("ktr,mktr->mtr", self.F32[a], Pm)
+        var_a = np.maximum(self.V32[a][None] - 2.0 * cross_a + s2 - ps, 0.0)
+        z_a = self.z_without(members)
+        leave = (self.L[a].astype(np.float32)[None] - Dm) + z_a.astype(np.float32)[:, None, None] * np.sqrt(var_a)
+        cross_b = np.einsum("bktr,mktr->mbtr", self.F32, Pm)
+        var_b = np.maximum(self.V32[None] + 2.0 * cross_b + (s2 + ps)[:, None], 0.0)
+        z_b = np.maximum(self.zw[None, :], self.zi[members][:, None])
+        arrive = (self.L.astype(np.float32)[None] + Dm[:, None]) + z_b.astype(np.float32)[..., None, None] * np.sqrt(var_b)
+        return leave, z_a, arrive, z_b
+
+    def chance_swap(self, a: int, members: np.ndarray, partners: np.ndarray):
+        """Loads of ``a`` and of each partner's worker after ``members[x]`` and ``partners[y]``
+        trade places (both ``[m, n, T, R]``, float32)."""
+        wp = self.w_of[partners]
+        Dm, Dp = self.D32[members], self.D32[partners]
+        Pm, Pp = self.Phi32[members], self.Phi32[partners]
+        sm, sp = self.s2_32[members], self.s2_32[partners]
+        qm, qp = self.Psi32[members], self.Psi32[partners]
+        mm2 = np.einsum("mktr,nktr->mntr", Pm, Pp)
+        mm2 *= 2.0  # 2 phi_m . phi_p
+        # a loses m and gains p: V_a - 2 F_a.phi_m + |phi_m|^2 - psi_m + 2 F_a.phi_p + |phi_p|^2 + psi_p - 2 phi_m.phi_p
+        part_m = self.V32[a][None] - 2.0 * np.einsum("ktr,mktr->mtr", self.F32[a], Pm) + sm - qm
+        part_p = 2.0 * np.einsum("ktr,nktr->ntr", self.F32[a], Pp) + sp + qp
+        load_a = np.add(part_m[:, None], part_p[None])
+        load_a -= mm2
+        np.maximum(load_a, 0.0, out=load_a)
+        np.sqrt(load_a, out=load_a)
+        load_a *= np.maximum(self.z_without(members)[:, None], self.zi[partners][None, :]).astype(np.float32)[..., None, None]
+        load_a += (self.L[a].astype(np.float32)[None] - Dm)[:, None]
+        load_a += Dp[None]
+        # p's worker loses p and gains m: V_b - 2 F_b.phi_p + |phi_p|^2 - psi_p + 2 F_b.phi_m + |phi_m|^2 + psi_m - 2 phi_m.phi_p
+        load_b = np.einsum("nktr,mktr->mntr", self.F32[wp], Pm)
+        load_b *= 2.0
+        load_b += (self.V32[wp] - 2.0 * np.einsum("nktr,nktr->ntr", self.F32[wp], Pp) + sp - qp)[None]
+        load_b += (sm + qm)[:, None]
+        load_b -= mm2
+        np.maximum(load_b, 0.0, out=load_b)
+        np.sqrt(load_b, out=load_b)
+        load_b *= np.maximum(self.z_without(partners)[None, :], self.zi[members][:, None]).astype(np.float32)[..., None, None]
+        load_b += (self.L[wp].astype(np.float32) - Dp)[None]
+        load_b += Dm[:, None]
+        return load_a, load_b
 
     # ------------------------------------------------------------------ move scores
     def relocation_scores(self, a: int, members: np.ndarray) -> np.ndarray:
         """``[m, B]`` change of the infeasibility when ``members[x]`` (on ``a``) moves to worker b."""
         over = self.scratch.over
         Dm = self.D32[members]  # [m, T, R]
-        if self.dynamic:
+        if self.chance:
+            leave_load, _, arrive_load, _ = self.chance_relocation(a, members)
+            cap_left = (self.cap[a][None] * (1.0 - self.levels_without(members))[:, None]).astype(np.float32)
+            leave = over(leave_load, -cap_left[:, None, :]) - self.ov32[a]
+            lvl = np.maximum(self.level[None, :], self.h[members][:, None])
+            cap_new = (self.cap[None] * (1.0 - lvl)[:, :, None]).astype(np.float32)
+            arrive = over(arrive_load, -cap_new[:, :, None, :]) - self.ov32[None, :]
+        elif self.dynamic:
             cap_left = (self.cap[a][None] * (1.0 - self.levels_without(members))[:, None]).astype(np.float32)
             leave = over(self.L32[a][None] - Dm, -cap_left[:, None, :]) - self.ov32[a]
             lvl = np.maximum(self.level[None, :], self.h[members][:, None])  # [m, B]
@@ -194,7 +298,15 @@ class OverflowRepair:
         over = self.scratch.over
         Dm, Dp = self.D32[members], self.D32[partners]
         wp = self.w_of[partners]
-        if self.dynamic:
+        if self.chance:
+            load_a, load_b = self.chance_swap(a, members, partners)
+            lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])
+            cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)
+            sa = over(load_a, -cap_a[:, :, None, :]) - self.ov32[a]
+            lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
+            cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
+            sb = over(load_b, -cap_b[:, :, None, :]) - self.ov32[wp][None]
+        elif self.dynamic:
             lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
             cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)  # [m, n, R]
             sa = over((self.L32[a][None] - Dm)[:, None], Dp[None], -cap_a[:, :, None, :]) - self.ov32[a]

@@ -10,7 +10,7 @@ from models.packing.instance import PackingInstance
 from models.packing.result import Placement
 
 __all__ = ["Packing", "to_placements", "packing_cost", "compact", "violated_slots", "is_valid", "worker_state",
-           "kinds_for"]
+           "kinds_for", "worker_loads"]
 
 
 @dataclass
@@ -31,11 +31,16 @@ def packing_cost(instance: PackingInstance, packing: Packing) -> float:
     return float(kinds.cost[packing.worker_kind[used]].sum())
 
 
+def worker_loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
+    """``[worker, slot, resource]`` loads (the chance constraint's ``M + z sqrt(V)`` where the
+    instance has one; see :meth:`PackingInstance.effective_loads`)."""
+    return instance.effective_loads(packing.item_worker, len(packing.worker_kind))
+
+
 def violated_slots(instance: PackingInstance, packing: Packing) -> np.ndarray:
     """Slots (indices) where some worker of ``packing`` exceeds its kind's capacity."""
-    it, kinds = instance.items(), instance.kinds()
-    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
-    np.add.at(loads, packing.item_worker, it.demand)
+    kinds = instance.kinds()
+    loads = worker_loads(instance, packing)
     over = loads > kinds.capacity[packing.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
     return np.flatnonzero(over.any(axis=(0, 2)))
 
@@ -57,9 +62,10 @@ def compact(instance: PackingInstance, packing: Packing) -> Packing:
     worker_kind = np.array([packing.worker_kind[w] for w in used_sorted], dtype=np.int64)
     counts = np.bincount(kinds.server_type[worker_kind], minlength=len(instance.server_types))
     limit = instance.max_count
+    peaks = instance.effective_loads(item_worker, len(worker_kind)).max(axis=1)  # [W, R]
     for w in range(len(worker_kind)):
         members = np.flatnonzero(item_worker == w)
-        load = items.demand[members].sum(axis=0).max(axis=0)  # [R]
+        load = peaks[w]
         h = items.headroom[members].max()
         ok = kinds.accepts(h) & np.all(kinds.capacity >= load[None, :] - 1e-9, axis=1)
         cur = worker_kind[w]
@@ -118,12 +124,12 @@ def is_valid(instance: PackingInstance, packing: Packing) -> bool:
     return True
 
 
-def worker_state(instance: PackingInstance, packing: Packing, demand: np.ndarray):
-    """Loads ``[W, T, R]``, server type, level (strictest headroom) and class of each worker."""
+def worker_state(instance: PackingInstance, packing: Packing, unit: np.ndarray):
+    """Loads ``[W, T, R]`` (divided by ``unit`` per resource), server type, level (strictest
+    headroom) and class of each worker."""
     it, kinds = instance.items(), instance.kinds()
     n_w = len(packing.worker_kind)
-    loads = np.zeros((n_w,) + demand.shape[1:])
-    np.add.at(loads, packing.item_worker, demand)
+    loads = worker_loads(instance, packing) / np.asarray(unit)[None, None, :]
     level = np.zeros(n_w)
     np.maximum.at(level, packing.item_worker, it.headroom)
     worker_class = np.zeros(n_w, dtype=np.int64)

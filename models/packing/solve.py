@@ -17,10 +17,20 @@ verification on the full slot grid.
 
 Every returned plan has passed :func:`~models.packing.verify.find_violations`; a plan that fails it
 is never returned (status ``error``).
+
+On a chance-constrained instance the backends see a linear stand-in of the chance constraint: each
+item's demand becomes ``mean + z_w * share`` where ``share`` is its Euler share of its current
+worker's pooled spread, ``max(0, Cov(i, S_w)) * sqrt(V_w) / sum_j max(0, Cov(j, S_w))``; the shares
+of a worker sum to ``sqrt(V_w)``, so the current plan is exactly as full in the stand-in as it is
+under the chance rule. Every plan a backend returns is then checked under the real rule; where it
+fails, the stand-in's risk part is inflated by the excess and the model solved again (the exact
+model, up to 3 times) or the step is rejected (neighbourhoods). Bounds of the stand-in model are not
+bounds of the real problem and are not used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -29,6 +39,7 @@ from models.packing import bounds as _bounds
 from models.packing.balance import balance_load
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.prices import dual_prices
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
 from models.packing.shrink import ShrinkOptions, shrink_fleet
 from models.packing.solution import Packing, compact, packing_cost, to_placements, violated_slots
@@ -50,9 +61,42 @@ def _sub_solver(backend: str):
     return solve_subproblem_milp
 
 
-def _initial_slots(instance: PackingInstance, candidates: np.ndarray) -> np.ndarray:
+def surrogate_demand(instance: PackingInstance, packing: Packing | None, inflate: float = 1.0) -> np.ndarray:
+    """``[item, slot, resource]`` linear stand-in of the chance constraint around ``packing`` (module
+    docstring); the items' demand on a linear instance, their load alone without a packing."""
     it = instance.items()
-    d = it.demand[:, candidates, :]
+    if not it.chance:
+        return it.demand
+    if packing is None:
+        return it.demand + inflate * (it.standalone() - it.demand)
+    mu, phi, psi = it.moments()
+    w = packing.item_worker
+    n_w = len(packing.worker_kind)
+    fsum = np.zeros((n_w,) + phi.shape[1:])
+    np.add.at(fsum, w, phi)
+    var = np.einsum("wktr,wktr->wtr", fsum, fsum)
+    np.add.at(var, w, psi)
+    z = np.zeros(n_w)
+    np.maximum.at(z, w, it.z)
+    share = np.maximum(np.einsum("iktr,iktr->itr", phi, fsum[w]) + psi, 0.0)
+    total = np.zeros((n_w,) + mu.shape[1:])
+    np.add.at(total, w, share)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total[w] > 0, share * np.sqrt(np.maximum(var[w], 0.0)) / total[w], 0.0)
+    return mu + inflate * z[w][:, None, None] * share
+
+
+def _excess(instance: PackingInstance, packing: Packing) -> float:
+    """Largest load above capacity relative to the capacity (0 when the plan holds)."""
+    kinds = instance.kinds()
+    cap = kinds.capacity[packing.worker_kind][:, None, :]
+    loads = instance.effective_loads(packing.item_worker, len(packing.worker_kind))
+    return float(np.maximum((loads - cap) / cap, 0.0).max())
+
+
+def _initial_slots(instance: PackingInstance, candidates: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    it = instance.items()
+    d = demand[:, candidates, :]
     picks = set(candidates[d.argmax(axis=1).ravel()].tolist())
     for c in np.unique(it.iso_class):
         agg = d[it.iso_class == c].sum(axis=0)
@@ -73,22 +117,39 @@ def _apply(instance: PackingInstance, packing: Packing, sub, sol: SubSolution, w
 
 def _exact(instance, backend, options, start, deadline, stats):
     solve_sub = _sub_solver(backend)
-    candidates = dominant_slots(instance.items().demand)
-    slots = _initial_slots(instance, candidates)
+    chance = instance.chance
+    inflate = 1.0
+    demand = surrogate_demand(instance, start)
+    candidates = dominant_slots(demand)
+    slots = _initial_slots(instance, candidates, demand)
     best, best_cost = start, (packing_cost(instance, start) if start is not None else np.inf)
     bound, status = -np.inf, SolveStatus.TIMED_OUT
-    rounds = 0
+    relax_bound = -np.inf
+    if chance:
+        # The relaxation first: its bound often meets the plan (proven optimal), and its own plan
+        # often holds the real rule.
+        half = time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0)
+        relax_bound, relaxed = _relaxation(instance, solve_sub, options, best, half, stats)
+        if relaxed is not None and packing_cost(instance, relaxed) < best_cost - 1e-9:
+            best, best_cost = relaxed, packing_cost(instance, relaxed)
+        if best is not None and best_cost <= relax_bound * (1 + options.mip_gap) + 1e-9:
+            stats.update(rounds=0, slots_used=0, slots_nondominated=int(len(candidates)))
+            return best, relax_bound, SolveStatus.OPTIMAL
+    rounds = retries = 0
     while True:
         rounds += 1
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
             break
         sub = full_problem(instance, slots, hint=best)
+        if chance:
+            sub = dataclasses.replace(sub, demand=surrogate_demand(instance, best, inflate)[sub.items])
         sol = solve_sub(instance, sub, options, remaining)
         if sol.status == SolveStatus.INFEASIBLE:
-            status = SolveStatus.INFEASIBLE
+            if not chance:
+                status = SolveStatus.INFEASIBLE  # the stand-in's infeasibility proves nothing
             break
-        if np.isfinite(sol.bound):
+        if np.isfinite(sol.bound) and not chance:
             bound = max(bound, sol.bound)  # a bound on a subset of the constraints is a bound
         if not sol.status.has_solution:
             status = sol.status if best is None else SolveStatus.FEASIBLE
@@ -97,29 +158,61 @@ def _exact(instance, backend, options, start, deadline, stats):
         item_worker[sub.items] = sol.item_worker
         kinds_of = np.where(sol.worker_kind >= 0, sol.worker_kind, 0)
         cand = Packing(item_worker, kinds_of)
-        bad = np.setdiff1d(violated_slots(instance, cand), slots)
+        violated = violated_slots(instance, cand)
+        bad = np.setdiff1d(violated, slots)
         if bad.size:
             # Add the violated slots and re-solve (the solver never saw them).
             slots = np.union1d(slots, bad)
             stats["slots_added"] = stats.get("slots_added", 0) + int(bad.size)
             continue
+        if violated.size:
+            # Only the stand-in of the chance rule can be wrong here: inflate its risk part.
+            retries += 1
+            stats["surrogate_retries"] = stats.get("surrogate_retries", 0) + 1
+            if retries > _SURROGATE_RETRIES:
+                status = SolveStatus.FEASIBLE if best is not None else SolveStatus.TIMED_OUT
+                break
+            inflate *= 1.0 + _excess(instance, cand) + 0.01
+            continue
         cand = compact(instance, cand)
         cost = packing_cost(instance, cand)
         if cost <= best_cost + 1e-9:
             best, best_cost = cand, cost
-        status = SolveStatus.OPTIMAL if sol.status == SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+        optimal = sol.status == SolveStatus.OPTIMAL and not chance
+        status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
         break
     stats.update(rounds=rounds, slots_used=int(len(slots)), slots_nondominated=int(len(candidates)))
     if best is not None and status == SolveStatus.TIMED_OUT:
         status = SolveStatus.FEASIBLE
-    return best, bound, status
+    return best, max(bound, relax_bound), status
+
+
+def _relaxation(instance, solve_sub, options, best, deadline, stats):
+    """The exact model on the chord relaxation of the chance constraint
+    (:func:`~models.packing.bounds.chord_demand`: every real plan satisfies it), on its
+    non-dominated slots, with ``best`` as the hint (feasible there too). Returns its lower bound and
+    its plan when that plan also holds the real rule (then it is optimal), else ``None``."""
+    from models.packing.bounds import chord_demand
+
+    chord = chord_demand(instance)
+    slots = dominant_slots(chord)
+    sub = full_problem(instance, slots, hint=best)
+    sub = dataclasses.replace(sub, demand=chord[sub.items])
+    sol = solve_sub(instance, sub, options, deadline - time.perf_counter())
+    value = sol.objective if sol.status == SolveStatus.OPTIMAL else (sol.bound if np.isfinite(sol.bound) else -np.inf)
+    stats["bound_relaxation"] = float(value)
+    plan = None
+    if sol.status.has_solution:
+        item_worker = np.empty(len(sub.items), dtype=np.int64)
+        item_worker[sub.items] = sol.item_worker
+        cand = Packing(item_worker, np.where(sol.worker_kind >= 0, sol.worker_kind, 0))
+        if violated_slots(instance, cand).size == 0:
+            plan = compact(instance, cand)
+    return float(value), plan
 
 
 def _loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
-    it = instance.items()
-    loads = np.zeros((len(packing.worker_kind),) + it.demand.shape[1:])
-    np.add.at(loads, packing.item_worker, it.demand)
-    return loads
+    return instance.effective_loads(packing.item_worker, len(packing.worker_kind))
 
 
 def _lns(instance, backend, options, start, deadline, stats, max_iterations=None, bound=-np.inf):
@@ -133,13 +226,11 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
     and plans that move load off the target are kept; an emptied target disappears. Workers keep
     their numbers during the search (no compaction) so the target stays the same worker.
     """
-    from models.packing.bounds import dual_prices
-
     solve_sub = _sub_solver(backend)
     it, kinds = instance.items(), instance.kinds()
     rng = np.random.default_rng(options.seed)
     prices = dual_prices(instance)
-    value = np.einsum("itr,itr->i", it.demand / (1.0 - it.headroom)[:, None, None], prices[it.iso_class])
+    value = np.einsum("itr,itr->i", it.standalone() / (1.0 - it.headroom)[:, None, None], prices[it.iso_class])
     weight = np.ceil(1000.0 * value / max(value.max(), 1e-12)).astype(np.int64) + 1
     best = compact(instance, start)
     cls = np.zeros(len(best.worker_kind), dtype=np.int64)
@@ -182,8 +273,11 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
         partners = rng.choice(shortlist, size=m, replace=False)
         workers = np.concatenate([[target], np.sort(partners)]).astype(np.int64)
         members = np.flatnonzero(np.isin(best.item_worker, workers))
-        slots = dominant_slots(it.demand[members])
+        demand = surrogate_demand(instance, best)
+        slots = dominant_slots(demand[members])
         sub = neighbourhood_problem(instance, best, workers, slots, weight)
+        if instance.chance:
+            sub = dataclasses.replace(sub, demand=demand[sub.items])
         old_cost = float(kinds.cost[best.worker_kind[workers]].sum())
         old_left = int(weight[best.item_worker == target].sum())
         remaining = deadline - time.perf_counter()
@@ -198,7 +292,9 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
             new_cost = float(kinds.cost[sol.worker_kind[used]].sum())
             if new_cost < old_cost - 1e-6 or (new_cost <= old_cost + 1e-6 and new_left < old_left):
                 cand = _apply(instance, best, sub, sol, workers)
-                if violated_slots(instance, cand).size == 0:
+                if violated_slots(instance, cand).size:
+                    stats["lns_rejected"] = stats.get("lns_rejected", 0) + 1
+                else:
                     emptied += int(new_left == 0)
                     best = cand
                     improved += 1
@@ -211,6 +307,7 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
 # Neighbourhood search: failures in a row before the target changes; steps a given-up target rests.
 _PATIENCE = 4
 _TABU = 20
+_SURROGATE_RETRIES = 3  # re-solves of the exact model with an inflated stand-in of the chance rule
 
 
 def _shrink(instance, plan, options, deadline, stats, bound):

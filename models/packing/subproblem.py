@@ -29,6 +29,8 @@ class SubProblem:
     take any pool worker of its class and ``target_weight[j]`` is the (integer) price of leaving
     item ``j`` on pool worker 0, the worker the search tries to empty: the objective becomes
     ``cost * M + sum_j target_weight[j] x[j, 0]`` with ``M`` larger than the second term.
+    ``demand`` (``[item, slot, resource]``, all slots) replaces the items' demand in the capacity
+    rows: the linear stand-in for the chance constraint (see :mod:`models.packing.solve`).
     """
 
     items: np.ndarray
@@ -41,6 +43,11 @@ class SubProblem:
     hint_worker_kind: np.ndarray | None = None
     symmetry: bool = True
     target_weight: np.ndarray | None = None
+    demand: np.ndarray | None = None
+
+    def item_demand(self, instance: PackingInstance) -> np.ndarray:
+        """``[item, slot, resource]`` demand of the sub-problem's items in the capacity rows."""
+        return instance.items().demand[self.items] if self.demand is None else self.demand
 
     def pool_of(self, cls: int) -> np.ndarray:
         """Pool workers of isolation class ``cls``, in order."""
@@ -49,7 +56,7 @@ class SubProblem:
 
 def _order_items(instance: PackingInstance, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     it = instance.items()
-    size = (it.demand[items] / instance.capacity.max(axis=0)[None, None, :]).max(axis=(1, 2))
+    size = (it.standalone()[items] / instance.capacity.max(axis=0)[None, None, :]).max(axis=(1, 2))
     order = np.lexsort((items, -size, it.iso_class[items]))
     items = items[order]
     rank = np.zeros(len(items), dtype=np.int64)

@@ -5,7 +5,8 @@ survival level of each group and the failover map (never the planner's residuals
 For each scenario (each zone when some group must survive a zone loss, each worker when some group
 must survive a worker loss), every lost shard of a protected group must be mapped, in full, to live
 workers; the live workers' own load plus what they receive must fit their physical capacity in every
-slot and resource; and a worker that receives shards of an isolation class holds no other class.
+slot and resource (on a chance-constrained instance the pooled ``mean + z sd`` of everything the
+worker then holds); and a worker that receives shards of an isolation class holds no other class.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.packing.instance import PackingInstance
-from models.packing.verify import REL_TOL, Violation, _as_frame
+from models.packing.verify import REL_TOL, Violation, _as_frame, chance_terms
 
 __all__ = ["find_failover_violations"]
 
@@ -53,12 +54,10 @@ def find_failover_violations(instance: PackingInstance, assignment, workers: pd.
     if not levels:
         return []
     all_workers = sorted(wtab.index)
-    shape = instance.demand.shape[1:]
-    loads = {w: np.zeros(shape) for w in all_workers}
     classes: dict[str, set] = {w: set() for w in all_workers}
-    for g, f, w in zip(frame["group_id"], frame["fraction"].astype(float), frame["worker_id"]):
-        loads[w] += f * instance.demand[g_index[g]]
+    for g, w in zip(frame["group_id"], frame["worker_id"]):
         classes[w].add(instance.isolation[g_index[g]])
+    base = frame[["group_id", "fraction", "worker_id"]].assign(fraction=frame["fraction"].astype(float))
     fmap = failover.rename(columns={"fraction": "share"}).astype({"group_id": str, "worker_id": str,
                                                                   "target_worker": str})
     targets: dict[tuple[str, int], list[tuple[str, float]]] = {}
@@ -76,13 +75,13 @@ def find_failover_violations(instance: PackingInstance, assignment, workers: pd.
                      for g in lost["group_id"]]]
         if lost.empty:
             continue
-        after = {w: loads[w].copy() for w in all_workers if w not in failed}
-        received: dict[str, set] = {}
+        alive = [w for w in all_workers if w not in failed]
+        moved, received = [], {}
         for r in lost.itertuples(index=False):
             key = (r.group_id, int(r.shard))
             tl = targets.get(key, [])
             total = sum(s for _, s in tl)
-            bad = [t for t, _ in tl if t not in after]
+            bad = [t for t, _ in tl if t not in alive]
             if abs(total - 1.0) > 1e-6 or bad:
                 why = (f"targets {bad} are lost too or unknown" if bad
                        else f"its failover shares sum to {total:.6g}, not 1")
@@ -90,11 +89,12 @@ def find_failover_violations(instance: PackingInstance, assignment, workers: pd.
                                      f"shard {r.shard} of group {r.group_id!r} on {r.worker_id} is lost with "
                                      f"{kind} {domain}: {why}"))
                 continue
-            d = float(r.fraction) * instance.demand[g_index[r.group_id]]
             for t, s in tl:
-                after[t] += s * d
+                moved.append((r.group_id, float(r.fraction) * s, t))
                 received.setdefault(t, set()).add(instance.isolation[g_index[r.group_id]])
-        for w, load in after.items():
+        after = pd.concat([base[base["worker_id"].isin(alive)],
+                           pd.DataFrame(moved, columns=["group_id", "fraction", "worker_id"])], ignore_index=True)
+        for w, load in _loads(instance, after, alive).items():
             limit = cap_of[wtype[w]]
             excess = load - limit[None, :]
             hits = np.argwhere(excess > REL_TOL * limit[None, :])
@@ -111,4 +111,23 @@ def find_failover_violations(instance: PackingInstance, assignment, workers: pd.
                                      f"{sorted(str(k) for k in mixed)}"))
             if len(out) >= max_report:
                 return out
+    return out
+
+
+def _loads(instance: PackingInstance, frame: pd.DataFrame, workers: list[str]) -> dict[str, np.ndarray]:
+    """Each worker's load ``[T, R]`` from ``group_id, fraction, worker_id`` rows (a group may appear
+    twice on a worker: its own shard and one it took over): the demand summed, or on a
+    chance-constrained instance the pooled ``mean + z sd`` with the dense correlation
+    (:func:`models.packing.verify.chance_terms`), the load the capacity rule bounds."""
+    g_index = {g: i for i, g in enumerate(instance.group_ids)}
+    shape = instance.demand.shape[1:]
+    out = {w: np.zeros(shape) for w in workers}
+    if not instance.chance:
+        for g, f, w in zip(frame["group_id"], frame["fraction"], frame["worker_id"]):
+            out[w] += f * instance.demand[g_index[g]]
+        return out
+    present = sorted(set(frame["worker_id"]))
+    mean, sd, z, _, _ = chance_terms(instance, frame, present)
+    for i, w in enumerate(present):
+        out[w] = mean[i] + z[i] * sd[i]
     return out

@@ -21,6 +21,7 @@ __all__ = [
     "affinity",
     "correlation_matrix",
     "most_anticorrelated_pairs",
+    "most_saving_pairs",
     "multiplexing_gain",
     "pair_gains",
 ]
@@ -116,6 +117,57 @@ def most_anticorrelated_pairs(values, ids=None, *, n_pairs: int = 20, block: int
     return pd.DataFrame(
         {"a": labels[i[order]], "b": labels[j[order]], "correlation": c[order], "multiplexing_gain": gain[order]}
     ).reset_index(drop=True)
+
+
+def most_saving_pairs(values, ids=None, *, n_pairs: int = 20, max_cells: int = 4_000_000) -> pd.DataFrame:
+    """The ``n_pairs`` pairs that save the most capacity by sharing a worker, exactly.
+
+    saving(i, j) = peak_i + peak_j − peak(x_i + x_j): what sizing the pair by its joint peak saves
+    against sizing each by its own (in the series' unit; ≥ 0). Unlike the correlation, it weighs a
+    pair by the capacity at stake: two tiny timers that alternate (r = −1) save almost nothing.
+
+    Since saving(i, j) ≤ min(peak_i, peak_j), series are taken in decreasing order of peak and each
+    is paired with all larger ones until its peak cannot beat the ``n_pairs``-th saving found (exact;
+    usually far fewer than all pairs). ``max_cells`` bounds the ``[pairs x slots]`` temporary.
+
+    Returns:
+        Columns ``a, b`` (``a`` the earlier row), ``saving``, ``saving_share`` (saving / (peak_a +
+        peak_b) = 1 − 1/gain), ``correlation``, ``multiplexing_gain``; largest saving first, ties by
+        position.
+    """
+    x = as_matrix(values)
+    n, t = x.shape
+    labels = np.arange(n) if ids is None else np.asarray(list(ids), dtype=object)
+    if len(labels) != n:
+        raise ValueError(f"ids has {len(labels)} labels for {n} series")
+    peaks = x.max(axis=1) if t else np.zeros(n)
+    order = np.argsort(-peaks, kind="stable")
+    best_s = np.empty(0)
+    best_i = np.empty(0, dtype=np.int64)
+    best_j = np.empty(0, dtype=np.int64)
+    chunk = max(1, max_cells // max(t, 1))
+    for pos in range(1, n):
+        j = order[pos]
+        if len(best_s) >= n_pairs and peaks[j] <= best_s[n_pairs - 1]:
+            break  # no later series can save more than the n_pairs-th best
+        for start in range(0, pos, chunk):
+            prev = order[start:min(pos, start + chunk)]
+            saving = peaks[prev] + peaks[j] - (x[prev] + x[j]).max(axis=1)
+            lo, hi = np.minimum(prev, j), np.maximum(prev, j)
+            best_s = np.r_[best_s, saving]
+            best_i = np.r_[best_i, lo]
+            best_j = np.r_[best_j, hi]
+            keep = np.lexsort((best_j, best_i, -np.round(best_s, 12)))[:n_pairs]
+            best_s, best_i, best_j = best_s[keep], best_i[keep], best_j[keep]
+    useful = best_s > 1e-12 * max(float(peaks.max(initial=0.0)), 1.0)  # a pair that saves nothing is no pair
+    best_s, best_i, best_j = best_s[useful], best_i[useful], best_j[useful]
+    z, _ = _standardise(x)
+    corr = np.clip((z[best_i] * z[best_j]).sum(axis=1), -1.0, 1.0)
+    gain = pair_gains(x, best_i, best_j)
+    total = peaks[best_i] + peaks[best_j]
+    share = np.divide(best_s, total, out=np.zeros_like(best_s), where=total > 0)
+    return pd.DataFrame({"a": labels[best_i], "b": labels[best_j], "saving": best_s, "saving_share": share,
+                         "correlation": corr, "multiplexing_gain": gain}).reset_index(drop=True)
 
 
 def affinity(values, *, method: str = "gain") -> np.ndarray:

@@ -82,8 +82,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Replay actual demand against the plan and the peak-based plan, and plan it in hindsight."""
         from planner.backtest import backtest as run_backtest
-        from planner.backtest import parse_every
-        from planner.backtest import tables_of, write_backtest
+        from planner.backtest import parse_every, tables_of, write_backtest
         from planner.commands.run import progress_bar
         from planner.io import refuse_existing
         from planner.scenarios import load_scenario
@@ -97,7 +96,6 @@ def register(app: typer.Typer) -> None:
             results = run_backtest(sc, actual, history=whole, actual_groups=actual_groups, origins=origins,
                                    every=step, source=source, progress=update)
         summary = write_backtest(results, sc, out, force=force)
-
         print_backtest(summary, tables_of(results)["by_tier"], out)
         last = results[-1].run  # the plan from the latest origin is the one recorded
         recorded = {**last.summary, "backtest": {k: v for k, v in summary.items() if k != "scenario"}}

@@ -3,7 +3,6 @@ model chosen per series, its backtest error and any fallback taken."""
 
 from __future__ import annotations
 
-import importlib
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -18,25 +17,20 @@ class TelemetryFormat(str, Enum):
 
     long = "long"
     huawei = "huawei"
-    azure2019 = "azure2019"
+    azure = "azure"
+    azure2019 = "azure2019"  # an alias of azure
 
 
 def _read_telemetry(path: Path, fmt: TelemetryFormat):
-    """Telemetry (unique_id, ds, y) from ``path``: a long table directly, other layouts through
-    the ingest readers (``planner.ingest.<format>.read_<format>``)."""
-    from planner.errors import InputDataError
+    """Telemetry (unique_id, ds, y) from ``path``: a long table directly (no catalog needed to
+    forecast invocations), other layouts through the ingest readers."""
+    from planner.ingest import canonical_format, read_telemetry
     from planner.io import read_table
 
     if fmt is TelemetryFormat.long:
         return read_table(path)
-    try:
-        module = importlib.import_module(f"planner.ingest.{fmt.value}")
-        reader = getattr(module, f"read_{fmt.value}")
-    except (ImportError, AttributeError):
-        raise InputDataError(f"no reader for --format {fmt.value} in planner.ingest; convert the file to the long format", path=path) from None
-    out = reader(path)
-    tel = out[0] if isinstance(out, tuple) else out
-    return tel.to_frame() if hasattr(tel, "to_frame") else tel
+    tel, _ = read_telemetry(path, canonical_format(fmt))
+    return tel.to_frame()
 
 
 def _to_freq(telemetry, freq: str, path):
@@ -66,7 +60,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Forecast file (.csv or .parquet)."),
         demand: Optional[Path] = typer.Option(None, "--demand", help="ResourceDemand table (group level), .parquet or .csv."),
         telemetry: Optional[Path] = typer.Option(None, "--telemetry", help="Telemetry file (invocations per function)."),
-        fmt: TelemetryFormat = typer.Option(TelemetryFormat.long, "--format", help="Layout of --telemetry."),
+        fmt: TelemetryFormat = typer.Option(TelemetryFormat.long, "--format", help="Layout of --telemetry (azure2019 is an alias of azure)."),
         freq: str = typer.Option("1h", "--freq", help="Forecast frequency: 1h (hourly) or 1D (daily)..."),
         horizon: int = typer.Option(168, "--horizon", help="Steps ahead (168 = a week of hours, 91 = a quarter of days)."),
         models: Optional[str] = typer.Option(None, "--models", help="Comma-separated candidate models (default: per frequency)."),

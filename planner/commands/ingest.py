@@ -12,6 +12,7 @@ from planner.commands._common import captured_warnings, console, handle_errors
 
 class Format(str, Enum):
     azure = "azure"
+    azure2019 = "azure2019"  # an alias of azure
     huawei = "huawei"
     long = "long"
 
@@ -21,7 +22,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def ingest(
         path: Path = typer.Argument(..., help="Trace file (huawei, long) or folder of day files (azure)."),
-        fmt: Format = typer.Option(..., "--format", "-f", help="Layout of the trace."),
+        fmt: Format = typer.Option(..., "--format", "-f", help="Layout of the trace (azure2019 is an alias of azure)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder for the Parquet tables."),
         catalog: Path = typer.Option(None, "--catalog", "-c", help="Function catalog (required for long; optional for huawei)."),
         slot: str = typer.Option("1h", help="Planning slot (a multiple of the trace interval)."),
@@ -32,14 +33,15 @@ def register(app: typer.Typer) -> None:
     ):
         """Read telemetry, derive hourly resource demand (Little's law, peaks kept) and write Parquet."""
         from planner.demand import parse_slot
+        from planner.ingest import canonical_format
         from planner.ingest.job import ingest as run_ingest, write_ingested
         from planner.io import check_output
 
-        keep_alive = _keep_alive_option(keep_alive)
         parse_slot(slot)  # bad options fail before a large trace is read
         check_output(out)
+        keep_alive = _keep_alive_option(keep_alive)
         with captured_warnings():
-            result = run_ingest(path, fmt.value, catalog=catalog, slot=slot, keep_alive=keep_alive)
+            result = run_ingest(path, canonical_format(fmt), catalog=catalog, slot=slot, keep_alive=keep_alive)
             files = write_ingested(result, out, telemetry=not no_telemetry)
         print_summary(result.summary)
         console.print(f"wrote {len(files)} files to {out}")

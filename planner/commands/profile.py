@@ -15,6 +15,7 @@ class TelemetryFormat(str, Enum):
 
     huawei = "huawei"
     azure = "azure"
+    azure2019 = "azure2019"  # an alias of azure
     long = "long"
 
 
@@ -37,24 +38,24 @@ class Level(str, Enum):
 @handle_errors
 def profile(
     telemetry: Path = typer.Option(..., "--telemetry", help="Telemetry file (Azure: the folder of day files)."),
-    fmt: TelemetryFormat = typer.Option(..., "--format", help="Layout of the telemetry."),
+    fmt: TelemetryFormat = typer.Option(..., "--format", help="Layout of the telemetry (azure2019 is an alias of azure)."),
     out: Path = typer.Option(..., "--out", help="Output folder for profiles.csv, pairs.csv and the PNGs."),
     catalog: Path | None = typer.Option(None, "--catalog", help="FunctionCatalog file (required for --format long)."),
     slot: str = typer.Option("1h", "--slot", help="Profiling slot, e.g. 1h or 30min."),
     level: Level = typer.Option(Level.function, "--level", help="Profile functions or groups."),
     value: Value = typer.Option(Value.invocations, "--value", help="Profile invocations or a demand column."),
-    pairs: int = typer.Option(20, "--pairs", min=1, help="Number of most anticorrelated pairs to report."),
+    pairs: int = typer.Option(20, "--pairs", min=1, help="Number of most complementary pairs to report (by the capacity they save together)."),
     clusters: int | None = typer.Option(None, "--clusters", min=1, help="Number of clusters (default: by silhouette)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
 ) -> None:
-    """Write profiles.csv (features and cluster per function), pairs.csv (most anticorrelated
-    pairs and their multiplexing gain), centroids.png and correlation.png."""
+    """Write profiles.csv (features and cluster per function), pairs.csv (the pairs that save the
+    most capacity by sharing a worker, with correlation and multiplexing gain), centroids.png and correlation.png."""
     from rich.table import Table
 
     from planner.catalog import read_catalog
     from planner.demand import parse_slot
     from planner.errors import InputDataError
-    from planner.ingest import read_telemetry
+    from planner.ingest import canonical_format, read_telemetry
     from planner.io import check_output
     from planner.profile import profile_functions, write_profile_outputs
 
@@ -62,7 +63,7 @@ def profile(
     check_output(out)
     with captured_warnings():
         try:
-            tel, cat = read_telemetry(telemetry, fmt.value, catalog=catalog)
+            tel, cat = read_telemetry(telemetry, canonical_format(fmt), catalog=catalog)
         except ValueError as exc:
             if isinstance(exc, InputDataError):
                 raise
@@ -85,11 +86,13 @@ def profile(
     )
     for note in result.notes:
         console.print(f"  note: {note}", highlight=False)
-    table = Table(title="most anticorrelated pairs")
-    for col in ("a", "b", "correlation", "multiplexing_gain"):
-        table.add_column(col)
+    unit = value.value.replace("_", " ") + ("" if value is not Value.invocations else f" per {slot}")
+    table = Table(title=f"most complementary pairs (peak saved by sharing a worker, in {unit})")
+    for col in ("a", "b", "saving", "share", "correlation", "gain"):
+        table.add_column(col, justify="left" if col in ("a", "b") else "right")
     for row in result.pairs.head(5).itertuples(index=False):
-        table.add_row(str(row.a), str(row.b), f"{row.correlation:.3f}", f"{row.multiplexing_gain:.3f}")
+        table.add_row(str(row.a), str(row.b), f"{row.saving:.4g}", f"{row.saving_share:.1%}", f"{row.correlation:.3f}",
+                      f"{row.multiplexing_gain:.3f}")
     console.print(table)
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False)
 

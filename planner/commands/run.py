@@ -89,6 +89,14 @@ def print_plan_summary(summary: dict) -> None:
         if ka.get("fallbacks"):
             text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
         rows.append(("keep-alive", text))
+    df = summary.get("deferral")
+    if df:  # lax work moved inside its deadlines: how much, and what it saved where the fleet is sized
+        text = (f"{df['method']}: {df.get('moved_share_of_all_work', 0):.1%} of all work moved "
+                f"({df.get('moved_share_of_lax_work', 0):.1%} of lax work)")
+        if df.get("capacity_saved_per_month") is not None:
+            text += (f"; peak week {df['peak_week_cost_with']:,.0f}/month vs {df['peak_week_cost_without']:,.0f} "
+                     f"without ({df['capacity_saved_share']:.1%} saved)")
+        rows.append(("deferral", text))
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)

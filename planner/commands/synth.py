@@ -13,6 +13,7 @@ from planner.commands._common import console, handle_errors
 class SynthFormat(str, Enum):
     long = "long"
     azure = "azure"
+    azure2019 = "azure2019"  # an alias of azure
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(14, "--days", "-d", help="Days of history."),
         seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same fleet)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-        fmt: SynthFormat = typer.Option(SynthFormat.long, "--format", help="long: telemetry.parquet + catalog.csv; azure: Azure 2019 day files."),
+        fmt: SynthFormat = typer.Option(SynthFormat.long, "--format", help="long: telemetry.parquet + catalog.csv; azure (alias azure2019): Azure 2019 day files."),
         start: str = typer.Option("2026-01-05", help="First day (a Monday keeps weeks aligned)."),
         interval: str = typer.Option("5min", help="Interval of the long layout (the Azure layout is per minute)."),
     ):
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         fleet = make_fleet(spec)
-        files = write_azure(fleet, out) if fmt is SynthFormat.azure else list(write_long(fleet, out).values())
+        files = write_azure(fleet, out) if fmt in (SynthFormat.azure, SynthFormat.azure2019) else list(write_long(fleet, out).values())
         console.print(
             f"[green]synthetic fleet[/] {len(fleet.catalog)} functions, {len(fleet.apps)} apps, "
             f"{len(fleet.customers)} customers, {len(fleet.launches)} launches, {days} days "

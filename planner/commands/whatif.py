@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
         base: Path = typer.Argument(..., help="Base scenario YAML."),
         variants: list[Path] = typer.Argument(..., help="Variant scenario YAMLs (usually with base: the base file)."),
         out: Path = typer.Option(Path("whatif-out"), "--out", "-o", help="Output folder."),
-        n_jobs: int = typer.Option(1, "--n-jobs", "-j", help="Scenarios planned in parallel (processes)."),
+        n_jobs: int = typer.Option(None, "--n-jobs", "-j", min=1,
+                                   help="Scenarios planned in parallel (processes; default: the machine's cores, "
+                                        "at most one per scenario)."),
         scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
         history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
@@ -37,8 +39,19 @@ def register(app: typer.Typer) -> None:
         refuse_existing(out, force)
         paths = [base, *variants]
         scenarios = [load_scenario(p) for p in paths]  # fail on a bad file before hours of planning
-        with captured_warnings(), console.status(f"planning {len(paths)} scenarios"):
-            results = run_whatif([str(p) for p in paths], n_jobs=n_jobs, scheduler=scheduler)
+        from planner.whatif import default_jobs
+
+        jobs = default_jobs(len(paths)) if n_jobs is None else n_jobs
+        where = f"on {scheduler}" if scheduler else f"in {jobs} process{'es' if jobs > 1 else ''}"
+        console.print(f"planning {len(paths)} scenarios {where}", highlight=False)
+
+        def report(done, total, r, seconds):  # one line per finished scenario, as it finishes
+            console.print(f"  [{done}/{total}] {escape(r['name'])}: cost {r['summary']['total_cost']:,.0f}, "
+                          f"risk {r['summary']['risk']['total_slot_hours']:g} slot-hours ({seconds:.0f} s)",
+                          highlight=False)
+
+        with captured_warnings():
+            results = run_whatif([str(p) for p in paths], n_jobs=jobs, scheduler=scheduler, progress=report)
         write_whatif(results, out, force=force)
         for r in results:  # a variant that installs less than it needs says so before the numbers
             for msg in r["summary"].get("plan_warnings", []):

@@ -78,8 +78,8 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     if fleet_cost is not None:
         change = total - float(fleet_cost)
         cost_rows += [("installed fleet alone", float(fleet_cost), "currency"),
-                      ("change against the installed fleet", change, "currency"),
-                      ("change against the installed fleet, relative", change / fleet_cost if fleet_cost else np.nan, "%")]
+                      ("change vs installed", change, "currency"),
+                      ("change vs installed, relative", change / fleet_cost if fleet_cost else np.nan, "%")]
     cost_rows.append(("servers bought", float(plan["purchased"].sum()), "servers"))
     fleet = summary.get("installed_fleet") or {}
     if fleet:
@@ -91,19 +91,20 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     vs = summary.get("risk_vs_target") or {}
     risk = pd.DataFrame([{"tier": t, "risk": v.get("risk_slot_hours"), "slot_hours": v.get("slot_hours"),
                           "expected_overflow_share": v.get("expected_overflow_share"), "target": v.get("target"),
-                          "within_target": (v.get("expected_overflow_share") is not None and v.get("target") is not None
-                                            and v["expected_overflow_share"] <= v["target"])}
+                          "within_target": ("yes" if v.get("expected_overflow_share") is not None
+                                            and v.get("target") is not None
+                                            and v["expected_overflow_share"] <= v["target"] else "no")}
                          for t, v in vs.items()])
     if risk.empty:
         risk = pd.DataFrame({"tier": list(summary.get("risk_slot_hours_by_tier", {})),
                              "risk": list(summary.get("risk_slot_hours_by_tier", {}).values())})
     blocks.append(Block("Risk per tier (expected overflow slot-hours against the tier's target share)", risk))
 
-    util = [("mean expected CPU utilisation", _mean(weekly, "cpu_utilisation"), "%"),
-            ("mean expected memory utilisation", _mean(weekly, "memory_utilisation"), "%")]
+    util = [("CPU, mean expected", _mean(weekly, "cpu_utilisation"), "%"),
+            ("memory, mean expected", _mean(weekly, "memory_utilisation"), "%")]
     if "headroom" in plan.columns and len(plan[plan["installed"] > 0]):
-        util.append(("busiest hour's planned load, largest over types and weeks",
-                     float(1.0 - plan.loc[plan["installed"] > 0, "headroom"].min()), "%"))
+        # 1 - headroom: the busiest hour's planned load, the largest over types and weeks
+        util.append(("busiest hour, planned", float(1.0 - plan.loc[plan["installed"] > 0, "headroom"].min()), "%"))
     blocks.append(Block("Utilisation", pd.DataFrame(util, columns=["item", "value", "unit"])))
 
     drv = summary.get("drivers") or {}

@@ -35,6 +35,7 @@ _FORMATS = {
     "week": "0",
 }
 _FORMATS["weeks"] = "0"
+_FORMATS["server-equivalents"] = "#,##0.00"
 _DATE_FORMAT = "yyyy-mm-dd hh:mm"
 # Printing: landscape A4, one page wide, the header row on every page. A long table prints its first
 # _PRINT_MAX_ROWS rows (the page header says so; the sheet and the CSV hold every row), and pages
@@ -44,7 +45,7 @@ _ROWS_PER_PAGE = 32
 _BREAK_KEYS = {"Plan": ("week",), "Assignment": ("week",), "Utilisation": ("week", "worker_id"),
                "Forecast": ("unique_id", "resource"), "Backtest weeks": ("origin",),
                "Backtest tiers": ("origin",), "Why": ("order",)}
-_CHART_ROWS, _CHART_COLS = 16, 10  # a 640 x 300 px chart covers about 16 rows and 10 columns
+_CHART_ROWS, _CHART_COLS = 14, 8  # a 520 x 260 px chart covers about 14 rows and 8 columns
 _INVALID_SHEET_CHARS = set("[]:*?/\\")
 _MIN_WIDTH, _MAX_WIDTH = 8, 48
 
@@ -201,7 +202,7 @@ def _write_blocks(workbook, name: str, page: SheetBlocks, formats: dict) -> None
             row += 2
             continue
         titles = [header(str(c)) for c in table.columns]
-        ws.write_row(row, 0, titles, formats["header"])
+        ws.write_row(row, 0, titles, formats["wrap_header"])  # wrapped: columns as wide as their data
         per_row_unit = list(table.columns) == ["item", "value", "unit"]
         for j, column in enumerate(table.columns):
             series = table[column]
@@ -216,7 +217,8 @@ def _write_blocks(workbook, name: str, page: SheetBlocks, formats: dict) -> None
             else:
                 fmt = None
             if column != "warning":  # long sentences overflow into the empty cells beside them
-                widths[j] = max(widths[j], min(_width(series, titles[j], kind), _MAX_WIDTH))
+                words = max((len(w) for w in titles[j].split()), default=0)
+                widths[j] = max(widths[j], min(_width(series, "", kind), _MAX_WIDTH), words + 1)
             for i, value in enumerate(series.to_numpy(dtype=object), start=row + 1):
                 cell_fmt = fmt
                 if per_row_unit and column == "value":
@@ -228,6 +230,8 @@ def _write_blocks(workbook, name: str, page: SheetBlocks, formats: dict) -> None
                         ws.write_number(i, j, float(value), cell_fmt)
                     continue
                 _write_cell(ws, i, j, value, cell_fmt if kind == "datetime" else formats["date"])
+        lines = max(math.ceil(len(t) / max(widths[j] - 1, 1)) for j, t in enumerate(titles))
+        ws.set_row(row, 15 * lines)
         row += len(table) + 2
     for j, w in enumerate(widths):
         ws.set_column(j, j, w)
@@ -285,7 +289,7 @@ def _add_chart(workbook, sheets: dict, frames: Mapping[str, pd.DataFrame], spec:
         y_axis["num_format"] = "0%"
     chart.set_y_axis(y_axis)
     chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 640, "height": 300})
+    chart.set_size({"width": spec.size[0], "height": spec.size[1]})
     anchor = spec.anchor_sheet or spec.sheet
     if anchor not in sheets:
         raise ValueError(f"chart {spec.title!r}: anchor sheet {anchor!r} is not in the workbook")
@@ -335,6 +339,8 @@ def write_plan_workbook(
                 "title": workbook.add_format({"bold": True, "font_size": 14}),
                 "block": workbook.add_format({"bold": True, "font_size": 11, "font_color": "#1F4E79"}),
                 "italic": workbook.add_format({"italic": True}),
+                "wrap_header": workbook.add_format({"bold": True, "bottom": 1, "text_wrap": True, "valign": "top",
+                                                    "bg_color": "#DDEBF7"}),
                 "date": workbook.add_format({"num_format": _DATE_FORMAT}),
                 "day": workbook.add_format({"num_format": "yyyy-mm-dd"}),
                 "float": workbook.add_format({"num_format": "#,##0.000"}),

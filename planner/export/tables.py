@@ -59,6 +59,9 @@ __all__ = [
     "weekly_frame",
 ]
 
+#: Size in pixels of the charts beside the Summary page's tables (three stacked, one printed page).
+SUMMARY_CHART = (520, 260)
+
 #: Excel's row limit, header row included.
 EXCEL_MAX_ROWS = 1_048_576
 
@@ -110,9 +113,9 @@ _UNITS = {
     "slot_hours": "slot-hours", "overflow_hours": "slot-hours", "overflow_share": "%", "target": "%",
     "worst": "%",
     # the review page and the Why sheet
-    "order_week": "week", "need_week": "week", "lead_time_weeks": "weeks", "growth": "servers",
-    "share_of_growth": "%", "expected_overflow_share": "%", "planned_peak_week0": "servers",
-    "planned_peak_need_week": "servers",
+    "order_week": "week", "need_week": "week", "lead_time_weeks": "weeks", "growth": "server-equivalents",
+    "share_of_growth": "%", "expected_overflow_share": "%", "planned_peak_week0": "server-equivalents",
+    "planned_peak_need_week": "server-equivalents",
     "cpu_cores": "cores", "memory_gb": "GB",
     "mean": "resource unit", "q50": "resource unit", "q90": "resource unit",
     "q95": "resource unit", "q99": "resource unit",
@@ -166,6 +169,7 @@ class ChartSpec:
         anchor_sheet: sheet on which the chart is placed; ``None`` = the data sheet.
         anchor_cell: top-left cell of the chart, e.g. ``"E2"``.
         rows: ``(first, last)`` data rows drawn (1-based, header excluded); ``None`` = all rows.
+        size: ``(width, height)`` in pixels.
     """
 
     title: str
@@ -182,6 +186,7 @@ class ChartSpec:
     anchor_sheet: str | None = None
     anchor_cell: str = "E2"
     rows: tuple[int, int] | None = None
+    size: tuple[int, int] = (640, 300)
 
     def __post_init__(self):
         if self.kind not in ("column", "bar", "line"):
@@ -455,7 +460,7 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
             ChartSpec(
                 title="Servers installed per week by type", sheet="Weekly", categories="week",
                 values=types, kind="column", stacked=True, x_title="week", y_title="servers",
-                anchor_sheet="Summary", anchor_cell=f"{col}2",
+                anchor_sheet="Summary", anchor_cell=f"{col}2", size=SUMMARY_CHART,
             )
         )
         charts.append(
@@ -463,14 +468,15 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
                 title="Cost per week", sheet="Weekly", categories="week", values=("cost",),
                 kind="column", line_values=("cumulative_cost",), x_title="week",
                 y_title="cost per week [currency]", y2_title="cumulative cost [currency]",
-                anchor_sheet="Summary", anchor_cell=f"{col}18",
+                anchor_sheet="Summary", anchor_cell=f"{col}16", size=SUMMARY_CHART,
             )
         )
         charts.append(
             ChartSpec(
                 title="Expected utilisation per week (mean over the week's hours)", sheet="Weekly",
                 categories="week", values=("cpu_utilisation", "memory_utilisation"), kind="line", x_title="week",
-                y_title="utilisation [%]", y_percent=True, anchor_sheet="Summary", anchor_cell=f"{col}34",
+                y_title="utilisation [%]", y_percent=True, anchor_sheet="Summary", anchor_cell=f"{col}30",
+                size=SUMMARY_CHART,
             )
         )
     comparison = frames.get("Comparison")

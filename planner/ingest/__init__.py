@@ -11,10 +11,19 @@ from planner.ingest.huawei import read_huawei
 from planner.ingest.long import read_long
 
 FORMATS = ("azure", "huawei", "long")
+#: Other names accepted for a format (the CLI options and scenarios take them too).
+FORMAT_ALIASES = {"azure2019": "azure"}
+
+
+def canonical_format(fmt) -> str:
+    """The format's one name: ``azure2019`` is ``azure``."""
+    fmt = getattr(fmt, "value", fmt)
+    return FORMAT_ALIASES.get(fmt, fmt)
 
 
 def read_telemetry(path, fmt: str, *, catalog=None, **options):
-    """Dispatch to the reader of ``fmt`` (one of :data:`FORMATS`)."""
+    """Dispatch to the reader of ``fmt`` (one of :data:`FORMATS` or an alias)."""
+    fmt = canonical_format(fmt)
     if fmt == "azure":
         telemetry, cat = read_azure2019(path, **options)
         if catalog is not None:  # e.g. real CPU sizes, which the trace does not record
@@ -32,4 +41,5 @@ def read_telemetry(path, fmt: str, *, catalog=None, **options):
     raise InputDataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", path=path)
 
 
-__all__ = ["read_azure2019", "read_huawei", "read_long", "read_telemetry", "FORMATS"]
+__all__ = ["read_azure2019", "read_huawei", "read_long", "read_telemetry", "canonical_format", "FORMATS",
+           "FORMAT_ALIASES"]

@@ -23,7 +23,7 @@ import pandas as pd
 from planner import columns as C
 from planner.catalog import DEFAULT_DURATION_S, cpu_from_memory, validate_catalog
 from planner.errors import InputDataError
-from planner.ingest.checks import numeric_counts, require_columns, require_file
+from planner.ingest.checks import PLAUSIBLE_RATE_PER_S, numeric_counts, require_columns, require_file
 from planner.io import read_csv
 from planner.telemetry import Telemetry
 
@@ -34,6 +34,9 @@ KEYS = ["HashOwner", "HashApp", "HashFunction"]
 MINUTES = [str(m) for m in range(1, 1441)]
 # The released trace was collected in July 2019; its validation plots run from Monday 15 July.
 DEFAULT_START = "2019-07-15"
+# Optional file beside the day files giving the date of day 1 ({"start": "2026-01-05"}); planner synth
+# writes it, since the layout itself has no dates.
+TRACE_INFO = "trace.json"
 DEFAULT_MEMORY_MB = 170.0  # median app allocation in the paper, used for apps with no memory record
 
 
@@ -51,16 +54,21 @@ def day_files(folder: Path, pattern: str) -> dict[int, Path]:
 def read_azure2019(
     folder,
     *,
-    start: str = DEFAULT_START,
+    start: str | None = None,
     days: list[int] | None = None,
 ) -> tuple[Telemetry, pd.DataFrame]:
     """Read the Azure 2019 trace in ``folder`` (all day files found, or the listed ``days``).
+
+    Day 1 is dated ``start``; by default the ``start`` of the folder's ``trace.json`` when there is
+    one (planner synth writes it), else :data:`DEFAULT_START` (the real trace's first Monday).
 
     Returns ``(Telemetry, FunctionCatalog)``; ``unique_id`` is ``HashApp/HashFunction``.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputDataError("not a folder of Azure 2019 day files", path=folder)
+    if start is None:
+        start = _trace_start(folder)
     inv_files = day_files(folder, INVOCATIONS)
     if days is not None:
         missing = [d for d in days if d not in inv_files]
@@ -114,6 +122,21 @@ def read_azure2019(
     return Telemetry(pd.DatetimeIndex(index, freq="1min"), ids, counts), catalog
 
 
+def _trace_start(folder: Path) -> str:
+    """Date of day 1 from ``trace.json`` in ``folder``, else :data:`DEFAULT_START`."""
+    import json
+
+    info = folder / TRACE_INFO
+    if not info.is_file():
+        return DEFAULT_START
+    try:
+        start = json.loads(info.read_text())["start"]
+        pd.Timestamp(start)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputDataError(f"expected {{\"start\": \"YYYY-MM-DD\"}} ({type(exc).__name__}: {exc})", path=info) from None
+    return str(start)
+
+
 def _read_invocation_day(path: Path):
     """Keys, triggers and a float32 [1440 x functions] matrix of one day file, validated."""
     import pyarrow as pa
@@ -123,7 +146,7 @@ def _read_invocation_day(path: Path):
     types = {c: pa.float32() for c in MINUTES}
     types.update({c: pa.string() for c in KEYS + ["Trigger"]})
     try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""]))
     except pa.ArrowInvalid as exc:
         # pyarrow says what failed but not in our terms: re-read the slow way to name the row.
         _explain_day_file(path, exc)
@@ -140,11 +163,26 @@ def _read_invocation_day(path: Path):
             raise InputDataError("empty count; expected a number of invocations >= 0",
                                  path=path, row=row + 2, column=c)
         minutes[j] = col.to_numpy()
+    # One pass finds NaN ("nan" in the file), inf and implausible counts: max propagates NaN.
+    peaks = minutes.max(axis=0)
+    if not np.isfinite(peaks).all():
+        r = int(np.flatnonzero(~np.isfinite(peaks))[0])
+        j = int(np.flatnonzero(~np.isfinite(minutes[:, r]))[0])
+        raise InputDataError(f"non-finite count {minutes[j, r]:g}; expected a finite number of invocations >= 0",
+                             path=path, row=r + 2, column=MINUTES[j])
     if (minutes < 0).any():
         j, r = np.argwhere(minutes < 0)[0]
         raise InputDataError(f"negative count {minutes[j, r]:g}; expected invocations >= 0",
                              path=path, row=int(r) + 2, column=MINUTES[j])
     keys = list(zip(*(table.column(c).to_pylist() for c in KEYS)))
+    over = np.flatnonzero(peaks > PLAUSIBLE_RATE_PER_S * 60)
+    if over.size:
+        r = int(over[np.argmax(peaks[over])])
+        j = int(np.argmax(minutes[:, r]))
+        warnings.warn(f"read_azure2019: {path}, row {r + 2}, column {MINUTES[j]!r}: {over.size} function(s) exceed the "
+                      f"plausible {PLAUSIBLE_RATE_PER_S:g} invocations per second; the largest, {keys[r][2]!r} of app "
+                      f"{keys[r][1]!r}, has {minutes[j, r]:.6g} in one minute ({minutes[j, r] / 60:.3g}/s). Check the "
+                      "unit of the counts (docs/data.md, plausibility bounds)", stacklevel=3)
     seen = {}
     for i, key in enumerate(keys):
         if key in seen:

@@ -8,6 +8,18 @@ import pandas as pd
 
 from planner.errors import InputDataError
 
+#: Plausibility bounds (docs/data.md): values beyond them are read, with a warning naming the reader,
+#: the function and where the value is, because a unit slip (counts per hour read as per minute,
+#: milliseconds as seconds) is far likelier than a real function this large.
+#: Invocations per second of one function: 100,000/s (8.6 billion a day) is above every function
+#: of the published traces (the Azure 2019 daily rates top out below it by orders of magnitude).
+PLAUSIBLE_RATE_PER_S = 1e5
+#: Per function instance in a catalog: well above the largest AWS Lambda function (10,240 MB,
+#: 6 vCPU, 900 s timeout).
+PLAUSIBLE_CATALOG = {"cpu_millicores": 16_000.0, "memory_mb": 32_768.0, "duration_s": 3_600.0}
+#: Larger than a float32 can hold: a count this large would silently become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def require_file(path, what: str = "a file") -> None:
     """Fail clearly on a missing, empty or folder path (``what`` names the file expected)."""
@@ -56,6 +68,16 @@ def numeric_counts(frame: pd.DataFrame, columns, *, path, header_lines: int = 1)
                 column=col,
             )
         arr = values.to_numpy(dtype=np.float64)
+        huge = np.flatnonzero(np.isinf(arr) | (np.abs(arr) > FLOAT32_MAX))
+        if huge.size:
+            i = int(huge[0])
+            what = "non-finite count" if np.isinf(arr[i]) else "count too large to hold (beyond float32)"
+            raise InputDataError(
+                f"{what} {raw.iloc[i]!r}; expected a finite number of invocations >= 0",
+                path=path,
+                row=i + 1 + header_lines,
+                column=col,
+            )
         neg = np.flatnonzero(arr < 0)
         if neg.size:
             i = int(neg[0])
@@ -96,3 +118,36 @@ def reject_duplicate_times(ds: pd.DatetimeIndex, *, path, column: str, header_li
             row=i + 1 + header_lines,
             column=column,
         )
+
+
+def format_interval(td) -> str:
+    """``5min``, ``1h``, ``30s``: an interval as a user writes it."""
+    seconds = pd.Timedelta(td).total_seconds()
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:g}s"
+    minutes = seconds / 60
+    return f"{minutes:g}min" if minutes < 60 or minutes % 60 else f"{minutes / 60:g}h"
+
+
+def warn_implausible_counts(counts: np.ndarray, index: pd.DatetimeIndex, ids, interval_s: float, *,
+                            path, reader: str) -> int:
+    """Warn (naming ``reader``, the file, the function and the interval) when some function's count
+    exceeds :data:`PLAUSIBLE_RATE_PER_S`; returns how many functions do. Counts must be finite."""
+    import warnings
+
+    if counts.size == 0:
+        return 0
+    bound = PLAUSIBLE_RATE_PER_S * interval_s
+    peaks = counts.max(axis=0)
+    over = np.flatnonzero(peaks > bound)
+    if over.size:
+        j = int(over[np.argmax(peaks[over])])
+        i = int(np.argmax(counts[:, j]))
+        value = float(counts[i, j])
+        warnings.warn(
+            f"{reader}: {path}: {over.size} function(s) exceed the plausible {PLAUSIBLE_RATE_PER_S:g} invocations "
+            f"per second; the largest, {str(ids[j])!r}, has {value:.6g} invocations in the {format_interval(pd.Timedelta(seconds=interval_s))} "
+            f"from {index[i]} ({value / interval_s:.3g}/s). Check the unit of the counts (docs/data.md, plausibility bounds)",
+            stacklevel=3,
+        )
+    return int(over.size)

@@ -23,6 +23,7 @@ from planner.ingest.checks import (
     require_columns,
     require_file,
     require_rows,
+    warn_implausible_counts,
 )
 from planner.telemetry import Telemetry, regularise
 
@@ -91,6 +92,8 @@ def read_huawei(
     else:
         notes = []
     grid, counts, gap_notes = regularise(ds, counts, max_gap=max_gap, path=path)
+    warn_implausible_counts(counts, grid, func_cols, pd.Timedelta(grid.freq).total_seconds(), path=path,
+                            reader="read_huawei")
 
     cat = pd.DataFrame(parts)
     cat.insert(0, C.UNIQUE_ID, func_cols)

@@ -16,7 +16,8 @@ import pandas as pd
 from planner import columns as C
 from planner.catalog import read_catalog, require_coverage, validate_catalog
 from planner.errors import InputDataError
-from planner.ingest.checks import numeric_counts, parse_timestamps, require_columns, require_file, require_rows
+from planner.ingest.checks import (numeric_counts, parse_timestamps, require_columns, require_file, require_rows,
+                                   warn_implausible_counts)
 from planner.telemetry import Telemetry, infer_freq
 
 
@@ -32,7 +33,8 @@ def read_long(path, catalog, *, max_gap: int = 3) -> tuple[Telemetry, pd.DataFra
         except (OSError, ValueError) as exc:
             raise InputDataError(f"not a readable Parquet file ({str(exc).strip().splitlines()[0]})", path=path) from None
     else:
-        frame = read_csv(path, dtype={C.UNIQUE_ID: str, C.Y: str, C.DS: str})
+        # Only an empty cell is missing: "NaN", "NA", "inf" stay text and are reported as such.
+        frame = read_csv(path, dtype={C.UNIQUE_ID: str, C.Y: str, C.DS: str}, keep_default_na=False, na_values=[""])
     require_columns(frame, [C.UNIQUE_ID, C.DS, C.Y], path=path)
     require_rows(frame, path=path)
     cat_path = catalog if not isinstance(catalog, pd.DataFrame) else None
@@ -69,6 +71,7 @@ def read_long(path, catalog, *, max_gap: int = 3) -> tuple[Telemetry, pd.DataFra
     counts = np.full((len(grid), len(func_ids)), np.nan, dtype=np.float32)
     counts[t_codes, func_codes] = y
     counts, notes = _fill_inside_gaps(counts, grid, func_ids, max_gap=max_gap, path=path)
+    warn_implausible_counts(counts, grid, func_ids, freq.total_seconds(), path=path, reader="read_long")
     cat = require_coverage(cat, func_ids, path=cat_path or path)
     return Telemetry(pd.DatetimeIndex(grid, freq=freq), pd.Index(func_ids, name=C.UNIQUE_ID), counts, tuple(notes)), cat
 

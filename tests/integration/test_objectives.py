@@ -20,8 +20,14 @@ def objectives_run(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("objectives")
     scenario = folder / "small.yaml"
+    # Stacked quantiles keep every load a plain sum, which the removal loop below recomputes from the
+    # files; pooled-risk loads are checked by the run's own verifier and the unit tests.
     scenario.write_text(SMALL + "energy: {pue: 1.3, carbon_intensity: {default: builtin:solar}}\n"
-                        "tiers:\n  premium: {survive: worker}\n")
+                        "tiers:\n"
+                        "  premium: {quantile: q99, method: stacked, overflow_risk: null, survive: worker}\n"
+                        "  standard: {quantile: q95, method: stacked, overflow_risk: null}\n"
+                        "  economy: {quantile: q90, method: stacked, overflow_risk: null}\n"
+                        "  dedicated: {quantile: q99, method: stacked, overflow_risk: null}\n")
     out = folder / "out"
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--no-history"])
     assert result.exit_code == 0, result.output

@@ -126,3 +126,18 @@ def test_report_renders_in_a_headless_browser(planned, tmp_path):
     pixels = mpimg.imread(shot)[..., :3]
     assert pixels.std() > 0.05  # not blank
     assert (pixels.reshape(-1, 3).std(axis=1) > 0.1).mean() > 0.01  # coloured charts, not only text
+
+
+@pytest.mark.slow
+def test_the_default_run_buys_with_lead_times_honoured(tmp_path):
+    """The embedded default (minutes): some server type is bought in some week, a lead time ahead."""
+    from planner.pipeline import run_plan
+    from planner.scenarios import default_scenario
+
+    sc = default_scenario()
+    run = run_plan(sc)
+    lead = {s.type: s.lead_time_weeks for s in sc.servers}
+    p = run.purchases
+    assert len(p) >= 1 and (p["arrives_week"] - p["week"] == p["server_type"].map(lead)).all()
+    assert (run.plan["installed"] >= run.plan["required"]).all()
+    assert "video-api" in set(run.why["group_id"])  # the launch drives the purchases

@@ -123,7 +123,7 @@ def test_catalog_with_bad_value_names_row(tmp_path):
     cat.to_csv(p, index=False)
     ts = pd.date_range("2026-01-01", periods=3, freq="1h").astype(str)
     frame = pd.DataFrame({C.UNIQUE_ID: ["f"] * 3, C.DS: list(ts), C.Y: 1.0})
-    with pytest.raises(InputDataError, match=r"cat\.csv, row 3, column 'memory_mb': memory_mb is '-1.0'; expected a number > 0"):
+    with pytest.raises(InputDataError, match=r"cat\.csv, row 3, column 'memory_mb': memory_mb is '-1.0'; expected a finite number > 0"):
         read_long(long_file(tmp_path, frame), p)
 
 

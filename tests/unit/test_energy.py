@@ -197,3 +197,23 @@ def test_run_fails_fast_on_a_carbon_file_with_missing_hours(tmp_path):
     assert result.exit_code == 2, result.output
     assert "grid.csv, row 51, column 'timestamp': missing hours" in result.output.replace("\n", "")
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_carbon_slot_cost_for_the_deferral_follows_the_hourly_intensity():
+    from planner.energy import carbon_slot_cost
+    from planner.scenarios import Scenario
+
+    servers = _servers().assign(cost_per_month=[1000.0, 2600.0])
+    start = pd.Timestamp("2027-01-04")
+    ci = np.tile(np.r_[np.full(12, 400.0), np.full(12, 100.0)], 7)  # dirty mornings, clean afternoons
+    intensity = ZoneIntensity(start, {"default": ci}, {"default": "test"})
+    assert carbon_slot_cost(Scenario(), intensity, servers) is None  # no price: no shifting
+    sc = Scenario.model_validate({"energy": {"carbon_price": 500, "pue": 1.5}})
+    cost = carbon_slot_cost(sc, intensity, servers)
+    slots = pd.date_range(start, periods=168, freq="h").strftime("%Y-%m-%dT%H:%M")
+    inst = SimpleNamespace(slots=tuple(slots))
+    c = cost(inst)
+    # The dearest type (b: 200 W idle, 400 W full, 20 cores): 10 W a core x 1.5 = 0.015 kWh per core-hour.
+    per_core_hour = 500 * 400.0 / 1e6 * 0.015
+    assert c[0] == pytest.approx(per_core_hour / (2600 * 12 / 52))
+    assert c[12] == pytest.approx(c[0] / 4)  # a quarter of the intensity, a quarter of the cost

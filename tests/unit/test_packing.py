@@ -7,7 +7,7 @@ import pytest
 from models.packing.verify import find_violations
 from planner.errors import InfeasiblePlanError, InputDataError
 from planner.packing import solve, summary, to_packing_instance, workers_frame
-from planner.qos import DEFAULT_TIERS, tiers_frame, tiers_from_frame
+from planner.qos import DEFAULT_TIERS, Tier, tiers_frame, tiers_from_frame
 from planner.servers import default_servers, load_servers, server_types
 
 DS = pd.date_range("2027-01-04", periods=6, freq="h")
@@ -43,13 +43,44 @@ def test_resource_demand_table_becomes_an_instance():
     assert inst.isolation == (None, None, None, "c") and list(inst.spread) == [2, 2, 1, 1]
 
 
-def test_forecast_table_uses_each_groups_tier_quantile():
+STACKED = {name: Tier(name, q, t.headroom, t.spread, t.isolated)
+           for (name, t), q in zip(DEFAULT_TIERS.items(), ("q99", "q95", "q90", "q99"))}
+
+
+def test_forecast_table_uses_each_groups_tier_quantile_when_stacked():
     demand = _demand()
-    inst = to_packing_instance(_forecast(demand), _groups())
+    inst = to_packing_instance(_forecast(demand), _groups(), STACKED)
     base = to_packing_instance(demand)
+    assert not inst.chance
     # premium -> q99 = 1.3 x mean, standard -> q95 = 1.2 x mean
     np.testing.assert_allclose(inst.demand[0], 1.3 * base.demand[0])
     np.testing.assert_allclose(inst.demand[2], 1.2 * base.demand[2])
+
+
+def test_forecast_table_gives_pooled_tiers_mean_sigma_and_epsilon():
+    demand = _demand()
+    inst = to_packing_instance(_forecast(demand), _groups())
+    base = to_packing_instance(demand)
+    assert inst.chance
+    np.testing.assert_allclose(inst.demand, base.demand)  # the mean
+    # sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645) = max(0.3 / 2.326, 0.2 / 1.645) x mean
+    np.testing.assert_allclose(inst.sigma, max(0.3 / 2.326, 0.2 / 1.645) * base.demand)
+    np.testing.assert_allclose(inst.overflow_risk, [0.001, 0.001, 0.01, 0.001])
+
+
+def test_known_demand_has_nothing_to_pool():
+    # A ResourceDemand table (actual or given peaks) is packed as it is under any tiers.
+    inst = to_packing_instance(_demand(), _groups())
+    assert not inst.chance and inst.sigma is None
+
+
+def test_a_forecast_without_quantiles_cannot_give_sigma():
+    fc = _forecast(_demand()).drop(columns=["q95", "q99"])
+    with pytest.raises(InputDataError, match=r"lacks column\(s\) \['q95', 'q99'\].*spread \(sigma\)"):
+        to_packing_instance(fc, _groups())
+    # the stacked method at a column the forecast has still works
+    stacked = {n: Tier(n, "q90", t.headroom, t.spread, t.isolated) for n, t in DEFAULT_TIERS.items()}
+    assert not to_packing_instance(fc, _groups(), stacked).chance
 
 
 def test_solve_and_tables():

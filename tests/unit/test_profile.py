@@ -139,7 +139,8 @@ def test_outputs_are_written(telemetry, tmp_path):
     paths = write_profile_outputs(res, tmp_path / "out")
     for p in paths.values():
         assert p.exists() and p.stat().st_size > 0
-    assert pd.read_csv(paths["pairs"]).columns.tolist() == ["a", "b", "correlation", "multiplexing_gain"]
+    assert pd.read_csv(paths["pairs"]).columns.tolist() == ["a", "b", "saving", "saving_share", "correlation",
+                                                             "multiplexing_gain"]
     assert paths["centroids"].read_bytes()[:4] == b"\x89PNG"
 
 
@@ -160,9 +161,10 @@ def test_huawei_dc4_profiles():
     assert prof.loc["20", "peak_to_mean"] > 10  # the 21 h burst function
     assert prof.loc["49", "weekday_weekend_ratio"] < 1 < prof.loc["116", "weekday_weekend_ratio"]
     pairs = res.pairs
-    assert len(pairs) == 20 and pairs["correlation"].iloc[0] < -0.1
+    assert len(pairs) == 20 and pairs["saving"].is_monotonic_decreasing
     assert (pairs["multiplexing_gain"] >= 1).all()
-    assert "49---128---pool22-300-128" in set(pairs.iloc[:2][["a", "b"]].to_numpy().ravel())
+    # The 21 h burst function (20) saves the most capacity beside any other: its burst meets their troughs.
+    assert "20---168---pool30-1800-2048" in set(pairs.iloc[0][["a", "b"]])
 
 
 def test_cpu_cores_from_telemetry_uses_demand(telemetry):

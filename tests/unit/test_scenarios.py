@@ -50,7 +50,7 @@ def test_base_inheritance_overrides_only_what_it_names(tmp_path):
     v = write(tmp_path, "v.yaml", "base: base.yaml\nname: v\nsolver: {time_limit_s: 3}\ntiers: {premium: {headroom: 0.3}}\n")
     s = load_scenario(v)
     assert (s.name, s.solver.backend, s.solver.time_limit_s, s.horizon.weeks) == ("v", "milp", 3, 4)
-    assert s.tiers["premium"].headroom == 0.3 and s.tiers["premium"].quantile == "q99"
+    assert s.tiers["premium"].headroom == 0.3 and s.tiers["premium"].overflow_risk == 0.001
     assert "standard" in s.tiers  # named tiers refine the defaults; the others stay
 
 

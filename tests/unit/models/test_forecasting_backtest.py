@@ -1,4 +1,4 @@
-"""Rolling-origin backtest, metrics, conformal calibration and the automatic per-series forecast."""
+"""Backtest origins, metrics, lead-time conformal calibration and the automatic per-series forecast."""
 
 import sys
 from pathlib import Path
@@ -9,9 +9,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from forecast_fixtures import seasonal_series  # noqa: E402
 
-from models.forecasting.auto import forecast_array  # noqa: E402
+from models.forecasting.auto import FALLBACKS, forecast_array  # noqa: E402
 from models.forecasting.backtest import coverage, mase, pinball, smape, window_origins  # noqa: E402
-from models.forecasting.conformal import ConformalQuantiles  # noqa: E402
+from models.forecasting.conformal import LeadTimeConformal, bucket_names, lead_buckets  # noqa: E402
 
 
 def test_metrics():
@@ -30,14 +30,71 @@ def test_window_origins_never_look_ahead():
     assert window_origins(300, 168, 5, 24, 200) == []
 
 
-def test_conformal_quantiles_are_ordered_and_grow_with_horizon():
-    rng = np.random.default_rng(1)
-    pred = np.full((6, 168), 10.0)
-    actual = pred + rng.normal(0, 1, (6, 168)) * np.linspace(0.5, 2, 168)
-    cq = ConformalQuantiles().fit(actual, pred, 10.0)
-    q = cq.predict(np.full(168, 10.0))
+def test_lead_buckets_follow_the_plan_weeks():
+    edges = lead_buckets(13 * 168, 24)
+    assert edges == [0, 14 * 24, 42 * 24, 91 * 24]
+    assert bucket_names(edges, 24) == ["w1-2", "w3-6", "w7-13"]
+    year = lead_buckets(52 * 168, 24)
+    assert bucket_names(year, 24) == ["w1-2", "w3-6", "w7-13", "w14-52"]
+    week = lead_buckets(168, 24)  # a week ahead: cut finer, errors grow fastest in the first hours
+    assert week == [0, 12, 24, 72, 168] and bucket_names(week, 24) == ["h0-12", "h12-24", "d2-3", "d4-7"]
+    assert bucket_names(lead_buckets(91, 1), 1) == ["w1-2", "w3-6", "w7-13"]
+
+
+def test_calibration_widens_with_lead_time_on_a_random_walk():
+    """A random walk's error grows like √lead: the calibrated spread must grow bucket by bucket."""
+    rng = np.random.default_rng(0)
+    h, windows = 13 * 7, 30
+    steps = rng.normal(0, 1, (windows, h)).cumsum(axis=1)  # error of a "last value" forecast
+    pred = np.full((windows, h), 100.0)
+    edges = lead_buckets(h, 1)
+    cq = LeadTimeConformal(edges=edges, scale="additive").fit(pred + steps, pred, np.full(windows, 100.0))
+    q = cq.predict(np.full(h, 100.0), 100.0)
+    width = q[2] - q[0]  # q95 - q50
+    per_bucket = [width[a:b].mean() for a, b in zip(edges[:-1], edges[1:])]
+    assert per_bucket[0] < per_bucket[1] < per_bucket[2]
+    assert per_bucket[2] > 2 * per_bucket[0]
     assert (np.diff(q, axis=0) >= 0).all()
-    assert q[3, -1] > q[3, 0]  # q99 wider at the end of the week than at its start
+
+
+def test_calibration_covers_nominal_per_bucket_on_exchangeable_errors():
+    rng = np.random.default_rng(1)
+    h, windows = 91, 60
+    pred = np.full((windows, h), 50.0)
+    actual = pred + rng.normal(0, 1, (windows, h)) * np.linspace(1, 3, h)
+    edges = lead_buckets(h, 1)
+    cq = LeadTimeConformal(edges=edges, scale="additive").fit(actual[:40], pred[:40], np.full(40, 50.0))
+    q = np.stack([cq.predict(pred[k], 50.0) for k in range(40, 60)])  # held-out windows
+    hits = actual[40:, None, :] <= q.transpose(0, 1, 2)
+    for j, tau in enumerate(cq.levels):
+        for a, b in zip(edges[:-1], edges[1:]):
+            assert abs(hits[:, j, a:b].mean() - tau) < 0.05
+
+
+def test_past_the_calibrated_lead_time_the_last_bucket_is_widened():
+    rng = np.random.default_rng(2)
+    h = 52 * 7
+    edges = lead_buckets(h, 1)
+    pred = np.full((6, 120), 10.0)  # only 120 days of backtest windows
+    cq = LeadTimeConformal(edges=edges, scale="additive").fit(pred + rng.normal(0, 1, pred.shape), pred, np.full(6, 10.0))
+    q = cq.predict(np.full(h, 10.0), 10.0)
+    assert np.isfinite(q).all() and q[3, -1] > q[3, 100]
+
+
+def test_unknown_conformal_scale_is_refused():
+    with pytest.raises(ValueError, match="scale"):
+        LeadTimeConformal(scale="log")
+
+
+def test_spiky_series_do_not_blow_up_their_peaks():
+    # Spikes of 14 at random hours over a level of 0.1: misses at near-zero forecasts must not be
+    # multiplied by the peak forecast (the auto scale picks the additive one).
+    rng = np.random.default_rng(3)
+    weeks = 0.1 + 14 * (rng.random((13, 168)) < 0.05)
+    actual, pred = weeks[1:], weeks[:-1]
+    cq = LeadTimeConformal().fit(actual, pred, np.full(12, weeks.mean()))
+    assert cq.scale_ == "additive"
+    assert cq.predict(weeks[-1], weeks.mean())[3].max() <= 2 * 14.1
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +114,41 @@ def test_coverage_near_nominal_on_known_noise(held_out_hits, level, target, tol)
     assert abs(held_out_hits[level].mean() - target) <= tol
 
 
-def test_auto_selection_prefers_a_seasonal_model_and_records_scores():
-    y = seasonal_series(6 * 168, sigma=0.5, seed=3)
+def test_auto_selection_and_the_held_out_calibration_report():
+    y = seasonal_series(10 * 168, sigma=0.5, seed=3)
     f = forecast_array(y, 168, "1h")
-    assert f.model != "naive" and set(f.scores) == {"autoreg_fourier", "window_average", "seasonal_naive"}
-    assert f.mase < 1.0 and f.n_windows == 6
+    assert f.model != "naive" and {"autoreg_fourier", "window_average", "seasonal_naive"} <= set(f.scores)
+    assert any(k.startswith("seasonal_trend(") for k in f.scores)  # with its trend variants
+    assert f.mase < 1.0 and f.n_windows >= 6 and f.h_backtest == 168 and f.fallback is None
     assert (f.quantiles >= 0).all() and (np.diff(f.quantiles, axis=0) >= 0).all()
+    buckets = {c["bucket"] for c in f.calibration}
+    assert buckets == {"h0-12", "h12-24", "d2-3", "d4-7"} and all(0 <= c["coverage"] <= 1 for c in f.calibration)
+    assert f.pinball[0.99] > 0 and 0.5 < f.peak_ratio < 3
 
 
-def test_fallbacks_constant_and_short_history():
+def test_constant_series_is_not_a_fallback():
     f = forecast_array(np.zeros(500), 24, "1h")
-    assert "constant" in f.notes[0] and (f.quantiles == 0).all()
+    assert f.model == "constant" and f.fallback is None and (f.quantiles == 0).all()
+    assert "constant" in f.notes[0]
+
+
+def test_short_history_falls_back_with_its_reason():
     f = forecast_array(np.abs(seasonal_series(100, seed=1)), 168, "1h")
+    assert f.fallback in FALLBACKS and "short" in f.fallback
     assert any("too short" in n for n in f.notes) and f.quantiles.shape == (4, 168)
-    assert f.model in ("naive", "seasonal_naive")
+    assert f.h_backtest < 168 and np.isfinite(f.quantiles).all() and np.isfinite(f.mean).all()
+    f = forecast_array(np.abs(seasonal_series(30, seed=1)), 168, "1h")  # shorter than any model needs
+    assert f.model in ("naive", "seasonal_naive") and f.fallback in FALLBACKS and np.isfinite(f.quantiles).all()
+
+
+def test_history_shorter_than_the_horizon_calibrates_on_shorter_windows():
+    """Ten weeks of history, a quarter ahead: windows of five weeks, the later weeks widened from
+    the last calibrated bucket; a fallback with its reason, never a crash or a NaN."""
+    y = np.abs(seasonal_series(10 * 168, seed=2))
+    f = forecast_array(y, 13 * 168, "1h")
+    assert f.fallback == "history too short for a full-horizon backtest"
+    assert f.h_backtest < 13 * 168 and np.isfinite(f.quantiles).all()
+    assert f.quantiles[3, -168:].mean() >= f.quantiles[3, :168].mean() - 1e-9
 
 
 def test_mase_scale_never_zero():
@@ -83,38 +161,7 @@ def test_mase_scale_never_zero():
 
 
 def test_pre_launch_zeros_are_dropped():
-    y = np.r_[np.zeros(500), np.abs(seasonal_series(600, seed=4))]
+    y = np.r_[np.zeros(500), np.abs(seasonal_series(1200, seed=4))]
     f = forecast_array(y, 168, "1h")
     assert "500 leading zero slots" in f.notes[0]
     assert f.mean.mean() > 5  # not dragged towards the pre-launch zeros
-
-
-def _peaky_forecast(windows=6):
-    return np.tile(10 * np.abs(np.sin(np.arange(168) / 24 * np.pi)) + 0.1, (windows, 1))
-
-
-def test_conformal_scale_follows_the_error_structure():
-    rng = np.random.default_rng(0)
-    pred = _peaky_forecast()
-    multiplicative = pred * (1 + 0.3 * rng.normal(size=pred.shape))
-    additive = pred + rng.normal(0, 2, pred.shape)
-    assert ConformalQuantiles().fit(multiplicative, pred, pred.mean()).scale_ == "relative"
-    assert ConformalQuantiles().fit(additive, pred, pred.mean()).scale_ == "additive"
-
-
-def test_spiky_series_do_not_blow_up_their_peaks():
-    # Spikes of 14 at random hours over a level of 0.1, forecast by last week's values: misses at
-    # near-zero forecasts must not be multiplied by the peak forecast.
-    rng = np.random.default_rng(3)
-    weeks = 0.1 + 14 * (rng.random((7, 168)) < 0.05)
-    actual, pred = weeks[1:], weeks[:-1]
-    auto = ConformalQuantiles().fit(actual, pred, weeks.mean())
-    relative = ConformalQuantiles(scale="relative").fit(actual, pred, weeks.mean())
-    assert auto.scale_ == "additive"
-    assert auto.predict(weeks[-1])[3].max() <= 2 * 14.1
-    assert relative.predict(weeks[-1])[3].max() > 3 * auto.predict(weeks[-1])[3].max()
-
-
-def test_unknown_conformal_scale_is_refused():
-    with pytest.raises(ValueError, match="scale"):
-        ConformalQuantiles(scale="log")

@@ -200,3 +200,33 @@ def test_spread_form_with_zone_and_worker_tiers_together():
     zone_of = assign_zones(real, res, rules, fixed)
     plan = sibling_map(real, res, rules, zone_of)
     assert not find_failover_violations(real, res, _workers(res, zone_of), rules.level, plan.targets)
+
+
+def test_chance_constrained_failover_uses_the_pooled_load():
+    # A (protected) mean 3 on w0, B mean 5 on w1, sd 0.5 each, target 0.001 (z = 3.09) on 10 cores:
+    # moving A onto w1 fits by the means (8) but not by the pooled load 8 + 3.09 sqrt(0.5) = 10.2.
+    demand = np.zeros((2, 2, 2))
+    demand[0, :, 0], demand[1, :, 0] = 3.0, 5.0
+    demand[:, :, 1] = 1.0
+    types = (ServerType("s", (10.0, 40.0), 100.0),)
+    linear = PackingInstance(("A", "B"), slots(2), RES, demand, types)
+    chance = dataclasses.replace(linear, sigma=np.full((2, 2, 2), 0.5), overflow_risk=np.array([0.001, 0.001]),
+                                 _cache={})
+    frame = pd.DataFrame({"group_id": ["A", "B"], "shard": [0, 0], "fraction": [1.0, 1.0],
+                          "worker_id": ["w0", "w1"], "server_type": ["s", "s"]})
+    workers = pd.DataFrame({"worker_id": ["w0", "w1"], "server_type": ["s", "s"], "zone": ["a", "a"]})
+    fmap = pd.DataFrame({"group_id": ["A"], "shard": [0], "worker_id": ["w0"], "target_worker": ["w1"], "share": [1.0]})
+    assert not find_failover_violations(linear, frame, workers, ("worker", None), fmap)
+    v = find_failover_violations(chance, frame, workers, ("worker", None), fmap)
+    assert v and v[0].family == "failover" and "above its capacity 10" in v[0].message
+    # The reserve form sizes by a linear upper bound of the pooled load: it opens a spare and passes.
+    from models.packing.result import PackingResult, Placement, SolveStatus
+
+    res = PackingResult(SolveStatus.FEASIBLE, "test", 200.0, 200.0, 0.0,
+                        (Placement("A", 0, 1.0, "w0", "s"), Placement("B", 0, 1.0, "w1", "s")),
+                        (("w0", "s"), ("w1", "s")))
+    rules = FailoverRules(("worker", None), (None, None), {"s": ("a",)})
+    plan = plan_reserve(chance, res, rules, {"w0": "a", "w1": "a"})
+    assert len(plan.spares) == 1
+    full = plan.with_spares(res, {"s": 100.0})
+    assert not find_failover_violations(chance, res, _workers(full, plan.zone_of_worker), rules.level, plan.targets)

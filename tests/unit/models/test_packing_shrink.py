@@ -120,7 +120,7 @@ def test_move_scores_equal_the_change_they_predict(ruled):
     stype = np.zeros(n_w + 1, dtype=np.int64)  # the smallest type everywhere
     unit = inst.capacity.max(axis=0)
     worker_class = np.append(np.zeros(n_w, dtype=np.int64), 1)
-    repair = OverflowRepair(inst, it.demand / unit, item_worker, inst.capacity[stype] / unit,
+    repair = OverflowRepair(inst, unit, item_worker, inst.capacity[stype] / unit,
                             np.ones(n_w + 1, bool), worker_class, rng)
     assert repair.total() > 0 and (repair.deficit() > 0) == ruled and repair.dynamic == ruled
     for a in range(n_w):
@@ -144,3 +144,34 @@ def test_move_scores_equal_the_change_they_predict(ruled):
                 trial.relocate(int(i), b)
                 trial.relocate(int(j), a)
                 assert sw[x, y] == pytest.approx(trial.total() - repair.total(), abs=1e-4)
+
+
+def _exchange_instance():
+    # Eleven 10-core items (110 cores). Two large servers (64 cores, 2,000 each) hold them; one large
+    # and one mid (40 cores, 1,300) hold only 104, so neither a removal nor a downgrade can be
+    # repaired, but three mids (120 cores, 3,900) can: only an exchange of two workers for three
+    # of the cheaper type reaches them.
+    demand = np.zeros((11, 2, 2))
+    demand[:, :, 0], demand[:, :, 1] = 10.0, 1.0
+    types = (ServerType("large", (64.0, 256.0), 2000.0), ServerType("mid", (40.0, 160.0), 1300.0))
+    return PackingInstance(tuple(f"g{i:02d}" for i in range(11)), slots(2), RES, demand, types)
+
+
+def test_exchanges_two_workers_for_three_of_a_cheaper_type():
+    inst = _exchange_instance()
+    start = Packing(np.array([0] * 6 + [1] * 5), np.array([0, 0]))  # large(6 items) + large(5 items)
+    assert packing_cost(inst, start) == 4000.0 and verified(inst, start) == []
+    stats = {}
+    plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False), stats)
+    assert packing_cost(inst, plan) == 3900.0 and stats["shrink_exchanged"] == 1
+    assert sorted(inst.server_types[k].name for k in inst.kinds().server_type[plan.worker_kind]) == ["mid"] * 3
+    assert verified(inst, plan) == []
+
+
+def test_exchange_respects_max_count():
+    base = _exchange_instance()
+    capped = (base.server_types[0], ServerType("mid", (40.0, 160.0), 1300.0, max_count=2))
+    inst = PackingInstance(base.group_ids, base.slots, base.resources, base.demand, capped)
+    start = Packing(np.array([0] * 6 + [1] * 5), np.array([0, 0]))
+    plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False))
+    assert packing_cost(inst, plan) == 4000.0 and verified(inst, plan) == []

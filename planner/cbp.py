@@ -1,0 +1,133 @@
+"""Chance-constrained bin-packing instances in the ``.cbp`` format (Xu, D'Ambrosio, Haddad-Vanier,
+Traversi: "Branch-and-price algorithms for conic submodular bin packing", arXiv 2204.00320; the
+CloudSmall/CloudMedium/CloudBig sets).
+
+Format: line 1 ``type capacity n alpha`` (type ``g`` Gaussian, ``h`` Hoeffding, ``d`` distributionally
+robust); line 2 the multiplier ``sigma``; line 3 the ``n`` means ``a_i``; line 4 the ``n`` variances
+``b_i`` (squared ranges for ``h``). A bin holding items ``S`` is feasible when
+``sum(a_S) + sigma * sqrt(sum(b_S)) <= capacity``.
+
+This is the engine's chance constraint with one slot, one resource, one server type of cost 1, no
+correlation, ``epsilon = 1 - alpha`` and the form of the type: ``g`` -> gaussian
+(``sigma = Phi^-1(alpha)``), ``d`` -> cantelli (``sqrt(alpha / (1 - alpha))``), ``h`` -> hoeffding
+(``sqrt(ln(1 / (1 - alpha)) / 2)``). The reader checks that the file's sigma is that multiplier.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from planner.errors import InputDataError
+
+__all__ = ["CbpInstance", "read_cbp", "to_packing_instance", "FORMS"]
+
+FORMS = {"g": "gaussian", "d": "cantelli", "h": "hoeffding"}
+
+
+@dataclass(frozen=True)
+class CbpInstance:
+    """One ``.cbp`` file: type, capacity, risk level ``alpha``, multiplier, means and variances."""
+
+    kind: str
+    capacity: float
+    alpha: float
+    sigma: float
+    mean: np.ndarray
+    variance: np.ndarray
+    path: Path | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.mean)
+
+    @property
+    def method(self) -> str:
+        return FORMS[self.kind]
+
+
+def _numbers(text: str, line: int, path, what: str) -> list[float]:
+    out = []
+    for pos, tok in enumerate(text.split(), start=1):
+        try:
+            x = float(tok)
+        except ValueError:
+            raise InputDataError(f"line {line}: {what}: value {pos} {tok!r} is not a number", path=path) from None
+        if not math.isfinite(x):
+            raise InputDataError(f"line {line}: {what}: value {pos} {tok!r} is not finite", path=path)
+        out.append(x)
+    return out
+
+
+def read_cbp(path) -> CbpInstance:
+    """Read and validate a ``.cbp`` file; errors name the file, the line and what was expected."""
+    from models.packing.risk import risk_multiplier
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError("file not found", path=path)
+    if path.is_dir():
+        raise InputDataError("is a folder; expected a .cbp file", path=path)
+    try:
+        lines = [ln for ln in path.read_text().splitlines()]
+    except UnicodeDecodeError:
+        raise InputDataError("not a text file; expected a .cbp file (4 lines of numbers)", path=path) from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) != 4:
+        raise InputDataError(f"has {len(lines)} non-empty line(s); expected 4: 'type capacity n alpha', sigma, "
+                             "the n means, the n variances", path=path)
+    head = lines[0].split()
+    if len(head) != 4:
+        raise InputDataError(f"line 1: expected 'type capacity n alpha', got {lines[0]!r}", path=path)
+    kind = head[0]
+    if kind not in FORMS:
+        raise InputDataError(f"line 1: type {kind!r} is not one of {sorted(FORMS)} (g Gaussian, h Hoeffding, "
+                             "d distributionally robust)", path=path)
+    capacity, n, alpha = _numbers(" ".join(head[1:]), 1, path, "capacity n alpha")
+    if capacity <= 0:
+        raise InputDataError(f"line 1: capacity {capacity:g} must be > 0", path=path)
+    if n < 1 or n != int(n):
+        raise InputDataError(f"line 1: n {head[2]!r} must be a whole number >= 1", path=path)
+    n = int(n)
+    if not (0.5 < alpha < 1):
+        raise InputDataError(f"line 1: alpha {alpha:g} must be in (0.5, 1) (the risk is 1 - alpha)", path=path)
+    sig = _numbers(lines[1], 2, path, "sigma")
+    if len(sig) != 1 or sig[0] < 0:
+        raise InputDataError(f"line 2: expected one multiplier sigma >= 0, got {lines[1]!r}", path=path)
+    mean = np.array(_numbers(lines[2], 3, path, "means"))
+    var = np.array(_numbers(lines[3], 4, path, "variances"))
+    for line, arr, what in ((3, mean, "means"), (4, var, "variances")):
+        if len(arr) != n:
+            raise InputDataError(f"line {line}: {len(arr)} {what}; expected n = {n}", path=path)
+        if (arr < 0).any():
+            i = int(np.flatnonzero(arr < 0)[0])
+            raise InputDataError(f"line {line}: {what} of item {i} is {arr[i]:g}; expected >= 0", path=path)
+    z = risk_multiplier(1.0 - alpha, FORMS[kind])
+    if abs(z - sig[0]) > 1e-6 * max(1.0, z):
+        raise InputDataError(f"line 2: sigma {sig[0]:.10g} is not the {FORMS[kind]} multiplier {z:.10g} of "
+                             f"alpha {alpha:g}", path=path)
+    alone = mean + sig[0] * np.sqrt(var)
+    if (alone > capacity * (1 + 1e-9)).any():
+        i = int(np.argmax(alone))
+        raise InputDataError(f"item {i} alone needs {alone[i]:.6g} > capacity {capacity:g}: no bin holds it",
+                             path=path)
+    return CbpInstance(kind, float(capacity), float(alpha), float(sig[0]), mean, var, path)
+
+
+def to_packing_instance(cbp: CbpInstance):
+    """The engine's instance: items as groups ``i0000..``, one slot, one resource ``size``, one bin
+    type of cost 1 (the cost of a plan is its number of bins)."""
+    from models.packing.instance import PackingInstance, ServerType
+
+    n = cbp.n
+    width = max(4, len(str(n - 1)))
+    return PackingInstance(
+        group_ids=tuple(f"i{i:0{width}d}" for i in range(n)), slots=("t0",), resources=("size",),
+        demand=cbp.mean.reshape(n, 1, 1), server_types=(ServerType("bin", (cbp.capacity,), 1.0),),
+        sigma=np.sqrt(cbp.variance).reshape(n, 1, 1), overflow_risk=np.full(n, 1.0 - cbp.alpha),
+        risk_method=(cbp.method,) * n,
+    )

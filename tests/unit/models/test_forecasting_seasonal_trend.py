@@ -1,0 +1,128 @@
+"""The horizon-true seasonal-trend model: yearly cycle with growth, level shifts, holidays, and
+the automatic forecast built on it a quarter ahead."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.forecasting._util import single_blas_thread
+from models.forecasting.auto import forecast_array
+from models.forecasting.seasonal_trend import SeasonalTrend
+
+START = pd.Timestamp("2024-01-01")  # a Monday
+QUARTER = 13 * 168
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with single_blas_thread():
+        yield
+
+
+def _shape(t):
+    """Daily cycle (peak mid-afternoon) and quieter weekends, mean about one."""
+    return (1 + 0.5 * np.sin(2 * np.pi * (t - 9) / 24)) * np.where((t % 168) < 120, 1.1, 0.75)
+
+
+def growing_yearly(weeks, growth=0.25, amplitude=0.3, seed=0):
+    """Hourly Poisson counts: level 40 growing ``growth`` a year, a yearly cosine peaking in
+    February, the daily and weekday shape. Returns (counts, expected)."""
+    t = np.arange(weeks * 168)
+    days = t / 24
+    expected = 40 * np.exp(np.log1p(growth) * days / 365.25) * (1 + amplitude * np.cos(2 * np.pi * (days - 45) / 365.25)) * _shape(t)
+    return np.random.default_rng(seed).poisson(expected).astype(float), expected
+
+
+def test_yearly_cycle_and_growth_forecast_a_quarter_ahead():
+    y, truth = growing_yearly(2 * 52 + 13)
+    train, future = y[:-QUARTER], truth[-QUARTER:]
+    m = SeasonalTrend(24, trend="linear", start=START, step=pd.Timedelta("1h")).fit_array(train)
+    pred = m.predict_array(QUARTER)
+    daily = lambda v: v.reshape(-1, 24).mean(axis=1)  # noqa: E731
+    err = np.abs(daily(pred) - daily(future)) / daily(future)
+    assert err.mean() < 0.05, m.describe()
+    assert m.order_ >= 1 and 0.15 < np.expm1(m.slope_) < 0.35  # growth 25 % a year, read as such
+    # The automatic choice (trend variant by backtest) stays within tolerance too.
+    f = forecast_array(train, QUARTER, "1h", start=START)
+    assert f.model.startswith("seasonal_trend")
+    assert np.abs(daily(f.mean) - daily(future)).mean() / daily(future).mean() < 0.07
+    assert abs(f.mean.mean() / future.mean() - 1) < 0.05
+
+
+def test_without_the_yearly_term_the_season_is_missed():
+    """The same data with the yearly term forbidden does worse: the cycle is what carries it."""
+    y, truth = growing_yearly(2 * 52 + 13, growth=0.0, amplitude=0.4, seed=1)
+    train, future = y[:-QUARTER], truth[-QUARTER:]
+    err = {}
+    for orders in ((0,), (0, 1, 2, 3)):
+        m = SeasonalTrend(24, trend="flat", start=START, step=pd.Timedelta("1h"), yearly_orders=orders).fit_array(train)
+        err[orders] = np.abs(m.predict_array(QUARTER) - future).mean()
+    assert err[(0, 1, 2, 3)] < 0.6 * err[(0,)]
+
+
+def test_a_level_shift_is_not_extrapolated_as_growth():
+    t = np.arange(40 * 168)
+    level = np.where(t < 30 * 168, 20.0, 30.0)  # a migration ten weeks before the end
+    y = np.random.default_rng(3).poisson(level * _shape(t)).astype(float)
+    m = SeasonalTrend(24, trend="linear").fit_array(y)
+    assert [k for k, _ in m.breaks_] == ["step"] and abs(m.slope_) < 0.1
+    f = forecast_array(y, QUARTER, "1h", start=START)
+    weekly = f.mean.reshape(13, 168).mean(axis=1)
+    expected = 30 * _shape(t[:168]).mean()
+    assert abs(weekly.mean() / expected - 1) < 0.05
+    assert abs(weekly[-1] / weekly[0] - 1) < 0.05  # flat, not climbing at the jump's slope
+
+
+def test_a_change_of_growth_carries_the_latest_slope():
+    """Growth for a year, then flat for half a year: the forecast does not carry the old growth."""
+    d = np.arange(548)
+    log_level = np.log(50) + np.minimum(d, 365) * np.log(1.6) / 365
+    y = np.exp(log_level) * np.where(d % 7 < 5, 1.1, 0.75) * np.random.default_rng(4).lognormal(0, 0.03, len(d))
+    m = SeasonalTrend(1, trend="linear", start=START, step=pd.Timedelta("1D"), yearly_orders=(0,)).fit_array(y)
+    assert abs(m.slope_) < 0.15, m.describe()
+
+
+def test_holidays_enter_as_regressors():
+    ds = pd.date_range("2022-01-03", periods=3 * 364, freq="D")
+    holidays = [d for d in ds if (d.month, d.day) in ((1, 1), (7, 4), (12, 25))] + \
+        [pd.Timestamp("2025-01-01"), pd.Timestamp("2025-07-04")]
+    rng = np.random.default_rng(5)
+    y = 100 * np.where(ds.day_of_week < 5, 1.0, 0.8) * np.where(ds.isin(holidays), 0.4, 1.0) * rng.lognormal(0, 0.02, len(ds))
+    h = 200
+    future = pd.date_range(ds[-1] + pd.Timedelta("1D"), periods=h, freq="D")
+    m = SeasonalTrend(1, trend="flat", start=ds[0], step=pd.Timedelta("1D"), holidays=holidays).fit_array(y)
+    pred = pd.Series(m.predict_array(h), index=future)
+    assert pred[pd.Timestamp("2025-07-04")] < 0.6 * pred[pd.Timestamp("2025-07-03")]
+    plain = SeasonalTrend(1, trend="flat", start=ds[0], step=pd.Timedelta("1D")).fit_array(y)
+    assert plain.predict_array(h)[list(future).index(pd.Timestamp("2025-07-04"))] > 0.8 * pred[pd.Timestamp("2025-07-03")]
+
+
+def test_less_than_a_year_drops_the_yearly_term_with_a_note():
+    y, _ = growing_yearly(30)
+    f = forecast_array(y, QUARTER, "1h", start=START)
+    assert any("yearly cycle not modelled: 30 weeks of history" in n for n in f.notes)
+    m = SeasonalTrend(24, start=START, step=pd.Timedelta("1h")).fit_array(y)
+    assert m.order_ == 0
+
+
+def test_a_series_that_starts_inside_the_history_and_one_with_gaps_of_zeros():
+    y, _ = growing_yearly(40, seed=6)
+    y[: 20 * 168] = 0.0  # launched half-way
+    f = forecast_array(y, QUARTER, "1h", start=START)
+    assert "leading zero slots (before launch) dropped" in f.notes[0]
+    assert np.isfinite(f.quantiles).all() and f.mean.mean() > 20
+    y2, _ = growing_yearly(40, seed=7)
+    y2[25 * 168: 25 * 168 + 72] = 0.0  # an outage of three days
+    f2 = forecast_array(y2, QUARTER, "1h", start=START)
+    assert np.isfinite(f2.quantiles).all() and (f2.quantiles >= 0).all()
+
+
+def test_variants_share_one_fit():
+    y, _ = growing_yearly(60)
+    m = SeasonalTrend(24, start=START, step=pd.Timedelta("1h")).fit_array(y)
+    v = m.predict_variants(QUARTER)
+    assert {"damped", "linear", "flat", "damped,recent", "damped,ly"} <= set(v)
+    assert all(p.shape == (QUARTER,) and np.isfinite(p).all() and (p >= 0).all() for p in v.values())
+    # Growth of 25 % a year: linear above damped above flat at the end of the quarter.
+    end = slice(-168, None)
+    assert v["linear"][end].mean() > v["damped"][end].mean() > v["flat"][end].mean()
