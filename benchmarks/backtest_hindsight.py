@@ -60,7 +60,9 @@ def main() -> None:
     ap.add_argument("--skip-huawei", action="store_true")
     args = ap.parse_args()
 
-    from planner.backtest import backtest
+    import pandas as pd
+
+    from planner.backtest import backtest, origins_of
     from planner.commands.backtest import read_actuals
     from planner.scenarios import load_scenario
 
@@ -68,8 +70,17 @@ def main() -> None:
         sc = load_scenario(ROOT / "examples" / "backtest-synthetic.yaml")
         t0 = time.perf_counter()
         actual, groups, source, history = read_actuals(sc, None)
-        results = backtest(sc, actual, history=history, actual_groups=groups, origins=args.origins, every="13w",
-                           source=source)
+        start = pd.Timestamp(history.demand["ds"].min())
+        results = []
+        # one origin at a time (what backtest(origins=K) does), so each is printed when it is done
+        for origin in origins_of(sc, start, pd.Timestamp(sc.data.until), args.origins, pd.Timedelta(weeks=13)):
+            one = sc.model_copy(update={"data": sc.data.model_copy(update={"until": origin.to_pydatetime()})})
+            t1 = time.perf_counter()
+            results += backtest(one, actual, history=history, actual_groups=groups, source=source)
+            c = results[-1].costs
+            print(f"origin {origin.date()}: {time.perf_counter() - t1:.0f} s, cost / hindsight "
+                  f"{c['cost_vs_hindsight']}, peak-based / its hindsight {c['peak_vs_hindsight']}, within target "
+                  f"{c['overflow_within_target']}/{c['peak_overflow_within_target']}", flush=True)
         report("synthetic default fleet, quarterly origins", results, time.perf_counter() - t0)
     if not args.skip_huawei:
         if not HUAWEI.exists():

@@ -504,9 +504,10 @@ def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
             "are this unserved demand (shortfall.csv and the procurement messages say why)"]
 
 
-def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True) -> list[Path]:
+def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True, backtest=None) -> list[Path]:
     """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
-    all or nothing."""
+    all or nothing. ``backtest`` (planner.backtest.OriginResult list) adds its tables, the Backtest
+    sheets and the report's backtest section."""
     import json
 
     from planner.export.report import write_report
@@ -547,15 +548,30 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(run.summary, indent=2, default=str) + "\n")
+        past = None
+        if backtest:
+            from planner.backtest import summary_of, tables_of
+
+            past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
+            for name, frame in past["tables"].items():
+                frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
+        summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
                                 profiles=run.profiles, orders=run.orders, why=run.why,
                                 summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
-        write_plan_workbook(tmp / "plan.xlsx", frames, default_charts(frames))
+        charts = default_charts(frames)
+        if past is not None:
+            from planner.export.tables import backtest_charts, backtest_frames
+
+            extra = backtest_frames(past["tables"], past["summary"])
+            frames.update(extra)
+            charts += backtest_charts(extra)
+        write_plan_workbook(tmp / "plan.xlsx", frames, charts)
         write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
                      summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
-                     forecast=run.forecast, history=run.history.demand)
+                     forecast=run.forecast, history=run.history.demand, backtest=past)
         if plots:
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())

@@ -128,6 +128,21 @@ def print_orders(summary: dict) -> None:
                       + " (why.csv, Why sheet)", highlight=False)
 
 
+def last_quarter_backtest(sc, run, progress):
+    """The backtest of the horizon's length that ends where the history ends: planned from the
+    history before it, held against the history's last weeks and their hindsight."""
+    import pandas as pd
+
+    from planner.backtest import backtest
+
+    history = run.history
+    origin = history.end - pd.Timedelta(weeks=sc.horizon.weeks)
+    base = sc.model_copy(update={"data": sc.data.model_copy(update={"until": origin.to_pydatetime()}),
+                                 "horizon": sc.horizon.model_copy(update={"start": None})})
+    return backtest(base, history.demand, history=history, actual_groups=history.groups, source="the history",
+                    progress=lambda stage, done: progress(f"backtest: {stage}", done))
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
@@ -138,8 +153,11 @@ def register(app: typer.Typer) -> None:
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
         history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
         no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
+        backtest: bool = typer.Option(False, "--backtest", help="Also hold the plan of the quarter before the "
+                                      "horizon against its actuals and hindsight (the history's last weeks); it "
+                                      "plans twice more. Adds Backtest sheets to plan.xlsx and the report."),
     ):
-        """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, tables, plots."""
+        """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
         from planner.pipeline import run_plan, write_run
         from planner.scenarios import default_scenario, load_scenario
 
@@ -150,8 +168,16 @@ def register(app: typer.Typer) -> None:
         bar, update = progress_bar()
         with captured_warnings(), bar:
             result = run_plan(sc, progress=update)
-        files = write_run(result, out, force=force, plots=not no_plots)
+            past = last_quarter_backtest(sc, result, update) if backtest else None
+        files = write_run(result, out, force=force, plots=not no_plots, backtest=past)
         print_plan_summary(result.summary)
+        if past is not None:
+            from planner.backtest import summary_of
+
+            b = summary_of(past, sc)
+            console.print(f"backtest of the quarter before (origin {str(past[0].origin)[:10]}): cost / hindsight "
+                          f"{b['cost_vs_hindsight']}, every tier within target: {b['overflow_within_target']}",
+                          highlight=False)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
         add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
                                            db=history, no_history=no_history))

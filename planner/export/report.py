@@ -235,9 +235,11 @@ def write_report(
         parts.append(_section("Backtest against hindsight", _backtest_html(backtest)))
     else:
         parts.append(_section("Backtest against hindsight", '<p class="muted">This run has no backtest. '
-                              "<code>planner backtest SCENARIO --actuals FILE [--origins K --every 13w]</code> "
-                              "plans from past origins, replays what happened and compares the cost with the "
-                              "hindsight plan (the same stages applied to the actual demand).</p>"))
+                              "<code>planner run --backtest</code> holds the quarter before the horizon against "
+                              "the history's last weeks; <code>planner backtest SCENARIO --actuals FILE "
+                              "[--origins K --every 13w]</code> plans from past origins. Both replay what happened "
+                              "and compare the cost with the hindsight plan (the same stages applied to the "
+                              "actual demand).</p>"))
     present = [t for t in SECTIONS if f'id="{t.lower().replace(" ", "-")}"' in "".join(parts)]
     nav = "".join(f'<a href="#{t.lower().replace(" ", "-")}">{html.escape(t)}</a>' for t in present)
     doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -66,7 +66,7 @@ def test_cli_writes_the_contract_for_rolling_origins(scenario_path, tmp_path):
     np.testing.assert_allclose(by_tier["overflow_share"], by_tier["overflow_hours"] / by_tier["slot_hours"])
     sc = load_scenario(scenario_path)
     assert (by_tier["target"] == by_tier["tier"].map(lambda t: tier_target(sc.tiers[t]))).all()
-    assert by_tier.set_index("tier").loc["premium", "target"].iloc[0] == pytest.approx(0.01)  # q99
+    assert by_tier.set_index("tier").loc["premium", "target"].iloc[0] == pytest.approx(0.001)  # overflow_risk
     # packing the actual demand with headroom never overflows it
     assert (by_tier.loc[by_tier["plan"] == "hindsight", "overflow_hours"] == 0).all()
     import zipfile
@@ -151,3 +151,21 @@ def test_origins_that_do_not_fit_in_the_history(scenario_path, tmp_path):
     assert res.exit_code == 2 and "at most 5 origin(s) fit" in res.output, res.output
     res = runner.invoke(app, ["backtest", str(scenario_path), "--every", "banana", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "not a duration" in res.output, res.output
+
+
+def test_run_with_backtest_holds_the_quarter_before_against_hindsight(scenario_path, tmp_path):
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", str(scenario_path), "--backtest", "--no-plots", "--no-history", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    past = summary["backtest"]
+    assert past["origin"][:10] == "2026-02-02"  # one horizon before the history's end (2026-02-09)
+    assert past["cost_vs_hindsight"] == pytest.approx(past["cost"] / past["hindsight_cost"], rel=1e-3)
+    assert "cost / hindsight" in res.output
+    by_tier = pd.read_csv(out / "backtest_by_tier.csv")
+    assert set(by_tier["plan"]) == {"shape", "peak", "hindsight"}
+    import openpyxl
+
+    assert {"Backtest", "Backtest weeks", "Backtest tiers"} <= set(openpyxl.load_workbook(out / "plan.xlsx").sheetnames)
+    html = (out / "report.html").read_text()
+    assert "This run has no backtest" not in html and "cost / hindsight cost" in html
