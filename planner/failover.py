@@ -64,7 +64,8 @@ class DomainPlanner:
 
     def prepare(self, instance):
         """(instance to solve, info for :meth:`finish`)."""
-        from models.packing.failover import FailoverInfeasible, spread_instance, zone_isolation
+        from models.packing.failover import FailoverInfeasible, zone_isolation
+        from models.packing.failover_spread import spread_instance
 
         rules = self.rules(instance)
         try:
@@ -78,7 +79,8 @@ class DomainPlanner:
         """The solve of :meth:`prepare`'s instance on the real groups: (instance with the shard counts
         used, result, info for :meth:`finish`). A reused plan may carry last week's spares: only the
         serving workers are kept."""
-        from models.packing.failover import FailoverInfeasible, spread_result
+        from models.packing.failover import FailoverInfeasible
+        from models.packing.failover_spread import spread_result
 
         used = {p.worker_id for p in result.placements}
         result = dataclasses.replace(result, workers=tuple((w, t) for w, t in result.workers if w in used))
@@ -100,7 +102,8 @@ class DomainPlanner:
         plan sized by :func:`spread_instance`); a plan it does not fit (a reused or re-packed one)
         falls back to the reserve form."""
         from models.packing.failover import (FAILOVER_COLUMNS, FailoverInfeasible, FailoverPlan, assign_zones,
-                                             plan_reserve, sibling_map)
+                                             plan_reserve)
+        from models.packing.failover_spread import sibling_map
         from models.packing.verify_failover import find_failover_violations
 
         try:

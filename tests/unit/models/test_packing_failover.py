@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.packing.failover import (FailoverInfeasible, FailoverRules, assign_zones, plan_reserve, sibling_map,
-                                     spread_instance, spread_result)
+from models.packing.failover import FailoverInfeasible, FailoverRules, assign_zones, plan_reserve
+from models.packing.failover_spread import sibling_map, spread_instance, spread_result
 from models.packing.instance import PackingInstance, ServerType
 from models.packing.solve import solve_packing
 from models.packing.result import SolveOptions
 from models.packing.verify import find_violations
 from models.packing.verify_failover import find_failover_violations
-from tests.unit.models.packing_fixtures import RES, random_instance, slots
+from packing_fixtures import RES, random_instance, slots
 
 
 def _instance(n=10, seed=3, premium=(0, 1, 2)):
