@@ -12,12 +12,18 @@ from typer.testing import CliRunner
 from planner.cli import app
 
 runner = CliRunner()
+SMALL = """
+name: small
+data:
+  synthetic: {functions: 120, days: 56, seed: 1}
+horizon: {weeks: 2}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {history_weeks: 4, n_windows: 1, n_jobs: 1}
+"""
 
 
 @pytest.fixture(scope="module")
 def objectives_run(tmp_path_factory):
-    from tests.integration.conftest import SMALL
-
     folder = tmp_path_factory.mktemp("objectives")
     scenario = folder / "small.yaml"
     # Stacked quantiles keep every load a plain sum, which the removal loop below recomputes from the

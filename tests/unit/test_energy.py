@@ -141,13 +141,9 @@ def test_shipped_profile_files_are_the_generators_output():
         np.testing.assert_allclose(shipped.to_numpy(), builtin_profile(name).to_numpy(), err_msg=name)
 
 
-def test_builtin_profiles_fall_within_the_real_regions(request):
+def test_builtin_profiles_fall_within_the_real_regions(grid_carbon_dir):
     """The derived profiles against the six EIA-930-derived regions of 2022 (../shared/data)."""
-    from tests.conftest import SHARED_DATA
-
-    folder = SHARED_DATA / "grid-carbon"
-    if not folder.exists():
-        pytest.skip(f"real grid carbon data not found at {folder} (../shared/data is absent)")
+    folder = grid_carbon_dir
     # The real tables have empty hours, which the planner's reader refuses with the row named.
     with pytest.raises(InputDataError, match=r"CISO_2022.csv, row \d+, column 'avg_CI': intensity empty"):
         read_intensity(folder / "CISO_2022.csv")
