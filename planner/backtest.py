@@ -167,6 +167,9 @@ def inventory_from_history(scenario, history):
     check_coverage(history.demand, first, n, "the history")
     starts = [first + pd.Timedelta(weeks=k) for k in range(n)]
     servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # groups would first have to be placed in pools (planner.pools)
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks sizes one pool; the "
+                            f"catalog has pools {sorted(servers['pool'].unique())}: give the inventory per pool")
     pool_of = dict(zip(servers["type"], servers["pool"]))
     forecast = actual_as_forecast(history.demand, first, history.end)
     weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver)
