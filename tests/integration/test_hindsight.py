@@ -78,15 +78,16 @@ def test_cli_writes_the_contract_for_rolling_origins(scenario_path, tmp_path):
 
 def test_hindsight_equals_the_plan_when_the_forecast_is_perfect(scenario_path, full_history, monkeypatch):
     import planner.pipeline
+    from planner.forecast import ForecastRun
     from planner.pipeline import run_plan
 
     actual = full_history.demand
     end = ORIGIN + pd.Timedelta(weeks=1)
 
     def perfect(scenario, history, start, progress=None):  # a forecast fed the actuals
-        return actual_as_forecast(actual, start, end), pd.DataFrame()
+        return ForecastRun(actual_as_forecast(actual, start, end), pd.DataFrame())
 
-    monkeypatch.setattr(planner.pipeline, "forecast_stage", perfect)
+    monkeypatch.setattr(planner.pipeline, "forecast_stage_run", perfect)  # the stage run_plan calls
     run = run_plan(load_scenario(scenario_path), history=history_until(full_history, ORIGIN))
     res = backtest_run(run, actual, full_history.groups)
     assert res.costs["cost"] == pytest.approx(res.costs["hindsight_cost"])
