@@ -99,8 +99,12 @@ class Server(_Strict):
     capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
-    pool: str = "default"
-    initial: int = Field(0, ge=0)  # installed at the start of the horizon
+    pool: str | list[str] = "default"  # a list offers the type in each of those pools
+    initial: int = Field(0, ge=0)  # installed at the start of the horizon (in each of its pools)
+
+    @property
+    def pools(self) -> list[str]:
+        return list(self.pool) if isinstance(self.pool, list) else [self.pool]
 
 
 class InventoryItem(_Strict):
@@ -268,6 +272,48 @@ class ForecastOptions(_Strict):
     holidays: str | None = None  # a file of dates (relative to the scenario) or a country code (US, DE-BY)
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
+    # "per_series": the models above, one fit per series; "batch": every series at once by matrix
+    # algebra (planner/forecast_batch.py); "auto": batch above `batch_above` series (docs/scale.md).
+    method: Literal["auto", "per_series", "batch"] = "auto"
+    batch_above: int = Field(2000, ge=1)
+
+
+class PoolRule(_Strict):
+    """Groups this rule selects may run only in ``pools`` (several: the placement pass chooses one).
+    A group is selected when it is named in ``groups``, its customer in ``customers``, its tier in
+    ``tiers``, or its id / customer matches the regular expression ``match`` / ``customer_match``."""
+
+    pools: list[str] = Field(min_length=1)
+    groups: list[str] = []
+    customers: list[str] = []
+    tiers: list[str] = []
+    match: str | None = None
+    customer_match: str | None = None
+
+    @model_validator(mode="after")
+    def _selects_something(self):
+        import re
+
+        if not (self.groups or self.customers or self.tiers or self.match or self.customer_match):
+            raise ValueError("a pools rule needs groups, customers, tiers, match or customer_match")
+        for pattern in (self.match, self.customer_match):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return self
+
+
+class PoolOptions(_Strict):
+    """Which pools each group may run in (docs/scale.md). Rules come first (the first that selects a
+    group decides), then ``source``, then ``default``."""
+
+    # "trace": the pool each function runs in according to the trace (Huawei: poolNN in the column
+    # name); "catalog": the catalog's `pool` column (several pools as "a|b"); "none": neither.
+    source: Literal["none", "trace", "catalog"] = "none"
+    rules: list[PoolRule] = []
+    default: list[str] | None = None  # pools of groups nothing else ties; None: every pool
 
 
 DEFAULT_TIERS = {
@@ -305,6 +351,7 @@ class Scenario(_Strict):
     procurement: Procurement = Procurement()
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
+    pools: PoolOptions = PoolOptions()
     source_path: Path | None = Field(None, exclude=True)
 
     @field_validator("keep_alive")
@@ -346,9 +393,22 @@ class Scenario(_Strict):
         for cust, tier in self.customers.tiers.items():
             if tier not in self.tiers:
                 raise ValueError(f"customers.tiers.{cust}: tier {tier!r} is not defined ({', '.join(self.tiers)})")
-        names = [s.type for s in self.servers]
+        names = [(p, s.type) for s in self.servers for p in s.pools]
         if len(set(names)) != len(names):
-            raise ValueError(f"servers: duplicate type in {names}")
+            raise ValueError(f"servers: duplicate type in a pool in {[f'{t}@{p}' for p, t in names]}")
+        offered = {p for p, _ in names}
+        named = [("pools.default", p) for p in self.pools.default or []]
+        named += [(f"pools.rules[{i}].pools", p) for i, r in enumerate(self.pools.rules) for p in r.pools]
+        for where, p in named:
+            if p not in offered:
+                raise ValueError(f"{where}: pool {p!r} is offered by no server type (pools: {', '.join(sorted(offered))})")
+        for i, r in enumerate(self.pools.rules):
+            unknown = [t for t in r.tiers if t not in self.tiers]
+            if unknown:
+                raise ValueError(f"pools.rules[{i}].tiers: {unknown} not defined ({', '.join(self.tiers)})")
+        if self.pools.source == "trace" and self.data.format != "huawei":
+            raise ValueError(f"pools.source: trace needs a trace that records pools (huawei); "
+                             f"{self.data.format!r} does not (use a catalog pool column or rules)")
         if not self.servers:
             raise ValueError("servers: at least one server type is needed")
         dup = [a.name for a in self.anticipated]
@@ -368,24 +428,31 @@ class Scenario(_Strict):
 
 
 def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> None:
-    pool_of = {s.type: s.pool for s in servers}
-    initial = {s.type for s in servers if s.initial}
+    pools_of: dict[str, list[str]] = {}
+    for sv in servers:
+        pools_of.setdefault(sv.type, []).extend(sv.pools)
+    initial = {(p, sv.type) for sv in servers if sv.initial for p in sv.pools}
     seen = set()
     for i, item in enumerate(inventory):
         where = f"inventory[{i}]"
-        if item.server_type not in pool_of:
+        if item.server_type not in pools_of:
             raise ValueError(f"{where}: server type {item.server_type!r} is not in the server catalog "
-                             f"({', '.join(pool_of)})")
-        if item.pool is not None and item.pool != pool_of[item.server_type]:
-            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {pool_of[item.server_type]!r}, "
+                             f"({', '.join(pools_of)})")
+        pools = pools_of[item.server_type]
+        if item.pool is not None and item.pool not in pools:
+            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {' / '.join(map(repr, pools))}, "
                              f"not {item.pool!r}")
-        if item.server_type in seen:
+        if item.pool is None and len(pools) > 1:
+            raise ValueError(f"{where}: server type {item.server_type!r} is offered in pools {', '.join(pools)}; "
+                             "say which with inventory[].pool")
+        pool = item.pool if item.pool is not None else pools[0]
+        if (pool, item.server_type) in seen:
             raise ValueError(f"{where}: server type {item.server_type!r} is listed twice")
-        if item.server_type in initial:
+        if (pool, item.server_type) in initial:
             raise ValueError(f"{where}: server type {item.server_type!r} also has servers[].initial; "
                              "give the installed fleet once")
-        seen.add(item.server_type)
-        limit = next(s.max_count for s in servers if s.type == item.server_type)
+        seen.add((pool, item.server_type))
+        limit = next(sv.max_count for sv in servers if sv.type == item.server_type and pool in sv.pools)
         if limit is not None and item.count > limit:
             raise ValueError(f"{where}: {item.count} {item.server_type} servers exceed its max_count {limit}")
 
@@ -438,11 +505,14 @@ def installed_fleet(scenario: "Scenario"):
     type (``servers[].initial`` plus the inventory)."""
     import pandas as pd
 
-    counts = {s.type: s.initial for s in scenario.servers}
+    # One row per (pool, type): a type offered in several pools is installed in each separately.
+    counts = {(p, s.type): s.initial for s in scenario.servers for p in s.pools}
     for item in scenario.inventory:
-        counts[item.server_type] += item.count
-    return pd.DataFrame({"pool": [s.pool for s in scenario.servers], "server_type": [s.type for s in scenario.servers],
-                         "installed": [counts[s.type] for s in scenario.servers]})
+        pool = item.pool if item.pool is not None else next(s.pools[0] for s in scenario.servers
+                                                            if s.type == item.server_type)
+        counts[(pool, item.server_type)] += item.count
+    return pd.DataFrame({"pool": [p for p, _ in counts], "server_type": [t for _, t in counts],
+                         "installed": list(counts.values())})
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
