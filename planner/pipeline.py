@@ -44,6 +44,7 @@ class PlanRun:
     why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
     deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
     planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
+    residuals: pd.DataFrame | None = None  # [hour, group] standardised residuals: the pooled groups' correlation
 
 
 def _noop(stage: str, done: float) -> None:
@@ -132,23 +133,26 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None):
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
+                 residuals=None):
     """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
     with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
+    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week;
+    ``residuals`` (planner.packing.residual_scenarios) correlate the pooled groups."""
     from planner.plan import envelope_servers, pack_week, week_bound
 
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
+    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral, residuals) for ws in starts]
     peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
     notes: list[str] = []
 
     def pack(w, catalog):
         try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral)
+            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral,
+                             residuals=residuals)
         except InfeasiblePlanError as exc:
             raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
 
@@ -164,7 +168,7 @@ def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Pro
             progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
             try:
                 done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w], deferral=deferral)
+                                    fallback=free[peak_w], deferral=deferral, residuals=residuals)
             except InfeasiblePlanError:
                 if w not in free:
                     free[w] = pack(w, servers)
@@ -184,9 +188,10 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins)."""
     from planner.history import load_history
-    from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of)
-    from planner.risk import plan_risk
+    from planner.packing import RESIDUAL_WEEKS, residual_scenarios
+    from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of, utilisation_frame,
+                              week_starts, worker_loads_of)
+    from planner.risk import overflow_vs_target, plan_risk
 
     scenario = scenario or default_scenario()
     t0 = time.perf_counter()
@@ -206,8 +211,10 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     from planner.deferral import deferral_setup
 
     deferral = deferral_setup(scenario, history)
+    # The groups' residual correlation (pooled risk) from the last weeks of the history.
+    residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
     weeks, notes = pack_horizon(forecast, groups, tiers, servers, week_starts(start, scenario.horizon.weeks),
-                                scenario.solver, progress, deferral=deferral)
+                                scenario.solver, progress, deferral=deferral, residuals=residuals)
     timings["packing_s"] = time.perf_counter() - t1
     deferral_weeks, deferral_summary, planned_demand = _deferral_figures(weeks, deferral, forecast, groups, tiers,
                                                                          servers, scenario, progress)
@@ -217,14 +224,16 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     proc, fleet = procure(scenario, servers, required)
 
     loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-    risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
+    targets = {name: t.target for name, t in tiers.items()}
+    risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])), targets=targets)
     risks = {wp.week: risk.contributions[risk.contributions["week"] == wp.week] for wp in weeks}
     utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
-    plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
+    plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers,
+                      overflow_vs_target(risk, "server_type"))
     assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
     assignment["pool"] = assignment["server_type"].map(pool_of)
     assignment = assignment.rename(columns={"fraction": "share"})
-    qos = qos_table(groups, tiers, risk.by_customer)
+    qos = qos_table(groups, tiers, risk.by_customer, overflow_vs_target(risk, C.CUSTOMER, groups, targets))
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     workers_risk = risk.by_worker
@@ -235,13 +244,14 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     if deferral_summary is not None:
         summary["deferral"] = deferral_summary
     orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
-    summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
+    summary.update(_review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary))
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
     progress("done", 1.0)
     run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
                   utilisation, qos, workers_risk, risk, profiles, summary, groups)
     run.fleet, run.orders, run.why = fleet, orders, why
+    run.residuals = residuals
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
     return run
 
@@ -303,28 +313,27 @@ def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.Data
     return orders, why_purchases(orders, weeks, plan, groups, servers)
 
 
-def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary) -> dict:
     """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
-    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    and per tier its target against the plan's prediction (planner.risk.overflow_vs_target)."""
     from models.procurement import MONTHS_PER_WEEK
-    from planner.backtest import tier_target
     from planner.review import drivers
+    from planner.risk import overflow_vs_target
 
     cpm = dict(zip(servers["type"], servers["cost_per_month"]))
     fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
-    slots = len(weeks[0].instance.slots) if weeks else 168
-    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
-    exposure: dict[str, int] = {}
-    for rec in workers_risk.itertuples(index=False):
-        for t in {tier_of.get(g) for g in rec.groups} - {None}:
-            exposure[t] = exposure.get(t, 0) + slots
-    risk = summary.get("risk_slot_hours_by_tier", {})
+    targets = {name: t.target for name, t in tiers.items()}
+    per = overflow_vs_target(risk, "tier", groups, targets).set_index("tier")
     vs_target = {}
-    for t in sorted(set(risk) | set(exposure)):
-        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
-        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
-                        "expected_overflow_share": None if share is None else round(share, 6),
-                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    for t in sorted(set(risk.by_tier) | set(per.index)):
+        row = per.loc[t] if t in per.index else None
+        share = None if row is None or pd.isna(row["expected_overflow_share"]) else round(float(row["expected_overflow_share"]), 6)
+        vs_target[t] = {"method": tiers[t].method if t in tiers else None,
+                        "target": round(targets[t], 6) if t in targets else None,
+                        "predicted_overflow_probability": None if row is None else round(float(row["overflow_probability"]), 6),
+                        "expected_overflow_share": share,
+                        "risk_slot_hours": round(risk.by_tier.get(t, 0.0), 3),
+                        "slot_hours": 0 if row is None else int(row["slot_hours"])}
     total = float(summary["total_cost"])
     return {
         "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
@@ -445,6 +454,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
             for name, frame in past["tables"].items():
                 frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
+        if run.residuals is not None:  # the pooled groups' correlation, for `planner verify`
+            run.residuals.reset_index().to_parquet(tmp / "residuals.parquet", index=False)
         summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
