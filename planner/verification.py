@@ -52,7 +52,21 @@ def _timestamps(demand: pd.DataFrame, path) -> pd.Series:
     return ds
 
 
-def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None, residuals=None) -> PeriodCheck:
+def _failover_violations(instance, assignment, groups, domains, week):
+    """Issue 17: the plan's failover map checked by removing each worker (and zone) in turn."""
+    from models.packing.verify_failover import find_failover_violations
+
+    workers, failover, levels = domains["workers"], domains["failover"], domains["levels"]
+    if week is not None:
+        workers = workers[workers["week"] == week]
+        failover = failover[failover["week"] == week]
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].astype(str) if groups is not None else {}
+    level = [levels.get(tier_of.get(g)) for g in instance.group_ids]
+    return find_failover_violations(instance, assignment, workers, level, failover)
+
+
+def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None, domains=None,
+                  residuals=None) -> PeriodCheck:
     from models.packing.verify import Violation, find_violations, overflow_report
     from planner.packing import to_packing_instance
 
@@ -82,6 +96,8 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
                           f"group {g!r} has demand (peak {peak[i, r]:.6g} {instance.resources[r]}) "
                           f"but no placement")
         violations.append(v)
+    if domains is not None and not violations:
+        violations += _failover_violations(instance, assignment, groups, domains, week)
     overflow = None
     if instance.chance and len(assignment) and not any(v.family in ("unknown_group", "unknown_server_type")
                                                        for v in violations):
@@ -90,7 +106,7 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
 
 
 def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataFrame | None = None,
-                tiers=None, servers: pd.DataFrame | None = None, path=None,
+                tiers=None, servers: pd.DataFrame | None = None, path=None, domains: dict | None = None,
                 residuals: pd.DataFrame | None = None) -> list[PeriodCheck]:
     """Check ``assignment`` against ``demand``: week by week when the assignment has a ``week``
     column (weeks of 7 days from the demand's first timestamp), else as one period.
@@ -101,6 +117,10 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
         groups, tiers, servers: the rules (Groups table, tier map, ServerCatalog); ``None`` = none
             (every group its own customer, no headroom) / the default tiers / the built-in catalog.
         path: the demand file, for messages.
+        domains: failure domains of the plan (issue 17): ``{"workers": workers.csv, "failover":
+            failover.csv, "levels": tier -> "worker" | "zone"}``; each period's failover map is
+            then checked by removing each worker and zone in turn
+            (:func:`models.packing.verify_failover.find_failover_violations`).
         residuals: the groups' joint standardised residuals (``planner.packing.residual_scenarios``,
             what ``planner run`` writes as ``residuals.parquet``): their correlation under pooled
             tiers; ``None``: independent groups.
@@ -112,7 +132,7 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
     from models.packing.verify import Violation
 
     if "week" not in assignment.columns:
-        return [_check_period(demand, assignment, groups, tiers, servers, path, residuals=residuals)]
+        return [_check_period(demand, assignment, groups, tiers, servers, path, domains=domains, residuals=residuals)]
     ds = _timestamps(demand, path)
     weeks_col = pd.to_numeric(assignment["week"], errors="coerce")
     if weeks_col.isna().any() or (weeks_col != weeks_col.round()).any() or (weeks_col < 0).any():
@@ -131,7 +151,8 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
                 "week", (w,), 1.0, f"the assignment plans week {w} (from {start.date()}) but the demand has no "
                                    f"rows in it (it covers {ds.min()} to {ds.max()})")]))
             continue
-        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start, residuals=residuals))
+        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start, domains=domains,
+                                 residuals=residuals))
     for w in sorted(set(week_of.tolist()) - set(planned_weeks)):
         rows = demand[week_of == w]
         check = _check_period(rows, assignment.iloc[0:0], groups, tiers, servers, path, week=w,
