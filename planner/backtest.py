@@ -31,11 +31,12 @@ _LEVEL = {"mean": 0.5, "q50": 0.5, "q90": 0.90, "q95": 0.95, "q99": 0.99}
 
 
 def tier_target(tier) -> float:
-    """Largest overflow share of slot-hours a tier accepts: its ``overflow_risk`` (issue 14), or
-    for a tier stated only by a planning quantile (stacked), 1 − that quantile's level."""
-    if tier.overflow_risk is not None:
-        return float(tier.overflow_risk)
-    return 1.0 - _LEVEL[tier.quantile]
+    """Largest overflow share of slot-hours a tier (a scenario TierSpec) accepts: its
+    ``overflow_risk`` (issue 14), or for a tier stated only by a planning quantile (stacked), 1 −
+    that quantile's level (the one definition: planner.qos.Tier.target)."""
+    from planner.qos import Tier
+
+    return Tier("", tier.quantile, tier.headroom, tier.spread, tier.isolated, tier.overflow_risk, tier.method).target
 
 
 # ------------------------------------------------------------------------------------------------
@@ -269,8 +270,10 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     targets = {name: tier_target(t) for name, t in scenario.tiers.items()}
     by_tier["target"] = by_tier["tier"].map(targets)
     by_tier["within_target"] = by_tier["overflow_share"] <= by_tier["target"] + 1e-12
+    by_tier = _with_prediction(by_tier, run, targets)
     cols = ["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-            "within_target", "cpu_utilisation", "memory_utilisation"]
+            "within_target", "cpu_utilisation", "memory_utilisation", "predicted_overflow_share",
+            "predicted_overflow_probability"]
     by_tier = by_tier[cols]
     planned_ids = set(plan_groups[C.GROUP_ID].astype(str))
     live = set(actual.loc[actual[list(C.RESOURCES)].max(axis=1) > 0, C.GROUP_ID].astype(str))
@@ -280,6 +283,21 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     unplanned = [{"group": g, "weeks": w, "in_history": g not in set(unplanned)} for g, w in sorted(unplanned_weeks.items())]
     return OriginResult(start, run, hindsight, by_tier, summarise(exposure, C.CUSTOMER), exposure, weekly,
                         costs, unplanned, absent)
+
+
+def _with_prediction(by_tier: pd.DataFrame, run, targets: dict) -> pd.DataFrame:
+    """The plan's own prediction beside the realised share, for the plan (``shape``) rows: its
+    expected overflow share and largest predicted overflow probability per tier (planner.risk)."""
+    from planner.risk import overflow_vs_target
+
+    out = by_tier.assign(predicted_overflow_share=np.nan, predicted_overflow_probability=np.nan)
+    if run.risk is None or run.groups is None:
+        return out
+    pred = overflow_vs_target(run.risk, "tier", run.groups, targets).set_index("tier")
+    shape = out["plan"] == "shape"
+    out.loc[shape, "predicted_overflow_share"] = out.loc[shape, "tier"].map(pred["expected_overflow_share"])
+    out.loc[shape, "predicted_overflow_probability"] = out.loc[shape, "tier"].map(pred["overflow_probability"])
+    return out
 
 
 def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
@@ -406,7 +424,8 @@ def tables_of(results: list[OriginResult]) -> dict[str, pd.DataFrame]:
 
     by_tier = cat("by_tier")
     by_tier = by_tier[["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-                       "origin", "within_target", "cpu_utilisation", "memory_utilisation"]]
+                       "origin", "within_target", "cpu_utilisation", "memory_utilisation",
+                       "predicted_overflow_share", "predicted_overflow_probability"]]
     cost = pd.DataFrame([{"origin": r.origin, **r.costs} for r in results])
     return {"by_tier": by_tier, "by_customer": cat("by_customer"), "cost": cost, "weekly": cat("weekly"),
             "exposure": cat("exposure")}
