@@ -44,6 +44,7 @@ class PlanRun:
     why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
     deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
     planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
+    forecast_calibration: pd.DataFrame | None = None  # held-out coverage per group, resource, lead bucket
     pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
     placement: pd.DataFrame | None = None  # the pool of every group and why
 
@@ -63,8 +64,15 @@ def horizon_start(scenario: Scenario, history) -> pd.Timestamp:
 
 
 def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
-    """Forecast each group's hourly peaks from the end of the history to the end of the horizon."""
-    from planner.forecast import run_demand_forecast
+    """Forecast each group's hourly peaks from the end of the history to the end of the horizon;
+    returns (forecast, report). :func:`forecast_stage_run` also gives the calibration table."""
+    run = forecast_stage_run(scenario, history, start, progress)
+    return run.forecast, run.report
+
+
+def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
+    """The forecast stage as a ForecastRun (forecast from ``start``, report, calibration)."""
+    from planner.forecast import ForecastRun, read_holidays, run_demand_forecast
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
@@ -72,15 +80,21 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
     if scenario.forecast.history_weeks is not None:
         demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
+    holidays = None
+    if scenario.forecast.holidays:
+        spec = scenario.forecast.holidays
+        local = scenario.resolve(Path(spec))
+        years = range(pd.Timestamp(demand[C.DS].min()).year, end.year + 1)
+        holidays = read_holidays(local if local is not None and local.exists() else spec, years)
 
     def tick(done):
         progress(f"forecast {done}/{n_series} series", 0.05 + 0.45 * done / max(n_series, 1))
 
     run = run_demand_forecast(demand, steps, freq=history.slot, models=scenario.forecast.models,
                               n_windows=scenario.forecast.n_windows, n_jobs=scenario.forecast.n_jobs,
-                              scheduler=scenario.forecast.scheduler, progress=tick)
+                              scheduler=scenario.forecast.scheduler, progress=tick, holidays=holidays)
     fc = run.forecast[run.forecast[C.DS] >= start].reset_index(drop=True)
-    return fc, run.report
+    return ForecastRun(fc, run.report, run.calibration)
 
 
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,8 +109,11 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
             scale=a.scale, ramp_weeks=a.ramp_weeks, success_probability=a.success_probability,
             features={"marketing_push": a.marketing_push, "customer_log_volume": volume.get(a.customer, 0.0),
                       "n_functions": 1},
+            category=next(iter(a.category.items())) if a.category else None,
         ) for a in scenario.anticipated]
-        extra = anticipate_services(forecast, history.demand, services, history.launches)
+        effects, analog_effects = _calendar_effects(history, services)
+        extra = anticipate_services(forecast, history.demand, services, history.launches, effects=effects,
+                                    analog_effects=analog_effects)
         forecast = pd.concat([forecast, extra], ignore_index=True)
         tier_of = groups.groupby(C.CUSTOMER)["tier"].first()
         new = pd.DataFrame({C.GROUP_ID: [a.name for a in scenario.anticipated],
@@ -113,15 +130,10 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     unknown_c = sorted(set(scenario.growth.customers) - set(groups[C.CUSTOMER]))
     if unknown_c:
         raise ScenarioError(f"{scenario.source_path or 'scenario'}: growth.customers names unknown customer(s) {unknown_c}")
-    # The multiplier of each group, then of each row (a fleet-sized forecast has millions of rows
-    # and few groups); columns keep their dtype, and a run without growth copies nothing.
-    ids = pd.Index(pd.unique(forecast[C.UNIQUE_ID].astype(str)))
-    cust = pd.Series(ids, index=ids).map(groups.set_index(C.GROUP_ID)[C.CUSTOMER])
-    per_group = (scenario.growth.all * cust.map(scenario.growth.customers).fillna(1.0)
-                 * pd.Series(ids, index=ids).map(scenario.growth.groups).fillna(1.0)).astype(float)
+    # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
+    factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
-    if (per_group != 1.0).any() or scenario.retired:
-        factor = forecast[C.UNIQUE_ID].astype(str).map(per_group).to_numpy(dtype=float)
+    if (factor != 1.0).any() or scenario.retired:
         forecast = forecast.copy()
         for v in values:
             forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
@@ -129,6 +141,38 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
         forecast.loc[gone, values] = 0.0
     return forecast, groups
+
+
+def _calendar_effects(history, services):
+    """Weekday and month effects of the catalog categories the anticipated services name, and of
+    their analogs (learnt from the history; None when no service names a category)."""
+    from planner.anticipate import category_effects, group_effects
+
+    with_cat = [s for s in services if s.category is not None]
+    if not with_cat:
+        return None, None
+    effects = {col: category_effects(history.telemetry, history.catalog, col) for col in {s.category[0] for s in with_cat}}
+    analogs = sorted({a for s in with_cat for a in s.analogs} & set(history.demand[C.GROUP_ID]))
+    return effects, (group_effects(history.demand, analogs) if analogs else None)
+
+
+def _growth_factors(scenario: Scenario, history, forecast: pd.DataFrame, groups: pd.DataFrame) -> np.ndarray:
+    """Growth multiplier of each forecast row: global × customer × group, each a number or a curve
+    over the weeks of the horizon (scenarios.growth_curve)."""
+    from planner.scenarios import growth_curve
+
+    g = scenario.growth
+    week = ((forecast[C.DS] - horizon_start(scenario, history)) // pd.Timedelta("7D")).to_numpy(float)
+    factor = growth_curve(g.all, week)
+    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
+    for name, spec in g.customers.items():
+        rows = cust == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    ids = forecast[C.UNIQUE_ID].to_numpy()
+    for name, spec in g.groups.items():
+        rows = ids == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    return factor
 
 
 def _customer_log_volume(history) -> dict[str, float]:
@@ -382,13 +426,16 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
         fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
+    from planner.forecast import ForecastRun
     from planner.forecast_batch import batch_forecast_stage, use_batch
 
     n_series = int(history.groups.shape[0]) * len(C.RESOURCES)
     if use_batch(scenario, n_series):
         forecast, report = batch_forecast_stage(scenario, history, start, progress, ex)
+        fc_run = ForecastRun(forecast, report)  # the batch path keeps no per-bucket calibration table
     else:
-        forecast, report = forecast_stage(fc_scenario, history, start, progress)
+        fc_run = forecast_stage_run(fc_scenario, history, start, progress)
+        forecast, report = fc_run.forecast, fc_run.report
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
@@ -462,6 +509,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    from planner.forecast import calibration_summary
+
+    summary["forecast_calibration"] = calibration_summary(fc_run)
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
     deferral_weeks = planned_demand = None
@@ -499,6 +549,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
                   placement=placement.table)
     run.fleet, run.orders, run.why = fleet, orders, why
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
+    run.forecast_calibration = fc_run.calibration
     return run
 
 
@@ -710,6 +761,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.forecast_calibration is not None:
+        tables["forecast_calibration"] = run.forecast_calibration
     if run.deferral is not None:
         tables["deferral"] = run.deferral
     if run.planned_demand is not None:

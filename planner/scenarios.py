@@ -115,20 +115,56 @@ class InventoryItem(_Strict):
     pool: str | None = None  # default: the server type's pool
 
 
-class Growth(_Strict):
-    """Multipliers of the forecast demand (1.0 = as forecast)."""
+GrowthFactor = float | list[float] | dict[int, float]
 
-    all: float = Field(1.0, gt=0, alias="global")
-    customers: dict[str, float] = {}
-    groups: dict[str, float] = {}
+
+def _check_factor(name: str, v):
+    values = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [v]
+    if not values or not all(isinstance(x, (int, float)) and x > 0 for x in values):
+        raise ValueError(f"{name}: multipliers must be > 0, got {v}")
+    if isinstance(v, dict) and any(k < 0 for k in v):
+        raise ValueError(f"{name}: weeks must be >= 0, got {sorted(v)}")
+    return v
+
+
+def growth_curve(factor: GrowthFactor, weeks) -> "np.ndarray":
+    """Multiplier of each week index (0 = the first week of the horizon).
+
+    A number holds for every week; a list gives one factor per week (the last one holds after
+    it); a mapping ``{week: factor}`` is interpolated linearly between its weeks and held flat
+    before the first and after the last.
+    """
+    import numpy as np
+
+    weeks = np.asarray(weeks, float)
+    if isinstance(factor, (int, float)):
+        return np.full(weeks.shape, float(factor))
+    if isinstance(factor, list):
+        arr = np.asarray(factor, float)
+        return arr[np.clip(weeks.astype(int), 0, len(arr) - 1)]
+    knots = sorted(factor.items())
+    return np.interp(weeks, [k for k, _ in knots], [v for _, v in knots])
+
+
+class Growth(_Strict):
+    """Multipliers of the forecast demand (1.0 = as forecast): a number, a list with one factor per
+    week of the horizon, or a curve ``{week: factor}`` interpolated between its weeks."""
+
+    all: GrowthFactor = Field(1.0, alias="global")
+    customers: dict[str, GrowthFactor] = {}
+    groups: dict[str, GrowthFactor] = {}
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("all")
+    @classmethod
+    def _positive_all(cls, v):
+        return _check_factor("growth.global", v)
 
     @field_validator("customers", "groups")
     @classmethod
     def _positive(cls, v):
-        bad = {k: x for k, x in v.items() if not x > 0}
-        if bad:
-            raise ValueError(f"multipliers must be > 0, got {bad}")
+        for k, x in v.items():
+            _check_factor(k, x)
         return v
 
 
@@ -143,6 +179,15 @@ class Anticipated(_Strict):
     ramp_weeks: float = Field(4.0, gt=0)
     success_probability: float | None = Field(None, ge=0, le=1)  # None: from the launches model
     marketing_push: bool = False
+    # e.g. {trigger: http}: weekday and month pattern of that catalog category, not the analogs'
+    category: dict[str, str] | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _one_category(cls, v):
+        if v is not None and len(v) != 1:
+            raise ValueError(f"give one catalog column and its value, e.g. {{trigger: http}}, got {v}")
+        return v
 
 
 class Retired(_Strict):
@@ -223,7 +268,8 @@ class DeferralSpec(_Strict):
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
-    n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
+    n_windows: int | None = Field(None, ge=1)  # backtest windows as long as the horizon; None: as many as fit, up to 12
+    holidays: str | None = None  # a file of dates (relative to the scenario) or a country code (US, DE-BY)
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
     # "per_series": the models above, one fit per series; "batch": every series at once by matrix
@@ -508,6 +554,11 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         for key in ("path", "catalog", "customers"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((path.parent / data[key]).resolve())
+    fc = raw.get("forecast")
+    if isinstance(fc, dict) and isinstance(fc.get("holidays"), str):
+        local = Path(fc["holidays"]) if Path(fc["holidays"]).is_absolute() else path.parent / fc["holidays"]
+        if local.exists():  # a file of dates beside the scenario that names it (else a country code)
+            fc["holidays"] = str(local.resolve())
     inventory = raw.get("inventory")
     if isinstance(inventory, str):  # a CSV file beside the scenario that names it
         file = Path(inventory) if Path(inventory).is_absolute() else (path.parent / inventory).resolve()
@@ -529,7 +580,7 @@ def load_scenario(path) -> Scenario:
     if inventory_file is not None:
         _check_inventory_types(raw, inventory_file)
     try:
-        return Scenario.model_validate({**raw, "source_path": path.resolve()})
+        scenario = Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -539,6 +590,23 @@ def load_scenario(path) -> Scenario:
                 msg = "unknown field (misspelt?)"
             lines.append(f"  {loc}: {msg}")
         raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
+    if scenario.forecast.holidays:
+        _check_holidays(path, scenario.forecast.holidays)
+    return scenario
+
+
+def _check_holidays(path: Path, spec: str) -> None:
+    """A holiday file must hold dates, a country code must be known (checked before the history
+    is read, so a typo costs no minutes)."""
+    from planner.errors import InputDataError, PlannerError
+    from planner.forecast import read_holidays
+
+    try:
+        read_holidays(spec, range(2020, 2021))
+    except InputDataError as exc:
+        raise ScenarioError(f"{path}: forecast.holidays: {exc}") from None
+    except PlannerError as exc:  # the holidays package is missing: not a scenario error, but say where
+        raise type(exc)(f"{path}: forecast.holidays: {exc}") from None
 
 
 def default_scenario() -> Scenario:
