@@ -34,6 +34,7 @@ class WeekPlan:
     peak_cost: float  # cost of the peak-based plan of the same week
     peak_result: object = None  # that plan (the baseline of backtests)
     peak_instance: object = None  # its instance (the whole catalog)
+    pool: str = ""  # the pool this packing is of (planner.pipeline.pack_pools)
 
 
 @dataclass(frozen=True)
