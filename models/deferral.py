@@ -51,7 +51,8 @@ class Reshape:
 
 
 def reshape_lax(demand: np.ndarray, window: np.ndarray, *, objective: str = "own",
-                background: np.ndarray | None = None, capacity: np.ndarray | None = None) -> Reshape:
+                background: np.ndarray | None = None, capacity: np.ndarray | None = None,
+                slot_cost: np.ndarray | None = None) -> Reshape:
     """Solve the reshaping LP for the groups with ``window[g] >= 1`` (others are left as they are).
 
     Args:
@@ -60,6 +61,9 @@ def reshape_lax(demand: np.ndarray, window: np.ndarray, *, objective: str = "own
         objective: ``own`` or ``joint`` (module docstring).
         background: ``[T, R]`` fixed load beside the groups (``joint`` only; default zero).
         capacity: ``[R]`` scale of each resource in the ``joint`` objective (default: peak of the total).
+        slot_cost: ``[T]`` cost, in the objective's units, of one unit of the first resource's demand
+            run in each slot (e.g. the carbon of the hour at a carbon price, issue 17): work then
+            moves towards cheap slots where its window and the peaks allow. Default none.
 
     Raises:
         ValueError: shapes disagree, negative demand or window, or an unknown objective.
@@ -83,11 +87,12 @@ def reshape_lax(demand: np.ndarray, window: np.ndarray, *, objective: str = "own
     if objective == "own":  # separable: one small LP per group
         total = 0.0
         for g in movable:
-            value, share, f_t, s_of = _solve_lp(demand, window, [g], "own", None, None)
+            value, share, f_t, s_of = _solve_lp(demand, window, [g], "own", None, None, slot_cost=slot_cost)
             total += value
             _store(demand, out, flows, g, share, f_t, s_of)
         return Reshape(out, flows, total, "optimal")
-    value, share, f_g, f_t, s_of = _solve_lp(demand, window, movable, "joint", background, capacity, with_group=True)
+    value, share, f_g, f_t, s_of = _solve_lp(demand, window, movable, "joint", background, capacity, with_group=True,
+                                             slot_cost=slot_cost)
     for g in movable:
         sel = f_g == g
         _store(demand, out, flows, g, share[sel], f_t[sel], s_of[sel])
@@ -103,7 +108,7 @@ def _store(demand, out, flows, g, share, f_t, s_of) -> None:
     out[g] = flows[g].T @ demand[g]
 
 
-def _solve_lp(demand, window, movable, objective, background, capacity, with_group=False):
+def _solve_lp(demand, window, movable, objective, background, capacity, with_group=False, slot_cost=None):
     """Build and solve the LP over the ``movable`` groups; the flow shares, normalised per arrival slot."""
     from scipy.optimize import linprog
 
@@ -127,6 +132,11 @@ def _solve_lp(demand, window, movable, objective, background, capacity, with_gro
 
     c = np.zeros(n_var)
     c[:n_f] = DELAY_COST * f_k
+    if slot_cost is not None:  # the cost of running the work where it lands (carbon at a price)
+        cost = np.asarray(slot_cost, dtype=float)
+        if cost.shape != (n_t,):
+            raise ValueError(f"slot_cost needs one value per slot ({n_t}), got shape {cost.shape}")
+        c[:n_f] += cost[f_t + f_k] * demand[f_g, f_t, 0]
     own_w = 1.0 if objective == "own" else OWN_WEIGHT
     for (g, r), j in p_index.items():
         c[j] = own_w / peak[g, r]

@@ -85,6 +85,11 @@ class DeferralSetup:
     windows: dict
     table: pd.DataFrame
     _flows: dict = field(default_factory=dict, repr=False)  # week start -> (group ids, flows) of a pre-pass
+    # instance -> [T] cost of a CPU core run in each slot (carbon at its price, planner.energy), or None
+    slot_cost: object = None
+
+    def cost_of(self, instance):
+        return None if self.slot_cost is None else self.slot_cost(instance)
 
     def window_of(self, instance) -> np.ndarray:
         """Window per group of ``instance`` (0 for groups without a class: anticipated services)."""
@@ -108,7 +113,8 @@ class DeferralSetup:
             info = dataclasses.replace(shaped.deferral, original=np.array(instance.demand))
             return dataclasses.replace(instance, demand=shaped.demand, deferral=info, _cache={}), flows
         objective = "own" if self.method == "flatten" else "joint"
-        shaped, flows = defer_before_packing(instance, self.window_of(instance), objective)
+        shaped, flows = defer_before_packing(instance, self.window_of(instance), objective,
+                                             slot_cost=self.cost_of(instance))
         self._flows[key] = (instance.group_ids, np.array(instance.demand), flows, shaped)
         return shaped, flows
 

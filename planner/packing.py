@@ -221,6 +221,11 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
             if t not in tiers:
                 raise InputDataError(f"unknown tier {t!r}; known tiers: {sorted(tiers)}", row=row_no, column="tier")
             tier_of[str(row[GROUP_ID])] = tiers[t]
+            h = row.get("headroom")  # a group's own headroom above its tier's (the fairness bound)
+            if h is not None and not pd.isna(h) and float(h) > tiers[t].headroom:
+                import dataclasses
+
+                tier_of[str(row[GROUP_ID])] = dataclasses.replace(tiers[t], headroom=float(h))
             customer_of[str(row[GROUP_ID])] = str(row[CUSTOMER])
     forecast = RESOURCE in demand.columns
     # Groups planned at a forecast column (stacked with a quantile) and groups that need mean and sigma.

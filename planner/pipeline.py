@@ -47,6 +47,8 @@ class PlanRun:
     forecast_calibration: pd.DataFrame | None = None  # held-out coverage per group, resource, lead bucket
     pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
     placement: pd.DataFrame | None = None  # the pool of every group and why
+    workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
+    failover: pd.DataFrame | None = None  # the failover map when failure domains apply
 
 
 def _noop(stage: str, done: float) -> None:
@@ -185,7 +187,7 @@ def _customer_log_volume(history) -> dict[str, float]:
 
 def _week_task(task: tuple):
     """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
-    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral)``; kind
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains)``; kind
     ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
     the InfeasiblePlanError's message as a string (the driver decides what follows)."""
     from models.forecasting._util import single_blas_thread
@@ -194,16 +196,16 @@ def _week_task(task: tuple):
         return _week_task_body(*task)
 
 
-def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral):
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains):
     from planner.plan import pack_week, week_bound
 
     if kind == "bound":
         return week_bound(rows, groups, tiers, catalog, start, deferral)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral)
+            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains)
         return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
-                         deferral=deferral)
+                         deferral=deferral, domains=domains)
     except InfeasiblePlanError as exc:
         return str(exc)
 
@@ -234,7 +236,8 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
     return {p: [ordered.iloc[bounds[i * n + w]:bounds[i * n + w + 1]] for w in range(n)] for i, p in enumerate(pools)}
 
 
-def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None) -> dict:
+def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
+               domains=None) -> dict:
     """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
     forecast as one table or already split per week (:func:`pool_week_slices`).
 
@@ -249,7 +252,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     The packings of one phase (peak weeks of all pools, then every other week of every pool) are
     independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
     its inputs only, so the plan is the same wherever they run. ``deferral``
-    (planner.deferral.DeferralSetup) moves lax work in every week. Returns pool -> (weeks, notes).
+    (planner.deferral.DeferralSetup) moves lax work in every week; ``domains``
+    (planner.failover.DomainPlanner) adds failure domains. Returns pool -> (weeks, notes).
     """
     from planner.parallel import LocalExecutor
     from planner.plan import envelope_servers
@@ -263,7 +267,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     def task(kind, p, w, catalog=None, fallback=None):
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
-                servers, fallback, deferral)
+                servers, fallback, deferral, domains)
 
     total = len(pools) * (2 * n)
     done_tasks = [0]
@@ -330,19 +334,31 @@ def _in_pool(wp, pool: str, rename: bool = True):
             result, placements=tuple(dataclasses.replace(x, worker_id=f"{pool}/{x.worker_id}") for x in result.placements),
             workers=tuple((f"{pool}/{w}", t) for w, t in result.workers))
 
-    return dataclasses.replace(wp, result=renamed(wp.result), peak_result=renamed(wp.peak_result), pool=pool)
+    failover = getattr(wp, "failover", None)
+    if failover is not None and rename:  # the failover map names workers too
+        ids = {w: f"{pool}/{w}" for w in failover.zone_of_worker}
+        targets = failover.targets.copy()
+        for col in ("worker_id", "target_worker"):
+            targets[col] = targets[col].map(lambda w: ids.get(w, f"{pool}/{w}") if isinstance(w, str) else w)
+        failover = dataclasses.replace(failover, targets=targets,
+                                       spares=tuple((ids.get(w, f"{pool}/{w}"), t, z) for w, t, z in failover.spares),
+                                       zone_of_worker={ids[w]: z for w, z in failover.zone_of_worker.items()})
+    return dataclasses.replace(wp, result=renamed(wp.result), peak_result=renamed(wp.peak_result), pool=pool,
+                               failover=failover)
 
 
 def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFrame, catalog, starts,
-                   progress: Progress = _noop, executor=None, deferral=None):
+                   progress: Progress = _noop, executor=None, deferral=None, domains=None, pack_servers=None):
     """The pools stage: which pools each group may run in (planner.pools.allowed_pools), the first
     pass that places groups allowed in several (place_groups), then every pool's weeks packed
     (:func:`pack_pools`). Returns (placement, slices, jobs, packed): the forecast rows of each pool
-    and week, pool -> (week slices, groups, servers) of the pools with groups, pool -> (weeks, notes)."""
+    and week, pool -> (week slices, groups, servers) of the pools with groups, pool -> (weeks, notes).
+    ``pack_servers`` (default: the catalog) are the types as the packing prices them (carbon)."""
     from planner.plan import servers_frame, tiers_of
     from planner.pools import allowed_pools, place_groups
 
     tiers, servers = tiers_of(scenario), servers_frame(scenario)
+    pack_servers = servers if pack_servers is None else pack_servers
     analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
     placement = place_groups(allowed_pools(groups, catalog, scenario, servers, analogs), forecast, groups,
                              tiers, servers, starts[0], len(starts))
@@ -352,8 +368,8 @@ def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFr
     for p in pools:
         ids = set(placement.groups_in(p))
         if ids:
-            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], servers[servers["pool"] == p])
-    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral)
+            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral, domains=domains)
     return placement, slices, jobs, packed
 
 
@@ -373,9 +389,10 @@ def required_by_pool(weeks, servers: pd.DataFrame, n_weeks: int, peak: bool = Fa
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
-                 executor=None):
+                 executor=None, domains=None):
     """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
-    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral)[""]
+    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral,
+                      domains)[""]
 
 
 @dataclass(frozen=True)
@@ -434,10 +451,14 @@ def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, execu
     return proc, pd.concat([f for _, f in results], ignore_index=True)
 
 
-def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None, *,
-             scheduler: str | None = None, workers: int | None = None, executor=None) -> PlanRun:
+def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,
+             prepared: dict | None = None, *, scheduler: str | None = None, workers: int | None = None,
+             executor=None) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
+    ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
+    forecast sections) skips reading the history and forecasting: variants of tiers, servers,
+    energy or solver are then planned on one forecast (benchmarks/plan_objectives.py).
 
     Forecasting and the packing of each pool and week run as Dask tasks on the cluster at
     ``scheduler``, or on a LocalCluster of ``workers`` processes, or in this process (the default);
@@ -449,22 +470,30 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     scenario = scenario or default_scenario()
     ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers)
     with ctx as ex:
-        return _run_plan(scenario, progress, history, ex)
+        return _run_plan(scenario, progress, history, ex, prepared)
 
 
-def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
+def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, servers_frame, tiers_of, utilisation_frame, week_starts,
                               worker_loads_of)
+    from planner.energy import plan_energy
+    from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
+                                  redundancy_summary, workers_table)
+    from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
     from planner.pools import pool_totals
     from planner.risk import aggregate_risk, plan_risk
 
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
+    if prepared is not None:
+        history = prepared["history"]
     history = load_history(scenario) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
+    intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
+    check_survivable(scenario)
     fc_scenario = scenario
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
@@ -473,7 +502,10 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     from planner.forecast_batch import batch_forecast_stage, use_batch
 
     n_series = int(history.groups.shape[0]) * len(C.RESOURCES)
-    if use_batch(scenario, n_series):
+    if prepared is not None:
+        fc_run = prepared.get("run") or ForecastRun(prepared["forecast"], prepared["report"])
+        forecast, report = fc_run.forecast, fc_run.report
+    elif use_batch(scenario, n_series):
         forecast, report = batch_forecast_stage(scenario, history, start, progress, ex)
         fc_run = ForecastRun(forecast, report)  # the batch path keeps no per-bucket calibration table
     else:
@@ -489,12 +521,34 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     from planner.deferral import deferral_setup
 
     deferral = deferral_setup(scenario, history)
+    if deferral is not None:  # carbon-aware shifting: the deferral LP weighs each hour's carbon at its price
+        from planner.energy import carbon_slot_cost
+
+        deferral.slot_cost = carbon_slot_cost(scenario, intensity, servers)
+    # Failure domains and the carbon price shape the packing (issue 17); procurement pays money only.
+    zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
+    domains = domain_planner(scenario, groups, zone_cost)
+    pack_servers = carbon_priced_servers(servers, scenario, intensity)
     placement, slices, jobs, packed = place_and_pack(scenario, forecast, groups, history.catalog, starts, progress, ex,
-                                                     deferral)
+                                                     deferral, domains=domains, pack_servers=pack_servers)
     pools = sorted(servers["pool"].unique())
+    bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
+    fairness_bound = None
+    if bounds:  # within each pool: a customer's groups that share a pool share its workers' risk
+        reports = {}
+        for p in packed:
+            def pack(packing_groups, p=p):
+                return pack_pools({p: (slices[p], packing_groups, jobs[p][2])}, tiers, starts, scenario.solver,
+                                  progress, ex, deferral=deferral, domains=domains)[p]
+
+            weeks_p, bound_notes, reports[p] = bound_risk_ratio(pack, packed[p][0], jobs[p][1], tiers, bounds,
+                                                                dict.fromkeys(jobs[p][2]["type"], p))
+            packed[p] = (weeks_p, bound_notes if bound_notes is not None else packed[p][1])
+        fairness_bound = next(iter(reports.values())) if len(reports) == 1 else reports
     timings["packing_s"] = time.perf_counter() - t1
     deferred = {p: _deferral_figures(packed[p][0], deferral, pd.concat(slices[p], ignore_index=True), jobs[p][1],
-                                     tiers, jobs[p][2], scenario, progress) for p in packed} if deferral is not None else {}
+                                     tiers, servers[servers["pool"] == p], scenario, progress)
+                for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
     del slices
 
@@ -505,6 +559,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
     plans, utils, assigns, contributions, weeks_all, notes, per_pool, reviews = [], [], [], [], [], [], {}, []
+    energy_parts, workers_parts, first_zone, installed_by_zone = [], [], {s.type: s.zones[0] for s in scenario.servers}, installed_servers(scenario)
     for p in pools:
         sub = servers[servers["pool"] == p]
         pool_of = dict.fromkeys(sub["type"], p)
@@ -519,6 +574,12 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
         bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
         if weeks:
             plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
+                              for w, z in wp.failover.zone_of_worker.items()}
+            energy = plan_energy(weeks, loads, inst, sub, scenario, intensity, zone_of_worker, shortfall=short)
+            energy_parts.append(energy)
+            plans[-1] = plans[-1].merge(energy, on=["week", "pool", "server_type"], how="left", validate="one_to_one")
+            workers_parts.append(workers_table(weeks, pool_of, first_zone, installed_by_zone))
             if len(pools) > 1:
                 reviews.append(review_tables(scenario, weeks, plans[-1], getattr(proc, "per_pool", {}).get(p, proc), groups, sub))
             utils += [utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks]
@@ -534,14 +595,31 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     plan = pd.concat(plans, ignore_index=True)
     utilisation = pd.concat(utils, ignore_index=True)
     assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
+    assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
+    workers = pd.concat(workers_parts, ignore_index=True)
+    assignment = assignment.merge(workers[["week", "worker_id", "zone", "rack"]], on=["week", "worker_id"], how="left")
     risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])))
     qos = qos_table(groups, tiers, risk.by_customer)
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
+    qos = add_fairness(qos, risk.exposure_by_customer)
     workers_risk = risk.by_worker
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    summary.update(energy_totals(pd.concat(energy_parts, ignore_index=True), scenario, intensity, servers))
+    summary["fairness"] = fairness_summary(qos)
+    if fairness_bound is not None:
+        summary["fairness_bound"] = fairness_bound
+        for label, fb in (fairness_bound.items() if len(packed) > 1 else [("", fairness_bound)]):
+            for t, ok in fb["holds"].items():
+                if not ok:
+                    summary["plan_warnings"].append(
+                        f"FAIRNESS: {label and f'pool {label}, '}tier {t}'s bound max_risk_ratio {fb['bounds'][t]:g} does "
+                        f"not hold after {len(fb['rounds']) - 1} round(s) (max / mean {fb['max_over_mean_after'][t]:.3g})")
+    redundancy = redundancy_summary(weeks_all, scenario)
+    if redundancy:
+        summary["redundancy"] = redundancy
     from planner.forecast import calibration_summary
 
     summary["forecast_calibration"] = calibration_summary(fc_run)
@@ -579,7 +657,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex) -> PlanRun:
     progress("done", 1.0)
     run = PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
                   utilisation, qos, workers_risk, risk, profiles, summary, groups, pools=pools_table,
-                  placement=placement.table)
+                  placement=placement.table, workers=workers,
+                  failover=failover_table(weeks_all) if domains is not None else None)
     run.fleet, run.orders, run.why = fleet, orders, why
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
     run.forecast_calibration = fc_run.calibration
@@ -699,6 +778,53 @@ def _idle_plan(installed: pd.DataFrame, starts) -> pd.DataFrame:
 PROFILE_GROUPS = 2000  # a fleet's Profiles sheet covers its largest groups (by CPU peak)
 
 
+def prepare_forecast(scenario: Scenario | None = None, progress: Progress = _noop) -> dict:
+    """The history and the raw forecast of ``scenario``, for :func:`run_plan`'s ``prepared``."""
+    from planner.history import load_history
+
+    scenario = scenario or default_scenario()
+    history = load_history(scenario)
+    run = forecast_stage_run(scenario, history, horizon_start(scenario, history), progress)
+    return {"history": history, "run": run, "forecast": run.forecast, "report": run.report}
+
+
+def carbon_stage(scenario: Scenario, start: pd.Timestamp):
+    """Hourly carbon intensity of every zone over the horizon (planner.energy.zone_intensity)."""
+    from planner.energy import zone_intensity
+
+    zones: dict[str, list[str]] = {}
+    for s in scenario.servers:
+        for pool in s.pools:
+            zones.setdefault(pool, [])
+            zones[pool] += [z for z in s.zones if z not in zones[pool]]
+    return zone_intensity(scenario, start, zones)
+
+
+def carbon_priced_servers(servers: pd.DataFrame, scenario: Scenario, intensity) -> pd.DataFrame:
+    """The catalog the packing prices: with ``energy.carbon_price`` each server's monthly cost gains
+    the price of its embodied carbon and its idle draw's operational carbon (in its greenest zone,
+    where the zone choice puts workers when carbon has a price). Load-dependent power is reported,
+    not priced: per core it differs little between types (docs/objectives.md)."""
+    price = scenario.energy.carbon_price
+    if not price:
+        return servers
+    from planner.energy import DAYS_PER_MONTH, power_specs
+
+    specs = power_specs(servers)
+    zones = {s.type: s.zones for s in scenario.servers}
+    kg = {t: spec.embodied_kg_per_month + spec.idle_watts * scenario.energy.pue * 24 * DAYS_PER_MONTH / 1000
+          * min(intensity.mean(z) for z in zones[t]) / 1000 for t, spec in specs.items()}
+    return servers.assign(cost_per_month=servers["cost_per_month"] + servers["type"].map(kg) * price / 1000)
+
+
+def energy_totals(energy: pd.DataFrame, scenario: Scenario, intensity, servers: pd.DataFrame) -> dict:
+    """summary.json keys ``energy_kwh``, ``carbon_kg`` (the horizon's totals) and the ``energy`` block."""
+    from planner.energy import energy_summary
+
+    block = energy_summary(energy, scenario, intensity, servers)
+    return {"energy_kwh": block["energy_kwh"], "carbon_kg": block["carbon_kg"], "energy": block}
+
+
 def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet).
 
@@ -813,8 +939,12 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         from planner.servers import SERVER_COLUMNS
 
         tables["groups"] = run.groups
-        tables["tiers"] = tiers_frame(tiers_of(run.scenario))
+        tables["tiers"] = tiers_frame(tiers_of(run.scenario)).assign(  # + survive: planner verify's failover check
+            survive=lambda f: f["name"].map({n: t.survive for n, t in run.scenario.tiers.items()}))
         tables["servers"] = servers_frame(run.scenario)[list(SERVER_COLUMNS)]
+    for name in ("workers", "failover"):
+        if getattr(run, name, None) is not None:
+            tables[name] = getattr(run, name)
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

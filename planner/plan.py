@@ -34,6 +34,7 @@ class WeekPlan:
     peak_cost: float  # cost of the peak-based plan of the same week
     peak_result: object = None  # that plan (the baseline of backtests)
     peak_instance: object = None  # its instance (the whole catalog)
+    failover: object = None  # models.packing.failover.FailoverPlan (zones, spares, map) when domains apply
     pool: str = ""  # the pool this packing is of (planner.pipeline.pack_pools)
 
 
@@ -196,7 +197,7 @@ def reuse_plan(instance, plan: WeekPlan):
 
 
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None, deferral=None) -> WeekPlan:
+              fallback: WeekPlan | None = None, deferral=None, domains=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
@@ -205,7 +206,9 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     peak-based baseline, which is never limited to the planned fleet. When no plan is found and
     ``fallback`` (the peak week's plan) holds this week's demand too, that plan is used.
     ``deferral`` (planner.deferral.DeferralSetup) moves lax work before or after the packing; the
-    forecast mean and spread move with it, the baseline keeps the demand as it arrives."""
+    forecast mean and spread move with it, the baseline keeps the demand as it arrives.
+    ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
+    the failover plan (after any deferral), checked by models.packing.verify_failover."""
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, to_packing_instance
 
@@ -222,13 +225,16 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     else:
         search = dict(workers=solver.workers)
     options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
+    to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
-        planned, result = _cheapest(default, solver.backend, **options)
+        planned, result = _cheapest(to_solve, solver.backend, **options)
     except InfeasiblePlanError:
         reused = reuse_plan(default, fallback) if fallback is not None else None
         if reused is None:
             raise
-        planned, result = reused
+        (planned, result), info = reused, {"kind": "plain"}
+    if domains is not None:
+        planned, result, info = domains.to_real(default, planned, result, info)
     if deferral is not None and not deferral.before_packing:
         planned, result, flows = _defer_per_worker(planned, result, deferral, solver.backend, options)
     if flows is not None:
@@ -236,10 +242,16 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
 
         mean, q50, q95, q99 = (apply_flows(c, flows) for c in (mean, q50, q95, q99))
     sigma = np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645)
+    failover = None
+    if domains is not None:
+        limits = dict(zip(servers["type"], servers["max_count"].astype("Float64").fillna(np.nan)))
+        limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
+        planned, result, failover = domains.finish(planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
-    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst)
+    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
+                    failover)
 
 
 def _defer_per_worker(planned, result, deferral, backend, options):
@@ -249,7 +261,8 @@ def _defer_per_worker(planned, result, deferral, backend, options):
     from models.packing.verify import find_violations
     from planner.errors import InfeasiblePlanError
 
-    shaped, flows = defer_per_worker(planned, result.assignment_frame(), deferral.window_of(planned))
+    shaped, flows = defer_per_worker(planned, result.assignment_frame(), deferral.window_of(planned),
+                                     slot_cost=deferral.cost_of(planned))
     broken = find_violations(shaped, result)
     if broken:  # never expected: the per-worker LP keeps every worker within capacity
         import warnings

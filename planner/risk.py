@@ -29,8 +29,12 @@ from planner import columns as C
 __all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk", "risk_contributions",
            "unserved_workers"]
 
-#: Columns of the contribution table: one row per (week, worker, group) with some risk.
-CONTRIBUTION_COLUMNS = ("week", "pool", "server_type", "worker_id", "installed", C.GROUP_ID, C.CUSTOMER, "tier", "risk")
+#: Columns of the contribution table: one row per (week, worker, group). ``exposure`` is the group's
+#: share of the worker's binding load summed over the slots (slot-hours), so ``risk / exposure`` is
+#: the mean overflow probability of the slots its load sits in (the size-free rate fairness compares).
+CONTRIBUTION_COLUMNS = ("week", "pool", "server_type", "worker_id", "installed", C.GROUP_ID, C.CUSTOMER, "tier", "risk",
+                        "exposure")
+_KEYS = list(CONTRIBUTION_COLUMNS[:-2])
 
 
 def unserved_workers(loads, pool_of: dict[str, str], shortfall: pd.DataFrame, week: int,
@@ -107,12 +111,13 @@ def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_gro
         total = own.sum(axis=0)
         split = np.where(total > 0, own / np.where(total > 0, total, 1.0), 1.0 / len(gids))
         risk = (split * p[i][None, :]).sum(axis=1)
-        for g, r in zip(gids, risk):
+        exposure = split.sum(axis=1)
+        for g, r, e in zip(gids, risk, exposure):
             rows.append((week, pool_of.get(str(loads.server_type[i]), "default"), str(loads.server_type[i]), w,
-                         w not in unserved, g, cust[C.CUSTOMER].get(g, g), cust["tier"].get(g, ""), float(r)))
+                         w not in unserved, g, cust[C.CUSTOMER].get(g, g), cust["tier"].get(g, ""), float(r), float(e)))
     out = pd.DataFrame(rows, columns=list(CONTRIBUTION_COLUMNS))
     # Several shards of one group on one worker are one contribution.
-    return out.groupby(list(CONTRIBUTION_COLUMNS[:-1]), as_index=False, sort=True)["risk"].sum()
+    return out.groupby(_KEYS, as_index=False, sort=True)[["risk", "exposure"]].sum()
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class RiskSummary:
     unserved: float
     by_tier: dict[str, float]
     by_customer: pd.Series
+    exposure_by_customer: pd.Series  # slot-hours of load share (CONTRIBUTION_COLUMNS); risk / exposure = rate
     by_week_type: pd.Series  # (week, server_type) -> risk
     by_worker: pd.DataFrame  # week, worker_id, server_type, installed, risk, groups
     contributions: pd.DataFrame = field(repr=False)
@@ -148,7 +154,9 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
     """All totals of a plan's risk from its contribution table (:func:`risk_contributions` of
     every week, concatenated). ``tiers`` lists tiers to report even when their risk is 0."""
     c = contributions if len(contributions) else pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
-    c = c.astype({"risk": float})
+    if "exposure" not in c.columns:
+        c = c.assign(exposure=0.0)
+    c = c.astype({"risk": float, "exposure": float})
     by_tier = {str(t): 0.0 for t in tiers}
     by_tier.update({str(t): float(v) for t, v in c.groupby("tier", sort=True)["risk"].sum().items()})
     by_worker = (c.groupby(["week", "worker_id", "server_type", "installed"], as_index=False, sort=True)
@@ -158,6 +166,7 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
         unserved=float(c.loc[~c["installed"].astype(bool), "risk"].sum()) if len(c) else 0.0,
         by_tier=dict(sorted(by_tier.items())),
         by_customer=c.groupby(C.CUSTOMER, sort=True)["risk"].sum(),
+        exposure_by_customer=c.groupby(C.CUSTOMER, sort=True)["exposure"].sum(),
         by_week_type=c.groupby(["week", "server_type"], sort=True)["risk"].sum(),
         by_worker=by_worker,
         contributions=c,

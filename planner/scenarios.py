@@ -77,6 +77,11 @@ class TierSpec(_Strict):
     headroom: float = Field(0.10, ge=0, lt=1)
     spread: int = Field(1, ge=1)
     isolated: bool = False
+    # Failure domain the tier's groups must survive losing (docs/objectives.md); zones: where they run.
+    survive: Literal["none", "worker", "zone"] = "none"
+    zones: list[str] | None = None
+    # No customer's overflow risk rate above this multiple of its tier's mean (None: no bound).
+    max_risk_ratio: float | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _one_level(self):
@@ -101,10 +106,38 @@ class Server(_Strict):
     lead_time_weeks: int = Field(0, ge=0)
     pool: str | list[str] = "default"  # a list offers the type in each of those pools
     initial: int = Field(0, ge=0)  # installed at the start of the horizon (in each of its pools)
+    zones: list[str] = Field(["default"], min_length=1)  # zones the type may be installed in
+    # Power at idle and at full CPU load, and embodied carbon per month (None: estimated, reported).
+    idle_watts: float | None = Field(None, ge=0)
+    max_watts: float | None = Field(None, ge=0)
+    embodied_kg_per_month: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _power(self):
+        if self.idle_watts is not None and self.max_watts is not None and self.max_watts < self.idle_watts:
+            raise ValueError(f"max_watts {self.max_watts:g} is below idle_watts {self.idle_watts:g}")
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError(f"zones lists a zone twice: {self.zones}")
+        return self
 
     @property
     def pools(self) -> list[str]:
         return list(self.pool) if isinstance(self.pool, list) else [self.pool]
+
+
+class Redundancy(_Strict):
+    """How tiers with ``survive`` keep failover capacity (docs/objectives.md: chosen by measurement)."""
+
+    form: Literal["reserve", "spread"] = "reserve"
+
+
+class Energy(_Strict):
+    """Energy and carbon (planner/energy.py, planner/carbon.py)."""
+
+    pue: float = Field(1.2, ge=1.0)  # facility power / IT power
+    # zone or pool -> "builtin:NAME" or a CSV/Parquet file (timestamp, gco2_per_kwh); {} = builtin:mixed
+    carbon_intensity: dict[str, str] = {}
+    carbon_price: float = Field(0.0, ge=0)  # currency per tonne CO2e, added to the packing's server cost
 
 
 class InventoryItem(_Strict):
@@ -113,6 +146,8 @@ class InventoryItem(_Strict):
     server_type: str
     count: int = Field(ge=0)
     pool: str | None = None  # default: the server type's pool
+    zone: str | None = None  # default: the server type's first zone (failure domains, carbon)
+    rack: str | None = None  # optional, reported with the workers placed on these servers
 
 
 GrowthFactor = float | list[float] | dict[int, float]
@@ -322,10 +357,14 @@ DEFAULT_TIERS = {
     "economy": TierSpec(overflow_risk=0.05, headroom=0.05),
     "dedicated": TierSpec(overflow_risk=0.001, headroom=0.20, isolated=True),
 }
+# Power and embodied carbon: docs/objectives.md (planner.energy.estimated_power, rounded).
 DEFAULT_SERVERS = [
-    Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0),
-    Server(type="m-64", cpu_cores=64, memory_gb=256, cost_per_month=2000.0, lead_time_weeks=6, initial=0),
-    Server(type="r-64", cpu_cores=64, memory_gb=512, cost_per_month=2700.0, lead_time_weeks=8, initial=0),
+    Server(type="c-32", cpu_cores=32, memory_gb=128, cost_per_month=1100.0, lead_time_weeks=4, initial=0,
+           idle_watts=123, max_watts=313, embodied_kg_per_month=25.1),
+    Server(type="m-64", cpu_cores=64, memory_gb=256, cost_per_month=2000.0, lead_time_weeks=6, initial=0,
+           idle_watts=206, max_watts=566, embodied_kg_per_month=39.8),
+    Server(type="r-64", cpu_cores=64, memory_gb=512, cost_per_month=2700.0, lead_time_weeks=8, initial=0,
+           idle_watts=245, max_watts=655, embodied_kg_per_month=53.1),
 ]
 
 
@@ -349,6 +388,8 @@ class Scenario(_Strict):
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
     procurement: Procurement = Procurement()
+    energy: Energy = Energy()
+    redundancy: Redundancy = Redundancy()
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
     pools: PoolOptions = PoolOptions()
@@ -417,6 +458,7 @@ class Scenario(_Strict):
         for s in self.servers:
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
+        _check_domains(self)
         _check_inventory(self.inventory, self.servers)
         return self
 
@@ -425,6 +467,23 @@ class Scenario(_Strict):
         if path is None or path.is_absolute() or self.source_path is None:
             return path
         return (self.source_path.parent / path).resolve()
+
+
+def _check_domains(sc: "Scenario") -> None:
+    """Zones named by tiers and carbon keys must exist; a zone rule needs two zones to fail over to."""
+    zones = sorted({z for s in sc.servers for z in s.zones})
+    pools = sorted({p for s in sc.servers for p in s.pools})
+    for name, t in sc.tiers.items():
+        unknown = [z for z in (t.zones or []) if z not in zones]
+        if unknown:
+            raise ValueError(f"tiers.{name}.zones: zone(s) {unknown} are not a zone of any server "
+                             f"(servers[].zones name: {', '.join(zones)})")
+        if t.zones is not None and not t.zones:
+            raise ValueError(f"tiers.{name}.zones: give at least one zone, or leave it out for every zone")
+    unknown = sorted(set(sc.energy.carbon_intensity) - set(zones) - set(pools))
+    if unknown:
+        raise ValueError(f"energy.carbon_intensity: key(s) {unknown} name no zone ({', '.join(zones)}) "
+                         f"or pool ({', '.join(pools)}) of the servers")
 
 
 def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> None:
@@ -446,15 +505,24 @@ def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> N
             raise ValueError(f"{where}: server type {item.server_type!r} is offered in pools {', '.join(pools)}; "
                              "say which with inventory[].pool")
         pool = item.pool if item.pool is not None else pools[0]
-        if (pool, item.server_type) in seen:
-            raise ValueError(f"{where}: server type {item.server_type!r} is listed twice")
+        key = (pool, item.server_type, item.zone, item.rack)
+        if key in seen:
+            place = "".join(f" in {k} {v!r}" for k, v in (("zone", item.zone), ("rack", item.rack)) if v is not None)
+            raise ValueError(f"{where}: server type {item.server_type!r}{place} is listed twice")
         if (pool, item.server_type) in initial:
             raise ValueError(f"{where}: server type {item.server_type!r} also has servers[].initial; "
                              "give the installed fleet once")
-        seen.add((pool, item.server_type))
-        limit = next(sv.max_count for sv in servers if sv.type == item.server_type and pool in sv.pools)
-        if limit is not None and item.count > limit:
-            raise ValueError(f"{where}: {item.count} {item.server_type} servers exceed its max_count {limit}")
+        zones = next(sv.zones for sv in servers if sv.type == item.server_type and pool in sv.pools)
+        if item.zone is not None and item.zone not in zones:
+            raise ValueError(f"{where}: zone {item.zone!r} is not a zone of server type {item.server_type!r} "
+                             f"(servers[].zones: {', '.join(zones)})")
+        seen.add(key)
+    for pool, t in sorted({(k[0], k[1]) for k in seen}):
+        limit = next(sv.max_count for sv in servers if sv.type == t and pool in sv.pools)
+        total = sum(item.count for item in inventory if item.server_type == t
+                    and (item.pool if item.pool is not None else pools_of[t][0]) == pool)
+        if limit is not None and total > limit:
+            raise ValueError(f"inventory: {total} {t} servers exceed its max_count {limit}")
 
 
 def _check_inventory_types(raw: dict, file: str) -> None:
@@ -482,9 +550,10 @@ def read_inventory(path: Path) -> list[dict]:
         raise InputDataError(f"not a CSV table ({exc.__class__.__name__}); expected columns server_type,count[,pool]",
                              path=path) from None
     require_columns(frame, ["server_type", "count"], path=path)
-    extra = sorted(set(frame.columns) - {"server_type", "count", "pool"})
+    extra = sorted(set(frame.columns) - {"server_type", "count", "pool", "zone", "rack"})
     if extra:
-        raise InputDataError(f"unknown column(s) {extra}; expected server_type, count and optionally pool", path=path)
+        raise InputDataError(f"unknown column(s) {extra}; expected server_type, count and optionally pool, zone, rack",
+                             path=path)
     rows = []
     for i, rec in enumerate(frame.to_dict("records")):
         count = rec["count"].strip()
@@ -494,8 +563,9 @@ def read_inventory(path: Path) -> list[dict]:
         if not rec["server_type"].strip():
             raise InputDataError("empty server_type", path=path, row=i + 2, column="server_type")
         row = {"server_type": rec["server_type"].strip(), "count": int(count)}
-        if rec.get("pool", "").strip():
-            row["pool"] = rec["pool"].strip()
+        for col in ("pool", "zone", "rack"):
+            if rec.get(col, "").strip():
+                row[col] = rec[col].strip()
         rows.append(row)
     return rows
 

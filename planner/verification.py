@@ -48,7 +48,20 @@ def _timestamps(demand: pd.DataFrame, path) -> pd.Series:
     return ds
 
 
-def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None) -> PeriodCheck:
+def _failover_violations(instance, assignment, groups, domains, week):
+    """Issue 17: the plan's failover map checked by removing each worker (and zone) in turn."""
+    from models.packing.verify_failover import find_failover_violations
+
+    workers, failover, levels = domains["workers"], domains["failover"], domains["levels"]
+    if week is not None:
+        workers = workers[workers["week"] == week]
+        failover = failover[failover["week"] == week]
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].astype(str) if groups is not None else {}
+    level = [levels.get(tier_of.get(g)) for g in instance.group_ids]
+    return find_failover_violations(instance, assignment, workers, level, failover)
+
+
+def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None, domains=None) -> PeriodCheck:
     from models.packing.verify import Violation, find_violations
     from planner.packing import to_packing_instance
 
@@ -78,11 +91,14 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
                           f"group {g!r} has demand (peak {peak[i, r]:.6g} {instance.resources[r]}) "
                           f"but no placement")
         violations.append(v)
+    if domains is not None and not violations:
+        violations += _failover_violations(instance, assignment, groups, domains, week)
     return PeriodCheck(week, start, instance.n_groups, len(instance.slots), idle, violations)
 
 
 def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataFrame | None = None,
-                tiers=None, servers: pd.DataFrame | None = None, path=None) -> list[PeriodCheck]:
+                tiers=None, servers: pd.DataFrame | None = None, path=None, domains: dict | None = None
+                ) -> list[PeriodCheck]:
     """Check ``assignment`` against ``demand``: week by week when the assignment has a ``week``
     column (weeks of 7 days from the demand's first timestamp), else as one period.
 
@@ -92,6 +108,10 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
         groups, tiers, servers: the rules (Groups table, tier map, ServerCatalog); ``None`` = none
             (every group its own customer, no headroom) / the default tiers / the built-in catalog.
         path: the demand file, for messages.
+        domains: failure domains of the plan (issue 17): ``{"workers": workers.csv, "failover":
+            failover.csv, "levels": tier -> "worker" | "zone"}``; each period's failover map is
+            then checked by removing each worker and zone in turn
+            (:func:`models.packing.verify_failover.find_failover_violations`).
 
     Returns:
         One :class:`PeriodCheck` per period; a week of the assignment without demand rows, or a week
@@ -102,7 +122,7 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
     if servers is not None and "pool" in assignment.columns and servers["pool"].astype(str).nunique() > 1:
         return _verify_pools(demand, assignment, groups, tiers, servers, path)
     if "week" not in assignment.columns:
-        return [_check_period(demand, assignment, groups, tiers, servers, path)]
+        return [_check_period(demand, assignment, groups, tiers, servers, path, domains=domains)]
     ds = _timestamps(demand, path)
     weeks_col = pd.to_numeric(assignment["week"], errors="coerce")
     if weeks_col.isna().any() or (weeks_col != weeks_col.round()).any() or (weeks_col < 0).any():
@@ -121,7 +141,7 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
                 "week", (w,), 1.0, f"the assignment plans week {w} (from {start.date()}) but the demand has no "
                                    f"rows in it (it covers {ds.min()} to {ds.max()})")]))
             continue
-        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start))
+        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start, domains=domains))
     for w in sorted(set(week_of.tolist()) - set(planned_weeks)):
         rows = demand[week_of == w]
         check = _check_period(rows, assignment.iloc[0:0], groups, tiers, servers, path, week=w,

@@ -30,6 +30,11 @@ def comparison_row(result: dict) -> dict:
     row["risk"] = float(s["risk"]["total_slot_hours"])  # the one total (planner.risk)
     row["unserved_risk"] = float(s["risk"]["unserved_slot_hours"])
     row["servers_purchased"] = int(plan["purchased"].sum())
+    for key in ("energy_kwh", "carbon_kg"):  # issue 17
+        if key in s:
+            row[key] = float(s[key])
+    if "energy" in s:
+        row["carbon_cost"] = float(s["energy"]["carbon_cost"])
     return row
 
 

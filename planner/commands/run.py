@@ -40,6 +40,25 @@ def fallback_text(fb: dict) -> str:
     return text
 
 
+def energy_rows(summary: dict) -> list[tuple[str, str]]:
+    """Energy, carbon and risk fairness per tier (issue 17), when the run has them."""
+    rows = []
+    e = summary.get("energy")
+    if e:
+        text = (f"{e['energy_kwh']:,.0f} kWh, {e['carbon_kg'] / 1000:,.2f} tCO2e "
+                f"({e['carbon_embodied_kg'] / 1000:,.2f} embodied; PUE {e['pue']:g})")
+        if e.get("carbon_price_per_tonne"):
+            text += f"; carbon cost {e['carbon_cost']:,.0f} at {e['carbon_price_per_tonne']:g}/t"
+        if e.get("estimated_power"):
+            text += f"; power estimated for {', '.join(e['estimated_power'])}"
+        rows.append(("energy / carbon", text))
+    f = summary.get("fairness")
+    if f:
+        rows.append(("risk fairness max/mean, Jain", ", ".join(f"{t} {v['max_over_mean']:.2f} / {v['jain']:.2f}"
+                                                                 for t, v in f.items())))
+    return rows
+
+
 def print_plan_summary(summary: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -57,6 +76,7 @@ def print_plan_summary(summary: dict) -> None:
         ("shape / peak packing cost", str(summary["shape_vs_peak_packing_cost"])),
         ("mean CPU utilisation", f"{summary['cpu_utilisation_mean']:.1%}"),
         ("risk (overflow slot-hours)", risk_line(summary["risk"])),
+        *energy_rows(summary),
         ("procurement", summary["procurement"]["status"] + (" [bold red]but SHORT: installs less than needed[/]"
                                                             if summary.get("plan_warnings") else "")),
         ("forecast fallbacks", fallback_text(summary["forecast_fallbacks"])),

@@ -23,6 +23,24 @@ def _rules_beside(assignment: Path, given: dict[str, Path | None]) -> dict[str, 
     return out
 
 
+def _domains_beside(assignment: Path, tiers: Path | None) -> dict | None:
+    """Failure domains of a ``planner run`` folder (issue 17): workers.csv, failover.csv and the
+    tiers' ``survive`` column; ``None`` when the run has no survival rule."""
+    from planner.io import read_table
+
+    folder = assignment.parent
+    if tiers is None or not (folder / "failover.csv").is_file() or not (folder / "workers.csv").is_file():
+        return None
+    frame = read_table(tiers)
+    if "survive" not in frame.columns:
+        return None
+    levels = {str(n): str(v) for n, v in zip(frame["name"], frame["survive"]) if str(v) in ("worker", "zone")}
+    if not levels:
+        return None
+    return {"workers": read_table(folder / "workers.csv"), "failover": read_table(folder / "failover.csv"),
+            "levels": levels}
+
+
 @handle_errors
 def verify(
     demand: Path = typer.Option(..., "--demand", help="The demand (or forecast) the plan is for."),
@@ -54,12 +72,16 @@ def verify(
     found = [str(rules[k]) for k in RUN_RULES if rules[k] is not None and given[k] is None]
     if found:
         console.print(f"rules of the run read from {', '.join(found)}", highlight=False)
+    domains = _domains_beside(Path(assignment), rules["tiers"])
+    if domains is not None:
+        console.print(f"failover map read from {Path(assignment).parent / 'failover.csv'}: every worker and zone "
+                      "is removed in turn", highlight=False)
     checks = verify_plan(
         read_table(demand), read_assignment(assignment),
         groups=read_table(rules["groups"]) if rules["groups"] else None,
         tiers=load_tiers(rules["tiers"]) if rules["tiers"] else None,
         servers=load_servers(rules["servers"]) if rules["servers"] else None,
-        path=demand,
+        path=demand, domains=domains,
     )
     violations = [(c, v) for c in checks for v in c.violations]
     idle = [(c.week, g) for c in checks for g in c.idle_absent]

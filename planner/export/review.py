@@ -2,7 +2,8 @@
 
 Blocks, in order: warnings (shortfall, budget, forecast fallbacks), what to buy (type, pool, how
 many, order week = need week − lead time), the quarter's cost against the installed fleet, risk
-per tier against its target, utilisation, and the customers and groups that drive the purchases.
+per tier against its target, utilisation, the customers and groups that drive the purchases, and
+(issue 17) energy and carbon, the cost of redundancy and risk fairness per tier.
 The workbook (:mod:`planner.export.spreadsheet`) and report.html (:mod:`planner.export.report`)
 render the same blocks. The raw metrics go to the Details sheet.
 """
@@ -114,7 +115,40 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
                          "growth": d["growth"], "share_of_growth": d["share"]})
     blocks.append(Block("What drives the purchases (growth on the bought types, in servers; Why sheet)",
                         pd.DataFrame(rows), empty="nothing bought"))
+    blocks.extend(objective_blocks(summary))
     return SheetBlocks(heading, sub, tuple(blocks))
+
+
+def objective_blocks(summary: Mapping) -> list[Block]:
+    """Energy and carbon, the cost of redundancy and risk fairness per tier (issue 17,
+    docs/objectives.md), when the run has them."""
+    out = []
+    e = summary.get("energy")
+    if e:
+        rows = [("energy", e["energy_kwh"], "kWh"), ("carbon", e["carbon_kg"], "kgCO2e"),
+                ("of which embodied", e["carbon_embodied_kg"], "kgCO2e"), ("PUE", e["pue"], "")]
+        if e.get("carbon_price_per_tonne"):
+            rows += [("carbon price", e["carbon_price_per_tonne"], "currency per tCO2e"),
+                     ("carbon cost", e["carbon_cost"], "currency")]
+        rows += [(f"grid intensity, zone {z}", v["mean_gco2_per_kwh"], f"gCO2e/kWh ({v['source']})")
+                 for z, v in e.get("intensity", {}).items()]
+        if e.get("estimated_power"):
+            rows.append(("power estimated (no figures given) for", ", ".join(e["estimated_power"]), ""))
+        out.append(Block("Energy and carbon over the horizon", pd.DataFrame(rows, columns=["item", "value", "unit"])))
+    red = summary.get("redundancy")
+    if red:
+        rows = [{"tier": t, "survive": lv, "form": red["form"],
+                 "redundancy_cost_per_month_peak": red["cost_per_month_peak"].get(t, 0.0),
+                 "redundancy_cost_over_horizon": red["cost_over_horizon"].get(t, 0.0),
+                 "spares_max": max(red["spares_per_week"] or [0])} for t, lv in red["survive"].items()]
+        out.append(Block("Redundancy (failover check passed for every week)", pd.DataFrame(rows)))
+    fair = summary.get("fairness")
+    if fair:
+        rows = [{"tier": t, "customers": v["customers"], "risk_rate_mean": v["risk_rate_mean"],
+                 "risk_rate_max": v["risk_rate_max"], "fairness_max_over_mean": v["max_over_mean"],
+                 "fairness_jain": v["jain"]} for t, v in fair.items()]
+        out.append(Block("Risk fairness per tier (customers' overflow risk rates; QoS sheet)", pd.DataFrame(rows)))
+    return out
 
 
 def _mean(weekly: pd.DataFrame, col: str) -> float:

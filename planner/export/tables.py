@@ -107,6 +107,8 @@ _UNITS = {
     "cumulative_cost": "currency",
     "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
     "risk": "slot-hours",
+    "energy_kwh": "kWh", "carbon_kg": "kgCO2e", "carbon_operational_kg": "kgCO2e", "carbon_embodied_kg": "kgCO2e",
+    "carbon_cost": "currency", "redundancy_cost_per_month_peak": "currency", "redundancy_cost_over_horizon": "currency",
     "slot": "hour of week", "arrives_week": "week",
     # backtests
     "hindsight_cost": "currency", "peak_cost": "currency", "peak_hindsight_cost": "currency",
@@ -267,6 +269,9 @@ def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
         den = weight.groupby(plan["week"]).sum()
         out[col] = (num / den.where(den > 0)).reindex(weeks)
     out["risk"] = sums["risk"]
+    for col in ("energy_kwh", "carbon_kg"):  # issue 17: energy and carbon per week, when planned
+        if col in plan.columns:
+            out[col] = grouped[col].sum().reindex(weeks)
     return out.reset_index()
 
 
