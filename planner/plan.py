@@ -37,6 +37,7 @@ class WeekPlan:
     peak_instance: object = None  # its instance (the whole catalog)
     failover: object = None  # models.packing.failover.FailoverPlan (zones, spares, map) when domains apply
     loadings: np.ndarray | None = None  # [group, K] residual-correlation factors (None: independent)
+    pool: str = ""  # the pool this packing is of (planner.pipeline.pack_pools)
 
 
 @dataclass(frozen=True)
