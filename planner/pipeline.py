@@ -289,6 +289,10 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     redundancy = redundancy_summary(weeks, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
+        if redundancy.get("reserve_fallback_weeks"):
+            summary["plan_warnings"].append(
+                f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
+                "they use the reserve form (spare servers)")
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
     if deferral_summary is not None:
