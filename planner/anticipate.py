@@ -5,6 +5,12 @@ the horizon divided by their historic peak (so it carries their weekday, daily s
 trend), ``peak`` is the new service's expected peak (``scale`` × the analogs' mean peak, or given
 per resource) and the ramp goes linearly from 0 at the launch to 1 after ``ramp_weeks``.
 
+With a category (a catalog column and value, e.g. trigger = http) the service's weekday and
+month pattern is its category's rather than its analogs': the shape is multiplied by the
+category's weekday × month factors and divided by the analogs' own (both from a Poisson GLM with
+a growth term on daily totals, ``models.forecasting.launches.weekday_month_effects``). Where the
+launch falls in the category's season then decides how much the service needs in the horizon.
+
 The launch succeeds with probability p (given, or from a Logit fitted on a Launches history); if
 it fizzles, it reaches only ``fizzle`` × that demand. ``case="expected"`` returns the mixture
 (mean p·D + (1 − p)·fizzle·D, quantiles of the mixture); ``case="success"`` the demand if it takes
@@ -23,7 +29,8 @@ import pandas as pd
 from planner import columns as C
 from planner.errors import InputDataError, ScenarioError
 
-__all__ = ["AnticipatedService", "anticipate_services", "success_probabilities"]
+__all__ = ["AnticipatedService", "anticipate_services", "success_probabilities", "category_effects",
+           "group_effects", "calendar_factor"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 
@@ -45,6 +52,8 @@ class AnticipatedService:
         features: launch attributes for the model (``marketing_push``, ``customer_log_volume``,
             ``n_functions``, ``primary_trigger``).
         fizzle: demand of a failed launch as a fraction of a successful one.
+        category: (catalog column, value), e.g. ``("trigger", "http")``: weekday and month pattern
+            of that category instead of the analogs' (needs ``category_effects``).
     """
 
     name: str
@@ -57,6 +66,7 @@ class AnticipatedService:
     success_probability: float | None = None
     features: dict = field(default_factory=dict)
     fizzle: float = 0.2
+    category: tuple[str, str] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "analogs", tuple(self.analogs) if not isinstance(self.analogs, str) else (self.analogs,))
@@ -102,6 +112,68 @@ def success_probabilities(services: Sequence[AnticipatedService], launches: pd.D
     return out
 
 
+def category_effects(telemetry, catalog: pd.DataFrame, column: str, *, established_days: int = 28) -> pd.DataFrame:
+    """Weekday and month factors of daily invocations per value of catalog ``column``.
+
+    Only functions already active in the first ``established_days`` of the history count: a
+    launch inside the history would otherwise pass for its category's busy season. Returns the
+    table of :func:`models.forecasting.launches.weekday_month_effects` (column ``category``).
+
+    Raises:
+        ScenarioError: the catalog has no such column.
+    """
+    from models.forecasting.launches import weekday_month_effects
+
+    if column not in catalog.columns:
+        raise ScenarioError(f"anticipated category {column!r} is not a catalog column "
+                            f"(have {', '.join(c for c in catalog.columns if c not in (C.UNIQUE_ID,))})")
+    per_day = int(round(86400 / telemetry.interval_s))
+    n_days = len(telemetry.index) // per_day
+    if n_days < 14:
+        raise ScenarioError(f"anticipated category {column!r}: {n_days} days of history, need two weeks to learn weekday effects")
+    daily = telemetry.counts[: n_days * per_day].reshape(n_days, per_day, -1).sum(axis=1, dtype=np.float64)
+    early = daily[: min(established_days, n_days)].sum(axis=0) > 0
+    values = catalog.set_index(C.UNIQUE_ID)[column].reindex(telemetry.ids).astype(str).to_numpy()
+    days = pd.DatetimeIndex(telemetry.index[: n_days * per_day: per_day]).normalize()
+    frames = [pd.DataFrame({"category": v, C.DS: days, "y": daily[:, (values == v) & early].sum(axis=1)})
+              for v in np.unique(values)]
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame[frame.groupby("category")["y"].transform("sum") > 0]
+    return weekday_month_effects(frame, category="category", ds=C.DS, y="y", trend=True)
+
+
+def group_effects(demand: pd.DataFrame, groups, value: str = C.CPU_CORES) -> pd.DataFrame:
+    """Weekday and month factors of each group's daily demand (``value`` summed per day), with a
+    growth term; the same table as :func:`category_effects` with the group as category."""
+    from models.forecasting.launches import weekday_month_effects
+
+    key = C.GROUP_ID if C.GROUP_ID in demand.columns else C.UNIQUE_ID
+    part = demand[demand[key].isin(list(groups))]
+    daily = part.groupby([key, part[C.DS].dt.normalize()])[value].sum().reset_index()
+    daily = daily.rename(columns={key: "category"})
+    # Days before a group's launch are zeros, not its quiet season.
+    daily = daily[daily.groupby("category")[value].transform(lambda v: v.cumsum() > 0)]
+    return weekday_month_effects(daily, category="category", ds=C.DS, y=value, trend=True)
+
+
+def calendar_factor(effects: pd.DataFrame, category, ds) -> np.ndarray:
+    """Weekday × month factor of ``category`` at each timestamp of ``ds`` (1 where unknown)."""
+    ds = pd.DatetimeIndex(ds)
+    e = effects[effects["category"].astype(str) == str(category)]
+    wd = e[e["effect"] == "weekday"].set_index("level")["factor"]
+    mo = e[e["effect"] == "month"].set_index("level")["factor"]
+    f_wd = pd.Series(ds.day_of_week).map(wd).fillna(1.0).to_numpy(float)
+    f_mo = pd.Series(ds.month).map(mo).fillna(1.0).to_numpy(float)
+    return f_wd * f_mo
+
+
+def _own_calendar(analog_effects, analog, ds, category) -> np.ndarray:
+    """The analog's own weekday × month factor, divided out when the service brings a category."""
+    if category is None or analog_effects is None:
+        return np.ones(len(ds))
+    return calendar_factor(analog_effects, analog, ds)
+
+
 def _peaks(demand: pd.DataFrame, forecast: pd.DataFrame, resources) -> pd.DataFrame:
     """Historic peak of each group and resource (from demand; the forecast's q99 if no demand)."""
     if demand is not None and all(r in demand.columns for r in resources):
@@ -117,6 +189,8 @@ def anticipate_services(
     launches: pd.DataFrame | None = None,
     *,
     case: str = "expected",
+    effects: dict[str, pd.DataFrame] | None = None,
+    analog_effects: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast rows (Forecast columns) for each anticipated service, over the forecast's slots.
 
@@ -126,6 +200,10 @@ def anticipate_services(
         services: the anticipated services.
         launches: Launches history, needed when a service gives features instead of a probability.
         case: ``"expected"`` (success/fizzle mixture) or ``"success"`` (demand if it takes off).
+        effects: per catalog column, the table of :func:`category_effects` (services with a
+            category need theirs).
+        analog_effects: the analogs' own factors (:func:`group_effects`), divided out of their
+            shape when a service has a category (None: left in).
 
     Raises:
         ScenarioError: unknown analog, bad case, or no way to get a success probability.
@@ -161,7 +239,18 @@ def anticipate_services(
                 parts.append((fa, pk))
             ds = parts[0][0][C.DS].to_numpy()
             mean_peak = float(np.mean([pk for _, pk in parts]))
-            shape = np.mean([fa[cols].to_numpy(float) / (pk if pk > 0 else 1.0) for fa, pk in parts], axis=0)
+            shape = np.mean([fa[cols].to_numpy(float) / (pk if pk > 0 else 1.0)
+                             / _own_calendar(analog_effects, a, ds, s.category)[:, None]
+                             for (fa, pk), a in zip(parts, s.analogs)], axis=0)
+            if s.category is not None:
+                column, value = s.category
+                if effects is None or column not in effects:
+                    raise ScenarioError(f"anticipated service {s.name!r}: no weekday/month effects learnt for {column!r}")
+                known_values = set(effects[column]["category"].astype(str))
+                if str(value) not in known_values:
+                    raise ScenarioError(f"anticipated service {s.name!r}: category {column}={value!r} has no history "
+                                        f"(known: {', '.join(sorted(known_values))})")
+                shape = shape * calendar_factor(effects[column], value, ds)[:, None]
             peak = float(s.peak.get(r, s.scale * mean_peak))
             success = shape * peak * launch_ramp(ds, s.launch_ds, s.ramp_weeks)[:, None]
             if case == "success":

@@ -18,6 +18,7 @@ from planner.catalog import require_coverage
 from planner.telemetry import Telemetry
 
 LEVELS = ("group", "function")
+COMPACT_ROWS = 5_000_000  # above this many rows a demand table is compact (see resource_demand)
 
 
 def parse_slot(slot) -> pd.Timedelta:
@@ -62,6 +63,7 @@ def resource_demand(
     level: str = "group",
     peak_quantile: float | None = None,
     chunk_slots: int = 24,
+    compact: bool | None = None,
 ) -> pd.DataFrame:
     """The ResourceDemand table (docs/contracts.md).
 
@@ -73,6 +75,9 @@ def resource_demand(
         peak_quantile: the slot value is the within-slot maximum (None) or this quantile of the
             slot's intervals (e.g. 0.95), for traces whose single intervals are noisy.
         chunk_slots: slots processed at once; bounds memory for large traces.
+        compact: a categorical key and float32 values (the values are computed in float32, so they
+            are the same numbers in half the memory); ``None``: compact above ``COMPACT_ROWS`` rows
+            (fleet scale), plain ``str`` / float64 columns below.
 
     Returns:
         Long frame: key, ``ds`` (slot start), ``invocations``, ``concurrency`` (peak), ``cpu_cores``,
@@ -81,7 +86,7 @@ def resource_demand(
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     return resource_demand_levels(telemetry, catalog, slot=slot, levels=(level,),
-                                  peak_quantile=peak_quantile, chunk_slots=chunk_slots)[level]
+                                  peak_quantile=peak_quantile, chunk_slots=chunk_slots, compact=compact)[level]
 
 
 def resource_demand_levels(
@@ -92,6 +97,7 @@ def resource_demand_levels(
     levels=LEVELS,
     peak_quantile: float | None = None,
     chunk_slots: int = 24,
+    compact: bool | None = None,
 ) -> dict[str, pd.DataFrame]:
     """ResourceDemand at several levels in one pass over the telemetry (see :func:`resource_demand`)."""
     k = slot_factor(telemetry, slot)
@@ -184,12 +190,17 @@ def resource_demand_levels(
     for lvl in levels:
         key = C.GROUP_ID if lvl == "group" else C.UNIQUE_ID
         labels = np.asarray(group_labels if lvl == "group" else telemetry.ids.astype(str), dtype=object)
-        st = {n: np.concatenate(v, axis=0).T.reshape(-1).astype(np.float64) for n, v in parts[lvl].items()}
+        small = not (len(labels) * n_slots > COMPACT_ROWS if compact is None else compact)
+        # Values are computed in float32; a compact table keeps them so (the same numbers, half
+        # the memory), chunk lists freed as each column is built.
+        st = {}
+        for n in list(parts[lvl]):
+            st[n] = np.concatenate(parts[lvl].pop(n), axis=0).T.reshape(-1).astype(np.float64 if small else np.float32)
         # Function ids can be long (Azure: 129 characters) and there may be tens of thousands:
         # a categorical key holds each once instead of once per slot.
         key_col = (pd.Categorical.from_codes(np.repeat(np.arange(len(labels), dtype=np.int32), n_slots),
                                              categories=pd.Index(labels.astype(str)))
-                   if lvl == "function" else np.repeat(labels, n_slots))
+                   if lvl == "function" or not small else np.repeat(labels, n_slots))
         frame = pd.DataFrame({
             key: key_col,
             C.DS: np.tile(slots.values, len(labels)),
@@ -200,7 +211,7 @@ def resource_demand_levels(
             C.CPU_CORES_MEAN: st["cpu_mean"],
             C.MEMORY_GB_MEAN: st["mem_mean"],
         })
-        if lvl == "group":
+        if lvl == "group" and small:
             frame[key] = frame[key].astype(str)
         frames[lvl] = frame
     warn_implausible_demand(frames["group" if "group" in frames else "function"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -21,7 +22,7 @@ from planner import columns as C
 from planner.errors import InputDataError, PlannerError
 
 __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "fallback_summary",
-           "FORECAST_COLUMNS", "REPORT_COLUMNS"]
+           "calibration_summary", "read_holidays", "FORECAST_COLUMNS", "REPORT_COLUMNS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
@@ -223,6 +224,13 @@ def forecast_long(
     else:
         results = _run_joblib(batches, work, n_jobs, progress)
     flat = [r for batch in results for r in batch]
+    weeks = [int(m.group(1)) for r in flat for n in r.notes
+             if (m := re.match(r"yearly cycle not modelled: (\d+) weeks", n))]
+    if weeks:
+        span = f"{min(weeks)}" if min(weeks) == max(weeks) else f"{min(weeks)}–{max(weeks)}"
+        warnings.warn(f"{len(weeks)} of {len(flat)} series forecast without a yearly cycle: they hold {span} weeks "
+                      f"of history (from their first non-zero value), a yearly term needs 52; a "
+                      f"{horizon * step_td / pd.Timedelta('7D'):.0f}-week horizon may reach seasons they have not seen")
     return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
 
 
@@ -284,6 +292,69 @@ def fallback_summary(report: pd.DataFrame) -> dict:
     reasons = fb["fallback_reason"].replace("", "unspecified").value_counts() if len(fb) else pd.Series(dtype=int)
     return {"series": n, "fallbacks": int(len(fb)), "share": len(fb) / n if n else 0.0,
             "reasons": {str(k): int(v) for k, v in reasons.items()}}
+
+
+def calibration_summary(run: ForecastRun) -> dict:
+    """Held-out coverage per lead-time bucket and level over all series (weighted by their slots),
+    and the median q99 peak / actual peak (for summary.json)."""
+    cal = run.calibration
+    out: dict = {"coverage": {}, "q99_peak_ratio_median": None}
+    if cal is not None and len(cal):
+        for (bucket, level), g in cal.groupby(["bucket", "level"], sort=False):
+            out["coverage"].setdefault(str(bucket), {})[f"q{int(round(level * 100))}"] = round(
+                float(np.average(g["coverage"], weights=g["n"])), 4)
+    peak = run.report["q99_peak_ratio"].dropna() if "q99_peak_ratio" in run.report else pd.Series(dtype=float)
+    if len(peak):
+        out["q99_peak_ratio_median"] = round(float(peak.median()), 3)
+    return out
+
+
+def read_holidays(spec, years) -> list[pd.Timestamp]:
+    """Holiday dates from a file (CSV with a ``ds`` or ``date`` column, or one date per line) or,
+    for a country code such as ``US`` or ``DE-BY`` (country-subdivision), from the ``holidays``
+    package over ``years``.
+
+    Raises:
+        InputDataError: unreadable file or date (names the file and row).
+        PlannerError: a country code without the ``holidays`` package installed.
+    """
+    from pathlib import Path
+
+    path = Path(str(spec))
+    if path.exists():
+        if path.is_dir():
+            raise InputDataError("expected a file of holiday dates, got a folder", path=path)
+        try:
+            frame = pd.read_csv(path, header=None, dtype=str, comment="#", skip_blank_lines=True)
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame()
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InputDataError(f"not a file of dates ({exc}); expected one date a line or a ds/date column", path=path) from None
+        if frame.empty or frame.shape[1] == 0:
+            raise InputDataError("no holiday dates in the file (expected one date a line, YYYY-MM-DD)", path=path)
+        first = str(frame.iloc[0, 0]).strip().lower() if len(frame) else ""
+        if first in ("ds", "date"):
+            frame = frame.iloc[1:]
+        dates = pd.to_datetime(frame.iloc[:, 0].str.strip(), errors="coerce")
+        if dates.isna().any():
+            row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+            raise InputDataError(f"not a date: {frame.iloc[row, 0]!r} (expected YYYY-MM-DD)", path=path,
+                                 row=row + 1 + (first in ("ds", "date")), column="ds")
+        return sorted(set(dates.dt.normalize()))
+    code = str(spec).strip()
+    if not code.replace("-", "").isalpha() or not 2 <= len(code.split("-")[0]) <= 3:
+        raise InputDataError(f"holidays {spec!r}: neither an existing file nor a country code such as US or DE-BY")
+    try:
+        import holidays as hol
+    except ImportError:
+        raise PlannerError(f"holidays {code!r} needs the holidays package: pip install 'planner[holidays]' "
+                           "(or give a file of dates)") from None
+    country, _, subdiv = code.upper().partition("-")
+    try:
+        cal = hol.country_holidays(country, subdiv=subdiv or None, years=list(years))
+    except (NotImplementedError, KeyError) as exc:
+        raise InputDataError(f"holidays {code!r}: unknown country or subdivision ({exc})") from None
+    return sorted(pd.Timestamp(d) for d in cal)
 
 
 def run_demand_forecast(

@@ -59,6 +59,9 @@ def load_history(scenario: Scenario) -> History:
         customers = _read_customers(scenario.resolve(data.customers))
     if data.until is not None:
         telemetry = _cut(telemetry, pd.Timestamp(data.until))
+    from planner.pools import split_groups_by_pool
+
+    catalog = split_groups_by_pool(catalog, scenario)  # a group in several trace pools: one per pool
     demand, warm = _demand(scenario, telemetry, catalog)
     groups = groups_table(catalog)
     groups["tier"] = _tiers(groups, customers, scenario)

@@ -41,69 +41,100 @@ def _slot_label(ds: pd.Series) -> list[str]:
     return [t.strftime("%Y-%m-%dT%H:%M") if isinstance(t, pd.Timestamp) else str(t) for t in ds]
 
 
+def _labels(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, str labels) of a key column; a categorical one is decoded once, not per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = np.asarray(values.cat.categories.astype(str), dtype=object)
+        codes = values.cat.codes.to_numpy()
+        used = np.unique(codes[codes >= 0])
+        remap = np.full(len(cats), -1)
+        remap[used] = np.arange(len(used))
+        return remap[codes], cats[used]
+    codes, uniques = pd.factorize(values)
+    return codes, np.asarray([str(u) for u in uniques], dtype=object)
+
+
 def demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, default_quantile: str,
                  resources, path=None) -> tuple[list[str], list, np.ndarray]:
     """Groups, slots and ``[group, slot, resource]`` demand from either table shape."""
-    frame = demand.copy()
+    frame = demand
     gcol = GROUP_ID if GROUP_ID in frame.columns else UNIQUE_ID
     if gcol not in frame.columns or DS not in frame.columns:
         raise InputDataError(f"demand needs columns {GROUP_ID!r} (or {UNIQUE_ID!r}) and {DS!r}", path=path)
-    frame[gcol] = frame[gcol].astype(str)
-    frame[DS] = pd.to_datetime(frame[DS], errors="coerce")
-    if frame[DS].isna().any():
-        row = int(np.flatnonzero(frame[DS].isna().to_numpy())[0]) + 2
+    g_code, g_label = _labels(frame[gcol])
+    ds = pd.to_datetime(frame[DS], errors="coerce")
+    if ds.isna().any():
+        row = int(np.flatnonzero(ds.isna().to_numpy())[0]) + 2
         raise InputDataError("unreadable timestamp", path=path, row=row, column=DS)
     if RESOURCE in frame.columns:  # Forecast table: pick the tier quantile per group
         cols = [c for c in (MEAN,) + QUANTILES if c in frame.columns]
         if not cols:
             raise InputDataError(f"forecast has no quantile columns {(MEAN,) + QUANTILES}", path=path)
-        q = frame[gcol].map(quantile_of or {}).astype(object).fillna(default_quantile)
-        for needed in q.unique():
+        q_of_label = np.array([(quantile_of or {}).get(g, default_quantile) for g in g_label], dtype=object)
+        for needed in pd.unique(q_of_label):
             if needed not in frame.columns:
                 raise InputDataError(f"forecast lacks column {needed!r} asked for by a tier", path=path, column=needed)
-        values = np.choose(q.map({c: i for i, c in enumerate(cols)}).to_numpy(), [frame[c].to_numpy() for c in cols]) \
-            if len(cols) > 1 else frame[cols[0]].to_numpy()
-        long = pd.DataFrame({gcol: frame[gcol], DS: frame[DS], RESOURCE: frame[RESOURCE].astype(str), "v": values})
-        unknown = sorted(set(long[RESOURCE]) - set(resources))
+        q = q_of_label[g_code]
+        values = np.zeros(len(frame))
+        for c in pd.unique(q):
+            m = q == c
+            values[m] = frame[c].to_numpy(dtype=float)[m]
+        r_code, r_label = _labels(frame[RESOURCE])
+        unknown = sorted(set(r_label) - set(resources))
         if unknown:
             warnings.warn(f"ignoring forecast resources {unknown}; packing uses {list(resources)}")
-        long = long[long[RESOURCE].isin(resources)]
+        r_of_label = np.array([list(resources).index(r) if r in resources else -1 for r in r_label], dtype=np.int64)
+        r_idx = r_of_label[r_code]
+        keep = r_idx >= 0
+        g_idx, t_ds, r_idx, v = g_code[keep], ds.to_numpy()[keep], r_idx[keep], values[keep]
     else:
         missing = [r for r in resources if r not in frame.columns]
         if missing:
             raise InputDataError(f"demand lacks column(s) {missing}", path=path)
-        long = frame.melt(id_vars=[gcol, DS], value_vars=list(resources), var_name=RESOURCE, value_name="v")
-    bad = long["v"].isna() | ~np.isfinite(long["v"].astype(float))
+        n = len(frame)
+        g_idx = np.tile(g_code, len(resources))
+        t_ds = np.tile(ds.to_numpy(), len(resources))
+        r_idx = np.repeat(np.arange(len(resources)), n)
+        v = np.concatenate([pd.to_numeric(frame[r], errors="coerce").to_numpy(dtype=float) for r in resources]) \
+            if n else np.zeros(0)
+    bad = np.isnan(v) | ~np.isfinite(v)
     if bad.any():
-        r = long[bad].iloc[0]
-        raise InputDataError(f"group {r[gcol]!r}: missing demand of {r[RESOURCE]} at {r[DS]}", path=path,
-                             column=r[RESOURCE])
-    neg = long["v"] < 0
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(f"group {g_label[g_idx[i]]!r}: missing demand of {resources[r_idx[i]]} at "
+                             f"{pd.Timestamp(t_ds[i])}", path=path, column=resources[r_idx[i]])
+    neg = v < 0
     if neg.any():
-        r = long[neg].iloc[0]
-        raise InputDataError(f"group {r[gcol]!r}: negative demand {r['v']:g} of {r[RESOURCE]} at {r[DS]}; "
-                             "demand must be >= 0", path=path, column=r[RESOURCE])
-    dup = long.duplicated([gcol, DS, RESOURCE])
-    if dup.any():
-        r = long[dup].iloc[0]
-        raise InputDataError(f"group {r[gcol]!r}: several rows for slot {r[DS]} ({r[RESOURCE]})", path=path)
-    groups = sorted(long[gcol].unique())
-    slots = sorted(long[DS].unique())
-    per_group = long.groupby(gcol)[DS].nunique()
-    for g in groups:
-        if per_group[g] != len(slots):
-            have = set(long.loc[long[gcol] == g, DS])
-            lacking = [s for s in slots if s not in have]
-            raise InputDataError(
-                f"group {g!r} has {per_group[g]} slots, others have {len(slots)}: slots differ between "
-                f"groups (first missing: {pd.Timestamp(lacking[0])}); give every group the same slots",
-                path=path,
-            )
-    cube = (long.pivot_table(index=[gcol, DS], columns=RESOURCE, values="v", aggfunc="first")
-            .reindex(pd.MultiIndex.from_product([groups, slots]))
-            .reindex(columns=list(resources)))
-    arr = cube.to_numpy(dtype=float).reshape(len(groups), len(slots), len(resources))
-    return groups, slots, arr
+        i = int(np.flatnonzero(neg)[0])
+        raise InputDataError(f"group {g_label[g_idx[i]]!r}: negative demand {v[i]:g} of {resources[r_idx[i]]} at "
+                             f"{pd.Timestamp(t_ds[i])}; demand must be >= 0", path=path, column=resources[r_idx[i]])
+    used, g_idx = np.unique(g_idx, return_inverse=True)  # groups with rows left (known resources)
+    g_label = g_label[used]
+    order = np.argsort(g_label, kind="stable") if len(g_label) else np.zeros(0, dtype=np.int64)
+    rank = np.empty(len(g_label), dtype=np.int64)
+    rank[order] = np.arange(len(g_label))
+    groups = [str(x) for x in g_label[order]]
+    slot_values, t_idx = np.unique(t_ds, return_inverse=True)
+    slots = [pd.Timestamp(x) for x in slot_values]
+    g_idx = rank[g_idx]
+    n_g, n_t, n_r = len(groups), len(slots), len(resources)
+    flat = (g_idx * n_t + t_idx) * n_r + r_idx
+    count = np.bincount(flat, minlength=n_g * n_t * n_r)
+    if (count > 1).any():
+        i = int(np.flatnonzero(count[flat] > 1)[0])
+        raise InputDataError(f"group {groups[g_idx[i]]!r}: several rows for slot {pd.Timestamp(t_ds[i])} "
+                             f"({resources[r_idx[i]]})", path=path)
+    present = count.reshape(n_g, n_t, n_r).any(axis=2)  # [G, T]
+    per_group = present.sum(axis=1)
+    for gi in np.flatnonzero(per_group != n_t):
+        lacking = np.flatnonzero(~present[gi])
+        raise InputDataError(
+            f"group {groups[gi]!r} has {int(per_group[gi])} slots, others have {n_t}: slots differ between "
+            f"groups (first missing: {slots[lacking[0]]}); give every group the same slots",
+            path=path,
+        )
+    arr = np.full(n_g * n_t * n_r, np.nan)
+    arr[flat] = v
+    return groups, slots, arr.reshape(n_g, n_t, n_r)
 
 
 def forecast_sigma(q50: np.ndarray, q95: np.ndarray, q99: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ class PlanRun:
     why: pd.DataFrame | None = None  # planner.review.why_purchases: the groups and weeks that need each order
     deferral: pd.DataFrame | None = None  # per week: lax work moved (planner.deferral.week_figures)
     planned_demand: pd.DataFrame | None = None  # with deferral: the demand packed, after the move
+    forecast_calibration: pd.DataFrame | None = None  # held-out coverage per group, resource, lead bucket
+    pools: pd.DataFrame | None = None  # cross-pool totals (planner.pools.pool_totals)
+    placement: pd.DataFrame | None = None  # the pool of every group and why
     workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
     failover: pd.DataFrame | None = None  # the failover map when failure domains apply
 
@@ -63,8 +66,15 @@ def horizon_start(scenario: Scenario, history) -> pd.Timestamp:
 
 
 def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
-    """Forecast each group's hourly peaks from the end of the history to the end of the horizon."""
-    from planner.forecast import run_demand_forecast
+    """Forecast each group's hourly peaks from the end of the history to the end of the horizon;
+    returns (forecast, report). :func:`forecast_stage_run` also gives the calibration table."""
+    run = forecast_stage_run(scenario, history, start, progress)
+    return run.forecast, run.report
+
+
+def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
+    """The forecast stage as a ForecastRun (forecast from ``start``, report, calibration)."""
+    from planner.forecast import ForecastRun, read_holidays, run_demand_forecast
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
@@ -72,15 +82,21 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
     if scenario.forecast.history_weeks is not None:
         demand = demand[demand[C.DS] >= history.end - pd.Timedelta(weeks=scenario.forecast.history_weeks)]
     n_series = demand[C.GROUP_ID].nunique() * len(C.RESOURCES)
+    holidays = None
+    if scenario.forecast.holidays:
+        spec = scenario.forecast.holidays
+        local = scenario.resolve(Path(spec))
+        years = range(pd.Timestamp(demand[C.DS].min()).year, end.year + 1)
+        holidays = read_holidays(local if local is not None and local.exists() else spec, years)
 
     def tick(done):
         progress(f"forecast {done}/{n_series} series", 0.05 + 0.45 * done / max(n_series, 1))
 
     run = run_demand_forecast(demand, steps, freq=history.slot, models=scenario.forecast.models,
                               n_windows=scenario.forecast.n_windows, n_jobs=scenario.forecast.n_jobs,
-                              scheduler=scenario.forecast.scheduler, progress=tick)
+                              scheduler=scenario.forecast.scheduler, progress=tick, holidays=holidays)
     fc = run.forecast[run.forecast[C.DS] >= start].reset_index(drop=True)
-    return fc, run.report
+    return ForecastRun(fc, run.report, run.calibration)
 
 
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -95,8 +111,11 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
             scale=a.scale, ramp_weeks=a.ramp_weeks, success_probability=a.success_probability,
             features={"marketing_push": a.marketing_push, "customer_log_volume": volume.get(a.customer, 0.0),
                       "n_functions": 1},
+            category=next(iter(a.category.items())) if a.category else None,
         ) for a in scenario.anticipated]
-        extra = anticipate_services(forecast, history.demand, services, history.launches)
+        effects, analog_effects = _calendar_effects(history, services)
+        extra = anticipate_services(forecast, history.demand, services, history.launches, effects=effects,
+                                    analog_effects=analog_effects)
         forecast = pd.concat([forecast, extra], ignore_index=True)
         tier_of = groups.groupby(C.CUSTOMER)["tier"].first()
         new = pd.DataFrame({C.GROUP_ID: [a.name for a in scenario.anticipated],
@@ -113,17 +132,49 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     unknown_c = sorted(set(scenario.growth.customers) - set(groups[C.CUSTOMER]))
     if unknown_c:
         raise ScenarioError(f"{scenario.source_path or 'scenario'}: growth.customers names unknown customer(s) {unknown_c}")
-    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER])
-    factor = (scenario.growth.all
-              * cust.map(scenario.growth.customers).fillna(1.0).to_numpy()
-              * forecast[C.UNIQUE_ID].map(scenario.growth.groups).fillna(1.0).to_numpy())
+    # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
+    factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
-    forecast = forecast.copy()
-    forecast[values] = forecast[values].to_numpy() * factor[:, None]
+    if (factor != 1.0).any() or scenario.retired:
+        forecast = forecast.copy()
+        for v in values:
+            forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
     for r in scenario.retired:
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
         forecast.loc[gone, values] = 0.0
     return forecast, groups
+
+
+def _calendar_effects(history, services):
+    """Weekday and month effects of the catalog categories the anticipated services name, and of
+    their analogs (learnt from the history; None when no service names a category)."""
+    from planner.anticipate import category_effects, group_effects
+
+    with_cat = [s for s in services if s.category is not None]
+    if not with_cat:
+        return None, None
+    effects = {col: category_effects(history.telemetry, history.catalog, col) for col in {s.category[0] for s in with_cat}}
+    analogs = sorted({a for s in with_cat for a in s.analogs} & set(history.demand[C.GROUP_ID]))
+    return effects, (group_effects(history.demand, analogs) if analogs else None)
+
+
+def _growth_factors(scenario: Scenario, history, forecast: pd.DataFrame, groups: pd.DataFrame) -> np.ndarray:
+    """Growth multiplier of each forecast row: global × customer × group, each a number or a curve
+    over the weeks of the horizon (scenarios.growth_curve)."""
+    from planner.scenarios import growth_curve
+
+    g = scenario.growth
+    week = ((forecast[C.DS] - horizon_start(scenario, history)) // pd.Timedelta("7D")).to_numpy(float)
+    factor = growth_curve(g.all, week)
+    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
+    for name, spec in g.customers.items():
+        rows = cust == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    ids = forecast[C.UNIQUE_ID].to_numpy()
+    for name, spec in g.groups.items():
+        rows = ids == name
+        factor[rows] *= growth_curve(spec, week[rows])
+    return factor
 
 
 def _customer_log_volume(history) -> dict[str, float]:
@@ -134,63 +185,250 @@ def _customer_log_volume(history) -> dict[str, float]:
     return {k: float(np.log10(1 + v)) for k, v in daily.items()}
 
 
-def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
-                 domains=None):
-    """Pack every week. The peak week (largest cost bound, then largest demand) is packed first
-    with the whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
+def _week_task(task: tuple):
+    """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains)``; kind
+    ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
+    the InfeasiblePlanError's message as a string (the driver decides what follows)."""
+    from models.forecasting._util import single_blas_thread
+
+    with single_blas_thread():  # two BLAS threads per task oversubscribe a 2-core machine
+        return _week_task_body(*task)
+
+
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains):
+    from planner.plan import pack_week, week_bound
+
+    if kind == "bound":
+        return week_bound(rows, groups, tiers, catalog, start, deferral)
+    try:
+        if kind == "free":
+            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains)
+        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
+                         deferral=deferral, domains=domains)
+    except InfeasiblePlanError as exc:
+        return str(exc)
+
+
+def _week_slices(forecast: pd.DataFrame, starts) -> list[pd.DataFrame]:
+    """The forecast rows of each planning week (what a week's task needs, and no more)."""
+    return pool_week_slices(forecast, None, [""], starts)[""]
+
+
+def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts) -> dict[str, list]:
+    """pool -> [forecast rows of each planning week]: one reordered copy of the forecast, sliced
+    (a fleet-sized forecast is not copied once per pool and again per week)."""
+    n = len(starts)
+    week = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
+    if pool_of is None:
+        code = np.zeros(len(forecast), dtype=np.int64)
+    else:
+        index = {p: i for i, p in enumerate(pools)}
+        per_group = {g: index[p] for g, p in pool_of.items()}
+        code = forecast[C.UNIQUE_ID].astype(str).map(per_group).fillna(-1).to_numpy(dtype=np.int64)
+    key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
+    order = np.argsort(key, kind="stable")
+    ordered = forecast.take(order[key[order] >= 0])
+    bounds = np.searchsorted(key[order][key[order] >= 0], np.arange(len(pools) * n + 1))
+    return {p: [ordered.iloc[bounds[i * n + w]:bounds[i * n + w + 1]] for w in range(n)] for i, p in enumerate(pools)}
+
+
+def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
+               domains=None) -> dict:
+    """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
+    forecast as one table or already split per week (:func:`pool_week_slices`).
+
+    Per pool, the peak week (largest cost bound, then largest demand) is packed first with the
+    pool's whole catalog; the other weeks are packed onto a subset of its fleet, so that the fleet
     only grows towards the peak and no server bought for one week idles once the mix changes. A week
     for which the search finds no plan on that fleet keeps the peak week's own assignment when the
     verifier accepts it for the week's demand; otherwise (a different shape) it is packed freely,
-    with a note. ``deferral`` (planner.deferral.DeferralSetup) moves lax work in every week."""
-    from planner.plan import envelope_servers, pack_week, week_bound
+    with a note, and if that free packing costs more than the peak week's, it is the real peak and
+    the pool starts again from it.
 
+    The packings of one phase (peak weeks of all pools, then every other week of every pool) are
+    independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
+    its inputs only, so the plan is the same wherever they run. ``deferral``
+    (planner.deferral.DeferralSetup) moves lax work in every week; ``domains``
+    (planner.failover.DomainPlanner) adds failure domains. Returns pool -> (weeks, notes).
+    """
+    from planner.parallel import LocalExecutor
+    from planner.plan import envelope_servers
+
+    ex = executor or LocalExecutor()
     n = len(starts)
-    bounds = [week_bound(forecast, groups, tiers, servers, ws, deferral) for ws in starts]
-    peak_w = max(range(n), key=lambda w: bounds[w])  # the first of equal (bound, demand) pairs
-    notes: list[str] = []
+    pools = list(jobs)
+    slices = {p: jobs[p][0] if isinstance(jobs[p][0], list) else _week_slices(jobs[p][0], starts) for p in pools}
+    label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
 
-    def pack(w, catalog):
-        try:
-            return pack_week(forecast, groups, tiers, catalog, starts[w], w, solver, deferral=deferral,
-                             domains=domains)
-        except InfeasiblePlanError as exc:
-            raise InfeasiblePlanError(f"week {w} (from {starts[w].date()}): {exc}") from None
+    def task(kind, p, w, catalog=None, fallback=None):
+        _, groups, servers = jobs[p]
+        return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
+                servers, fallback, deferral, domains)
 
-    free: dict[int, object] = {}  # weeks packed with the whole catalog
-    while True:
-        progress(f"packing peak week {peak_w + 1}/{n}", 0.5)
-        if peak_w not in free:
-            free[peak_w] = pack(peak_w, servers)
-        done = {peak_w: free[peak_w]}
-        envelope = envelope_servers(servers, free[peak_w])
-        new_peak = None
-        for i, w in enumerate(w for w in range(n) if w != peak_w):
-            progress(f"packing week {w + 1}/{n}", 0.5 + 0.4 * (i + 1) / n)
-            try:
-                done[w] = pack_week(forecast, groups, tiers, envelope, starts[w], w, solver, baseline_servers=servers,
-                                    fallback=free[peak_w], deferral=deferral, domains=domains)
-            except InfeasiblePlanError:
-                if w not in free:
-                    free[w] = pack(w, servers)
-                done[w] = free[w]
-                if free[w].result.objective > free[peak_w].result.objective + 1e-9:
-                    new_peak = w  # the bound misjudged the peak: start again from the real one
-                    break
-                notes.append(f"week {w} does not fit the peak week's fleet; packed with the whole catalog")
-        if new_peak is None:
-            break
-        peak_w = new_peak
-        notes.clear()
-    return [done[w] for w in range(n)], notes
+    total = len(pools) * (2 * n)
+    done_tasks = [0]
+
+    def tick(k):
+        done_tasks[0] += k
+        progress(f"packing {done_tasks[0]}/{total} pool-weeks", 0.5 + 0.4 * min(done_tasks[0] / total, 1.0))
+
+    keys = [(p, w) for p in pools for w in range(n)]
+    bounds = dict(zip(keys, ex.map(_week_task, [task("bound", p, w) for p, w in keys], progress=tick)))
+    peak = {p: max(range(n), key=lambda w: bounds[(p, w)]) for p in pools}  # first of equal pairs
+    free: dict = {p: {} for p in pools}  # weeks packed with the whole catalog
+    out: dict = {}
+    pending = list(pools)
+
+    def pack_free(pairs):
+        pairs = [(p, w) for p, w in pairs if w not in free[p]]
+        results = ex.map(_week_task, [task("free", p, w) for p, w in pairs], progress=tick)
+        for (p, w), r in zip(pairs, results):
+            if isinstance(r, str):
+                raise InfeasiblePlanError(f"{label(p)}week {w} (from {starts[w].date()}): {r}")
+            free[p][w] = r
+
+    while pending:
+        progress(f"packing the peak week of {len(pending)} pool(s)", 0.5)
+        pack_free([(p, peak[p]) for p in pending])
+        envelopes = {p: envelope_servers(jobs[p][2], free[p][peak[p]]) for p in pending}
+        pairs = [(p, w) for p in pending for w in range(n) if w != peak[p]]
+        fleet = dict(zip(pairs, ex.map(_week_task, [task("fleet", p, w, envelopes[p], free[p][peak[p]])
+                                                    for p, w in pairs], progress=tick)))
+        pack_free([(p, w) for (p, w), r in fleet.items() if isinstance(r, str)])
+        still = []
+        for p in pending:
+            base = free[p][peak[p]].result.objective
+            worse = [w for w in range(n) if (p, w) in fleet and isinstance(fleet[(p, w)], str)
+                     and free[p][w].result.objective > base + 1e-9]
+            if worse:  # the bound misjudged the peak: start the pool again from the real one
+                peak[p] = worse[0]
+                still.append(p)
+                continue
+            weeks, notes = [], []
+            for w in range(n):
+                if w == peak[p]:
+                    weeks.append(free[p][w])
+                elif isinstance(fleet[(p, w)], str):
+                    weeks.append(free[p][w])
+                    notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
+                else:
+                    weeks.append(fleet[(p, w)])
+            out[p] = ([_in_pool(wp, p) for wp in weeks] if len(pools) > 1 else weeks, notes)
+        pending = still
+    return out
+
+
+def _in_pool(wp, pool: str):
+    """``wp`` with its worker ids prefixed by the pool (``eu/w003``): ids stay unique across pools."""
+    import dataclasses
+
+    def rename(result):
+        if result is None:
+            return None
+        return dataclasses.replace(
+            result, placements=tuple(dataclasses.replace(x, worker_id=f"{pool}/{x.worker_id}") for x in result.placements),
+            workers=tuple((f"{pool}/{w}", t) for w, t in result.workers))
+
+    failover = getattr(wp, "failover", None)
+    if failover is not None:  # the failover map names workers too
+        ids = {w: f"{pool}/{w}" for w in failover.zone_of_worker}
+        targets = failover.targets.copy()
+        for col in ("worker_id", "target_worker"):
+            targets[col] = targets[col].map(lambda w: ids.get(w, f"{pool}/{w}") if isinstance(w, str) else w)
+        failover = dataclasses.replace(failover, targets=targets,
+                                       spares=tuple((ids.get(w, f"{pool}/{w}"), t, z) for w, t, z in failover.spares),
+                                       zone_of_worker={ids[w]: z for w, z in failover.zone_of_worker.items()})
+        return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result), failover=failover)
+    return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result))
+
+
+def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
+                 executor=None, domains=None):
+    """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
+    return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral,
+                      domains)[""]
+
+
+@dataclass(frozen=True)
+class PoolsProcurement:
+    """The procurement of several pools, each solved on its own, read as one result (the fields
+    the plan, summary and export use, as on ``models.procurement.ProcurementResult``)."""
+
+    status: object
+    total_cost: float
+    purchase_cost: float
+    purchases: pd.DataFrame
+    installed: pd.DataFrame
+    shortfall: pd.DataFrame
+    backend: str
+    runtime_s: float
+    messages: tuple = ()
+    per_pool: dict = field(default_factory=dict)
+
+    @property
+    def has_shortfall(self) -> bool:
+        return not self.shortfall.empty
+
+
+def _procure_task(task: tuple):
+    """One pool's procurement (a Dask task when the run has a cluster): (result, starting fleet)."""
+    scenario, servers, required, fleet = task
+    return procure(scenario, servers, required, fleet)
+
+
+def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, executor=None):
+    """Procurement per pool (independent tasks), or one joint problem when a budget binds the pools
+    together; one pool gives :func:`procure`'s result unchanged. Returns (result, starting fleet)."""
+    from models.packing.result import SolveStatus
+    from planner.parallel import LocalExecutor
+    from planner.scenarios import installed_fleet
+
+    pools = sorted(servers["pool"].unique())
+    if len(pools) == 1 or scenario.procurement.budget is not None:
+        return procure(scenario, servers, required)
+    fleet = installed_fleet(scenario)
+    ex = executor or LocalExecutor()
+    results = ex.map(_procure_task, [(scenario, servers[servers["pool"] == p], required[required["pool"] == p],
+                                      fleet[fleet["pool"] == p]) for p in pools])
+    per = dict(zip(pools, (r for r, _ in results)))
+    rank = [SolveStatus.ERROR, SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT, SolveStatus.FEASIBLE, SolveStatus.OPTIMAL]
+    status = min((r.status for r in per.values()), key=rank.index)
+    proc = PoolsProcurement(
+        status=status, total_cost=float(sum(r.total_cost for r in per.values())),
+        purchase_cost=float(sum(r.purchase_cost for r in per.values())),
+        purchases=pd.concat([r.purchases for r in per.values()], ignore_index=True),
+        installed=pd.concat([r.installed for r in per.values()], ignore_index=True),
+        shortfall=pd.concat([r.shortfall for r in per.values()], ignore_index=True),
+        backend=",".join(sorted({r.backend for r in per.values()})),
+        runtime_s=float(sum(r.runtime_s for r in per.values())),
+        messages=tuple(f"pool {p}: {m}" for p, r in per.items() for m in r.messages), per_pool=per)
+    return proc, pd.concat([f for _, f in results], ignore_index=True)
 
 
 def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,
-             prepared: dict | None = None) -> PlanRun:
+             prepared: dict | None = None, *, scheduler: str | None = None, workers: int | None = None,
+             executor=None) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
     forecast sections) skips reading the history and forecasting: variants of tiers, servers,
-    energy or solver are then planned on one forecast (benchmarks/plan_objectives.py)."""
+    energy or solver are then planned on one forecast (benchmarks/plan_objectives.py).
+
+    Forecasting and the packing of each pool and week run as Dask tasks on the cluster at
+    ``scheduler``, or on a LocalCluster of ``workers`` processes, or in this process (the default);
+    the plan is the same in every case."""
+    import contextlib
+
+    from planner.parallel import open_executor
+
+    scenario = scenario or default_scenario()
+    ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers)
+    with ctx as ex:
+        return _run_plan(scenario, progress, history, ex, prepared)
+
+
+def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
                               utilisation_frame, week_starts, worker_loads_of)
@@ -198,9 +436,9 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
                                   redundancy_summary, workers_table)
     from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
-    from planner.risk import plan_risk
+    from planner.pools import allowed_pools, place_groups, pool_totals
+    from planner.risk import aggregate_risk, plan_risk
 
-    scenario = scenario or default_scenario()
     t0 = time.perf_counter()
     timings = {}
     progress("reading history", 0.0)
@@ -211,16 +449,29 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
     check_survivable(scenario)
-    if prepared is None:
-        forecast, report = forecast_stage(scenario, history, start, progress)
+    fc_scenario = scenario
+    if ex.address is not None and scenario.forecast.scheduler is None:
+        # The forecast stage sends its series to the same cluster.
+        fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
+    from planner.forecast import ForecastRun
+    from planner.forecast_batch import batch_forecast_stage, use_batch
+
+    n_series = int(history.groups.shape[0]) * len(C.RESOURCES)
+    if prepared is not None:
+        fc_run = prepared.get("run") or ForecastRun(prepared["forecast"], prepared["report"])
+        forecast, report = fc_run.forecast, fc_run.report
+    elif use_batch(scenario, n_series):
+        forecast, report = batch_forecast_stage(scenario, history, start, progress, ex)
+        fc_run = ForecastRun(forecast, report)  # the batch path keeps no per-bucket calibration table
     else:
-        forecast, report = prepared["forecast"], prepared["report"]
+        fc_run = forecast_stage_run(fc_scenario, history, start, progress)
+        forecast, report = fc_run.forecast, fc_run.report
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)
-    pool_of = dict(zip(servers["type"], servers["pool"]))
+    starts = week_starts(start, scenario.horizon.weeks)
     t1 = time.perf_counter()
     from planner.deferral import deferral_setup
 
@@ -233,80 +484,153 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
     pack_servers = carbon_priced_servers(servers, scenario, intensity)
-    starts = week_starts(start, scenario.horizon.weeks)
-
-    def pack(packing_groups):
-        return pack_horizon(forecast, packing_groups, tiers, pack_servers, starts, scenario.solver, progress,
-                            deferral=deferral, domains=domains)
-
-    weeks, notes = pack(groups)
+    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
+    placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
+                             tiers, servers, start, scenario.horizon.weeks)
+    pools = sorted(servers["pool"].unique())
+    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
+    jobs = {}
+    for p in pools:
+        ids = set(placement.groups_in(p))
+        if ids:
+            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex, deferral=deferral, domains=domains)
     bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
     fairness_bound = None
-    if bounds:
-        weeks, bound_notes, fairness_bound = bound_risk_ratio(pack, weeks, groups, tiers, bounds, pool_of)
-        notes = bound_notes if bound_notes is not None else notes
+    if bounds:  # within each pool: a customer's groups that share a pool share its workers' risk
+        reports = {}
+        for p in packed:
+            def pack(packing_groups, p=p):
+                return pack_pools({p: (slices[p], packing_groups, jobs[p][2])}, tiers, starts, scenario.solver,
+                                  progress, ex, deferral=deferral, domains=domains)[p]
+
+            weeks_p, bound_notes, reports[p] = bound_risk_ratio(pack, packed[p][0], jobs[p][1], tiers, bounds,
+                                                                dict.fromkeys(jobs[p][2]["type"], p))
+            packed[p] = (weeks_p, bound_notes if bound_notes is not None else packed[p][1])
+        fairness_bound = next(iter(reports.values())) if len(reports) == 1 else reports
     timings["packing_s"] = time.perf_counter() - t1
-    deferral_weeks, deferral_summary, planned_demand = _deferral_figures(weeks, deferral, forecast, groups, tiers,
-                                                                         servers, scenario, progress)
+    deferred = {p: _deferral_figures(packed[p][0], deferral, pd.concat(slices[p], ignore_index=True), jobs[p][1],
+                                     tiers, servers[servers["pool"] == p], scenario, progress)
+                for p in packed} if deferral is not None else {}
+    jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
+    del slices
 
     progress("procurement", 0.92)
-    required = required_servers(weeks, pool_of)
-    proc, fleet = procure(scenario, servers, required)
+    required = pd.concat([required_servers(packed[p][0], dict.fromkeys(jobs[p][2]["type"], p)) if p in packed
+                          else _no_requirement(servers[servers["pool"] == p], scenario.horizon.weeks) for p in pools],
+                         ignore_index=True)
+    proc, fleet = procure_pools(scenario, servers, required, ex)
+    if not proc.status.has_solution:
+        raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
-    loads = {wp.week: worker_loads_of(wp) for wp in weeks}
-    risk = plan_risk(weeks, loads, groups, pool_of, proc.shortfall, tiers=sorted(set(groups["tier"])))
-    risks = {wp.week: risk.contributions[risk.contributions["week"] == wp.week] for wp in weeks}
-    utilisation = pd.concat([utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks], ignore_index=True)
-    plan = plan_table(weeks, loads, proc.installed, proc.purchases, risks, servers)
-    zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
-                      for w, z in wp.failover.zone_of_worker.items()}
-    energy = plan_energy(weeks, loads, proc.installed, servers, scenario, intensity, zone_of_worker,
-                         shortfall=proc.shortfall)
-    plan = plan.merge(energy, on=["week", "pool", "server_type"], how="left", validate="one_to_one")
-    assignment = pd.concat([wp.result.assignment_frame().assign(week=wp.week) for wp in weeks], ignore_index=True)
-    assignment["pool"] = assignment["server_type"].map(pool_of)
-    assignment = assignment.rename(columns={"fraction": "share"})
+    plans, utils, assigns, contributions, weeks_all, notes, per_pool, reviews = [], [], [], [], [], [], {}, []
+    energy_parts, workers_parts, first_zone, installed_by_zone = [], [], {s.type: s.zones[0] for s in scenario.servers}, installed_servers(scenario)
+    for p in pools:
+        sub = servers[servers["pool"] == p]
+        pool_of = dict.fromkeys(sub["type"], p)
+        weeks = packed[p][0] if p in packed else []
+        notes += packed[p][1] if p in packed else []
+        loads = {wp.week: worker_loads_of(wp) for wp in weeks}
+        short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
+        pool_risk = plan_risk(weeks, loads, groups, pool_of, short)
+        contributions.append(pool_risk.contributions)
+        risks = {wp.week: pool_risk.contributions[pool_risk.contributions["week"] == wp.week] for wp in weeks}
+        inst = proc.installed[proc.installed["pool"] == p]
+        bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
+        if weeks:
+            plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
+                              for w, z in wp.failover.zone_of_worker.items()}
+            energy = plan_energy(weeks, loads, inst, sub, scenario, intensity, zone_of_worker, shortfall=short)
+            energy_parts.append(energy)
+            plans[-1] = plans[-1].merge(energy, on=["week", "pool", "server_type"], how="left", validate="one_to_one")
+            workers_parts.append(workers_table(weeks, pool_of, first_zone, installed_by_zone))
+            if len(pools) > 1:
+                reviews.append(review_tables(scenario, weeks, plans[-1], getattr(proc, "per_pool", {}).get(p, proc), groups, sub))
+            utils += [utilisation_frame(wp, loads[wp.week], pool_of) for wp in weeks]
+            assigns += [wp.result.assignment_frame().assign(week=wp.week, pool=p) for wp in weeks]
+        else:
+            plans.append(_idle_plan(inst, starts))
+        weeks_all += weeks
+        per = getattr(proc, "per_pool", {}).get(p)
+        per_pool[p] = {"purchase_cost": float(per.purchase_cost) if per is not None else
+                       float(proc.purchase_cost if len(pools) == 1 else 0.0),
+                       "shape_cost": sum(wp.result.objective for wp in weeks),
+                       "peak_cost": sum(wp.peak_cost for wp in weeks)}
+    plan = pd.concat(plans, ignore_index=True)
+    utilisation = pd.concat(utils, ignore_index=True)
+    assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
     assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
-    first_zone = {s.type: s.zones[0] for s in scenario.servers}
-    workers = workers_table(weeks, pool_of, first_zone, installed_servers(scenario))
+    workers = pd.concat(workers_parts, ignore_index=True)
     assignment = assignment.merge(workers[["week", "worker_id", "zone", "rack"]], on=["week", "worker_id"], how="left")
+    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])))
     qos = qos_table(groups, tiers, risk.by_customer)
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     qos = add_fairness(qos, risk.exposure_by_customer)
     workers_risk = risk.by_worker
-    summary = _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, time.perf_counter() - t0)
+    pools_table = pool_totals(plan, placement, per_pool)
+    summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
-    summary.update(energy_totals(energy, scenario, intensity, servers))
+    summary.update(energy_totals(pd.concat(energy_parts, ignore_index=True), scenario, intensity, servers))
     summary["fairness"] = fairness_summary(qos)
     if fairness_bound is not None:
         summary["fairness_bound"] = fairness_bound
-        for t, ok in fairness_bound["holds"].items():
-            if not ok:
-                summary["plan_warnings"].append(
-                    f"FAIRNESS: tier {t}'s bound max_risk_ratio {fairness_bound['bounds'][t]:g} does not hold after "
-                    f"{len(fairness_bound['rounds']) - 1} round(s) (max / mean {fairness_bound['max_over_mean_after'][t]:.3g})")
-    redundancy = redundancy_summary(weeks, scenario)
+        for label, fb in (fairness_bound.items() if len(packed) > 1 else [("", fairness_bound)]):
+            for t, ok in fb["holds"].items():
+                if not ok:
+                    summary["plan_warnings"].append(
+                        f"FAIRNESS: {label and f'pool {label}, '}tier {t}'s bound max_risk_ratio {fb['bounds'][t]:g} does "
+                        f"not hold after {len(fb['rounds']) - 1} round(s) (max / mean {fb['max_over_mean_after'][t]:.3g})")
+    redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
         if redundancy.get("reserve_fallback_weeks"):
             summary["plan_warnings"].append(
                 f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
                 "they use the reserve form (spare servers)")
+    from planner.forecast import calibration_summary
+
+    summary["forecast_calibration"] = calibration_summary(fc_run)
     if history.warm is not None:
         summary["keep_alive"] = history.warm.summary()
-    if deferral_summary is not None:
-        summary["deferral"] = deferral_summary
-    orders, why = review_tables(scenario, weeks, plan, proc, groups, servers)
-    summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks))
+    deferral_weeks = planned_demand = None
+    if deferred:
+        parts = {p: d for p, d in deferred.items() if d[0] is not None}
+        if len(pools) == 1:
+            deferral_weeks, summary["deferral"], planned_demand = next(iter(parts.values()))
+        elif parts:
+            deferral_weeks = pd.concat([d[0].assign(pool=p) for p, d in parts.items()], ignore_index=True)
+            summary["deferral"] = {p: d[1] for p, d in parts.items()}
+            planned_demand = pd.concat([d[2] for d in parts.values()], ignore_index=True)
+    if len(pools) == 1:
+        orders, why = review_tables(scenario, weeks_all, plan, proc, groups, servers)
+    else:
+        orders = pd.concat([o for o, _ in reviews], ignore_index=True) if reviews else None
+        why = pd.concat([w for _, w in reviews], ignore_index=True) if reviews else None
+    if orders is not None:
+        summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks_all))
+    if len(pools) > 1:
+        labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
+        for entry, p in zip(summary.get("packing", []), labels):
+            entry["pool"] = p
+        summary["pools"] = pools_table.to_dict("records")
+    summary["parallel"] = {"executor": ex.name, "workers": ex.workers}
+    summary["forecast_method"] = "batch" if use_batch(scenario, n_series) else "per_series"
     progress("shape profiles", 0.97)
     profiles = group_profiles(history)
+    n_groups = int(history.groups.shape[0])
+    if n_groups > PROFILE_GROUPS:
+        summary["profiles_note"] = (f"shape profiles of the {PROFILE_GROUPS:,} groups with the largest CPU peak "
+                                    f"of {n_groups:,} (planner.pipeline.PROFILE_GROUPS)")
     progress("done", 1.0)
-    run = PlanRun(scenario, history, forecast, report, weeks, required, proc, plan, proc.purchases, assignment,
-                  utilisation, qos, workers_risk, risk, profiles, summary, groups, workers=workers,
-                  failover=failover_table(weeks) if domains is not None else None)
+    run = PlanRun(scenario, history, forecast, report, weeks_all, required, proc, plan, proc.purchases, assignment,
+                  utilisation, qos, workers_risk, risk, profiles, summary, groups, pools=pools_table,
+                  placement=placement.table, workers=workers,
+                  failover=failover_table(weeks_all) if domains is not None else None)
     run.fleet, run.orders, run.why = fleet, orders, why
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
+    run.forecast_calibration = fc_run.calibration
     return run
 
 
@@ -332,16 +656,17 @@ def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenari
     return table, deferral_summary(table, deferral, peak.week, without), planned_demand(weeks)
 
 
-def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame):
+def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame, fleet: pd.DataFrame | None = None):
     """Orders that cover ``required`` (week, pool, server_type, required) at least cost, from the
     installed fleet (``servers[].initial`` + the inventory). With ``procurement.initial_fleet:
     week0`` orders already in transit top the fleet up where a week inside a type's lead time needs
     more (an order placed now could not reach it). Returns (ProcurementResult, the starting fleet
-    ``pool, server_type, inventory, in_transit, installed``)."""
+    ``pool, server_type, inventory, in_transit, installed``). ``fleet`` (``pool, server_type,
+    installed``; default :func:`planner.scenarios.installed_fleet`) is one pool's part of it."""
     from models.procurement import ProcurementOptions, ProcurementProblem, solve_procurement
     from planner.scenarios import installed_fleet
 
-    fleet = installed_fleet(scenario).rename(columns={"installed": "inventory"})
+    fleet = (installed_fleet(scenario) if fleet is None else fleet).rename(columns={"installed": "inventory"})
     fleet["in_transit"] = 0
     if scenario.procurement.initial_fleet == "week0":
         lead = dict(zip(servers["type"], servers["lead_time_weeks"]))
@@ -402,14 +727,34 @@ def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups,
     }
 
 
+def _no_requirement(servers: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
+    return pd.DataFrame([(w, p, t, 0) for w in range(n_weeks) for p, t in zip(servers["pool"], servers["type"])],
+                        columns=["week", "pool", "server_type", "required"])
+
+
+def _idle_plan(installed: pd.DataFrame, starts) -> pd.DataFrame:
+    """Plan rows of a pool no group uses: whatever is installed costs, nothing is used."""
+    out = installed[["week", "pool", "server_type", "required", "installed", "cost"]].copy()
+    out["purchased"] = 0
+    for c in ("cpu_utilisation", "memory_utilisation", "risk"):
+        out[c] = 0.0
+    out["headroom"] = 1.0
+    out["week_start"] = [starts[w] for w in out["week"]]
+    return out[["week", "pool", "server_type", "required", "installed", "purchased", "cost", "cpu_utilisation",
+                "memory_utilisation", "headroom", "risk", "week_start"]]
+
+
+PROFILE_GROUPS = 2000  # a fleet's Profiles sheet covers its largest groups (by CPU peak)
+
+
 def prepare_forecast(scenario: Scenario | None = None, progress: Progress = _noop) -> dict:
     """The history and the raw forecast of ``scenario``, for :func:`run_plan`'s ``prepared``."""
     from planner.history import load_history
 
     scenario = scenario or default_scenario()
     history = load_history(scenario)
-    forecast, report = forecast_stage(scenario, history, horizon_start(scenario, history), progress)
-    return {"history": history, "forecast": forecast, "report": report}
+    run = forecast_stage_run(scenario, history, horizon_start(scenario, history), progress)
+    return {"history": history, "run": run, "forecast": run.forecast, "report": run.report}
 
 
 def carbon_stage(scenario: Scenario, start: pd.Timestamp):
@@ -418,8 +763,9 @@ def carbon_stage(scenario: Scenario, start: pd.Timestamp):
 
     zones: dict[str, list[str]] = {}
     for s in scenario.servers:
-        zones.setdefault(s.pool, [])
-        zones[s.pool] += [z for z in s.zones if z not in zones[s.pool]]
+        for pool in s.pools:
+            zones.setdefault(pool, [])
+            zones[pool] += [z for z in s.zones if z not in zones[pool]]
     return zone_intensity(scenario, start, zones)
 
 
@@ -448,11 +794,21 @@ def energy_totals(energy: pd.DataFrame, scenario: Scenario, intensity, servers: 
     return {"energy_kwh": block["energy_kwh"], "carbon_kg": block["carbon_kg"], "energy": block}
 
 
-def group_profiles(history) -> pd.DataFrame:
-    """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet)."""
+def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
+    """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet).
+
+    Above ``max_groups`` groups only the largest by CPU peak are profiled (the rest are a fleet's
+    long tail of near-idle groups; the summary says how many were left out)."""
     from planner.profile import profile_functions
 
-    return profile_functions(history.demand, history.catalog, slot=history.slot, level="group",
+    demand = history.demand
+    peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
+    if len(peaks) > max_groups:
+        keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
+        demand = demand[demand[C.GROUP_ID].isin(keep).to_numpy()]
+        if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
+            demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
+    return profile_functions(demand, history.catalog, slot=history.slot, level="group",
                              value=C.CPU_CORES).profiles
 
 
@@ -532,10 +888,19 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         tables["orders"], tables["why"] = run.orders, run.why
     if run.profiles is not None:
         tables["profiles"] = run.profiles
+    if run.forecast_calibration is not None:
+        tables["forecast_calibration"] = run.forecast_calibration
     if run.deferral is not None:
         tables["deferral"] = run.deferral
     if run.planned_demand is not None:
         tables["planned_demand"] = run.planned_demand
+    if run.pools is not None:
+        tables["pools"], tables["placement"] = run.pools, run.placement.assign(allowed=run.placement["allowed"].map("|".join))
+    per_pool = len(run.forecast) > FORECAST_CSV_ROWS
+    if per_pool:  # a fleet's hourly forecast: Parquet per pool, no CSV (summary.json says so)
+        tables.pop("forecast")
+        run.summary["outputs"] = {"forecast": f"forecast/<pool>.parquet, one file per pool ({len(run.forecast):,} rows; "
+                                              f"no forecast.csv above {FORECAST_CSV_ROWS:,} rows)"}
     if run.groups is not None:  # the run's rules, so that `planner verify` checks the plan as planned
         from planner.plan import servers_frame, tiers_of
         from planner.qos import tiers_frame
@@ -552,6 +917,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        if per_pool:
+            _forecast_per_pool(run, tmp / "forecast")
         past = None
         if backtest:
             from planner.backtest import summary_of, tables_of
@@ -563,7 +930,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                                 utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, orders=run.orders, why=run.why,
+                                profiles=run.profiles, pools=run.pools, orders=run.orders, why=run.why,
                                 summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
         charts = default_charts(frames)
         if past is not None:
@@ -580,6 +947,19 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             _plots(run, tmp)
         names = sorted(p.name for p in tmp.iterdir())
     return [out / n for n in names]
+
+
+FORECAST_CSV_ROWS = 1_000_000
+
+
+def _forecast_per_pool(run: PlanRun, folder: Path) -> None:
+    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all)."""
+    folder.mkdir()
+    pool_of = run.placement.set_index(C.GROUP_ID)["pool"] if run.placement is not None else pd.Series(dtype=str)
+    pool = run.forecast[C.UNIQUE_ID].astype(str).map(pool_of).fillna("unplaced")
+    for name in sorted(pool.unique()):
+        part = run.forecast[(pool == name).to_numpy()].assign(pool=name)
+        part.to_parquet(folder / f"{''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)}.parquet", index=False)
 
 
 def _plots(run: PlanRun, folder: Path) -> None:

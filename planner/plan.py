@@ -57,7 +57,8 @@ def tiers_of(scenario) -> dict[str, Tier]:
 
 def servers_frame(scenario) -> pd.DataFrame:
     """ServerCatalog table of the scenario."""
-    rows = [s.model_dump() for s in scenario.servers]
+    # A type offered in several pools is one row per pool (pools procure their own servers).
+    rows = [{**s.model_dump(), "pool": p} for s in scenario.servers for p in s.pools]
     frame = pd.DataFrame(rows)
     frame["max_count"] = frame["max_count"].astype("Int64")
     return frame

@@ -104,8 +104,8 @@ class Server(_Strict):
     capex: float = Field(0.0, ge=0)  # one-off price per server, paid in the order week (docs/procurement.md)
     max_count: int | None = Field(None, ge=0)
     lead_time_weeks: int = Field(0, ge=0)
-    pool: str = "default"
-    initial: int = Field(0, ge=0)  # installed at the start of the horizon
+    pool: str | list[str] = "default"  # a list offers the type in each of those pools
+    initial: int = Field(0, ge=0)  # installed at the start of the horizon (in each of its pools)
     zones: list[str] = Field(["default"], min_length=1)  # zones the type may be installed in
     # Power at idle and at full CPU load, and embodied carbon per month (None: estimated, reported).
     idle_watts: float | None = Field(None, ge=0)
@@ -119,6 +119,10 @@ class Server(_Strict):
         if len(set(self.zones)) != len(self.zones):
             raise ValueError(f"zones lists a zone twice: {self.zones}")
         return self
+
+    @property
+    def pools(self) -> list[str]:
+        return list(self.pool) if isinstance(self.pool, list) else [self.pool]
 
 
 class Redundancy(_Strict):
@@ -146,20 +150,56 @@ class InventoryItem(_Strict):
     rack: str | None = None  # optional, reported with the workers placed on these servers
 
 
-class Growth(_Strict):
-    """Multipliers of the forecast demand (1.0 = as forecast)."""
+GrowthFactor = float | list[float] | dict[int, float]
 
-    all: float = Field(1.0, gt=0, alias="global")
-    customers: dict[str, float] = {}
-    groups: dict[str, float] = {}
+
+def _check_factor(name: str, v):
+    values = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [v]
+    if not values or not all(isinstance(x, (int, float)) and x > 0 for x in values):
+        raise ValueError(f"{name}: multipliers must be > 0, got {v}")
+    if isinstance(v, dict) and any(k < 0 for k in v):
+        raise ValueError(f"{name}: weeks must be >= 0, got {sorted(v)}")
+    return v
+
+
+def growth_curve(factor: GrowthFactor, weeks) -> "np.ndarray":
+    """Multiplier of each week index (0 = the first week of the horizon).
+
+    A number holds for every week; a list gives one factor per week (the last one holds after
+    it); a mapping ``{week: factor}`` is interpolated linearly between its weeks and held flat
+    before the first and after the last.
+    """
+    import numpy as np
+
+    weeks = np.asarray(weeks, float)
+    if isinstance(factor, (int, float)):
+        return np.full(weeks.shape, float(factor))
+    if isinstance(factor, list):
+        arr = np.asarray(factor, float)
+        return arr[np.clip(weeks.astype(int), 0, len(arr) - 1)]
+    knots = sorted(factor.items())
+    return np.interp(weeks, [k for k, _ in knots], [v for _, v in knots])
+
+
+class Growth(_Strict):
+    """Multipliers of the forecast demand (1.0 = as forecast): a number, a list with one factor per
+    week of the horizon, or a curve ``{week: factor}`` interpolated between its weeks."""
+
+    all: GrowthFactor = Field(1.0, alias="global")
+    customers: dict[str, GrowthFactor] = {}
+    groups: dict[str, GrowthFactor] = {}
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("all")
+    @classmethod
+    def _positive_all(cls, v):
+        return _check_factor("growth.global", v)
 
     @field_validator("customers", "groups")
     @classmethod
     def _positive(cls, v):
-        bad = {k: x for k, x in v.items() if not x > 0}
-        if bad:
-            raise ValueError(f"multipliers must be > 0, got {bad}")
+        for k, x in v.items():
+            _check_factor(k, x)
         return v
 
 
@@ -174,6 +214,15 @@ class Anticipated(_Strict):
     ramp_weeks: float = Field(4.0, gt=0)
     success_probability: float | None = Field(None, ge=0, le=1)  # None: from the launches model
     marketing_push: bool = False
+    # e.g. {trigger: http}: weekday and month pattern of that catalog category, not the analogs'
+    category: dict[str, str] | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _one_category(cls, v):
+        if v is not None and len(v) != 1:
+            raise ValueError(f"give one catalog column and its value, e.g. {{trigger: http}}, got {v}")
+        return v
 
 
 class Retired(_Strict):
@@ -254,9 +303,52 @@ class DeferralSpec(_Strict):
 class ForecastOptions(_Strict):
     models: list[str] | None = None  # None: the stage's default candidates
     history_weeks: int | None = Field(None, ge=2)  # fit on the last N weeks only; None: the whole history
-    n_windows: int = Field(6, ge=1)  # rolling-origin windows for model choice and calibration
+    n_windows: int | None = Field(None, ge=1)  # backtest windows as long as the horizon; None: as many as fit, up to 12
+    holidays: str | None = None  # a file of dates (relative to the scenario) or a country code (US, DE-BY)
     n_jobs: int = Field(2, ge=1)
     scheduler: str | None = None  # a Dask scheduler address
+    # "per_series": the models above, one fit per series; "batch": every series at once by matrix
+    # algebra (planner/forecast_batch.py); "auto": batch above `batch_above` series (docs/scale.md).
+    method: Literal["auto", "per_series", "batch"] = "auto"
+    batch_above: int = Field(2000, ge=1)
+
+
+class PoolRule(_Strict):
+    """Groups this rule selects may run only in ``pools`` (several: the placement pass chooses one).
+    A group is selected when it is named in ``groups``, its customer in ``customers``, its tier in
+    ``tiers``, or its id / customer matches the regular expression ``match`` / ``customer_match``."""
+
+    pools: list[str] = Field(min_length=1)
+    groups: list[str] = []
+    customers: list[str] = []
+    tiers: list[str] = []
+    match: str | None = None
+    customer_match: str | None = None
+
+    @model_validator(mode="after")
+    def _selects_something(self):
+        import re
+
+        if not (self.groups or self.customers or self.tiers or self.match or self.customer_match):
+            raise ValueError("a pools rule needs groups, customers, tiers, match or customer_match")
+        for pattern in (self.match, self.customer_match):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return self
+
+
+class PoolOptions(_Strict):
+    """Which pools each group may run in (docs/scale.md). Rules come first (the first that selects a
+    group decides), then ``source``, then ``default``."""
+
+    # "trace": the pool each function runs in according to the trace (Huawei: poolNN in the column
+    # name); "catalog": the catalog's `pool` column (several pools as "a|b"); "none": neither.
+    source: Literal["none", "trace", "catalog"] = "none"
+    rules: list[PoolRule] = []
+    default: list[str] | None = None  # pools of groups nothing else ties; None: every pool
 
 
 DEFAULT_TIERS = {
@@ -300,6 +392,7 @@ class Scenario(_Strict):
     redundancy: Redundancy = Redundancy()
     solver: Solver = Solver()
     forecast: ForecastOptions = ForecastOptions()
+    pools: PoolOptions = PoolOptions()
     source_path: Path | None = Field(None, exclude=True)
 
     @field_validator("keep_alive")
@@ -341,9 +434,22 @@ class Scenario(_Strict):
         for cust, tier in self.customers.tiers.items():
             if tier not in self.tiers:
                 raise ValueError(f"customers.tiers.{cust}: tier {tier!r} is not defined ({', '.join(self.tiers)})")
-        names = [s.type for s in self.servers]
+        names = [(p, s.type) for s in self.servers for p in s.pools]
         if len(set(names)) != len(names):
-            raise ValueError(f"servers: duplicate type in {names}")
+            raise ValueError(f"servers: duplicate type in a pool in {[f'{t}@{p}' for p, t in names]}")
+        offered = {p for p, _ in names}
+        named = [("pools.default", p) for p in self.pools.default or []]
+        named += [(f"pools.rules[{i}].pools", p) for i, r in enumerate(self.pools.rules) for p in r.pools]
+        for where, p in named:
+            if p not in offered:
+                raise ValueError(f"{where}: pool {p!r} is offered by no server type (pools: {', '.join(sorted(offered))})")
+        for i, r in enumerate(self.pools.rules):
+            unknown = [t for t in r.tiers if t not in self.tiers]
+            if unknown:
+                raise ValueError(f"pools.rules[{i}].tiers: {unknown} not defined ({', '.join(self.tiers)})")
+        if self.pools.source == "trace" and self.data.format != "huawei":
+            raise ValueError(f"pools.source: trace needs a trace that records pools (huawei); "
+                             f"{self.data.format!r} does not (use a catalog pool column or rules)")
         if not self.servers:
             raise ValueError("servers: at least one server type is needed")
         dup = [a.name for a in self.anticipated]
@@ -366,7 +472,7 @@ class Scenario(_Strict):
 def _check_domains(sc: "Scenario") -> None:
     """Zones named by tiers and carbon keys must exist; a zone rule needs two zones to fail over to."""
     zones = sorted({z for s in sc.servers for z in s.zones})
-    pools = sorted({s.pool for s in sc.servers})
+    pools = sorted({p for s in sc.servers for p in s.pools})
     for name, t in sc.tiers.items():
         unknown = [z for z in (t.zones or []) if z not in zones]
         if unknown:
@@ -378,33 +484,43 @@ def _check_domains(sc: "Scenario") -> None:
     if unknown:
         raise ValueError(f"energy.carbon_intensity: key(s) {unknown} name no zone ({', '.join(zones)}) "
                          f"or pool ({', '.join(pools)}) of the servers")
+
+
 def _check_inventory(inventory: list[InventoryItem], servers: list[Server]) -> None:
-    pool_of = {s.type: s.pool for s in servers}
-    initial = {s.type for s in servers if s.initial}
+    pools_of: dict[str, list[str]] = {}
+    for sv in servers:
+        pools_of.setdefault(sv.type, []).extend(sv.pools)
+    initial = {(p, sv.type) for sv in servers if sv.initial for p in sv.pools}
     seen = set()
     for i, item in enumerate(inventory):
         where = f"inventory[{i}]"
-        if item.server_type not in pool_of:
+        if item.server_type not in pools_of:
             raise ValueError(f"{where}: server type {item.server_type!r} is not in the server catalog "
-                             f"({', '.join(pool_of)})")
-        if item.pool is not None and item.pool != pool_of[item.server_type]:
-            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {pool_of[item.server_type]!r}, "
+                             f"({', '.join(pools_of)})")
+        pools = pools_of[item.server_type]
+        if item.pool is not None and item.pool not in pools:
+            raise ValueError(f"{where}: server type {item.server_type!r} is in pool {' / '.join(map(repr, pools))}, "
                              f"not {item.pool!r}")
-        key = (item.server_type, item.zone, item.rack)
+        if item.pool is None and len(pools) > 1:
+            raise ValueError(f"{where}: server type {item.server_type!r} is offered in pools {', '.join(pools)}; "
+                             "say which with inventory[].pool")
+        pool = item.pool if item.pool is not None else pools[0]
+        key = (pool, item.server_type, item.zone, item.rack)
         if key in seen:
             place = "".join(f" in {k} {v!r}" for k, v in (("zone", item.zone), ("rack", item.rack)) if v is not None)
             raise ValueError(f"{where}: server type {item.server_type!r}{place} is listed twice")
-        if item.server_type in initial:
+        if (pool, item.server_type) in initial:
             raise ValueError(f"{where}: server type {item.server_type!r} also has servers[].initial; "
                              "give the installed fleet once")
-        zones = next(s.zones for s in servers if s.type == item.server_type)
+        zones = next(sv.zones for sv in servers if sv.type == item.server_type and pool in sv.pools)
         if item.zone is not None and item.zone not in zones:
             raise ValueError(f"{where}: zone {item.zone!r} is not a zone of server type {item.server_type!r} "
                              f"(servers[].zones: {', '.join(zones)})")
         seen.add(key)
-    for t in {item.server_type for item in inventory}:
-        limit = next(s.max_count for s in servers if s.type == t)
-        total = sum(item.count for item in inventory if item.server_type == t)
+    for pool, t in sorted({(k[0], k[1]) for k in seen}):
+        limit = next(sv.max_count for sv in servers if sv.type == t and pool in sv.pools)
+        total = sum(item.count for item in inventory if item.server_type == t
+                    and (item.pool if item.pool is not None else pools_of[t][0]) == pool)
         if limit is not None and total > limit:
             raise ValueError(f"inventory: {total} {t} servers exceed its max_count {limit}")
 
@@ -459,11 +575,14 @@ def installed_fleet(scenario: "Scenario"):
     type (``servers[].initial`` plus the inventory)."""
     import pandas as pd
 
-    counts = {s.type: s.initial for s in scenario.servers}
+    # One row per (pool, type): a type offered in several pools is installed in each separately.
+    counts = {(p, s.type): s.initial for s in scenario.servers for p in s.pools}
     for item in scenario.inventory:
-        counts[item.server_type] += item.count
-    return pd.DataFrame({"pool": [s.pool for s in scenario.servers], "server_type": [s.type for s in scenario.servers],
-                         "installed": [counts[s.type] for s in scenario.servers]})
+        pool = item.pool if item.pool is not None else next(s.pools[0] for s in scenario.servers
+                                                            if s.type == item.server_type)
+        counts[(pool, item.server_type)] += item.count
+    return pd.DataFrame({"pool": [p for p, _ in counts], "server_type": [t for _, t in counts],
+                         "installed": list(counts.values())})
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -505,6 +624,11 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         for key in ("path", "catalog", "customers"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((path.parent / data[key]).resolve())
+    fc = raw.get("forecast")
+    if isinstance(fc, dict) and isinstance(fc.get("holidays"), str):
+        local = Path(fc["holidays"]) if Path(fc["holidays"]).is_absolute() else path.parent / fc["holidays"]
+        if local.exists():  # a file of dates beside the scenario that names it (else a country code)
+            fc["holidays"] = str(local.resolve())
     inventory = raw.get("inventory")
     if isinstance(inventory, str):  # a CSV file beside the scenario that names it
         file = Path(inventory) if Path(inventory).is_absolute() else (path.parent / inventory).resolve()
@@ -526,7 +650,7 @@ def load_scenario(path) -> Scenario:
     if inventory_file is not None:
         _check_inventory_types(raw, inventory_file)
     try:
-        return Scenario.model_validate({**raw, "source_path": path.resolve()})
+        scenario = Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -536,6 +660,23 @@ def load_scenario(path) -> Scenario:
                 msg = "unknown field (misspelt?)"
             lines.append(f"  {loc}: {msg}")
         raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
+    if scenario.forecast.holidays:
+        _check_holidays(path, scenario.forecast.holidays)
+    return scenario
+
+
+def _check_holidays(path: Path, spec: str) -> None:
+    """A holiday file must hold dates, a country code must be known (checked before the history
+    is read, so a typo costs no minutes)."""
+    from planner.errors import InputDataError, PlannerError
+    from planner.forecast import read_holidays
+
+    try:
+        read_holidays(spec, range(2020, 2021))
+    except InputDataError as exc:
+        raise ScenarioError(f"{path}: forecast.holidays: {exc}") from None
+    except PlannerError as exc:  # the holidays package is missing: not a scenario error, but say where
+        raise type(exc)(f"{path}: forecast.holidays: {exc}") from None
 
 
 def default_scenario() -> Scenario:

@@ -146,16 +146,21 @@ class SyntheticFleet:
         a = self.apps
         out = np.ones((len(times), len(a)), dtype=np.float64)
         launched = np.flatnonzero(a["launch_ds"].notna().to_numpy())
-        for j in launched:
-            row = a.iloc[j]
-            age = (times - row["launch_ds"]).total_seconds().to_numpy() / 86400.0
-            ramp = row["ramp_days"]
-            if row["took_off"]:
-                lvl = 1.0 / (1.0 + np.exp(-8.0 * (age / ramp - 0.5)))
-            else:
-                # Early interest, then it fades to a trickle.
-                lvl = row["fizzle_peak"] * np.clip(age / (ramp / 3), 0, 1) * np.exp(-np.clip(age - ramp / 3, 0, None) / ramp)
-            out[:, j] = np.where(age < 0, 0.0, lvl)
+        if launched.size == 0:
+            return out
+        # All launched apps at once ([t, launched] arrays; the same arithmetic per element as one
+        # app at a time, so the counts do not change).
+        sub = a.iloc[launched]
+        delta = np.asarray(times.values)[:, None] - pd.DatetimeIndex(sub["launch_ds"]).values[None, :]
+        age = pd.TimedeltaIndex(delta.ravel()).total_seconds().to_numpy().reshape(delta.shape) / 86400.0
+        ramp = sub["ramp_days"].to_numpy(dtype=np.float64)[None, :]
+        took_off = sub["took_off"].to_numpy(dtype=bool)[None, :]
+        with np.errstate(over="ignore"):
+            rise = 1.0 / (1.0 + np.exp(-8.0 * (age / ramp - 0.5)))
+        # Early interest, then it fades to a trickle.
+        fizzle = (sub["fizzle_peak"].to_numpy(dtype=np.float64)[None, :] * np.clip(age / (ramp / 3), 0, 1)
+                  * np.exp(-np.clip(age - ramp / 3, 0, None) / ramp))
+        out[:, launched] = np.where(age < 0, 0.0, np.where(took_off, rise, fizzle))
         return out
 
     def telemetry(self, interval: str | None = None) -> Telemetry:

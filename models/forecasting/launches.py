@@ -106,12 +106,15 @@ class LaunchSuccessModel:
         return 1.0 / (1.0 + np.exp(-z))
 
 
-def weekday_month_effects(daily: pd.DataFrame, *, category: str = "category", ds: str = "ds", y: str = "y") -> pd.DataFrame:
+def weekday_month_effects(daily: pd.DataFrame, *, category: str = "category", ds: str = "ds", y: str = "y",
+                          trend: bool = False) -> pd.DataFrame:
     """Multiplicative weekday and month effects of demand per category (Poisson GLM, log link).
 
-    log E[y] = α_category + β_category,weekday + γ_category,month, fitted per category on daily
-    totals. Returns one row per category and effect (``effect`` = ``weekday`` 0–6 / ``month``
-    1–12, ``level``, ``factor`` relative to the category's geometric mean).
+    log E[y] = α_category (+ δ_category·t) + β_category,weekday + γ_category,month, fitted per
+    category on daily totals; with ``trend`` the growth term δ·t (t in years) keeps a growing
+    category's later months from looking like its busy season. Returns one row per category and
+    effect (``effect`` = ``weekday`` 0–6 / ``month`` 1–12, ``level``, ``factor`` relative to the
+    category's geometric mean over the levels seen; NaN for a month never seen).
     """
     import statsmodels.api as sm
 
@@ -122,6 +125,8 @@ def weekday_month_effects(daily: pd.DataFrame, *, category: str = "category", ds
         mo = pd.get_dummies(pd.Categorical(t.month, categories=range(1, 13)), prefix="mo", drop_first=True, dtype=float)
         X = pd.concat([wd, mo], axis=1)
         X = X.loc[:, X.std() > 0]
+        if trend:
+            X["trend"] = np.asarray((t - t.min()) / pd.Timedelta("365.25D"), float)
         X.insert(0, "const", 1.0)
         with quiet():
             res = sm.GLM(g[y].to_numpy(float), X, family=sm.families.Poisson()).fit()

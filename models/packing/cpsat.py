@@ -95,6 +95,10 @@ def solve_subproblem_cpsat(instance: PackingInstance, sub: SubProblem, options: 
         if sub.type_limit[st] < n_p:
             ys = [y[p, k] for p in range(n_p) for k in range(n_k) if kinds.server_type[k] == st]
             model.add(sum(ys) <= int(sub.type_limit[st])).with_name(f"max_count[{st}]")
+    for c, (js, bad_kinds) in enumerate(sub.cuts):
+        for p in sorted(set.intersection(*(set(by_item[j]) for j in js))):
+            escape = [y[p, k] for k in range(n_k) if k not in bad_kinds]
+            model.add(sum(x[j, p] for j in js) <= len(js) - 1 + sum(escape)).with_name(f"chance_cut[{c},{p}]")
     if sub.symmetry:
         for c in np.unique(sub.pool_class):
             pool = sub.pool_of(int(c))

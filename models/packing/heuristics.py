@@ -14,8 +14,9 @@ All return a :class:`~models.packing.solution.Packing` that respects isolation, 
 distinct workers, spread and ``max_count``, or raise :class:`HeuristicFailure`.
 
 On a chance-constrained instance a worker's load is ``M + z sqrt(V)`` (:mod:`models.packing.risk`):
-the greedies keep each worker's additive sums (:class:`_Sums`) and test a candidate by the load of
-the worker with it; sizes and orders use each item's load alone (``mean + z sigma``).
+the greedies keep each worker's additive sums (mean, factor sums, idiosyncratic variance, the
+largest multiplier) and test a candidate by the load of every open worker with it; sizes and
+orders use each item's load alone (``mean + z sigma``).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class _Sums:
 
 
 class _Fleet:
-    """Open workers and their loads during a greedy pass.
+    """Open workers and their loads during a greedy pass (arrays over workers, so that a candidate
+    item is tested against every open worker at once).
 
     ``demand`` is what the linear check adds up (the items' demand, or the peak-based baseline's
     peaks); on a chance-constrained instance every worker must also hold the chance rule."""
@@ -114,10 +116,17 @@ class _Fleet:
         self.allowed = _type_mask(instance, types)[self.kinds.server_type]  # kinds new workers may take
         self.demand = demand
         self.chance = self.items.chance
-        self.sums: list[_Sums] = []
         # Each item's peak alone, per resource: what a worker must hold for it.
         self.alone = np.maximum(demand.max(axis=1), self.items.standalone().max(axis=1))  # [I, R]
-        self.loads: list[np.ndarray] = []
+        t_r = demand.shape[1:]
+        self._loads = np.zeros((0,) + t_r)
+        if self.chance:
+            self.mu, self.phi, self.psi = self.items.moments()
+            self.self_var = np.einsum("iktr,iktr->itr", self.phi, self.phi) + self.psi  # [I, T, R]
+            self._mu_sum = np.zeros((0,) + t_r)
+            self._f = np.zeros((0,) + self.phi.shape[1:])
+            self._p = np.zeros((0,) + t_r)
+            self._z = np.zeros(0)
         self.kind: list[int] = []
         self.iso: list[int] = []
         self.groups: list[set[int]] = []
@@ -125,35 +134,71 @@ class _Fleet:
         self.limit = instance.max_count
         self.item_worker = np.full(len(self.items), -1, dtype=np.int64)
 
-    def fits(self, i: int, w: int) -> bool:
-        k = self.kind[w]
-        ok = (
-            self.iso[w] == self.items.iso_class[i]
-            and self.kinds.level[k] >= self.items.headroom[i] - 1e-12
-            and self.items.group[i] not in self.groups[w]
-            and bool(np.all(self.loads[w] + self.demand[i] <= self.kinds.capacity[k][None, :] + _TOL))
-        )
-        if ok and self.chance:
-            ok = bool(np.all(self.sums[w].with_each(np.array([i]))[0] <= self.kinds.capacity[k][None, :] + _TOL))
+    @property
+    def loads(self) -> np.ndarray:
+        """``[W, T, R]`` sums of ``demand`` of the open workers."""
+        return self._loads[: len(self.kind)]
+
+    def _with(self, i: int, ws: np.ndarray) -> np.ndarray:
+        """``[n, T, R]`` load of workers ``ws`` with item ``i`` added, under the instance's rule."""
+        if not self.chance:
+            return self._loads[ws] + self.demand[i][None]
+        f = self._f[ws]
+        var = (np.einsum("nktr,nktr->ntr", f, f) + 2.0 * np.einsum("nktr,ktr->ntr", f, self.phi[i])
+               + self._p[ws] + self.self_var[i][None])
+        z = np.maximum(self._z[ws], self.items.z[i])
+        mean = self._mu_sum[ws] + self.mu[i][None]
+        return mean + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
+
+    def fitting(self, i: int) -> np.ndarray:
+        """Boolean mask of the open workers that can take item ``i`` (class, headroom, distinct
+        shards, the linear check of ``demand`` and, on a chance-constrained instance, the rule)."""
+        n = len(self.kind)
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        kind = np.asarray(self.kind)
+        cap = self.kinds.capacity[kind]  # [n, R]
+        ok = (np.asarray(self.iso) == self.items.iso_class[i]) & (self.kinds.level[kind] >= self.items.headroom[i] - 1e-12)
+        if self.items.n_shards[i] > 1:
+            g = int(self.items.group[i])
+            ok &= np.array([g not in gs for gs in self.groups])
+        ws = np.flatnonzero(ok)
+        if ws.size:
+            fit = np.all(self._loads[ws] + self.demand[i][None] <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
+            ok[ws] = fit
+            ws = ws[fit]
+            if self.chance and ws.size:
+                ok[ws] = np.all(self._with(i, ws) <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
         return ok
 
-    def load(self, w: int) -> np.ndarray:
-        """``[T, R]`` load of worker ``w`` under the instance's rule."""
-        return self.sums[w].load() if self.chance else self.loads[w]
+    def fits(self, i: int, w: int) -> bool:
+        return bool(self.fitting(i)[w])
+
+    def load(self, w) -> np.ndarray:
+        """``[T, R]`` load of worker ``w`` (or ``[n, T, R]`` of an index array) under the rule."""
+        if not self.chance:
+            return self._loads[w]
+        f = self._f[w]
+        var = np.einsum("...ktr,...ktr->...tr", f, f) + self._p[w]
+        return self._mu_sum[w] + np.asarray(self._z[w])[..., None, None] * np.sqrt(np.maximum(var, 0.0))
 
     def load_with(self, i: int, w: int) -> np.ndarray:
         """``[T, R]`` load of worker ``w`` with item ``i`` added."""
-        if self.chance:
-            return self.sums[w].with_each(np.array([i]))[0]
-        return self.loads[w] + self.demand[i]
+        return self._with(i, np.array([w]))[0]
 
     def can_open(self, k: int) -> bool:
         return self.counts[self.kinds.server_type[k]] < self.limit[self.kinds.server_type[k]]
 
     def open(self, k: int, iso: int) -> int:
-        self.loads.append(np.zeros(self.demand.shape[1:]))
-        if self.chance:
-            self.sums.append(_Sums(self.items))
+        n = len(self.kind)
+        if n == len(self._loads):  # grow the arrays (doubling)
+            grow = max(8, n)
+            self._loads = np.concatenate([self._loads, np.zeros((grow,) + self._loads.shape[1:])])
+            if self.chance:
+                self._mu_sum = np.concatenate([self._mu_sum, np.zeros((grow,) + self._mu_sum.shape[1:])])
+                self._f = np.concatenate([self._f, np.zeros((grow,) + self._f.shape[1:])])
+                self._p = np.concatenate([self._p, np.zeros((grow,) + self._p.shape[1:])])
+                self._z = np.concatenate([self._z, np.zeros(grow)])
         self.kind.append(k)
         self.iso.append(iso)
         self.groups.append(set())
@@ -161,9 +206,12 @@ class _Fleet:
         return len(self.kind) - 1
 
     def place(self, i: int, w: int) -> None:
-        self.loads[w] += self.demand[i]
+        self._loads[w] += self.demand[i]
         if self.chance:
-            self.sums[w].add(i)
+            self._mu_sum[w] += self.mu[i]
+            self._f[w] += self.phi[i]
+            self._p[w] += self.psi[i]
+            self._z[w] = max(self._z[w], float(self.items.z[i]))
         self.groups[w].add(int(self.items.group[i]))
         self.item_worker[i] = w
 
@@ -193,13 +241,9 @@ def _ffd(instance: PackingInstance, demand: np.ndarray, order: np.ndarray,
     fleet = _Fleet(instance, demand, types)
     preferred = preferred_kinds(instance, None if demand is instance.items().demand else demand, types)
     for i in order:
-        for w in range(len(fleet.kind)):
-            if fleet.fits(i, w):
-                fleet.place(i, w)
-                break
-        else:
-            w = fleet.open(fleet.kind_for(i, preferred), int(fleet.items.iso_class[i]))
-            fleet.place(i, w)
+        fit = np.flatnonzero(fleet.fitting(i))
+        w = int(fit[0]) if fit.size else fleet.open(fleet.kind_for(i, preferred), int(fleet.items.iso_class[i]))
+        fleet.place(i, w)
     return _finish(instance, fleet.packing())
 
 
@@ -363,16 +407,16 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
         order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     for i in order:
         best, best_key = -1, None
-        for w in range(len(fleet.kind)):
-            if not fleet.fits(i, w):
-                continue
-            cap = kinds.capacity[fleet.kind[w]]
-            before = (fleet.load(w) / cap).max()
-            after = (fleet.load_with(i, w) / cap).max()
-            exact_level = np.isclose(kinds.level[fleet.kind[w]], items.headroom[i])
-            key = (not exact_level, round(after - before, 9), -before)
-            if best_key is None or key < best_key:
-                best, best_key = w, key
+        ws = np.flatnonzero(fleet.fitting(i))
+        if ws.size:
+            cap = kinds.capacity[np.asarray(fleet.kind)[ws]][:, None, :]  # [n, 1, R]
+            before = (fleet.load(ws) / cap).max(axis=(1, 2))
+            after = (fleet._with(i, ws) / cap).max(axis=(1, 2))
+            exact = np.isclose(kinds.level[np.asarray(fleet.kind)[ws]], items.headroom[i])
+            for w, e, b_, a_ in zip(ws, exact, before, after):
+                key = (not e, round(a_ - b_, 9), -b_)
+                if best_key is None or key < best_key:
+                    best, best_key = int(w), key
         if best < 0:
             best = fleet.open(fleet.kind_for(i, preferred), int(items.iso_class[i]))
         fleet.place(i, best)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -352,6 +353,26 @@ class PackingInstance:
     def idio(self) -> np.ndarray:
         """Per group, the idiosyncratic share ``d`` of the factor model (1 without correlation)."""
         return self._cache.get("idio", np.ones(self.n_groups))
+
+    @property
+    def monotone_risk(self) -> bool:
+        """True when no two groups are negatively correlated: adding a group to a worker can then
+        never lower its load, so a set that overflows overflows with anything added (the cuts of the
+        exact models are valid and their bounds are bounds)."""
+        if "monotone" not in self._cache:
+            b = self.loadings if self.loadings is not None else np.zeros((self.n_groups, 0))
+            off = b @ b.T
+            np.fill_diagonal(off, 0.0)
+            self._cache["monotone"] = bool(off.min(initial=0.0) >= -1e-12)
+        return self._cache["monotone"]
+
+    def set_load(self, items: np.ndarray) -> np.ndarray:
+        """``[slot, resource]`` load of a worker holding the given items (indices into :meth:`items`)."""
+        it = self.items()
+        idx = np.asarray(items, dtype=np.int64)
+        sub = dataclasses.replace(it, **{f.name: (None if getattr(it, f.name) is None else getattr(it, f.name)[idx])
+                                         for f in dataclasses.fields(it)})
+        return self.effective_loads(np.zeros(len(idx), dtype=np.int64), 1, sub)[0]
 
     def correlation_matrix(self) -> np.ndarray:
         """The groups' correlation as used by every check: ``B B^T + diag(d)``."""

@@ -91,6 +91,11 @@ def solve_subproblem_milp(instance: PackingInstance, sub: SubProblem, options: S
         if sub.type_limit[st] < n_p:
             ys = [y[p, k] for p in range(n_p) for k in range(n_k) if kinds.server_type[k] == st]
             prob += pulp.lpSum(ys) <= int(sub.type_limit[st]), f"max_count[{instance.server_types[st].name}]"
+    for c, (js, bad_kinds) in enumerate(sub.cuts):
+        for p in sorted(set.intersection(*(set(by_item[j]) for j in js))):
+            escape = [y[p, k] for k in range(n_k) if k not in bad_kinds]
+            prob += (pulp.lpSum(x[j, p] for j in js) - pulp.lpSum(escape) <= len(js) - 1,
+                     f"chance_cut[{c},p{p}]")
     if sub.symmetry:
         for c in np.unique(sub.pool_class):
             pool = sub.pool_of(int(c))

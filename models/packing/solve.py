@@ -18,14 +18,15 @@ verification on the full slot grid.
 Every returned plan has passed :func:`~models.packing.verify.find_violations`; a plan that fails it
 is never returned (status ``error``).
 
-On a chance-constrained instance the backends see a linear stand-in of the chance constraint: each
-item's demand becomes ``mean + z_w * share`` where ``share`` is its Euler share of its current
-worker's pooled spread, ``max(0, Cov(i, S_w)) * sqrt(V_w) / sum_j max(0, Cov(j, S_w))``; the shares
-of a worker sum to ``sqrt(V_w)``, so the current plan is exactly as full in the stand-in as it is
-under the chance rule. Every plan a backend returns is then checked under the real rule; where it
-fails, the stand-in's risk part is inflated by the excess and the model solved again (the exact
-model, up to 3 times) or the step is rejected (neighbourhoods). Bounds of the stand-in model are not
-bounds of the real problem and are not used.
+On a chance-constrained instance the backends see the chord relaxation of the chance constraint
+(:func:`~models.packing.bounds.chord_demand`, linear, satisfied by every real plan) plus *cover cuts*:
+each plan a backend returns is checked under the real rule; for every worker that overflows, its
+items are reduced to a minimal set that still overflows the worker's kinds, and a cut forbids that
+set on a worker of those kinds; the model is solved again until its plan holds (lazy constraint
+generation). When no two groups are negatively correlated, feasibility is monotone (a set that
+overflows overflows with anything added), so the cuts remove no real plan: the procedure is exact
+and the backend's bound is a bound. With negative correlations a cut may remove real plans (never
+an invalid one is accepted) and the bounds are not used.
 """
 
 from __future__ import annotations
@@ -61,42 +62,49 @@ def _sub_solver(backend: str):
     return solve_subproblem_milp
 
 
-def surrogate_demand(instance: PackingInstance, packing: Packing | None, inflate: float = 1.0) -> np.ndarray:
-    """``[item, slot, resource]`` linear stand-in of the chance constraint around ``packing`` (module
-    docstring); the items' demand on a linear instance, their load alone without a packing."""
-    it = instance.items()
-    if not it.chance:
-        return it.demand
-    if packing is None:
-        return it.demand + inflate * (it.standalone() - it.demand)
-    mu, phi, psi = it.moments()
-    w = packing.item_worker
-    n_w = len(packing.worker_kind)
-    fsum = np.zeros((n_w,) + phi.shape[1:])
-    np.add.at(fsum, w, phi)
-    var = np.einsum("wktr,wktr->wtr", fsum, fsum)
-    np.add.at(var, w, psi)
-    z = np.zeros(n_w)
-    np.maximum.at(z, w, it.z)
-    share = np.maximum(np.einsum("iktr,iktr->itr", phi, fsum[w]) + psi, 0.0)
-    total = np.zeros((n_w,) + mu.shape[1:])
-    np.add.at(total, w, share)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total[w] > 0, share * np.sqrt(np.maximum(var[w], 0.0)) / total[w], 0.0)
-    return mu + inflate * z[w][:, None, None] * share
-
-
-def _excess(instance: PackingInstance, packing: Packing) -> float:
-    """Largest load above capacity relative to the capacity (0 when the plan holds)."""
+def infeasible_sets(instance: PackingInstance, packing: Packing, workers=None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Cover cuts of a plan (module docstring): for each worker of ``packing`` (or of ``workers``)
+    that overflows, ``(items, kinds)``: a minimal subset of its items that still overflows every kind
+    in ``kinds`` (the kinds too small or too strict for the worker's whole set). Items are dropped
+    smallest first while the rest still overflows those kinds."""
     kinds = instance.kinds()
-    cap = kinds.capacity[packing.worker_kind][:, None, :]
-    loads = instance.effective_loads(packing.item_worker, len(packing.worker_kind))
-    return float(np.maximum((loads - cap) / cap, 0.0).max())
-
-
-def _initial_slots(instance: PackingInstance, candidates: np.ndarray, demand: np.ndarray) -> np.ndarray:
     it = instance.items()
-    d = demand[:, candidates, :]
+    cap = kinds.capacity  # [K, R]
+    size = (it.standalone() / instance.capacity.max(axis=0)[None, None, :]).max(axis=(1, 2))
+    out = []
+    ws = np.unique(packing.item_worker) if workers is None else workers
+    for w in ws:
+        members = np.flatnonzero(packing.item_worker == w)
+        if members.size == 0:
+            continue
+        load = instance.set_load(members)  # [T, R]
+        bad = np.flatnonzero((load[None] > cap[:, None, :] * (1 + 1e-9) + 1e-12).any(axis=(1, 2)))
+        if int(packing.worker_kind[w]) not in bad:
+            continue
+        keep = list(members[np.argsort(-size[members], kind="stable")])
+        for i in sorted(members, key=lambda i: (size[i], i)):
+            if len(keep) <= 1:
+                break
+            rest = [j for j in keep if j != i]
+            rest_load = instance.set_load(np.array(rest))
+            if np.all((rest_load[None] > cap[bad][:, None, :] * (1 + 1e-9) + 1e-12).any(axis=(1, 2))):
+                keep = rest
+        out.append((tuple(sorted(int(i) for i in keep)), tuple(int(k) for k in bad)))
+    return out
+
+
+def _with_cuts(sub, cut_pool, instance) -> object:
+    """``sub`` with the chord relaxation as demand and the pool's cuts among its items."""
+    from models.packing.bounds import chord_demand
+
+    pos = {int(i): j for j, i in enumerate(sub.items)}
+    cuts = tuple((tuple(pos[i] for i in items), kinds) for items, kinds in cut_pool if all(i in pos for i in items))
+    return dataclasses.replace(sub, demand=chord_demand(instance)[sub.items], cuts=cuts)
+
+
+def _initial_slots(instance: PackingInstance, candidates: np.ndarray, demand: np.ndarray | None = None) -> np.ndarray:
+    it = instance.items()
+    d = (it.demand if demand is None else demand)[:, candidates, :]
     picks = set(candidates[d.argmax(axis=1).ravel()].tolist())
     for c in np.unique(it.iso_class):
         agg = d[it.iso_class == c].sum(axis=0)
@@ -116,40 +124,25 @@ def _apply(instance: PackingInstance, packing: Packing, sub, sol: SubSolution, w
 
 
 def _exact(instance, backend, options, start, deadline, stats):
+    if instance.chance:
+        return _exact_chance(instance, backend, options, start, deadline, stats)
     solve_sub = _sub_solver(backend)
-    chance = instance.chance
-    inflate = 1.0
-    demand = surrogate_demand(instance, start)
-    candidates = dominant_slots(demand)
-    slots = _initial_slots(instance, candidates, demand)
+    candidates = dominant_slots(instance.items().demand)
+    slots = _initial_slots(instance, candidates)
     best, best_cost = start, (packing_cost(instance, start) if start is not None else np.inf)
     bound, status = -np.inf, SolveStatus.TIMED_OUT
-    relax_bound = -np.inf
-    if chance:
-        # The relaxation first: its bound often meets the plan (proven optimal), and its own plan
-        # often holds the real rule.
-        half = time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0)
-        relax_bound, relaxed = _relaxation(instance, solve_sub, options, best, half, stats)
-        if relaxed is not None and packing_cost(instance, relaxed) < best_cost - 1e-9:
-            best, best_cost = relaxed, packing_cost(instance, relaxed)
-        if best is not None and best_cost <= relax_bound * (1 + options.mip_gap) + 1e-9:
-            stats.update(rounds=0, slots_used=0, slots_nondominated=int(len(candidates)))
-            return best, relax_bound, SolveStatus.OPTIMAL
-    rounds = retries = 0
+    rounds = 0
     while True:
         rounds += 1
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
             break
         sub = full_problem(instance, slots, hint=best)
-        if chance:
-            sub = dataclasses.replace(sub, demand=surrogate_demand(instance, best, inflate)[sub.items])
         sol = solve_sub(instance, sub, options, remaining)
         if sol.status == SolveStatus.INFEASIBLE:
-            if not chance:
-                status = SolveStatus.INFEASIBLE  # the stand-in's infeasibility proves nothing
+            status = SolveStatus.INFEASIBLE
             break
-        if np.isfinite(sol.bound) and not chance:
+        if np.isfinite(sol.bound):
             bound = max(bound, sol.bound)  # a bound on a subset of the constraints is a bound
         if not sol.status.has_solution:
             status = sol.status if best is None else SolveStatus.FEASIBLE
@@ -158,57 +151,81 @@ def _exact(instance, backend, options, start, deadline, stats):
         item_worker[sub.items] = sol.item_worker
         kinds_of = np.where(sol.worker_kind >= 0, sol.worker_kind, 0)
         cand = Packing(item_worker, kinds_of)
-        violated = violated_slots(instance, cand)
-        bad = np.setdiff1d(violated, slots)
+        bad = np.setdiff1d(violated_slots(instance, cand), slots)
         if bad.size:
             # Add the violated slots and re-solve (the solver never saw them).
             slots = np.union1d(slots, bad)
             stats["slots_added"] = stats.get("slots_added", 0) + int(bad.size)
             continue
-        if violated.size:
-            # Only the stand-in of the chance rule can be wrong here: inflate its risk part.
-            retries += 1
-            stats["surrogate_retries"] = stats.get("surrogate_retries", 0) + 1
-            if retries > _SURROGATE_RETRIES:
-                status = SolveStatus.FEASIBLE if best is not None else SolveStatus.TIMED_OUT
-                break
-            inflate *= 1.0 + _excess(instance, cand) + 0.01
+        cand = compact(instance, cand)
+        cost = packing_cost(instance, cand)
+        if cost <= best_cost + 1e-9:
+            best, best_cost = cand, cost
+        status = SolveStatus.OPTIMAL if sol.status == SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+        break
+    stats.update(rounds=rounds, slots_used=int(len(slots)), slots_nondominated=int(len(candidates)))
+    if best is not None and status == SolveStatus.TIMED_OUT:
+        status = SolveStatus.FEASIBLE
+    return best, bound, status
+
+
+def _exact_chance(instance, backend, options, start, deadline, stats):
+    """The exact model of a chance-constrained instance: the chord relaxation on its non-dominated
+    slots with cover cuts added until the plan holds (module docstring). Exact, with a valid bound,
+    when the risk is monotone; otherwise a heuristic whose plans are still checked."""
+    from models.packing.bounds import chord_demand
+
+    solve_sub = _sub_solver(backend)
+    monotone = instance.monotone_risk
+    chord = chord_demand(instance)
+    candidates = dominant_slots(chord)
+    slots = _initial_slots(instance, candidates, chord)  # slot generation, as in the linear model
+    best, best_cost = start, (packing_cost(instance, start) if start is not None else np.inf)
+    bound, status = -np.inf, SolveStatus.TIMED_OUT
+    cut_pool: list = []
+    rounds = 0
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0.05:
+            break
+        rounds += 1
+        sub = _with_cuts(full_problem(instance, slots, hint=best), cut_pool, instance)
+        sol = solve_sub(instance, sub, options, remaining)
+        if sol.status == SolveStatus.INFEASIBLE:
+            status = SolveStatus.INFEASIBLE if monotone else (SolveStatus.FEASIBLE if best is not None else status)
+            break
+        if monotone and np.isfinite(sol.bound):
+            bound = max(bound, sol.bound)  # a bound of a relaxation is a bound
+        if not sol.status.has_solution:
+            status = sol.status if best is None else SolveStatus.FEASIBLE
+            break
+        item_worker = np.empty(len(sub.items), dtype=np.int64)
+        item_worker[sub.items] = sol.item_worker
+        cand = Packing(item_worker, np.where(sol.worker_kind >= 0, sol.worker_kind, 0))
+        loads = np.zeros((len(cand.worker_kind),) + chord.shape[1:])
+        np.add.at(loads, cand.item_worker, chord)
+        over = loads > instance.kinds().capacity[cand.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
+        missing = np.setdiff1d(np.flatnonzero(over.any(axis=(0, 2))), slots)
+        if missing.size:  # the relaxation itself fails on slots the model did not see
+            slots = np.union1d(slots, missing)
+            stats["slots_added"] = stats.get("slots_added", 0) + int(missing.size)
+            continue
+        cuts = infeasible_sets(instance, cand)
+        if cuts:
+            cut_pool += cuts
+            stats["chance_cuts"] = stats.get("chance_cuts", 0) + len(cuts)
             continue
         cand = compact(instance, cand)
         cost = packing_cost(instance, cand)
         if cost <= best_cost + 1e-9:
             best, best_cost = cand, cost
-        optimal = sol.status == SolveStatus.OPTIMAL and not chance
+        optimal = sol.status == SolveStatus.OPTIMAL and monotone
         status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
         break
     stats.update(rounds=rounds, slots_used=int(len(slots)), slots_nondominated=int(len(candidates)))
     if best is not None and status == SolveStatus.TIMED_OUT:
         status = SolveStatus.FEASIBLE
-    return best, max(bound, relax_bound), status
-
-
-def _relaxation(instance, solve_sub, options, best, deadline, stats):
-    """The exact model on the chord relaxation of the chance constraint
-    (:func:`~models.packing.bounds.chord_demand`: every real plan satisfies it), on its
-    non-dominated slots, with ``best`` as the hint (feasible there too). Returns its lower bound and
-    its plan when that plan also holds the real rule (then it is optimal), else ``None``."""
-    from models.packing.bounds import chord_demand
-
-    chord = chord_demand(instance)
-    slots = dominant_slots(chord)
-    sub = full_problem(instance, slots, hint=best)
-    sub = dataclasses.replace(sub, demand=chord[sub.items])
-    sol = solve_sub(instance, sub, options, deadline - time.perf_counter())
-    value = sol.objective if sol.status == SolveStatus.OPTIMAL else (sol.bound if np.isfinite(sol.bound) else -np.inf)
-    stats["bound_relaxation"] = float(value)
-    plan = None
-    if sol.status.has_solution:
-        item_worker = np.empty(len(sub.items), dtype=np.int64)
-        item_worker[sub.items] = sol.item_worker
-        cand = Packing(item_worker, np.where(sol.worker_kind >= 0, sol.worker_kind, 0))
-        if violated_slots(instance, cand).size == 0:
-            plan = compact(instance, cand)
-    return float(value), plan
+    return best, bound, status
 
 
 def _loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
@@ -238,6 +255,13 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
         cls[w] = it.iso_class[i]
     tabu_until: dict[int, int] = {}
     target, misses = -1, 0
+    cut_pool: list = []  # cover cuts of the chance constraint, kept for later neighbourhoods
+    if instance.chance:
+        from models.packing.bounds import chord_demand
+
+        row_demand = chord_demand(instance)
+    else:
+        row_demand = it.demand
     if max_iterations is None:
         max_iterations = options.lns_max_iterations
     iterations = improved = emptied = 0
@@ -273,18 +297,11 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
         partners = rng.choice(shortlist, size=m, replace=False)
         workers = np.concatenate([[target], np.sort(partners)]).astype(np.int64)
         members = np.flatnonzero(np.isin(best.item_worker, workers))
-        demand = surrogate_demand(instance, best)
-        slots = dominant_slots(demand[members])
+        slots = dominant_slots(row_demand[members])
         sub = neighbourhood_problem(instance, best, workers, slots, weight)
-        if instance.chance:
-            sub = dataclasses.replace(sub, demand=demand[sub.items])
         old_cost = float(kinds.cost[best.worker_kind[workers]].sum())
         old_left = int(weight[best.item_worker == target].sum())
-        remaining = deadline - time.perf_counter()
-        if options.deterministic:
-            sol = solve_sub(instance, sub, options, remaining, det_limit=options.lns_step_s)
-        else:
-            sol = solve_sub(instance, sub, options, min(options.lns_step_s, remaining))
+        sol = _solve_step(instance, solve_sub, sub, options, deadline, cut_pool, stats)
         accepted = False
         if sol.status.has_solution:
             new_left = int(sum(weight[i] for j, i in enumerate(sub.items) if sol.item_worker[j] == 0))
@@ -304,10 +321,46 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
     return compact(instance, best)
 
 
+def _solve_step(instance, solve_sub, sub, options, deadline, cut_pool, stats):
+    """One neighbourhood solve; on a chance-constrained instance with cover cuts until its plan
+    holds (rounds share the step's time; the cuts found join ``cut_pool``)."""
+    def once(problem):
+        remaining = deadline - time.perf_counter()
+        if options.deterministic:
+            return solve_sub(instance, problem, options, remaining, det_limit=options.lns_step_s)
+        return solve_sub(instance, problem, options, min(options.lns_step_s, remaining))
+
+    if not instance.chance:
+        return once(sub)
+    step_end = time.perf_counter() + options.lns_step_s
+    while True:
+        sol = once(_with_cuts(sub, cut_pool, instance))
+        if not sol.status.has_solution:
+            return sol
+        local = Packing(np.asarray(sol.item_worker, dtype=np.int64), np.where(sol.worker_kind >= 0, sol.worker_kind, 0))
+        sub_inst_cuts = []
+        for items_local, bad in _local_cuts(instance, sub, local):
+            sub_inst_cuts.append((tuple(int(sub.items[j]) for j in items_local), bad))
+        if not sub_inst_cuts:
+            return sol
+        cut_pool += sub_inst_cuts
+        stats["chance_cuts"] = stats.get("chance_cuts", 0) + len(sub_inst_cuts)
+        if time.perf_counter() >= min(step_end, deadline - 0.1):
+            return dataclasses.replace(sol, status=SolveStatus.TIMED_OUT)
+
+
+def _local_cuts(instance, sub, local: Packing):
+    """Cover cuts of a sub-problem's plan, in sub-problem positions."""
+    pos = {int(i): j for j, i in enumerate(sub.items)}
+    plan = Packing(np.full(len(instance.items()), -1, dtype=np.int64), local.worker_kind)
+    plan.item_worker[sub.items] = local.item_worker
+    return [(tuple(pos[i] for i in items), bad)
+            for items, bad in infeasible_sets(instance, plan, workers=np.unique(local.item_worker))]
+
+
 # Neighbourhood search: failures in a row before the target changes; steps a given-up target rests.
 _PATIENCE = 4
 _TABU = 20
-_SURROGATE_RETRIES = 3  # re-solves of the exact model with an inflated stand-in of the chance rule
 
 
 def _shrink(instance, plan, options, deadline, stats, bound):

@@ -30,7 +30,9 @@ class SubProblem:
     item ``j`` on pool worker 0, the worker the search tries to empty: the objective becomes
     ``cost * M + sum_j target_weight[j] x[j, 0]`` with ``M`` larger than the second term.
     ``demand`` (``[item, slot, resource]``, all slots) replaces the items' demand in the capacity
-    rows: the linear stand-in for the chance constraint (see :mod:`models.packing.solve`).
+    rows (the chord relaxation of the chance constraint, see :mod:`models.packing.solve`), and each
+    of ``cuts`` ``(positions, kinds)`` forbids the items at those positions to share a pool worker
+    of one of those kinds: ``sum_{j in S} x[j, p] <= |S| - 1 + sum_{k not in kinds} y[p, k]``.
     """
 
     items: np.ndarray
@@ -44,6 +46,7 @@ class SubProblem:
     symmetry: bool = True
     target_weight: np.ndarray | None = None
     demand: np.ndarray | None = None
+    cuts: tuple = ()
 
     def item_demand(self, instance: PackingInstance) -> np.ndarray:
         """``[item, slot, resource]`` demand of the sub-problem's items in the capacity rows."""

@@ -69,12 +69,13 @@ def register(app: typer.Typer) -> None:
         n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel workers (-1 = all cores)."),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
         report: Optional[Path] = typer.Option(None, "--report", help="Side file of models and backtest errors (default: <out>.models.csv)."),
+        holidays: Optional[str] = typer.Option(None, "--holidays", help="Holiday dates: a file (one date a line, or a ds/date column) or a country code (US, DE-BY; needs the holidays package)."),
     ) -> None:
         """Forecast demand (mean, q50, q90, q95, q99) per series with a backtested model choice."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         from planner.errors import InputDataError
-        from planner.forecast import _check_freq, forecast_long, run_demand_forecast
+        from planner.forecast import _check_freq, calibration_summary, forecast_long, read_holidays, run_demand_forecast
         from planner.io import check_output, read_table, write_table
 
         if (demand is None) == (telemetry is None):
@@ -89,12 +90,15 @@ def register(app: typer.Typer) -> None:
         source = demand or telemetry
         if not source.exists():
             raise InputDataError("file not found", path=source)
+        # A country's calendar over a wide span of years: cheap, and it covers any history and horizon.
+        holiday_dates = read_holidays(holidays, range(1990, 2101)) if holidays else None
         with captured_warnings():
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=err_console, transient=True) as bar:
                 task = bar.add_task("forecasting series", total=None)
                 advance = lambda k: bar.advance(task, k)  # noqa: E731
-                common = dict(freq=freq, models=names, n_windows=n_windows, n_jobs=n_jobs, scheduler=scheduler, progress=advance, path=source)
+                common = dict(freq=freq, models=names, n_windows=n_windows, n_jobs=n_jobs, scheduler=scheduler, progress=advance,
+                              path=source, holidays=holiday_dates)
                 if demand is not None:
                     table = read_table(demand)
                     n = table["group_id"].nunique() * len(resources.split(",")) if "group_id" in table else None
@@ -105,8 +109,11 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, total=table["unique_id"].nunique())
                     run = forecast_long(table, horizon, **common)
         report = report or out.with_name(out.stem + ".models.csv")
+        calibration = report.with_name(report.name.replace(".models.csv", "") + ".calibration.csv") \
+            if report.name.endswith(".models.csv") else report.with_name(report.stem + ".calibration.csv")
         write_table(run.forecast, out)
         write_table(run.report, report)
+        write_table(run.calibration, calibration)
         counts = run.report["model"].value_counts().to_dict()
         console.print(
             f"wrote {len(run.forecast)} rows for {len(run.report)} series to {out}; models: "
@@ -114,3 +121,8 @@ def register(app: typer.Typer) -> None:
             + f"; median backtest MASE {run.report['mase'].median():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
             highlight=False,
         )
+        cov = calibration_summary(run)
+        if cov["coverage"]:
+            console.print("held-out coverage by lead time (q90/q95/q99): " + "; ".join(
+                f"{b} {v.get('q90', float('nan')):.2f}/{v.get('q95', float('nan')):.2f}/{v.get('q99', float('nan')):.2f}"
+                for b, v in cov["coverage"].items()) + f"; calibration {calibration}", highlight=False)

@@ -37,7 +37,9 @@ def _read_inputs(demand: Path, groups: Path | None, servers: Path | None, tiers:
 
 @handle_errors
 def pack(
-    demand: Path = typer.Option(..., "--demand", help="ResourceDemand (group_id, ds, cpu_cores, memory_gb) or Forecast table."),
+    demand: Path = typer.Option(None, "--demand", help="ResourceDemand (group_id, ds, cpu_cores, memory_gb) or Forecast table."),
+    cbp: Path = typer.Option(None, "--cbp", help="A chance-constrained bin-packing instance (.cbp file) instead of --demand: "
+                             "writes bins.csv (item, bin) and summary.json (bins, lower_bound, runtime_s)."),
     servers: Path = typer.Option(None, "--servers", help="ServerCatalog file (default: the built-in catalog)."),
     groups: Path = typer.Option(None, "--groups", help="Groups table group_id, customer, tier (default: no rules)."),
     tiers: Path = typer.Option(None, "--tiers", help="Tiers table (default: premium/standard/economy/dedicated)."),
@@ -51,15 +53,22 @@ def pack(
                                  help="Spread load over the final fleet (same cost, less load near capacity)."),
     out: Path = typer.Option(..., "--out", help="Output folder for assignment.csv, workers.csv, summary.json."),
 ) -> None:
-    """Pack groups onto workers; write assignment.csv, workers.csv and summary.json (atomically)."""
+    """Pack groups onto workers; write assignment.csv, workers.csv and summary.json (atomically).
+    With ``--cbp FILE`` pack a chance-constrained bin-packing instance (docs/packing.md)."""
+    from planner.errors import InputDataError
     from planner.io import atomic_dir, check_output, write_json, write_table
     from planner.packing import assignment_frame, solve, summary, workers_frame
 
+    if (demand is None) == (cbp is None):
+        raise InputDataError("give exactly one of --demand (a demand or forecast table) and --cbp (a .cbp file)")
     check_output(out)
-    instance = _read_inputs(demand, groups, servers, tiers)
     extra = {"lns_max_iterations": iterations, "deterministic": True} if iterations else {}
     if not balance:
         extra["balance_moves"] = 0
+    if cbp is not None:
+        _pack_cbp(cbp, backend.value, time_limit, threads, seed, extra, out)
+        return
+    instance = _read_inputs(demand, groups, servers, tiers)
     result = solve(instance, backend.value, time_limit_s=time_limit, workers=threads, seed=seed, **extra)
     info = summary(result)
     with atomic_dir(out) as tmp:
@@ -72,6 +81,24 @@ def pack(
         f"(bound {info['bound']:.2f}, gap {100 * (info['gap'] or 0):.2f}%{ratio}) in {info['runtime_s']:.1f} s -> {out}",
         highlight=False,
     )
+
+
+def _pack_cbp(path: Path, backend: str, time_limit: float, threads: int, seed: int, extra: dict, out: Path) -> None:
+    """``planner pack --cbp``: bins.csv (``item`` = 0-based position in the file, ``bin``) and
+    summary.json (``bins``, ``lower_bound`` (a whole number of bins), ``runtime_s`` and details)."""
+    import pandas as pd
+
+    from planner.cbp import read_cbp, solve_cbp
+    from planner.io import atomic_dir, write_json, write_table
+
+    instance = read_cbp(path)
+    result, bins, info = solve_cbp(instance, backend, time_limit_s=time_limit, workers=threads, seed=seed, **extra)
+    with atomic_dir(out) as tmp:
+        write_table(pd.DataFrame({"item": range(instance.n), "bin": bins}), tmp / "bins.csv")
+        write_json(info, tmp / "summary.json")
+    proven = " (optimal)" if info["bins"] <= info["lower_bound"] else ""
+    console.print(f"{info['status']}: {info['bins']} bins{proven}, lower bound {info['lower_bound']} in "
+                  f"{info['runtime_s']:.1f} s -> {out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

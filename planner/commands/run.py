@@ -151,6 +151,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("planner-out"), "--out", "-o", help="Output folder."),
         force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
+        scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786): forecast "
+                                      "series and pack pools and weeks as tasks on that cluster."),
+        workers: int = typer.Option(None, "--workers", help="Start a local Dask cluster of N worker processes for "
+                                    "the run's tasks (needs the dask extra)."),
         history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
         no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
         backtest: bool = typer.Option(False, "--backtest", help="Also hold the plan of the quarter before the "
@@ -165,10 +169,13 @@ def register(app: typer.Typer) -> None:
 
         refuse_existing(out, force)
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
-        bar, update = progress_bar()
-        with captured_warnings(), bar:
-            result = run_plan(sc, progress=update)
-            past = last_quarter_backtest(sc, result, update) if backtest else None
+        from planner.parallel import open_executor
+
+        with open_executor(scheduler, workers) as executor:  # fails within seconds on a dead address
+            bar, update = progress_bar()
+            with captured_warnings(), bar:
+                result = run_plan(sc, progress=update, executor=executor)
+                past = last_quarter_backtest(sc, result, update) if backtest else None
         files = write_run(result, out, force=force, plots=not no_plots, backtest=past)
         print_plan_summary(result.summary)
         if past is not None:

@@ -24,6 +24,10 @@ Input frames (every one a long pandas DataFrame; extra columns are kept, after t
 * **forecast**: ``unique_id`` (group), ``ds``, ``resource`` (``cpu_cores``/``memory_gb``),
   ``mean``, ``q50``, ``q90``, ``q95``, ``q99`` (in the resource's unit).
 * **profiles** (optional sheet): any table, written as given (e.g. the shape profiles).
+* **pools** (optional sheet, runs with several pools): cross-pool totals, one row per pool and an
+  ``all pools`` row: ``pool``, ``groups``, ``groups_placed`` (by the placement pass),
+  ``servers_end``, ``servers_purchased``, ``total_cost``, ``purchase_cost``, ``cpu_utilisation``,
+  ``memory_utilisation``, ``risk``, ``shape_vs_peak_packing_cost`` (planner.pools.pool_totals).
 * **comparison** (optional sheet, what-if): one row per scenario: ``scenario``, ``total_cost``
   (currency), ``servers`` (installed at the end of the horizon), ``servers_<type>`` columns,
   ``cpu_utilisation``, ``memory_utilisation`` (fraction), ``risk`` (slot-hours); the ``delta_*``
@@ -219,12 +223,17 @@ class SheetBlocks:
         return max([len(b.table.columns) for b in self.blocks] + [1])
 
 
-def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+def _check_columns(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{sheet}: expected a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in _REQUIRED[sheet] if c not in frame.columns]
     if missing:
         raise ValueError(f"{sheet} table: missing column(s) {missing}; it has {list(frame.columns)}")
+    return frame
+
+
+def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    _check_columns(frame, sheet)
     listed = [c for c in SHEET_COLUMNS[sheet] if c in frame.columns]
     extra = [c for c in frame.columns if c not in listed]
     out = frame[listed + extra]
@@ -379,6 +388,7 @@ def plan_to_frames(
     qos: pd.DataFrame | None = None,
     forecast: pd.DataFrame | None = None,
     profiles: pd.DataFrame | None = None,
+    pools: pd.DataFrame | None = None,
     comparison: pd.DataFrame | None = None,
     base_scenario: str | None = None,
     summary: Mapping | None = None,
@@ -405,7 +415,7 @@ def plan_to_frames(
     Returns:
         Sheet name → DataFrame (the Summary page: :class:`SheetBlocks`), in workbook order:
         Summary, [Why,] Weekly, Plan, Purchases, Assignment, Utilisation, QoS, Forecast[, Profiles]
-        [, Comparison], Details. Column names are the CSV names.
+        [, Pools][, Comparison], Details. Column names are the CSV names.
 
     Raises:
         ValueError: a table misses a column it needs (the message names the table and column).
@@ -425,12 +435,15 @@ def plan_to_frames(
     }
     body: dict[str, pd.DataFrame] = {"Weekly": weekly, "Plan": _cap_rows(plan_sheet, "Plan", max_rows, notes)}
     for sheet, frame in inputs.items():
+        if sheet == "Forecast" and frame is not None and len(frame) > max_rows:
+            # Cut whole groups before sorting: a fleet's forecast has tens of millions of rows.
+            frame = _largest_forecast(_check_columns(frame, sheet), max_rows, notes)
         table = _empty(sheet) if frame is None else _check(frame, sheet)
-        if sheet == "Forecast":
-            table = _largest_forecast(table, max_rows, notes)
         body[sheet] = _cap_rows(table, sheet, max_rows, notes)
     if profiles is not None:
         body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
+    if pools is not None and len(pools) > 2:  # one pool and its total say nothing the Plan does not
+        body["Pools"] = pools.reset_index(drop=True)
     if comparison is not None:
         body["Comparison"] = comparison_frame(comparison, base_scenario)
     from planner.export.review import review_sheet

@@ -71,3 +71,28 @@ def test_bad_input_exit_codes(tmp_path):
     result = runner.invoke(app, ["forecast", "--demand", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 2 and "not found" in result.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_forecast_with_a_holiday_file_writes_the_calibration_side_file(tmp_path):
+    rng = np.random.default_rng(2)
+    ds = pd.date_range("2023-01-02", periods=2 * 364, freq="D")
+    holidays = pd.to_datetime(["2023-02-20", "2023-05-29", "2024-02-19", "2024-05-27", "2025-02-17"])
+    y = 100 * np.where(ds.day_of_week >= 5, 0.8, 1.0) * np.where(ds.isin(holidays), 0.4, 1.0) + rng.normal(0, 1, len(ds))
+    src = tmp_path / "tel.csv"
+    pd.DataFrame({"unique_id": "f1", "ds": ds, "y": y}).to_csv(src, index=False)
+    hol = tmp_path / "holidays.csv"
+    hol.write_text("date\n" + "\n".join(str(d.date()) for d in holidays) + "\n")
+    out = tmp_path / "fc.csv"
+    result = runner.invoke(app, ["forecast", "--telemetry", str(src), "--freq", "1D", "--horizon", "91",
+                                 "--holidays", str(hol), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(out, parse_dates=["ds"]).set_index("ds")
+    assert fc.loc["2025-02-17", "mean"] < 0.6 * fc.loc["2025-02-18", "mean"]  # a Monday holiday, against Tuesday
+    cal = pd.read_csv(tmp_path / "fc.calibration.csv")
+    assert set(cal["bucket"]) == {"w1-2", "w3-6", "w7-13"} and set(cal["level"]) == {0.9, 0.95, 0.99}
+    assert "held-out coverage by lead time" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date\n2024-07-04\nnot-a-date\n")
+    result = runner.invoke(app, ["forecast", "--telemetry", str(src), "--freq", "1D", "--horizon", "91",
+                                 "--holidays", str(bad), "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "not-a-date" in result.output and "row 3" in result.output

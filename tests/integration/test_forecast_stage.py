@@ -52,3 +52,36 @@ def test_a_short_window_falls_back_and_the_reason_is_counted():
     modelled = report[report["model"] != "constant"]
     assert fb["fallbacks"] == len(modelled) > 0
     assert fb["reasons"] == {"history too short for a full-horizon backtest": len(modelled)}
+
+
+@pytest.mark.slow  # packing 52 weeks takes minutes
+def test_a_year_ahead_plan_runs_and_says_how_its_quantiles_were_calibrated(tmp_path):
+    """52 weeks ahead from 14 weeks of history: every week planned; the backtest windows are
+    shorter than the horizon, which the run reports as a fallback with its reason, and the later
+    weeks' quantiles are widened from the calibrated ones."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    p = tmp_path / "year.yaml"
+    p.write_text("data: {synthetic: {functions: 12, days: 98, seed: 4}}\nhorizon: {weeks: 52}\n"
+                 "solver: {backend: heuristic, time_limit_s: 2}\nforecast: {n_jobs: 1}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(p), "--out", str(out), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weeks"] == 52
+    fb = summary["forecast_fallbacks"]
+    assert fb["reasons"].get("history too short for a full-horizon backtest", 0) >= 0.5 * fb["series"]
+    assert "forecast fell back" in result.output
+    plan = pd.read_csv(out / "plan.csv")
+    assert set(plan["week"]) == set(range(52))
+    fc = pd.read_parquet(out / "forecast.parquet")
+    assert fc["ds"].nunique() == 52 * 168 and fc[["q50", "q90", "q95", "q99"]].notna().all().all()
+    big = fc[fc["resource"] == "cpu_cores"].groupby("unique_id")["mean"].mean().idxmax()
+    one = fc[(fc["unique_id"] == big) & (fc["resource"] == "cpu_cores")].sort_values("ds")
+    spread = (one["q99"] - one["q50"]).to_numpy()
+    assert spread[-168:].mean() > spread[:168].mean()
+    assert (out / "forecast_calibration.csv").exists()

@@ -70,3 +70,22 @@ def test_mixture_quantiles():
     mix = mixture_quantiles(q, levels, 0.4, 0.0)
     assert mix[0, 0] == pytest.approx(0.0, abs=1e-9)  # 60% of the mass at zero: the median is 0
     assert mix[0, 3] <= q[0, 3] and mix[0, 2] > 0 and (np.diff(mix[0]) >= 0).all()
+
+
+def test_weekday_month_glm_with_growth_recovers_planted_effects():
+    """Two years of a growing category with a planted weekend dip and a December peak: the GLM with
+    its growth term finds both, where the plain GLM reads part of the growth as late-year season."""
+    rng = np.random.default_rng(11)
+    ds = pd.date_range("2024-01-01", periods=730, freq="D")
+    years = np.arange(len(ds)) / 365.25
+    month_effect = {m: 0.0 for m in range(1, 13)} | {12: 0.4, 7: -0.3}
+    log_mu = np.log(500) + np.log(1.5) * years - 0.5 * (ds.day_of_week >= 5) + np.array([month_effect[m] for m in ds.month])
+    daily = pd.DataFrame({"category": "shop", "ds": ds, "y": rng.poisson(np.exp(log_mu))})
+    eff = weekday_month_effects(daily, trend=True)
+    wd = eff[eff.effect == "weekday"].set_index("level")["factor"]
+    mo = eff[eff.effect == "month"].set_index("level")["factor"]
+    assert wd[6] / wd[2] == pytest.approx(np.exp(-0.5), rel=0.05)
+    assert mo[12] / mo[3] == pytest.approx(np.exp(0.4), rel=0.05)
+    assert mo[7] / mo[3] == pytest.approx(np.exp(-0.3), rel=0.05)
+    plain = weekday_month_effects(daily).query("effect == 'month'").set_index("level")["factor"]
+    assert abs(np.log(plain[12] / plain[3]) - 0.4) > abs(np.log(mo[12] / mo[3]) - 0.4)

@@ -1,0 +1,132 @@
+"""Where a run's independent tasks execute: in this process, or as Dask tasks on a cluster
+(``planner run --scheduler ADDR``) or on a LocalCluster started for the run (``--workers N``).
+
+Every task is a module-level function of picklable arguments whose result depends on its arguments
+only (counted search steps, fixed seeds), so the plan is the same wherever the tasks run.
+``dask[distributed]`` is an optional extra, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Sequence
+
+from planner.errors import InputDataError, PlannerError
+
+__all__ = ["LocalExecutor", "DaskExecutor", "open_executor", "CONNECT_TIMEOUT_S"]
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class LocalExecutor:
+    """Runs tasks one after another in this process."""
+
+    name = "local"
+    workers = 1
+    address = None
+
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+        out = []
+        for item in items:
+            out.append(fn(item))
+            if progress:
+                progress(1)
+        return out
+
+
+class DaskExecutor:
+    """Submits tasks to a ``dask.distributed`` client; results come back in submission order."""
+
+    name = "dask"
+
+    def __init__(self, client):
+        self.client = client
+
+    @property
+    def address(self) -> str:
+        return self.client.scheduler.address
+
+    @property
+    def workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+        from dask.distributed import as_completed
+
+        if not items:
+            return []
+        futures = [self.client.submit(fn, item, pure=False) for item in items]
+        where = {f.key: i for i, f in enumerate(futures)}
+        out = [None] * len(items)
+        try:
+            for fut in as_completed(futures, loop=self.client.loop):
+                out[where[fut.key]] = fut.result()
+                if progress:
+                    progress(1)
+        finally:
+            for f in futures:
+                f.release()
+        return out
+
+
+def _import_dask(flag: str):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise PlannerError(f"{flag} needs dask.distributed, which is not installed; install it with "
+                           "pip install 'planner[dask]' (or run without it, in one process)") from None
+    return Client, LocalCluster
+
+
+@contextlib.contextmanager
+def open_executor(scheduler: str | None = None, workers: int | None = None,
+                  connect_timeout_s: float = CONNECT_TIMEOUT_S):
+    """The executor of a run: local when neither ``scheduler`` nor ``workers`` is given.
+
+    Raises:
+        InputDataError: both given, ``workers`` < 1, or the scheduler does not answer within
+            ``connect_timeout_s`` seconds (never a hang).
+        PlannerError: dask.distributed is not installed.
+    """
+    if scheduler is not None and workers is not None:
+        raise InputDataError("give either --scheduler (an existing cluster) or --workers (a local one), not both")
+    if scheduler is None and workers is None:
+        yield LocalExecutor()
+        return
+    if workers is not None and workers < 1:
+        raise InputDataError(f"--workers must be at least 1, got {workers}")
+    Client, LocalCluster = _import_dask("--scheduler" if scheduler else "--workers")
+    import logging
+
+    cluster = None
+    # Dask logs every refused connection while it retries; the one error below says it all.
+    quiet = [logging.getLogger(n) for n in ("distributed", "distributed.comm", "distributed.client")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.CRITICAL)
+    t0 = time.perf_counter()
+    try:
+        if scheduler is not None:
+            client = Client(scheduler, timeout=f"{connect_timeout_s:g}s", set_as_default=False)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster, set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is reported the same way
+        if cluster is not None:
+            cluster.close()
+        if scheduler is None:
+            raise PlannerError(f"could not start a local Dask cluster of {workers} workers: {exc}") from None
+        raise InputDataError(f"cannot connect to the Dask scheduler at {scheduler!r} (gave up after "
+                             f"{time.perf_counter() - t0:.1f} s; {type(exc).__name__}: {exc}); check the address "
+                             "(tcp://host:8786) and that the scheduler is running, or drop --scheduler") from None
+    finally:
+        for q, lvl in zip(quiet, levels):
+            q.setLevel(lvl)
+    try:
+        yield DaskExecutor(client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

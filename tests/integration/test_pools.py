@@ -1,0 +1,232 @@
+"""Pools as independent sub-plans, the placement pass, Dask tasks, and their bad inputs."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from planner import columns as C
+from planner.cli import app
+from planner.errors import InfeasiblePlanError, InputDataError, PlannerError, ScenarioError
+from planner.pipeline import run_plan
+from planner.pools import allowed_pools, place_groups, split_groups_by_pool
+from planner.qos import Tier
+from planner.scenarios import Scenario, load_scenario
+
+runner = CliRunner()
+
+BASE = """
+data:
+  synthetic: {functions: 60, days: 42, seed: 3}
+horizon: {weeks: 2}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {history_weeks: 4, n_windows: 1, n_jobs: 1}
+"""
+# Every tier isolated: no two customers share a worker, so pools made of whole customers cannot
+# interact and a joint solve must cost what the pools cost apart.
+ISOLATED = """
+tiers:
+  premium: {isolated: true}
+  standard: {isolated: true}
+  economy: {isolated: true}
+"""
+JOINT = BASE + ISOLATED + """
+name: joint
+servers:
+  - {type: c-16, cpu_cores: 16, memory_gb: 64, cost_per_month: 580}
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100}
+"""
+SPLIT = BASE + ISOLATED + r"""
+name: split
+servers:
+  - {type: c-16, cpu_cores: 16, memory_gb: 64, cost_per_month: 580, pool: [east, west]}
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, pool: [east, west]}
+pools:
+  rules:
+    - {customer_match: 'cust\d*[02468]', pools: [east]}
+    - {customer_match: 'cust\d*[13579]', pools: [west]}
+"""
+FLEXIBLE = BASE + r"""
+name: flexible
+servers:
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, pool: [eu, us, ap]}
+  - {type: m-64, cpu_cores: 64, memory_gb: 256, cost_per_month: 2000, pool: [eu, us]}
+pools:
+  rules:
+    - {customer_match: 'cust\d*[0-3]', pools: [eu]}
+    - {customer_match: 'cust\d*[4-6]', pools: [us]}
+    - {customer_match: 'cust\d*[7-9]', pools: [us, ap]}
+"""
+
+
+def _scenario(tmp_path, text, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_scenario(path)
+
+
+def test_pools_that_do_not_interact_cost_what_a_joint_solve_costs(tmp_path):
+    joint = run_plan(_scenario(tmp_path, JOINT, "joint.yaml"))
+    split = run_plan(_scenario(tmp_path, SPLIT, "split.yaml"))
+    assert set(split.plan["pool"]) == {"east", "west"}
+    assert set(split.placement["pool"]) == {"east", "west"}
+    per_week = lambda run: pd.Series([wp.result.objective for wp in run.weeks],  # noqa: E731
+                                     [wp.week for wp in run.weeks]).groupby(level=0).sum()
+    pd.testing.assert_series_equal(per_week(split), per_week(joint))
+    assert split.summary["total_cost"] == pytest.approx(joint.summary["total_cost"])
+    by_type = lambda run: run.plan.groupby(["week", "server_type"])["installed"].sum()  # noqa: E731
+    pd.testing.assert_series_equal(by_type(split), by_type(joint))
+    totals = split.pools.set_index("pool")
+    assert totals.loc["all pools", "total_cost"] == pytest.approx(totals.drop("all pools")["total_cost"].sum())
+    assert totals.loc["all pools", "total_cost"] == pytest.approx(split.summary["total_cost"], abs=0.01)
+
+
+@pytest.mark.parametrize("method", ["per_series", "batch"])
+def test_dask_tasks_give_the_single_process_plan(tmp_path, method):
+    pytest.importorskip("dask.distributed")
+    sc = _scenario(tmp_path, FLEXIBLE.replace("n_jobs: 1}", f"n_jobs: 1, method: {method}}}"))
+    local = run_plan(sc)
+    dask = run_plan(sc, workers=2)
+    assert dask.summary["parallel"] == {"executor": "dask", "workers": 2}
+    assert local.summary["parallel"]["executor"] == "local"
+    assert local.summary["forecast_method"] == dask.summary["forecast_method"] == method
+    assert (local.placement["placed_by"] == "first pass").any()
+    for name in ("plan", "assignment", "utilisation", "qos", "purchases", "pools", "forecast"):
+        pd.testing.assert_frame_equal(getattr(dask, name), getattr(local, name), obj=name)
+    pd.testing.assert_frame_equal(dask.placement, local.placement)
+
+
+def test_cross_pool_totals_reach_the_workbook(tmp_path):
+    pytest.importorskip("openpyxl")
+    from planner.export.spreadsheet import read_plan_workbook
+
+    out = tmp_path / "out"
+    (tmp_path / "f.yaml").write_text(FLEXIBLE)
+    result = runner.invoke(app, ["run", str(tmp_path / "f.yaml"), "--out", str(out), "--no-plots", "--no-history"])
+    assert result.exit_code == 0, result.output
+    pools = read_plan_workbook(out / "plan.xlsx")["Pools"].set_index("pool")
+    plan = pd.read_csv(out / "plan.csv")
+    assert pools.loc["all pools", "total_cost"] == pytest.approx(plan["cost"].sum())
+    for pool, cost in plan.groupby("pool")["cost"].sum().items():
+        assert pools.loc[pool, "total_cost"] == pytest.approx(cost)
+    placement = pd.read_csv(out / "placement.csv")
+    assert set(placement.columns) >= {"group_id", "allowed", "source", "pool", "placed_by"}
+
+
+# -- the placement pass on hand-made shapes ------------------------------------------------------
+def _forecast(shapes: dict[str, np.ndarray], start) -> pd.DataFrame:
+    ds = pd.date_range(start, periods=168, freq="1h")
+    rows = []
+    for g, cpu in shapes.items():
+        for res, v in ((C.CPU_CORES, cpu), (C.MEMORY_GB, cpu * 2)):
+            rows.append(pd.DataFrame({C.UNIQUE_ID: g, C.DS: ds, C.RESOURCE: res, C.MEAN: v, "q50": v, "q90": v,
+                                      "q95": v, "q99": v}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _servers(max_count=None):
+    return pd.DataFrame({"type": ["c-32", "c-32"], "pool": ["a", "b"], C.CPU_CORES: [32.0, 32.0],
+                         C.MEMORY_GB: [128.0, 128.0], "cost_per_month": [1000.0, 1000.0],
+                         "max_count": pd.array([max_count, None], dtype="Int64")})
+
+
+def test_the_first_pass_puts_a_flexible_group_where_it_fills_a_trough():
+    start = pd.Timestamp("2027-01-04")
+    hour = np.arange(168) % 24
+    day, night = np.where((hour >= 8) & (hour < 20), 20.0, 2.0), np.where((hour >= 8) & (hour < 20), 2.0, 20.0)
+    fc = _forecast({"day_a": day, "night_b": night, "flex": day}, start)
+    groups = pd.DataFrame({C.GROUP_ID: ["day_a", "night_b", "flex"], C.CUSTOMER: ["x", "y", "z"], "tier": "t"})
+    tiers = {"t": Tier("t", "q95", 0.0, 1, False)}
+    allowed = pd.DataFrame({C.GROUP_ID: groups[C.GROUP_ID], "allowed": [("a",), ("b",), ("a", "b")], "source": "test"})
+    placed = place_groups(allowed, fc, groups, tiers, _servers(), start, 1).table.set_index(C.GROUP_ID)
+    # Beside the night-peaking group a day-peaking one raises the peak 20 -> 22 cores (62.5 a month
+    # of fluid c-32 cost), beside the day-peaking one 20 -> 40 (625).
+    assert placed.loc["flex", "pool"] == "b" and placed.loc["flex", "placed_by"] == "first pass"
+    assert placed.loc["flex", "marginal_cost"] == pytest.approx(1000 * 2 / 32)
+    assert placed.loc["day_a", "placed_by"] == "only pool"
+    # With pool b limited to one 21-core server (the pair needs 22 cores), the group goes to a instead.
+    servers = _servers().assign(**{C.CPU_CORES: [32.0, 21.0], "max_count": pd.array([None, 1], dtype="Int64")})
+    placed = place_groups(allowed, fc, groups, tiers, servers, start, 1).table.set_index(C.GROUP_ID)
+    assert placed.loc["flex", "pool"] == "a"
+    # Both pools capped: the group fits nowhere, and the error says which group and pools.
+    capped = _servers().assign(**{C.CPU_CORES: [21.0, 21.0], "max_count": pd.array([1, 1], dtype="Int64")})
+    with pytest.raises(InfeasiblePlanError, match=r"group 'flex' may run in pools a, b but none has room"):
+        place_groups(allowed, fc, groups, tiers, capped, start, 1)
+
+
+def test_a_group_that_no_pool_may_take_is_named():
+    sc = Scenario.model_validate({"pools": {"source": "catalog"},
+                                  "servers": [{"type": "c", "cpu_cores": 8, "memory_gb": 32, "cost_per_month": 1,
+                                               "pool": "eu"}]})
+    catalog = pd.DataFrame({C.UNIQUE_ID: ["f1", "f2", "f3"], C.GROUP_ID: ["g1", "g2", "g2"],
+                            "pool": ["eu", "mars", "mars|venus"]})
+    catalog = split_groups_by_pool(catalog, sc)
+    assert sorted(catalog[C.GROUP_ID].unique()) == ["g1", "g2@mars", "g2@mars|venus"]
+    groups = pd.DataFrame({C.GROUP_ID: sorted(catalog[C.GROUP_ID].unique()), C.CUSTOMER: "c", "tier": "standard"})
+    servers = pd.DataFrame({"type": ["c"], "pool": ["eu"]})
+    with pytest.raises(ScenarioError, match=r"no pool may take group 'g2@mars' may run only in mars \(catalog\)"):
+        allowed_pools(groups, catalog, sc, servers)
+    with pytest.raises(InputDataError, match="gives no 'pool' column"):
+        split_groups_by_pool(catalog.drop(columns="pool"), sc)
+
+
+def _huawei_csv(path):
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2016-07-01", periods=28 * 288, freq="5min")
+    cols = {"date": ds.strftime("%Y-%m-%d %H:%M:%S")}
+    for name, lam in (("1---a---pool1-300-128", 400), ("2---a---pool2-300-128", 200), ("3---b---pool1-400-256", 300)):
+        cols[name] = rng.poisson(lam, len(ds)).astype(float)
+    pd.DataFrame(cols).to_csv(path, index=False)
+
+
+HUAWEI = """
+name: trace pools
+data: {{format: huawei, path: {path}}}
+horizon: {{weeks: 1}}
+pools: {{source: trace}}
+solver: {{backend: heuristic, time_limit_s: 5}}
+forecast: {{history_weeks: 3, n_windows: 1, n_jobs: 1}}
+servers:
+  - {{type: c-16, cpu_cores: 16, memory_gb: 64, cost_per_month: 580, pool: {pools}}}
+"""
+
+
+def test_trace_pools_split_a_group_and_a_pool_without_servers_is_a_clear_error(tmp_path):
+    _huawei_csv(tmp_path / "dc.csv")
+    (tmp_path / "bad.yaml").write_text(HUAWEI.format(path=tmp_path / "dc.csv", pools="pool1"))
+    result = runner.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o"), "--no-history"])
+    assert result.exit_code == 2, result.output
+    assert "no pool may take group 'a@pool2' may run only in pool2 (trace)" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "ok.yaml").write_text(HUAWEI.format(path=tmp_path / "dc.csv", pools="[pool1, pool2]"))
+    run = run_plan(load_scenario(tmp_path / "ok.yaml"))
+    assert run.placement.set_index(C.GROUP_ID)["pool"].to_dict() == {"a@pool1": "pool1", "a@pool2": "pool2",
+                                                                     "b": "pool1"}
+    assert set(run.plan["pool"]) == {"pool1", "pool2"}
+
+
+def test_an_unreachable_scheduler_fails_within_seconds(small_scenario, tmp_path):
+    pytest.importorskip("dask.distributed")
+    t0 = time.perf_counter()
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o"),
+                                 "--scheduler", "tcp://127.0.0.1:9"])
+    assert time.perf_counter() - t0 < 30
+    assert result.exit_code == 2, result.output
+    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_dask_the_options_say_how_to_install_it(monkeypatch):
+    import sys
+
+    from planner.parallel import open_executor
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
+    with pytest.raises(PlannerError, match=r"pip install 'planner\[dask\]'"):
+        with open_executor(workers=2):
+            pass
+    with pytest.raises(InputDataError, match="not both"):
+        with open_executor("tcp://x:1", 2):
+            pass
