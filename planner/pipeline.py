@@ -642,6 +642,10 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
+        if redundancy.get("reserve_fallback_weeks"):
+            summary["plan_warnings"].append(
+                f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
+                "they use the reserve form (spare servers)")
     from planner.forecast import calibration_summary
 
     summary["forecast_calibration"] = calibration_summary(fc_run)
