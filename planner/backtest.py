@@ -162,6 +162,40 @@ def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, start
     return Hindsight(weeks, proc, peak_proc, notes)
 
 
+def inventory_from_history(scenario, history):
+    """``scenario`` with ``inventory: {from_history_weeks: N}`` made concrete: per server type the
+    most servers any of the history's last N weeks needed in hindsight (the plan's packing, rules
+    and catalog applied to their actual demand, as :func:`plan_hindsight` packs). Returns the
+    scenario (unchanged when its inventory is given) and what was sized (None when given)."""
+    from planner.pipeline import pack_horizon
+    from planner.plan import required_servers, servers_frame, tiers_of
+    from planner.scenarios import InventoryItem
+
+    spec = scenario.inventory
+    if isinstance(spec, list):
+        return scenario, None
+    n = spec.from_history_weeks
+    first = history.end - pd.Timedelta(weeks=n)
+    if first < pd.Timestamp(history.demand[C.DS].min()):
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks {n} reaches before the "
+                            f"history, which starts {history.demand[C.DS].min()} and ends {history.end}")
+    check_coverage(history.demand, first, n, "the history")
+    starts = [first + pd.Timedelta(weeks=k) for k in range(n)]
+    servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # groups would first have to be placed in pools (planner.pools)
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks sizes one pool; the "
+                            f"catalog has pools {sorted(servers['pool'].unique())}: give the inventory per pool")
+    pool_of = dict(zip(servers["type"], servers["pool"]))
+    forecast = actual_as_forecast(history.demand, first, history.end)
+    weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver)
+    need = required_servers(weeks, pool_of).groupby("server_type")["required"].max()
+    items = [InventoryItem(server_type=t, count=int(need.get(t, 0)), pool=pool_of[t])
+             for t in servers["type"] if int(need.get(t, 0)) > 0]
+    sized = {"from_history_weeks": n, "weeks_from": str(first.date()), "weeks_to": str(history.end.date()),
+             "counts": {i.server_type: i.count for i in items}}
+    return scenario.model_copy(update={"inventory": items}), sized
+
+
 # ------------------------------------------------------------------------------------------------
 # origins, coverage, one origin, several
 # ------------------------------------------------------------------------------------------------

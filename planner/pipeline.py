@@ -507,6 +507,14 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
     check_survivable(scenario)
+    sized_inventory = None
+    if not isinstance(scenario.inventory, list):
+        from planner.backtest import inventory_from_history
+
+        progress("installed fleet from the history's last weeks", 0.02)
+        t_inv = time.perf_counter()
+        scenario, sized_inventory = inventory_from_history(scenario, history)
+        timings["inventory_s"] = time.perf_counter() - t_inv
     fc_scenario = scenario
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
@@ -524,7 +532,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     else:
         fc_run = forecast_stage_run(fc_scenario, history, start, progress)
         forecast, report = fc_run.forecast, fc_run.report
-    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
+    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"] - timings.get("inventory_s", 0.0)
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
@@ -629,6 +637,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if sized_inventory is not None:
+        summary["inventory_from_history"] = sized_inventory
     summary.update(energy_totals(pd.concat(energy_parts, ignore_index=True), scenario, intensity, servers))
     summary["fairness"] = fairness_summary(qos)
     if fairness_bound is not None:
