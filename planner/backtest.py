@@ -31,11 +31,12 @@ _LEVEL = {"mean": 0.5, "q50": 0.5, "q90": 0.90, "q95": 0.95, "q99": 0.99}
 
 
 def tier_target(tier) -> float:
-    """Largest overflow share of slot-hours a tier accepts: its ``overflow_risk`` (issue 14), or
-    for a tier stated only by a planning quantile (stacked), 1 − that quantile's level."""
-    if tier.overflow_risk is not None:
-        return float(tier.overflow_risk)
-    return 1.0 - _LEVEL[tier.quantile]
+    """Largest overflow share of slot-hours a tier (a scenario TierSpec) accepts: its
+    ``overflow_risk`` (issue 14), or for a tier stated only by a planning quantile (stacked), 1 −
+    that quantile's level (the one definition: planner.qos.Tier.target)."""
+    from planner.qos import Tier
+
+    return Tier("", tier.quantile, tier.headroom, tier.spread, tier.isolated, tier.overflow_risk, tier.method).target
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,12 +135,26 @@ def peak_required(weeks, pool_of: dict[str, str]) -> pd.DataFrame:
     return required_servers(as_shape, pool_of)
 
 
-def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, starts: list) -> Hindsight:
-    """Pack and procure the perfect forecast with the plan's own stages (pack_horizon, procure)."""
+def _hindsight_pools(scenario, forecast, groups, starts, servers, catalog) -> Hindsight:
+    from planner.pipeline import place_and_pack, procure_pools, required_by_pool
+
+    _, _, _, packed = place_and_pack(scenario, forecast, groups, catalog, starts)
+    weeks = [wp for p in sorted(packed) for wp in packed[p][0]]
+    notes = [n for p in sorted(packed) for n in packed[p][1]]
+    proc, _ = procure_pools(scenario, servers, required_by_pool(weeks, servers, len(starts)))
+    peak_proc, _ = procure_pools(scenario, servers, required_by_pool(weeks, servers, len(starts), peak=True))
+    return Hindsight(weeks, proc, peak_proc, notes)
+
+
+def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, starts: list, catalog=None) -> Hindsight:
+    """Pack and procure the perfect forecast with the plan's own stages (pack_horizon, procure; with
+    several pools the placement pass on ``catalog``, packing and procurement per pool)."""
     from planner.pipeline import pack_horizon, procure
     from planner.plan import required_servers, servers_frame, tiers_of
 
     servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # the run's pools stage: placement, then each pool on its own
+        return _hindsight_pools(scenario, forecast, groups, starts, servers, catalog)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     weeks, notes = pack_horizon(forecast, groups, tiers_of(scenario), servers, starts, scenario.solver)
     proc, _ = procure(scenario, servers, required_servers(weeks, pool_of))
@@ -276,14 +291,14 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     if missing:
         raise InputDataError(f"the actuals are not a ResourceDemand table: missing {missing}", path=source)
     scenario = run.scenario
-    starts = [wp.start for wp in run.weeks]
+    starts = sorted({wp.start for wp in run.weeks})  # several pools: each has its weeks
     start, end = starts[0], starts[-1] + pd.Timedelta(days=7)
     check_coverage(actual, start, len(starts), source)
     actual = actual[(actual[C.DS] >= start) & (actual[C.DS] < end)]
     plan_groups = _plan_groups(run)
     groups, unplanned = groups_with_actuals(plan_groups, actual_groups, actual, scenario.customers.default_tier)
     forecast = actual_as_forecast(actual, start, end)
-    hindsight = plan_hindsight(scenario, forecast, groups, starts)
+    hindsight = plan_hindsight(scenario, forecast, groups, starts, run.history.catalog)
 
     parts, unplanned_weeks = [], {}
     live_rows = actual[actual[list(C.RESOURCES)].max(axis=1) > 0]
@@ -303,8 +318,10 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     targets = {name: tier_target(t) for name, t in scenario.tiers.items()}
     by_tier["target"] = by_tier["tier"].map(targets)
     by_tier["within_target"] = by_tier["overflow_share"] <= by_tier["target"] + 1e-12
+    by_tier = _with_prediction(by_tier, run, targets)
     cols = ["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-            "within_target", "cpu_utilisation", "memory_utilisation"]
+            "within_target", "cpu_utilisation", "memory_utilisation", "predicted_overflow_share",
+            "predicted_overflow_probability"]
     by_tier = by_tier[cols]
     planned_ids = set(plan_groups[C.GROUP_ID].astype(str))
     live = set(actual.loc[actual[list(C.RESOURCES)].max(axis=1) > 0, C.GROUP_ID].astype(str))
@@ -316,12 +333,33 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
                         costs, unplanned, absent)
 
 
+def _with_prediction(by_tier: pd.DataFrame, run, targets: dict) -> pd.DataFrame:
+    """The plan's own prediction beside the realised share, for the plan (``shape``) rows: its
+    expected overflow share and largest predicted overflow probability per tier (planner.risk)."""
+    from planner.risk import overflow_vs_target
+
+    out = by_tier.assign(predicted_overflow_share=np.nan, predicted_overflow_probability=np.nan)
+    if run.risk is None or run.groups is None:
+        return out
+    pred = overflow_vs_target(run.risk, "tier", run.groups, targets).set_index("tier")
+    shape = out["plan"] == "shape"
+    out.loc[shape, "predicted_overflow_share"] = out.loc[shape, "tier"].map(pred["expected_overflow_share"])
+    out.loc[shape, "predicted_overflow_probability"] = out.loc[shape, "tier"].map(pred["overflow_probability"])
+    return out
+
+
 def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
     from planner.pipeline import procure
     from planner.plan import servers_frame
 
     servers = servers_frame(run.scenario)
-    peak_proc, _ = procure(run.scenario, servers, peak_required(run.weeks, dict(zip(servers["type"], servers["pool"]))))
+    if servers["pool"].nunique() > 1:
+        from planner.pipeline import procure_pools, required_by_pool
+
+        peak_proc, _ = procure_pools(run.scenario, servers, required_by_pool(run.weeks, servers, run.scenario.horizon.weeks,
+                                                                              peak=True))
+    else:
+        peak_proc, _ = procure(run.scenario, servers, peak_required(run.weeks, dict(zip(servers["type"], servers["pool"]))))
     cost, hind = float(run.procurement.total_cost), float(hindsight.procurement.total_cost)
     peak, peak_hind = float(peak_proc.total_cost), float(hindsight.peak_procurement.total_cost)
     ok = by_tier.groupby("plan")["within_target"].all().to_dict()
@@ -335,13 +373,21 @@ def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
 
 
 def _weekly(run, hindsight: Hindsight) -> pd.DataFrame:
-    rows = []
-    for wp, hp in zip(run.weeks, hindsight.weeks):
-        rows.append({"week": wp.week, "week_start": wp.start, "plan_servers": len(wp.result.workers),
-                     "peak_servers": len(wp.peak_result.workers), "hindsight_servers": len(hp.result.workers),
-                     "plan_cost_per_month": float(wp.result.objective),
-                     "hindsight_cost_per_month": float(hp.result.objective)})
-    return pd.DataFrame(rows)
+    def per_week(weeks, **cols):  # several pools: a week's figures summed over its pools
+        return pd.DataFrame([{"week": wp.week, **{k: f(wp) for k, f in cols.items()}} for wp in weeks]
+                            ).groupby("week").sum()
+
+    plan = per_week(run.weeks, plan_servers=lambda wp: len(wp.result.workers),
+                    peak_servers=lambda wp: len(wp.peak_result.workers),
+                    plan_cost_per_month=lambda wp: float(wp.result.objective))
+    hind = per_week(hindsight.weeks, hindsight_servers=lambda wp: len(wp.result.workers),
+                    hindsight_cost_per_month=lambda wp: float(wp.result.objective))
+    out = plan.join(hind, how="outer").fillna(0).reset_index()
+    out.insert(1, "week_start", out["week"].map({wp.week: wp.start for wp in run.weeks}))
+    for c in ("plan_servers", "peak_servers", "hindsight_servers"):
+        out[c] = out[c].astype(int)
+    return out[["week", "week_start", "plan_servers", "peak_servers", "hindsight_servers", "plan_cost_per_month",
+                "hindsight_cost_per_month"]]
 
 
 def _plan_groups(run) -> pd.DataFrame:
@@ -440,7 +486,8 @@ def tables_of(results: list[OriginResult]) -> dict[str, pd.DataFrame]:
 
     by_tier = cat("by_tier")
     by_tier = by_tier[["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-                       "origin", "within_target", "cpu_utilisation", "memory_utilisation"]]
+                       "origin", "within_target", "cpu_utilisation", "memory_utilisation",
+                       "predicted_overflow_share", "predicted_overflow_probability"]]
     cost = pd.DataFrame([{"origin": r.origin, **r.costs} for r in results])
     return {"by_tier": by_tier, "by_customer": cat("by_customer"), "cost": cost, "weekly": cat("weekly"),
             "exposure": cat("exposure")}

@@ -49,6 +49,7 @@ class PlanRun:
     placement: pd.DataFrame | None = None  # the pool of every group and why
     workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
     failover: pd.DataFrame | None = None  # the failover map when failure domains apply
+    residuals: pd.DataFrame | None = None  # [hour, group] standardised residuals: the pooled groups' correlation
 
 
 def _noop(stage: str, done: float) -> None:
@@ -187,7 +188,8 @@ def _customer_log_volume(history) -> dict[str, float]:
 
 def _week_task(task: tuple):
     """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
-    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains)``; kind
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
+    residuals)``; kind
     ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
     the InfeasiblePlanError's message as a string (the driver decides what follows)."""
     from models.forecasting._util import single_blas_thread
@@ -196,16 +198,18 @@ def _week_task(task: tuple):
         return _week_task_body(*task)
 
 
-def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains):
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
+                    residuals=None):
     from planner.plan import pack_week, week_bound
 
     if kind == "bound":
-        return week_bound(rows, groups, tiers, catalog, start, deferral)
+        return week_bound(rows, groups, tiers, catalog, start, deferral, residuals)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains)
+            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
+                             residuals=residuals)
         return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
-                         deferral=deferral, domains=domains)
+                         deferral=deferral, domains=domains, residuals=residuals)
     except InfeasiblePlanError as exc:
         return str(exc)
 
@@ -223,9 +227,12 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
     if pool_of is None:
         code = np.zeros(len(forecast), dtype=np.int64)
     else:
+        from planner.pools import label_codes
+
         index = {p: i for i, p in enumerate(pools)}
-        per_group = {g: index[p] for g, p in pool_of.items()}
-        code = forecast[C.UNIQUE_ID].astype(str).map(per_group).fillna(-1).to_numpy(dtype=np.int64)
+        ids = list(pool_of)
+        per_group = np.array([index[pool_of[g]] for g in ids] + [-1], dtype=np.int64)
+        code = per_group[label_codes(forecast[C.UNIQUE_ID], ids)]  # -1 (not placed) reads the last entry
     key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
     order = np.argsort(key, kind="stable")
     ordered = forecast.take(order[key[order] >= 0])
@@ -234,7 +241,7 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
 
 
 def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
-               domains=None) -> dict:
+               domains=None, residuals=None) -> dict:
     """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
     forecast as one table or already split per week (:func:`pool_week_slices`).
 
@@ -250,7 +257,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
     its inputs only, so the plan is the same wherever they run. ``deferral``
     (planner.deferral.DeferralSetup) moves lax work in every week; ``domains``
-    (planner.failover.DomainPlanner) adds failure domains. Returns pool -> (weeks, notes).
+    (planner.failover.DomainPlanner) adds failure domains; ``residuals``
+    (planner.packing.residual_scenarios) correlate the pooled groups. Returns pool -> (weeks, notes).
     """
     from planner.parallel import LocalExecutor
     from planner.plan import envelope_servers
@@ -260,11 +268,15 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     pools = list(jobs)
     slices = {p: jobs[p][0] if isinstance(jobs[p][0], list) else _week_slices(jobs[p][0], starts) for p in pools}
     label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
+    # Each pool's tasks carry the residuals of its own groups only.
+    res = {p: None if residuals is None else residuals[[c for c in residuals.columns
+                                                        if c in set(jobs[p][1][C.GROUP_ID].astype(str))]]
+           for p in pools}
 
     def task(kind, p, w, catalog=None, fallback=None):
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
-                servers, fallback, deferral, domains)
+                servers, fallback, deferral, domains, res[p])
 
     total = len(pools) * (2 * n)
     done_tasks = [0]
@@ -314,24 +326,25 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
                 else:
                     weeks.append(fleet[(p, w)])
-            out[p] = ([_in_pool(wp, p) for wp in weeks] if len(pools) > 1 else weeks, notes)
+            out[p] = ([_in_pool(wp, p, rename=len(pools) > 1) for wp in weeks], notes)
         pending = still
     return out
 
 
-def _in_pool(wp, pool: str):
-    """``wp`` with its worker ids prefixed by the pool (``eu/w003``): ids stay unique across pools."""
+def _in_pool(wp, pool: str, rename: bool = True):
+    """``wp`` tagged with its pool and, with ``rename``, its worker ids prefixed by the pool
+    (``eu/w003``): ids stay unique across pools."""
     import dataclasses
 
-    def rename(result):
-        if result is None:
-            return None
+    def renamed(result):
+        if result is None or not rename:
+            return result
         return dataclasses.replace(
             result, placements=tuple(dataclasses.replace(x, worker_id=f"{pool}/{x.worker_id}") for x in result.placements),
             workers=tuple((f"{pool}/{w}", t) for w, t in result.workers))
 
     failover = getattr(wp, "failover", None)
-    if failover is not None:  # the failover map names workers too
+    if failover is not None and rename:  # the failover map names workers too
         ids = {w: f"{pool}/{w}" for w in failover.zone_of_worker}
         targets = failover.targets.copy()
         for col in ("worker_id", "target_worker"):
@@ -339,15 +352,59 @@ def _in_pool(wp, pool: str):
         failover = dataclasses.replace(failover, targets=targets,
                                        spares=tuple((ids.get(w, f"{pool}/{w}"), t, z) for w, t, z in failover.spares),
                                        zone_of_worker={ids[w]: z for w, z in failover.zone_of_worker.items()})
-        return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result), failover=failover)
-    return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result))
+    return dataclasses.replace(wp, result=renamed(wp.result), peak_result=renamed(wp.peak_result), pool=pool,
+                               failover=failover)
+
+
+def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFrame, catalog, starts,
+                   progress: Progress = _noop, executor=None, deferral=None, domains=None, pack_servers=None,
+                   residuals=None):
+    """The pools stage: which pools each group may run in (planner.pools.allowed_pools), the first
+    pass that places groups allowed in several (place_groups), then every pool's weeks packed
+    (:func:`pack_pools`). Returns (placement, slices, jobs, packed): the forecast rows of each pool
+    and week, pool -> (week slices, groups, servers) of the pools with groups, pool -> (weeks, notes).
+    ``pack_servers`` (default: the catalog) are the types as the packing prices them (carbon);
+    ``residuals`` the groups' residual correlation for pooled risk (planner.packing)."""
+    from planner.plan import servers_frame, tiers_of
+    from planner.pools import allowed_pools, place_groups
+
+    tiers, servers = tiers_of(scenario), servers_frame(scenario)
+    pack_servers = servers if pack_servers is None else pack_servers
+    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
+    placement = place_groups(allowed_pools(groups, catalog, scenario, servers, analogs), forecast, groups,
+                             tiers, servers, starts[0], len(starts))
+    pools = sorted(servers["pool"].unique())
+    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
+    jobs = {}
+    for p in pools:
+        ids = set(placement.groups_in(p))
+        if ids:
+            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral, domains=domains,
+                        residuals=residuals)
+    return placement, slices, jobs, packed
+
+
+def required_by_pool(weeks, servers: pd.DataFrame, n_weeks: int, peak: bool = False) -> pd.DataFrame:
+    """``week, pool, server_type, required`` of packings of several pools (WeekPlan.pool), from
+    each week's plan or, with ``peak``, its peak-based plan; a pool without packings requires none."""
+    import dataclasses
+
+    from planner.plan import required_servers
+
+    parts = []
+    for p in sorted(servers["pool"].unique()):
+        mine = [dataclasses.replace(wp, result=wp.peak_result) if peak else wp for wp in weeks if wp.pool == p]
+        sub = servers[servers["pool"] == p]
+        parts.append(required_servers(mine, dict.fromkeys(sub["type"], p)) if mine else _no_requirement(sub, n_weeks))
+    return pd.concat(parts, ignore_index=True)
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
-                 executor=None, domains=None):
+                 executor=None, domains=None, residuals=None):
     """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
     return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral,
-                      domains)[""]
+                      domains, residuals)[""]
 
 
 @dataclass(frozen=True)
@@ -430,14 +487,15 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
 
 def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None) -> PlanRun:
     from planner.history import load_history
-    from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of)
+    from planner.plan import (plan_table, qos_table, servers_frame, tiers_of, utilisation_frame, week_starts,
+                              worker_loads_of)
     from planner.energy import plan_energy
     from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
                                   redundancy_summary, workers_table)
     from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
-    from planner.pools import allowed_pools, place_groups, pool_totals
-    from planner.risk import aggregate_risk, plan_risk
+    from planner.packing import RESIDUAL_WEEKS, residual_scenarios
+    from planner.pools import pool_totals
+    from planner.risk import aggregate_risk, overflow_vs_target, plan_risk
 
     t0 = time.perf_counter()
     timings = {}
@@ -492,17 +550,12 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
     pack_servers = carbon_priced_servers(servers, scenario, intensity)
-    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
-    placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
-                             tiers, servers, start, scenario.horizon.weeks)
+    # The groups' residual correlation (pooled risk) from the last weeks of the history.
+    residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
+    placement, slices, jobs, packed = place_and_pack(scenario, forecast, groups, history.catalog, starts, progress, ex,
+                                                     deferral, domains=domains, pack_servers=pack_servers,
+                                                     residuals=residuals)
     pools = sorted(servers["pool"].unique())
-    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
-    jobs = {}
-    for p in pools:
-        ids = set(placement.groups_in(p))
-        if ids:
-            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
-    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex, deferral=deferral, domains=domains)
     bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
     fairness_bound = None
     if bounds:  # within each pool: a customer's groups that share a pool share its workers' risk
@@ -510,7 +563,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         for p in packed:
             def pack(packing_groups, p=p):
                 return pack_pools({p: (slices[p], packing_groups, jobs[p][2])}, tiers, starts, scenario.solver,
-                                  progress, ex, deferral=deferral, domains=domains)[p]
+                                  progress, ex, deferral=deferral, domains=domains, residuals=residuals)[p]
 
             weeks_p, bound_notes, reports[p] = bound_risk_ratio(pack, packed[p][0], jobs[p][1], tiers, bounds,
                                                                 dict.fromkeys(jobs[p][2]["type"], p))
@@ -524,14 +577,14 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     del slices
 
     progress("procurement", 0.92)
-    required = pd.concat([required_servers(packed[p][0], dict.fromkeys(jobs[p][2]["type"], p)) if p in packed
-                          else _no_requirement(servers[servers["pool"] == p], scenario.horizon.weeks) for p in pools],
-                         ignore_index=True)
+    required = required_by_pool([wp for p in packed for wp in packed[p][0]], servers, scenario.horizon.weeks)
     proc, fleet = procure_pools(scenario, servers, required, ex)
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
     plans, utils, assigns, contributions, weeks_all, notes, per_pool, reviews = [], [], [], [], [], [], {}, []
+    targets = {name: t.target for name, t in tiers.items()}
+    worker_stats = []  # each worker's predicted overflow probability and target (planner.risk)
     energy_parts, workers_parts, first_zone, installed_by_zone = [], [], {s.type: s.zones[0] for s in scenario.servers}, installed_servers(scenario)
     for p in pools:
         sub = servers[servers["pool"] == p]
@@ -540,13 +593,16 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         notes += packed[p][1] if p in packed else []
         loads = {wp.week: worker_loads_of(wp) for wp in weeks}
         short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
-        pool_risk = plan_risk(weeks, loads, groups, pool_of, short)
+        pool_risk = plan_risk(weeks, loads, groups, pool_of, short, targets=targets)
         contributions.append(pool_risk.contributions)
+        if len(pool_risk.by_worker):
+            worker_stats.append(pool_risk.by_worker[["week", "worker_id", "slot_hours", "overflow_probability",
+                                                     "overflow_risk"]])
         risks = {wp.week: pool_risk.contributions[pool_risk.contributions["week"] == wp.week] for wp in weeks}
         inst = proc.installed[proc.installed["pool"] == p]
         bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
         if weeks:
-            plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            plans.append(plan_table(weeks, loads, inst, bought, risks, sub, overflow_vs_target(pool_risk, "server_type")))
             zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
                               for w, z in wp.failover.zone_of_worker.items()}
             energy = plan_energy(weeks, loads, inst, sub, scenario, intensity, zone_of_worker, shortfall=short)
@@ -571,8 +627,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
     workers = pd.concat(workers_parts, ignore_index=True)
     assignment = assignment.merge(workers[["week", "worker_id", "zone", "rack"]], on=["week", "worker_id"], how="left")
-    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])))
-    qos = qos_table(groups, tiers, risk.by_customer)
+    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])),
+                          workers=pd.concat(worker_stats, ignore_index=True) if worker_stats else None)
+    qos = qos_table(groups, tiers, risk.by_customer, overflow_vs_target(risk, C.CUSTOMER, groups, targets))
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     qos = add_fairness(qos, risk.exposure_by_customer)
@@ -595,6 +652,10 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
+        if redundancy.get("reserve_fallback_weeks"):
+            summary["plan_warnings"].append(
+                f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
+                "they use the reserve form (spare servers)")
     from planner.forecast import calibration_summary
 
     summary["forecast_calibration"] = calibration_summary(fc_run)
@@ -615,7 +676,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         orders = pd.concat([o for o, _ in reviews], ignore_index=True) if reviews else None
         why = pd.concat([w for _, w in reviews], ignore_index=True) if reviews else None
     if orders is not None:
-        summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks_all))
+        summary.update(_review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary))
     if len(pools) > 1:
         labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
         for entry, p in zip(summary.get("packing", []), labels):
@@ -635,6 +696,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                   placement=placement.table, workers=workers,
                   failover=failover_table(weeks_all) if domains is not None else None)
     run.fleet, run.orders, run.why = fleet, orders, why
+    run.residuals = residuals
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
     run.forecast_calibration = fc_run.calibration
     return run
@@ -698,28 +760,27 @@ def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.Data
     return orders, why_purchases(orders, weeks, plan, groups, servers)
 
 
-def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary) -> dict:
     """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
-    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    and per tier its target against the plan's prediction (planner.risk.overflow_vs_target)."""
     from models.procurement import MONTHS_PER_WEEK
-    from planner.backtest import tier_target
     from planner.review import drivers
+    from planner.risk import overflow_vs_target
 
     cpm = dict(zip(servers["type"], servers["cost_per_month"]))
     fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
-    slots = len(weeks[0].instance.slots) if weeks else 168
-    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
-    exposure: dict[str, int] = {}
-    for rec in workers_risk.itertuples(index=False):
-        for t in {tier_of.get(g) for g in rec.groups} - {None}:
-            exposure[t] = exposure.get(t, 0) + slots
-    risk = summary.get("risk_slot_hours_by_tier", {})
+    targets = {name: t.target for name, t in tiers.items()}
+    per = overflow_vs_target(risk, "tier", groups, targets).set_index("tier")
     vs_target = {}
-    for t in sorted(set(risk) | set(exposure)):
-        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
-        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
-                        "expected_overflow_share": None if share is None else round(share, 6),
-                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    for t in sorted(set(risk.by_tier) | set(per.index)):
+        row = per.loc[t] if t in per.index else None
+        share = None if row is None or pd.isna(row["expected_overflow_share"]) else round(float(row["expected_overflow_share"]), 6)
+        vs_target[t] = {"method": tiers[t].method if t in tiers else None,
+                        "target": round(targets[t], 6) if t in targets else None,
+                        "predicted_overflow_probability": None if row is None else round(float(row["overflow_probability"]), 6),
+                        "expected_overflow_share": share,
+                        "risk_slot_hours": round(risk.by_tier.get(t, 0.0), 3),
+                        "slot_hours": 0 if row is None else int(row["slot_hours"])}
     total = float(summary["total_cost"])
     return {
         "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
@@ -835,7 +896,8 @@ def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings,
         "weeks": scenario.horizon.weeks,
         "total_cost": round(float(proc.total_cost), 2),
         "purchase_cost": round(float(proc.purchase_cost), 2),
-        "servers_end": {r.server_type: int(r.installed) for r in last.itertuples()},
+        # summed over pools: a type offered in several pools has a row in each
+        "servers_end": {t: int(n) for t, n in last.groupby("server_type", sort=False)["installed"].sum().items()},
         "servers_purchased": int(plan["purchased"].sum()),
         "shape_vs_peak_packing_cost": round(shape_cost / peak_cost, 4) if peak_cost else None,
         "packing": [{"week": wp.week, "status": str(wp.result.status), "cost_per_month": round(wp.result.objective, 2),
@@ -932,6 +994,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
             for name, frame in past["tables"].items():
                 frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
+        if run.residuals is not None:  # the pooled groups' correlation, for `planner verify`
+            run.residuals.reset_index().to_parquet(tmp / "residuals.parquet", index=False)
         summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
