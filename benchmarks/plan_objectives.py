@@ -4,7 +4,8 @@
    ``spread`` forms, servers in three zones; quarter cost, ratio to none, spares, the cost of
    redundancy per tier, and the verifier's failover check (a plan that failed it would raise).
 2. Carbon: kgCO2e per quarter and cost at carbon prices 0 / 100 / 500 per tonne (zones a, b, c on
-   the embedded mixed, hydro and solar profiles).
+   the embedded mixed, hydro and solar profiles; the installed fleet spread over the three zones,
+   so the price can choose which installed servers run the load).
 3. Carbon-aware shifting: deferral on, operational carbon at price 0 and 500 (one grid profile, so
    zones differ in nothing; the price also reaches the packing through the servers' carbon cost).
 4. Fairness: risk max / mean and Jain's index per tier without and with ``max_risk_ratio``.
@@ -51,7 +52,13 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     t0 = time.perf_counter()
     prepared = prepare_forecast(base)
-    print(f"history + forecast once: {time.perf_counter() - t0:.0f} s\n")
+    print(f"history + forecast once: {time.perf_counter() - t0:.0f} s")
+    if not isinstance(base.inventory, list):  # the default sizes its fleet from the history: once, for all
+        from planner.backtest import inventory_from_history
+
+        base, sized = inventory_from_history(base, prepared["history"])
+        print(f"installed fleet sized once from the history: {sized['counts']}")
+    print()
 
     def plan(sc, label):
         t = time.perf_counter()
@@ -89,9 +96,18 @@ def main() -> None:
         print("== carbon price: zones a (builtin:mixed), b (builtin:hydro), c (builtin:solar) ==")
         print(f"{'price/t':>8} {'quarter cost':>12} {'kgCO2e':>10} {'operational':>11} {'embodied':>9} "
               f"{'energy kWh':>10} {'carbon cost':>11} {'cost + carbon':>13} {'workers by zone (peak week)':>28}")
+        # Each inventory row dealt round-robin over the zones (the default fleet: a gets 1 c-32 + 2 m-64, ...).
+        per_zone, k = {}, 0
+        for item in base.model_dump(by_alias=True)["inventory"]:
+            for _ in range(item["count"]):
+                key = (item["server_type"], item.get("pool"), "abc"[k % 3])
+                per_zone[key] = per_zone.get(key, 0) + 1
+                k += 1
+        spread_inv = [{"server_type": t, "pool": p, "zone": z, "count": n} for (t, p, z), n in per_zone.items()]
         for price in (0, 100, 500):
             sc = _variant(base, **{"energy.carbon_intensity": {"a": "builtin:mixed", "b": "builtin:hydro",
                                                                "c": "builtin:solar"},
+                                   "inventory": spread_inv,
                                    "energy.carbon_price": float(price), "name": f"carbon-{price}"})
             run, dt = plan(sc, price)
             e = run.summary["energy"]

@@ -39,3 +39,35 @@ def test_qos_fairness_columns_per_tier():
     assert summary["gold"]["max_over_mean"] == pytest.approx(2.0) and summary["gold"]["customers"] == 3
     # Without keep-alive figures there are no cold-start columns.
     assert "fairness_cold_start_jain" not in add_fairness(qos.drop(columns="cold_start_rate"), exposure)
+
+
+def test_the_bound_keeps_its_best_round_not_its_last():
+    """Each round repacks with a heuristic, so a later round can be worse: the best one is kept."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from planner.fairness import bound_risk_ratio
+
+    groups = pd.DataFrame({"group_id": ["g1", "g2"], "customer": ["c1", "c2"], "tier": ["standard"] * 2})
+    tiers = {"standard": SimpleNamespace(headroom=0.1)}
+    ratio_of_round = [5.0, 2.5, 3.5, 4.0]  # round 1 is the best (still above k = 2)
+    packs = []
+
+    def pack(packing_groups):
+        packs.append(packing_groups["headroom"].tolist())
+        return [SimpleNamespace(n=len(packs), result=SimpleNamespace(objective=100.0 * len(packs)))], "notes"
+
+    def measure(ws):
+        r = ratio_of_round[ws[0].n]
+        return {"standard": r}, (["c1"] if r > 2.0 else [])
+
+    first = [SimpleNamespace(n=0, result=SimpleNamespace(objective=0.0))]
+    weeks, notes, report = bound_risk_ratio(pack, first, groups, tiers, {"standard": 2.0}, {}, max_rounds=3,
+                                            measure=measure)
+    assert [r["max_over_mean"]["standard"] for r in report["rounds"]] == ratio_of_round
+    assert weeks[0].n == 1 and report["kept_round"] == 1 and notes == "notes"
+    assert report["max_over_mean_after"] == {"standard": 2.5} and report["holds"] == {"standard": False}
+    assert report["headroom_raised"] == {"c1": 0.15}  # the kept round's headroom, not the last one's (0.25)
+    assert report["cost_per_month_sum_after"] == 100.0
+    assert packs[0] == pytest.approx([0.15, 0.1])
