@@ -31,11 +31,12 @@ _LEVEL = {"mean": 0.5, "q50": 0.5, "q90": 0.90, "q95": 0.95, "q99": 0.99}
 
 
 def tier_target(tier) -> float:
-    """Largest overflow share of slot-hours a tier accepts: its ``overflow_risk`` (issue 14), or
-    for a tier stated only by a planning quantile (stacked), 1 − that quantile's level."""
-    if tier.overflow_risk is not None:
-        return float(tier.overflow_risk)
-    return 1.0 - _LEVEL[tier.quantile]
+    """Largest overflow share of slot-hours a tier (a scenario TierSpec) accepts: its
+    ``overflow_risk`` (issue 14), or for a tier stated only by a planning quantile (stacked), 1 −
+    that quantile's level (the one definition: planner.qos.Tier.target)."""
+    from planner.qos import Tier
+
+    return Tier("", tier.quantile, tier.headroom, tier.spread, tier.isolated, tier.overflow_risk, tier.method).target
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,6 +162,40 @@ def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, start
     return Hindsight(weeks, proc, peak_proc, notes)
 
 
+def inventory_from_history(scenario, history):
+    """``scenario`` with ``inventory: {from_history_weeks: N}`` made concrete: per server type the
+    most servers any of the history's last N weeks needed in hindsight (the plan's packing, rules
+    and catalog applied to their actual demand, as :func:`plan_hindsight` packs). Returns the
+    scenario (unchanged when its inventory is given) and what was sized (None when given)."""
+    from planner.pipeline import pack_horizon
+    from planner.plan import required_servers, servers_frame, tiers_of
+    from planner.scenarios import InventoryItem
+
+    spec = scenario.inventory
+    if isinstance(spec, list):
+        return scenario, None
+    n = spec.from_history_weeks
+    first = history.end - pd.Timedelta(weeks=n)
+    if first < pd.Timestamp(history.demand[C.DS].min()):
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks {n} reaches before the "
+                            f"history, which starts {history.demand[C.DS].min()} and ends {history.end}")
+    check_coverage(history.demand, first, n, "the history")
+    starts = [first + pd.Timedelta(weeks=k) for k in range(n)]
+    servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # groups would first have to be placed in pools (planner.pools)
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks sizes one pool; the "
+                            f"catalog has pools {sorted(servers['pool'].unique())}: give the inventory per pool")
+    pool_of = dict(zip(servers["type"], servers["pool"]))
+    forecast = actual_as_forecast(history.demand, first, history.end)
+    weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver)
+    need = required_servers(weeks, pool_of).groupby("server_type")["required"].max()
+    items = [InventoryItem(server_type=t, count=int(need.get(t, 0)), pool=pool_of[t])
+             for t in servers["type"] if int(need.get(t, 0)) > 0]
+    sized = {"from_history_weeks": n, "weeks_from": str(first.date()), "weeks_to": str(history.end.date()),
+             "counts": {i.server_type: i.count for i in items}}
+    return scenario.model_copy(update={"inventory": items}), sized
+
+
 # ------------------------------------------------------------------------------------------------
 # origins, coverage, one origin, several
 # ------------------------------------------------------------------------------------------------
@@ -283,8 +318,10 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     targets = {name: tier_target(t) for name, t in scenario.tiers.items()}
     by_tier["target"] = by_tier["tier"].map(targets)
     by_tier["within_target"] = by_tier["overflow_share"] <= by_tier["target"] + 1e-12
+    by_tier = _with_prediction(by_tier, run, targets)
     cols = ["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-            "within_target", "cpu_utilisation", "memory_utilisation"]
+            "within_target", "cpu_utilisation", "memory_utilisation", "predicted_overflow_share",
+            "predicted_overflow_probability"]
     by_tier = by_tier[cols]
     planned_ids = set(plan_groups[C.GROUP_ID].astype(str))
     live = set(actual.loc[actual[list(C.RESOURCES)].max(axis=1) > 0, C.GROUP_ID].astype(str))
@@ -294,6 +331,21 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     unplanned = [{"group": g, "weeks": w, "in_history": g not in set(unplanned)} for g, w in sorted(unplanned_weeks.items())]
     return OriginResult(start, run, hindsight, by_tier, summarise(exposure, C.CUSTOMER), exposure, weekly,
                         costs, unplanned, absent)
+
+
+def _with_prediction(by_tier: pd.DataFrame, run, targets: dict) -> pd.DataFrame:
+    """The plan's own prediction beside the realised share, for the plan (``shape``) rows: its
+    expected overflow share and largest predicted overflow probability per tier (planner.risk)."""
+    from planner.risk import overflow_vs_target
+
+    out = by_tier.assign(predicted_overflow_share=np.nan, predicted_overflow_probability=np.nan)
+    if run.risk is None or run.groups is None:
+        return out
+    pred = overflow_vs_target(run.risk, "tier", run.groups, targets).set_index("tier")
+    shape = out["plan"] == "shape"
+    out.loc[shape, "predicted_overflow_share"] = out.loc[shape, "tier"].map(pred["expected_overflow_share"])
+    out.loc[shape, "predicted_overflow_probability"] = out.loc[shape, "tier"].map(pred["overflow_probability"])
+    return out
 
 
 def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
@@ -434,7 +486,8 @@ def tables_of(results: list[OriginResult]) -> dict[str, pd.DataFrame]:
 
     by_tier = cat("by_tier")
     by_tier = by_tier[["plan", "tier", "slot_hours", "overflow_hours", "overflow_share", "target", "worst",
-                       "origin", "within_target", "cpu_utilisation", "memory_utilisation"]]
+                       "origin", "within_target", "cpu_utilisation", "memory_utilisation",
+                       "predicted_overflow_share", "predicted_overflow_probability"]]
     cost = pd.DataFrame([{"origin": r.origin, **r.costs} for r in results])
     return {"by_tier": by_tier, "by_customer": cat("by_customer"), "cost": cost, "weekly": cat("weekly"),
             "exposure": cat("exposure")}

@@ -32,7 +32,7 @@ from planner.qos import DEFAULT_TIERS, Tier
 from planner.servers import default_servers, server_types
 
 __all__ = ["to_packing_instance", "demand_cube", "solve", "assignment_frame", "workers_frame", "summary", "read_assignment",
-           "forecast_sigma", "residual_scenarios"]
+           "forecast_sigma", "residual_scenarios", "residual_loadings"]
 
 ASSIGNMENT_COLUMNS = ("group_id", "shard", "fraction", "worker_id", "server_type")
 
@@ -137,6 +137,10 @@ def demand_cube(demand: pd.DataFrame, quantile_of: dict[str, str] | None, defaul
     return groups, slots, arr.reshape(n_g, n_t, n_r)
 
 
+#: Weeks of history whose residuals give the groups' correlation (recent: the shapes drift).
+RESIDUAL_WEEKS = 8
+
+
 def forecast_sigma(q50: np.ndarray, q95: np.ndarray, q99: np.ndarray) -> np.ndarray:
     """Gaussian spread of forecast slots from their quantiles (module docstring), >= 0."""
     return np.maximum(np.maximum((q99 - q50) / 2.326, (q95 - q50) / 1.645), 0.0)
@@ -157,7 +161,7 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
     if weeks is not None:
         frame = frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=weeks)]
     wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first").sort_index().fillna(0.0)
-    how = wide.index.dayofweek * 24 * 60 + wide.index.hour * 60 + wide.index.minute
+    how = wide.index.day_of_week * 24 * 60 + wide.index.hour * 60 + wide.index.minute
     resid = wide - wide.groupby(how).transform("mean")
     sd = resid.std(axis=0).replace(0.0, np.nan)
     out = (resid / sd).fillna(0.0)
@@ -165,7 +169,7 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
     return out
 
 
-def _loadings(residuals: pd.DataFrame, gids: list[str], max_factors: int) -> tuple[np.ndarray, np.ndarray]:
+def residual_loadings(residuals: pd.DataFrame, gids: list[str], max_factors: int) -> tuple[np.ndarray, np.ndarray]:
     """Factor loadings ``[G, K]`` of the groups' residual correlation (principal components of the
     standardised residuals; groups without residuals load on nothing) and the scenarios ``[S, G]``
     (standard normal draws, seed 0, for groups without residuals)."""
@@ -262,7 +266,7 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
                     overflow_risk=np.array([t.overflow_risk if t.pooled else np.nan for t in tier], dtype=float),
                     risk_method=tuple(t.method if t.pooled else "gaussian" for t in tier))
         if residuals is not None and pooled.any():
-            risk["loadings"], risk["scenarios"] = _loadings(residuals, gids, FACTOR_LIMIT)
+            risk["loadings"], risk["scenarios"] = residual_loadings(residuals, gids, FACTOR_LIMIT)
     # Spread and isolation hold per customer and tier: a customer with groups in several tiers
     # gets one rule key per tier ("acme/premium"), so its dedicated groups stay among themselves.
     tiers_of_customer: dict[str, set] = {}

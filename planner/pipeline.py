@@ -49,6 +49,7 @@ class PlanRun:
     placement: pd.DataFrame | None = None  # the pool of every group and why
     workers: pd.DataFrame | None = None  # every worker with its zone and role (serving / spare)
     failover: pd.DataFrame | None = None  # the failover map when failure domains apply
+    residuals: pd.DataFrame | None = None  # [hour, group] standardised residuals: the pooled groups' correlation
 
 
 def _noop(stage: str, done: float) -> None:
@@ -187,7 +188,8 @@ def _customer_log_volume(history) -> dict[str, float]:
 
 def _week_task(task: tuple):
     """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
-    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains)``; kind
+    ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
+    residuals)``; kind
     ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
     the InfeasiblePlanError's message as a string (the driver decides what follows)."""
     from models.forecasting._util import single_blas_thread
@@ -196,16 +198,18 @@ def _week_task(task: tuple):
         return _week_task_body(*task)
 
 
-def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains):
+def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
+                    residuals=None):
     from planner.plan import pack_week, week_bound
 
     if kind == "bound":
-        return week_bound(rows, groups, tiers, catalog, start, deferral)
+        return week_bound(rows, groups, tiers, catalog, start, deferral, residuals)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains)
+            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
+                             residuals=residuals)
         return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
-                         deferral=deferral, domains=domains)
+                         deferral=deferral, domains=domains, residuals=residuals)
     except InfeasiblePlanError as exc:
         return str(exc)
 
@@ -237,7 +241,7 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
 
 
 def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
-               domains=None) -> dict:
+               domains=None, residuals=None) -> dict:
     """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
     forecast as one table or already split per week (:func:`pool_week_slices`).
 
@@ -253,7 +257,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     independent tasks run by ``executor`` (in this process by default, or on Dask); each depends on
     its inputs only, so the plan is the same wherever they run. ``deferral``
     (planner.deferral.DeferralSetup) moves lax work in every week; ``domains``
-    (planner.failover.DomainPlanner) adds failure domains. Returns pool -> (weeks, notes).
+    (planner.failover.DomainPlanner) adds failure domains; ``residuals``
+    (planner.packing.residual_scenarios) correlate the pooled groups. Returns pool -> (weeks, notes).
     """
     from planner.parallel import LocalExecutor
     from planner.plan import envelope_servers
@@ -263,11 +268,15 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     pools = list(jobs)
     slices = {p: jobs[p][0] if isinstance(jobs[p][0], list) else _week_slices(jobs[p][0], starts) for p in pools}
     label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
+    # Each pool's tasks carry the residuals of its own groups only.
+    res = {p: None if residuals is None else residuals[[c for c in residuals.columns
+                                                        if c in set(jobs[p][1][C.GROUP_ID].astype(str))]]
+           for p in pools}
 
     def task(kind, p, w, catalog=None, fallback=None):
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
-                servers, fallback, deferral, domains)
+                servers, fallback, deferral, domains, res[p])
 
     total = len(pools) * (2 * n)
     done_tasks = [0]
@@ -348,12 +357,14 @@ def _in_pool(wp, pool: str, rename: bool = True):
 
 
 def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFrame, catalog, starts,
-                   progress: Progress = _noop, executor=None, deferral=None, domains=None, pack_servers=None):
+                   progress: Progress = _noop, executor=None, deferral=None, domains=None, pack_servers=None,
+                   residuals=None):
     """The pools stage: which pools each group may run in (planner.pools.allowed_pools), the first
     pass that places groups allowed in several (place_groups), then every pool's weeks packed
     (:func:`pack_pools`). Returns (placement, slices, jobs, packed): the forecast rows of each pool
     and week, pool -> (week slices, groups, servers) of the pools with groups, pool -> (weeks, notes).
-    ``pack_servers`` (default: the catalog) are the types as the packing prices them (carbon)."""
+    ``pack_servers`` (default: the catalog) are the types as the packing prices them (carbon);
+    ``residuals`` the groups' residual correlation for pooled risk (planner.packing)."""
     from planner.plan import servers_frame, tiers_of
     from planner.pools import allowed_pools, place_groups
 
@@ -369,7 +380,8 @@ def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFr
         ids = set(placement.groups_in(p))
         if ids:
             jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
-    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral, domains=domains)
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral, domains=domains,
+                        residuals=residuals)
     return placement, slices, jobs, packed
 
 
@@ -389,10 +401,10 @@ def required_by_pool(weeks, servers: pd.DataFrame, n_weeks: int, peak: bool = Fa
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
-                 executor=None, domains=None):
+                 executor=None, domains=None, residuals=None):
     """Pack every week of one pool (see :func:`pack_pools`); returns (weeks, notes)."""
     return pack_pools({"": (forecast, groups, servers)}, tiers, starts, solver, progress, executor, deferral,
-                      domains)[""]
+                      domains, residuals)[""]
 
 
 @dataclass(frozen=True)
@@ -481,8 +493,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
                                   redundancy_summary, workers_table)
     from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
+    from planner.packing import RESIDUAL_WEEKS, residual_scenarios
     from planner.pools import pool_totals
-    from planner.risk import aggregate_risk, plan_risk
+    from planner.risk import aggregate_risk, overflow_vs_target, plan_risk
 
     t0 = time.perf_counter()
     timings = {}
@@ -494,6 +507,14 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
     check_survivable(scenario)
+    sized_inventory = None
+    if not isinstance(scenario.inventory, list):
+        from planner.backtest import inventory_from_history
+
+        progress("installed fleet from the history's last weeks", 0.02)
+        t_inv = time.perf_counter()
+        scenario, sized_inventory = inventory_from_history(scenario, history)
+        timings["inventory_s"] = time.perf_counter() - t_inv
     fc_scenario = scenario
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
@@ -511,7 +532,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     else:
         fc_run = forecast_stage_run(fc_scenario, history, start, progress)
         forecast, report = fc_run.forecast, fc_run.report
-    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
+    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"] - timings.get("inventory_s", 0.0)
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
@@ -529,8 +550,11 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
     pack_servers = carbon_priced_servers(servers, scenario, intensity)
+    # The groups' residual correlation (pooled risk) from the last weeks of the history.
+    residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
     placement, slices, jobs, packed = place_and_pack(scenario, forecast, groups, history.catalog, starts, progress, ex,
-                                                     deferral, domains=domains, pack_servers=pack_servers)
+                                                     deferral, domains=domains, pack_servers=pack_servers,
+                                                     residuals=residuals)
     pools = sorted(servers["pool"].unique())
     bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
     fairness_bound = None
@@ -539,7 +563,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         for p in packed:
             def pack(packing_groups, p=p):
                 return pack_pools({p: (slices[p], packing_groups, jobs[p][2])}, tiers, starts, scenario.solver,
-                                  progress, ex, deferral=deferral, domains=domains)[p]
+                                  progress, ex, deferral=deferral, domains=domains, residuals=residuals)[p]
 
             weeks_p, bound_notes, reports[p] = bound_risk_ratio(pack, packed[p][0], jobs[p][1], tiers, bounds,
                                                                 dict.fromkeys(jobs[p][2]["type"], p))
@@ -559,6 +583,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
 
     plans, utils, assigns, contributions, weeks_all, notes, per_pool, reviews = [], [], [], [], [], [], {}, []
+    targets = {name: t.target for name, t in tiers.items()}
+    worker_stats = []  # each worker's predicted overflow probability and target (planner.risk)
     energy_parts, workers_parts, first_zone, installed_by_zone = [], [], {s.type: s.zones[0] for s in scenario.servers}, installed_servers(scenario)
     for p in pools:
         sub = servers[servers["pool"] == p]
@@ -567,13 +593,16 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         notes += packed[p][1] if p in packed else []
         loads = {wp.week: worker_loads_of(wp) for wp in weeks}
         short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
-        pool_risk = plan_risk(weeks, loads, groups, pool_of, short)
+        pool_risk = plan_risk(weeks, loads, groups, pool_of, short, targets=targets)
         contributions.append(pool_risk.contributions)
+        if len(pool_risk.by_worker):
+            worker_stats.append(pool_risk.by_worker[["week", "worker_id", "slot_hours", "overflow_probability",
+                                                     "overflow_risk"]])
         risks = {wp.week: pool_risk.contributions[pool_risk.contributions["week"] == wp.week] for wp in weeks}
         inst = proc.installed[proc.installed["pool"] == p]
         bought = proc.purchases[proc.purchases["pool"] == p] if len(proc.purchases) else proc.purchases
         if weeks:
-            plans.append(plan_table(weeks, loads, inst, bought, risks, sub))
+            plans.append(plan_table(weeks, loads, inst, bought, risks, sub, overflow_vs_target(pool_risk, "server_type")))
             zone_of_worker = {(wp.week, w): z for wp in weeks if wp.failover is not None
                               for w, z in wp.failover.zone_of_worker.items()}
             energy = plan_energy(weeks, loads, inst, sub, scenario, intensity, zone_of_worker, shortfall=short)
@@ -598,8 +627,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     assignment["tier"] = assignment[C.GROUP_ID].map(groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"])
     workers = pd.concat(workers_parts, ignore_index=True)
     assignment = assignment.merge(workers[["week", "worker_id", "zone", "rack"]], on=["week", "worker_id"], how="left")
-    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])))
-    qos = qos_table(groups, tiers, risk.by_customer)
+    risk = aggregate_risk(pd.concat(contributions, ignore_index=True), tiers=sorted(set(groups["tier"])),
+                          workers=pd.concat(worker_stats, ignore_index=True) if worker_stats else None)
+    qos = qos_table(groups, tiers, risk.by_customer, overflow_vs_target(risk, C.CUSTOMER, groups, targets))
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
     qos = add_fairness(qos, risk.exposure_by_customer)
@@ -607,6 +637,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if sized_inventory is not None:
+        summary["inventory_from_history"] = sized_inventory
     summary.update(energy_totals(pd.concat(energy_parts, ignore_index=True), scenario, intensity, servers))
     summary["fairness"] = fairness_summary(qos)
     if fairness_bound is not None:
@@ -620,6 +652,10 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
+        if redundancy.get("reserve_fallback_weeks"):
+            summary["plan_warnings"].append(
+                f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
+                "they use the reserve form (spare servers)")
     from planner.forecast import calibration_summary
 
     summary["forecast_calibration"] = calibration_summary(fc_run)
@@ -640,7 +676,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         orders = pd.concat([o for o, _ in reviews], ignore_index=True) if reviews else None
         why = pd.concat([w for _, w in reviews], ignore_index=True) if reviews else None
     if orders is not None:
-        summary.update(_review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks_all))
+        summary.update(_review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary))
     if len(pools) > 1:
         labels = [p for p in pools for _ in (packed[p][0] if p in packed else [])]
         for entry, p in zip(summary.get("packing", []), labels):
@@ -660,6 +696,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                   placement=placement.table, workers=workers,
                   failover=failover_table(weeks_all) if domains is not None else None)
     run.fleet, run.orders, run.why = fleet, orders, why
+    run.residuals = residuals
     run.deferral, run.planned_demand = deferral_weeks, planned_demand
     run.forecast_calibration = fc_run.calibration
     return run
@@ -723,28 +760,27 @@ def review_tables(scenario, weeks, plan, proc, groups, servers) -> tuple[pd.Data
     return orders, why_purchases(orders, weeks, plan, groups, servers)
 
 
-def _review_summary(scenario, servers, fleet, orders, why, workers_risk, groups, summary, weeks) -> dict:
+def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, summary) -> dict:
     """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
-    and each tier's expected overflow share of its workers' slot-hours against its target."""
+    and per tier its target against the plan's prediction (planner.risk.overflow_vs_target)."""
     from models.procurement import MONTHS_PER_WEEK
-    from planner.backtest import tier_target
     from planner.review import drivers
+    from planner.risk import overflow_vs_target
 
     cpm = dict(zip(servers["type"], servers["cost_per_month"]))
     fleet_cost = float((fleet["installed"] * fleet["server_type"].map(cpm)).sum() * MONTHS_PER_WEEK * scenario.horizon.weeks)
-    slots = len(weeks[0].instance.slots) if weeks else 168
-    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].to_dict()
-    exposure: dict[str, int] = {}
-    for rec in workers_risk.itertuples(index=False):
-        for t in {tier_of.get(g) for g in rec.groups} - {None}:
-            exposure[t] = exposure.get(t, 0) + slots
-    risk = summary.get("risk_slot_hours_by_tier", {})
+    targets = {name: t.target for name, t in tiers.items()}
+    per = overflow_vs_target(risk, "tier", groups, targets).set_index("tier")
     vs_target = {}
-    for t in sorted(set(risk) | set(exposure)):
-        share = risk.get(t, 0.0) / exposure[t] if exposure.get(t) else None
-        vs_target[t] = {"risk_slot_hours": risk.get(t, 0.0), "slot_hours": exposure.get(t, 0),
-                        "expected_overflow_share": None if share is None else round(share, 6),
-                        "target": round(tier_target(scenario.tiers[t]), 6) if t in scenario.tiers else None}
+    for t in sorted(set(risk.by_tier) | set(per.index)):
+        row = per.loc[t] if t in per.index else None
+        share = None if row is None or pd.isna(row["expected_overflow_share"]) else round(float(row["expected_overflow_share"]), 6)
+        vs_target[t] = {"method": tiers[t].method if t in tiers else None,
+                        "target": round(targets[t], 6) if t in targets else None,
+                        "predicted_overflow_probability": None if row is None else round(float(row["overflow_probability"]), 6),
+                        "expected_overflow_share": share,
+                        "risk_slot_hours": round(risk.by_tier.get(t, 0.0), 3),
+                        "slot_hours": 0 if row is None else int(row["slot_hours"])}
     total = float(summary["total_cost"])
     return {
         "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
@@ -958,6 +994,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
             for name, frame in past["tables"].items():
                 frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
+        if run.residuals is not None:  # the pooled groups' correlation, for `planner verify`
+            run.residuals.reset_index().to_parquet(tmp / "residuals.parquet", index=False)
         summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,

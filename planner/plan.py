@@ -3,11 +3,12 @@ type and pool, a procurement decision, and the Plan table with utilisation and r
 
 Risk is the expected number of overflow slot-hours: for each worker, slot and resource the planned
 groups' demand is taken as normal with the forecast mean and a spread read off its quantiles
-(sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)), summed comonotonically (sigma adds up:
-forecast errors of groups that share a worker are assumed to move together, the cautious choice),
-and P(load > physical capacity) is summed over the slots (the worst resource in each slot).
-:func:`overflow_probability` is that maths; planner.risk aggregates it (with the workers a
-procurement shortfall leaves unserved) into every risk figure of the plan.
+(sigma = max((q99 - q50) / 2.326, (q95 - q50) / 1.645)), the groups of a worker pooled with their
+residual correlation (sd = sqrt(s^T rho s), the model the pooled-risk packing uses), and
+P(load > physical capacity) is summed over the slots (the worst resource in each slot).
+:func:`overflow_probability` is that maths (against the usable capacity, capacity x (1 - headroom),
+it is the predicted overflow probability held against the tiers' targets); planner.risk aggregates
+it (with the workers a procurement shortfall leaves unserved) into every risk figure of the plan.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class WeekPlan:
     peak_result: object = None  # that plan (the baseline of backtests)
     peak_instance: object = None  # its instance (the whole catalog)
     failover: object = None  # models.packing.failover.FailoverPlan (zones, spares, map) when domains apply
+    loadings: np.ndarray | None = None  # [group, K] residual-correlation factors (None: independent)
     pool: str = ""  # the pool this packing is of (planner.pipeline.pack_pools)
 
 
@@ -47,7 +49,8 @@ class WorkerLoads:
     capacity: np.ndarray  # [W, 1, R]
     mean: np.ndarray  # [W, T, R] expected load (forecast mean)
     planned: np.ndarray  # [W, T, R] load at the planning quantiles
-    sigma: np.ndarray  # [W, T, R] comonotone sum of the groups' sigma
+    sigma: np.ndarray  # [W, T, R] pooled sd of the worker's load, sqrt(s^T rho s)
+    usable: np.ndarray | None = None  # [W, 1, R] capacity x (1 - the strictest headroom of its groups)
 
 
 def tiers_of(scenario) -> dict[str, Tier]:
@@ -77,7 +80,7 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return rows[live]
 
 
-def week_bound(forecast, groups, tiers, servers, start, deferral=None) -> tuple[float, float]:
+def week_bound(forecast, groups, tiers, servers, start, deferral=None, residuals=None) -> tuple[float, float]:
     """Lower bound on one week's fleet cost and the week's total inflated demand (cheap: no solve).
 
     The pair orders the weeks of a horizon to find its peak: the bound first, the demand breaking
@@ -88,7 +91,7 @@ def week_bound(forecast, groups, tiers, servers, start, deferral=None) -> tuple[
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    inst = to_packing_instance(rows, g, tiers, servers)
+    inst = to_packing_instance(rows, g, tiers, servers, residuals=residuals)
     if deferral is not None and deferral.before_packing:
         inst, _ = deferral.prepass(inst, start)
     demand = class_demand(inst)  # [class, slot, resource]
@@ -120,7 +123,9 @@ def shard_alternatives(instance) -> list:
     if not sharded.any():
         return []
     cap = np.array([s.capacity for s in instance.server_types], dtype=float)  # [K, R]
-    peak = instance.demand.max(axis=1)  # [G, R]
+    # A shard's size alone on a worker, as instance.shard_counts() sizes it: mean + z sigma on a
+    # pooled-risk instance (the mean alone undercounts it and misses the finer split, issue 19).
+    peak = instance.standalone().max(axis=1)  # [G, R]
     eff = cap[None, :, :] * (1.0 - instance.headroom)[:, None, None]  # [G, K, R]
     with np.errstate(divide="ignore"):
         need = np.ceil(peak[:, None, :] / eff * (1 - 1e-9)).max(axis=2)  # [G, K] shards to fit type k
@@ -197,7 +202,7 @@ def reuse_plan(instance, plan: WeekPlan):
 
 
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None, deferral=None, domains=None) -> WeekPlan:
+              fallback: WeekPlan | None = None, deferral=None, domains=None, residuals=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
@@ -208,13 +213,16 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     ``deferral`` (planner.deferral.DeferralSetup) moves lax work before or after the packing; the
     forecast mean and spread move with it, the baseline keeps the demand as it arrives.
     ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
-    the failover plan (after any deferral), checked by models.packing.verify_failover."""
+    the failover plan (after any deferral), checked by models.packing.verify_failover.
+    ``residuals`` (planner.packing.residual_scenarios) give the groups' correlation."""
+    from models.packing.risk import FACTOR_LIMIT
     from planner.errors import InfeasiblePlanError
-    from planner.packing import demand_cube, to_packing_instance
+    from planner.packing import demand_cube, residual_loadings, to_packing_instance
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    default = arrived = to_packing_instance(rows, g, tiers, servers)
+    default = arrived = to_packing_instance(rows, g, tiers, servers, residuals=residuals)
+    loadings = None if residuals is None else residual_loadings(residuals, list(default.group_ids), FACTOR_LIMIT)[0]
     # Cubes share the instance's sorted group and slot order.
     mean, q50, q95, q99 = (demand_cube(rows, None, q, default.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
     flows = None
@@ -248,10 +256,11 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
         limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
         planned, result, failover = domains.finish(planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers)
+    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers,
+                                                                             residuals=residuals)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
     return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
-                    failover)
+                    failover, loadings)
 
 
 def _defer_per_worker(planned, result, deferral, backend, options):
@@ -300,6 +309,29 @@ def worker_capacity(instance, assignment: pd.DataFrame, workers: list[str]) -> t
     return server_type, np.stack([types[t] for t in server_type])[:, None, :]
 
 
+def pooled_sd(instance, assignment: pd.DataFrame, sigma: np.ndarray, loadings: np.ndarray | None,
+              workers: list[str]) -> np.ndarray:
+    """``[worker, slot, resource]`` standard deviation of each worker's load: ``sqrt(s^T rho s)``
+    with ``s`` its groups' ``fraction x sigma`` and ``rho = B B^T + diag(1 - |B|^2)`` from the
+    factor ``loadings`` B (groups in ``instance`` order; ``None``: independent groups)."""
+    frame = assignment.rename(columns={"share": "fraction"})
+    g_index = {g: i for i, g in enumerate(instance.group_ids)}
+    w_index = {w: i for i, w in enumerate(workers)}
+    n_g = len(instance.group_ids)
+    b = np.zeros((n_g, 0)) if loadings is None else np.asarray(loadings)
+    idio = np.clip(1.0 - (b**2).sum(axis=1), 0.0, 1.0)
+    shape = (len(workers),) + sigma.shape[1:]
+    factor = np.zeros((len(workers), b.shape[1]) + sigma.shape[1:])
+    var = np.zeros(shape)
+    for g, f, w in zip(frame["group_id"].astype(str), frame["fraction"].astype(float), frame["worker_id"].astype(str)):
+        gi, wi = g_index[g], w_index[w]
+        s = f * sigma[gi]
+        factor[wi] += b[gi][:, None, None] * s[None]
+        var[wi] += idio[gi] * s**2
+    var += np.einsum("wktr,wktr->wtr", factor, factor)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
 def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
     """Expected, planned and sigma loads of the week's workers (the plan's own assignment)."""
     from models.packing.verify import worker_loads
@@ -307,14 +339,20 @@ def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
     frame = wp.result.assignment_frame()
     workers, planned = worker_loads(wp.instance, frame)
     server_type, capacity = worker_capacity(wp.instance, frame, workers)
+    h_of = dict(zip(wp.instance.group_ids, wp.instance.headroom))
+    level = frame.groupby(frame["worker_id"].astype(str))["group_id"].agg(lambda s: max(h_of[str(g)] for g in s))
+    usable = capacity * (1.0 - np.array([level[w] for w in workers]))[:, None, None]
     return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean, workers),
-                       planned, sum_per_worker(wp.instance, frame, wp.spread, workers))
+                       planned, pooled_sd(wp.instance, frame, wp.spread, wp.loadings, workers), usable)
 
 
-def overflow_probability(wp: WeekPlan, loads: WorkerLoads) -> np.ndarray:
+def overflow_probability(wp: WeekPlan, loads: WorkerLoads, usable: bool = False) -> np.ndarray:
     """``[W, T]`` probability that each worker's load exceeds its capacity in each slot (the worst
-    resource of the slot). planner.risk aggregates it into every risk total of the plan."""
-    mu, sigma, cap = loads.mean, loads.sigma, loads.capacity
+    resource of the slot); ``usable``: its usable capacity, capacity x (1 - headroom), the capacity
+    the tiers' ``overflow_risk`` targets refer to. planner.risk aggregates it into every risk figure
+    of the plan."""
+    mu, sigma = loads.mean, loads.sigma
+    cap = loads.usable if usable and loads.usable is not None else loads.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (cap - mu) / sigma
     p = np.where(sigma > 0, norm.sf(z), (mu > cap).astype(float))
@@ -348,13 +386,18 @@ def required_servers(weeks: list[WeekPlan], pool_of: dict[str, str]) -> pd.DataF
 
 
 def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: pd.DataFrame,
-               purchases: pd.DataFrame, risks: dict[int, pd.DataFrame], servers: pd.DataFrame) -> pd.DataFrame:
+               purchases: pd.DataFrame, risks: dict[int, pd.DataFrame], servers: pd.DataFrame,
+               overflow: pd.DataFrame | None = None) -> pd.DataFrame:
     """The Plan table: ``week, pool, server_type, required, installed, purchased, cost,
-    cpu_utilisation, memory_utilisation, headroom, risk`` (+ ``week_start``).
+    cpu_utilisation, memory_utilisation, headroom, risk, overflow_risk, overflow_probability``
+    (+ ``week_start``).
 
     cpu/memory_utilisation: mean expected load of the type's workers over the week's slots divided
     by the installed capacity of the type; headroom: 1 - the busiest slot's planned load over the
-    installed capacity; risk: expected overflow slot-hours of the type's workers.
+    installed capacity; risk: expected overflow slot-hours of the type's workers; overflow_probability
+    and overflow_risk: the predicted overflow probability in a slot and the target of the type's
+    worker with the largest ratio of the two (``overflow``: planner.risk.overflow_vs_target by
+    ``server_type``), so that the row meets its targets exactly when every worker of the type does.
     """
     cap = servers.set_index("type")[[C.CPU_CORES, C.MEMORY_GB]]
     bought = purchases.groupby(["week", "pool", "server_type"])["purchased"].sum() if len(purchases) else pd.Series(dtype=float)
@@ -380,18 +423,38 @@ def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: 
                 "purchased": int(bought.get((wp.week, rec.pool, rec.server_type), 0)),
                 "cost": float(rec.cost), "cpu_utilisation": float(util[0]), "memory_utilisation": float(util[1]),
                 "headroom": float(headroom), "risk": float(risk.get(rec.server_type, 0.0)),
+                **_type_overflow(overflow, wp.week, rec.server_type),
             })
     cols = ["week", "pool", "server_type", "required", "installed", "purchased", "cost", "cpu_utilisation",
-            "memory_utilisation", "headroom", "risk", "week_start"]
+            "memory_utilisation", "headroom", "risk", "overflow_risk", "overflow_probability", "week_start"]
     return pd.DataFrame(rows)[cols]
 
 
-def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd.Series) -> pd.DataFrame:
-    """Per customer: tier, planned quantile, headroom, spread, groups and its share of the plan's
-    expected overflow slot-hours over the horizon (planner.risk: the shares add up to the total)."""
+def _type_overflow(overflow: pd.DataFrame | None, week: int, server_type: str) -> dict:
+    row = None if overflow is None else overflow[(overflow["week"] == week) & (overflow["server_type"] == server_type)]
+    if row is None or not len(row):
+        return {"overflow_risk": np.nan, "overflow_probability": np.nan}
+    return {"overflow_risk": float(row["overflow_risk"].iloc[0]),
+            "overflow_probability": float(row["overflow_probability"].iloc[0])}
+
+
+def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd.Series,
+              overflow: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per customer: tier, its method and target ``overflow_risk`` (epsilon), the predicted overflow
+    probability and expected overflow share of the workers its groups sit on over the horizon
+    (``overflow``: planner.risk.overflow_vs_target by customer), the stacked quantile (empty for
+    pooled tiers), headroom, spread, groups and its share of the plan's expected overflow
+    slot-hours over the horizon (planner.risk: the shares add up to the total)."""
     per = groups.groupby(C.CUSTOMER).agg(tier=("tier", "first"), groups=(C.GROUP_ID, "size")).reset_index()
+    per["method"] = per["tier"].map(lambda t: tiers[t].method)
+    per["overflow_risk"] = per["tier"].map(lambda t: tiers[t].target).astype(float)
+    by = (pd.DataFrame(columns=[C.CUSTOMER, "overflow_probability", "expected_overflow_share"]) if overflow is None
+          else overflow).set_index(C.CUSTOMER)
+    per["overflow_probability"] = per[C.CUSTOMER].map(by["overflow_probability"]).astype(float)
+    per["expected_overflow_share"] = per[C.CUSTOMER].map(by["expected_overflow_share"]).astype(float)
     per["quantile"] = per["tier"].map(lambda t: tiers[t].quantile if not tiers[t].pooled else "")
     per["headroom"] = per["tier"].map(lambda t: tiers[t].headroom)
     per["spread"] = per["tier"].map(lambda t: tiers[t].spread)
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
-    return per[[C.CUSTOMER, "tier", "quantile", "headroom", "risk", "groups", "spread"]]
+    return per[[C.CUSTOMER, "tier", "method", "overflow_risk", "overflow_probability", "expected_overflow_share",
+                "quantile", "headroom", "risk", "groups", "spread"]]

@@ -80,6 +80,14 @@ class Tier:
             raise ValueError(f"{who}spread {self.spread} must be an integer >= 1")
 
     @property
+    def target(self) -> float:
+        """The largest overflow probability the tier accepts: ``overflow_risk``, or for a stacked
+        tier with only a quantile, 1 - its level (``mean`` and ``q50``: 0.5)."""
+        if self.overflow_risk is not None:
+            return float(self.overflow_risk)
+        return float(QUANTILE_RISK.get(self.quantile, 0.5))
+
+    @property
     def pooled(self) -> bool:
         """True when the tier's groups are packed by the pooled chance constraint."""
         return self.method in POOLED

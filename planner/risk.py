@@ -11,8 +11,19 @@ on the slot's binding resource, so the totals per tier, customer, week and serve
 to the one total that the terminal, ``summary.json``, the workbook and the what-if table show.
 
 The probability per worker and slot comes from a separate function (``overflow_probability``:
-today :func:`planner.plan.overflow_probability`); a different risk model plugs in there and every
-total follows. Everything is aggregated by :func:`aggregate_risk`.
+today :func:`planner.plan.overflow_probability`, the groups of a worker pooled with their residual
+correlation); a different risk model plugs in there and every total follows. Everything is
+aggregated by :func:`aggregate_risk`.
+
+**Against the tiers' targets** (issue 14). A tier's ``overflow_risk`` ε bounds, per worker and
+slot, the probability that the worker's load exceeds its *usable* capacity, capacity x (1 -
+headroom); the same probability model against that capacity gives each worker's **predicted
+overflow probability** (its largest over the slots). :func:`overflow_vs_target` sets, per tier (or
+customer, or week and server type), the target ε beside the predicted probability (the largest of
+the workers holding it) and the **expected overflow share**: the expected overflow slot-hours of
+those workers (physical capacity, each worker counted whole, once per tier and week) over their
+slot-hours, which is exactly what a backtest measures as the realised overflow share
+(planner.backtest.summarise).
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import pandas as pd
 from planner import columns as C
 
 __all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk", "risk_contributions",
-           "unserved_workers"]
+           "unserved_workers", "overflow_vs_target"]
 
 #: Columns of the contribution table: one row per (week, worker, group). ``exposure`` is the group's
 #: share of the worker's binding load summed over the slots (slot-hours), so ``risk / exposure`` is
@@ -134,7 +145,8 @@ class RiskSummary:
     by_customer: pd.Series
     exposure_by_customer: pd.Series  # slot-hours of load share (CONTRIBUTION_COLUMNS); risk / exposure = rate
     by_week_type: pd.Series  # (week, server_type) -> risk
-    by_worker: pd.DataFrame  # week, worker_id, server_type, installed, risk, groups
+    by_worker: pd.DataFrame  # week, worker_id, server_type, installed, risk, groups (+ slot_hours,
+    #                         overflow_probability, overflow_risk from plan_risk: see overflow_vs_target)
     contributions: pd.DataFrame = field(repr=False)
 
     def to_summary(self, digits: int = 3) -> dict:
@@ -150,9 +162,10 @@ class RiskSummary:
         }
 
 
-def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
+def aggregate_risk(contributions: pd.DataFrame, tiers=(), workers: pd.DataFrame | None = None) -> RiskSummary:
     """All totals of a plan's risk from its contribution table (:func:`risk_contributions` of
-    every week, concatenated). ``tiers`` lists tiers to report even when their risk is 0."""
+    every week, concatenated). ``tiers`` lists tiers to report even when their risk is 0;
+    ``workers`` (``week, worker_id`` and more columns) joins ``by_worker``."""
     c = contributions if len(contributions) else pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
     if "exposure" not in c.columns:
         c = c.assign(exposure=0.0)
@@ -161,6 +174,8 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
     by_tier.update({str(t): float(v) for t, v in c.groupby("tier", sort=True)["risk"].sum().items()})
     by_worker = (c.groupby(["week", "worker_id", "server_type", "installed"], as_index=False, sort=True)
                  .agg(risk=("risk", "sum"), groups=(C.GROUP_ID, lambda s: sorted(set(s)))))
+    if workers is not None and len(workers):
+        by_worker = by_worker.merge(workers, on=["week", "worker_id"], how="left")
     return RiskSummary(
         total=float(c["risk"].sum()),
         unserved=float(c.loc[~c["installed"].astype(bool), "risk"].sum()) if len(c) else 0.0,
@@ -173,22 +188,78 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=()) -> RiskSummary:
     )
 
 
-#: (WeekPlan, WorkerLoads) -> ``[W, T]`` probability that each worker overflows in each slot.
-ProbabilityModel = Callable[[object, object], np.ndarray]
+#: (WeekPlan, WorkerLoads, usable=False) -> ``[W, T]`` probability that each worker's load exceeds its
+#: capacity (``usable``: capacity x (1 - headroom)) in each slot.
+ProbabilityModel = Callable[..., np.ndarray]
 
 
 def plan_risk(weeks, loads: dict, groups: pd.DataFrame, pool_of: dict[str, str], shortfall: pd.DataFrame | None,
-              probability: ProbabilityModel | None = None, tiers=()) -> RiskSummary:
+              probability: ProbabilityModel | None = None, tiers=(), targets: dict[str, float] | None = None) -> RiskSummary:
     """The risk of a whole plan: every week's contributions under ``probability`` (default
     :func:`planner.plan.overflow_probability`), workers left unserved by ``shortfall`` (the
-    procurement's) counted as overflowing, aggregated by :func:`aggregate_risk`."""
+    procurement's) counted as overflowing, aggregated by :func:`aggregate_risk`. ``by_worker``
+    also holds each worker's ``slot_hours``, its predicted ``overflow_probability`` (the largest over
+    the slots, against the usable capacity; 1 for an unserved worker with demand) and, with
+    ``targets`` (tier -> ε), its ``overflow_risk``: the strictest target of its groups' tiers."""
     if probability is None:
         from planner.plan import overflow_probability as probability
-    parts = []
+    tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].astype(str).to_dict()
+    parts, stats = [], []
     for wp in weeks:
         wl = loads[wp.week]
         planned = {g: wp.instance.demand[i] for i, g in enumerate(wp.instance.group_ids)}
         unserved = unserved_workers(wl, pool_of, shortfall, wp.week, wp.instance.resources)
-        parts.append(risk_contributions(wp.week, wl, probability(wp, wl), planned, wp.result.assignment_frame(),
+        frame = wp.result.assignment_frame()
+        parts.append(risk_contributions(wp.week, wl, probability(wp, wl), planned, frame,
                                         groups, pool_of, unserved))
-    return aggregate_risk(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), tiers)
+        worst = probability(wp, wl, usable=True).max(axis=1)  # [W]
+        on = frame.groupby(frame["worker_id"].astype(str))["group_id"].apply(lambda s: set(s.astype(str)))
+        for i, w in enumerate(wl.workers):
+            p = 1.0 if w in unserved and (wl.planned[i] > 0).any() else float(worst[i])
+            eps = [targets[tier_of[g]] for g in on.get(w, ()) if targets and tier_of.get(g) in targets]
+            stats.append((wp.week, w, int(wl.mean.shape[1]), p, min(eps) if eps else np.nan))
+    workers = pd.DataFrame(stats, columns=["week", "worker_id", "slot_hours", "overflow_probability", "overflow_risk"])
+    return aggregate_risk(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), tiers, workers)
+
+
+#: Columns of :func:`overflow_vs_target`.
+TARGET_COLUMNS = ("overflow_risk", "overflow_probability", "expected_overflow_share", "slot_hours",
+                  "expected_overflow_hours", "workers")
+
+
+def overflow_vs_target(risk: RiskSummary, by: str, groups: pd.DataFrame | None = None,
+                       targets: dict[str, float] | None = None) -> pd.DataFrame:
+    """The plan's promise per ``by`` (``tier``, ``customer`` or ``server_type``, with ``week`` for a
+    server type) against what it predicts, from ``risk.by_worker`` (module docstring).
+
+    Columns: the key(s), ``overflow_risk`` (the target ε: the tier's for a tier, the customer's
+    tier's for a customer, for a server type that of its worker with the largest predicted
+    probability over target), ``overflow_probability`` (the largest predicted overflow probability
+    of the workers holding it; for a server type that same worker's), ``expected_overflow_share``
+    (their expected overflow slot-hours over their slot-hours, each worker counted whole),
+    ``slot_hours``, ``expected_overflow_hours`` and ``workers`` (worker-weeks).
+    """
+    w = risk.by_worker
+    if not len(w) or "overflow_probability" not in w.columns:
+        return pd.DataFrame(columns=[by, *TARGET_COLUMNS])
+    if by == "server_type":
+        ratio = w["overflow_probability"] / w["overflow_risk"].where(w["overflow_risk"] > 0)
+        w = w.assign(_ratio=ratio.fillna(-1.0)).sort_values(["week", "server_type", "_ratio", "worker_id"])
+        worst = w.groupby(["week", "server_type"], sort=True).tail(1).set_index(["week", "server_type"])
+        out = w.groupby(["week", "server_type"], sort=True).agg(
+            slot_hours=("slot_hours", "sum"), expected_overflow_hours=("risk", "sum"), workers=("worker_id", "size"))
+        out["overflow_risk"] = worst["overflow_risk"]
+        out["overflow_probability"] = worst["overflow_probability"]
+    else:
+        keys = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)[by].astype(str)
+        long = w.explode("groups")
+        long[by] = long["groups"].map(keys)
+        per = long.dropna(subset=[by]).drop_duplicates(["week", "worker_id", by])
+        out = per.groupby(by, sort=True).agg(
+            slot_hours=("slot_hours", "sum"), expected_overflow_hours=("risk", "sum"),
+            overflow_probability=("overflow_probability", "max"), workers=("worker_id", "size"))
+        tier_of_key = (groups.drop_duplicates(by).set_index(by)["tier"].astype(str) if by != "tier"
+                       else pd.Series(out.index, index=out.index))
+        out["overflow_risk"] = [np.nan if targets is None else targets.get(tier_of_key.get(k), np.nan) for k in out.index]
+    out["expected_overflow_share"] = out["expected_overflow_hours"] / out["slot_hours"].where(out["slot_hours"] > 0)
+    return out.reset_index()[[*([by] if by != "server_type" else ["week", "server_type"]), *TARGET_COLUMNS]]

@@ -6,7 +6,10 @@ one forecast covering the whole horizon. Week *w* of the plan is checked against
 servers tables). A group whose planned demand is zero in every slot of a week is idle that week:
 the run does not pack it, so its absence from the week's assignment is accepted, counted and
 reported; a group with demand and no placement is a violation. Every check is
-:func:`models.packing.verify.find_violations` on the full slot grid.
+:func:`models.packing.verify.find_violations` on the full slot grid. Where tiers are pooled (a
+chance constraint) the check uses the run's residuals (``residuals.parquet``) for the groups'
+correlation, and each period reports its workers' predicted overflow probability
+(:func:`models.packing.verify.overflow_report`: exact Gaussian and Monte Carlo).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class PeriodCheck:
     slots: int
     idle_absent: tuple[str, ...]  # groups with no demand and no placement: accepted
     violations: list = field(default_factory=list)  # models.packing.verify.Violation
+    overflow: pd.DataFrame | None = None  # per worker predicted overflow probability (pooled tiers)
 
 
 def _group_column(frame: pd.DataFrame) -> str:
@@ -61,14 +65,15 @@ def _failover_violations(instance, assignment, groups, domains, week):
     return find_failover_violations(instance, assignment, workers, level, failover)
 
 
-def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None, domains=None) -> PeriodCheck:
-    from models.packing.verify import Violation, find_violations
+def _check_period(rows, assignment, groups, tiers, servers, path, week=None, start=None, domains=None,
+                  residuals=None) -> PeriodCheck:
+    from models.packing.verify import Violation, find_violations, overflow_report
     from planner.packing import to_packing_instance
 
     gcol = _group_column(rows)
     ids = rows[gcol].astype(str)
     sub_groups = None if groups is None else groups[groups[C.GROUP_ID].astype(str).isin(set(ids))]
-    instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path)
+    instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path, residuals=residuals)
     placed = set(assignment["group_id"].astype(str))
     peak = instance.demand.max(axis=1)  # [G, R]
     absent = [i for i, g in enumerate(instance.group_ids) if g not in placed]
@@ -79,7 +84,7 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
         sub_groups = None if groups is None else sub_groups[~sub_groups[C.GROUP_ID].astype(str).isin(set(idle))]
         if not len(rows):
             return PeriodCheck(week, start, 0, len(instance.slots), idle, [])
-        instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path)
+        instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path, residuals=residuals)
         peak = instance.demand.max(axis=1)
     violations = []
     for v in find_violations(instance, assignment):
@@ -93,12 +98,16 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
         violations.append(v)
     if domains is not None and not violations:
         violations += _failover_violations(instance, assignment, groups, domains, week)
-    return PeriodCheck(week, start, instance.n_groups, len(instance.slots), idle, violations)
+    overflow = None
+    if instance.chance and len(assignment) and not any(v.family in ("unknown_group", "unknown_server_type")
+                                                       for v in violations):
+        overflow = overflow_report(instance, assignment)
+    return PeriodCheck(week, start, instance.n_groups, len(instance.slots), idle, violations, overflow)
 
 
 def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataFrame | None = None,
-                tiers=None, servers: pd.DataFrame | None = None, path=None, domains: dict | None = None
-                ) -> list[PeriodCheck]:
+                tiers=None, servers: pd.DataFrame | None = None, path=None, domains: dict | None = None,
+                residuals: pd.DataFrame | None = None) -> list[PeriodCheck]:
     """Check ``assignment`` against ``demand``: week by week when the assignment has a ``week``
     column (weeks of 7 days from the demand's first timestamp), else as one period.
 
@@ -112,6 +121,9 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
             failover.csv, "levels": tier -> "worker" | "zone"}``; each period's failover map is
             then checked by removing each worker and zone in turn
             (:func:`models.packing.verify_failover.find_failover_violations`).
+        residuals: the groups' joint standardised residuals (``planner.packing.residual_scenarios``,
+            what ``planner run`` writes as ``residuals.parquet``): their correlation under pooled
+            tiers; ``None``: independent groups.
 
     Returns:
         One :class:`PeriodCheck` per period; a week of the assignment without demand rows, or a week
@@ -122,7 +134,7 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
     if servers is not None and "pool" in assignment.columns and servers["pool"].astype(str).nunique() > 1:
         return _verify_pools(demand, assignment, groups, tiers, servers, path)
     if "week" not in assignment.columns:
-        return [_check_period(demand, assignment, groups, tiers, servers, path, domains=domains)]
+        return [_check_period(demand, assignment, groups, tiers, servers, path, domains=domains, residuals=residuals)]
     ds = _timestamps(demand, path)
     weeks_col = pd.to_numeric(assignment["week"], errors="coerce")
     if weeks_col.isna().any() or (weeks_col != weeks_col.round()).any() or (weeks_col < 0).any():
@@ -141,11 +153,12 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
                 "week", (w,), 1.0, f"the assignment plans week {w} (from {start.date()}) but the demand has no "
                                    f"rows in it (it covers {ds.min()} to {ds.max()})")]))
             continue
-        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start, domains=domains))
+        out.append(_check_period(rows, part, groups, tiers, servers, path, week=w, start=start, domains=domains,
+                                 residuals=residuals))
     for w in sorted(set(week_of.tolist()) - set(planned_weeks)):
         rows = demand[week_of == w]
         check = _check_period(rows, assignment.iloc[0:0], groups, tiers, servers, path, week=w,
-                              start=t0 + pd.Timedelta(days=7 * w))
+                              start=t0 + pd.Timedelta(days=7 * w), residuals=residuals)
         if check.violations:  # demand in a week the plan does not cover
             out.append(PeriodCheck(w, check.start, check.groups, check.slots, check.idle_absent, [Violation(
                 "week", (w,), float(len(check.violations)),

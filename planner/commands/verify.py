@@ -10,7 +10,7 @@ import typer
 from planner.commands._common import console, err_console, handle_errors
 
 #: Files of a ``planner run`` folder that carry the rules of its plan.
-RUN_RULES = {"groups": "groups.csv", "tiers": "tiers.csv", "servers": "servers.csv"}
+RUN_RULES = {"groups": "groups.csv", "tiers": "tiers.csv", "servers": "servers.csv", "residuals": "residuals.parquet"}
 
 
 def _rules_beside(assignment: Path, given: dict[str, Path | None]) -> dict[str, Path | None]:
@@ -48,6 +48,7 @@ def verify(
     servers: Path = typer.Option(None, "--servers", help="ServerCatalog file (default: servers.csv beside the assignment, else the built-in catalog)."),
     groups: Path = typer.Option(None, "--groups", help="Groups table group_id, customer, tier (default: groups.csv beside the assignment, else no rules)."),
     tiers: Path = typer.Option(None, "--tiers", help="Tiers table (default: tiers.csv beside the assignment, else the default tiers)."),
+    residuals: Path = typer.Option(None, "--residuals", help="The groups' joint residuals for pooled tiers' correlation (default: residuals.parquet beside the assignment, else independent groups)."),
     max_shown: int = typer.Option(20, "--max-shown", help="How many violations to print."),
 ) -> None:
     """Recompute every worker/slot/resource load and check every rule; exit 1 on any violation.
@@ -64,10 +65,10 @@ def verify(
     from planner.servers import load_servers
     from planner.verification import verify_plan
 
-    for p in (demand, assignment, servers, groups, tiers):
+    for p in (demand, assignment, servers, groups, tiers, residuals):
         if p is not None and not Path(p).is_file():
             raise InputDataError("not a file" if Path(p).exists() else "file not found", path=p)
-    given = {"groups": groups, "tiers": tiers, "servers": servers}
+    given = {"groups": groups, "tiers": tiers, "servers": servers, "residuals": residuals}
     rules = _rules_beside(Path(assignment), given)
     found = [str(rules[k]) for k in RUN_RULES if rules[k] is not None and given[k] is None]
     if found:
@@ -82,6 +83,7 @@ def verify(
         tiers=load_tiers(rules["tiers"]) if rules["tiers"] else None,
         servers=load_servers(rules["servers"]) if rules["servers"] else None,
         path=demand, domains=domains,
+        residuals=_read_residuals(rules["residuals"]) if rules["residuals"] else None,
     )
     violations = [(c, v) for c in checks for v in c.violations]
     idle = [(c.week, g) for c in checks for g in c.idle_absent]
@@ -99,6 +101,7 @@ def verify(
         in_weeks = f" in week(s) {', '.join(map(str, bad_weeks))}" if bad_weeks else ""
         err_console.print(f"[bold red]{len(violations)} violation(s){in_weeks}[/]", highlight=False)
         raise typer.Exit(code=1)
+    _print_overflow(checks)
     groups_checked = sorted({c.groups for c in checks})
     span = (f"{groups_checked[0]}" if len(groups_checked) == 1 else f"{groups_checked[0]}-{groups_checked[-1]}")
     if checks[0].week is None:
@@ -106,6 +109,33 @@ def verify(
     else:
         console.print(f"ok: {len(checks)} week(s), {span} groups and {checks[0].slots} slots per week, no violation",
                       highlight=False)
+
+
+def _read_residuals(path: Path):
+    """The wide residual table ``ds, <group>...`` written by ``planner run``."""
+    from planner.errors import InputDataError
+    from planner.io import read_table
+
+    frame = read_table(path)
+    if "ds" not in frame.columns or frame.shape[1] < 2:
+        raise InputDataError("expected columns ds and one per group (standardised residuals)", path=path)
+    return frame.set_index("ds").astype(float)
+
+
+def _print_overflow(checks) -> None:
+    """Per period: the workers' largest predicted overflow probability against their targets."""
+    for c in checks:
+        if c.overflow is None or not len(c.overflow):
+            continue
+        o = c.overflow
+        ratio = o["p_gaussian"] / o["epsilon"]
+        worst = o.loc[ratio.idxmax()]
+        over = int((ratio > 1 + 1e-6).sum())
+        where = "" if c.week is None else f"week {c.week}: "
+        console.print(
+            f"{where}predicted overflow probability (pooled tiers): worst worker {worst['worker_id']} "
+            f"{worst['p_gaussian']:.3g} Gaussian / {worst['p_monte_carlo']:.3g} Monte Carlo against its target "
+            f"{worst['epsilon']:.3g}; {over} of {len(o)} worker(s) above target", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

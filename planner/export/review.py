@@ -85,20 +85,28 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     if fleet:
         text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
                          for t, v in fleet.items() if v["inventory"] or v.get("in_transit"))
+        sized = summary.get("inventory_from_history")
+        if sized:  # the scenario asked for the fleet the history's last weeks needed
+            text = (text or "none") + (f" (what the history's last {sized['from_history_weeks']} week(s) from "
+                                       f"{sized['weeks_from']} needed)")
         cost_rows.append(("installed fleet", text or "none", ""))
     blocks.append(Block("Cost of the quarter", pd.DataFrame(cost_rows, columns=["item", "value", "unit"])))
 
     vs = summary.get("risk_vs_target") or {}
-    risk = pd.DataFrame([{"tier": t, "risk": v.get("risk_slot_hours"), "slot_hours": v.get("slot_hours"),
-                          "expected_overflow_share": v.get("expected_overflow_share"), "target": v.get("target"),
-                          "within_target": ("yes" if v.get("expected_overflow_share") is not None
+    # Per tier: the promise (target epsilon) beside what the plan predicts for it (planner.risk).
+    risk = pd.DataFrame([{"tier": t, "method": v.get("method"), "target": v.get("target"),
+                          "predicted_overflow_probability": v.get("predicted_overflow_probability"),
+                          "expected_overflow_share": v.get("expected_overflow_share"),
+                          "risk": v.get("risk_slot_hours"), "slot_hours": v.get("slot_hours"),
+                          "within_target": ("yes" if v.get("predicted_overflow_probability") is not None
                                             and v.get("target") is not None
-                                            and v["expected_overflow_share"] <= v["target"] else "no")}
+                                            and v["predicted_overflow_probability"] <= v["target"] + 1e-12 else "no")}
                          for t, v in vs.items()])
     if risk.empty:
         risk = pd.DataFrame({"tier": list(summary.get("risk_slot_hours_by_tier", {})),
                              "risk": list(summary.get("risk_slot_hours_by_tier", {}).values())})
-    blocks.append(Block("Risk per tier (expected overflow slot-hours against the tier's target share)", risk))
+    blocks.append(Block("Risk per tier (target overflow probability per worker and hour against the plan's "
+                        "prediction)", risk))
 
     util = [("CPU, mean expected", _mean(weekly, "cpu_utilisation"), "%"),
             ("memory, mean expected", _mean(weekly, "memory_utilisation"), "%")]

@@ -119,6 +119,8 @@ _UNITS = {
     # the review page and the Why sheet
     "order_week": "week", "need_week": "week", "lead_time_weeks": "weeks", "growth": "server-equivalents",
     "share_of_growth": "%", "expected_overflow_share": "%", "planned_peak_week0": "server-equivalents",
+    "overflow_risk": "%", "overflow_probability": "%", "predicted_overflow_probability": "%",
+    "predicted_overflow_share": "%",
     "planned_peak_need_week": "server-equivalents",
     "cpu_cores": "cores", "memory_gb": "GB",
     "mean": "resource unit", "q50": "resource unit", "q90": "resource unit",

@@ -67,6 +67,12 @@ def test_cli_writes_the_contract_for_rolling_origins(scenario_path, tmp_path):
     sc = load_scenario(scenario_path)
     assert (by_tier["target"] == by_tier["tier"].map(lambda t: tier_target(sc.tiers[t]))).all()
     assert by_tier.set_index("tier").loc["premium", "target"].iloc[0] == pytest.approx(0.001)  # overflow_risk
+    # The plan's own prediction beside the realised share (issue 14): the pooled plan predicts
+    # within target; the other plans predict nothing.
+    shape = by_tier[by_tier["plan"] == "shape"]
+    assert (shape["predicted_overflow_probability"] <= shape["target"] + 1e-9).all()
+    assert (shape["predicted_overflow_share"] <= shape["predicted_overflow_probability"] + 1e-12).all()
+    assert by_tier.loc[by_tier["plan"] != "shape", "predicted_overflow_share"].isna().all()
     # packing the actual demand with headroom never overflows it
     assert (by_tier.loc[by_tier["plan"] == "hindsight", "overflow_hours"] == 0).all()
     import zipfile
@@ -84,9 +90,12 @@ def test_hindsight_equals_the_plan_when_the_forecast_is_perfect(scenario_path, f
     end = ORIGIN + pd.Timedelta(weeks=1)
 
     def perfect(scenario, history, start, progress=None):  # a forecast fed the actuals
-        return actual_as_forecast(actual, start, end), pd.DataFrame()
+        from planner.forecast import ForecastRun
 
-    monkeypatch.setattr(planner.pipeline, "forecast_stage", perfect)
+        return ForecastRun(actual_as_forecast(actual, start, end), pd.DataFrame(), None)
+
+    # The stage run_plan calls (forecast_stage is a wrapper of it that drops the calibration table).
+    monkeypatch.setattr(planner.pipeline, "forecast_stage_run", perfect)
     run = run_plan(load_scenario(scenario_path), history=history_until(full_history, ORIGIN))
     res = backtest_run(run, actual, full_history.groups)
     assert res.costs["cost"] == pytest.approx(res.costs["hindsight_cost"])

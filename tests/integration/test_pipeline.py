@@ -44,6 +44,22 @@ def test_run_writes_plan_tables_workbook_and_plots(planned):
     assert set(plan["week"]) == {0, 1}
     assert (plan["installed"] >= plan["required"]).all() or summary["procurement"]["shortfall_server_weeks"] > 0
     assert plan["cost"].sum() == pytest.approx(summary["total_cost"], abs=0.01)
+    # Pooled risk by default (issue 14): per tier the target and the predicted overflow probability.
+    qos = pd.read_csv(out / "qos.csv")
+    assert {"method", "overflow_risk", "overflow_probability"} <= set(qos.columns)
+    assert (qos["method"] == "gaussian").all() and (qos["overflow_probability"] <= qos["overflow_risk"] + 1e-9).all()
+    assert {"overflow_risk", "overflow_probability"} <= set(plan.columns)
+    used = plan[plan["required"] > 0]
+    assert (used["overflow_probability"] <= used["overflow_risk"] + 1e-9).all()
+    # summary.json: per tier the target, the predicted probability and the expected overflow share
+    # (what a backtest measures as realised), all from planner.risk.
+    by_tier = summary["risk_vs_target"]
+    assert set(qos["tier"]) <= set(by_tier)
+    for t, v in by_tier.items():
+        if v["slot_hours"]:
+            assert v["predicted_overflow_probability"] <= v["target"] + 1e-9
+            assert 0 <= v["expected_overflow_share"] <= v["predicted_overflow_probability"] + 1e-12
+    assert (out / "residuals.parquet").exists()
 
 
 def test_workbook_numbers_match_the_csv_tables_and_charts_are_native(planned):
@@ -66,6 +82,7 @@ def test_workbook_numbers_match_the_csv_tables_and_charts_are_native(planned):
 def test_every_week_passes_the_independent_verifier(small_scenario):
     run = run_plan(load_scenario(small_scenario))
     for wp in run.weeks:
+        assert wp.instance.chance and wp.loadings is not None  # pooled, correlated by the residuals
         assert find_violations(wp.instance, wp.result.assignment_frame()) == []
         assert find_violations(wp.peak_instance, wp.peak_result.assignment_frame()) == []
         assert wp.result.objective <= wp.peak_cost + 1e-9  # shape-aware never costs more than peak-based
