@@ -571,7 +571,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         fairness_bound = next(iter(reports.values())) if len(reports) == 1 else reports
     timings["packing_s"] = time.perf_counter() - t1
     deferred = {p: _deferral_figures(packed[p][0], deferral, pd.concat(slices[p], ignore_index=True), jobs[p][1],
-                                     tiers, servers[servers["pool"] == p], scenario, progress)
+                                     tiers, servers[servers["pool"] == p], scenario, progress, residuals)
                 for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
     del slices
@@ -702,20 +702,27 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     return run
 
 
-def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress):
+def _deferral_figures(weeks, deferral, forecast, groups, tiers, servers, scenario, progress, residuals=None):
     """Per-week work moved; for the week that sizes the fleet, the capacity deferral saved (that
     week packed again as the work arrives); and the demand packed after the move (what
     ``planner verify`` checks the assignment against). ``(None, None, None)`` without deferral."""
     if deferral is None:
         return None, None, None
     from planner.deferral import deferral_summary, planned_demand, week_figures
-    from planner.plan import pack_week
+    from planner.plan import pack_week, week_bound
 
     table = pd.DataFrame([week_figures(wp) for wp in weeks])
-    peak = max(weeks, key=lambda wp: wp.result.objective)
+    top = max(wp.result.objective for wp in weeks)
+    tied = [wp for wp in weeks if wp.result.objective >= top - 1e-9]
+    # Among weeks of equal cost the fleet is sized by the one pack_pools packed freely (largest
+    # bound, first of equals); the others were packed onto its fleet, and their free packing
+    # without deferral is no like-for-like comparison.
+    peak = tied[0] if len(tied) == 1 else max(
+        tied, key=lambda wp: week_bound(forecast, groups, tiers, servers, wp.start, deferral, residuals))
     progress("peak week without deferral", 0.91)
     try:
-        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver).result.objective
+        without = pack_week(forecast, groups, tiers, servers, peak.start, peak.week, scenario.solver,
+                            residuals=residuals).result.objective
     except InfeasiblePlanError as exc:
         import warnings
 
