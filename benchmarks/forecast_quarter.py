@@ -180,6 +180,8 @@ def run_dataset(label, df, h, freq, m, steps_per_day, origins, peers, peer_ids, 
                 rows += score("prophet (yearly)", r, ptrain, test, m, steps_per_day, k)
             except ImportError:
                 print("prophet not installed: its peer skipped")
+        print(f"{label}: origin {k} ({origin.date()}) done; seconds " +
+              ", ".join(f"{m} {v[-1]:.0f}" for m, v in times.items()), flush=True)
     table = pd.DataFrame(rows)
     report_dataset(label, table, times, peer_ids, chosen, df, h, origins)
     return table

@@ -135,17 +135,65 @@ def peak_required(weeks, pool_of: dict[str, str]) -> pd.DataFrame:
     return required_servers(as_shape, pool_of)
 
 
-def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, starts: list) -> Hindsight:
-    """Pack and procure the perfect forecast with the plan's own stages (pack_horizon, procure)."""
+def _hindsight_pools(scenario, forecast, groups, starts, servers, catalog) -> Hindsight:
+    from planner.pipeline import place_and_pack, procure_pools, required_by_pool
+
+    _, _, _, packed = place_and_pack(scenario, forecast, groups, catalog, starts)
+    weeks = [wp for p in sorted(packed) for wp in packed[p][0]]
+    notes = [n for p in sorted(packed) for n in packed[p][1]]
+    proc, _ = procure_pools(scenario, servers, required_by_pool(weeks, servers, len(starts)))
+    peak_proc, _ = procure_pools(scenario, servers, required_by_pool(weeks, servers, len(starts), peak=True))
+    return Hindsight(weeks, proc, peak_proc, notes)
+
+
+def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, starts: list, catalog=None) -> Hindsight:
+    """Pack and procure the perfect forecast with the plan's own stages (pack_horizon, procure; with
+    several pools the placement pass on ``catalog``, packing and procurement per pool)."""
     from planner.pipeline import pack_horizon, procure
     from planner.plan import required_servers, servers_frame, tiers_of
 
     servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # the run's pools stage: placement, then each pool on its own
+        return _hindsight_pools(scenario, forecast, groups, starts, servers, catalog)
     pool_of = dict(zip(servers["type"], servers["pool"]))
     weeks, notes = pack_horizon(forecast, groups, tiers_of(scenario), servers, starts, scenario.solver)
     proc, _ = procure(scenario, servers, required_servers(weeks, pool_of))
     peak_proc, _ = procure(scenario, servers, peak_required(weeks, pool_of))
     return Hindsight(weeks, proc, peak_proc, notes)
+
+
+def inventory_from_history(scenario, history):
+    """``scenario`` with ``inventory: {from_history_weeks: N}`` made concrete: per server type the
+    most servers any of the history's last N weeks needed in hindsight (the plan's packing, rules
+    and catalog applied to their actual demand, as :func:`plan_hindsight` packs). Returns the
+    scenario (unchanged when its inventory is given) and what was sized (None when given)."""
+    from planner.pipeline import pack_horizon
+    from planner.plan import required_servers, servers_frame, tiers_of
+    from planner.scenarios import InventoryItem
+
+    spec = scenario.inventory
+    if isinstance(spec, list):
+        return scenario, None
+    n = spec.from_history_weeks
+    first = history.end - pd.Timedelta(weeks=n)
+    if first < pd.Timestamp(history.demand[C.DS].min()):
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks {n} reaches before the "
+                            f"history, which starts {history.demand[C.DS].min()} and ends {history.end}")
+    check_coverage(history.demand, first, n, "the history")
+    starts = [first + pd.Timedelta(weeks=k) for k in range(n)]
+    servers = servers_frame(scenario)
+    if servers["pool"].nunique() > 1:  # groups would first have to be placed in pools (planner.pools)
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks sizes one pool; the "
+                            f"catalog has pools {sorted(servers['pool'].unique())}: give the inventory per pool")
+    pool_of = dict(zip(servers["type"], servers["pool"]))
+    forecast = actual_as_forecast(history.demand, first, history.end)
+    weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver)
+    need = required_servers(weeks, pool_of).groupby("server_type")["required"].max()
+    items = [InventoryItem(server_type=t, count=int(need.get(t, 0)), pool=pool_of[t])
+             for t in servers["type"] if int(need.get(t, 0)) > 0]
+    sized = {"from_history_weeks": n, "weeks_from": str(first.date()), "weeks_to": str(history.end.date()),
+             "counts": {i.server_type: i.count for i in items}}
+    return scenario.model_copy(update={"inventory": items}), sized
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,14 +291,14 @@ def backtest_run(run, actual: pd.DataFrame, actual_groups: pd.DataFrame | None =
     if missing:
         raise InputDataError(f"the actuals are not a ResourceDemand table: missing {missing}", path=source)
     scenario = run.scenario
-    starts = [wp.start for wp in run.weeks]
+    starts = sorted({wp.start for wp in run.weeks})  # several pools: each has its weeks
     start, end = starts[0], starts[-1] + pd.Timedelta(days=7)
     check_coverage(actual, start, len(starts), source)
     actual = actual[(actual[C.DS] >= start) & (actual[C.DS] < end)]
     plan_groups = _plan_groups(run)
     groups, unplanned = groups_with_actuals(plan_groups, actual_groups, actual, scenario.customers.default_tier)
     forecast = actual_as_forecast(actual, start, end)
-    hindsight = plan_hindsight(scenario, forecast, groups, starts)
+    hindsight = plan_hindsight(scenario, forecast, groups, starts, run.history.catalog)
 
     parts, unplanned_weeks = [], {}
     live_rows = actual[actual[list(C.RESOURCES)].max(axis=1) > 0]
@@ -305,7 +353,13 @@ def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
     from planner.plan import servers_frame
 
     servers = servers_frame(run.scenario)
-    peak_proc, _ = procure(run.scenario, servers, peak_required(run.weeks, dict(zip(servers["type"], servers["pool"]))))
+    if servers["pool"].nunique() > 1:
+        from planner.pipeline import procure_pools, required_by_pool
+
+        peak_proc, _ = procure_pools(run.scenario, servers, required_by_pool(run.weeks, servers, run.scenario.horizon.weeks,
+                                                                              peak=True))
+    else:
+        peak_proc, _ = procure(run.scenario, servers, peak_required(run.weeks, dict(zip(servers["type"], servers["pool"]))))
     cost, hind = float(run.procurement.total_cost), float(hindsight.procurement.total_cost)
     peak, peak_hind = float(peak_proc.total_cost), float(hindsight.peak_procurement.total_cost)
     ok = by_tier.groupby("plan")["within_target"].all().to_dict()
@@ -319,13 +373,21 @@ def _costs(run, hindsight: Hindsight, by_tier: pd.DataFrame) -> dict:
 
 
 def _weekly(run, hindsight: Hindsight) -> pd.DataFrame:
-    rows = []
-    for wp, hp in zip(run.weeks, hindsight.weeks):
-        rows.append({"week": wp.week, "week_start": wp.start, "plan_servers": len(wp.result.workers),
-                     "peak_servers": len(wp.peak_result.workers), "hindsight_servers": len(hp.result.workers),
-                     "plan_cost_per_month": float(wp.result.objective),
-                     "hindsight_cost_per_month": float(hp.result.objective)})
-    return pd.DataFrame(rows)
+    def per_week(weeks, **cols):  # several pools: a week's figures summed over its pools
+        return pd.DataFrame([{"week": wp.week, **{k: f(wp) for k, f in cols.items()}} for wp in weeks]
+                            ).groupby("week").sum()
+
+    plan = per_week(run.weeks, plan_servers=lambda wp: len(wp.result.workers),
+                    peak_servers=lambda wp: len(wp.peak_result.workers),
+                    plan_cost_per_month=lambda wp: float(wp.result.objective))
+    hind = per_week(hindsight.weeks, hindsight_servers=lambda wp: len(wp.result.workers),
+                    hindsight_cost_per_month=lambda wp: float(wp.result.objective))
+    out = plan.join(hind, how="outer").fillna(0).reset_index()
+    out.insert(1, "week_start", out["week"].map({wp.week: wp.start for wp in run.weeks}))
+    for c in ("plan_servers", "peak_servers", "hindsight_servers"):
+        out[c] = out[c].astype(int)
+    return out[["week", "week_start", "plan_servers", "peak_servers", "hindsight_servers", "plan_cost_per_month",
+                "hindsight_cost_per_month"]]
 
 
 def _plan_groups(run) -> pd.DataFrame:

@@ -242,6 +242,9 @@ def redundancy_summary(weeks, scenario) -> dict:
         "cost_over_horizon": {t: round(sum(v) * 12 / 52, 2) for t, v in by_tier_week.items()},
     }
     if scenario.redundancy.form == "spread":
+        # A week whose plan the sibling map does not fit (reused or re-packed) took the reserve form.
+        out["reserve_fallback_weeks"] = [wp.week for wp in weeks if getattr(wp, "failover", None) is not None
+                                         and wp.failover.form != "spread"]
         out["note"] = ("spread form: the failover capacity is inside the packing (shards planned at n/(n-1)); "
                        "the costs above count spares only; compare with a plan without the rule "
                        "(benchmarks/plan_objectives.py)")

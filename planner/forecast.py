@@ -69,26 +69,42 @@ def _prepare(df, keys, target, freq, path) -> tuple[list, list[int]]:
     if (y < 0).any():
         row = int(np.flatnonzero((y < 0).to_numpy())[0])
         raise InputDataError(f"negative value {y.iloc[row]}; demand is never negative", path=path, row=row, column=target)
-    frame = pd.DataFrame({**{k: df[k].to_numpy() for k in keys}, C.DS: ds.to_numpy(), "y": y.to_numpy()})
-    dup = frame.duplicated(list(keys) + [C.DS])
+    # Series by integer codes (sorted like the keys) and timestamps as integers: one sort finds
+    # duplicates and cuts the series (a groupby over millions of rows with object keys is slow).
+    gid = pd.DataFrame({k: df[k].to_numpy() for k in keys}).groupby(list(keys), sort=True).ngroup().to_numpy()
+    tz = ds.dt.tz
+    t = ds.dt.as_unit("ns").array.asi8  # UTC nanoseconds where the timestamps carry a zone
+    yv = y.to_numpy(float)
+    order = np.lexsort((t, gid))
+    order = order[gid[order] >= 0]  # rows with a missing key belong to no series
+    gs, ts = gid[order], t[order]
+    dup = (gs[1:] == gs[:-1]) & (ts[1:] == ts[:-1])
     if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputDataError(f"duplicate timestamp {frame[C.DS].iloc[row]} for {keys}", path=path, row=row, column=C.DS)
+        row = int(np.maximum(order[:-1], order[1:])[dup].min())
+        raise InputDataError(f"duplicate timestamp {ds.iloc[row]} for {keys}", path=path, row=row, column=C.DS)
+    key_cols = [df[k].to_numpy() for k in keys]
+    step_ns = step.value
     tasks, filled = [], []
-    for key, g in frame.sort_values(list(keys) + [C.DS]).groupby(list(keys), sort=True):
-        g = g.dropna(subset=["y"]) if g["y"].notna().any() else g
-        start, end = g[C.DS].iloc[0], g[C.DS].iloc[-1]
-        off = (g[C.DS] - start) / step
+    for lo, hi in zip(*_runs(gs)):
+        rows = order[lo:hi]
+        key = tuple(col[rows[0]] for col in key_cols)
+        tg, yg = ts[lo:hi], yv[rows]
+        have = ~np.isnan(yg)
+        if have.any() and not have.all():
+            tg, yg = tg[have], yg[have]
+        off = (tg - tg[0]) / step_ns
         if not np.allclose(off, np.round(off)):
-            raise InputDataError(f"timestamps of {key} are not on a {freq} grid", path=path, column=C.DS)
-        grid = pd.date_range(start, end, freq=step)
-        s = pd.Series(g["y"].to_numpy(), index=pd.DatetimeIndex(g[C.DS])).reindex(grid)
-        n_nan = int(s.isna().sum())
-        if s.notna().sum() < 2:
-            raise InputDataError(f"series {key} has fewer than 2 observations", path=path, column=target)
+            raise InputDataError(f"timestamps of {key if len(key) > 1 else key[0]} are not on a {freq} grid", path=path, column=C.DS)
+        off = np.round(off).astype(np.int64)
+        values = np.full(int(off[-1]) + 1, np.nan)
+        values[off] = yg
+        n_nan = int(np.isnan(values).sum())
+        if len(values) - n_nan < 2:
+            raise InputDataError(f"series {key if len(key) > 1 else key[0]} has fewer than 2 observations", path=path, column=target)
         if n_nan:
-            s = s.interpolate(method="linear", limit_direction="both")
-        tasks.append((key if isinstance(key, tuple) else (key,), grid[-1], s.to_numpy(float), grid[0]))
+            values = pd.Series(values).interpolate(method="linear", limit_direction="both").to_numpy(float)
+        first = pd.Timestamp(int(tg[0]), tz=tz) if tz is not None else pd.Timestamp(int(tg[0]))
+        tasks.append((key, first + int(off[-1]) * step, values, first))
         filled.append(n_nan)
     if not tasks:
         raise InputDataError("no series to forecast (empty table)", path=path)
@@ -96,6 +112,14 @@ def _prepare(df, keys, target, freq, path) -> tuple[list, list[int]]:
     if gaps:
         warnings.warn(f"{gaps} series had missing slots or NaN; filled by linear interpolation (see n_filled in the report)")
     return tasks, filled
+
+
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of equal values in a sorted array."""
+    if not len(codes):
+        return np.array([], int), np.array([], int)
+    cut = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    return np.r_[0, cut], np.r_[cut, len(codes)]
 
 
 # -- per-batch work (runs in joblib or Dask workers) ----------------------------------------------

@@ -227,9 +227,12 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
     if pool_of is None:
         code = np.zeros(len(forecast), dtype=np.int64)
     else:
+        from planner.pools import label_codes
+
         index = {p: i for i, p in enumerate(pools)}
-        per_group = {g: index[p] for g, p in pool_of.items()}
-        code = forecast[C.UNIQUE_ID].astype(str).map(per_group).fillna(-1).to_numpy(dtype=np.int64)
+        ids = list(pool_of)
+        per_group = np.array([index[pool_of[g]] for g in ids] + [-1], dtype=np.int64)
+        code = per_group[label_codes(forecast[C.UNIQUE_ID], ids)]  # -1 (not placed) reads the last entry
     key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
     order = np.argsort(key, kind="stable")
     ordered = forecast.take(order[key[order] >= 0])
@@ -323,24 +326,25 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
                 else:
                     weeks.append(fleet[(p, w)])
-            out[p] = ([_in_pool(wp, p) for wp in weeks] if len(pools) > 1 else weeks, notes)
+            out[p] = ([_in_pool(wp, p, rename=len(pools) > 1) for wp in weeks], notes)
         pending = still
     return out
 
 
-def _in_pool(wp, pool: str):
-    """``wp`` with its worker ids prefixed by the pool (``eu/w003``): ids stay unique across pools."""
+def _in_pool(wp, pool: str, rename: bool = True):
+    """``wp`` tagged with its pool and, with ``rename``, its worker ids prefixed by the pool
+    (``eu/w003``): ids stay unique across pools."""
     import dataclasses
 
-    def rename(result):
-        if result is None:
-            return None
+    def renamed(result):
+        if result is None or not rename:
+            return result
         return dataclasses.replace(
             result, placements=tuple(dataclasses.replace(x, worker_id=f"{pool}/{x.worker_id}") for x in result.placements),
             workers=tuple((f"{pool}/{w}", t) for w, t in result.workers))
 
     failover = getattr(wp, "failover", None)
-    if failover is not None:  # the failover map names workers too
+    if failover is not None and rename:  # the failover map names workers too
         ids = {w: f"{pool}/{w}" for w in failover.zone_of_worker}
         targets = failover.targets.copy()
         for col in ("worker_id", "target_worker"):
@@ -348,8 +352,52 @@ def _in_pool(wp, pool: str):
         failover = dataclasses.replace(failover, targets=targets,
                                        spares=tuple((ids.get(w, f"{pool}/{w}"), t, z) for w, t, z in failover.spares),
                                        zone_of_worker={ids[w]: z for w, z in failover.zone_of_worker.items()})
-        return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result), failover=failover)
-    return dataclasses.replace(wp, result=rename(wp.result), peak_result=rename(wp.peak_result))
+    return dataclasses.replace(wp, result=renamed(wp.result), peak_result=renamed(wp.peak_result), pool=pool,
+                               failover=failover)
+
+
+def place_and_pack(scenario: Scenario, forecast: pd.DataFrame, groups: pd.DataFrame, catalog, starts,
+                   progress: Progress = _noop, executor=None, deferral=None, domains=None, pack_servers=None,
+                   residuals=None):
+    """The pools stage: which pools each group may run in (planner.pools.allowed_pools), the first
+    pass that places groups allowed in several (place_groups), then every pool's weeks packed
+    (:func:`pack_pools`). Returns (placement, slices, jobs, packed): the forecast rows of each pool
+    and week, pool -> (week slices, groups, servers) of the pools with groups, pool -> (weeks, notes).
+    ``pack_servers`` (default: the catalog) are the types as the packing prices them (carbon);
+    ``residuals`` the groups' residual correlation for pooled risk (planner.packing)."""
+    from planner.plan import servers_frame, tiers_of
+    from planner.pools import allowed_pools, place_groups
+
+    tiers, servers = tiers_of(scenario), servers_frame(scenario)
+    pack_servers = servers if pack_servers is None else pack_servers
+    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
+    placement = place_groups(allowed_pools(groups, catalog, scenario, servers, analogs), forecast, groups,
+                             tiers, servers, starts[0], len(starts))
+    pools = sorted(servers["pool"].unique())
+    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
+    jobs = {}
+    for p in pools:
+        ids = set(placement.groups_in(p))
+        if ids:
+            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
+    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, executor, deferral=deferral, domains=domains,
+                        residuals=residuals)
+    return placement, slices, jobs, packed
+
+
+def required_by_pool(weeks, servers: pd.DataFrame, n_weeks: int, peak: bool = False) -> pd.DataFrame:
+    """``week, pool, server_type, required`` of packings of several pools (WeekPlan.pool), from
+    each week's plan or, with ``peak``, its peak-based plan; a pool without packings requires none."""
+    import dataclasses
+
+    from planner.plan import required_servers
+
+    parts = []
+    for p in sorted(servers["pool"].unique()):
+        mine = [dataclasses.replace(wp, result=wp.peak_result) if peak else wp for wp in weeks if wp.pool == p]
+        sub = servers[servers["pool"] == p]
+        parts.append(required_servers(mine, dict.fromkeys(sub["type"], p)) if mine else _no_requirement(sub, n_weeks))
+    return pd.concat(parts, ignore_index=True)
 
 
 def pack_horizon(forecast, groups, tiers, servers, starts, solver, progress: Progress = _noop, deferral=None,
@@ -439,14 +487,14 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
 
 def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None) -> PlanRun:
     from planner.history import load_history
-    from planner.plan import (plan_table, qos_table, required_servers, servers_frame, tiers_of,
-                              utilisation_frame, week_starts, worker_loads_of)
+    from planner.plan import (plan_table, qos_table, servers_frame, tiers_of, utilisation_frame, week_starts,
+                              worker_loads_of)
     from planner.energy import plan_energy
     from planner.failover import (check_survivable, domain_planner, failover_table, installed_servers,
                                   redundancy_summary, workers_table)
     from planner.fairness import add_fairness, bound_risk_ratio, fairness_summary
-    from planner.pools import allowed_pools, place_groups, pool_totals
     from planner.packing import RESIDUAL_WEEKS, residual_scenarios
+    from planner.pools import pool_totals
     from planner.risk import aggregate_risk, overflow_vs_target, plan_risk
 
     t0 = time.perf_counter()
@@ -459,6 +507,14 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
     check_survivable(scenario)
+    sized_inventory = None
+    if not isinstance(scenario.inventory, list):
+        from planner.backtest import inventory_from_history
+
+        progress("installed fleet from the history's last weeks", 0.02)
+        t_inv = time.perf_counter()
+        scenario, sized_inventory = inventory_from_history(scenario, history)
+        timings["inventory_s"] = time.perf_counter() - t_inv
     fc_scenario = scenario
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
@@ -476,7 +532,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     else:
         fc_run = forecast_stage_run(fc_scenario, history, start, progress)
         forecast, report = fc_run.forecast, fc_run.report
-    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"]
+    timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"] - timings.get("inventory_s", 0.0)
     forecast, groups = adjust_forecast(scenario, history, forecast)
 
     tiers = tiers_of(scenario)
@@ -494,20 +550,12 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
     pack_servers = carbon_priced_servers(servers, scenario, intensity)
-    analogs = {a.name: list(a.analogs) for a in scenario.anticipated}
-    placement = place_groups(allowed_pools(groups, history.catalog, scenario, servers, analogs), forecast, groups,
-                             tiers, servers, start, scenario.horizon.weeks)
-    pools = sorted(servers["pool"].unique())
-    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
-    jobs = {}
-    for p in pools:
-        ids = set(placement.groups_in(p))
-        if ids:
-            jobs[p] = (slices[p], groups[groups[C.GROUP_ID].isin(ids)], pack_servers[pack_servers["pool"] == p])
     # The groups' residual correlation (pooled risk) from the last weeks of the history.
     residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
-    packed = pack_pools(jobs, tiers, starts, scenario.solver, progress, ex, deferral=deferral, domains=domains,
-                        residuals=residuals)
+    placement, slices, jobs, packed = place_and_pack(scenario, forecast, groups, history.catalog, starts, progress, ex,
+                                                     deferral, domains=domains, pack_servers=pack_servers,
+                                                     residuals=residuals)
+    pools = sorted(servers["pool"].unique())
     bounds = {n: t.max_risk_ratio for n, t in scenario.tiers.items() if t.max_risk_ratio is not None}
     fairness_bound = None
     if bounds:  # within each pool: a customer's groups that share a pool share its workers' risk
@@ -529,9 +577,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     del slices
 
     progress("procurement", 0.92)
-    required = pd.concat([required_servers(packed[p][0], dict.fromkeys(jobs[p][2]["type"], p)) if p in packed
-                          else _no_requirement(servers[servers["pool"] == p], scenario.horizon.weeks) for p in pools],
-                         ignore_index=True)
+    required = required_by_pool([wp for p in packed for wp in packed[p][0]], servers, scenario.horizon.weeks)
     proc, fleet = procure_pools(scenario, servers, required, ex)
     if not proc.status.has_solution:
         raise InfeasiblePlanError(f"procurement: status {proc.status}; " + "; ".join(proc.messages))
@@ -591,6 +637,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
     summary["packing_notes"] = notes
+    if sized_inventory is not None:
+        summary["inventory_from_history"] = sized_inventory
     summary.update(energy_totals(pd.concat(energy_parts, ignore_index=True), scenario, intensity, servers))
     summary["fairness"] = fairness_summary(qos)
     if fairness_bound is not None:
@@ -604,6 +652,10 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy
+        if redundancy.get("reserve_fallback_weeks"):
+            summary["plan_warnings"].append(
+                f"REDUNDANCY: the spread form's failover map did not fit week(s) {redundancy['reserve_fallback_weeks']}; "
+                "they use the reserve form (spare servers)")
     from planner.forecast import calibration_summary
 
     summary["forecast_calibration"] = calibration_summary(fc_run)
@@ -844,7 +896,8 @@ def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings,
         "weeks": scenario.horizon.weeks,
         "total_cost": round(float(proc.total_cost), 2),
         "purchase_cost": round(float(proc.purchase_cost), 2),
-        "servers_end": {r.server_type: int(r.installed) for r in last.itertuples()},
+        # summed over pools: a type offered in several pools has a row in each
+        "servers_end": {t: int(n) for t, n in last.groupby("server_type", sort=False)["installed"].sum().items()},
         "servers_purchased": int(plan["purchased"].sum()),
         "shape_vs_peak_packing_cost": round(shape_cost / peak_cost, 4) if peak_cost else None,
         "packing": [{"week": wp.week, "status": str(wp.result.status), "cost_per_month": round(wp.result.objective, 2),

@@ -37,6 +37,7 @@ class WeekPlan:
     peak_instance: object = None  # its instance (the whole catalog)
     failover: object = None  # models.packing.failover.FailoverPlan (zones, spares, map) when domains apply
     loadings: np.ndarray | None = None  # [group, K] residual-correlation factors (None: independent)
+    pool: str = ""  # the pool this packing is of (planner.pipeline.pack_pools)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def shard_alternatives(instance) -> list:
     if not sharded.any():
         return []
     cap = np.array([s.capacity for s in instance.server_types], dtype=float)  # [K, R]
-    peak = instance.demand.max(axis=1)  # [G, R]
+    # A shard's size alone on a worker, as instance.shard_counts() sizes it: mean + z sigma on a
+    # pooled-risk instance (the mean alone undercounts it and misses the finer split, issue 19).
+    peak = instance.standalone().max(axis=1)  # [G, R]
     eff = cap[None, :, :] * (1.0 - instance.headroom)[:, None, None]  # [G, K, R]
     with np.errstate(divide="ignore"):
         need = np.ceil(peak[:, None, :] / eff * (1 - 1e-9)).max(axis=2)  # [G, K] shards to fit type k

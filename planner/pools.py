@@ -136,31 +136,41 @@ class Placement:
         return self.table.loc[self.table["pool"] == pool, C.GROUP_ID].tolist()
 
 
+def label_codes(column: pd.Series, labels) -> np.ndarray:
+    """Position of each row's value in ``labels`` (-1 when absent), by the column's categories when
+    it is categorical: a fleet's forecast has tens of millions of rows and few distinct labels."""
+    index = pd.Index([str(x) for x in labels])
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        per_cat = index.get_indexer(column.cat.categories.astype(str))
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, per_cat[codes], -1)
+    return index.get_indexer(column.astype(str))
+
+
 def _envelope(forecast: pd.DataFrame, groups: pd.DataFrame, tiers, ids: list[str], start: pd.Timestamp,
               n_weeks: int, resources) -> np.ndarray:
     """``[group, 168, resource]``: each group's planned demand (:func:`_planning_column` / (1 -
-    headroom)) at each
-    hour of the week, the largest over the horizon's weeks. Groups in ``ids`` order."""
-    index = {g: i for i, g in enumerate(ids)}
-    key = forecast[C.UNIQUE_ID].astype(str)
-    rows = forecast if key.isin(index).all() else forecast[key.isin(index).to_numpy()]
+    headroom)) at each hour of the week, the largest over the horizon's weeks. Groups in ``ids`` order."""
     tier_of = groups.set_index(C.GROUP_ID)["tier"]
-    g = rows[C.UNIQUE_ID].astype(str).map(index).to_numpy()
-    r = rows[C.RESOURCE].astype(str).map({res: i for i, res in enumerate(resources)}).to_numpy(dtype=float)
-    keep = ~np.isnan(r)
-    hours = ((pd.to_datetime(rows[C.DS]) - start) / pd.Timedelta("1h")).to_numpy()
-    keep &= (hours >= 0) & (hours < 168 * n_weeks)
-    q_of = {gid: _planning_column(tiers[tier_of[gid]]) for gid in ids}
+    g = label_codes(forecast[C.UNIQUE_ID], ids)
+    r = label_codes(forecast[C.RESOURCE], resources)
+    ds = forecast[C.DS]
+    if not np.issubdtype(ds.dtype, np.datetime64):
+        ds = pd.to_datetime(ds)
+    hours = (ds.to_numpy() - start.to_datetime64()) // np.timedelta64(1, "h")
+    keep = (g >= 0) & (r >= 0) & (hours >= 0) & (hours < 168 * n_weeks)
+    q_of = [_planning_column(tiers[tier_of[gid]]) for gid in ids]
     h_of = np.array([tiers[tier_of[gid]].headroom for gid in ids])
-    cols = sorted({q_of[x] for x in ids})
-    qcol = rows[C.UNIQUE_ID].astype(str).map(q_of)
-    values = np.zeros(len(rows))
-    for c in cols:
-        m = (qcol == c).to_numpy()
-        values[m] = rows[c].to_numpy(float)[m]
-    g, r, t, v = g[keep], r[keep].astype(int), hours[keep].astype(int), values[keep]
+    cols = sorted(set(q_of))
+    q_index = np.array([cols.index(q) for q in q_of])
+    g, r, t = g[keep], r[keep], hours[keep]
+    which = q_index[g]
+    values = np.zeros(len(g), dtype=np.float32)
+    for i, c in enumerate(cols):
+        m = which == i
+        values[m] = forecast[c].to_numpy()[keep][m]
     dense = np.zeros((len(ids), len(resources), 168 * n_weeks), dtype=np.float32)
-    dense[g, r, t] = v
+    dense[g, r, t] = values
     env = dense.reshape(len(ids), len(resources), n_weeks, 168).max(axis=2)  # [G, R, 168]
     return env.transpose(0, 2, 1) / (1.0 - h_of)[:, None, None]
 

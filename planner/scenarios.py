@@ -181,6 +181,13 @@ def growth_curve(factor: GrowthFactor, weeks) -> "np.ndarray":
     return np.interp(weeks, [k for k, _ in knots], [v for _, v in knots])
 
 
+class InventoryFromHistory(_Strict):
+    """The installed fleet as the fleet the history's last weeks needed: the plan's own packing,
+    rules and catalog applied to their actual demand (planner.backtest.inventory_from_history)."""
+
+    from_history_weeks: int = Field(ge=1, le=13)
+
+
 class Growth(_Strict):
     """Multipliers of the forecast demand (1.0 = as forecast): a number, a list with one factor per
     week of the horizon, or a curve ``{week: factor}`` interpolated between its weeks."""
@@ -383,7 +390,8 @@ class Scenario(_Strict):
     tiers: dict[str, TierSpec] = DEFAULT_TIERS
     customers: Customers = Customers()
     servers: list[Server] = DEFAULT_SERVERS
-    inventory: list[InventoryItem] = []  # the installed fleet (a list, or a CSV path in the file)
+    # The installed fleet: a list, a CSV path in the file, or {from_history_weeks: N}.
+    inventory: list[InventoryItem] | InventoryFromHistory = []
     growth: Growth = Growth()
     anticipated: list[Anticipated] = []
     retired: list[Retired] = []
@@ -459,7 +467,8 @@ class Scenario(_Strict):
             if s.max_count is not None and s.initial > s.max_count:
                 raise ValueError(f"servers.{s.type}: initial {s.initial} exceeds max_count {s.max_count}")
         _check_domains(self)
-        _check_inventory(self.inventory, self.servers)
+        if isinstance(self.inventory, list):
+            _check_inventory(self.inventory, self.servers)
         return self
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -575,6 +584,9 @@ def installed_fleet(scenario: "Scenario"):
     type (``servers[].initial`` plus the inventory)."""
     import pandas as pd
 
+    if not isinstance(scenario.inventory, list):
+        raise ScenarioError(f"{scenario.source_path or 'scenario'}: inventory from_history_weeks is known only once "
+                            "the history is read (planner.pipeline.run_plan sizes it)")
     # One row per (pool, type): a type offered in several pools is installed in each separately.
     counts = {(p, s.type): s.initial for s in scenario.servers for p in s.pools}
     for item in scenario.inventory:

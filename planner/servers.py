@@ -61,10 +61,13 @@ def validate_servers(frame: pd.DataFrame, path=None) -> pd.DataFrame:
             if not ok:
                 raise InputDataError(f"max_count must be a whole number >= 0 or empty, got {mc!r}",
                                      path=path, row=row_no, column="max_count")
-    dup = out["type"].duplicated()
+    # A type may be offered in several pools (a row per pool, as `planner run` writes servers.csv).
+    by_pool = "pool" in out.columns
+    dup = out[["pool", "type"]].astype(str).duplicated() if by_pool else out["type"].duplicated()
     if dup.any():
         i = int(dup.to_numpy().nonzero()[0][0])
-        raise InputDataError(f"duplicate server type {out['type'].iloc[i]!r}", path=path, row=i + 2, column="type")
+        where = f" in pool {str(out['pool'].iloc[i])!r}" if by_pool else ""
+        raise InputDataError(f"duplicate server type {out['type'].iloc[i]!r}{where}", path=path, row=i + 2, column="type")
     for col in SERVER_COLUMNS:
         if col not in out.columns:
             out[col] = pd.NA

@@ -131,6 +131,8 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
     """
     from models.packing.verify import Violation
 
+    if servers is not None and "pool" in assignment.columns and servers["pool"].astype(str).nunique() > 1:
+        return _verify_pools(demand, assignment, groups, tiers, servers, path)
     if "week" not in assignment.columns:
         return [_check_period(demand, assignment, groups, tiers, servers, path, domains=domains, residuals=residuals)]
     ds = _timestamps(demand, path)
@@ -163,3 +165,28 @@ def verify_plan(demand: pd.DataFrame, assignment: pd.DataFrame, groups: pd.DataF
                 f"the demand has {check.groups} group(s) with demand in week {w} (from {check.start.date()}) "
                 "but the assignment has no row for that week")]))
     return sorted(out, key=lambda c: c.week)
+
+
+def _verify_pools(demand, assignment, groups, tiers, servers, path) -> list[PeriodCheck]:
+    """A plan of several pools (``planner run`` with pools): each pool checked on its own server
+    types with the demand of the groups it holds; a group with demand that no pool holds is checked
+    with the first pool (so it is reported unplaced). Checks of the same week are merged."""
+    pools = sorted(servers["pool"].astype(str).unique())
+    pool_of = dict(zip(assignment["group_id"].astype(str), assignment["pool"].astype(str)))
+    unknown = sorted(set(pool_of.values()) - set(pools))
+    if unknown:
+        raise InputDataError(f"the assignment places groups in pool(s) {unknown} that the servers table does not "
+                             f"have ({', '.join(pools)})", column="pool")
+    where = demand[_group_column(demand)].astype(str).map(pool_of).fillna(pools[0]).to_numpy()
+    merged: dict = {}
+    for p in pools:
+        rows, part = demand[where == p], assignment[(assignment["pool"].astype(str) == p).to_numpy()]
+        if rows.empty and part.empty:
+            continue
+        sub = servers[servers["pool"].astype(str) == p].reset_index(drop=True)
+        for c in verify_plan(rows, part.drop(columns="pool"), groups, tiers, sub, path):
+            m = merged.get(c.week)
+            merged[c.week] = c if m is None else PeriodCheck(
+                c.week, m.start if m.start is not None else c.start, m.groups + c.groups, max(m.slots, c.slots),
+                m.idle_absent + c.idle_absent, m.violations + c.violations)
+    return [merged[w] for w in sorted(merged, key=lambda w: -1 if w is None else w)]

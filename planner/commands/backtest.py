@@ -42,7 +42,7 @@ def print_backtest(summary: dict, by_tier, out: Path) -> None:
     for r in by_tier.itertuples(index=False):
         mark = "" if r.within_target else " [red]over[/]"
         t.add_row(str(r.origin)[:10], r.plan, r.tier, f"{r.slot_hours:,}", f"{r.overflow_hours:,}",
-                  f"{r.overflow_share:.2%}{mark}", f"{r.target:.0%}", f"{r.worst:.2f}", f"{r.cpu_utilisation:.1%}")
+                  f"{r.overflow_share:.2%}{mark}", f"{r.target:.1%}", f"{r.worst:.2f}", f"{r.cpu_utilisation:.1%}")
     console.print(t)
     per = summary.get("origins") or [summary]
     for p in per:

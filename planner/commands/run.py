@@ -40,6 +40,17 @@ def fallback_text(fb: dict) -> str:
     return text
 
 
+def installed_text(summary: dict) -> str:
+    """Today's fleet by type (orders in transit), and where it came from when sized from the history."""
+    fleet = summary.get("installed_fleet") or {}
+    text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
+                     for t, v in fleet.items() if v["inventory"] or v.get("in_transit")) or "none"
+    sized = summary.get("inventory_from_history")
+    if sized:
+        text += f"; what the history's last {sized['from_history_weeks']} week(s) needed"
+    return text
+
+
 def energy_rows(summary: dict) -> list[tuple[str, str]]:
     """Energy, carbon and risk fairness per tier (issue 17), when the run has them."""
     rows = []
@@ -71,6 +82,7 @@ def print_plan_summary(summary: dict) -> None:
         ("groups / functions", f"{summary['groups']:,} / {summary['functions']:,}"),
         ("horizon", f"{summary['weeks']} weeks from {summary['horizon_start'][:10]}"),
         ("total cost", f"{summary['total_cost']:,.0f}"),
+        ("installed fleet", installed_text(summary)),
         ("servers at the end", ", ".join(f"{k} {v}" for k, v in summary["servers_end"].items())),
         ("servers purchased", str(summary["servers_purchased"])),
         ("shape / peak packing cost", str(summary["shape_vs_peak_packing_cost"])),

@@ -85,6 +85,10 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     if fleet:
         text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
                          for t, v in fleet.items() if v["inventory"] or v.get("in_transit"))
+        sized = summary.get("inventory_from_history")
+        if sized:  # the scenario asked for the fleet the history's last weeks needed
+            text = (text or "none") + (f" (what the history's last {sized['from_history_weeks']} week(s) from "
+                                       f"{sized['weeks_from']} needed)")
         cost_rows.append(("installed fleet", text or "none", ""))
     blocks.append(Block("Cost of the quarter", pd.DataFrame(cost_rows, columns=["item", "value", "unit"])))
 

@@ -90,9 +90,12 @@ def test_hindsight_equals_the_plan_when_the_forecast_is_perfect(scenario_path, f
     end = ORIGIN + pd.Timedelta(weeks=1)
 
     def perfect(scenario, history, start, progress=None):  # a forecast fed the actuals
-        return actual_as_forecast(actual, start, end), pd.DataFrame()
+        from planner.forecast import ForecastRun
 
-    monkeypatch.setattr(planner.pipeline, "forecast_stage", perfect)
+        return ForecastRun(actual_as_forecast(actual, start, end), pd.DataFrame(), None)
+
+    # The stage run_plan calls (forecast_stage is a wrapper of it that drops the calibration table).
+    monkeypatch.setattr(planner.pipeline, "forecast_stage_run", perfect)
     run = run_plan(load_scenario(scenario_path), history=history_until(full_history, ORIGIN))
     res = backtest_run(run, actual, full_history.groups)
     assert res.costs["cost"] == pytest.approx(res.costs["hindsight_cost"])

@@ -230,3 +230,82 @@ def test_without_dask_the_options_say_how_to_install_it(monkeypatch):
     with pytest.raises(InputDataError, match="not both"):
         with open_executor("tcp://x:1", 2):
             pass
+
+
+# -- a plan of several pools through every stage of a run -----------------------------------------
+def test_a_pool_plan_is_verified_backtested_and_recorded(tmp_path):
+    """Every pool's plan goes through what a one-pool plan goes through: the independent verifier
+    (each pool on its own server types), the backtest against the history's last weeks and
+    hindsight (placement and packing per pool), procurement and the plan history."""
+    out, db = tmp_path / "out", tmp_path / "runs.db"
+    (tmp_path / "f.yaml").write_text(FLEXIBLE.replace("days: 42", "days: 70"))
+    result = runner.invoke(app, ["run", str(tmp_path / "f.yaml"), "--out", str(out), "--no-plots", "--backtest",
+                                 "--history", str(db)])
+    assert result.exit_code == 0, result.output
+    plan = pd.read_csv(out / "plan.csv")
+    pools_used = sorted(pd.read_csv(out / "placement.csv")["pool"].unique())
+    assert len(pools_used) >= 2 and set(pools_used) <= set(plan["pool"])
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    last = plan[plan["week"] == plan["week"].max()].groupby("server_type")["installed"].sum()
+    assert summary["servers_end"] == {t: int(n) for t, n in last.items()}  # summed over the pools
+    # The backtest holds the same two weeks as the plan, with every pool's servers in each week.
+    weekly = pd.read_csv(out / "backtest_weekly.csv")
+    assert weekly["week"].tolist() == [0, 1]
+    assert summary["backtest"]["hindsight_cost"] > 0
+
+    verify = ["verify", "--demand", str(out / "forecast.parquet"), "--assignment"]
+    result = runner.invoke(app, [*verify, str(out / "assignment.csv")])
+    assert result.exit_code == 0, result.output
+    assert "ok: 2 week(s)" in result.output
+    # One group of a pool left out of week 0: that pool's check reports it unplaced.
+    a = pd.read_csv(out / "assignment.csv")
+    gone = a.loc[(a["week"] == 0) & (a["pool"] == pools_used[-1]), "group_id"].iloc[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    a[~((a["week"] == 0) & (a["group_id"] == gone))].to_csv(bad / "assignment.csv", index=False)
+    for name in ("groups.csv", "tiers.csv", "servers.csv"):
+        (bad / name).write_bytes((out / name).read_bytes())
+    result = runner.invoke(app, [*verify, str(bad / "assignment.csv")])
+    assert result.exit_code == 1, result.output
+    assert f"group {gone!r} has demand" in " ".join(result.output.split())
+
+    result = runner.invoke(app, ["history", "show", "last", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    for pool in pools_used:
+        assert pool in result.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("pools: {rules: [{customers: [cust1], pools: [mars]}]}",
+     "pools.rules[0].pools: pool 'mars' is offered by no server type (pools: ap, eu, us)"),
+    ("pools: {default: [mars]}", "pools.default: pool 'mars' is offered by no server type"),
+    ("pools: {rules: [{customers: [cust1], pools: [eu], tiers: [gold]}]}", "pools.rules[0].tiers: ['gold'] not defined"),
+    ("pools: {source: trace}", "pools.source: trace needs a trace that records pools (huawei); 'synthetic' does not"),
+    ("inventory: [{server_type: c-32, count: 1}]",
+     "inventory[0]: server type 'c-32' is offered in pools eu, us, ap; say which with inventory[].pool"),
+    ("inventory: [{server_type: m-64, count: 1, pool: ap}]", "inventory[0]: server type 'm-64' is in pool 'eu' / 'us', not 'ap'"),
+])
+def test_pool_settings_that_cannot_hold_are_refused_naming_the_field(tmp_path, extra, message):
+    text = BASE + """
+servers:
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, pool: [eu, us, ap]}
+  - {type: m-64, cpu_cores: 64, memory_gb: 256, cost_per_month: 2000, pool: [eu, us]}
+""" + extra + "\n"
+    (tmp_path / "bad.yaml").write_text(text)
+    result = runner.invoke(app, ["run", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "o"), "--no-history"])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_a_servers_file_offers_a_type_once_per_pool(tmp_path):
+    from planner.servers import load_servers
+
+    rows = "type,cpu_cores,memory_gb,cost_per_month,pool\nc-32,32,128,1100,eu\nc-32,32,128,1100,us\n"
+    (tmp_path / "ok.csv").write_text(rows)
+    assert load_servers(tmp_path / "ok.csv")["pool"].tolist() == ["eu", "us"]
+    (tmp_path / "bad.csv").write_text(rows + "c-32,32,128,1200,eu\n")
+    with pytest.raises(InputDataError, match=r"row 4, column 'type': duplicate server type 'c-32' in pool 'eu'"):
+        load_servers(tmp_path / "bad.csv")

@@ -1,5 +1,5 @@
 """The wheel ships the embedded data (data/ as planner/_data): a non-editable install finds the
-default scenario, its inventory and the calibration tables from any folder, not only in the checkout."""
+default scenario (its installed fleet sized from the history) and the calibration tables from any folder, not only in the checkout."""
 
 import ast
 import os
@@ -26,7 +26,7 @@ def wheel(tmp_path_factory):
 
 def test_the_wheel_holds_the_embedded_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for f in ("default/scenario.yaml", "default/inventory.csv", "calibration/azure2019_app_sizes.csv",
+    for f in ("default/scenario.yaml", "calibration/azure2019_app_sizes.csv",
               "calibration/azure2019_triggers.csv", "calibration/azure2019_fits.csv"):
         assert f"planner/_data/{f}" in names, f
 
@@ -39,10 +39,10 @@ def test_an_installed_wheel_finds_its_data_from_another_folder(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = ("import planner, planner.synth as s\n"
-             "from planner.scenarios import default_scenario, installed_fleet\n"
+             "from planner.scenarios import default_scenario\n"
              "sc = default_scenario()\n"
              "print(planner.__file__); print(sc.source_path)\n"
-             "print(dict(zip(installed_fleet(sc).server_type, installed_fleet(sc).installed)))\n"
+             "print(sc.model_dump(mode='json')['inventory'])\n"
              "print(s.make_fleet(s.SynthSpec(n_functions=20, days=1)).catalog.shape[0])\n")
     env = {**os.environ, "PYTHONPATH": str(target)}  # the wheel's planner, ahead of the editable checkout
     run = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True,
@@ -50,10 +50,10 @@ def test_an_installed_wheel_finds_its_data_from_another_folder(wheel, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     module, scenario, fleet, n = run.stdout.strip().splitlines()
     assert Path(module).is_relative_to(target) and Path(scenario).is_relative_to(target / "planner" / "_data")
-    from planner.scenarios import default_scenario, installed_fleet
+    from planner.scenarios import default_scenario
 
-    here = installed_fleet(default_scenario())  # the checkout's data/, through the editable install
-    assert ast.literal_eval(fleet) == dict(zip(here.server_type, here.installed)) and n == "20"
+    here = default_scenario().model_dump(mode="json")["inventory"]  # the checkout's data/, editable install
+    assert ast.literal_eval(fleet) == here and n == "20"
     cli = subprocess.run([sys.executable, "-m", "planner", "run", "--help"], cwd=elsewhere, env=env,
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0 and "embedded" in cli.stdout, cli.stderr[-2000:]

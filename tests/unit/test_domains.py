@@ -74,3 +74,19 @@ def test_tier_fields_validate(tmp_path):
         _load(tmp_path, "tiers:\n  standard: {max_risk_ratio: 0.5}\n")
     with pytest.raises(ScenarioError, match=r"servers.0: Value error, zones lists a zone twice"):
         _load(tmp_path, "servers:\n  - {type: a, cpu_cores: 8, memory_gb: 32, cost_per_month: 100, zones: [x, x]}\n")
+
+
+def test_a_spread_week_that_took_the_reserve_form_is_reported(tmp_path):
+    from types import SimpleNamespace
+
+    from models.packing.failover import FailoverPlan
+    from planner.failover import redundancy_summary
+
+    sc = _load(tmp_path, SERVERS + "tiers:\n  premium: {survive: worker}\nredundancy: {form: spread}\n")
+    empty = pd.DataFrame()
+    weeks = [SimpleNamespace(week=1, failover=FailoverPlan(empty, (), {}, form="spread")),
+             SimpleNamespace(week=2, failover=FailoverPlan(empty, (("spare0", "a", "east"),), {}, 100.0,
+                                                           {"premium": 100.0}, "reserve"))]
+    out = redundancy_summary(weeks, sc)
+    assert out["reserve_fallback_weeks"] == [2]
+    assert out["spares_per_week"] == [0, 1] and out["cost_per_month_peak"] == {"premium": 100.0}

@@ -92,6 +92,15 @@ def test_default_scenario_comes_from_the_embedded_data_folder():
     s = default_scenario()
     assert s.source_path == data_path("default", "scenario.yaml").resolve()
     assert s.source_path.is_relative_to(DATA_DIR.resolve())
-    assert s.inventory and s.anticipated and s.retired  # the default has a fleet, a launch and a retirement
-    assert {i.server_type for i in s.inventory} <= {x.type for x in s.servers}
+    assert s.anticipated and s.retired  # the default has a launch and a retirement
+    assert s.inventory.from_history_weeks >= 1  # its installed fleet: what the history's last weeks needed
     assert all(x.lead_time_weeks > 0 for x in s.servers)
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("{from_history_weeks: 0}", r"from_history_weeks: Input should be greater than or equal to 1"),
+    ("{from_history: 1}", r"from_history: unknown field \(misspelt\?\)"),
+])
+def test_a_bad_inventory_from_history_is_an_error(tmp_path, spec, match):
+    with pytest.raises(ScenarioError, match=match):
+        load_scenario(write(tmp_path, "s.yaml", SERVERS + f"inventory: {spec}\n"))
