@@ -361,6 +361,8 @@ class PackingInstance:
         exact models are valid and their bounds are bounds)."""
         if "monotone" not in self._cache:
             b = self.loadings if self.loadings is not None else np.zeros((self.n_groups, 0))
+            if self.sigma is not None:  # a group without spread adds no variance: its correlation is moot
+                b = b * (self.sigma.reshape(self.n_groups, -1).max(axis=1) > 0)[:, None]
             off = b @ b.T
             np.fill_diagonal(off, 0.0)
             self._cache["monotone"] = bool(off.min(initial=0.0) >= -1e-12)

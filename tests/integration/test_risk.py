@@ -21,11 +21,15 @@ def _run(scenario, out):
     return json.loads((out / "summary.json").read_text()), result.output
 
 
+# Loose targets and no headroom, so that the small pooled-risk plan carries risk worth adding up
+# (at the default targets it rounds to 0 slot-hours).
+LOOSE = "tiers:\n" + "".join(f"  {t}: {{overflow_risk: 0.3, headroom: 0.0}}\n" for t in ("premium", "standard", "economy"))
+
+
 def test_every_risk_figure_is_one_total(small_scenario, tmp_path):
-    # A lax economy target, so that the small plan carries risk (at the default 5 % its plan,
-    # with finer shards since issue 19, has none and the check below would be 0 == 0).
-    small_scenario.write_text(small_scenario.read_text() + "tiers:\n  economy: {overflow_risk: 0.2}\n")
-    summary, output = _run(small_scenario, tmp_path / "out")
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(small_scenario.read_text() + LOOSE)
+    summary, output = _run(loose, tmp_path / "out")
     plan = pd.read_csv(tmp_path / "out" / "plan.csv")
     qos = pd.read_csv(tmp_path / "out" / "qos.csv")
     total = sum(summary["risk_slot_hours_by_tier"].values())
