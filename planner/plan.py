@@ -140,6 +140,9 @@ def shard_alternatives(instance) -> list:
     return out
 
 
+PIPELINE_STALL = 8  # fruitless neighbourhoods in a row that end a week's search
+
+
 def _cheapest(instance, backend, **options):
     """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
 
@@ -229,7 +232,11 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     if deferral is not None and deferral.before_packing:
         default, flows = deferral.prepass(default, start)
     if solver.iterations is not None:
-        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True)
+        # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
+        # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
+        # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md).
+        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
+                      shrink_moves=250, shrink_max_moves=1500)
     else:
         search = dict(workers=solver.workers)
     options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)

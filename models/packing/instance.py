@@ -34,7 +34,7 @@ import numpy as np
 
 from models.packing.risk import FACTOR_LIMIT, METHODS, effective_load, factor_model, risk_multiplier
 
-__all__ = ["ServerType", "PackingInstance", "Items", "Kinds", "dominant_slots"]
+__all__ = ["ServerType", "PackingInstance", "Items", "Kinds", "dominant_slots", "sum_by"]
 
 # Relative tolerance used when a shard count is derived from a ratio (avoids 2.0000001 -> 3 shards).
 _RATIO_TOL = 1e-9
@@ -394,15 +394,12 @@ class PackingInstance:
         or on a chance-constrained instance ``M + z_w sqrt(V)`` (module docstring)."""
         it = self.items() if items is None else items
         w = np.asarray(item_worker, dtype=np.int64)
-        mean = np.zeros((n_workers,) + it.demand.shape[1:])
-        np.add.at(mean, w, it.demand)
+        mean = sum_by(w, it.demand, n_workers)
         if not it.chance:
             return mean
         mu, phi, psi = it.moments()
-        fsum = np.zeros((n_workers, phi.shape[1]) + it.demand.shape[1:])
-        np.add.at(fsum, w, phi)
-        isum = np.zeros_like(mean)
-        np.add.at(isum, w, psi)
+        fsum = sum_by(w, phi, n_workers)
+        isum = sum_by(w, psi, n_workers)
         z = np.zeros(n_workers)
         np.maximum.at(z, w, it.z)
         return effective_load(mean, fsum, isum, z)
@@ -551,3 +548,17 @@ def _unique(labels, what: str) -> None:
         if x in seen:
             raise ValueError(f"duplicate {what} {x!r}")
         seen.add(x)
+
+
+def sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``out[k] = values[index == k].sum(axis=0)`` for ``k < n``: ``np.add.at`` by sorting and
+    ``np.add.reduceat`` (add.at on multi-dimensional rows is one slow scalar loop; this is the hot
+    path of every load check)."""
+    out = np.zeros((n,) + values.shape[1:], dtype=np.result_type(values.dtype, np.float64))
+    if len(index) == 0:
+        return out
+    order = np.argsort(index, kind="stable")
+    idx = index[order]
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    out[idx[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out

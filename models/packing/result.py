@@ -59,6 +59,8 @@ class SolveOptions:
         lns_workers: workers re-packed together per neighbourhood in the large-neighbourhood search.
         lns_step_s: time limit of one neighbourhood solve.
         lns_max_iterations: stop the search after this many neighbourhoods (``None``: time only).
+        lns_stall: stop the search after this many neighbourhoods in a row that were not accepted
+            (``None``: never).
         deterministic: every budget is counted, not timed: CP-SAT steps stop on its deterministic
             time (``lns_step_s`` units), a step's cover-cut rounds and the fleet-shrinking search's
             moves (``shrink_max_moves``, no budget doubling) are counted, so with ``workers=1`` and
@@ -89,6 +91,7 @@ class SolveOptions:
     lns_workers: int = 3
     lns_step_s: float = 2.0
     lns_max_iterations: int | None = None
+    lns_stall: int | None = None
     deterministic: bool = False
     shrink_share: float = 0.75
     shrink_moves: int = 1000

@@ -39,7 +39,7 @@ import numpy as np
 from models.packing import bounds as _bounds
 from models.packing.balance import balance_load
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
-from models.packing.instance import PackingInstance, dominant_slots
+from models.packing.instance import PackingInstance, dominant_slots, sum_by
 from models.packing.prices import dual_prices
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
 from models.packing.shrink import ShrinkOptions, shrink_fleet
@@ -204,8 +204,7 @@ def _exact_chance(instance, backend, options, start, deadline, stats):
         item_worker = np.empty(len(sub.items), dtype=np.int64)
         item_worker[sub.items] = sol.item_worker
         cand = Packing(item_worker, np.where(sol.worker_kind >= 0, sol.worker_kind, 0))
-        loads = np.zeros((len(cand.worker_kind),) + chord.shape[1:])
-        np.add.at(loads, cand.item_worker, chord)
+        loads = sum_by(cand.item_worker, chord, len(cand.worker_kind))
         over = loads > instance.kinds().capacity[cand.worker_kind][:, None, :] * (1 + 1e-9) + 1e-12
         missing = np.setdiff1d(np.flatnonzero(over.any(axis=(0, 2))), slots)
         if missing.size:  # the relaxation itself fails on slots the model did not see
@@ -281,7 +280,7 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
         row_demand = it.demand
     if max_iterations is None:
         max_iterations = options.lns_max_iterations
-    iterations = improved = emptied = 0
+    iterations = improved = emptied = stalled = 0
     while time.perf_counter() < deadline - 0.1 and (max_iterations is None or iterations < max_iterations):
         if packing_cost(instance, best) <= bound * (1 + options.mip_gap) + 1e-9:
             break  # proven optimal by the bound
@@ -334,6 +333,9 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
                     improved += 1
                     accepted = True
         misses = 0 if accepted else misses + 1
+        stalled = 0 if accepted else stalled + 1
+        if options.lns_stall is not None and stalled >= options.lns_stall:
+            break  # that many neighbourhoods in a row found nothing: the rest would be spent the same way
     if max_iterations is not None and iterations < max_iterations and time.perf_counter() >= deadline - 0.1:
         _clock_stop(options, stats, f"neighbourhood search ({iterations} of {max_iterations} steps)")
     stats.update(lns_iterations=iterations, lns_improvements=improved, lns_emptied=emptied)

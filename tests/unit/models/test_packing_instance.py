@@ -70,3 +70,15 @@ def test_affinity_hook_is_used():
     aff = np.zeros((10, 10))
     p = shape_fill(inst, "dot", affinity=aff)
     assert (p.item_worker >= 0).all()
+
+
+def test_sum_by_equals_add_at():
+    from models.packing.instance import sum_by
+
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, 5, 40)
+    values = rng.normal(size=(40, 3, 2))
+    expected = np.zeros((7, 3, 2))
+    np.add.at(expected, index, values)
+    np.testing.assert_allclose(sum_by(index, values, 7), expected)
+    assert sum_by(np.array([], dtype=np.int64), values[:0], 3).shape == (3, 3, 2)
