@@ -183,8 +183,20 @@ def replay(instance, result, groups: pd.DataFrame, actual: np.ndarray | None = N
 # the comparison
 # ------------------------------------------------------------------------------------------------
 
-def compare(name: str, forecast: pd.DataFrame, groups: pd.DataFrame, servers, residuals, limit: float,
-            actual_of=None, seed: int = 1) -> list[dict]:
+def solve_options(args, limit: float | None = None) -> SolveOptions:
+    """The solve of every plan: wall-clock ``--time-limit``, or with ``--moves`` a counted search
+    (``--moves`` repair moves of the fleet-shrinking search, ``--lns-steps`` neighbourhoods,
+    CP-SAT steps on deterministic time, one thread) whose plan does not depend on the load; the
+    time limit is then only a safety stop."""
+    limit = args.time_limit if limit is None else limit
+    if args.moves is None:
+        return SolveOptions(time_limit_s=limit, seed=args.seed)
+    return SolveOptions(time_limit_s=args.safety_limit, seed=args.seed, workers=1, deterministic=True,
+                        shrink_max_moves=args.moves, lns_max_iterations=args.lns_steps)
+
+
+def compare(name: str, forecast: pd.DataFrame, groups: pd.DataFrame, servers, residuals, opts: SolveOptions,
+            actual_of=None) -> list[dict]:
     rows = []
     pooled_cost = None
     for method, tiers in (("pooled", DEFAULT_TIERS), ("stacked", stacked_tiers(DEFAULT_TIERS))):
@@ -192,7 +204,7 @@ def compare(name: str, forecast: pd.DataFrame, groups: pd.DataFrame, servers, re
         pooled_inst = inst if method == "pooled" else to_packing_instance(forecast, groups, DEFAULT_TIERS, servers,
                                                                             residuals=residuals)
         t0 = time.perf_counter()
-        r = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=limit, seed=seed))
+        r = solve_packing(inst, "cpsat", opts)
         elapsed = time.perf_counter() - t0
         bad = find_violations(inst, r)
         # Judge both plans under the same model: the pooled instance's mean, sigma and correlation.
@@ -218,11 +230,11 @@ def compare(name: str, forecast: pd.DataFrame, groups: pd.DataFrame, servers, re
               f"drawn {_fmt(drawn, eps)}  real {_fmt(real, eps)}  "
               f"{'ok' if not bad else str(len(bad)) + ' violations'}  {elapsed:.0f} s", flush=True)
     print(f"{name:9s} pooled / stacked cost {rows[0]['cost'] / rows[1]['cost']:.3f} (same epsilon)", flush=True)
-    rows += equal_realised(name, forecast, groups, servers, residuals, limit, rows, seed)
+    rows += equal_realised(name, forecast, groups, servers, residuals, opts, rows)
     return rows
 
 
-def equal_realised(name, forecast, groups, servers, residuals, limit, rows, seed) -> list[dict]:
+def equal_realised(name, forecast, groups, servers, residuals, opts, rows) -> list[dict]:
     """Stacked plans at looser epsilons (:data:`LOOSER`): the cheapest whose realised overflow share
     (drawn replay, judged under the pooled model) is at most the pooled plan's in every tier is the
     stacked plan at equal realised overflow; pooled / that cost is the fair ratio."""
@@ -231,7 +243,7 @@ def equal_realised(name, forecast, groups, servers, residuals, limit, rows, seed
     out, candidates = [], [(1.0, stacked["cost"], stacked["realised_drawn"])]
     for k in LOOSER:
         inst = to_packing_instance(forecast, groups, stacked_tiers(DEFAULT_TIERS, k), servers, residuals=residuals)
-        r = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=limit, seed=seed))
+        r = solve_packing(inst, "cpsat", opts)
         drawn = replay(pooled_inst, r, groups)
         candidates.append((k, r.objective, drawn))
         out.append({"fleet": name, "method": f"stacked x{k:g}", "groups": inst.n_groups, "cost": r.objective,
@@ -269,7 +281,7 @@ def fleet_huawei(args):
         order = [ids.index(g) for g in inst.group_ids]
         return last[order]
 
-    out = compare("huawei", forecast, groups, None, residuals, args.time_limit, actual_of, args.seed)
+    out = compare("huawei", forecast, groups, None, residuals, solve_options(args), actual_of)
     if args.curve and args.curve_fleet == "huawei":
         out += cost_risk_curve("huawei", forecast, groups, None, residuals, args)
     return out
@@ -300,7 +312,7 @@ def fleet_default(args):
     from planner.scenarios import default_scenario
 
     rows, groups, servers, residuals = _pipeline_week(default_scenario())
-    return compare("default", rows, groups, servers, residuals, args.time_limit, None, args.seed)
+    return compare("default", rows, groups, servers, residuals, solve_options(args))
 
 
 def synthetic_scenario():
@@ -313,7 +325,7 @@ def synthetic_scenario():
 
 def fleet_synthetic(args):
     rows, groups, servers, residuals = _pipeline_week(synthetic_scenario())
-    out = compare("synthetic", rows, groups, servers, residuals, args.time_limit, None, args.seed)
+    out = compare("synthetic", rows, groups, servers, residuals, solve_options(args))
     if args.curve and args.curve_fleet == "synthetic":
         out += cost_risk_curve("synthetic", rows, groups, servers, residuals, args)
     return out
@@ -326,7 +338,7 @@ def cost_risk_curve(name, rows, groups, servers, residuals, args) -> list[dict]:
         costs = {}
         for method in ("gaussian", "stacked"):
             inst = to_packing_instance(rows, groups, one_tier(eps, method), servers, residuals=residuals)
-            costs[method] = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=args.curve_time, seed=args.seed)).objective
+            costs[method] = solve_packing(inst, "cpsat", solve_options(args, args.curve_time)).objective
         points.append({"fleet": name, "epsilon": eps, "pooled": costs["gaussian"], "stacked": costs["stacked"],
                        "z": risk_multiplier(eps)})
         print(f"curve eps {eps:g}: pooled {costs['gaussian']:,.0f}  stacked {costs['stacked']:,.0f}  "
@@ -363,6 +375,10 @@ def main(argv=None) -> int:
     ap.add_argument("--curve", default=None, help="PNG path of the cost-risk curve")
     ap.add_argument("--curve-fleet", default="huawei", choices=("huawei", "synthetic"))
     ap.add_argument("--curve-time", type=float, default=30.0)
+    ap.add_argument("--moves", type=int, default=None,
+                    help="counted search: repair moves of the fleet-shrinking search (load-independent plans)")
+    ap.add_argument("--lns-steps", type=int, default=20, help="neighbourhoods of the counted search")
+    ap.add_argument("--safety-limit", type=float, default=1800.0, help="wall-clock stop of a counted search")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     rows = []

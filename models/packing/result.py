@@ -69,6 +69,9 @@ class SolveOptions:
             (it stops when its candidates run out, within this share).
         shrink_moves: repair moves the fleet-shrinking search spends on one change before it tries
             another (doubled each time every candidate has failed, unless ``deterministic``).
+        shrink_max_moves: total repair moves of the fleet-shrinking search (``None``: its time
+            share only). A counted budget: with it the budget doubling also runs in
+            ``deterministic`` mode, so the search's length no longer depends on the machine's load.
         balance_moves: moves of the final load-balancing pass (:mod:`models.packing.balance`:
             same fleet and cost, less load above ``balance_ceiling`` of each worker's capacity);
             0 skips it.
@@ -88,6 +91,7 @@ class SolveOptions:
     deterministic: bool = False
     shrink_share: float = 0.75
     shrink_moves: int = 1000
+    shrink_max_moves: int | None = None
     balance_moves: int = 2000
     balance_ceiling: float = 0.9
     balance_share: float = 0.1
@@ -105,6 +109,8 @@ class SolveOptions:
             raise ValueError(f"shrink_share must be in [0, 1], got {self.shrink_share}")
         if self.shrink_moves < 1:
             raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
+        if self.shrink_max_moves is not None and self.shrink_max_moves < 0:
+            raise ValueError(f"shrink_max_moves must be >= 0, got {self.shrink_max_moves}")
         if self.balance_moves < 0:
             raise ValueError(f"balance_moves must be >= 0, got {self.balance_moves}")
         if not (0 < self.balance_ceiling <= 1):

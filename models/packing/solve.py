@@ -368,8 +368,10 @@ def _shrink(instance, plan, options, deadline, stats, bound):
     exact = len(instance.items()) <= options.exact_max_items
     now = time.perf_counter()
     stop = now + options.shrink_share * max(deadline - now, 0.0)
+    counted = options.shrink_max_moves is not None
     shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed,
-                                escalate=not (exact or options.deterministic))
+                                max_moves=options.shrink_max_moves,
+                                escalate=not exact and (counted or not options.deterministic))
     plan = shrink_fleet(instance, plan, stop, shrink_opts, stats, bound=bound * (1 + options.mip_gap))
     stats["shrink_cost"] = packing_cost(instance, plan)
     stats["shrink_s"] = time.perf_counter() - now
