@@ -331,6 +331,19 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     return out
 
 
+def clock_stop_notes(weeks, pool: str | None, limit_s: float) -> list[str]:
+    """A note per week whose counted search (solver.iterations) was cut short by the wall-clock
+    ceiling: its plan depends on the machine's speed and load, which the user must know."""
+    out = []
+    for wp in weeks:
+        stops = (wp.result.stats or {}).get("clock_stops")
+        if stops:
+            where = f"pool {pool}, " if pool else ""
+            out.append(f"{where}week {wp.week}: {', '.join(stops)} stopped at the {limit_s:g} s time limit before "
+                       f"its counted budget, so this week's plan may differ between runs (raise solver.time_limit_s)")
+    return out
+
+
 def _in_pool(wp, pool: str, rename: bool = True):
     """``wp`` tagged with its pool and, with ``rename``, its worker ids prefixed by the pool
     (``eu/w003``): ids stay unique across pools."""
@@ -591,6 +604,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         pool_of = dict.fromkeys(sub["type"], p)
         weeks = packed[p][0] if p in packed else []
         notes += packed[p][1] if p in packed else []
+        notes += clock_stop_notes(weeks, p if len(pools) > 1 else None, scenario.solver.time_limit_s)
         loads = {wp.week: worker_loads_of(wp) for wp in weeks}
         short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
         pool_risk = plan_risk(weeks, loads, groups, pool_of, short, targets=targets)

@@ -59,19 +59,20 @@ class SolveOptions:
         lns_workers: workers re-packed together per neighbourhood in the large-neighbourhood search.
         lns_step_s: time limit of one neighbourhood solve.
         lns_max_iterations: stop the search after this many neighbourhoods (``None``: time only).
-        deterministic: CP-SAT steps stop on its deterministic time (``lns_step_s`` units) rather
-            than the wall clock, and the fleet-shrinking search stops when its candidates run out
-            (no budget doubling), so with ``workers=1`` and ``lns_max_iterations`` set the same input
-            gives the same plan on any machine (the overall ``time_limit_s`` still applies).
+        deterministic: every budget is counted, not timed: CP-SAT steps stop on its deterministic
+            time (``lns_step_s`` units), a step's cover-cut rounds and the fleet-shrinking search's
+            moves (``shrink_max_moves``, no budget doubling) are counted, so with ``workers=1`` and
+            ``lns_max_iterations`` set the same input gives the same plan on any machine. The overall
+            ``time_limit_s`` stays a ceiling; a phase it cuts short is listed in the result's
+            ``stats["clock_stops"]`` (the plan may then differ between runs).
         shrink_share: share of the time left after the greedy that goes to the fleet-shrinking
             search (:mod:`models.packing.shrink`) before the neighbourhood search with the backend;
             0 skips it. On instances small enough for the exact model it only improves the hint
             (it stops when its candidates run out, within this share).
         shrink_moves: repair moves the fleet-shrinking search spends on one change before it tries
             another (doubled each time every candidate has failed, unless ``deterministic``).
-        shrink_max_moves: total repair moves of the fleet-shrinking search (``None``: its time
-            share only). A counted budget: with it the budget doubling also runs in
-            ``deterministic`` mode, so the search's length no longer depends on the machine's load.
+        shrink_max_moves: with ``deterministic``, the fleet-shrinking search's whole budget of repair
+            moves (it replaces ``shrink_share`` of the time).
         balance_moves: moves of the final load-balancing pass (:mod:`models.packing.balance`:
             same fleet and cost, less load above ``balance_ceiling`` of each worker's capacity);
             0 skips it.
@@ -91,7 +92,7 @@ class SolveOptions:
     deterministic: bool = False
     shrink_share: float = 0.75
     shrink_moves: int = 1000
-    shrink_max_moves: int | None = None
+    shrink_max_moves: int = 4000
     balance_moves: int = 2000
     balance_ceiling: float = 0.9
     balance_share: float = 0.1
@@ -109,8 +110,6 @@ class SolveOptions:
             raise ValueError(f"shrink_share must be in [0, 1], got {self.shrink_share}")
         if self.shrink_moves < 1:
             raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
-        if self.shrink_max_moves is not None and self.shrink_max_moves < 0:
-            raise ValueError(f"shrink_max_moves must be >= 0, got {self.shrink_max_moves}")
         if self.balance_moves < 0:
             raise ValueError(f"balance_moves must be >= 0, got {self.balance_moves}")
         if not (0 < self.balance_ceiling <= 1):

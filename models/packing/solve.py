@@ -136,9 +136,10 @@ def _exact(instance, backend, options, start, deadline, stats):
         rounds += 1
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
+            _clock_stop(options, stats, "exact model")
             break
         sub = full_problem(instance, slots, hint=best)
-        sol = solve_sub(instance, sub, options, remaining)
+        sol = solve_sub(instance, sub, options, remaining, det_limit=_exact_det_limit(options))
         if sol.status == SolveStatus.INFEASIBLE:
             status = SolveStatus.INFEASIBLE
             break
@@ -187,10 +188,11 @@ def _exact_chance(instance, backend, options, start, deadline, stats):
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
+            _clock_stop(options, stats, "exact model")
             break
         rounds += 1
         sub = _with_cuts(full_problem(instance, slots, hint=best), cut_pool, instance)
-        sol = solve_sub(instance, sub, options, remaining)
+        sol = solve_sub(instance, sub, options, remaining, det_limit=_exact_det_limit(options))
         if sol.status == SolveStatus.INFEASIBLE:
             status = SolveStatus.INFEASIBLE if monotone else (SolveStatus.FEASIBLE if best is not None else status)
             break
@@ -226,6 +228,21 @@ def _exact_chance(instance, backend, options, start, deadline, stats):
     if best is not None and status == SolveStatus.TIMED_OUT:
         status = SolveStatus.FEASIBLE
     return best, bound, status
+
+
+def _exact_det_limit(options) -> float | None:
+    """CP-SAT's deterministic-time budget of the exact model in deterministic mode (as much as the
+    neighbourhood steps it stands in for), else ``None`` (the wall clock decides)."""
+    if not options.deterministic:
+        return None
+    return options.lns_step_s * max(options.lns_max_iterations or 0, 10)
+
+
+def _clock_stop(options, stats: dict, phase: str) -> None:
+    """Record that ``phase`` stopped at the wall clock. In deterministic mode that is news: the
+    counted budget did not finish, so the plan can differ from run to run (the pipeline reports it)."""
+    if options.deterministic:
+        stats.setdefault("clock_stops", []).append(phase)
 
 
 def _loads(instance: PackingInstance, packing: Packing) -> np.ndarray:
@@ -317,6 +334,8 @@ def _lns(instance, backend, options, start, deadline, stats, max_iterations=None
                     improved += 1
                     accepted = True
         misses = 0 if accepted else misses + 1
+    if max_iterations is not None and iterations < max_iterations and time.perf_counter() >= deadline - 0.1:
+        _clock_stop(options, stats, f"neighbourhood search ({iterations} of {max_iterations} steps)")
     stats.update(lns_iterations=iterations, lns_improvements=improved, lns_emptied=emptied)
     return compact(instance, best)
 
@@ -333,7 +352,9 @@ def _solve_step(instance, solve_sub, sub, options, deadline, cut_pool, stats):
     if not instance.chance:
         return once(sub)
     step_end = time.perf_counter() + options.lns_step_s
+    rounds = 0
     while True:
+        rounds += 1
         sol = once(_with_cuts(sub, cut_pool, instance))
         if not sol.status.has_solution:
             return sol
@@ -345,7 +366,8 @@ def _solve_step(instance, solve_sub, sub, options, deadline, cut_pool, stats):
             return sol
         cut_pool += sub_inst_cuts
         stats["chance_cuts"] = stats.get("chance_cuts", 0) + len(sub_inst_cuts)
-        if time.perf_counter() >= min(step_end, deadline - 0.1):
+        out_of_budget = rounds >= _CUT_ROUNDS if options.deterministic else time.perf_counter() >= step_end
+        if out_of_budget or time.perf_counter() >= deadline - 0.1:
             return dataclasses.replace(sol, status=SolveStatus.TIMED_OUT)
 
 
@@ -361,18 +383,23 @@ def _local_cuts(instance, sub, local: Packing):
 # Neighbourhood search: failures in a row before the target changes; steps a given-up target rests.
 _PATIENCE = 4
 _TABU = 20
+# Deterministic mode: cover-cut rounds of one neighbourhood step (the wall-clock mode uses lns_step_s).
+_CUT_ROUNDS = 8
 
 
 def _shrink(instance, plan, options, deadline, stats, bound):
     """The fleet-shrinking search on its share of the time left (see :mod:`models.packing.shrink`)."""
     exact = len(instance.items()) <= options.exact_max_items
     now = time.perf_counter()
-    stop = now + options.shrink_share * max(deadline - now, 0.0)
-    counted = options.shrink_max_moves is not None
-    shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed,
-                                max_moves=options.shrink_max_moves,
-                                escalate=not exact and (counted or not options.deterministic))
+    if options.deterministic:  # a budget of moves; the deadline is only the run's ceiling
+        stop, max_moves = deadline, options.shrink_max_moves
+    else:
+        stop, max_moves = now + options.shrink_share * max(deadline - now, 0.0), None
+    shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed, max_moves=max_moves,
+                                escalate=not (exact or options.deterministic))
     plan = shrink_fleet(instance, plan, stop, shrink_opts, stats, bound=bound * (1 + options.mip_gap))
+    if time.perf_counter() >= stop:
+        _clock_stop(options, stats, "fleet-shrinking search")
     stats["shrink_cost"] = packing_cost(instance, plan)
     stats["shrink_s"] = time.perf_counter() - now
     return plan
@@ -436,6 +463,8 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
             if plan is not None and balance:
                 plan = balance_load(instance, plan, final_deadline, options.balance_moves,
                                     options.balance_ceiling, options.seed, stats)
+                if time.perf_counter() >= final_deadline:
+                    _clock_stop(options, stats, "load balancing")
     runtime = time.perf_counter() - t0
     if plan is None:
         if status not in (SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT):

@@ -119,6 +119,8 @@ def print_plan_summary(summary: dict) -> None:
     print_orders(summary)
     for msg in summary["procurement"]["messages"]:
         console.print(f"[yellow]procurement:[/] {msg}", highlight=False, soft_wrap=True)
+    for note in summary.get("packing_notes") or []:  # weeks packed off the rule or cut short by the clock
+        console.print(f"[yellow]packing:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def print_orders(summary: dict) -> None:

@@ -96,6 +96,18 @@ def _width(series: pd.Series, title: str, kind: str) -> float:
     return float(min(_MAX_WIDTH, max(_MIN_WIDTH, len(title) + 2, longest + 2)))
 
 
+def _column_format(series: pd.Series, column: str, kind: str, formats: dict):
+    """A column's number format: by its unit, else by its kind (None: as written)."""
+    unit = unit_of(column)
+    if kind == "datetime":
+        # week starts and days show as dates; hourly slots keep the time
+        midnight = series.dropna().dt.normalize().eq(series.dropna()).all()
+        return formats["day"] if midnight else formats["date"]
+    if unit in _FORMATS:
+        return formats[unit]
+    return formats["float"] if kind == "float" else None
+
+
 def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> None:
     """Header row (bold, frozen, autofilter), then the data column by column with its number format."""
     _check_sheet_name(name)
@@ -107,17 +119,7 @@ def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> Non
     for j, column in enumerate(frame.columns):
         series = frame[column]
         kind = _kind(series)
-        unit = unit_of(str(column))
-        if kind == "datetime":
-            # week starts and days show as dates; hourly slots keep the time
-            midnight = series.dropna().dt.normalize().eq(series.dropna()).all()
-            fmt = formats["day"] if midnight else formats["date"]
-        elif unit in _FORMATS:
-            fmt = formats[unit]
-        elif kind == "float":
-            fmt = formats["float"]
-        else:
-            fmt = None
+        fmt = _column_format(series, str(column), kind, formats)
         ws.set_column(j, j, _width(series, titles[j], kind), fmt)
         if column == "value" and "unit" in frame.columns:
             # a metric/value/unit sheet (Summary): each value takes the format of its row's unit
@@ -207,15 +209,7 @@ def _write_blocks(workbook, name: str, page: SheetBlocks, formats: dict) -> None
         for j, column in enumerate(table.columns):
             series = table[column]
             kind = _kind(series)
-            unit = unit_of(str(column))
-            if kind == "datetime":
-                fmt = formats["day"]
-            elif unit in _FORMATS:
-                fmt = formats[unit]
-            elif kind == "float":
-                fmt = formats["float"]
-            else:
-                fmt = None
+            fmt = _column_format(series, str(column), kind, formats)
             if column != "warning":  # long sentences overflow into the empty cells beside them
                 words = max((len(w) for w in titles[j].split()), default=0)
                 widths[j] = max(widths[j], min(_width(series, "", kind), _MAX_WIDTH), words + 1)

@@ -273,3 +273,18 @@ def test_exact_model_with_cover_cuts_proves_the_optimum():
         r = solve_packing(inst, backend, SolveOptions(time_limit_s=20, seed=0, shrink_share=0.0))
         assert r.status == SolveStatus.OPTIMAL and r.objective == best
     assert chord_bound(inst) <= best + 1e-9 and lower_bound(inst)["best"] <= best + 1e-9
+
+
+def test_deterministic_search_does_not_depend_on_the_clock():
+    # Counted budgets (shrink moves, cut rounds, neighbourhoods): a ceiling ten times higher gives
+    # the same plan; a ceiling that cuts the count short is recorded, not hidden.
+    inst = _risky(60, seed=4)
+    opts = dict(exact_max_items=20, lns_max_iterations=4, lns_step_s=0.5, shrink_moves=200, shrink_max_moves=600,
+                deterministic=True, seed=0)
+    a = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=60, **opts))
+    b = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=600, **opts))
+    assert a.placements == b.placements and "clock_stops" not in a.stats
+    assert a.stats["shrink_moves"] <= 600 and a.stats["lns_iterations"] <= 4
+    cut = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=0.2, **opts))
+    assert cut.stats["clock_stops"]  # e.g. ["fleet-shrinking search", "neighbourhood search (0 of 4 steps)"]
+    assert cut.status.has_solution and find_violations(inst, cut) == []
