@@ -97,9 +97,9 @@ class _Sums:
 
     def with_each(self, cand: np.ndarray) -> np.ndarray:
         """``[n, T, R]`` load of the worker with each candidate item added."""
-        mu, phi, psi = self.it.moments(cand)
+        mu, phi, _ = self.it.moments(cand)
         var = (np.einsum("ktr,ktr->tr", self.f, self.f)[None] + 2.0 * np.einsum("ktr,nktr->ntr", self.f, phi)
-               + np.einsum("nktr,nktr->ntr", phi, phi) + self.p[None] + psi)
+               + self.p[None] + self.it.self_variance(cand))
         z = np.maximum(self.z, self.it.z[cand])
         return self.mean[None] + mu + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
 
@@ -122,7 +122,7 @@ class _Fleet:
         self._loads = np.zeros((0,) + t_r)
         if self.chance:
             self.mu, self.phi, self.psi = self.items.moments()
-            self.self_var = np.einsum("iktr,iktr->itr", self.phi, self.phi) + self.psi  # [I, T, R]
+            self.self_var = self.items.self_variance()  # [I, T, R]
             self._mu_sum = np.zeros((0,) + t_r)
             self._f = np.zeros((0,) + self.phi.shape[1:])
             self._p = np.zeros((0,) + t_r)

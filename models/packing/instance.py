@@ -98,9 +98,21 @@ class Items:
         idx = slice(None) if idx is None else idx
         if self.sigma is None:
             return self.demand[idx], None, None
-        sig = self.sigma[idx]
-        return (self.demand[idx], self.loading[idx][:, :, None, None] * sig[:, None],
-                self.idio[idx][:, None, None] * sig**2)
+        _, phi, psi, _ = self._moments
+        return self.demand[idx], phi[idx], psi[idx]
+
+    @functools.cached_property
+    def _moments(self):
+        """The per-item parts computed once (the greedies ask for them thousands of times):
+        ``mean, phi [I, K, T, R], psi [I, T, R]`` and each item's own variance ``|phi|^2 + psi``."""
+        sig = self.sigma
+        phi = self.loading[:, :, None, None] * sig[:, None]
+        psi = self.idio[:, None, None] * sig**2
+        return self.demand, phi, psi, np.einsum("iktr,iktr->itr", phi, phi) + psi
+
+    def self_variance(self, idx=None) -> np.ndarray:
+        """``[n, T, R]`` variance of each item alone (chance-constrained instances only)."""
+        return self._moments[3][slice(None) if idx is None else idx]
 
     def standalone(self) -> np.ndarray:
         """``[I, T, R]`` load of each item alone on a worker (``mean + z sigma``; the demand on a

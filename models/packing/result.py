@@ -113,6 +113,8 @@ class SolveOptions:
             raise ValueError(f"shrink_share must be in [0, 1], got {self.shrink_share}")
         if self.shrink_moves < 1:
             raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
+        if self.shrink_max_moves < 0:
+            raise ValueError(f"shrink_max_moves must be >= 0, got {self.shrink_max_moves}")
         if self.balance_moves < 0:
             raise ValueError(f"balance_moves must be >= 0, got {self.balance_moves}")
         if not (0 < self.balance_ceiling <= 1):

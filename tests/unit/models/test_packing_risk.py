@@ -288,3 +288,21 @@ def test_deterministic_search_does_not_depend_on_the_clock():
     cut = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=0.2, **opts))
     assert cut.stats["clock_stops"]  # e.g. ["fleet-shrinking search", "neighbourhood search (0 of 4 steps)"]
     assert cut.status.has_solution and find_violations(inst, cut) == []
+
+
+def test_item_moments_are_computed_once_and_match_the_dense_variance():
+    # The greedies read each item's factor parts from one cached array (Items._moments).
+    inst = _risky(12, seed=4)
+    items = inst.items()
+    mu, phi, psi = items.moments([3, 5])
+    assert np.shares_memory(items.moments()[1], items.moments()[1])  # views of one array, not recomputed
+    rho = inst.correlation_matrix()
+    for row, i in enumerate([3, 5]):
+        g = items.group[i]
+        assert np.allclose(items.self_variance([i])[0], rho[g, g] * items.sigma[i] ** 2)
+        assert np.allclose(phi[row], items.loading[i][:, None, None] * items.sigma[i][None])
+    # The variance of two items from the parts equals the dense quadratic form.
+    g3, g5 = items.group[3], items.group[5]
+    var = np.einsum("ktr,ktr->tr", phi.sum(0), phi.sum(0)) + psi.sum(0)
+    dense = (items.sigma[3] ** 2 + items.sigma[5] ** 2 + 2 * rho[g3, g5] * items.sigma[3] * items.sigma[5])
+    assert np.allclose(var, dense)

@@ -160,3 +160,18 @@ def test_deterministic_search_gives_the_same_plan():
                         deterministic=True, shrink_share=0.0)
     a, b = solve_packing(inst, "cpsat", opts), solve_packing(inst, "cpsat", opts)
     assert a.placements == b.placements and 1 <= a.stats["lns_iterations"] <= 5
+
+
+def test_a_counted_shrink_budget_gives_the_same_plan_and_is_kept():
+    # shrink_max_moves: the search's length is a move count, not the wall clock (issue 14 figures).
+    inst = _peaky(seed=3)
+    opts = SolveOptions(time_limit_s=60.0, exact_max_items=20, lns_max_iterations=0, deterministic=True,
+                        shrink_moves=50, shrink_max_moves=400, balance_moves=0)
+    a, b = solve_packing(inst, "cpsat", opts), solve_packing(inst, "cpsat", opts)
+    assert a.placements == b.placements and find_violations(inst, a) == []
+    assert 0 < a.stats["shrink_moves"] <= 400
+    none = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=60.0, exact_max_items=20, lns_max_iterations=0,
+                                                   deterministic=True, shrink_max_moves=0, balance_moves=0))
+    assert none.stats["shrink_moves"] == 0 and none.objective == none.stats["heuristic_cost"]
+    with pytest.raises(ValueError, match="shrink_max_moves"):
+        SolveOptions(shrink_max_moves=-1)
