@@ -254,7 +254,7 @@ class Solver(_Strict):
     # watching the clock (one thread), so the same inputs give the same plan on any machine;
     # None searches until time_limit_s with `workers` threads (not reproducible under load).
     iterations: int | None = Field(20, ge=1)
-    time_limit_s: float = Field(60.0, gt=0)  # per week; a ceiling when iterations is set
+    time_limit_s: float = Field(300.0, gt=0)  # per week; a ceiling when iterations is set (reported when reached)
     workers: int = Field(2, ge=1)
     mip_gap: float = Field(0.01, ge=0, lt=1)
 
