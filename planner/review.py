@@ -42,8 +42,9 @@ def purchase_orders(purchases: pd.DataFrame, servers: pd.DataFrame, starts: list
 
 
 def _planned_peaks(wp) -> dict[str, np.ndarray]:
-    """Group -> peak over the week's slots of its planned demand per resource (at its tier's quantile)."""
-    peaks = wp.instance.demand.max(axis=1)  # [G, R]
+    """Group -> peak over the week's slots of its planned demand per resource (at its tier's quantile:
+    ``mean + z sigma`` on a chance-constrained week, whose ``demand`` holds only the mean)."""
+    peaks = wp.instance.standalone().max(axis=1)  # [G, R]
     return {g: peaks[i] for i, g in enumerate(wp.instance.group_ids)}
 
 
