@@ -224,7 +224,7 @@ def bound_risk_ratio(pack, weeks, groups: pd.DataFrame, tiers, bounds: dict[str,
                 else "no customer above its bound could be raised further")
         per_round = [sum(tier_of.get(c, t) == t for c in a) for a in above]
         if len(per_round) > 2 and min(per_round[1:]) > 0:
-            why += f"; customers above per round {per_round}: each repacking moves the excess to others"
+            why += f"; customers above per round {per_round} (each round repacks the whole horizon, moving others)"
         not_held[t] = why
     report = {
         "measure": BOUND_MEASURE,

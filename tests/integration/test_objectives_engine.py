@@ -49,6 +49,11 @@ def test_the_fairness_bound_holds_when_set():
     assert (std["fairness_breach_max_over_mean"] <= k * (1 + 1e-6)).all()
     assert run.summary["fairness"]["standard"]["breach_max_over_mean"] <= k
     assert not any(w.startswith("FAIRNESS") for w in run.summary["plan_warnings"])
+    from planner.export.review import objective_blocks
+
+    table = {b.title.split(" (")[0]: b.table for b in objective_blocks(run.summary)}["Fairness bound"]
+    row = table.set_index("tier").loc["standard"]
+    assert row["holds"] and row["max_over_mean_after"] <= k < row["max_over_mean_before"] and row["why_not_held"] == ""
 
 
 SHIFT = SMALL.replace("weeks: 2", "weeks: 1") + """
