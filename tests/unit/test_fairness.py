@@ -110,3 +110,26 @@ def test_breach_rates_above_the_floor_are_compared():
     block = fairness_summary(out)["standard"]
     assert block["breach_max_over_mean"] == pytest.approx(1.5) and block["breach_rate_max"] == pytest.approx(0.003)
     assert block["max_over_mean"] == 1.0  # every physical risk rate is 0
+
+
+def test_a_bound_stopped_at_the_headroom_ceiling_says_so():
+    """A customer already at the ceiling cannot be raised: no repacking, and ``not_held`` names it."""
+    from types import SimpleNamespace
+
+    from planner.fairness import bound_risk_ratio
+
+    groups = pd.DataFrame({"group_id": ["g1", "g2"], "customer": ["c1", "c2"], "tier": ["economy"] * 2})
+    tiers = {"economy": SimpleNamespace(headroom=0.88)}
+    packs = []
+
+    def pack(packing_groups):
+        packs.append(packing_groups)
+        raise AssertionError("nothing can be raised, so nothing is repacked")
+
+    first = [SimpleNamespace(result=SimpleNamespace(objective=10.0))]
+    weeks, notes, report = bound_risk_ratio(pack, first, groups, tiers, {"economy": 1.5}, {},
+                                            measure=lambda ws: ({"economy": 1.8}, ["c1"]))
+    assert weeks is first and notes is None and not packs and report["kept_round"] == 0
+    assert report["holds"] == {"economy": False} and report["headroom_raised"] == {}
+    why = report["not_held"]["economy"]
+    assert "c1 at the headroom ceiling 0.9" in why and "could be raised" in why
