@@ -607,7 +607,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         notes += clock_stop_notes(weeks, p if len(pools) > 1 else None, scenario.solver.time_limit_s)
         loads = {wp.week: worker_loads_of(wp) for wp in weeks}
         short = proc.shortfall[proc.shortfall["pool"] == p] if len(proc.shortfall) else proc.shortfall
-        pool_risk = plan_risk(weeks, loads, groups, pool_of, short, targets=targets)
+        pool_risk = plan_risk(weeks, loads, groups, pool_of, short, targets=targets,
+                              reference_headroom={name: t.headroom for name, t in tiers.items()})
         contributions.append(pool_risk.contributions)
         if len(pool_risk.by_worker):
             worker_stats.append(pool_risk.by_worker[["week", "worker_id", "slot_hours", "overflow_probability",
@@ -646,7 +647,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     qos = qos_table(groups, tiers, risk.by_customer, overflow_vs_target(risk, C.CUSTOMER, groups, targets))
     if history.warm is not None:  # cold starts the history had under the scenario's keep-alive policy
         qos = qos.merge(history.warm.customers()[[C.CUSTOMER, "cold_start_rate"]], on=C.CUSTOMER, how="left")
-    qos = add_fairness(qos, risk.exposure_by_customer)
+    qos = add_fairness(qos, risk.exposure_by_customer, risk.breach_by_customer)
     workers_risk = risk.by_worker
     pools_table = pool_totals(plan, placement, per_pool)
     summary = _summary(scenario, history, start, weeks_all, plan, proc, risk, report, timings, time.perf_counter() - t0)
@@ -662,7 +663,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                 if not ok:
                     summary["plan_warnings"].append(
                         f"FAIRNESS: {label and f'pool {label}, '}tier {t}'s bound max_risk_ratio {fb['bounds'][t]:g} does "
-                        f"not hold after {len(fb['rounds']) - 1} round(s) (max / mean {fb['max_over_mean_after'][t]:.3g})")
+                        f"not hold: {fb['not_held'].get(t, '')}")
     redundancy = redundancy_summary(weeks_all, scenario)
     if redundancy:
         summary["redundancy"] = redundancy

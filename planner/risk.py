@@ -24,10 +24,18 @@ the workers holding it) and the **expected overflow share**: the expected overfl
 those workers (physical capacity, each worker counted whole, once per tier and week) over their
 slot-hours, which is exactly what a backtest measures as the realised overflow share
 (planner.backtest.summarise).
+
+**Headroom breach** (issue 17, fair risk). With ``reference_headroom`` (tier -> its headroom),
+each contribution also carries ``breach``: the group's share of the worker's slots weighted by the
+probability that the worker's load exceeds capacity x (1 - its *tier's* headroom), i.e. eats into
+the margin its tier promises to keep free. It is the per-customer form of the quantity a tier's ε
+bounds, and (unlike the physical-capacity risk, a far Gaussian tail of 1e-10 on a sized fleet) it
+falls when the customer's own headroom is raised, which is the fairness bound's lever.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -42,10 +50,11 @@ __all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk",
 
 #: Columns of the contribution table: one row per (week, worker, group). ``exposure`` is the group's
 #: share of the worker's binding load summed over the slots (slot-hours), so ``risk / exposure`` is
-#: the mean overflow probability of the slots its load sits in (the size-free rate fairness compares).
+#: the mean overflow probability of the slots its load sits in; ``breach`` the same weighted sum of
+#: the probability of exceeding the tier's usable capacity (module docstring; NaN when not computed).
 CONTRIBUTION_COLUMNS = ("week", "pool", "server_type", "worker_id", "installed", C.GROUP_ID, C.CUSTOMER, "tier", "risk",
-                        "exposure")
-_KEYS = list(CONTRIBUTION_COLUMNS[:-2])
+                        "exposure", "breach")
+_KEYS = list(CONTRIBUTION_COLUMNS[:-3])
 
 
 def unserved_workers(loads, pool_of: dict[str, str], shortfall: pd.DataFrame, week: int,
@@ -90,7 +99,7 @@ def unserved_workers(loads, pool_of: dict[str, str], shortfall: pd.DataFrame, we
 
 def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_group: dict[str, np.ndarray],
                        assignment: pd.DataFrame, groups: pd.DataFrame, pool_of: dict[str, str],
-                       unserved: set[str] = frozenset()) -> pd.DataFrame:
+                       unserved: set[str] = frozenset(), breach: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Risk of one week, one row per (worker, group) (see :data:`CONTRIBUTION_COLUMNS`).
 
     Args:
@@ -102,13 +111,18 @@ def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_gro
         groups: Groups table ``group_id, customer, tier``.
         unserved: workers left without a server (:func:`unserved_workers`): probability 1 in every
             slot where they carry demand.
+        breach: tier -> ``[W, T]`` probability that the worker's load exceeds capacity x (1 - that
+            tier's headroom): the ``breach`` column (NaN for a tier not in it; all NaN without it).
     """
     frame = assignment.rename(columns={"share": "fraction"})
     w_index = {w: i for i, w in enumerate(loads.workers)}
     p = np.array(probability, dtype=float, copy=True)
+    b = {t: np.array(v, dtype=float, copy=True) for t, v in (breach or {}).items()}
     for w in unserved:
         i = w_index[w]
         p[i] = (loads.planned[i] > 0).any(axis=1).astype(float)
+        for v in b.values():
+            v[i] = p[i]
     # The binding resource of each worker and slot: the largest planned load over capacity.
     binding = (loads.planned / loads.capacity).argmax(axis=2)  # [W, T]
     cust = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)
@@ -123,12 +137,14 @@ def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_gro
         split = np.where(total > 0, own / np.where(total > 0, total, 1.0), 1.0 / len(gids))
         risk = (split * p[i][None, :]).sum(axis=1)
         exposure = split.sum(axis=1)
-        for g, r, e in zip(gids, risk, exposure):
+        for g, s, r, e in zip(gids, split, risk, exposure):
+            t = cust["tier"].get(g, "")
+            br = float((s * b[t][i]).sum()) if t in b else np.nan
             rows.append((week, pool_of.get(str(loads.server_type[i]), "default"), str(loads.server_type[i]), w,
-                         w not in unserved, g, cust[C.CUSTOMER].get(g, g), cust["tier"].get(g, ""), float(r), float(e)))
+                         w not in unserved, g, cust[C.CUSTOMER].get(g, g), t, float(r), float(e), br))
     out = pd.DataFrame(rows, columns=list(CONTRIBUTION_COLUMNS))
-    # Several shards of one group on one worker are one contribution.
-    return out.groupby(_KEYS, as_index=False, sort=True)[["risk", "exposure"]].sum()
+    # Several shards of one group on one worker are one contribution (min_count: NaN stays NaN).
+    return out.groupby(_KEYS, as_index=False, sort=True)[["risk", "exposure", "breach"]].sum(min_count=1)
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,8 @@ class RiskSummary:
     by_worker: pd.DataFrame  # week, worker_id, server_type, installed, risk, groups (+ slot_hours,
     #                         overflow_probability, overflow_risk from plan_risk: see overflow_vs_target)
     contributions: pd.DataFrame = field(repr=False)
+    # Expected slot-hours beyond the tier's usable capacity (module docstring); NaN where not computed.
+    breach_by_customer: pd.Series = field(default_factory=lambda: pd.Series(dtype=float), repr=False)
 
     def to_summary(self, digits: int = 3) -> dict:
         """The JSON block of ``summary.json``: ``total_slot_hours``, ``unserved_slot_hours``,
@@ -169,7 +187,9 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=(), workers: pd.DataFrame 
     c = contributions if len(contributions) else pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
     if "exposure" not in c.columns:
         c = c.assign(exposure=0.0)
-    c = c.astype({"risk": float, "exposure": float})
+    if "breach" not in c.columns:
+        c = c.assign(breach=np.nan)
+    c = c.astype({"risk": float, "exposure": float, "breach": float})
     by_tier = {str(t): 0.0 for t in tiers}
     by_tier.update({str(t): float(v) for t, v in c.groupby("tier", sort=True)["risk"].sum().items()})
     by_worker = (c.groupby(["week", "worker_id", "server_type", "installed"], as_index=False, sort=True)
@@ -185,6 +205,7 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=(), workers: pd.DataFrame 
         by_week_type=c.groupby(["week", "server_type"], sort=True)["risk"].sum(),
         by_worker=by_worker,
         contributions=c,
+        breach_by_customer=c.groupby(C.CUSTOMER, sort=True)["breach"].sum(min_count=1),
     )
 
 
@@ -194,13 +215,16 @@ ProbabilityModel = Callable[..., np.ndarray]
 
 
 def plan_risk(weeks, loads: dict, groups: pd.DataFrame, pool_of: dict[str, str], shortfall: pd.DataFrame | None,
-              probability: ProbabilityModel | None = None, tiers=(), targets: dict[str, float] | None = None) -> RiskSummary:
+              probability: ProbabilityModel | None = None, tiers=(), targets: dict[str, float] | None = None,
+              reference_headroom: dict[str, float] | None = None) -> RiskSummary:
     """The risk of a whole plan: every week's contributions under ``probability`` (default
     :func:`planner.plan.overflow_probability`), workers left unserved by ``shortfall`` (the
     procurement's) counted as overflowing, aggregated by :func:`aggregate_risk`. ``by_worker``
     also holds each worker's ``slot_hours``, its predicted ``overflow_probability`` (the largest over
     the slots, against the usable capacity; 1 for an unserved worker with demand) and, with
-    ``targets`` (tier -> ε), its ``overflow_risk``: the strictest target of its groups' tiers."""
+    ``targets`` (tier -> ε), its ``overflow_risk``: the strictest target of its groups' tiers.
+    With ``reference_headroom`` (tier -> headroom) the contributions carry ``breach`` (module
+    docstring): the same probability model against capacity x (1 - the tier's headroom)."""
     if probability is None:
         from planner.plan import overflow_probability as probability
     tier_of = groups.drop_duplicates(C.GROUP_ID).set_index(C.GROUP_ID)["tier"].astype(str).to_dict()
@@ -210,8 +234,13 @@ def plan_risk(weeks, loads: dict, groups: pd.DataFrame, pool_of: dict[str, str],
         planned = {g: wp.instance.demand[i] for i, g in enumerate(wp.instance.group_ids)}
         unserved = unserved_workers(wl, pool_of, shortfall, wp.week, wp.instance.resources)
         frame = wp.result.assignment_frame()
+        breach = None
+        if reference_headroom:  # one probability per distinct headroom, not per tier
+            by_h = {h: probability(wp, dataclasses.replace(wl, usable=wl.capacity * (1.0 - h)), usable=True)
+                    for h in sorted(set(reference_headroom.values()))}
+            breach = {t: by_h[h] for t, h in reference_headroom.items()}
         parts.append(risk_contributions(wp.week, wl, probability(wp, wl), planned, frame,
-                                        groups, pool_of, unserved))
+                                        groups, pool_of, unserved, breach))
         worst = probability(wp, wl, usable=True).max(axis=1)  # [W]
         on = frame.groupby(frame["worker_id"].astype(str))["group_id"].apply(lambda s: set(s.astype(str)))
         for i, w in enumerate(wl.workers):

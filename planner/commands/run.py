@@ -67,6 +67,10 @@ def energy_rows(summary: dict) -> list[tuple[str, str]]:
     if f:
         rows.append(("risk fairness max/mean, Jain", ", ".join(f"{t} {v['max_over_mean']:.2f} / {v['jain']:.2f}"
                                                                  for t, v in f.items())))
+        if any("breach_max_over_mean" in v for v in f.values()):
+            rows.append(("headroom-breach fairness max/mean, Jain",
+                         ", ".join(f"{t} {v['breach_max_over_mean']:.2f} / {v['breach_jain']:.2f}"
+                                   for t, v in f.items() if "breach_max_over_mean" in v)))
     return rows
 
 

@@ -154,8 +154,23 @@ def objective_blocks(summary: Mapping) -> list[Block]:
     if fair:
         rows = [{"tier": t, "customers": v["customers"], "risk_rate_mean": v["risk_rate_mean"],
                  "risk_rate_max": v["risk_rate_max"], "fairness_max_over_mean": v["max_over_mean"],
-                 "fairness_jain": v["jain"]} for t, v in fair.items()]
-        out.append(Block("Risk fairness per tier (customers' overflow risk rates; QoS sheet)", pd.DataFrame(rows)))
+                 "fairness_jain": v["jain"],
+                 **{k: v[k] for k in ("breach_rate_mean", "breach_rate_max", "breach_max_over_mean", "breach_jain")
+                    if k in v}} for t, v in fair.items()]
+        out.append(Block("Risk fairness per tier (customers' overflow risk and headroom-breach rates, rates below "
+                         f"{next(iter(fair.values())).get('rate_floor', 0):g} count as equal; QoS sheet)",
+                         pd.DataFrame(rows)))
+    bound = summary.get("fairness_bound")
+    if bound:
+        reports = bound.items() if "bounds" not in bound else [("", bound)]
+        rows = [{**({"pool": p} if p else {}), "tier": t, "max_risk_ratio": k, "measure": fb.get("measure", "risk_rate"),
+                 "max_over_mean_before": fb["max_over_mean_before"].get(t), "max_over_mean_after": fb["max_over_mean_after"].get(t),
+                 "holds": fb["holds"][t], "rounds": len(fb["rounds"]) - 1, "kept_round": fb["kept_round"],
+                 "packing_cost_per_month_before": fb["cost_per_month_sum_before"],
+                 "packing_cost_per_month_after": fb["cost_per_month_sum_after"],
+                 "why_not_held": fb.get("not_held", {}).get(t, "")}
+                for p, fb in reports for t, k in fb["bounds"].items()]
+        out.append(Block("Fairness bound (tiers' max_risk_ratio: no customer above k x its tier's mean)", pd.DataFrame(rows)))
     return out
 
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
+from planner.fairness import RATE_FLOOR
 
 runner = CliRunner()
 SMALL = """
@@ -80,20 +81,27 @@ def test_fairness_columns_in_qos_csv_and_sheet(objectives_run):
     out = objectives_run
     qos = pd.read_csv(out / "qos.csv")
     summary = json.loads((out / "summary.json").read_text())
-    for col in ("risk_rate", "fairness_risk_max_over_mean", "fairness_risk_jain"):
+    for col in ("risk_rate", "fairness_risk_max_over_mean", "fairness_risk_jain", "headroom_breach_rate",
+                "fairness_breach_max_over_mean", "fairness_breach_jain"):
         assert col in qos.columns
     for tier, part in qos.groupby("tier"):
-        rates = part["risk_rate"].dropna()
-        assert part["fairness_risk_max_over_mean"].nunique() == 1
-        if rates.mean() > 0:
-            assert part["fairness_risk_max_over_mean"].iloc[0] == pytest.approx(rates.max() / rates.mean())
-        assert 1 / len(part) - 1e-9 <= part["fairness_risk_jain"].iloc[0] <= 1 + 1e-9
+        for rate, name in (("risk_rate", "risk"), ("headroom_breach_rate", "breach")):
+            rates = part[rate].dropna().clip(lower=RATE_FLOOR)  # below the floor rates count as equal
+            assert part[f"fairness_{name}_max_over_mean"].nunique() == 1
+            if len(rates):
+                assert part[f"fairness_{name}_max_over_mean"].iloc[0] == pytest.approx(rates.max() / rates.mean())
+            assert 1 / len(part) - 1e-9 <= part[f"fairness_{name}_jain"].iloc[0] <= 1 + 1e-9
+        # The breach is against the usable capacity, the risk against the physical one: never smaller.
+        both = part[["risk_rate", "headroom_breach_rate"]].dropna()
+        assert (both["headroom_breach_rate"] >= both["risk_rate"] - 1e-12).all()
         assert summary["fairness"][tier]["jain"] == pytest.approx(part["fairness_risk_jain"].iloc[0], abs=1e-4)
+        assert summary["fairness"][tier]["breach_jain"] == pytest.approx(part["fairness_breach_jain"].iloc[0], abs=1e-4)
     pytest.importorskip("openpyxl")
     from planner.export.spreadsheet import read_plan_workbook
 
     sheet = read_plan_workbook(out / "plan.xlsx")["QoS"]
-    assert {"fairness_risk_max_over_mean", "fairness_risk_jain", "risk_rate"} <= set(sheet.columns)
+    assert {"fairness_risk_max_over_mean", "fairness_risk_jain", "risk_rate", "headroom_breach_rate",
+            "fairness_breach_max_over_mean"} <= set(sheet.columns)
 
 
 def test_losing_any_worker_leaves_premium_within_capacity(objectives_run):

@@ -103,3 +103,10 @@ def test_risk_contributions_split_each_worker_among_its_groups():
     assert dict(zip(c["group_id"], c["risk"])) == pytest.approx({"a": 0.25, "b": 0.45, "c": 1.0})
     assert risk.total == pytest.approx(1.7) and risk.unserved == pytest.approx(1.0)
     assert sum(risk.by_tier.values()) == pytest.approx(risk.total) == risk.by_customer.sum() == risk.by_week_type.sum()
+    assert risk.breach_by_customer.isna().all()  # no reference headroom given: not computed, not 0
+    # Against each tier's usable capacity (issue 17): gold's probabilities, tin's; w1 unserved is 1.
+    breach = {"gold": np.array([[0.8, 0.4, 0.1], [0.0, 0.0, 0.0]]), "tin": np.array([[0.6, 0.3, 0.0], [0.0, 0.0, 0.0]])}
+    c = risk_contributions(3, loads, p, planned, assignment, groups, {"s": "pool"}, unserved={"w1"}, breach=breach)
+    # a: slot 0 half of 0.8, slot 2 all of 0.1; b: slot 0 half of 0.6, slot 1 all of 0.3; c: w1 unserved.
+    assert dict(zip(c["group_id"], c["breach"])) == pytest.approx({"a": 0.5, "b": 0.6, "c": 1.0})
+    assert aggregate_risk(c).breach_by_customer.to_dict() == pytest.approx({"x": 0.5, "y": 1.6})
