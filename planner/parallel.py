@@ -36,12 +36,17 @@ class LocalExecutor:
 
 
 class DaskExecutor:
-    """Submits tasks to a ``dask.distributed`` client; results come back in submission order."""
+    """Submits tasks to a ``dask.distributed`` client; results come back in submission order.
+
+    At most ``in_flight`` tasks (default: twice the workers) are submitted at a time, the next as
+    each one completes: a fleet's pool-week tasks carry their forecast rows, and submitting them
+    all at once would hold every task's data in the scheduler and every result in the client."""
 
     name = "dask"
 
-    def __init__(self, client):
+    def __init__(self, client, in_flight: int | None = None):
         self.client = client
+        self.in_flight = in_flight
 
     @property
     def address(self) -> str:
@@ -56,17 +61,30 @@ class DaskExecutor:
 
         if not items:
             return []
-        futures = [self.client.submit(fn, item, pure=False) for item in items]
-        where = {f.key: i for i, f in enumerate(futures)}
+        limit = max(1, self.in_flight or 2 * self.workers)
         out = [None] * len(items)
+        where = {}
+        nxt = 0
+
+        def submit():
+            nonlocal nxt
+            fut = self.client.submit(fn, items[nxt], pure=False)
+            where[fut.key] = nxt
+            nxt += 1
+            return fut
+
+        running = as_completed([submit() for _ in range(min(limit, len(items)))], loop=self.client.loop)
         try:
-            for fut in as_completed(futures, loop=self.client.loop):
-                out[where[fut.key]] = fut.result()
+            for fut in running:
+                out[where.pop(fut.key)] = fut.result()
+                fut.release()
                 if progress:
                     progress(1)
+                if nxt < len(items):
+                    running.add(submit())
         finally:
-            for f in futures:
-                f.release()
+            for fut in list(running.futures):
+                fut.release()
         return out
 
 
