@@ -136,9 +136,11 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
     factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
-    if (factor != 1.0).any() or scenario.retired:
+    if factor is not None and not (factor != 1.0).any():
+        factor = None
+    if factor is not None or scenario.retired:
         forecast = forecast.copy()
-        for v in values:
+        for v in values if factor is not None else []:
             forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
     for r in scenario.retired:
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
@@ -165,16 +167,20 @@ def _growth_factors(scenario: Scenario, history, forecast: pd.DataFrame, groups:
     from planner.scenarios import growth_curve
 
     g = scenario.growth
+    if isinstance(g.all, (int, float)) and float(g.all) == 1.0 and not g.customers and not g.groups:
+        return None  # no growth: no per-row arrays (at 20,000 functions 30 million rows, ~1 GB of them)
     week = ((forecast[C.DS] - horizon_start(scenario, history)) // pd.Timedelta("7D")).to_numpy(float)
     factor = growth_curve(g.all, week)
-    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
-    for name, spec in g.customers.items():
-        rows = cust == name
-        factor[rows] *= growth_curve(spec, week[rows])
-    ids = forecast[C.UNIQUE_ID].to_numpy()
-    for name, spec in g.groups.items():
-        rows = ids == name
-        factor[rows] *= growth_curve(spec, week[rows])
+    if g.customers:
+        cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
+        for name, spec in g.customers.items():
+            rows = cust == name
+            factor[rows] *= growth_curve(spec, week[rows])
+    if g.groups:
+        ids = forecast[C.UNIQUE_ID].to_numpy()
+        for name, spec in g.groups.items():
+            rows = ids == name
+            factor[rows] *= growth_curve(spec, week[rows])
     return factor
 
 
@@ -206,12 +212,24 @@ def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, bas
         return week_bound(rows, groups, tiers, catalog, start, deferral, residuals)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
-                             residuals=residuals)
-        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
-                         deferral=deferral, domains=domains, residuals=residuals)
+            wp = pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
+                           residuals=residuals)
+        else:
+            wp = pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline,
+                           fallback=fallback, deferral=deferral, domains=domains, residuals=residuals)
     except InfeasiblePlanError as exc:
         return str(exc)
+    return release_items(wp)
+
+
+def release_items(wp):
+    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values): the
+    factor parts alone are [items, 8, 168, 2] floats, 12 MB a pool-week at 400 items, and a run
+    holds every pool-week's plan (at 20,000 functions 4 x 13 weeks of 1,700 items)."""
+    for inst in (wp.instance, wp.peak_instance):
+        if inst is not None:
+            inst._cache.pop("items", None)
+    return wp
 
 
 def _week_slices(forecast: pd.DataFrame, starts) -> list[pd.DataFrame]:
@@ -635,6 +653,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                        float(proc.purchase_cost if len(pools) == 1 else 0.0),
                        "shape_cost": sum(wp.result.objective for wp in weeks),
                        "peak_cost": sum(wp.peak_cost for wp in weeks)}
+        for wp in weeks:  # this pool's tables are built: its item arrays go (one pool's at a time)
+            release_items(wp)
     plan = pd.concat(plans, ignore_index=True)
     utilisation = pd.concat(utils, ignore_index=True)
     assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
