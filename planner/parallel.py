@@ -26,10 +26,13 @@ class LocalExecutor:
     workers = 1
     address = None
 
-    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
+            prepare: Callable | None = None) -> list:
+        """``fn(item)`` for each item in order; ``prepare`` (if given) turns an item into ``fn``'s
+        argument right before it runs (so that large task data exists one task at a time)."""
         out = []
         for item in items:
-            out.append(fn(item))
+            out.append(fn(item if prepare is None else prepare(item)))
             if progress:
                 progress(1)
         return out
@@ -56,7 +59,9 @@ class DaskExecutor:
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
+            prepare: Callable | None = None) -> list:
+        """As :meth:`LocalExecutor.map`; ``prepare`` runs in this process as each task is submitted."""
         from dask.distributed import as_completed
 
         if not items:
@@ -68,7 +73,7 @@ class DaskExecutor:
 
         def submit():
             nonlocal nxt
-            fut = self.client.submit(fn, items[nxt], pure=False)
+            fut = self.client.submit(fn, items[nxt] if prepare is None else prepare(items[nxt]), pure=False)
             where[fut.key] = nxt
             nxt += 1
             return fut
