@@ -947,7 +947,9 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
     if len(peaks) > max_groups:
         keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
-        demand = demand[demand[C.GROUP_ID].isin(keep).to_numpy()]
+        # Only the columns the profile reads: a fleet's year of demand has more, and this copies.
+        cols = [c for c in (C.GROUP_ID, C.DS, C.CPU_CORES, C.INVOCATIONS) if c in demand.columns]
+        demand = demand.loc[demand[C.GROUP_ID].isin(keep).to_numpy(), cols]
         if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
             demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
     return profile_functions(demand, history.catalog, slot=history.slot, level="group",
