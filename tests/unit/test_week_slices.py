@@ -50,3 +50,4 @@ def test_slices_hold_positions_not_a_copy_of_the_forecast():
     assert len(slices[-1]) == len(slices[len(starts) - 1]) and len(slices[0:2]) == 2
     with pytest.raises(IndexError):
         slices[len(starts)]
+
