@@ -155,11 +155,15 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
     residual is constant get a column of zeros. The correlation of these columns is the groups'
     residual correlation; the rows are the joint scenarios the verifier's Monte Carlo replays.
     """
-    frame = demand[[GROUP_ID if GROUP_ID in demand.columns else UNIQUE_ID, DS, resource]].copy()
+    cols = [GROUP_ID if GROUP_ID in demand.columns else UNIQUE_ID, DS, resource]
+    if weeks is not None:  # the last weeks' rows first: a copy of a fleet's year of rows is a gigabyte
+        ds = pd.to_datetime(demand[DS])
+        frame = demand.loc[(ds > ds.max() - pd.Timedelta(weeks=weeks)).to_numpy(), cols]
+        del ds
+    else:
+        frame = demand[cols].copy()
     frame.columns = ["g", "ds", "v"]
     frame["ds"] = pd.to_datetime(frame["ds"])
-    if weeks is not None:
-        frame = frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=weeks)]
     wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first").sort_index().fillna(0.0)
     how = wide.index.day_of_week * 24 * 60 + wide.index.hour * 60 + wide.index.minute
     resid = wide - wide.groupby(how).transform("mean")

@@ -316,9 +316,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
               for p in pools}
     label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
     # Each pool's tasks carry the residuals of its own groups only.
-    res = {p: None if residuals is None else residuals[[c for c in residuals.columns
-                                                        if c in set(jobs[p][1][C.GROUP_ID].astype(str))]]
-           for p in pools}
+    mine = {p: set(jobs[p][1][C.GROUP_ID].astype(str)) for p in pools}  # once per pool, not per column
+    res = {p: None if residuals is None else residuals[[c for c in residuals.columns if c in mine[p]]] for p in pools}
 
     def task(kind, p, w, catalog=None, fallback=None):
         # A spec: the task (with its week's rows, built from the slices) is made when it runs.
