@@ -82,9 +82,10 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    peak = 0
+    peak, loads = 0, []
     while proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
+        loads.append(os.getloadavg()[0])  # the machine is shared: the figures mean little without it
         time.sleep(0.2)
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # every descendant, waited for by its parent
@@ -95,6 +96,7 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
         raise SystemExit(f"planner run failed for {functions} functions ({mode}):\n{tail}")
     summary = json.loads((out / "summary.json").read_text())
     return {"functions": functions, "mode": mode, "wall_s": wall, "cpu_s": cpu, "peak_gib": peak / 2**30,
+            "load": (min(loads, default=0.0), max(loads, default=0.0)),
             "groups": summary["groups"], "stages": summary["timings_s"], "total_cost": summary["total_cost"],
             "pools": {p["pool"]: p["groups"] for p in summary.get("pools", [])},
             "forecast_method": summary.get("forecast_method"),
@@ -137,7 +139,7 @@ def main() -> None:
                 print(f"{n:>6} functions {mode:>6}: {r['wall_s']:7.1f} s ({r['wall_s'] / GOAL_S:.2f} of goal; CPU "
                       f"{r['cpu_s']:.0f} s), "
                       f"peak {r['peak_gib']:.2f} GiB ({r['peak_gib'] / GOAL_GIB:.2f} of goal); groups {r['groups']}, "
-                      f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {os.getloadavg()[0]:.1f}", flush=True)
+                      f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {r['load'][0]:.1f}-{r['load'][1]:.1f}", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

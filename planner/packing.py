@@ -155,11 +155,15 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
     residual is constant get a column of zeros. The correlation of these columns is the groups'
     residual correlation; the rows are the joint scenarios the verifier's Monte Carlo replays.
     """
-    frame = demand[[GROUP_ID if GROUP_ID in demand.columns else UNIQUE_ID, DS, resource]].copy()
+    cols = [GROUP_ID if GROUP_ID in demand.columns else UNIQUE_ID, DS, resource]
+    if weeks is not None:  # the last weeks' rows first: a copy of a fleet's year of rows is a gigabyte
+        ds = pd.to_datetime(demand[DS])
+        frame = demand.loc[(ds > ds.max() - pd.Timedelta(weeks=weeks)).to_numpy(), cols]
+        del ds
+    else:
+        frame = demand[cols].copy()
     frame.columns = ["g", "ds", "v"]
     frame["ds"] = pd.to_datetime(frame["ds"])
-    if weeks is not None:
-        frame = frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=weeks)]
     wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first").sort_index().fillna(0.0)
     how = wide.index.day_of_week * 24 * 60 + wide.index.hour * 60 + wide.index.minute
     resid = wide - wide.groupby(how).transform("mean")
@@ -169,10 +173,30 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
     return out
 
 
+_LOADINGS: dict = {}  # (id of the residuals, groups, factors) -> (residuals, loadings, scenarios)
+_LOADINGS_KEPT = 4
+
+
 def residual_loadings(residuals: pd.DataFrame, gids: list[str], max_factors: int) -> tuple[np.ndarray, np.ndarray]:
     """Factor loadings ``[G, K]`` of the groups' residual correlation (principal components of the
     standardised residuals; groups without residuals load on nothing) and the scenarios ``[S, G]``
-    (standard normal draws, seed 0, for groups without residuals)."""
+    (standard normal draws, seed 0, for groups without residuals).
+
+    The last few results are kept (copies handed out): a pool-week asks 3-4 times for the same
+    groups (its bound, its instance, its baseline), and the SVD of 1,344 hours x 1,700 groups costs
+    seconds each time at fleet scale."""
+    key = (id(residuals), tuple(gids), max_factors)
+    hit = _LOADINGS.get(key)
+    if hit is not None and hit[0] is residuals:
+        return hit[1].copy(), hit[2].copy()
+    loadings, scenarios = _residual_loadings(residuals, gids, max_factors)
+    _LOADINGS[key] = (residuals, loadings, scenarios)
+    while len(_LOADINGS) > _LOADINGS_KEPT:
+        _LOADINGS.pop(next(iter(_LOADINGS)))
+    return loadings.copy(), scenarios.copy()
+
+
+def _residual_loadings(residuals: pd.DataFrame, gids: list[str], max_factors: int) -> tuple[np.ndarray, np.ndarray]:
     have = [g for g in gids if g in residuals.columns]
     u = residuals.reindex(columns=have).to_numpy(dtype=float)  # [S, H]
     n_s = u.shape[0]

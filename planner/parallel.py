@@ -26,22 +26,30 @@ class LocalExecutor:
     workers = 1
     address = None
 
-    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
+            prepare: Callable | None = None) -> list:
+        """``fn(item)`` for each item in order; ``prepare`` (if given) turns an item into ``fn``'s
+        argument right before it runs (so that large task data exists one task at a time)."""
         out = []
         for item in items:
-            out.append(fn(item))
+            out.append(fn(item if prepare is None else prepare(item)))
             if progress:
                 progress(1)
         return out
 
 
 class DaskExecutor:
-    """Submits tasks to a ``dask.distributed`` client; results come back in submission order."""
+    """Submits tasks to a ``dask.distributed`` client; results come back in submission order.
+
+    At most ``in_flight`` tasks (default: twice the workers) are submitted at a time, the next as
+    each one completes: a fleet's pool-week tasks carry their forecast rows, and submitting them
+    all at once would hold every task's data in the scheduler and every result in the client."""
 
     name = "dask"
 
-    def __init__(self, client):
+    def __init__(self, client, in_flight: int | None = None):
         self.client = client
+        self.in_flight = in_flight
 
     @property
     def address(self) -> str:
@@ -51,22 +59,37 @@ class DaskExecutor:
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None) -> list:
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
+            prepare: Callable | None = None) -> list:
+        """As :meth:`LocalExecutor.map`; ``prepare`` runs in this process as each task is submitted."""
         from dask.distributed import as_completed
 
         if not items:
             return []
-        futures = [self.client.submit(fn, item, pure=False) for item in items]
-        where = {f.key: i for i, f in enumerate(futures)}
+        limit = max(1, self.in_flight or 2 * self.workers)
         out = [None] * len(items)
+        where = {}
+        nxt = 0
+
+        def submit():
+            nonlocal nxt
+            fut = self.client.submit(fn, items[nxt] if prepare is None else prepare(items[nxt]), pure=False)
+            where[fut.key] = nxt
+            nxt += 1
+            return fut
+
+        running = as_completed([submit() for _ in range(min(limit, len(items)))], loop=self.client.loop)
         try:
-            for fut in as_completed(futures, loop=self.client.loop):
-                out[where[fut.key]] = fut.result()
+            for fut in running:
+                out[where.pop(fut.key)] = fut.result()
+                fut.release()
                 if progress:
                     progress(1)
+                if nxt < len(items):
+                    running.add(submit())
         finally:
-            for f in futures:
-                f.release()
+            for fut in list(running.futures):
+                fut.release()
         return out
 
 

@@ -3,6 +3,8 @@ services, growth, retirements) → a packing per week → procurement → Plan �
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,9 +138,11 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
     # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
     factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
-    if (factor != 1.0).any() or scenario.retired:
+    if factor is not None and not (factor != 1.0).any():
+        factor = None
+    if factor is not None or scenario.retired:
         forecast = forecast.copy()
-        for v in values:
+        for v in values if factor is not None else []:
             forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
     for r in scenario.retired:
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
@@ -165,16 +169,20 @@ def _growth_factors(scenario: Scenario, history, forecast: pd.DataFrame, groups:
     from planner.scenarios import growth_curve
 
     g = scenario.growth
+    if isinstance(g.all, (int, float)) and float(g.all) == 1.0 and not g.customers and not g.groups:
+        return None  # no growth: no per-row arrays (at 20,000 functions 30 million rows, ~1 GB of them)
     week = ((forecast[C.DS] - horizon_start(scenario, history)) // pd.Timedelta("7D")).to_numpy(float)
     factor = growth_curve(g.all, week)
-    cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
-    for name, spec in g.customers.items():
-        rows = cust == name
-        factor[rows] *= growth_curve(spec, week[rows])
-    ids = forecast[C.UNIQUE_ID].to_numpy()
-    for name, spec in g.groups.items():
-        rows = ids == name
-        factor[rows] *= growth_curve(spec, week[rows])
+    if g.customers:
+        cust = forecast[C.UNIQUE_ID].map(groups.set_index(C.GROUP_ID)[C.CUSTOMER]).to_numpy()
+        for name, spec in g.customers.items():
+            rows = cust == name
+            factor[rows] *= growth_curve(spec, week[rows])
+    if g.groups:
+        ids = forecast[C.UNIQUE_ID].to_numpy()
+        for name, spec in g.groups.items():
+            rows = ids == name
+            factor[rows] *= growth_curve(spec, week[rows])
     return factor
 
 
@@ -206,22 +214,57 @@ def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, bas
         return week_bound(rows, groups, tiers, catalog, start, deferral, residuals)
     try:
         if kind == "free":
-            return pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
-                             residuals=residuals)
-        return pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline, fallback=fallback,
-                         deferral=deferral, domains=domains, residuals=residuals)
+            wp = pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
+                           residuals=residuals)
+        else:
+            wp = pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline,
+                           fallback=fallback, deferral=deferral, domains=domains, residuals=residuals)
     except InfeasiblePlanError as exc:
         return str(exc)
+    return release_items(wp)
 
 
-def _week_slices(forecast: pd.DataFrame, starts) -> list[pd.DataFrame]:
+def release_items(wp):
+    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values): the
+    factor parts alone are [items, 8, 168, 2] floats, 12 MB a pool-week at 400 items, and a run
+    holds every pool-week's plan (at 20,000 functions 4 x 13 weeks of 1,700 items)."""
+    for inst in (wp.instance, wp.peak_instance):
+        if inst is not None:
+            inst._cache.pop("items", None)
+    return wp
+
+
+def _week_slices(forecast: pd.DataFrame, starts) -> "WeekSlices":
     """The forecast rows of each planning week (what a week's task needs, and no more)."""
     return pool_week_slices(forecast, None, [""], starts)[""]
 
 
-def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts) -> dict[str, list]:
-    """pool -> [forecast rows of each planning week]: one reordered copy of the forecast, sliced
-    (a fleet-sized forecast is not copied once per pool and again per week)."""
+class WeekSlices(Sequence):
+    """The forecast rows of one pool's planning weeks, held as row positions into the fleet's
+    forecast (4 bytes a row) rather than as a reordered copy of it (34 bytes a row: 1 GB at 20,000
+    functions); ``slices[w]`` builds week ``w``'s table when a task needs it."""
+
+    def __init__(self, forecast: pd.DataFrame, positions: np.ndarray, bounds: np.ndarray):
+        self.forecast, self.positions, self.bounds = forecast, positions, bounds
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, w):
+        if isinstance(w, slice):
+            return [self[i] for i in range(*w.indices(len(self)))]
+        if not -len(self) <= w < len(self):
+            raise IndexError(w)
+        w %= len(self)
+        return self.forecast.take(self.positions[self.bounds[w]:self.bounds[w + 1]])
+
+    def rows(self) -> int:
+        return int(self.bounds[-1] - self.bounds[0])
+
+
+def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts) -> dict[str, WeekSlices]:
+    """pool -> the forecast rows of each planning week (:class:`WeekSlices`: positions into
+    ``forecast``, no copy of it per pool or week)."""
     n = len(starts)
     week = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
     if pool_of is None:
@@ -234,10 +277,13 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
         per_group = np.array([index[pool_of[g]] for g in ids] + [-1], dtype=np.int64)
         code = per_group[label_codes(forecast[C.UNIQUE_ID], ids)]  # -1 (not placed) reads the last entry
     key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
+    del week, code
     order = np.argsort(key, kind="stable")
-    ordered = forecast.take(order[key[order] >= 0])
-    bounds = np.searchsorted(key[order][key[order] >= 0], np.arange(len(pools) * n + 1))
-    return {p: [ordered.iloc[bounds[i * n + w]:bounds[i * n + w + 1]] for w in range(n)] for i, p in enumerate(pools)}
+    keys = key[order]
+    valid = keys >= 0
+    positions = order[valid].astype(np.int32 if len(forecast) < 2**31 else np.int64)
+    bounds = np.searchsorted(keys[valid], np.arange(len(pools) * n + 1))
+    return {p: WeekSlices(forecast, positions, bounds[i * n:(i + 1) * n + 1]) for i, p in enumerate(pools)}
 
 
 def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
@@ -266,14 +312,19 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     ex = executor or LocalExecutor()
     n = len(starts)
     pools = list(jobs)
-    slices = {p: jobs[p][0] if isinstance(jobs[p][0], list) else _week_slices(jobs[p][0], starts) for p in pools}
+    slices = {p: jobs[p][0] if isinstance(jobs[p][0], (list, WeekSlices)) else _week_slices(jobs[p][0], starts)
+              for p in pools}
     label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
     # Each pool's tasks carry the residuals of its own groups only.
-    res = {p: None if residuals is None else residuals[[c for c in residuals.columns
-                                                        if c in set(jobs[p][1][C.GROUP_ID].astype(str))]]
-           for p in pools}
+    mine = {p: set(jobs[p][1][C.GROUP_ID].astype(str)) for p in pools}  # once per pool, not per column
+    res = {p: None if residuals is None else residuals[[c for c in residuals.columns if c in mine[p]]] for p in pools}
 
     def task(kind, p, w, catalog=None, fallback=None):
+        # A spec: the task (with its week's rows, built from the slices) is made when it runs.
+        return (kind, p, w, catalog, fallback)
+
+    def build(spec):
+        kind, p, w, catalog, fallback = spec
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
                 servers, fallback, deferral, domains, res[p])
@@ -286,7 +337,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
         progress(f"packing {done_tasks[0]}/{total} pool-weeks", 0.5 + 0.4 * min(done_tasks[0] / total, 1.0))
 
     keys = [(p, w) for p in pools for w in range(n)]
-    bounds = dict(zip(keys, ex.map(_week_task, [task("bound", p, w) for p, w in keys], progress=tick)))
+    bounds = dict(zip(keys, ex.map(_week_task, [task("bound", p, w) for p, w in keys], progress=tick, prepare=build)))
     peak = {p: max(range(n), key=lambda w: bounds[(p, w)]) for p in pools}  # first of equal pairs
     free: dict = {p: {} for p in pools}  # weeks packed with the whole catalog
     out: dict = {}
@@ -294,7 +345,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
 
     def pack_free(pairs):
         pairs = [(p, w) for p, w in pairs if w not in free[p]]
-        results = ex.map(_week_task, [task("free", p, w) for p, w in pairs], progress=tick)
+        results = ex.map(_week_task, [task("free", p, w) for p, w in pairs], progress=tick, prepare=build)
         for (p, w), r in zip(pairs, results):
             if isinstance(r, str):
                 raise InfeasiblePlanError(f"{label(p)}week {w} (from {starts[w].date()}): {r}")
@@ -306,7 +357,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
         envelopes = {p: envelope_servers(jobs[p][2], free[p][peak[p]]) for p in pending}
         pairs = [(p, w) for p in pending for w in range(n) if w != peak[p]]
         fleet = dict(zip(pairs, ex.map(_week_task, [task("fleet", p, w, envelopes[p], free[p][peak[p]])
-                                                    for p, w in pairs], progress=tick)))
+                                                    for p, w in pairs], progress=tick, prepare=build)))
         pack_free([(p, w) for (p, w), r in fleet.items() if isinstance(r, str)])
         still = []
         for p in pending:
@@ -636,6 +687,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                        float(proc.purchase_cost if len(pools) == 1 else 0.0),
                        "shape_cost": sum(wp.result.objective for wp in weeks),
                        "peak_cost": sum(wp.peak_cost for wp in weeks)}
+        for wp in weeks:  # this pool's tables are built: its item arrays go (one pool's at a time)
+            release_items(wp)
     plan = pd.concat(plans, ignore_index=True)
     utilisation = pd.concat(utils, ignore_index=True)
     assignment = pd.concat(assigns, ignore_index=True).rename(columns={"fraction": "share"})
@@ -894,7 +947,9 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
     if len(peaks) > max_groups:
         keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
-        demand = demand[demand[C.GROUP_ID].isin(keep).to_numpy()]
+        # Only the columns the profile reads: a fleet's year of demand has more, and this copies.
+        cols = [c for c in (C.GROUP_ID, C.DS, C.CPU_CORES, C.INVOCATIONS) if c in demand.columns]
+        demand = demand.loc[demand[C.GROUP_ID].isin(keep).to_numpy(), cols]
         if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
             demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
     return profile_functions(demand, history.catalog, slot=history.slot, level="group",

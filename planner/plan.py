@@ -80,6 +80,13 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     return rows[live]
 
 
+# Pool-weeks of more items than this take the class-aggregated chord bound (models.packing.bounds
+# chord_bound): the exact item -> type programme costs 1.5 s at 100 items and 15 s at 400 (its 20 s
+# wall-clock limit, so a load-dependent bound, at a fleet's 1,700 groups a pool), 3-4 times per
+# pool-week. Smaller instances (the default run, tests) keep the exact bound and their plans.
+CHORD_BOUND_ITEMS = 150
+
+
 def week_bound(forecast, groups, tiers, servers, start, deferral=None, residuals=None) -> tuple[float, float]:
     """Lower bound on one week's fleet cost and the week's total inflated demand (cheap: no solve).
 
@@ -96,7 +103,7 @@ def week_bound(forecast, groups, tiers, servers, start, deferral=None, residuals
         inst, _ = deferral.prepass(inst, start)
     demand = class_demand(inst)  # [class, slot, resource]
     cap = np.array([s.capacity for s in inst.server_types], dtype=float).max(axis=0)
-    return float(lower_bound(inst)["best"]), float((demand / cap).max(axis=1).sum())
+    return float(lower_bound(inst, CHORD_BOUND_ITEMS)["best"]), float((demand / cap).max(axis=1).sum())
 
 
 def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
@@ -158,7 +165,7 @@ def _cheapest(instance, backend, **options):
 
     alternatives = shard_alternatives(instance)
     if backend not in ("heuristic", "peak"):
-        bounds = [float(lower_bound(a)["best"]) for a in alternatives]
+        bounds = [float(lower_bound(a, CHORD_BOUND_ITEMS)["best"]) for a in alternatives]
         alternatives = [alternatives[i] for i in np.argsort(bounds, kind="stable")]
         bound_of = {id(a): b for a, b in zip(alternatives, sorted(bounds))}
     best, first_error = None, None
@@ -196,7 +203,7 @@ def reuse_plan(instance, plan: WeekPlan):
     from models.packing.bounds import lower_bound
 
     old = plan.result
-    bound = min(float(lower_bound(inst)["best"]), old.objective)
+    bound = min(float(lower_bound(inst, CHORD_BOUND_ITEMS)["best"]), old.objective)
     result = PackingResult(SolveStatus.FEASIBLE, old.backend, old.objective, bound, 0.0, old.placements,
                            old.workers, message=f"the plan of week {plan.week} reused")
     if find_violations(inst, result):
@@ -239,7 +246,8 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
                       shrink_moves=250, shrink_max_moves=1500)
     else:
         search = dict(workers=solver.workers)
-    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, **search)
+    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
+                   **search)
     to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
         planned, result = _cheapest(to_solve, solver.backend, **options)
@@ -265,7 +273,8 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
     base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers,
                                                                              residuals=residuals)
-    base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0)
+    base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0,
+                                chord_exact_items=CHORD_BOUND_ITEMS)
     return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
                     failover, loadings)
 

@@ -81,6 +81,8 @@ class SolveOptions:
         balance_ceiling: share of a worker's capacity above which the balancing pass counts load.
         balance_share: share of ``time_limit_s`` kept for the balancing pass (the searches stop
             that much earlier).
+        chord_exact_items: above this many items the chord bound takes its class-aggregated form
+            (:func:`models.packing.bounds.chord_bound`); ``None``: always the exact programme.
     """
 
     time_limit_s: float = 30.0
@@ -99,6 +101,7 @@ class SolveOptions:
     balance_moves: int = 2000
     balance_ceiling: float = 0.9
     balance_share: float = 0.1
+    chord_exact_items: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0):

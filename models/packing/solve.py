@@ -432,7 +432,7 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
     deadline = final_deadline - (options.balance_share * options.time_limit_s if balance else 0.0)
     stats: dict = {"items": len(instance.items()), "groups": instance.n_groups,
                    "slots": len(instance.slots)}
-    lb = _bounds.lower_bound(instance)
+    lb = _bounds.lower_bound(instance, options.chord_exact_items)
     stats.update(bound_aggregate=lb["aggregate"], bound_fleet=lb["fleet"])
     bound = lb["best"]
     status = SolveStatus.FEASIBLE

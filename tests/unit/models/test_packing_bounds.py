@@ -42,3 +42,37 @@ def test_cg_bound_stopped_early_is_still_valid():
     opt = solve_packing(inst, "cpsat", SolveOptions(time_limit_s=20.0, workers=1, seed=0))
     cg = column_generation(inst, time_limit=0.01)
     assert cg.bound <= opt.objective + 1e-6
+
+
+def _chance_fleet(n, seed=3):
+    from models.packing.synthetic import diurnal_instance
+
+    base = diurnal_instance(n, n_slots=48, seed=seed)
+    rng = np.random.default_rng(seed)
+    return PackingInstance(base.group_ids, base.slots, base.resources, base.demand, base.server_types,
+                           sigma=base.demand * rng.uniform(0.1, 0.5, (n, 1, 1)),
+                           overflow_risk=rng.choice([0.001, 0.01, 0.05], n), headroom=rng.choice([0.0, 0.1, 0.2], n))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_aggregated_chord_bound_is_valid_and_below_the_exact_chord_bound(seed):
+    from models.packing.bounds import aggregate_chord_bound, chord_bound
+
+    inst = _chance_fleet(60, seed)
+    plan = solve_packing(inst, "heuristic", SolveOptions(time_limit_s=20.0, workers=1, seed=0))
+    exact, agg = chord_bound(inst), aggregate_chord_bound(inst)
+    assert 0 < agg <= exact + 1e-6 <= plan.objective + 1e-6
+    # Its chance term is what makes it a bound at all above the linear part: without it, lower.
+    linear = PackingInstance(inst.group_ids, inst.slots, inst.resources, inst.demand, inst.server_types,
+                             headroom=inst.headroom)
+    assert aggregate_bound(linear) < agg
+
+
+def test_chord_bound_takes_the_aggregated_form_above_the_item_limit(monkeypatch):
+    from models.packing import bounds
+
+    inst = _chance_fleet(60)
+    monkeypatch.setattr(bounds, "aggregate_chord_bound", lambda instance, integer=True: -1.0)
+    assert bounds.chord_bound(inst) > 0 and bounds.chord_bound(inst, exact_items=60) > 0  # the exact programme
+    assert bounds.chord_bound(inst, exact_items=59) == -1.0
+    assert bounds.lower_bound(inst, chord_items=59)["chord"] == -1.0
