@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--origins", type=int, default=4)
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument("--skip-huawei", action="store_true")
+    ap.add_argument("--huawei", type=Path, default=HUAWEI, help="datacentre_4.csv (default: ../shared/data beside the "
+                    "checkout; a worktree elsewhere names it); the scenario's data.path is set to it as well")
     ap.add_argument("--only", default=None, help="comma-separated indices of the synthetic origins to run (0 = the "
                     "earliest), e.g. to run them in two processes; the totals are then the sums of the parts")
     args = ap.parse_args()
@@ -88,12 +90,13 @@ def main() -> None:
                   f"{c['overflow_within_target']}/{c['peak_overflow_within_target']}", flush=True)
         report("synthetic default fleet, quarterly origins", results, time.perf_counter() - t0)
     if not args.skip_huawei:
-        if not HUAWEI.exists():
-            print(f"\n== huawei-dc4: skipped, {HUAWEI} is absent")
+        if not args.huawei.exists():
+            print(f"\n== huawei-dc4: skipped, {args.huawei} is absent (--huawei PATH)")
             return
         sc = load_scenario(ROOT / "examples" / "backtest-huawei.yaml")
+        sc = sc.model_copy(update={"data": sc.data.model_copy(update={"path": args.huawei.resolve()})})
         t0 = time.perf_counter()
-        actual, groups, source, history = read_actuals(sc, HUAWEI)
+        actual, groups, source, history = read_actuals(sc, args.huawei)
         results = backtest(sc, actual, history=history, actual_groups=groups, source=source)
         report("huawei-dc4 (Toner & Lee, ICLR 2025 workshop), one week", results, time.perf_counter() - t0)
 

@@ -31,7 +31,7 @@ REPORT_COLUMNS = (
     "coverage_q90", "coverage_q95", "coverage_q99", "pinball_q95", "pinball_q99", "q99_peak_ratio",
     "n_obs", "n_filled", "fallback", "fallback_reason", "notes", "candidates",
 )
-CALIBRATION_COLUMNS = (C.UNIQUE_ID, C.RESOURCE, "bucket", "level", "coverage", "n")
+CALIBRATION_COLUMNS = (C.UNIQUE_ID, C.RESOURCE, "bucket", "level", "coverage", "coverage_strict", "n")
 
 
 @dataclass
@@ -300,7 +300,7 @@ def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
         cal.extend({**ids, **c} for c in r.calibration)
     report = pd.DataFrame(rows)
     assert len(report) == n
-    calibration = pd.DataFrame(cal, columns=[*keys, "bucket", "level", "coverage", "n"])
+    calibration = pd.DataFrame(cal, columns=[*keys, "bucket", "level", "coverage", "coverage_strict", "n"])
     return ForecastRun(forecast, report, calibration)
 
 
@@ -319,14 +319,19 @@ def fallback_summary(report: pd.DataFrame) -> dict:
 
 
 def calibration_summary(run: ForecastRun) -> dict:
-    """Held-out coverage per lead-time bucket and level over all series (weighted by their slots),
-    and the median q99 peak / actual peak (for summary.json)."""
+    """Held-out coverage per lead-time bucket and level over all series (weighted by their slots):
+    ``coverage`` counts actual <= quantile, ``coverage_strict`` actual < quantile (the gap is ties,
+    mostly hours at zero under a quantile of zero, which <= counts as covered); and the median q99
+    peak / actual peak (for summary.json)."""
     cal = run.calibration
-    out: dict = {"coverage": {}, "q99_peak_ratio_median": None}
+    out: dict = {"coverage": {}, "coverage_strict": {}, "q99_peak_ratio_median": None}
     if cal is not None and len(cal):
         for (bucket, level), g in cal.groupby(["bucket", "level"], sort=False):
-            out["coverage"].setdefault(str(bucket), {})[f"q{int(round(level * 100))}"] = round(
-                float(np.average(g["coverage"], weights=g["n"])), 4)
+            key = f"q{int(round(level * 100))}"
+            out["coverage"].setdefault(str(bucket), {})[key] = round(float(np.average(g["coverage"], weights=g["n"])), 4)
+            if "coverage_strict" in g:
+                out["coverage_strict"].setdefault(str(bucket), {})[key] = round(
+                    float(np.average(g["coverage_strict"], weights=g["n"])), 4)
     peak = run.report["q99_peak_ratio"].dropna() if "q99_peak_ratio" in run.report else pd.Series(dtype=float)
     if len(peak):
         out["q99_peak_ratio_median"] = round(float(peak.median()), 3)

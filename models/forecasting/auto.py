@@ -303,13 +303,16 @@ def _forecast_array(
 
 def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell):
     """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
-    are calibrated on the other windows (needs three windows)."""
+    are calibrated on the other windows (needs three windows). Coverage is the share of slots with
+    actual <= quantile, ``coverage_strict`` of actual < quantile: they differ by the ties, which on
+    a fleet of intermittent groups are mostly hours at zero under a quantile of zero."""
     w, h_bt = actual.shape
     if w < 3:
         return [], {}, float("nan")
     names = bucket_names(edges, spd)
     lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h_bt), side="right").clip(max=len(edges) - 2)
     hits = np.zeros((len(edges) - 1, len(levels)))
+    below = np.zeros((len(edges) - 1, len(levels)))  # strictly below: a tie (0 at a quantile of 0) is no hit
     count = np.zeros(len(edges) - 1)
     loss = np.zeros(len(levels))
     peaks = []
@@ -322,6 +325,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
         a = actual[k]
         for j, tau in enumerate(levels):
             np.add.at(hits[:, j], lead, (a <= q[j]).astype(float))
+            np.add.at(below[:, j], lead, (a < q[j]).astype(float))
             loss[j] += pinball(a, q[j], tau) / max(lvl[k], 1e-9)
         np.add.at(count, lead, 1.0)
         if a.max() > 0:
@@ -331,7 +335,8 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
         if count[b] == 0:
             continue
         for j, tau in enumerate(levels):
-            if tau > 0.5:
-                rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]), "n": int(count[b])})
+            if tau >= 0.5:  # the median too: its ties at zero are where <= and < differ most
+                rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]),
+                             "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])})
     pin = {tau: float(loss[j] / w) for j, tau in enumerate(levels)}
     return rows, pin, float(np.median(peaks)) if peaks else float("nan")

@@ -138,7 +138,8 @@ class SeasonalTrend(ArrayForecaster):
         hinge_cols = [i for i, (kind, _) in enumerate(breaks) if kind == "hinge"]
         offset = int(self.keep_[:self._n_base_].sum())
         # Capped at ×3 (÷3) a year: a slope read off a launch ramp must not be carried over a quarter.
-        self.slope_ = float(np.clip(beta[1] + sum(beta[offset + i] for i in hinge_cols), -MAX_GROWTH, MAX_GROWTH))
+        self.raw_slope_ = float(beta[1] + sum(beta[offset + i] for i in hinge_cols))
+        self.slope_ = float(np.clip(self.raw_slope_, -MAX_GROWTH, MAX_GROWTH))
 
     def _base_design(self, d: np.ndarray) -> np.ndarray:
         cols = [np.ones_like(d), (d - self.n_days_ + 1) / YEAR_DAYS]  # slope per year, 0 on the last day
@@ -283,9 +284,11 @@ class SeasonalTrend(ArrayForecaster):
         d = np.arange(self.n_days_, self.n_days_ + n_future_days, dtype=float)
         X = self._design(d, self._base_design(d), self.breaks_, self.order_)[:, self.keep_]
         k = d - d_last
-        # Steps are on in the future; the slope and hinge terms grow past the last day, which the
-        # trend variants below replace by their own extrapolation of the latest slope.
-        base = X @ self.beta_ - self.slope_ * k / YEAR_DAYS
+        # Steps are on in the future; the slope and hinge terms grow past the last day at the
+        # fitted (uncapped) slope, so that is what comes off; the trend variants below then add
+        # their own extrapolation of the capped slope (subtracting the capped one left a launch
+        # ramp's slope, 36 a year in log on a group two weeks old, compounding over the quarter).
+        base = X @ self.beta_ - self.raw_slope_ * k / YEAR_DAYS
         ar = self.recent_ * self.phi_week_ ** (k / 7.0) + self.last_fast_ * self.phi_ ** k
         slope = self.slope_ / YEAR_DAYS
         rho = 0.5 ** (1.0 / self.damping_days)

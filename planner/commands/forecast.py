@@ -123,6 +123,12 @@ def register(app: typer.Typer) -> None:
         )
         cov = calibration_summary(run)
         if cov["coverage"]:
-            console.print("held-out coverage by lead time (q90/q95/q99): " + "; ".join(
-                f"{b} {v.get('q90', float('nan')):.2f}/{v.get('q95', float('nan')):.2f}/{v.get('q99', float('nan')):.2f}"
-                for b, v in cov["coverage"].items()) + f"; calibration {calibration}", highlight=False)
+            strict = cov.get("coverage_strict", {})
+
+            def three(v):
+                return "/".join(f"{v.get(q, float('nan')):.2f}" for q in ("q90", "q95", "q99"))
+
+            console.print("held-out coverage by lead time (q90/q95/q99, actual <= q; strictly below in brackets, "
+                          "the gap is ties at zero): " + "; ".join(
+                              f"{b} {three(v)} ({three(strict.get(b, {}))})" for b, v in cov["coverage"].items())
+                          + f"; calibration {calibration}", highlight=False)

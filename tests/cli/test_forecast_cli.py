@@ -89,7 +89,7 @@ def test_forecast_with_a_holiday_file_writes_the_calibration_side_file(tmp_path)
     fc = pd.read_csv(out, parse_dates=["ds"]).set_index("ds")
     assert fc.loc["2025-02-17", "mean"] < 0.6 * fc.loc["2025-02-18", "mean"]  # a Monday holiday, against Tuesday
     cal = pd.read_csv(tmp_path / "fc.calibration.csv")
-    assert set(cal["bucket"]) == {"w1-2", "w3-6", "w7-13"} and set(cal["level"]) == {0.9, 0.95, 0.99}
+    assert set(cal["bucket"]) == {"w1-2", "w3-6", "w7-13"} and set(cal["level"]) == {0.5, 0.9, 0.95, 0.99}
     assert "held-out coverage by lead time" in result.output
     bad = tmp_path / "bad.csv"
     bad.write_text("date\n2024-07-04\nnot-a-date\n")

@@ -118,3 +118,15 @@ def test_scheduler_without_dask_says_how_to_install(demand, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "dask.distributed", None)  # import fails
     with pytest.raises(PlannerError, match=r"pip install 'planner\[dask\]'"):
         forecast_demand(demand, 24, scheduler="tcp://127.0.0.1:1")
+
+
+def test_calibration_summary_reports_strict_coverage_beside_le():
+    from planner.forecast import ForecastRun, calibration_summary
+
+    cal = pd.DataFrame({C.UNIQUE_ID: ["a", "b", "a", "b"], C.RESOURCE: "cpu_cores", "bucket": "w1-2",
+                        "level": [0.5, 0.5, 0.9, 0.9], "coverage": [0.9, 0.5, 1.0, 0.9],
+                        "coverage_strict": [0.5, 0.5, 0.6, 0.9], "n": [300, 100, 300, 100]})
+    report = pd.DataFrame({"q99_peak_ratio": [1.0, 1.2]})
+    out = calibration_summary(ForecastRun(pd.DataFrame(), report, cal))
+    assert out["coverage"]["w1-2"] == {"q50": 0.8, "q90": 0.975}  # weighted by slots
+    assert out["coverage_strict"]["w1-2"] == {"q50": 0.5, "q90": 0.675}

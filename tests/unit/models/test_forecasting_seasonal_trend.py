@@ -126,3 +126,24 @@ def test_variants_share_one_fit():
     # Growth of 25 % a year: linear above damped above flat at the end of the quarter.
     end = slice(-168, None)
     assert v["linear"][end].mean() > v["damped"][end].mean() > v["flat"][end].mean()
+
+
+def test_a_launch_ramp_is_extrapolated_at_most_at_the_capped_growth():
+    """A group two weeks after its launch, still ramping (×15 in 15 days, as app00013 before the
+    synthetic backtest's origin 2026-03-30): its fitted slope is far above the ×3-a-year cap, and
+    every trend variant must carry at most the capped slope over the quarter. Subtracting the
+    capped slope from a future design built with the fitted one compounded the difference: the
+    forecast reached ×7,000 of the last level by week 13 and the plan bought 2.3× hindsight."""
+    t = np.arange(15 * 24 + 6)
+    level = 0.04 * np.exp(np.log(15) * np.minimum(t / 24, 12) / 12)  # ramps for 12 days, then levels off
+    y = level * _shape(t) * np.random.default_rng(8).lognormal(0, 0.05, len(t))
+    m = SeasonalTrend(24, start=pd.Timestamp("2026-03-14 18:00"), step=pd.Timedelta("1h")).fit_array(y)
+    assert m.raw_slope_ > 10 * np.log(3) and m.slope_ == pytest.approx(np.log(3))
+    v = m.predict_variants(QUARTER)
+    last = y[-24:].mean()  # the level it has reached
+    growth = {k: v[k][-168:].mean() / v[k][:168].mean() for k in ("flat", "damped", "linear")}
+    assert growth["flat"] == pytest.approx(1.0, abs=0.05), growth
+    assert 1.0 < growth["damped"] < growth["linear"] <= 3 ** (13 / 52.18) * 1.05, growth
+    assert all(v[k].max() < 3 * last * _shape(t).max() for k in ("flat", "damped", "linear"))
+    f = forecast_array(y, QUARTER, "1h", start=pd.Timestamp("2026-03-14 18:00"))
+    assert f.mean[-168:].mean() < 1.5 * last and f.quantiles[-1].max() < 5 * y.max()
