@@ -145,7 +145,8 @@ def main() -> None:
             runs[label], times[label] = plan(sc, label)
         for label, run in runs.items():
             f = run.summary["fairness"]
-            print(f"{label:<9} cost {run.summary['total_cost']:>9,.0f}  risk {run.summary['risk']['total_slot_hours']:.3g}  "
+            risk = run.summary["risk"]["total_slot_hours"]
+            print(f"{label:<9} cost {run.summary['total_cost']:>9,.0f}  risk {risk:.3g}  "
                   f"time {times[label]:.0f} s")
             for t, v in f.items():
                 print(f"    {t:<9} breach max/mean {v.get('breach_max_over_mean', float('nan')):.2f} "

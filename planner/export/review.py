@@ -163,14 +163,17 @@ def objective_blocks(summary: Mapping) -> list[Block]:
     bound = summary.get("fairness_bound")
     if bound:
         reports = bound.items() if "bounds" not in bound else [("", bound)]
-        rows = [{**({"pool": p} if p else {}), "tier": t, "max_risk_ratio": k, "measure": fb.get("measure", "risk_rate"),
-                 "max_over_mean_before": fb["max_over_mean_before"].get(t), "max_over_mean_after": fb["max_over_mean_after"].get(t),
+        rows = [{**({"pool": p} if p else {}), "tier": t, "max_risk_ratio": k,
+                 "measure": fb.get("measure", "risk_rate"),
+                 "max_over_mean_before": fb["max_over_mean_before"].get(t),
+                 "max_over_mean_after": fb["max_over_mean_after"].get(t),
                  "holds": fb["holds"][t], "rounds": len(fb["rounds"]) - 1, "kept_round": fb["kept_round"],
                  "packing_cost_per_month_before": fb["cost_per_month_sum_before"],
                  "packing_cost_per_month_after": fb["cost_per_month_sum_after"],
                  "why_not_held": fb.get("not_held", {}).get(t, "")}
                 for p, fb in reports for t, k in fb["bounds"].items()]
-        out.append(Block("Fairness bound (tiers' max_risk_ratio: no customer above k x its tier's mean)", pd.DataFrame(rows)))
+        out.append(Block("Fairness bound (tiers' max_risk_ratio: no customer above k x its tier's mean)",
+                         pd.DataFrame(rows)))
     return out
 
 
