@@ -199,8 +199,11 @@ def _direct_matrix(keys: pd.Series, bins: pd.DatetimeIndex, values: pd.Series, s
     t_idx = (t - t0) // step
     n_t = int(t_idx.max()) + 1
     flat = codes.astype(np.int64) * n_t + t_idx
-    if len(np.unique(flat)) != len(flat):
+    seen = np.zeros(len(labels) * n_t, dtype=bool)  # a cell with two rows marks fewer cells than rows
+    seen[flat] = True
+    if int(seen.sum()) != len(flat):
         return None
+    del seen
     x = np.zeros(len(labels) * n_t)
     x[flat] = np.nan_to_num(values.to_numpy(dtype=float), nan=0.0)  # groupby skips NaN; fillna(0)
     grid = pd.date_range(bins.min(), periods=n_t, freq=slot)
