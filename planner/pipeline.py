@@ -225,12 +225,15 @@ def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, bas
 
 
 def release_items(wp):
-    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values): the
-    factor parts alone are [items, 8, 168, 2] floats, 12 MB a pool-week at 400 items, and a run
-    holds every pool-week's plan (at 20,000 functions 4 x 13 weeks of 1,700 items)."""
+    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values) and
+    their joint residual scenarios (``[hours, groups]``, for the verifier's Monte Carlo, which
+    ``planner verify`` rebuilds from residuals.parquet; nothing after the packing reads them). A
+    run holds every pool-week's plan: at 20,000 functions 4 x 13 weeks of 1,700 groups, where the
+    factor parts are 36 MB and the scenarios 18 MB an instance."""
     for inst in (wp.instance, wp.peak_instance):
         if inst is not None:
             inst._cache.pop("items", None)
+            object.__setattr__(inst, "scenarios", None)  # a frozen dataclass; the field is optional
     return wp
 
 
