@@ -225,12 +225,15 @@ def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, bas
 
 
 def release_items(wp):
-    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values): the
-    factor parts alone are [items, 8, 168, 2] floats, 12 MB a pool-week at 400 items, and a run
-    holds every pool-week's plan (at 20,000 functions 4 x 13 weeks of 1,700 items)."""
+    """``wp`` with its instances' cached item arrays dropped (rebuilt on demand, same values) and
+    their joint residual scenarios (``[hours, groups]``, for the verifier's Monte Carlo, which
+    ``planner verify`` rebuilds from residuals.parquet; nothing after the packing reads them). A
+    run holds every pool-week's plan: at 20,000 functions 4 x 13 weeks of 1,700 groups, where the
+    factor parts are 36 MB and the scenarios 18 MB an instance."""
     for inst in (wp.instance, wp.peak_instance):
         if inst is not None:
             inst._cache.pop("items", None)
+            object.__setattr__(inst, "scenarios", None)  # a frozen dataclass; the field is optional
     return wp
 
 
@@ -266,22 +269,27 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
     """pool -> the forecast rows of each planning week (:class:`WeekSlices`: positions into
     ``forecast``, no copy of it per pool or week)."""
     n = len(starts)
+    # int32 keys and one array freed as the next is made: at 20,000 functions each int64 array of
+    # the forecast's 30 million rows is 240 MB, and this ran at the run's peak before packing.
     week = ((pd.to_datetime(forecast[C.DS]) - starts[0]) // pd.Timedelta(days=7)).to_numpy()
+    week = np.clip(week, -1, n).astype(np.int32)
     if pool_of is None:
-        code = np.zeros(len(forecast), dtype=np.int64)
+        code = np.zeros(len(forecast), dtype=np.int32)
     else:
         from planner.pools import label_codes
 
         index = {p: i for i, p in enumerate(pools)}
         ids = list(pool_of)
-        per_group = np.array([index[pool_of[g]] for g in ids] + [-1], dtype=np.int64)
+        per_group = np.array([index[pool_of[g]] for g in ids] + [-1], dtype=np.int32)
         code = per_group[label_codes(forecast[C.UNIQUE_ID], ids)]  # -1 (not placed) reads the last entry
-    key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1)
+    key = np.where((code >= 0) & (week >= 0) & (week < n), code * n + week, -1).astype(np.int32)
     del week, code
     order = np.argsort(key, kind="stable")
     keys = key[order]
+    del key
     valid = keys >= 0
     positions = order[valid].astype(np.int32 if len(forecast) < 2**31 else np.int64)
+    del order
     bounds = np.searchsorted(keys[valid], np.arange(len(pools) * n + 1))
     return {p: WeekSlices(forecast, positions, bounds[i * n:(i + 1) * n + 1]) for i, p in enumerate(pools)}
 

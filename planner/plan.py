@@ -246,8 +246,9 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
                       shrink_moves=250, shrink_max_moves=1500)
     else:
         search = dict(workers=solver.workers)
+    # The peak-based baseline is packed below on its own catalog: the solve need not pack it again.
     options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
-                   **search)
+                   peak_reference=False, **search)
     to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
         planned, result = _cheapest(to_solve, solver.backend, **options)

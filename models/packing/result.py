@@ -83,6 +83,9 @@ class SolveOptions:
             that much earlier).
         chord_exact_items: above this many items the chord bound takes its class-aggregated form
             (:func:`models.packing.bounds.chord_bound`); ``None``: always the exact programme.
+        peak_reference: the other backends also pack peak-based (first fit decreasing on each
+            group's peak) for ``stats["peak_cost"]``; False skips it (a caller that packs its own
+            baseline: the planner's pipeline, where it was half the packing at 20,000 functions).
     """
 
     time_limit_s: float = 30.0
@@ -102,6 +105,7 @@ class SolveOptions:
     balance_ceiling: float = 0.9
     balance_share: float = 0.1
     chord_exact_items: int | None = None
+    peak_reference: bool = True
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0):

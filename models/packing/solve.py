@@ -437,12 +437,13 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
     bound = lb["best"]
     status = SolveStatus.FEASIBLE
     message = ""
-    try:
-        peak = peak_ffd(instance)
-        stats["peak_cost"] = packing_cost(instance, peak)
-    except HeuristicFailure as exc:
-        peak, stats["peak_cost"] = None, float("nan")
-        message = f"peak-based packing failed: {exc}"
+    peak, stats["peak_cost"] = None, float("nan")
+    if backend == "peak" or options.peak_reference:
+        try:
+            peak = peak_ffd(instance)
+            stats["peak_cost"] = packing_cost(instance, peak)
+        except HeuristicFailure as exc:
+            message = f"peak-based packing failed: {exc}"
     if backend == "peak":
         plan = peak
     else:
