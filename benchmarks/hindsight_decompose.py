@@ -22,7 +22,12 @@ the whole horizon (an oracle: no forecast knows it in advance). Read the gap as
     band excess      = actual+band - actual+cal (the band wider than the errors were)
     calibrated band  = actual+cal - hindsight   (what the needed spread costs)
 
-and hindsight / fluid bound (the week's largest hourly total over the cheapest price per core or
+Caveat (measured): on hourly data y is one realisation, spikes included, so a band put on y counts
+the hour's noise twice and actual+band can cost more than the plan (synthetic origin 2026-03-30:
+18,600 against 15,300; huawei-dc4 969 against 923); a fairer perfect mean would be y's expected
+level (its hour-of-week mean over the horizon), not done yet.
+
+And hindsight / fluid bound (the week's largest hourly total over the cheapest price per core or
 GB, no headroom) as what whole servers and the tier rules cost even with a perfect forecast.
 The forecast table also gets the top groups by excess mean and by band, per week the fleet's
 forecast against its actual, and the realised coverage per bucket as y <= q and y < q (hours
