@@ -53,6 +53,20 @@ def report(name: str, results, seconds: float) -> None:
         print("forecast fallbacks per origin:", [f and f.get("share") for f in fb])
 
 
+def huawei_inputs(path: Path):
+    """The huawei-dc4 backtest scenario reading ``path`` and its actuals (``read_actuals``), or None,
+    said, when the file is absent."""
+    from planner.commands.backtest import read_actuals
+    from planner.scenarios import load_scenario
+
+    if not path.exists():
+        print(f"\n== huawei-dc4: skipped, {path} is absent (--huawei PATH)")
+        return None
+    sc = load_scenario(ROOT / "examples" / "backtest-huawei.yaml")
+    sc = sc.model_copy(update={"data": sc.data.model_copy(update={"path": path.resolve()})})
+    return sc, read_actuals(sc, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--origins", type=int, default=4)
@@ -90,13 +104,11 @@ def main() -> None:
                   f"{c['overflow_within_target']}/{c['peak_overflow_within_target']}", flush=True)
         report("synthetic default fleet, quarterly origins", results, time.perf_counter() - t0)
     if not args.skip_huawei:
-        if not args.huawei.exists():
-            print(f"\n== huawei-dc4: skipped, {args.huawei} is absent (--huawei PATH)")
-            return
-        sc = load_scenario(ROOT / "examples" / "backtest-huawei.yaml")
-        sc = sc.model_copy(update={"data": sc.data.model_copy(update={"path": args.huawei.resolve()})})
         t0 = time.perf_counter()
-        actual, groups, source, history = read_actuals(sc, args.huawei)
+        inputs = huawei_inputs(args.huawei)
+        if inputs is None:
+            return
+        sc, (actual, groups, source, history) = inputs
         results = backtest(sc, actual, history=history, actual_groups=groups, source=source)
         report("huawei-dc4 (Toner & Lee, ICLR 2025 workshop), one week", results, time.perf_counter() - t0)
 

@@ -274,12 +274,12 @@ def main() -> None:
                   f"cost / hindsight {res.costs['cost_vs_hindsight']}", flush=True)
             decompose(f"synthetic default fleet, origin {i}", res, actual, replans)
     if not args.skip_huawei:
-        if not args.huawei.exists():
-            print(f"\n== huawei-dc4: skipped, {args.huawei} is absent (--huawei PATH)")
+        from backtest_hindsight import huawei_inputs  # benchmarks/ is the script's folder
+
+        inputs = huawei_inputs(args.huawei)
+        if inputs is None:
             return
-        sc = load_scenario(ROOT / "examples" / "backtest-huawei.yaml")
-        sc = sc.model_copy(update={"data": sc.data.model_copy(update={"path": args.huawei.resolve()})})
-        actual, groups, source, history = read_actuals(sc, args.huawei)
+        sc, (actual, groups, source, history) = inputs
         res = backtest(sc, actual, history=history, actual_groups=groups, source=source)[0]
         print(f"\nhuawei-dc4: cost / hindsight {res.costs['cost_vs_hindsight']}", flush=True)
         decompose("huawei-dc4, one week", res, actual, replans)
