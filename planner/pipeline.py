@@ -3,9 +3,8 @@ services, growth, retirements) → a packing per week → procurement → Plan �
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -142,7 +141,8 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
         factor = None
     if factor is not None or scenario.retired:
         forecast = forecast.copy()
-        for v in values if factor is not None else []:
+    if factor is not None:
+        for v in values:
             forecast[v] = (forecast[v].to_numpy() * factor).astype(forecast[v].dtype, copy=False)
     for r in scenario.retired:
         gone = (forecast[C.UNIQUE_ID] == r.group) & (forecast[C.DS] >= pd.Timestamp(r.from_))
