@@ -75,7 +75,8 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
     sub_groups = None if groups is None else groups[groups[C.GROUP_ID].astype(str).isin(set(ids))]
     instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path, residuals=residuals)
     placed = set(assignment["group_id"].astype(str))
-    peak = instance.demand.max(axis=1)  # [G, R]
+    # mean + z sigma on pooled tiers: a group with zero mean but a spread is risk, not idle
+    peak = instance.standalone().max(axis=1)  # [G, R]
     absent = [i for i, g in enumerate(instance.group_ids) if g not in placed]
     idle = tuple(instance.group_ids[i] for i in absent if not (peak[i] > 0).any())
     if idle:  # check the rest without them: their absence is accepted
@@ -85,7 +86,7 @@ def _check_period(rows, assignment, groups, tiers, servers, path, week=None, sta
         if not len(rows):
             return PeriodCheck(week, start, 0, len(instance.slots), idle, [])
         instance = to_packing_instance(rows, sub_groups, tiers, servers, path=path, residuals=residuals)
-        peak = instance.demand.max(axis=1)
+        peak = instance.standalone().max(axis=1)
     violations = []
     for v in find_violations(instance, assignment):
         g = v.key[0] if v.family == "assign_once" else None

@@ -137,3 +137,18 @@ def test_infeasible_rules_raise_with_explanation():
     inst = to_packing_instance(_demand(), groups, servers=servers)
     with pytest.raises(InfeasiblePlanError, match=r"isolation\[.*need at least 4 workers"):
         solve(inst, "cpsat", time_limit_s=5)
+
+
+def test_verifier_does_not_accept_a_pooled_group_with_zero_mean_and_a_spread_as_idle():
+    from planner.verification import verify_plan
+
+    fc = _forecast(_demand(n=2))
+    spiky = fc["unique_id"] == "g1"
+    fc.loc[spiky, ["mean", "q50"]] = 0.0  # no expected load, but a tail the tier must hold
+    groups = pd.DataFrame({"group_id": ["g0", "g1"], "customer": ["a", "b"], "tier": ["standard", "standard"]})
+    only_g0 = pd.DataFrame({"group_id": ["g0"], "shard": 0, "share": 1.0, "worker_id": "w0", "server_type": "c-32"})
+    (check,) = verify_plan(fc, only_g0, groups)
+    assert check.idle_absent == () and [v.family for v in check.violations] == ["unplaced"]
+    fc.loc[spiky, ["q90", "q95", "q99"]] = 0.0  # no spread either: idle, its absence accepted
+    (check,) = verify_plan(fc, only_g0, groups)
+    assert check.idle_absent == ("g1",) and check.violations == []
