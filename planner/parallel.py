@@ -1,4 +1,5 @@
-"""Where a run's independent tasks execute: in this process, or as Dask tasks on a cluster
+"""Where a run's independent tasks execute: in this process, in a pool of local processes
+(``planner run --jobs N``, joblib's reusable loky workers), or as Dask tasks on a cluster
 (``planner run --scheduler ADDR``) or on a LocalCluster started for the run (``--workers N``).
 
 Every task is a module-level function of picklable arguments whose result depends on its arguments
@@ -14,7 +15,7 @@ from typing import Callable, Sequence
 
 from planner.errors import InputDataError, PlannerError
 
-__all__ = ["LocalExecutor", "DaskExecutor", "open_executor", "CONNECT_TIMEOUT_S"]
+__all__ = ["LocalExecutor", "ProcessExecutor", "DaskExecutor", "open_executor", "default_jobs", "CONNECT_TIMEOUT_S"]
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -36,6 +37,67 @@ class LocalExecutor:
             if progress:
                 progress(1)
         return out
+
+
+class ProcessExecutor:
+    """Runs tasks in ``jobs`` local worker processes (joblib's loky backend, whose workers are
+    reused across calls and runs, so a run pays their start once); results come back in order.
+
+    At most twice as many tasks as processes are dispatched ahead (``prepare`` runs in this process
+    as each is dispatched), for the same reason as :class:`DaskExecutor`."""
+
+    name = "processes"
+    address = None
+
+    def __init__(self, jobs: int):
+        if jobs < 2:
+            raise ValueError(f"a process pool needs at least 2 jobs, got {jobs}")
+        self.workers = int(jobs)
+
+    def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
+            prepare: Callable | None = None) -> list:
+        """As :meth:`LocalExecutor.map`; one task runs in this process when there is only one."""
+        if len(items) < 2:
+            return LocalExecutor().map(fn, items, progress, prepare)
+        from joblib import Parallel, delayed
+
+        tasks = (delayed(_with_warnings)(fn, item if prepare is None else prepare(item)) for item in items)
+        out = []
+        for pair in Parallel(n_jobs=self.workers, return_as="generator", pre_dispatch="2*n_jobs")(tasks):
+            out.append(_rewarn(pair))
+            if progress:
+                progress(1)
+        return out
+
+
+def _with_warnings(fn: Callable, arg):
+    """``fn(arg)`` and the warnings it raised (message, category): a task's warnings (a degraded fit,
+    a broken deferral) are news the run must show, and a worker process's stderr is not the user's."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(arg)
+    return result, [(str(w.message), w.category) for w in caught]
+
+
+def _rewarn(pair):
+    """The task's result, its warnings raised again in this process."""
+    import warnings
+
+    result, caught = pair
+    for message, category in caught:
+        warnings.warn(message, category, stacklevel=2)
+    return result
+
+
+def default_jobs() -> int:
+    """Processes for a run's packing tasks: the cores this process may use, at most 4 (a week's
+    task is a few seconds to a minute; more processes mostly add memory)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, 4))
 
 
 class DaskExecutor:
@@ -73,7 +135,8 @@ class DaskExecutor:
 
         def submit():
             nonlocal nxt
-            fut = self.client.submit(fn, items[nxt] if prepare is None else prepare(items[nxt]), pure=False)
+            fut = self.client.submit(_with_warnings, fn, items[nxt] if prepare is None else prepare(items[nxt]),
+                                     pure=False)
             where[fut.key] = nxt
             nxt += 1
             return fut
@@ -81,7 +144,7 @@ class DaskExecutor:
         running = as_completed([submit() for _ in range(min(limit, len(items)))], loop=self.client.loop)
         try:
             for fut in running:
-                out[where.pop(fut.key)] = fut.result()
+                out[where.pop(fut.key)] = _rewarn(fut.result())
                 fut.release()
                 if progress:
                     progress(1)
@@ -104,8 +167,9 @@ def _import_dask(flag: str):
 
 @contextlib.contextmanager
 def open_executor(scheduler: str | None = None, workers: int | None = None,
-                  connect_timeout_s: float = CONNECT_TIMEOUT_S):
-    """The executor of a run: local when neither ``scheduler`` nor ``workers`` is given.
+                  connect_timeout_s: float = CONNECT_TIMEOUT_S, jobs: int | None = 1):
+    """The executor of a run: local when neither ``scheduler`` nor ``workers`` is given, in ``jobs``
+    processes (``None``: :func:`default_jobs`) when that is more than one, else in this process.
 
     Raises:
         InputDataError: both given, ``workers`` < 1, or the scheduler does not answer within
@@ -115,7 +179,10 @@ def open_executor(scheduler: str | None = None, workers: int | None = None,
     if scheduler is not None and workers is not None:
         raise InputDataError("give either --scheduler (an existing cluster) or --workers (a local one), not both")
     if scheduler is None and workers is None:
-        yield LocalExecutor()
+        jobs = default_jobs() if jobs is None else jobs
+        if jobs < 1:
+            raise InputDataError(f"--jobs must be at least 1, got {jobs}")
+        yield ProcessExecutor(jobs) if jobs > 1 else LocalExecutor()
         return
     if workers is not None and workers < 1:
         raise InputDataError(f"--workers must be at least 1, got {workers}")

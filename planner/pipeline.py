@@ -537,7 +537,7 @@ def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, execu
 
 def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,
              prepared: dict | None = None, *, scheduler: str | None = None, workers: int | None = None,
-             executor=None) -> PlanRun:
+             jobs: int | None = 1, executor=None) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
@@ -545,14 +545,15 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     energy or solver are then planned on one forecast (benchmarks/plan_objectives.py).
 
     Forecasting and the packing of each pool and week run as Dask tasks on the cluster at
-    ``scheduler``, or on a LocalCluster of ``workers`` processes, or in this process (the default);
-    the plan is the same in every case."""
+    ``scheduler``, or on a LocalCluster of ``workers`` processes, or in ``jobs`` local processes
+    (``None``: the cores, at most 4), or in this process (the default); the plan is the same in
+    every case."""
     import contextlib
 
     from planner.parallel import open_executor
 
     scenario = scenario or default_scenario()
-    ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers)
+    ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers, jobs=jobs)
     with ctx as ex:
         return _run_plan(scenario, progress, history, ex, prepared)
 

@@ -173,6 +173,8 @@ def register(app: typer.Typer) -> None:
                                       "series and pack pools and weeks as tasks on that cluster."),
         workers: int = typer.Option(None, "--workers", help="Start a local Dask cluster of N worker processes for "
                                     "the run's tasks (needs the dask extra)."),
+        jobs: int = typer.Option(None, "--jobs", "-j", help="Pack weeks in N local processes (default: the cores, "
+                                 "at most 4; 1 = in this process). The plan is the same for any N."),
         history: Path = typer.Option(None, "--history", help=HISTORY_HELP),
         no_history: bool = typer.Option(False, "--no-history", help=NO_HISTORY_HELP),
         backtest: bool = typer.Option(False, "--backtest", help="Also hold the plan of the quarter before the "
@@ -189,7 +191,11 @@ def register(app: typer.Typer) -> None:
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
         from planner.parallel import open_executor
 
-        with open_executor(scheduler, workers) as executor:  # fails within seconds on a dead address
+        if jobs is not None and (scheduler is not None or workers is not None):
+            from planner.errors import InputDataError
+
+            raise InputDataError("--jobs runs local processes; give it without --scheduler / --workers")
+        with open_executor(scheduler, workers, jobs=jobs) as executor:  # fails within seconds on a dead address
             bar, update = progress_bar()
             with captured_warnings(), bar:
                 result = run_plan(sc, progress=update, executor=executor)

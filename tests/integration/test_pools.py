@@ -98,6 +98,15 @@ def test_dask_tasks_give_the_single_process_plan(tmp_path, method):
     pd.testing.assert_frame_equal(dask.placement, local.placement)
 
 
+def test_a_process_pool_gives_the_single_process_plan(tmp_path):
+    sc = _scenario(tmp_path, FLEXIBLE)
+    local = run_plan(sc)
+    pooled = run_plan(sc, jobs=2)
+    assert pooled.summary["parallel"] == {"executor": "processes", "workers": 2}
+    for name in ("plan", "assignment", "utilisation", "qos", "purchases", "pools", "placement"):
+        pd.testing.assert_frame_equal(getattr(pooled, name), getattr(local, name), obj=name)
+
+
 def test_cross_pool_totals_reach_the_workbook(tmp_path):
     pytest.importorskip("openpyxl")
     from planner.export.spreadsheet import read_plan_workbook

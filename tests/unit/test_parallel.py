@@ -1,4 +1,7 @@
-"""The Dask executor keeps a bounded number of tasks in flight and returns results in order."""
+"""The Dask executor keeps a bounded number of tasks in flight and returns results in order; the
+process pool returns results in order and raises its tasks' warnings in the calling process."""
+
+import warnings
 
 import pytest
 
@@ -31,3 +34,39 @@ def test_dask_map_bounds_the_tasks_in_flight_and_keeps_the_order():
     assert out == [x * x for x in items]
     assert len(submitted) == 20 and ticks[0] == 20
     assert most[0] == 3  # never more than in_flight outstanding, and the limit is used
+
+
+def _warn_odd(x):
+    if x % 2:
+        warnings.warn(f"odd input {x}")
+    return x * x
+
+
+def test_process_pool_keeps_the_order_prepares_lazily_and_shows_task_warnings():
+    from planner.parallel import ProcessExecutor, open_executor
+
+    prepared, ticks = [], [0]
+
+    def prepare(x):
+        prepared.append(x)
+        return x + 1
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = ProcessExecutor(2).map(_warn_odd, list(range(8)), progress=lambda k: ticks.__setitem__(0, ticks[0] + k),
+                                     prepare=prepare)
+    assert out == [(x + 1) ** 2 for x in range(8)] and prepared == list(range(8)) and ticks[0] == 8
+    assert sorted(str(w.message) for w in caught) == [f"odd input {x}" for x in (1, 3, 5, 7)]
+    with open_executor(jobs=1) as ex:
+        assert ex.name == "local"
+    with open_executor(jobs=3) as ex:
+        assert ex.name == "processes" and ex.workers == 3
+
+
+def test_jobs_below_one_is_refused():
+    from planner.errors import InputDataError
+    from planner.parallel import open_executor
+
+    with pytest.raises(InputDataError, match="--jobs must be at least 1"):
+        with open_executor(jobs=0):
+            pass
