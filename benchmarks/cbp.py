@@ -15,7 +15,7 @@ a truncated normal, then scaled to fit a bin; written from its description): the
 best to compare with here, so they are compared with the best-fit heuristic of that paper
 (``best_fit``) and with our lower bound.
 
-    python benchmarks/cbp.py --time-limit 30 [--only 'd_*'] [--generate 400,1000 --per-kind 2]
+    python benchmarks/cbp.py --time-limit 30 [--only 'd_*'] [--data DIR] [--generate 400,1000 --per-kind 2]
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="*.cbp", help="glob of CloudSmall file names")
-    ap.add_argument("--data", type=Path, default=DATA, help="the CloudSmall folder (default ../shared/data/cbp-cloudsmall)")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the CloudSmall folder (default ../shared/data/cbp-cloudsmall)")
     ap.add_argument("--generate", default="", help="sizes of generated instances, e.g. 400,1000")
     ap.add_argument("--per-kind", type=int, default=2, help="risk levels per form for generated sizes (1-3)")
     ap.add_argument("--skip-published", action="store_true")
