@@ -15,7 +15,7 @@ a truncated normal, then scaled to fit a bin; written from its description): the
 best to compare with here, so they are compared with the best-fit heuristic of that paper
 (``best_fit``) and with our lower bound.
 
-    python benchmarks/cbp.py --time-limit 30 [--only 'd_*'] [--generate 400,1000 --per-kind 2]
+    python benchmarks/cbp.py --time-limit 30 [--only 'd_*'] [--data DIR] [--generate 400,1000 --per-kind 2]
 """
 
 from __future__ import annotations
@@ -89,12 +89,13 @@ def generate(n: int, kind: str, alpha: float, seed: int, capacity: float = 72.0)
 
 
 def run_published(args) -> list[dict]:
-    if not DATA.exists():
-        print(f"skipped: {DATA} not found (../shared/data is absent)")
+    data = args.data
+    if not data.exists():
+        print(f"skipped: {data} not found (../shared/data is absent; give --data)")
         return []
-    best = pd.read_csv(DATA / "best_known.csv").set_index("instance")
+    best = pd.read_csv(data / "best_known.csv").set_index("instance")
     rows = []
-    files = sorted(p for p in DATA.glob("*.cbp") if fnmatch.fnmatch(p.name, args.only))
+    files = sorted(p for p in data.glob("*.cbp") if fnmatch.fnmatch(p.name, args.only))
     print(f"{'instance':40s} {'bins':>4s} {'best':>4s} {'dual':>7s} proven {'ours_lb':>7s} {'time_s':>6s}")
     for path in files:
         cbp = read_cbp(path)
@@ -104,11 +105,11 @@ def run_published(args) -> list[dict]:
         b = best.loc[path.name]
         row = {"instance": path.name, "bins": info["bins"], "best": int(b.best_bins), "dual": float(b.dual_bound),
                "proven": bool(b.proved_optimal), "lower_bound": info["lower_bound"], "time_s": elapsed,
-               "status": info["status"]}
+               "status": info["status"], "search": info["search"], "dive": info["dive"].get("reason")}
         rows.append(row)
         flag = "<" if row["bins"] < row["best"] else (">" if row["bins"] > row["best"] else "=")
         print(f"{path.name:40s} {row['bins']:4d} {row['best']:4d} {row['dual']:7.3f} {str(row['proven']):6s} "
-              f"{row['lower_bound']:7d} {elapsed:6.1f} {flag}", flush=True)
+              f"{row['lower_bound']:7d} {elapsed:6.1f} {flag} {row['search']}", flush=True)
     if rows:
         f = pd.DataFrame(rows)
         proven = f[f["proven"]]
@@ -120,6 +121,8 @@ def run_published(args) -> list[dict]:
         print(f"proven optimal by the published runs: {len(proven)}; ours = ceil(dual) on {at_dual}; "
               f"ours below their ceil(dual) on {len(below_dual)} "
               f"({', '.join(below_dual['instance']) or 'none'}: a verified packing under a bound that says otherwise)")
+        print(f"plan from the column-generation dive on {(f['search'] == 'dive').sum()}, dive ran on "
+              f"{f['dive'].isin(['finished']).sum() + f['dive'].str.startswith('unfinished').sum()}")
         print(f"time per instance: median {f['time_s'].median():.1f} s, max {f['time_s'].max():.1f} s; "
               f"our lower bound = our bins on {(f['lower_bound'] >= f['bins']).sum()}")
         for kind in "dgh":
@@ -154,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="*.cbp", help="glob of CloudSmall file names")
+    ap.add_argument("--data", type=Path, default=DATA,
+                    help="the CloudSmall folder (default ../shared/data/cbp-cloudsmall)")
     ap.add_argument("--generate", default="", help="sizes of generated instances, e.g. 400,1000")
     ap.add_argument("--per-kind", type=int, default=2, help="risk levels per form for generated sizes (1-3)")
     ap.add_argument("--skip-published", action="store_true")

@@ -152,6 +152,42 @@ def cbp_bound(cbp: CbpInstance) -> int:
 
 #: Seconds of a time limit kept for what follows the search (at most 5 % of the limit).
 FINISH_S = 1.0
+#: The column-generation dive (:mod:`models.packing.conic_cg`) runs when the best-fit packing holds
+#: at most this many items a bin (variance-dominated instances, e.g. ``d`` at alpha 0.99, where the
+#: engine's bin-move searches stall a bin above the optimum); with more items a bin its greedy
+#: pricing is too slow to finish in a share of 30 s on 100 items.
+DIVE_MAX_ITEMS_PER_BIN = 4.0
+#: Share of the time limit the dive may use; the engine gets what it leaves.
+DIVE_SHARE = 0.4
+
+
+def run_dive(cbp: CbpInstance, budget_s: float, seed: int = 0) -> tuple[list[list[int]] | None, dict]:
+    """The column-generation dive when the instance is variance-dominated (see
+    :data:`DIVE_MAX_ITEMS_PER_BIN`); returns ``(bins or None, details with the reason)``."""
+    from models.packing.conic_cg import best_fit, bin_lhs, conic_dive
+
+    greedy = best_fit(cbp.mean, cbp.variance, cbp.sigma, cbp.capacity)
+    per_bin = cbp.n / len(greedy)
+    info = {"ran": False, "bins": None, "runtime_s": 0.0, "items_per_greedy_bin": round(per_bin, 2)}
+    if per_bin > DIVE_MAX_ITEMS_PER_BIN:
+        info["reason"] = f"skipped: {per_bin:.1f} items a best-fit bin > {DIVE_MAX_ITEMS_PER_BIN:g}"
+        return None, info
+    res = conic_dive(cbp.mean, cbp.variance, cbp.sigma, cbp.capacity, time_limit_s=budget_s, seed=seed,
+                     start_columns=greedy)
+    info.update(ran=True, runtime_s=round(res.runtime_s, 3), lp=round(res.lp, 4), columns=res.columns,
+                lp_solves=res.lp_solves)
+    if res.bins is None:
+        info["reason"] = f"unfinished: {res.message} ({budget_s:.1f} s)"
+        return None, info
+    # an independent check of every bin and of the cover (the dive only builds feasible columns)
+    placed = sorted(i for col in res.bins for i in col)
+    if placed != list(range(cbp.n)):
+        raise RuntimeError("conic dive: the bins do not hold every item exactly once")
+    worst = max(bin_lhs(cbp.mean, cbp.variance, cbp.sigma, col) for col in res.bins)
+    if worst > cbp.capacity:
+        raise RuntimeError(f"conic dive: a bin needs {worst:.9g} > capacity {cbp.capacity:g}")
+    info.update(bins=len(res.bins), reason="finished", max_lhs=round(worst, 6))
+    return res.bins, info
 
 
 def solve_cbp(cbp: CbpInstance, backend: str = "cpsat", **options):
@@ -159,23 +195,49 @@ def solve_cbp(cbp: CbpInstance, backend: str = "cpsat", **options):
     :func:`to_packing_instance`). Returns ``(PackingResult, bin of each item (0-based, in file
     order), summary dict)``; the summary's ``lower_bound`` is the best valid bound in whole bins.
     ``time_limit_s`` bounds the whole call: the search stops :data:`FINISH_S` earlier, the time its
-    end (compaction, the verifier) takes."""
+    end (compaction, the verifier) takes.
+
+    On variance-dominated instances a column-generation dive (:func:`run_dive`) runs first with
+    :data:`DIVE_SHARE` of the limit; when it reaches the lower bound the engine is not run (and the
+    returned ``PackingResult`` is ``None``), else the engine gets the rest and the plan with fewer
+    bins is kept (the engine's on a tie). ``summary["search"]`` says which one, ``summary["dive"]``
+    whether the dive ran, finished, and why not. ``dive=False`` turns it off."""
     from planner.packing import solve
 
     t0 = time.perf_counter()
+    use_dive = options.pop("dive", True)
     limit = options.pop("time_limit_s", None)
-    if limit is not None:
-        options["time_limit_s"] = max(float(limit) - min(FINISH_S, 0.05 * float(limit)), 0.1)
-    instance = to_packing_instance(cbp)
-    result = solve(instance, backend, **options)
-    workers = {w: b for b, w in enumerate(sorted({p.worker_id for p in result.placements}))}
-    bins = [0] * cbp.n
-    for p in result.placements:
-        bins[int(p.group_id[1:])] = workers[p.worker_id]
-    lower = max(cbp_bound(cbp), math.ceil(float(result.bound) - 1e-6))
-    n_bins = len(workers)
+    search_s = None if limit is None else max(float(limit) - min(FINISH_S, 0.05 * float(limit)), 0.1)
+    lower = cbp_bound(cbp)
+    dive_bins, dive_info = None, {"ran": False, "bins": None, "reason": "off"}
+    if use_dive:
+        budget = DIVE_SHARE * (search_s if search_s is not None else 30.0)
+        dive_bins, dive_info = run_dive(cbp, budget, seed=int(options.get("seed", 0) or 0))
+    result = None
+    bins: list[int] = []
+    n_bins = None
+    if dive_bins is not None:
+        n_bins = len(dive_bins)
+        bins = [0] * cbp.n
+        for k, col in enumerate(dive_bins):
+            for i in col:
+                bins[i] = k
+    search = "dive"
+    if n_bins is None or n_bins > lower:
+        if search_s is not None:
+            options["time_limit_s"] = max(search_s - (time.perf_counter() - t0), 0.1)
+        result = solve(to_packing_instance(cbp), backend, **options)
+        workers = {w: b for b, w in enumerate(sorted({p.worker_id for p in result.placements}))}
+        lower = max(lower, math.ceil(float(result.bound) - 1e-6))
+        if n_bins is None or len(workers) <= n_bins:
+            search = "engine"
+            n_bins = len(workers)
+            bins = [0] * cbp.n
+            for p in result.placements:
+                bins[int(p.group_id[1:])] = workers[p.worker_id]
+    status = "optimal" if n_bins <= lower else (str(result.status) if search == "engine" else "feasible")
     info = {"bins": n_bins, "lower_bound": int(lower), "runtime_s": round(time.perf_counter() - t0, 3),
-            "status": "optimal" if n_bins <= lower else str(result.status), "backend": backend,
+            "status": status, "search": search, "dive": dive_info, "backend": backend,
             "type": cbp.kind, "method": cbp.method, "alpha": cbp.alpha, "sigma": cbp.sigma, "items": cbp.n,
             "capacity": cbp.capacity, "verified": True, "file": None if cbp.path is None else str(cbp.path)}
     return result, bins, info

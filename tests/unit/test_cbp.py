@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,3 +105,44 @@ def test_pack_cbp_bad_input_exits_2(tmp_path):
     assert result.exit_code == 2 and "line 1: type 'q'" in result.output
     both = runner.invoke(app, ["pack", "--cbp", str(p), "--demand", str(p), "--out", str(tmp_path / "o")])
     assert both.exit_code == 2 and "exactly one of --demand" in both.output
+
+
+def test_constraint_is_the_published_one(tmp_path):
+    """lidingxu/cbp (srccpp/reader_cbp.cpp, probdata_cbp.cpp, bc.py) packs S when
+    sum(a_S) + Dalpha * sqrt(sum(b_S)) <= c, with Dalpha the file's line 2 and b as written (a
+    variance, not a standard deviation). Three items a = 20, b = 4 at alpha 0.99 (Dalpha 9.95):
+    two fit (68.14), three do not (94.47) -> 2 bins. Read as standard deviations (b^2) no two fit
+    (3 bins); with sqrt((1 - alpha) / alpha) all three fit (1 bin)."""
+    c = read_cbp(write(tmp_path, "d", 0.99, means=[20.0] * 3, variances=[4.0] * 3))
+    assert c.sigma == pytest.approx(math.sqrt(99.0))
+    result, bins, info = solve_cbp(c, "cpsat", time_limit_s=5, seed=0)
+    assert info["bins"] == 2 == info["lower_bound"] and info["status"] == "optimal"
+    assert sorted(bins.count(k) for k in set(bins)) == [1, 2]
+    # 1.5 items a best-fit bin: the dive runs and, at the bound, the engine does not
+    assert info["search"] == "dive" and info["dive"]["reason"] == "finished" and result is None
+
+
+def test_dive_is_skipped_with_its_reason_and_can_be_turned_off(tmp_path):
+    c = read_cbp(write(tmp_path, "g", 0.6, means=[3.0] * 12, variances=[1.0] * 12))  # 12 items, one bin
+    _, _, info = solve_cbp(c, "cpsat", time_limit_s=5, seed=0)
+    assert info["search"] == "engine" and not info["dive"]["ran"]
+    assert info["dive"]["reason"].startswith("skipped: ") and "items a best-fit bin > 4" in info["dive"]["reason"]
+    c = read_cbp(write(tmp_path, "d", 0.99, means=[20.0] * 3, variances=[4.0] * 3, name="y.cbp"))
+    result, _, info = solve_cbp(c, "cpsat", time_limit_s=5, seed=0, dive=False)
+    assert info["search"] == "engine" and info["dive"]["reason"] == "off" and result is not None
+    assert info["bins"] == 2
+
+
+CLOUD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cbp-cloudsmall"
+HARD = "d_72_100_0.99_2021-09-01-17:36:01.cbp"
+
+
+@pytest.mark.skipif(not (CLOUD / HARD).exists(), reason="CloudSmall data (../shared/data) not present")
+def test_dive_finds_the_published_37_bins():
+    """The instance where the engine alone stops at 38 (the published branch-and-price runs: 37)."""
+    from planner.cbp import run_dive
+
+    c = read_cbp(CLOUD / HARD)
+    bins, info = run_dive(c, budget_s=60, seed=0)
+    assert info["reason"] == "finished" and len(bins) == 37 == info["bins"]
+    assert info["max_lhs"] <= c.capacity
