@@ -182,7 +182,7 @@ def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int], varia
     for k in sizes:
         if len(fin) < k or k < 2:
             continue
-        members = fin[:k]
+        members = sorted(fin[:k], key=order.index)  # named in preference order: one name per set
         key = _combo_key(members)
         pred = np.mean([bt.preds[m] for m in members], axis=0)
         bt.preds[key] = pred
