@@ -63,6 +63,7 @@ class _Backtest:
     preds: dict[str, np.ndarray]  # candidate key -> windows × steps
     scores: dict[str, float]  # candidate key -> mean MASE over windows
     notes: list[str]
+    y: np.ndarray | None = None  # the history the windows were cut from
 
 
 def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | None = None, **kwargs) -> "SeriesForecast":
@@ -118,7 +119,7 @@ def _backtest(y, factories, names, h, origins, season) -> _Backtest:
                 preds[_key(name, v)] = np.stack(ps)
     scale = np.array([naive_scale(y[:o], season) for o in origins])
     scores = {k: float(np.mean(np.abs(actual - p).mean(axis=1) / scale)) for k, p in preds.items()}
-    return _Backtest(list(origins), actual, preds, scores, notes)
+    return _Backtest(list(origins), actual, preds, scores, notes, y)
 
 
 def _prefer(scores: dict[str, float], order: list[str], margin: float) -> str:
@@ -127,16 +128,84 @@ def _prefer(scores: dict[str, float], order: list[str], margin: float) -> str:
     return preferred if scores[preferred] <= (1 + margin) * scores[best] else best
 
 
-def _choose(scores: dict[str, float], order: list[str], margin: float, variant_margin: float = 0.02) -> str:
+COMBO = "combo"  # family name of the forecast combinations
+COMBO_SIZES = (2, 3)  # combinations of the best 2 and 3 single models are candidates
+
+
+def _family(key: str) -> str:
+    return COMBO if key.startswith(COMBO + "[") else key.partition("(")[0]
+
+
+def _finalists(scores: dict[str, float], order: list[str], variant_margin: float) -> dict[str, str]:
+    """The best variant of each model family (in ``order`` of the families)."""
+    families: dict[str, list[str]] = {}
+    for k in order:
+        families.setdefault(_family(k), []).append(k)
+    return {f: _prefer({k: scores[k] for k in ks}, ks, variant_margin) for f, ks in families.items()}
+
+
+def _choose(scores: dict[str, float], order: list[str], margin: float, variant_margin: float = 0.02,
+            combo_margin: float | None = None) -> str:
     """Lowest MASE, with a preference: the first candidate in ``order`` is kept unless another
     beats it by more than ``margin`` (a few windows are noisy and switching on noise costs
     accuracy out of sample). Variants of one model (trend extrapolation, profile) share a fit and
-    differ in one choice each, so among them a smaller ``variant_margin`` applies."""
-    families: dict[str, list[str]] = {}
-    for k in order:
-        families.setdefault(k.partition("(")[0], []).append(k)
-    finalists = {f: _prefer({k: scores[k] for k in ks}, ks, variant_margin) for f, ks in families.items()}
-    return _prefer({k: scores[k] for k in finalists.values()}, list(finalists.values()), margin)
+    differ in one choice each, so among them a smaller ``variant_margin`` applies. A combination
+    (mean of the best single models, see :func:`_combinations`) replaces the single model chosen
+    that way when it beats it by more than ``combo_margin`` (default ``variant_margin``): it
+    holds that model, so switching to it risks less than switching to another one."""
+    singles = [k for k in order if _family(k) != COMBO]
+    fin = _finalists(scores, singles, variant_margin)
+    best = _prefer({k: scores[k] for k in fin.values()}, list(fin.values()), margin)
+    combos = [k for k in order if _family(k) == COMBO]
+    if not combos:
+        return best
+    cm = variant_margin if combo_margin is None else combo_margin
+    top = min(combos, key=lambda k: (scores[k], order.index(k)))
+    return top if scores[top] * (1 + cm) < scores[best] else best
+
+
+def _combo_key(members: Sequence[str]) -> str:
+    return f"{COMBO}[{' + '.join(members)}]"
+
+
+def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int], variant_margin: float = 0.02,
+                  season: int = 1) -> dict[str, list[str]]:
+    """Forecast combinations: the mean of the best ``k`` single models (one variant per family,
+    ranked by backtest MASE) for each k in ``sizes``; each is added to the backtest as a
+    candidate of its own (its windows the mean of its members' windows, scored the same way),
+    so its choice and its conformal quantiles come from its own backtest errors. Returns
+    {key: member keys}."""
+    fin = list(_finalists(bt.scores, order, variant_margin).values())
+    fin.sort(key=lambda k: (bt.scores[k], order.index(k)))
+    out: dict[str, list[str]] = {}
+    scale = np.array([naive_scale(bt.y[:o], season) for o in bt.origins])
+    for k in sizes:
+        if len(fin) < k or k < 2:
+            continue
+        members = sorted(fin[:k], key=order.index)  # named in preference order: one name per set
+        key = _combo_key(members)
+        pred = np.mean([bt.preds[m] for m in members], axis=0)
+        bt.preds[key] = pred
+        bt.scores[key] = float(np.mean(np.abs(bt.actual - pred).mean(axis=1) / scale))
+        out[key] = members
+    return out
+
+
+def _final_point(factories, fitted: dict, y: np.ndarray, h: int, key: str) -> tuple[np.ndarray, str]:
+    """Point forecast of candidate ``key`` (a model, or one of its variants) fitted on the whole
+    history, and the model's own account; a model is fitted once however many keys use it."""
+    name, _, variant = key.partition("(")
+    variant = variant.rstrip(")") or None
+    if name not in fitted:
+        try:
+            fitted[name] = factories[name]().fit_array(y)
+        except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
+            fitted[name] = exc
+    m = fitted[name]
+    if isinstance(m, Exception):
+        raise m
+    point = m.predict_variants(h)[variant] if variant else m.predict_array(h)
+    return point, (m.describe() if hasattr(m, "describe") else "")
 
 
 def _level(y: np.ndarray, o: int, week: int) -> float:
@@ -188,6 +257,8 @@ def _forecast_array(
     nonnegative: bool = True,
     margin: float = 0.1,
     min_cell: int = 400,
+    combo_sizes: Sequence[int] = COMBO_SIZES,
+    combo_margin: float | None = None,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -197,6 +268,8 @@ def _forecast_array(
         n_windows, step: backtest origins (default: up to 12, a quarter of the horizon apart).
         margin: how much better (MASE) a candidate must be to replace the preferred one.
         min_cell: backtest errors needed for an hour-of-week calibration cell of its own.
+        combo_sizes: the combinations tried, as numbers of best single models averaged (``()``: none).
+        combo_margin: how much better (MASE) a combination must be than the single model chosen.
 
     Fallbacks (each recorded in ``notes``; the reason in ``fallback``): leading zeros of at least
     a day (a group launched inside the history) are dropped (not a fallback); a constant series
@@ -261,24 +334,26 @@ def _forecast_array(
         if not bt.preds:
             raise ModelUnavailableError(f"cannot backtest any model on {n} observations")
     order = list(bt.preds)  # candidates in preference order, each with its variants in order
-    chosen = _choose(bt.scores, order, margin)
+    combos = _combinations(bt, order, combo_sizes, season=week) if fallback is None else {}
+    order = list(bt.preds)
+    chosen = _choose(bt.scores, order, margin, combo_margin=combo_margin)
     ranked = [chosen] + sorted((k for k in bt.scores if k != chosen), key=bt.scores.get)
     point, detail = None, ""
+    fitted: dict[str, object] = {}  # one final fit per model, shared by its variants and combinations
     for key in ranked:
-        name, _, variant = key.partition("(")
-        variant = variant.rstrip(")") or None
         try:
-            m = factories[name]().fit_array(y)
-            point = m.predict_variants(h)[variant] if variant else m.predict_array(h)
-            detail = m.describe() if hasattr(m, "describe") else ""
-            chosen = key
-            break
+            parts = [_final_point(factories, fitted, y, h, m) for m in combos.get(key, [key])]
         except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
             notes.append(f"{key}: final fit failed ({exc}); next best taken")
             fallback = fallback or FINAL_FIT_FAILED
+            continue
+        point = np.mean([p for p, _ in parts], axis=0)
+        detail = " | ".join(d for _, d in parts if d)
+        chosen = key
+        break
     if point is None:
         raise ModelUnavailableError("every candidate failed on the full history")
-    if spd and h * step_td >= pd.Timedelta("28D") and n * step_td < pd.Timedelta("364D") and chosen.startswith("seasonal_trend"):
+    if spd and h * step_td >= pd.Timedelta("28D") and n * step_td < pd.Timedelta("364D") and "seasonal_trend" in chosen:
         notes.append(f"yearly cycle not modelled: {n * step_td / pd.Timedelta('7D'):.0f} weeks of history, "
                      "a yearly term needs 52")
 

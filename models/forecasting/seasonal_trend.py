@@ -36,7 +36,9 @@ from models.forecasting.base import ArrayForecaster, ModelUnavailableError
 __all__ = ["SeasonalTrend", "TRENDS", "YEAR_DAYS"]
 
 MAX_GROWTH = math.log(3.0)  # cap of the carried-forward slope, log per year
-TRENDS = ("damped", "linear", "flat")  # the first is preferred when the backtest cannot tell them apart
+# The first is preferred when the backtest cannot tell them apart; "local" is the last resort.
+TRENDS = ("damped", "linear", "flat", "local")
+LOCAL_DAYS = 365  # days of seasonally adjusted level the local trend is fitted on
 YEAR_DAYS = 365.25
 
 
@@ -140,6 +142,17 @@ class SeasonalTrend(ArrayForecaster):
         # Capped at ×3 (÷3) a year: a slope read off a launch ramp must not be carried over a quarter.
         self.raw_slope_ = float(beta[1] + sum(beta[offset + i] for i in hinge_cols))
         self.slope_ = float(np.clip(self.raw_slope_, -MAX_GROWTH, MAX_GROWTH))
+        seasonal = self._seasonal_mask(len(self.keep_), order)[self.keep_]
+        self.local_ = _holt_damped(z[-LOCAL_DAYS:] - X[-LOCAL_DAYS:, seasonal] @ beta[seasonal])
+        self.seasonal_cols_ = seasonal
+
+    def _seasonal_mask(self, n_cols: int, order: int) -> np.ndarray:
+        """Columns of the full design that are seasons (weekday, holiday, yearly), not level,
+        trend or level shifts."""
+        mask = np.zeros(n_cols, bool)
+        mask[2:self._n_base_] = True  # weekdays and the holiday flag
+        mask[n_cols - 2 * order:] = True
+        return mask
 
     def _base_design(self, d: np.ndarray) -> np.ndarray:
         cols = [np.ones_like(d), (d - self.n_days_ + 1) / YEAR_DAYS]  # slope per year, 0 on the last day
@@ -294,6 +307,10 @@ class SeasonalTrend(ArrayForecaster):
         rho = 0.5 ** (1.0 / self.damping_days)
         damped = rho * (1 - rho ** k) / (1 - rho)
         out = {"damped": base + ar + slope * damped, "linear": base + ar + slope * k, "flat": base + ar}
+        # Local: the seasons of the fit plus the damped Holt forecast of the seasonally adjusted
+        # level (what MSTL + ETS does), which follows the latest slope where the global one lags.
+        level, trend, phi = self.local_
+        out["local"] = X[:, self.seasonal_cols_] @ self.beta_[self.seasonal_cols_] + level + trend * phi * (1 - phi ** k) / (1 - phi)
         return {key: np.maximum(np.exp(np.minimum(v, 700.0)) - self.c_, 0.0) for key, v in out.items()}
 
     def predict_variants(self, h: int) -> dict[str, np.ndarray]:
@@ -330,6 +347,33 @@ class SeasonalTrend(ArrayForecaster):
                 parts.append(f"{label} " + ", ".join(when))
         parts.append(f"growth {math.expm1(self.slope_):+.0%}/yr")
         return "; ".join(parts)
+
+
+_ALPHA = np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5])
+_BETA = np.array([0.01, 0.05, 0.15, 0.4])  # share of alpha
+_PHI = np.array([0.9, 0.95, 0.98, 0.99])
+_GRID = np.array(np.meshgrid(_ALPHA, _BETA, _PHI, indexing="ij")).reshape(3, -1)
+
+
+def _holt_damped(a: np.ndarray, burn: int = 14) -> tuple[float, float, float]:
+    """Damped Holt on daily values ``a``: (level, slope, phi) at the end, the smoothing weights
+    chosen on a grid by one-step squared error (all grid points run at once, one pass). The slope
+    is capped at ±``MAX_GROWTH`` a year like the global one."""
+    alpha, beta, phi = _GRID[0], _GRID[0] * _GRID[1], _GRID[2]
+    n0 = min(7, len(a))
+    level = np.full(alpha.shape, float(np.mean(a[:n0])))
+    slope = np.zeros(alpha.shape)
+    sse = np.zeros(alpha.shape)
+    for t in range(n0, len(a)):
+        f = level + phi * slope
+        e = a[t] - f
+        if t >= burn:
+            sse += e * e
+        level = f + alpha * e
+        slope = phi * slope + beta * e
+    j = int(np.argmin(sse))
+    cap = MAX_GROWTH / YEAR_DAYS
+    return float(level[j]), float(np.clip(slope[j], -cap, cap)), float(phi[j])
 
 
 def _break_column(kind: str, b: int, d: np.ndarray) -> np.ndarray:

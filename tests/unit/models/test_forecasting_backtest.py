@@ -182,3 +182,60 @@ def test_held_out_coverage_counts_ties_at_zero_apart():
     # Without zeros there are no ties: both counts agree.
     g = forecast_array(np.abs(seasonal_series(10 * 168, sigma=0.5, seed=4)) + 5.0, 168, "1h")
     assert all(c["coverage_strict"] == c["coverage"] for c in g.calibration)
+
+
+def _ar1(n, seed, phi=0.97):
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, 1, n)
+    x = np.zeros(n)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + e[t]
+    return 100 + x
+
+
+def test_combination_is_chosen_when_it_wins_the_backtest():
+    """An AR(1) a month ahead: the last value is right early and the mean late, so their mean beats
+    both over the window. The combination is a candidate of its own: chosen exactly when its
+    backtest MASE beats the single model's by the variant margin, and then its point forecast is
+    the mean of its members refitted on the whole history."""
+    from models.forecasting.auto import _combinations, _choose, _Backtest
+    from models.forecasting.baseline import HistoricAverage, Naive
+
+    picked = 0
+    for seed in range(12):
+        y = _ar1(600, seed)
+        f = forecast_array(y, 28, "1D", models=("naive", "historic_average"))
+        combo = [k for k in f.scores if k.startswith("combo[")]
+        assert len(combo) == 1
+        # the single model: naive (first in order) unless the mean beats it by the 10 % margin
+        single = "naive" if f.scores["naive"] <= 1.1 * f.scores["historic_average"] else "historic_average"
+        wins = f.scores[combo[0]] * 1.02 < f.scores[single]
+        assert f.model == (combo[0] if wins else single), (f.model, f.scores)
+        if wins:
+            picked += 1
+            mean = (Naive().fit_array(y).predict_array(28) + HistoricAverage().fit_array(y).predict_array(28)) / 2
+            np.testing.assert_allclose(f.mean, mean)
+    assert picked >= 6, picked
+    # The rule on its own: two forecasts with opposite biases average to the truth.
+    actual = np.arange(20.0).reshape(2, 10)
+    bt = _Backtest([100, 90], actual, {"a": actual + 1, "b": actual - 1.2}, {}, [], np.arange(200.0))
+    bt.scores = {"a": 1.0, "b": 1.2}
+    combos = _combinations(bt, ["a", "b"], (2, 3))
+    assert list(combos) == ["combo[a + b]"] and bt.scores["combo[a + b]"] < 0.2
+    assert _choose(bt.scores, ["a", "b", "combo[a + b]"], 0.1) == "combo[a + b]"
+    assert _choose(bt.scores, ["a", "b"], 0.1) == "a"
+
+
+def test_combination_quantiles_cover_nominal_on_known_noise():
+    """A weekly pattern plus Gaussian noise a month ahead, the combination of seasonal naive and
+    the window average taken (a negative margin forces it): its quantiles come from its own
+    backtest errors and cover at nominal over many series."""
+    h, cov = 28, []
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        y = 50 + 10 * np.sin(2 * np.pi * np.arange(600 + h) / 7) + rng.normal(0, 3, 600 + h)
+        f = forecast_array(y[:-h], h, "1D", models=("seasonal_naive", "window_average"), combo_margin=-0.5)
+        assert f.model == "combo[seasonal_naive + window_average]"  # named in preference order
+        cov.append([(y[-h:] <= f.quantiles[j]).mean() for j in range(4)])
+    q50, q90, q95, q99 = np.mean(cov, axis=0)
+    assert abs(q90 - 0.90) < 0.02 and abs(q95 - 0.95) < 0.02 and 0.98 <= q99 <= 1.0 and abs(q50 - 0.5) < 0.05

@@ -144,6 +144,38 @@ def test_a_launch_ramp_is_extrapolated_at_most_at_the_capped_growth():
     growth = {k: v[k][-168:].mean() / v[k][:168].mean() for k in ("flat", "damped", "linear")}
     assert growth["flat"] == pytest.approx(1.0, abs=0.05), growth
     assert 1.0 < growth["damped"] < growth["linear"] <= 3 ** (13 / 52.18) * 1.05, growth
-    assert all(v[k].max() < 3 * last * _shape(t).max() for k in ("flat", "damped", "linear"))
+    assert all(v[k].max() < 3 * last * _shape(t).max() for k in ("flat", "damped", "linear", "local"))
     f = forecast_array(y, QUARTER, "1h", start=pd.Timestamp("2026-03-14 18:00"))
     assert f.mean[-168:].mean() < 1.5 * last and f.quantiles[-1].max() < 5 * y.max()
+
+
+def test_local_trend_follows_the_latest_slope():
+    """Seven months of a group that rose for 100 days and has fallen since (the shape of the
+    synthetic app00001 before the quarter benchmark's origin 1): the global fit mixes the rise and
+    the fall, the local trend (damped Holt on the seasonally adjusted daily level) carries the
+    fall on, as the MSTL + ETS peer does, and is closer to a fall that goes on."""
+    days = 7 * 30 + 91
+    d = np.arange(days)
+    level = np.where(d < 100, 20 + 0.2 * d, 40 - 0.09 * (d - 100))
+    t = np.arange(days * 24)
+    expected = np.repeat(level, 24) * _shape(t)
+    y = np.random.default_rng(3).poisson(expected).astype(float)
+    train, future = y[:-QUARTER], expected[-QUARTER:]
+    m = SeasonalTrend(24, start=START, step=pd.Timedelta("1h")).fit_array(train)
+    v = m.predict_variants(QUARTER)
+    assert {"local", "local,recent"} <= set(v)
+    daily = {k: v[k].reshape(-1, 24).mean(axis=1) for k in ("local", "flat")}
+    assert daily["local"][-7:].mean() < 0.95 * daily["local"][:7].mean()  # still falling
+    err = {k: np.abs(v[k] - future).mean() for k in ("local", "flat")}
+    assert err["local"] < 0.6 * err["flat"], err
+    level_now, slope, phi = m.local_
+    assert slope < 0 and 0.9 <= phi <= 0.99
+
+
+def test_holt_damped_reads_a_straight_line():
+    from models.forecasting.seasonal_trend import _holt_damped
+
+    a = 3.0 + 0.002 * np.arange(300) + np.random.default_rng(0).normal(0, 0.005, 300)
+    level, slope, phi = _holt_damped(a)
+    assert level == pytest.approx(a[-5:].mean(), abs=0.02)
+    assert slope == pytest.approx(0.002, rel=0.3)
