@@ -276,8 +276,10 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
                                                                              residuals=residuals)
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0,
                                 chord_exact_items=CHORD_BOUND_ITEMS)
-    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
-                    failover, loadings)
+    # float32 cubes: the forecast's own precision (compact tables), half the memory of a run's 52
+    # pool-weeks (4.6 MB a cube at 1,700 groups); sums over them (loads, risk) are taken in float64.
+    return WeekPlan(week, start, planned, mean.astype(np.float32), np.maximum(sigma, 0.0).astype(np.float32), result,
+                    float(peak.objective), peak, base_inst, failover, loadings)
 
 
 def _defer_per_worker(planned, result, deferral, backend, options):
@@ -359,8 +361,9 @@ def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
     h_of = dict(zip(wp.instance.group_ids, wp.instance.headroom))
     level = frame.groupby(frame["worker_id"].astype(str))["group_id"].agg(lambda s: max(h_of[str(g)] for g in s))
     usable = capacity * (1.0 - np.array([level[w] for w in workers]))[:, None, None]
-    return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean, workers),
-                       planned, pooled_sd(wp.instance, frame, wp.spread, wp.loadings, workers), usable)
+    # The cubes are float32 (WeekPlan); the loads and variances are summed in float64.
+    return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean.astype(float), workers),
+                       planned, pooled_sd(wp.instance, frame, wp.spread.astype(float), wp.loadings, workers), usable)
 
 
 def overflow_probability(wp: WeekPlan, loads: WorkerLoads, usable: bool = False) -> np.ndarray:
@@ -475,3 +478,134 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
     return per[[C.CUSTOMER, "tier", "method", "overflow_risk", "overflow_probability", "expected_overflow_share",
                 "quantile", "headroom", "risk", "groups", "spread"]]
+
+
+# Pools of more groups than this are packed in chunks of at most this many groups, each chunk a
+# sub-plan of its own (its own peak week and fleet) whose workers are merged into the pool's: a
+# greedy packing costs ~items^2 x slots, so a 1,700-group pool-week costs ~18x a 400-group one
+# (docs/scale.md). Chunks lose the complementarity between groups of different chunks. Pools of
+# at most this many groups (the default run, the tests) are packed whole, as before.
+CHUNK_ITEMS = 400
+
+
+def chunk_members(size: pd.Series, limit: int = CHUNK_ITEMS) -> list[list[str]]:
+    """The groups ``size.index`` dealt into ``ceil(n / limit)`` chunks: largest first (ties by id),
+    round-robin, so each chunk gets a share of every size (and the shapes that come with them) and
+    the chunks are of equal size within one group. Deterministic; one chunk when ``n <= limit``."""
+    ids = [str(g) for g in size.index]
+    if len(ids) <= limit:
+        return [sorted(ids)]
+    k = -(-len(ids) // limit)
+    order = sorted(range(len(ids)), key=lambda i: (-float(size.iloc[i]), ids[i]))
+    return [sorted(ids[i] for i in order[c::k]) for c in range(k)]
+
+
+def merge_instances(parts: list):
+    """One PackingInstance of the groups of ``parts`` (chunks of one pool-week, disjoint groups, the
+    same slots, resources and server types): each group keeps its chunk's shard count; a type's
+    ``max_count`` is the sum of the chunks' (none if any chunk has none). Factor loadings are set
+    block by block (groups of different chunks uncorrelated: no worker holds two chunks' groups,
+    so no load the verifier checks depends on it)."""
+    from models.packing.instance import PackingInstance, ServerType
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    types: dict[str, list] = {}
+    for inst in parts:
+        if inst.slots != first.slots or inst.resources != first.resources:
+            raise ValueError("chunks of one pool-week differ in slots or resources")
+        for s in inst.server_types:
+            types.setdefault(s.name, []).append(s)
+    server_types = tuple(ServerType(n, ss[0].capacity, ss[0].cost,
+                                    None if any(s.max_count is None for s in ss) or len(ss) < len(parts)
+                                    else sum(s.max_count for s in ss))
+                         for n, ss in types.items())
+    chance = any(inst.sigma is not None for inst in parts)
+    risk = {}
+    if chance:
+        n_g = [inst.n_groups for inst in parts]
+        ks = [0 if inst.sigma is None else inst.loadings.shape[1] for inst in parts]
+        loadings = np.zeros((sum(n_g), sum(ks)))
+        r0 = c0 = 0
+        for inst, n, k in zip(parts, n_g, ks):
+            if k:
+                loadings[r0:r0 + n, c0:c0 + k] = inst.loadings
+            r0, c0 = r0 + n, c0 + k
+        risk = dict(
+            sigma=np.concatenate([np.zeros_like(inst.demand) if inst.sigma is None else inst.sigma for inst in parts]),
+            overflow_risk=np.concatenate([np.full(inst.n_groups, np.nan) if inst.sigma is None else inst.overflow_risk
+                                          for inst in parts]),
+            risk_method=sum((("gaussian",) * inst.n_groups if inst.sigma is None else inst.risk_method
+                             for inst in parts), ()),
+            loadings=loadings)
+    return PackingInstance(
+        group_ids=sum((inst.group_ids for inst in parts), ()), slots=first.slots, resources=first.resources,
+        demand=np.concatenate([inst.demand for inst in parts]), server_types=server_types,
+        headroom=np.concatenate([inst.headroom for inst in parts]),
+        customer=sum((inst.customer for inst in parts), ()),
+        spread=np.concatenate([inst.spread for inst in parts]),
+        isolation=sum((inst.isolation for inst in parts), ()),
+        min_shards=np.concatenate([inst.shard_counts() for inst in parts]), **risk)
+
+
+def merge_results(parts: list, labels: list[str]):
+    """One PackingResult of chunk results: workers renamed ``label/worker`` (unique across chunks),
+    cost, bound and time summed (the bound is that of the chunked packing, each chunk's bound on its
+    own groups), the worst status, the chunks' clock stops kept."""
+    import dataclasses
+
+    from models.packing.result import PackingResult, SolveStatus
+
+    if len(parts) == 1:
+        return parts[0]
+    if any(r is None for r in parts):
+        return None
+    placements, workers, stops = [], [], []
+    for r, lab in zip(parts, labels):
+        placements += [dataclasses.replace(x, worker_id=f"{lab}/{x.worker_id}") for x in r.placements]
+        workers += [(f"{lab}/{w}", t) for w, t in r.workers]
+        stops += [f"{lab}: {s}" for s in (r.stats or {}).get("clock_stops", [])]
+    rank = [SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.TIMED_OUT, SolveStatus.INFEASIBLE, SolveStatus.ERROR]
+    status = max((r.status for r in parts), key=lambda s: rank.index(SolveStatus(s)))
+    stats = {"chunks": len(parts), "groups": sum((r.stats or {}).get("groups") or 0 for r in parts),
+             "items": sum((r.stats or {}).get("items") or 0 for r in parts)}
+    if stops:
+        stats["clock_stops"] = stops
+    message = f"packed in {len(parts)} chunks: " + "; ".join(f"{lab}: {r.message}" for r, lab in zip(parts, labels)
+                                                              if r.message)
+    return PackingResult(status, parts[0].backend, float(sum(r.objective for r in parts)),
+                         float(sum(r.bound for r in parts)), float(sum(r.runtime_s for r in parts)),
+                         tuple(placements), tuple(workers), message, stats)
+
+
+def merge_week_plans(parts: list[WeekPlan], labels: list[str]) -> WeekPlan:
+    """The WeekPlan of a pool-week packed in chunks (``parts``, one per chunk, each on its own
+    groups; ``labels`` name the chunks and prefix their worker ids): instances, forecast cubes,
+    plans and peak-based baselines joined, so everything after the packing (verification, the Plan
+    table, risk, procurement) sees one pool fleet."""
+    if len(parts) == 1:
+        return parts[0]
+    if any(wp.failover is not None for wp in parts):
+        raise ValueError("chunked packing does not merge failover plans (failure domains are packed whole)")
+    week = {wp.week for wp in parts}
+    if len(week) != 1:
+        raise ValueError(f"chunks of different weeks merged: {sorted(week)}")
+    loadings = None
+    if any(wp.loadings is not None for wp in parts):
+        n_g = [len(wp.instance.group_ids) for wp in parts]
+        ks = [0 if wp.loadings is None else wp.loadings.shape[1] for wp in parts]
+        loadings = np.zeros((sum(n_g), sum(ks)), dtype=parts[0].loadings.dtype if parts[0].loadings is not None else float)
+        r0 = c0 = 0
+        for wp, n, k in zip(parts, n_g, ks):
+            if k:
+                loadings[r0:r0 + n, c0:c0 + k] = wp.loadings
+            r0, c0 = r0 + n, c0 + k
+    peak_parts = [wp.peak_instance for wp in parts]
+    return WeekPlan(
+        parts[0].week, parts[0].start, merge_instances([wp.instance for wp in parts]),
+        np.concatenate([wp.mean for wp in parts]), np.concatenate([wp.spread for wp in parts]),
+        merge_results([wp.result for wp in parts], labels), float(sum(wp.peak_cost for wp in parts)),
+        merge_results([wp.peak_result for wp in parts], labels),
+        None if any(p is None for p in peak_parts) else merge_instances(peak_parts),
+        None, loadings, parts[0].pool)
