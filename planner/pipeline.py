@@ -314,7 +314,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     (planner.failover.DomainPlanner) adds failure domains; ``residuals``
     (planner.packing.residual_scenarios) correlate the pooled groups. Returns pool -> (weeks, notes).
 
-    A pool of more than ``chunk_items`` groups (default :data:`planner.plan.CHUNK_ITEMS`) is split
+    A pool of more than ``chunk_items`` groups (default ``solver.chunk_items``, else
+    :data:`planner.plan.CHUNK_ITEMS`) is split
     into chunks (:func:`planner.plan.chunk_members`, the same in every week) planned as pools of
     their own, as independent tasks: each its own peak week and fleet; each week's chunk plans are
     then merged into one pool plan (:func:`planner.plan.merge_week_plans`, worker ids
@@ -328,6 +329,8 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     whole = list(jobs)
     slices = {p: jobs[p][0] if isinstance(jobs[p][0], (list, WeekSlices)) else _week_slices(jobs[p][0], starts)
               for p in whole}
+    if chunk_items is None:
+        chunk_items = getattr(solver, "chunk_items", None)
     jobs, slices, parts, chunk_notes = _chunk_jobs(jobs, slices, tiers, n, chunk_items, deferral, domains)
     pools = list(jobs)
     label = (lambda p: f"pool {_chunk_label(p)}, ") if len(pools) > 1 else (lambda p: "")

@@ -1,0 +1,105 @@
+"""How to split a large pool into chunks (planner.plan.CHUNK_ITEMS): the peak week of the largest
+pool of the fleet_scale.py fleet packed whole and in chunks dealt four ways, cost and CPU of each.
+
+    python benchmarks/chunk_split.py --functions 5000 --limit 300
+
+Ways of dealing the pool's groups (largest q99 first, in units of the largest server) into
+k = ceil(n / limit) chunks: ``round_robin`` (the planner's: group i to chunk i mod k, every chunk a
+share of every size), ``blocks`` (consecutive sizes together: the largest groups in chunk 1),
+``random`` (a fixed permutation), ``peak_hour`` (round robin over the groups ordered by the hour of
+the week of their CPU peak, then size: each chunk a mix of peak hours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fleet_scale import SCENARIO  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--functions", type=int, default=5000)
+    ap.add_argument("--limit", type=int, nargs="+", default=[300])
+    args = ap.parse_args()
+
+    from planner import columns as C
+    from planner.forecast_batch import batch_forecast_stage
+    from planner.history import load_history
+    from planner.pipeline import _group_sizes, adjust_forecast, horizon_start, pool_week_slices, week_bound
+    from planner.plan import pack_week, servers_frame, tiers_of, week_starts
+    from planner.pools import allowed_pools, place_groups
+    from planner.scenarios import load_scenario
+
+    path = Path(tempfile.mkdtemp()) / "fleet.yaml"
+    path.write_text(SCENARIO.format(functions=args.functions, days=364, weeks=13, backend="heuristic", time_limit=60.0,
+                                    iterations=20, chunk=""))
+    sc = load_scenario(path)
+    t0 = time.process_time()
+    history = load_history(sc)
+    start = horizon_start(sc, history)
+    forecast, _ = batch_forecast_stage(sc, history, start)
+    forecast, groups = adjust_forecast(sc, history, forecast)
+    tiers, servers = tiers_of(sc), servers_frame(sc)
+    starts = week_starts(start, sc.horizon.weeks)
+    placement = place_groups(allowed_pools(groups, history.catalog, sc, servers, {}), forecast, groups, tiers, servers,
+                             starts[0], len(starts))
+    pools = sorted(servers["pool"].unique())
+    slices = pool_week_slices(forecast, placement.pool_of, pools, starts)
+    sizes = {p: len(placement.groups_in(p)) for p in pools}
+    pool = max(pools, key=lambda p: sizes[p])
+    ids = sorted(placement.groups_in(pool))
+    g_all = groups[groups[C.GROUP_ID].isin(set(ids))]
+    cat = servers[servers["pool"] == pool]
+    n = len(starts)
+    peak = max(range(n), key=lambda w: week_bound(slices[pool][w], g_all, tiers, cat, starts[w]))
+    rows = slices[pool][peak]
+    print(f"{args.functions} functions: pool {pool} ({len(ids)} groups) peak week {peak}; "
+          f"preparation {time.process_time() - t0:.0f} s CPU; load {os.getloadavg()[0]:.1f}", flush=True)
+
+    size = _group_sizes([slices[pool][w] for w in range(n)], ids, list(C.RESOURCES),
+                        cat[list(C.RESOURCES)].to_numpy(float).max(axis=0))
+    cpu = rows[rows[C.RESOURCE] == C.CPU_CORES]
+    hour = cpu.loc[cpu.groupby(C.UNIQUE_ID, observed=True)["q99"].idxmax()].set_index(C.UNIQUE_ID)[C.DS]
+    hour = ((pd.to_datetime(hour) - starts[peak]) // pd.Timedelta(hours=1)).reindex(ids).fillna(0)
+
+    def deal(order, k):
+        return [sorted(ids[i] for i in order[c::k]) for c in range(k)]
+
+    def pack(members):
+        t = time.process_time()
+        cost = 0.0
+        for m in members:
+            wp = pack_week(rows[rows[C.UNIQUE_ID].astype(str).isin(set(m))], g_all[g_all[C.GROUP_ID].isin(set(m))],
+                           tiers, cat, starts[peak], peak, sc.solver)
+            cost += wp.result.objective
+        return cost, time.process_time() - t
+
+    whole, t_whole = pack([ids])
+    print(f"whole: cost {whole:,.0f}/month, {t_whole:.0f} s CPU; load {os.getloadavg()[0]:.1f}", flush=True)
+    by_size = sorted(range(len(ids)), key=lambda i: (-size.iloc[i], ids[i]))
+    for limit in args.limit:
+        k = -(-len(ids) // limit)
+        ways = {
+            "round_robin": deal(by_size, k),
+            "blocks": [sorted(ids[i] for i in by_size[c * limit:(c + 1) * limit]) for c in range(k)],
+            "random": deal(list(np.random.default_rng(0).permutation(len(ids))), k),
+            "peak_hour": deal(sorted(range(len(ids)), key=lambda i: (hour.iloc[i], -size.iloc[i], ids[i])), k),
+        }
+        for name, members in ways.items():
+            cost, t = pack(members)
+            print(f"limit {limit} ({k} chunks) {name:<12}: cost {cost:,.0f}/month ({cost / whole - 1:+.2%} against "
+                  f"whole), {t:.0f} s CPU ({t / t_whole:.2f} of whole); load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
