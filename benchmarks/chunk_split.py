@@ -35,8 +35,8 @@ def main() -> None:
     from planner import columns as C
     from planner.forecast_batch import batch_forecast_stage
     from planner.history import load_history
-    from planner.pipeline import _group_sizes, adjust_forecast, horizon_start, pool_week_slices, week_bound
-    from planner.plan import pack_week, servers_frame, tiers_of, week_starts
+    from planner.pipeline import _group_sizes, adjust_forecast, horizon_start, pool_week_slices
+    from planner.plan import pack_week, servers_frame, tiers_of, week_bound, week_starts
     from planner.pools import allowed_pools, place_groups
     from planner.scenarios import load_scenario
 

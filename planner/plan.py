@@ -225,9 +225,12 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
     the failover plan (after any deferral), checked by models.packing.verify_failover.
     ``residuals`` (planner.packing.residual_scenarios) give the groups' correlation."""
+    import dataclasses
+
     from models.packing.risk import FACTOR_LIMIT
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, residual_loadings, to_packing_instance
+    from planner.servers import server_types
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
@@ -272,8 +275,10 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
         limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
         planned, result, failover = domains.finish(planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers,
-                                                                             residuals=residuals)
+    # The same groups and rows on the baseline's catalog: the arrived instance with other server
+    # types (its demand and sigma arrays shared, not built and held a second time).
+    base_inst = arrived if baseline_servers is None else dataclasses.replace(
+        arrived, server_types=server_types(baseline_servers, arrived.resources), _cache={})
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0,
                                 chord_exact_items=CHORD_BOUND_ITEMS)
     # float32 cubes: the forecast's own precision (compact tables), half the memory of a run's 52

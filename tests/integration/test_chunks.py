@@ -63,10 +63,14 @@ def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path
     chunked_pools = [p for p, n in run.placement.groupby("pool").size().items() if n > LIMIT]
     assert chunked_pools, "the test needs a pool larger than the chunk limit"
     assert "chunks of at most 4" in notes
+    pool_of = run.placement.set_index("group_id")["pool"]
+    fc = run.forecast.assign(week=(run.forecast["ds"] - run.weeks[0].start) // pd.Timedelta(days=7))
+    live = fc[fc[["q50", "q90", "q95", "q99"]].max(axis=1) > 0].groupby("week")["unique_id"].agg(lambda s: set(s.astype(str)))
     for wp in run.weeks:
         frame = wp.result.assignment_frame()
-        # every group of the pool-week placed, whole, on workers of its pool, and nothing else
-        assert set(frame["group_id"]) == set(wp.instance.group_ids)
+        # every group of the pool-week with demand placed, whole, and nothing else: no chunk drops one
+        expected = {g for g in live[wp.week] if pool_of[g] == wp.pool}
+        assert set(frame["group_id"]) == set(wp.instance.group_ids) == expected
         assert frame.groupby("group_id")["fraction"].sum().round(9).eq(1.0).all()
         assert find_violations(wp.instance, frame) == []
         assert find_violations(wp.peak_instance, wp.peak_result.assignment_frame()) == []
