@@ -322,7 +322,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     ``partK/w003``), with a note.
     """
     from planner.parallel import LocalExecutor
-    from planner.plan import envelope_servers, merge_week_plans
+    from planner.plan import envelope_servers, merge_week_plans, repack_seams
 
     ex = executor or LocalExecutor()
     n = len(starts)
@@ -405,8 +405,17 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
             weeks, notes = out[keys[0]]
         else:  # one pool plan per week from its chunks' plans; worker ids prefixed by the chunk
             labels = [k.rsplit(CHUNK_SEP, 1)[1] for k in keys]
-            weeks = [merge_week_plans([out[k][0][w] for k in keys], labels) for w in range(n)]
+            weeks, saved = [], []
+            for w in range(n):
+                wp, kept = repack_seams(merge_week_plans([out[k][0][w] for k in keys], labels), labels, solver)
+                weeks.append(wp)
+                if kept:
+                    saved.append(wp.result.stats["seam_saving"])
             notes = [x for k in keys for x in out[k][1]]
+            where = f"pool {p}: " if p else ""
+            notes.append(f"{where}the emptiest worker of each chunk re-packed together in {len(saved)} of {n} weeks"
+                         f" ({sum(saved):,.2f} a month saved in all)" if saved else
+                         f"{where}re-packing the emptiest worker of each chunk together saved nothing in any week")
         merged[p] = ([_in_pool(wp, p, rename=len(whole) > 1) for wp in weeks], chunk_notes.get(p, []) + notes)
     return merged
 
@@ -460,15 +469,27 @@ def _chunk_jobs(jobs: dict, slices: dict, tiers, n: int, chunk_items: int | None
             continue
         resources = list(C.RESOURCES)
         capacity = servers[resources].to_numpy(float).max(axis=0)
-        members = chunk_members(_group_sizes((slices[p][w] for w in range(n)), ids, resources, capacity), limit)
+        members = chunk_members(_group_sizes((slices[p][w] for w in range(n)), ids, resources, capacity), limit,
+                                _chunk_units(groups, tiers))
         keys = [f"{p}{CHUNK_SEP}part{k + 1}" for k in range(len(members))]
         for key, m, piece in zip(keys, members, _split_slices(slices[p], members, n)):
             out_jobs[key] = (piece, groups[groups[C.GROUP_ID].astype(str).isin(set(m))], servers)
             out_slices[key] = piece
         parts[p] = keys
         notes[p] = [f"{where}{len(ids)} groups packed in {len(members)} chunks of at most {limit} "
-                    f"(largest first, dealt round-robin; each chunk its own peak week and fleet, merged)"]
+                    f"(a customer's isolated or spread groups together, the rest largest first dealt round and round; each chunk its own peak week and fleet, merged)"]
     return out_jobs, out_slices, parts, notes
+
+
+def _chunk_units(groups: pd.DataFrame, tiers) -> pd.Series:
+    """group -> the unit it is chunked with: ``customer/tier`` for tiers that isolate a customer's
+    groups or spread them over several workers (rules that bind the customer's groups together),
+    else the group itself."""
+    g = groups.drop_duplicates(C.GROUP_ID)
+    binding = {name for name, t in tiers.items() if t.isolated or t.spread > 1}
+    key = [f"{c}/{t}" if t in binding else str(gid)
+           for gid, c, t in zip(g[C.GROUP_ID].astype(str), g[C.CUSTOMER].astype(str), g["tier"].astype(str))]
+    return pd.Series(key, index=g[C.GROUP_ID].astype(str).to_numpy())
 
 
 def _split_slices(sl, members: list[list[str]], n: int) -> list:

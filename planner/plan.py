@@ -211,6 +211,21 @@ def reuse_plan(instance, plan: WeekPlan):
     return inst, result
 
 
+def solve_options(solver) -> dict:
+    """The solve options of a week's packing (planner.packing.solve) from the scenario's solver."""
+    if solver.iterations is not None:
+        # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
+        # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
+        # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md).
+        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
+                      shrink_moves=250, shrink_max_moves=1500)
+    else:
+        search = dict(workers=solver.workers)
+    # pack_week packs the peak-based baseline on its own catalog: the solve need not pack it again.
+    return dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
+                peak_reference=False, **search)
+
+
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
               fallback: WeekPlan | None = None, deferral=None, domains=None, residuals=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
@@ -241,17 +256,7 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     flows = None
     if deferral is not None and deferral.before_packing:
         default, flows = deferral.prepass(default, start)
-    if solver.iterations is not None:
-        # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
-        # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
-        # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md).
-        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
-                      shrink_moves=250, shrink_max_moves=1500)
-    else:
-        search = dict(workers=solver.workers)
-    # The peak-based baseline is packed below on its own catalog: the solve need not pack it again.
-    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
-                   peak_reference=False, **search)
+    options = solve_options(solver)
     to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
         planned, result = _cheapest(to_solve, solver.backend, **options)
@@ -493,16 +498,32 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
 CHUNK_ITEMS = 400
 
 
-def chunk_members(size: pd.Series, limit: int = CHUNK_ITEMS) -> list[list[str]]:
-    """The groups ``size.index`` dealt into ``ceil(n / limit)`` chunks: largest first (ties by id),
-    round-robin, so each chunk gets a share of every size (and the shapes that come with them) and
-    the chunks are of equal size within one group. Deterministic; one chunk when ``n <= limit``."""
+def chunk_members(size: pd.Series, limit: int = CHUNK_ITEMS, unit: pd.Series | None = None) -> list[list[str]]:
+    """The groups ``size.index`` dealt into ``ceil(n / limit)`` chunks. ``unit`` (group -> key)
+    names groups that must stay together: a customer's groups of an isolated tier (they share
+    workers only among themselves, so cut across chunks each piece would leave its own part-filled
+    worker) or of a tier that spreads them over several workers. Units go largest first (groups,
+    then size, then key) each to the chunk with the fewest groups so far (then the smallest total
+    size, then the first): single groups, largest first, are dealt round and round, so every chunk
+    gets a share of every size (and the shapes that come with them). Deterministic; one chunk when
+    ``n <= limit``; a unit larger than ``limit`` makes its chunk larger."""
     ids = [str(g) for g in size.index]
     if len(ids) <= limit:
         return [sorted(ids)]
     k = -(-len(ids) // limit)
-    order = sorted(range(len(ids)), key=lambda i: (-float(size.iloc[i]), ids[i]))
-    return [sorted(ids[i] for i in order[c::k]) for c in range(k)]
+    sz = dict(zip(ids, size.astype(float)))
+    key = {g: g if unit is None else str(unit.get(g, g)) for g in ids}
+    units: dict[str, list[str]] = {}
+    for g in ids:
+        units.setdefault(key[g], []).append(g)
+    order = sorted(units, key=lambda u: (-len(units[u]), -sum(sz[g] for g in units[u]), u))
+    chunks, count, total = [[] for _ in range(k)], [0] * k, [0.0] * k
+    for u in order:
+        c = min(range(k), key=lambda i: (count[i], total[i], i))
+        chunks[c] += units[u]
+        count[c] += len(units[u])
+        total[c] += sum(sz[g] for g in units[u])
+    return [sorted(c) for c in chunks if c]
 
 
 def merge_instances(parts: list):
@@ -556,8 +577,10 @@ def merge_instances(parts: list):
 
 def merge_results(parts: list, labels: list[str]):
     """One PackingResult of chunk results: workers renamed ``label/worker`` (unique across chunks),
-    cost, bound and time summed (the bound is that of the chunked packing, each chunk's bound on its
-    own groups), the worst status, the chunks' clock stops kept."""
+    cost and time summed, the worst status, the chunks' clock stops kept. The bound is the largest
+    chunk's: the pool-week holds every chunk's groups, so it costs at least what any chunk needs;
+    the sum of the chunks' bounds is not a bound on the whole (groups of different chunks could
+    share a worker), so a chunked pool-week reports a wide gap."""
     import dataclasses
 
     from models.packing.result import PackingResult, SolveStatus
@@ -580,7 +603,7 @@ def merge_results(parts: list, labels: list[str]):
     message = f"packed in {len(parts)} chunks: " + "; ".join(f"{lab}: {r.message}" for r, lab in zip(parts, labels)
                                                               if r.message)
     return PackingResult(status, parts[0].backend, float(sum(r.objective for r in parts)),
-                         float(sum(r.bound for r in parts)), float(sum(r.runtime_s for r in parts)),
+                         float(max(r.bound for r in parts)), float(sum(r.runtime_s for r in parts)),
                          tuple(placements), tuple(workers), message, stats)
 
 
@@ -614,3 +637,82 @@ def merge_week_plans(parts: list[WeekPlan], labels: list[str]) -> WeekPlan:
         merge_results([wp.peak_result for wp in parts], labels),
         None if any(p is None for p in peak_parts) else merge_instances(peak_parts),
         None, loadings, parts[0].pool)
+
+
+SEAM_WORKERS = 1  # the emptiest workers of each chunk re-packed together (repack_seams)
+
+
+def sub_instance(instance, groups: list[int], server_types=None):
+    """The instance restricted to the groups at positions ``groups`` (each keeps its shard count),
+    optionally on other ``server_types``."""
+    from models.packing.instance import PackingInstance
+
+    idx = np.asarray(groups, dtype=int)
+    risk = {}
+    if instance.sigma is not None:
+        risk = dict(sigma=instance.sigma[idx], overflow_risk=instance.overflow_risk[idx],
+                    risk_method=tuple(instance.risk_method[i] for i in idx), loadings=instance.loadings[idx])
+    return PackingInstance(
+        group_ids=tuple(instance.group_ids[i] for i in idx), slots=instance.slots, resources=instance.resources,
+        demand=instance.demand[idx], server_types=instance.server_types if server_types is None else server_types,
+        headroom=instance.headroom[idx], customer=tuple(instance.customer[i] for i in idx),
+        spread=instance.spread[idx], isolation=tuple(instance.isolation[i] for i in idx),
+        min_shards=instance.shard_counts()[idx], **risk)
+
+
+def repack_seams(wp: WeekPlan, labels: list[str], solver, per_chunk: int | None = None) -> tuple[WeekPlan, bool]:
+    """Win back some of what chunking loses: each chunk's fleet ends in part-filled workers, so the
+    ``per_chunk`` emptiest workers of every chunk (largest planned load over capacity, the least)
+    give up the groups that sit wholly on them, which are packed together (the solver's backend,
+    the week's catalog less the workers kept) onto workers ``seam/w…``. Kept when it costs less and
+    the independent verifier accepts the whole pool-week; returns (plan, whether it was kept)."""
+    import dataclasses
+
+    from models.packing.instance import ServerType
+    from models.packing.result import PackingResult
+    from models.packing.verify import find_violations, worker_loads
+    from planner.errors import InfeasiblePlanError
+
+    per_chunk = SEAM_WORKERS if per_chunk is None else per_chunk
+    if per_chunk < 1:
+        return wp, False
+    inst, res = wp.instance, wp.result
+    frame = res.assignment_frame()
+    workers, loads = worker_loads(inst, frame)
+    type_of = dict(res.workers)
+    cap = {s.name: np.array(s.capacity, dtype=float) for s in inst.server_types}
+    fill = {w: float((loads[i] / cap[type_of[w]][None, :]).max()) for i, w in enumerate(workers)}
+    chosen = set()
+    for lab in labels:
+        mine = sorted((fill[w], w) for w in workers if w.startswith(f"{lab}/"))
+        chosen.update(w for _, w in mine[:per_chunk])
+    on = frame.groupby("group_id")["worker_id"].agg(lambda s: set(s.astype(str)) <= chosen)
+    moved = sorted(str(g) for g, whole in on.items() if whole)
+    if len(chosen) < 2 or not moved:
+        return wp, False
+    kept = frame[~frame["group_id"].astype(str).isin(set(moved))]
+    kept_workers = [(w, t) for w, t in res.workers if w in set(kept["worker_id"].astype(str))]
+    freed = [(w, t) for w, t in res.workers if w not in {k for k, _ in kept_workers}]
+    used = pd.Series([t for _, t in kept_workers], dtype=object).value_counts()
+    types = tuple(ServerType(s.name, s.capacity, s.cost, None if s.max_count is None
+                             else max(0, s.max_count - int(used.get(s.name, 0)))) for s in inst.server_types)
+    index = {g: i for i, g in enumerate(inst.group_ids)}
+    sub = sub_instance(inst, [index[g] for g in moved], types)
+    try:
+        _, seam = _cheapest(sub, solver.backend, **solve_options(solver))
+    except InfeasiblePlanError:
+        return wp, False
+    cost_of = {s.name: s.cost for s in inst.server_types}
+    before = sum(cost_of[t] for _, t in freed)
+    if seam.objective >= before - 1e-9:
+        return wp, False
+    placements = tuple(x for x in res.placements if x.group_id not in set(moved)) + tuple(
+        dataclasses.replace(x, worker_id=f"seam/{x.worker_id}") for x in seam.placements)
+    new_workers = tuple(kept_workers) + tuple((f"seam/{w}", t) for w, t in seam.workers)
+    merged = PackingResult(res.status, res.backend, float(res.objective - before + seam.objective), res.bound,
+                           res.runtime_s + seam.runtime_s, placements, new_workers,
+                           f"{res.message}; seams: {len(moved)} groups of {len(freed)} workers re-packed on "
+                           f"{len(seam.workers)}", {**(res.stats or {}), "seam_saving": before - seam.objective})
+    if find_violations(inst, merged):  # never expected: the seam's groups are checked by their own solve
+        return wp, False
+    return dataclasses.replace(wp, result=merged), True

@@ -38,6 +38,11 @@ def chunked(monkeypatch):
     monkeypatch.setattr("planner.plan.CHUNK_ITEMS", LIMIT)
 
 
+@pytest.fixture
+def no_seams(monkeypatch):
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
+
+
 def _scenario(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(FLEXIBLE)
@@ -47,15 +52,21 @@ def _scenario(tmp_path):
 def test_chunks_deal_the_largest_groups_round_robin_and_are_deterministic():
     size = pd.Series([9.0, 1.0, 5.0, 7.0, 3.0, 2.0, 8.0], index=list("abcdefg"))
     chunks = chunk_members(size, 3)
-    # 7 groups, at most 3 a chunk: 3 chunks; by size a(9) g(8) d(7) c(5) e(3) f(2) b(1) dealt in turn.
-    assert chunks == [["a", "b", "c"], ["e", "g"], ["d", "f"]]
+    # 7 groups, at most 3 a chunk: 3 chunks; by size a(9) g(8) d(7) c(5) e(3) f(2) b(1), each to
+    # the chunk with the fewest groups, then the smallest total: a g d | c (to d's) e (to g's) f | b
+    assert chunks == [["a", "b", "f"], ["e", "g"], ["c", "d"]]
+    # a unit (an isolated customer's groups) stays whole
+    units = pd.Series({"b": "x", "e": "x", "f": "x"})
+    together = chunk_members(size, 3, units)
+    assert sum({"b", "e", "f"} <= set(c) for c in together) == 1
+    assert sorted(g for c in together for g in c) == sorted(size.index)
     assert chunk_members(size.sample(frac=1, random_state=1), 3) == chunks  # input order does not matter
     assert chunk_members(size, 7) == [sorted(size.index)]  # at the limit: one chunk, as before
     ties = pd.Series(1.0, index=[f"g{i:02d}" for i in range(10)])
     assert [len(c) for c in chunk_members(ties, 4)] == [4, 3, 3]
 
 
-def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path, chunked):
+def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path, chunked, no_seams):
     from models.packing.verify import find_violations
 
     run = run_plan(_scenario(tmp_path))
@@ -141,3 +152,23 @@ def test_chunking_leaves_small_pools_as_they_were(tmp_path, monkeypatch):
         pd.testing.assert_frame_equal(same.__getattribute__(name), whole.__getattribute__(name), obj=name)
     assert not any("chunks" in n for n in same.summary["packing_notes"])
     assert np.isclose(same.summary["total_cost"], whole.summary["total_cost"])
+
+
+def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path, chunked, monkeypatch):
+    from models.packing.verify import find_violations
+
+    sc = _scenario(tmp_path)
+    seamed = run_plan(sc)
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
+    plain = run_plan(sc)
+    cost = lambda run: {(wp.pool, wp.week): wp.result.objective for wp in run.weeks}  # noqa: E731
+    before, after = cost(plain), cost(seamed)
+    assert all(after[k] <= before[k] + 1e-9 for k in before)
+    assert sum(after.values()) < sum(before.values())  # the tiny chunks each leave a part-filled worker
+    assert any("re-packed together in" in n for n in seamed.summary["packing_notes"])
+    for wp in seamed.weeks:
+        frame = wp.result.assignment_frame()
+        assert find_violations(wp.instance, frame) == []
+        assert set(frame["group_id"]) == set(wp.instance.group_ids)
+        workers = [w for w, _ in wp.result.workers]
+        assert len(workers) == len(set(workers))
