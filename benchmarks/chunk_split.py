@@ -4,10 +4,12 @@ pool of the fleet_scale.py fleet packed whole and in chunks dealt four ways, cos
     python benchmarks/chunk_split.py --functions 5000 --limit 300
 
 Ways of dealing the pool's groups (largest q99 first, in units of the largest server) into
-k = ceil(n / limit) chunks: ``round_robin`` (the planner's: group i to chunk i mod k, every chunk a
-share of every size), ``blocks`` (consecutive sizes together: the largest groups in chunk 1),
+k = ceil(n / limit) chunks: ``planner`` (planner.plan.chunk_members: a customer's groups of an
+isolated or spreading tier kept together, the rest dealt largest first to the chunk with the fewest
+groups), ``round_robin`` (group i to chunk i mod k, every chunk a share of every size), ``blocks`` (consecutive sizes together: the largest groups in chunk 1),
 ``random`` (a fixed permutation), ``peak_hour`` (round robin over the groups ordered by the hour of
-the week of their CPU peak, then size: each chunk a mix of peak hours).
+the week of their CPU peak, then size: each chunk a mix of peak hours). Each chunked packing is
+also shown after planner.plan.repack_seams (the emptiest worker of each chunk re-packed together).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def main() -> None:
     from planner import columns as C
     from planner.forecast_batch import batch_forecast_stage
     from planner.history import load_history
-    from planner.pipeline import _group_sizes, adjust_forecast, horizon_start, pool_week_slices
-    from planner.plan import merge_week_plans, pack_week, repack_seams, servers_frame, tiers_of, week_bound, week_starts
+    from planner.pipeline import _chunk_units, _group_sizes, adjust_forecast, horizon_start, pool_week_slices
+    from planner.plan import chunk_members, merge_week_plans, pack_week, repack_seams, servers_frame, tiers_of, week_bound, week_starts
     from planner.pools import allowed_pools, place_groups
     from planner.scenarios import load_scenario
 
@@ -92,6 +94,7 @@ def main() -> None:
     for limit in args.limit:
         k = -(-len(ids) // limit)
         ways = {
+            "planner": chunk_members(size, limit, _chunk_units(g_all, tiers)),
             "round_robin": deal(by_size, k),
             "blocks": [sorted(ids[i] for i in by_size[c * limit:(c + 1) * limit]) for c in range(k)],
             "random": deal(list(np.random.default_rng(0).permutation(len(ids))), k),

@@ -477,7 +477,7 @@ def _chunk_jobs(jobs: dict, slices: dict, tiers, n: int, chunk_items: int | None
             out_slices[key] = piece
         parts[p] = keys
         notes[p] = [f"{where}{len(ids)} groups packed in {len(members)} chunks of at most {limit} "
-                    f"(a customer's isolated or spread groups together, the rest largest first dealt round and round; each chunk its own peak week and fleet, merged)"]
+                    f"(consecutive sizes, a customer's isolated or spread groups together; each chunk its own peak week and fleet, merged)"]
     return out_jobs, out_slices, parts, notes
 
 

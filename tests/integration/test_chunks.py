@@ -49,21 +49,20 @@ def _scenario(tmp_path):
     return load_scenario(path)
 
 
-def test_chunks_deal_the_largest_groups_round_robin_and_are_deterministic():
+def test_chunks_hold_consecutive_sizes_keep_units_whole_and_are_deterministic():
     size = pd.Series([9.0, 1.0, 5.0, 7.0, 3.0, 2.0, 8.0], index=list("abcdefg"))
     chunks = chunk_members(size, 3)
-    # 7 groups, at most 3 a chunk: 3 chunks; by size a(9) g(8) d(7) c(5) e(3) f(2) b(1), each to
-    # the chunk with the fewest groups, then the smallest total: a g d | c (to d's) e (to g's) f | b
-    assert chunks == [["a", "b", "f"], ["e", "g"], ["c", "d"]]
-    # a unit (an isolated customer's groups) stays whole
-    units = pd.Series({"b": "x", "e": "x", "f": "x"})
-    together = chunk_members(size, 3, units)
-    assert sum({"b", "e", "f"} <= set(c) for c in together) == 1
-    assert sorted(g for c in together for g in c) == sorted(size.index)
+    # 7 groups, at most 3 a chunk: 3 chunks of up to 3; by size a(9) g(8) d(7) | c(5) e(3) f(2) | b(1)
+    assert chunks == [["a", "d", "g"], ["c", "e", "f"], ["b"]]
     assert chunk_members(size.sample(frac=1, random_state=1), 3) == chunks  # input order does not matter
     assert chunk_members(size, 7) == [sorted(size.index)]  # at the limit: one chunk, as before
     ties = pd.Series(1.0, index=[f"g{i:02d}" for i in range(10)])
-    assert [len(c) for c in chunk_members(ties, 4)] == [4, 3, 3]
+    assert chunk_members(ties, 4) == [["g00", "g01", "g02", "g03"], ["g04", "g05", "g06", "g07"], ["g08", "g09"]]
+    # a unit (an isolated customer's groups) stays whole, placed by its largest group
+    units = pd.Series({"b": "x", "e": "x", "g": "x"})
+    together = chunk_members(size, 3, units)
+    assert together[0] == ["a", "b", "e", "g"]  # the chunk fills up to 3, then takes the unit whole
+    assert sorted(g for c in together for g in c) == sorted(size.index)
 
 
 def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path, chunked, no_seams):
