@@ -32,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", type=int, default=5000)
     ap.add_argument("--limit", type=int, nargs="+", default=[300])
+    ap.add_argument("--ways", nargs="+", default=["planner", "round_robin", "blocks", "random", "peak_hour"])
     args = ap.parse_args()
 
     from planner import columns as C
@@ -101,6 +102,8 @@ def main() -> None:
             "peak_hour": deal(sorted(range(len(ids)), key=lambda i: (hour.iloc[i], -size.iloc[i], ids[i])), k),
         }
         for name, members in ways.items():
+            if name not in args.ways:
+                continue
             cost, seamed, t = pack(members)
             print(f"limit {limit} ({k} chunks) {name:<12}: cost {cost:,.0f}/month ({cost / whole - 1:+.2%} against "
                   f"whole), seams re-packed {seamed:,.0f} ({seamed / whole - 1:+.2%}), {t:.0f} s CPU "
