@@ -32,6 +32,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", type=int, default=5000)
     ap.add_argument("--limit", type=int, nargs="+", default=[300])
+    ap.add_argument("--fleet-week", action="store_true",
+                    help="time a week on the peak week's fleet, whole and in the planner's chunks, instead")
     ap.add_argument("--ways", nargs="+", default=["planner", "round_robin", "blocks", "random", "peak_hour"])
     args = ap.parse_args()
 
@@ -39,7 +41,7 @@ def main() -> None:
     from planner.forecast_batch import batch_forecast_stage
     from planner.history import load_history
     from planner.pipeline import _chunk_units, _group_sizes, adjust_forecast, horizon_start, pool_week_slices
-    from planner.plan import chunk_members, merge_week_plans, pack_week, repack_seams, servers_frame, tiers_of, week_bound, week_starts
+    from planner.plan import chunk_members, envelope_servers, merge_week_plans, pack_week, repack_seams, servers_frame, tiers_of, week_bound, week_starts
     from planner.pools import allowed_pools, place_groups
     from planner.scenarios import load_scenario
 
@@ -89,6 +91,38 @@ def main() -> None:
         seamed, _ = repack_seams(merge_week_plans(parts, labels), labels, sc.solver)
         return cost, seamed.result.objective, time.process_time() - t
 
+    if args.fleet_week:
+        # A week on the peak week's fleet, the pool whole and in the planner's chunks (each on its
+        # own chunk's peak fleet), CPU of each packing: the bulk of a fleet's run (12 of 13 weeks).
+        other = 0 if peak else 1
+        orows = slices[pool][other]
+
+        def fleet(members):
+            t_peak = t_fleet = 0.0
+            cost = 0.0
+            for m in members:
+                mine = g_all[g_all[C.GROUP_ID].isin(set(m))]
+                t = time.process_time()
+                top = pack_week(rows[rows[C.UNIQUE_ID].astype(str).isin(set(m))], mine, tiers, cat, starts[peak],
+                                peak, sc.solver)
+                t_peak += time.process_time() - t
+                t = time.process_time()
+                wp = pack_week(orows[orows[C.UNIQUE_ID].astype(str).isin(set(m))], mine, tiers,
+                               envelope_servers(cat, top), starts[other], other, sc.solver, baseline_servers=cat,
+                               fallback=top)
+                t_fleet += time.process_time() - t
+                cost += wp.result.objective
+                items = len(wp.instance.items()) if hasattr(wp.instance, "items") else -1
+                print(f"  {len(m)} groups, {items} items, {len(top.result.workers)} workers at the peak: peak week "
+                      f"{t_peak:.1f} s, week {other} on its fleet {t_fleet:.1f} s CPU so far", flush=True)
+            return cost, t_peak, t_fleet
+
+        for label, members in (("whole", [ids]), *((f"planner, limit {lim}", chunk_members(size, lim,
+                                                    _chunk_units(g_all, tiers))) for lim in args.limit)):
+            cost, tp, tf = fleet(members)
+            print(f"{label}: {len(members)} chunk(s); peak week {tp:.0f} s CPU; week {other} on the peak fleet "
+                  f"{tf:.0f} s CPU, cost {cost:,.0f}/month; load {os.getloadavg()[0]:.1f}", flush=True)
+        return
     whole, _, t_whole = pack([ids])
     print(f"whole: cost {whole:,.0f}/month, {t_whole:.0f} s CPU; load {os.getloadavg()[0]:.1f}", flush=True)
     by_size = sorted(range(len(ids)), key=lambda i: (-size.iloc[i], ids[i]))
