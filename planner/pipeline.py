@@ -413,9 +413,9 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     saved.append(wp.result.stats["seam_saving"])
             notes = [x for k in keys for x in out[k][1]]
             where = f"pool {p}: " if p else ""
-            notes.append(f"{where}the emptiest worker of each chunk re-packed together in {len(saved)} of {n} weeks"
-                         f" ({sum(saved):,.2f} a month saved in all)" if saved else
-                         f"{where}re-packing the emptiest worker of each chunk together saved nothing in any week")
+            if saved:
+                notes.append(f"{where}the emptiest worker of each chunk re-packed together in {len(saved)} of {n} "
+                             f"weeks ({sum(saved):,.2f} a month saved in all)")
         merged[p] = ([_in_pool(wp, p, rename=len(whole) > 1) for wp in weeks], chunk_notes.get(p, []) + notes)
     return merged
 

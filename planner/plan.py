@@ -641,7 +641,10 @@ def merge_week_plans(parts: list[WeekPlan], labels: list[str]) -> WeekPlan:
         None, loadings, parts[0].pool)
 
 
-SEAM_WORKERS = 1  # the emptiest workers of each chunk re-packed together (repack_seams)
+# The emptiest workers of each chunk re-packed together (repack_seams). Off: measured, it saved
+# nothing in any week at 5,000 and 20,000 functions (each chunk's emptiest worker was more than half
+# full; docs/scale.md), at the cost of one solve per chunked pool-week. 1 turns it on.
+SEAM_WORKERS = 0
 
 
 def sub_instance(instance, groups: list[int], server_types=None):

@@ -157,6 +157,7 @@ def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path,
     from models.packing.verify import find_violations
 
     sc = _scenario(tmp_path)
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 1)
     seamed = run_plan(sc)
     monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
     plain = run_plan(sc)
