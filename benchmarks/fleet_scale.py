@@ -1,12 +1,13 @@
 """Fleet-scale planning run: a synthetic Azure-like fleet (planner.synth, one year of hourly history)
 spread over four pools, planned for 13 weeks end to end (`planner run`: history, forecast, pools
-packed week by week, procurement, every output written), in one process and on a 2-worker Dask
-LocalCluster (`--workers 2`). Each run is a fresh `planner run` process; its wall time and the
+packed week by week, procurement, every output written), in one process (`--jobs 1`), in 2 local
+processes (`--jobs 2`, the default of `planner run` on 2 cores) and on a 2-worker Dask LocalCluster
+(`--workers 2`). Each run is a fresh `planner run` process; its wall time and the
 peak resident memory of its process tree (Dask workers included, sampled every 0.2 s) are measured.
 Goals at 20,000 functions: <= 20 minutes and <= 6 GiB. The growth exponent b of time ~ functions^b
 is fitted over the sizes run.
 
-    python benchmarks/fleet_scale.py                       # 5,000, 10,000 and 20,000; both modes
+    python benchmarks/fleet_scale.py                       # 5,000, 10,000 and 20,000; every mode
     python benchmarks/fleet_scale.py --functions 2000 --modes single --keep out/fleet
 """
 
@@ -46,7 +47,7 @@ pools:
     - {{customer_match: 'cust\d*[45]', pools: [us-east]}}
     - {{customer_match: 'cust\d*[67]', pools: [ap-south]}}
     - {{customer_match: 'cust\d*[89]', pools: [us-east, ap-south]}}
-solver: {{backend: {backend}, time_limit_s: {time_limit}, iterations: {iterations}}}
+solver: {{backend: {backend}, time_limit_s: {time_limit}, iterations: {iterations}{chunk}}}
 forecast: {{n_jobs: 2}}
 """
 
@@ -69,14 +70,19 @@ def tree_rss(pid: int) -> int:
 
 
 def run_once(functions: int, mode: str, args, work: Path) -> dict:
-    scenario = work / f"fleet-{functions}.yaml"
+    tag = "" if args.chunk_items is None else f"-c{args.chunk_items}"
+    scenario = work / f"fleet-{functions}{tag}.yaml"
+    chunk = "" if args.chunk_items is None else f", chunk_items: {args.chunk_items}"
     scenario.write_text(SCENARIO.format(functions=functions, days=args.days, weeks=args.weeks, backend=args.backend,
-                                        time_limit=args.time_limit, iterations=args.iterations))
-    out = work / f"out-{functions}-{mode}"
+                                        time_limit=args.time_limit, iterations=args.iterations, chunk=chunk))
+    mode_tag = mode + tag
+    out = work / f"out-{functions}-{mode_tag}"
     cmd = [sys.executable, "-m", "planner", "run", str(scenario), "--out", str(out), "--force", "--no-history"]
     if mode == "dask":
         cmd += ["--workers", "2"]
-    log = open(work / f"log-{functions}-{mode}.txt", "w")
+    else:
+        cmd += ["--jobs", "2" if mode == "jobs" else "1"]
+    log = open(work / f"log-{functions}-{mode_tag}.txt", "w")
     import resource
 
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -92,12 +98,12 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     log.close()
     if proc.returncode != 0:
-        tail = (work / f"log-{functions}-{mode}.txt").read_text()[-3000:]
+        tail = (work / f"log-{functions}-{mode_tag}.txt").read_text()[-3000:]
         raise SystemExit(f"planner run failed for {functions} functions ({mode}):\n{tail}")
     summary = json.loads((out / "summary.json").read_text())
     return {"functions": functions, "mode": mode, "wall_s": wall, "cpu_s": cpu, "peak_gib": peak / 2**30,
             "load": (min(loads, default=0.0), max(loads, default=0.0)),
-            "groups": summary["groups"], "stages": summary["timings_s"], "total_cost": summary["total_cost"],
+            "groups": summary["groups"], "chunk_notes": [n for n in summary.get("packing_notes", []) if "chunks" in n], "stages": summary["timings_s"], "total_cost": summary["total_cost"],
             "pools": {p["pool"]: p["groups"] for p in summary.get("pools", [])},
             "forecast_method": summary.get("forecast_method"),
             "outputs_mib": sum(f.stat().st_size for f in out.iterdir()) / 2**20}
@@ -116,13 +122,16 @@ def exponent(rows) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", type=int, nargs="+", default=[5000, 10000, 20000])
-    ap.add_argument("--modes", nargs="+", default=["single", "dask"], choices=["single", "dask"])
+    ap.add_argument("--modes", nargs="+", default=["single", "jobs", "dask"],
+                    choices=["single", "jobs", "dask"])
     ap.add_argument("--days", type=int, default=364)
     ap.add_argument("--weeks", type=int, default=13)
     ap.add_argument("--backend", default="heuristic", choices=["heuristic", "cpsat", "milp"],
                     help="packing backend (heuristic: the shape-aware greedy; cpsat/milp add the search)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="packing seconds per pool-week (ceiling)")
     ap.add_argument("--iterations", type=int, default=20, help="counted search steps per pool-week")
+    ap.add_argument("--chunk-items", type=int, default=None,
+                    help="solver.chunk_items: pools of more groups are packed in chunks (default: planner's, 400)")
     ap.add_argument("--keep", type=Path, default=None, help="keep scenarios, logs and outputs in this folder")
     args = ap.parse_args()
 
@@ -139,7 +148,8 @@ def main() -> None:
                 print(f"{n:>6} functions {mode:>6}: {r['wall_s']:7.1f} s ({r['wall_s'] / GOAL_S:.2f} of goal; CPU "
                       f"{r['cpu_s']:.0f} s), "
                       f"peak {r['peak_gib']:.2f} GiB ({r['peak_gib'] / GOAL_GIB:.2f} of goal); groups {r['groups']}, "
-                      f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {r['load'][0]:.1f}-{r['load'][1]:.1f}", flush=True)
+                      f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {r['load'][0]:.1f}-{r['load'][1]:.1f}; "
+                      f"total cost {r['total_cost']:,.2f}; {'; '.join(r['chunk_notes']) or 'no pool chunked'}", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

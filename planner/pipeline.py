@@ -295,7 +295,7 @@ def pool_week_slices(forecast: pd.DataFrame, pool_of: dict | None, pools, starts
 
 
 def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, executor=None, deferral=None,
-               domains=None, residuals=None) -> dict:
+               domains=None, residuals=None, chunk_items: int | None = None) -> dict:
     """Pack every week of every pool; ``jobs`` maps a pool to ``(forecast, groups, servers)``, the
     forecast as one table or already split per week (:func:`pool_week_slices`).
 
@@ -313,16 +313,27 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     (planner.deferral.DeferralSetup) moves lax work in every week; ``domains``
     (planner.failover.DomainPlanner) adds failure domains; ``residuals``
     (planner.packing.residual_scenarios) correlate the pooled groups. Returns pool -> (weeks, notes).
+
+    A pool of more than ``chunk_items`` groups (default ``solver.chunk_items``, else
+    :data:`planner.plan.CHUNK_ITEMS`) is split
+    into chunks (:func:`planner.plan.chunk_members`, the same in every week) planned as pools of
+    their own, as independent tasks: each its own peak week and fleet; each week's chunk plans are
+    then merged into one pool plan (:func:`planner.plan.merge_week_plans`, worker ids
+    ``partK/w003``), with a note.
     """
     from planner.parallel import LocalExecutor
-    from planner.plan import envelope_servers
+    from planner.plan import envelope_servers, merge_week_plans, repack_seams
 
     ex = executor or LocalExecutor()
     n = len(starts)
-    pools = list(jobs)
+    whole = list(jobs)
     slices = {p: jobs[p][0] if isinstance(jobs[p][0], (list, WeekSlices)) else _week_slices(jobs[p][0], starts)
-              for p in pools}
-    label = (lambda p: f"pool {p}, ") if len(pools) > 1 else (lambda p: "")
+              for p in whole}
+    if chunk_items is None:
+        chunk_items = getattr(solver, "chunk_items", None)
+    jobs, slices, parts, chunk_notes = _chunk_jobs(jobs, slices, tiers, n, chunk_items, deferral, domains)
+    pools = list(jobs)
+    label = (lambda p: f"pool {_chunk_label(p)}, ") if len(pools) > 1 else (lambda p: "")
     # Each pool's tasks carry the residuals of its own groups only.
     mine = {p: set(jobs[p][1][C.GROUP_ID].astype(str)) for p in pools}  # once per pool, not per column
     res = {p: None if residuals is None else residuals[[c for c in residuals.columns if c in mine[p]]] for p in pools}
@@ -385,8 +396,119 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
                 else:
                     weeks.append(fleet[(p, w)])
-            out[p] = ([_in_pool(wp, p, rename=len(pools) > 1) for wp in weeks], notes)
+            out[p] = (weeks, notes)
         pending = still
+    merged = {}
+    for p in whole:
+        keys = parts[p]
+        if len(keys) == 1:
+            weeks, notes = out[keys[0]]
+        else:  # one pool plan per week from its chunks' plans; worker ids prefixed by the chunk
+            labels = [k.rsplit(CHUNK_SEP, 1)[1] for k in keys]
+            weeks, saved = [], []
+            for w in range(n):
+                wp, kept = repack_seams(merge_week_plans([out[k][0][w] for k in keys], labels), labels, solver)
+                weeks.append(wp)
+                if kept:
+                    saved.append(wp.result.stats["seam_saving"])
+            notes = [x for k in keys for x in out[k][1]]
+            where = f"pool {p}: " if p else ""
+            if saved:
+                notes.append(f"{where}the emptiest worker of each chunk re-packed together in {len(saved)} of {n} "
+                             f"weeks ({sum(saved):,.2f} a month saved in all)")
+        merged[p] = ([_in_pool(wp, p, rename=len(whole) > 1) for wp in weeks], chunk_notes.get(p, []) + notes)
+    return merged
+
+
+CHUNK_SEP = "#"  # pool#partK: a chunk's key inside pack_pools (never a pool name of the outputs)
+
+
+def _chunk_label(key: str) -> str:
+    if CHUNK_SEP not in key:
+        return key
+    pool, part = key.rsplit(CHUNK_SEP, 1)
+    return f"{pool} ({part})" if pool else part
+
+
+def _group_sizes(week_rows, ids: list[str], resources, capacity: np.ndarray) -> pd.Series:
+    """Each group's largest forecast q99 over the weeks, in units of the largest server type's
+    capacity (the larger resource): the size the chunks are dealt by."""
+    best = np.zeros((len(ids), len(resources)))
+    index = {g: i for i, g in enumerate(ids)}
+    for rows in week_rows:
+        if not len(rows):
+            continue
+        peak = rows.groupby([C.UNIQUE_ID, C.RESOURCE], observed=True)["q99"].max()
+        for (g, r), v in peak.items():
+            if str(g) in index and r in resources:
+                gi, ri = index[str(g)], resources.index(r)
+                best[gi, ri] = max(best[gi, ri], float(v))
+    return pd.Series((best / capacity[None, :]).max(axis=1), index=ids)
+
+
+def _chunk_jobs(jobs: dict, slices: dict, tiers, n: int, chunk_items: int | None, deferral, domains):
+    """``jobs`` and ``slices`` with each pool of more than ``chunk_items`` groups replaced by its
+    chunks (``pool#part1``...), pool -> its keys in order, and pool -> notes. Pools with failure
+    domains, deferral or a server type with a ``max_count`` are packed whole (their rules bind the
+    pool as a whole), with a note."""
+    from planner.plan import CHUNK_ITEMS, chunk_members
+
+    limit = CHUNK_ITEMS if chunk_items is None else int(chunk_items)
+    out_jobs, out_slices, parts, notes = {}, {}, {}, {}
+    for p, (fc, groups, servers) in jobs.items():
+        ids = sorted(set(groups[C.GROUP_ID].astype(str)))
+        if len(ids) <= limit:
+            out_jobs[p], out_slices[p], parts[p] = jobs[p], slices[p], [p]
+            continue
+        where = f"pool {p}: " if p else ""
+        why = ("failure domains" if domains is not None else "deferral" if deferral is not None else
+               "a server type's max_count" if servers["max_count"].notna().any() else None)
+        if why:
+            out_jobs[p], out_slices[p], parts[p] = jobs[p], slices[p], [p]
+            notes[p] = [f"{where}{len(ids)} groups packed whole, not in chunks of {limit}: {why} bind the pool as a whole"]
+            continue
+        resources = list(C.RESOURCES)
+        capacity = servers[resources].to_numpy(float).max(axis=0)
+        members = chunk_members(_group_sizes((slices[p][w] for w in range(n)), ids, resources, capacity), limit,
+                                _chunk_units(groups, tiers))
+        keys = [f"{p}{CHUNK_SEP}part{k + 1}" for k in range(len(members))]
+        for key, m, piece in zip(keys, members, _split_slices(slices[p], members, n)):
+            out_jobs[key] = (piece, groups[groups[C.GROUP_ID].astype(str).isin(set(m))], servers)
+            out_slices[key] = piece
+        parts[p] = keys
+        notes[p] = [f"{where}{len(ids)} groups packed in {len(members)} chunks of at most {limit} "
+                    f"(consecutive sizes, a customer's isolated or spread groups together; each chunk its own peak week and fleet, merged)"]
+    return out_jobs, out_slices, parts, notes
+
+
+def _chunk_units(groups: pd.DataFrame, tiers) -> pd.Series:
+    """group -> the unit it is chunked with: ``customer/tier`` for tiers that isolate a customer's
+    groups or spread them over several workers (rules that bind the customer's groups together),
+    else the group itself."""
+    g = groups.drop_duplicates(C.GROUP_ID)
+    binding = {name for name, t in tiers.items() if t.isolated or t.spread > 1}
+    key = [f"{c}/{t}" if t in binding else str(gid)
+           for gid, c, t in zip(g[C.GROUP_ID].astype(str), g[C.CUSTOMER].astype(str), g["tier"].astype(str))]
+    return pd.Series(key, index=g[C.GROUP_ID].astype(str).to_numpy())
+
+
+def _split_slices(sl, members: list[list[str]], n: int) -> list:
+    """The week slices of each chunk of groups (``members``), in chunk order."""
+    if not isinstance(sl, WeekSlices):
+        sets = [set(m) for m in members]
+        return [[rows[rows[C.UNIQUE_ID].astype(str).isin(s)] for rows in sl] for s in sets]
+    from planner.pools import label_codes
+
+    ids = [g for m in members for g in m]
+    chunk_of = np.array([c for c, m in enumerate(members) for _ in m] + [-1], dtype=np.int32)
+    pos = sl.positions[sl.bounds[0]:sl.bounds[-1]]
+    code = chunk_of[label_codes(sl.forecast[C.UNIQUE_ID].take(pos), ids)]
+    week = np.repeat(np.arange(n, dtype=np.int32), np.diff(sl.bounds))
+    out = []
+    for c in range(len(members)):
+        mask = code == c
+        counts = np.bincount(week[mask], minlength=n)
+        out.append(WeekSlices(sl.forecast, pos[mask], np.concatenate([[0], np.cumsum(counts)])))
     return out
 
 
@@ -537,8 +659,11 @@ def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, execu
 
 def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,
              prepared: dict | None = None, *, scheduler: str | None = None, workers: int | None = None,
-             jobs: int | None = 1, executor=None) -> PlanRun:
+             jobs: int | None = 1, executor=None, keep_telemetry: bool = True) -> PlanRun:
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
+    ``keep_telemetry=False`` drops the history's invocation matrix (0.7 GB at 20,000 functions) as
+    soon as nothing of the run needs it: the returned ``PlanRun.history.telemetry`` then keeps the
+    function ids and the grid but no counts (``planner run`` without ``--backtest``).
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
     forecast sections) skips reading the history and forecasting: variants of tiers, servers,
@@ -555,10 +680,23 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     scenario = scenario or default_scenario()
     ctx = contextlib.nullcontext(executor) if executor is not None else open_executor(scheduler, workers, jobs=jobs)
     with ctx as ex:
-        return _run_plan(scenario, progress, history, ex, prepared)
+        return _run_plan(scenario, progress, history, ex, prepared, keep_telemetry)
 
 
-def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None) -> PlanRun:
+def without_counts(history):
+    """``history`` with an empty invocation matrix (ids and interval kept: the summary's function
+    count). The forecast works on the group demand; only anticipated services (customer volume,
+    calendar effects) and a backtest of the run (which cuts the history again) read the counts."""
+    import dataclasses
+
+    from planner.telemetry import Telemetry
+
+    tel = history.telemetry
+    empty = Telemetry(pd.DatetimeIndex(tel.index[:0], freq=tel.index.freq), tel.ids, tel.counts[:0].copy(), tel.repairs)
+    return dataclasses.replace(history, telemetry=empty)
+
+
+def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None, keep_telemetry=True) -> PlanRun:
     from planner.history import load_history
     from planner.plan import (plan_table, qos_table, servers_frame, tiers_of, utilisation_frame, week_starts,
                               worker_loads_of)
@@ -588,6 +726,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         t_inv = time.perf_counter()
         scenario, sized_inventory = inventory_from_history(scenario, history)
         timings["inventory_s"] = time.perf_counter() - t_inv
+    if not keep_telemetry and not scenario.anticipated:
+        history = without_counts(history)  # before the forecast's transients, the run's peak
     fc_scenario = scenario
     if ex.address is not None and scenario.forecast.scheduler is None:
         # The forecast stage sends its series to the same cluster.
@@ -607,6 +747,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         forecast, report = fc_run.forecast, fc_run.report
     timings["forecast_s"] = time.perf_counter() - t0 - timings["history_s"] - timings.get("inventory_s", 0.0)
     forecast, groups = adjust_forecast(scenario, history, forecast)
+    if not keep_telemetry and scenario.anticipated:
+        history = without_counts(history)
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)

@@ -211,6 +211,21 @@ def reuse_plan(instance, plan: WeekPlan):
     return inst, result
 
 
+def solve_options(solver) -> dict:
+    """The solve options of a week's packing (planner.packing.solve) from the scenario's solver."""
+    if solver.iterations is not None:
+        # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
+        # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
+        # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md).
+        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
+                      shrink_moves=250, shrink_max_moves=1500)
+    else:
+        search = dict(workers=solver.workers)
+    # pack_week packs the peak-based baseline on its own catalog: the solve need not pack it again.
+    return dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
+                peak_reference=False, **search)
+
+
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
               fallback: WeekPlan | None = None, deferral=None, domains=None, residuals=None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
@@ -225,9 +240,12 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
     the failover plan (after any deferral), checked by models.packing.verify_failover.
     ``residuals`` (planner.packing.residual_scenarios) give the groups' correlation."""
+    import dataclasses
+
     from models.packing.risk import FACTOR_LIMIT
     from planner.errors import InfeasiblePlanError
     from planner.packing import demand_cube, residual_loadings, to_packing_instance
+    from planner.servers import server_types
 
     rows = _week_rows(forecast, start)
     g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
@@ -238,17 +256,7 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     flows = None
     if deferral is not None and deferral.before_packing:
         default, flows = deferral.prepass(default, start)
-    if solver.iterations is not None:
-        # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
-        # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
-        # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md).
-        search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
-                      shrink_moves=250, shrink_max_moves=1500)
-    else:
-        search = dict(workers=solver.workers)
-    # The peak-based baseline is packed below on its own catalog: the solve need not pack it again.
-    options = dict(time_limit_s=solver.time_limit_s, seed=0, mip_gap=solver.mip_gap, chord_exact_items=CHORD_BOUND_ITEMS,
-                   peak_reference=False, **search)
+    options = solve_options(solver)
     to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
         planned, result = _cheapest(to_solve, solver.backend, **options)
@@ -272,12 +280,16 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
         limits = {t: (None if pd.isna(m) else int(m)) for t, m in limits.items()}
         planned, result, failover = domains.finish(planned, result, info, limits)
     # The baseline: each group sized by its own peak, first fit decreasing ("requests = peak").
-    base_inst = arrived if baseline_servers is None else to_packing_instance(rows, g, tiers, baseline_servers,
-                                                                             residuals=residuals)
+    # The same groups and rows on the baseline's catalog: the arrived instance with other server
+    # types (its demand and sigma arrays shared, not built and held a second time).
+    base_inst = arrived if baseline_servers is None else dataclasses.replace(
+        arrived, server_types=server_types(baseline_servers, arrived.resources), _cache={})
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0,
                                 chord_exact_items=CHORD_BOUND_ITEMS)
-    return WeekPlan(week, start, planned, mean, np.maximum(sigma, 0.0), result, float(peak.objective), peak, base_inst,
-                    failover, loadings)
+    # float32 cubes: the forecast's own precision (compact tables), half the memory of a run's 52
+    # pool-weeks (4.6 MB a cube at 1,700 groups); sums over them (loads, risk) are taken in float64.
+    return WeekPlan(week, start, planned, mean.astype(np.float32), np.maximum(sigma, 0.0).astype(np.float32), result,
+                    float(peak.objective), peak, base_inst, failover, loadings)
 
 
 def _defer_per_worker(planned, result, deferral, backend, options):
@@ -359,8 +371,9 @@ def worker_loads_of(wp: WeekPlan) -> WorkerLoads:
     h_of = dict(zip(wp.instance.group_ids, wp.instance.headroom))
     level = frame.groupby(frame["worker_id"].astype(str))["group_id"].agg(lambda s: max(h_of[str(g)] for g in s))
     usable = capacity * (1.0 - np.array([level[w] for w in workers]))[:, None, None]
-    return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean, workers),
-                       planned, pooled_sd(wp.instance, frame, wp.spread, wp.loadings, workers), usable)
+    # The cubes are float32 (WeekPlan); the loads and variances are summed in float64.
+    return WorkerLoads(workers, server_type, capacity, sum_per_worker(wp.instance, frame, wp.mean.astype(float), workers),
+                       planned, pooled_sd(wp.instance, frame, wp.spread.astype(float), wp.loadings, workers), usable)
 
 
 def overflow_probability(wp: WeekPlan, loads: WorkerLoads, usable: bool = False) -> np.ndarray:
@@ -475,3 +488,236 @@ def qos_table(groups: pd.DataFrame, tiers: dict[str, Tier], risk_by_customer: pd
     per["risk"] = per[C.CUSTOMER].map(risk_by_customer).fillna(0.0).astype(float)
     return per[[C.CUSTOMER, "tier", "method", "overflow_risk", "overflow_probability", "expected_overflow_share",
                 "quantile", "headroom", "risk", "groups", "spread"]]
+
+
+# Pools of more groups than this are packed in chunks of at most this many groups, each chunk a
+# sub-plan of its own (its own peak week and fleet) whose workers are merged into the pool's: a
+# greedy packing costs ~items^2 x slots, so a 1,700-group pool-week costs ~18x a 400-group one
+# (docs/scale.md). Chunks lose the complementarity between groups of different chunks. Pools of
+# at most this many groups (the default run, the tests) are packed whole, as before.
+CHUNK_ITEMS = 400
+
+
+def chunk_members(size: pd.Series, limit: int = CHUNK_ITEMS, unit: pd.Series | None = None) -> list[list[str]]:
+    """The groups ``size.index`` cut into ``k = ceil(n / limit)`` chunks of consecutive sizes: the
+    largest groups fill the first chunk up to ``ceil(n / k)`` groups, the next the second, and so
+    on. ``unit`` (group -> key) names groups that stay together (a customer's groups of a tier that
+    isolates them or spreads them over several workers: cut across chunks, each piece needs its own
+    workers); a unit is placed whole, by its largest group. Deterministic; one chunk when
+    ``n <= limit``.
+
+    Measured (benchmarks/chunk_split.py, the largest pool-week of the 5,000-function fleet, 550
+    groups; docs/scale.md): chunks of consecutive sizes lost 8.5 % (2 chunks) and 17 % (3) against
+    the pool packed whole; groups dealt round-robin by size, so that every chunk gets every size,
+    lost 14 % and 24 %; a random split 8.5 % and 18 %."""
+    ids = [str(g) for g in size.index]
+    if len(ids) <= limit:
+        return [sorted(ids)]
+    k = -(-len(ids) // limit)
+    per = -(-len(ids) // k)
+    sz = dict(zip(ids, size.astype(float)))
+    units: dict[str, list[str]] = {}
+    for g in ids:
+        units.setdefault(g if unit is None else str(unit.get(g, g)), []).append(g)
+    order = sorted(units, key=lambda u: (-max(sz[g] for g in units[u]), u))
+    chunks: list[list[str]] = [[]]
+    for u in order:
+        if len(chunks[-1]) >= per and len(chunks) < k:
+            chunks.append([])
+        chunks[-1] += units[u]
+    return [sorted(c) for c in chunks if c]
+
+
+def merge_instances(parts: list):
+    """One PackingInstance of the groups of ``parts`` (chunks of one pool-week, disjoint groups, the
+    same slots, resources and server types): each group keeps its chunk's shard count; a type's
+    ``max_count`` is the sum of the chunks' (none if any chunk has none). Factor loadings are set
+    block by block (groups of different chunks uncorrelated: no worker holds two chunks' groups,
+    so no load the verifier checks depends on it)."""
+    from models.packing.instance import PackingInstance, ServerType
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    types: dict[str, list] = {}
+    for inst in parts:
+        if inst.slots != first.slots or inst.resources != first.resources:
+            raise ValueError("chunks of one pool-week differ in slots or resources")
+        for s in inst.server_types:
+            types.setdefault(s.name, []).append(s)
+    server_types = tuple(ServerType(n, ss[0].capacity, ss[0].cost,
+                                    None if any(s.max_count is None for s in ss) or len(ss) < len(parts)
+                                    else sum(s.max_count for s in ss))
+                         for n, ss in types.items())
+    chance = any(inst.sigma is not None for inst in parts)
+    risk = {}
+    if chance:
+        n_g = [inst.n_groups for inst in parts]
+        ks = [0 if inst.sigma is None else inst.loadings.shape[1] for inst in parts]
+        loadings = np.zeros((sum(n_g), sum(ks)))
+        r0 = c0 = 0
+        for inst, n, k in zip(parts, n_g, ks):
+            if k:
+                loadings[r0:r0 + n, c0:c0 + k] = inst.loadings
+            r0, c0 = r0 + n, c0 + k
+        risk = dict(
+            sigma=np.concatenate([np.zeros_like(inst.demand) if inst.sigma is None else inst.sigma for inst in parts]),
+            overflow_risk=np.concatenate([np.full(inst.n_groups, np.nan) if inst.sigma is None else inst.overflow_risk
+                                          for inst in parts]),
+            risk_method=sum((("gaussian",) * inst.n_groups if inst.sigma is None else inst.risk_method
+                             for inst in parts), ()),
+            loadings=loadings)
+    return PackingInstance(
+        group_ids=sum((inst.group_ids for inst in parts), ()), slots=first.slots, resources=first.resources,
+        demand=np.concatenate([inst.demand for inst in parts]), server_types=server_types,
+        headroom=np.concatenate([inst.headroom for inst in parts]),
+        customer=sum((inst.customer for inst in parts), ()),
+        spread=np.concatenate([inst.spread for inst in parts]),
+        isolation=sum((inst.isolation for inst in parts), ()),
+        min_shards=np.concatenate([inst.shard_counts() for inst in parts]), **risk)
+
+
+def merge_results(parts: list, labels: list[str]):
+    """One PackingResult of chunk results: workers renamed ``label/worker`` (unique across chunks),
+    cost and time summed, the worst status, the chunks' clock stops kept. The bound is the largest
+    chunk's: the pool-week holds every chunk's groups, so it costs at least what any chunk needs;
+    the sum of the chunks' bounds is not a bound on the whole (groups of different chunks could
+    share a worker), so a chunked pool-week reports a wide gap."""
+    import dataclasses
+
+    from models.packing.result import PackingResult, SolveStatus
+
+    if len(parts) == 1:
+        return parts[0]
+    if any(r is None for r in parts):
+        return None
+    placements, workers, stops = [], [], []
+    for r, lab in zip(parts, labels):
+        placements += [dataclasses.replace(x, worker_id=f"{lab}/{x.worker_id}") for x in r.placements]
+        workers += [(f"{lab}/{w}", t) for w, t in r.workers]
+        stops += [f"{lab}: {s}" for s in (r.stats or {}).get("clock_stops", [])]
+    rank = [SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.TIMED_OUT, SolveStatus.INFEASIBLE, SolveStatus.ERROR]
+    status = max((r.status for r in parts), key=lambda s: rank.index(SolveStatus(s)))
+    stats = {"chunks": len(parts), "groups": sum((r.stats or {}).get("groups") or 0 for r in parts),
+             "items": sum((r.stats or {}).get("items") or 0 for r in parts)}
+    if stops:
+        stats["clock_stops"] = stops
+    message = f"packed in {len(parts)} chunks: " + "; ".join(f"{lab}: {r.message}" for r, lab in zip(parts, labels)
+                                                              if r.message)
+    return PackingResult(status, parts[0].backend, float(sum(r.objective for r in parts)),
+                         float(max(r.bound for r in parts)), float(sum(r.runtime_s for r in parts)),
+                         tuple(placements), tuple(workers), message, stats)
+
+
+def merge_week_plans(parts: list[WeekPlan], labels: list[str]) -> WeekPlan:
+    """The WeekPlan of a pool-week packed in chunks (``parts``, one per chunk, each on its own
+    groups; ``labels`` name the chunks and prefix their worker ids): instances, forecast cubes,
+    plans and peak-based baselines joined, so everything after the packing (verification, the Plan
+    table, risk, procurement) sees one pool fleet."""
+    if len(parts) == 1:
+        return parts[0]
+    if any(wp.failover is not None for wp in parts):
+        raise ValueError("chunked packing does not merge failover plans (failure domains are packed whole)")
+    week = {wp.week for wp in parts}
+    if len(week) != 1:
+        raise ValueError(f"chunks of different weeks merged: {sorted(week)}")
+    loadings = None
+    if any(wp.loadings is not None for wp in parts):
+        n_g = [len(wp.instance.group_ids) for wp in parts]
+        ks = [0 if wp.loadings is None else wp.loadings.shape[1] for wp in parts]
+        loadings = np.zeros((sum(n_g), sum(ks)), dtype=parts[0].loadings.dtype if parts[0].loadings is not None else float)
+        r0 = c0 = 0
+        for wp, n, k in zip(parts, n_g, ks):
+            if k:
+                loadings[r0:r0 + n, c0:c0 + k] = wp.loadings
+            r0, c0 = r0 + n, c0 + k
+    peak_parts = [wp.peak_instance for wp in parts]
+    return WeekPlan(
+        parts[0].week, parts[0].start, merge_instances([wp.instance for wp in parts]),
+        np.concatenate([wp.mean for wp in parts]), np.concatenate([wp.spread for wp in parts]),
+        merge_results([wp.result for wp in parts], labels), float(sum(wp.peak_cost for wp in parts)),
+        merge_results([wp.peak_result for wp in parts], labels),
+        None if any(p is None for p in peak_parts) else merge_instances(peak_parts),
+        None, loadings, parts[0].pool)
+
+
+# The emptiest workers of each chunk re-packed together (repack_seams). Off: measured, it saved
+# nothing in any week at 5,000 and 20,000 functions (each chunk's emptiest worker was more than half
+# full; docs/scale.md), at the cost of one solve per chunked pool-week. 1 turns it on.
+SEAM_WORKERS = 0
+
+
+def sub_instance(instance, groups: list[int], server_types=None):
+    """The instance restricted to the groups at positions ``groups`` (each keeps its shard count),
+    optionally on other ``server_types``."""
+    from models.packing.instance import PackingInstance
+
+    idx = np.asarray(groups, dtype=int)
+    risk = {}
+    if instance.sigma is not None:
+        risk = dict(sigma=instance.sigma[idx], overflow_risk=instance.overflow_risk[idx],
+                    risk_method=tuple(instance.risk_method[i] for i in idx), loadings=instance.loadings[idx])
+    return PackingInstance(
+        group_ids=tuple(instance.group_ids[i] for i in idx), slots=instance.slots, resources=instance.resources,
+        demand=instance.demand[idx], server_types=instance.server_types if server_types is None else server_types,
+        headroom=instance.headroom[idx], customer=tuple(instance.customer[i] for i in idx),
+        spread=instance.spread[idx], isolation=tuple(instance.isolation[i] for i in idx),
+        min_shards=instance.shard_counts()[idx], **risk)
+
+
+def repack_seams(wp: WeekPlan, labels: list[str], solver, per_chunk: int | None = None) -> tuple[WeekPlan, bool]:
+    """Win back some of what chunking loses: each chunk's fleet ends in part-filled workers, so the
+    ``per_chunk`` emptiest workers of every chunk (largest planned load over capacity, the least)
+    give up the groups that sit wholly on them, which are packed together (the solver's backend,
+    the week's catalog less the workers kept) onto workers ``seam/w…``. Kept when it costs less and
+    the independent verifier accepts the whole pool-week; returns (plan, whether it was kept)."""
+    import dataclasses
+
+    from models.packing.instance import ServerType
+    from models.packing.result import PackingResult
+    from models.packing.verify import find_violations, worker_loads
+    from planner.errors import InfeasiblePlanError
+
+    per_chunk = SEAM_WORKERS if per_chunk is None else per_chunk
+    if per_chunk < 1:
+        return wp, False
+    inst, res = wp.instance, wp.result
+    frame = res.assignment_frame()
+    workers, loads = worker_loads(inst, frame)
+    type_of = dict(res.workers)
+    cap = {s.name: np.array(s.capacity, dtype=float) for s in inst.server_types}
+    fill = {w: float((loads[i] / cap[type_of[w]][None, :]).max()) for i, w in enumerate(workers)}
+    chosen = set()
+    for lab in labels:
+        mine = sorted((fill[w], w) for w in workers if w.startswith(f"{lab}/"))
+        chosen.update(w for _, w in mine[:per_chunk])
+    on = frame.groupby("group_id")["worker_id"].agg(lambda s: set(s.astype(str)) <= chosen)
+    moved = sorted(str(g) for g, whole in on.items() if whole)
+    if len(chosen) < 2 or not moved:
+        return wp, False
+    kept = frame[~frame["group_id"].astype(str).isin(set(moved))]
+    kept_workers = [(w, t) for w, t in res.workers if w in set(kept["worker_id"].astype(str))]
+    freed = [(w, t) for w, t in res.workers if w not in {k for k, _ in kept_workers}]
+    used = pd.Series([t for _, t in kept_workers], dtype=object).value_counts()
+    types = tuple(ServerType(s.name, s.capacity, s.cost, None if s.max_count is None
+                             else max(0, s.max_count - int(used.get(s.name, 0)))) for s in inst.server_types)
+    index = {g: i for i, g in enumerate(inst.group_ids)}
+    sub = sub_instance(inst, [index[g] for g in moved], types)
+    try:
+        _, seam = _cheapest(sub, solver.backend, **solve_options(solver))
+    except InfeasiblePlanError:
+        return wp, False
+    cost_of = {s.name: s.cost for s in inst.server_types}
+    before = sum(cost_of[t] for _, t in freed)
+    if seam.objective >= before - 1e-9:
+        return wp, False
+    placements = tuple(x for x in res.placements if x.group_id not in set(moved)) + tuple(
+        dataclasses.replace(x, worker_id=f"seam/{x.worker_id}") for x in seam.placements)
+    new_workers = tuple(kept_workers) + tuple((f"seam/{w}", t) for w, t in seam.workers)
+    merged = PackingResult(res.status, res.backend, float(res.objective - before + seam.objective), res.bound,
+                           res.runtime_s + seam.runtime_s, placements, new_workers,
+                           f"{res.message}; seams: {len(moved)} groups of {len(freed)} workers re-packed on "
+                           f"{len(seam.workers)}", {**(res.stats or {}), "seam_saving": before - seam.objective})
+    if find_violations(inst, merged):  # never expected: the seam's groups are checked by their own solve
+        return wp, False
+    return dataclasses.replace(wp, result=merged), True

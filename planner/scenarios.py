@@ -257,6 +257,9 @@ class Solver(_Strict):
     time_limit_s: float = Field(300.0, gt=0)  # per week; a ceiling when iterations is set (reported when reached)
     workers: int = Field(2, ge=1)
     mip_gap: float = Field(0.01, ge=0, lt=1)
+    # Pools of more groups are packed in chunks of at most this many (planner.plan.CHUNK_ITEMS when
+    # unset: 400); a greedy's cost grows as the square of a pool-week's groups (docs/scale.md).
+    chunk_items: int | None = Field(None, ge=2)
 
 
 DEFAULT_DEADLINE_CLASSES = {"strict": 0.0, "lax": 4.0}  # hours; 0 = never moved

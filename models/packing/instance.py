@@ -144,7 +144,8 @@ class PackingInstance:
     """Planned demand of function groups over the slots of a representative period, and the rules.
 
     The constructor validates its input and raises ``ValueError`` naming the offending group, slot,
-    resource or server type. Arrays are copied and made read-only.
+    resource or server type. Arrays are copied and made read-only (a read-only float array that owns its
+    data, such as another instance's, is shared, not copied).
 
     Args:
         group_ids: one label per group.
@@ -203,12 +204,12 @@ class PackingInstance:
         set_("resources", tuple(str(r) for r in self.resources))
         set_("server_types", tuple(self.server_types))
         n_g, n_t, n_r = len(self.group_ids), len(self.slots), len(self.resources)
-        demand = np.array(self.demand, dtype=float)
+        demand = _frozen_float(self.demand)
         if demand.shape != (n_g, n_t, n_r):
             raise ValueError(
                 f"demand has shape {demand.shape}; expected (groups, slots, resources) = {(n_g, n_t, n_r)}"
             )
-        set_("demand", _readonly(demand))
+        set_("demand", demand)
         set_("headroom", _readonly(_per_group(self.headroom, n_g, 0.0, "headroom", float)))
         set_("spread", _readonly(_per_group(self.spread, n_g, 1, "spread", int)))
         set_("min_shards", _readonly(_per_group(self.min_shards, n_g, 1, "min_shards", int)))
@@ -231,7 +232,7 @@ class PackingInstance:
             if risk_given:
                 raise ValueError("overflow_risk, risk_method, correlation, loadings and scenarios need sigma")
             return
-        sigma = np.array(self.sigma, dtype=float)
+        sigma = _frozen_float(self.sigma)
         if sigma.shape != (n_g, n_t, n_r):
             raise ValueError(f"sigma has shape {sigma.shape}; expected (groups, slots, resources) = {(n_g, n_t, n_r)}")
         bad = ~np.isfinite(sigma) | (sigma < 0)
@@ -277,12 +278,15 @@ class PackingInstance:
             raise ValueError(f"group {self.group_ids[hoeff[0]]!r}: the hoeffding form needs independent groups "
                              "(no correlation)")
         if self.scenarios is not None:
-            sc = np.array(self.scenarios, dtype=float)
+            sc = _frozen_float(self.scenarios)
             if sc.ndim != 2 or sc.shape[1] != n_g or sc.shape[0] < 1 or not np.isfinite(sc).all():
                 raise ValueError(f"scenarios must be a finite [scenario, group] array with {n_g} columns, "
                                  f"got shape {sc.shape}")
-            set_("scenarios", _readonly(sc))
-        set_("sigma", _readonly(np.where(np.isnan(eps)[:, None, None], 0.0, sigma)))
+            set_("scenarios", sc)
+        off = np.isnan(eps)
+        if off.any() and sigma[off].any():  # groups without a target carry no spread
+            sigma = _readonly(np.where(off[:, None, None], 0.0, sigma))
+        set_("sigma", sigma)
         set_("overflow_risk", _readonly(eps))
         set_("risk_method", method)
         set_("loadings", _readonly(loadings))
@@ -546,6 +550,17 @@ def _per_group(values, n: int, default, name: str, dtype) -> np.ndarray:
     if arr.shape != (n,):
         raise ValueError(f"{name} needs one value per group ({n}), got shape {arr.shape}")
     return arr.copy()
+
+
+def _frozen_float(arr) -> np.ndarray:
+    """``arr`` itself when it is a read-only float64 array that owns its data (another instance's,
+    which nothing can change: ``dataclasses.replace`` of an instance shares its arrays instead of
+    copying a fleet's [group, slot, resource] cubes), else a read-only float64 copy."""
+    if isinstance(arr, np.ndarray) and arr.dtype == np.float64 and not arr.flags.writeable and arr.flags.owndata:
+        return arr
+    out = np.array(arr, dtype=float)
+    out.setflags(write=False)
+    return out
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:

@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
         with open_executor(scheduler, workers, jobs=jobs) as executor:  # fails within seconds on a dead address
             bar, update = progress_bar()
             with captured_warnings(), bar:
-                result = run_plan(sc, progress=update, executor=executor)
+                result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
                 past = last_quarter_backtest(sc, result, update) if backtest else None
         files = write_run(result, out, force=force, plots=not no_plots, backtest=past)
         print_plan_summary(result.summary)

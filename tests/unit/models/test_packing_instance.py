@@ -82,3 +82,23 @@ def test_sum_by_equals_add_at():
     np.add.at(expected, index, values)
     np.testing.assert_allclose(sum_by(index, values, 7), expected)
     assert sum_by(np.array([], dtype=np.int64), values[:0], 3).shape == (3, 3, 2)
+
+
+def test_a_replaced_instance_shares_its_cubes_and_a_callers_array_is_still_copied():
+    """dataclasses.replace of an instance (other server types, shard counts) shares its read-only
+    demand and sigma instead of holding a fleet's cubes twice; a caller's writable array is copied,
+    so changing it afterwards changes no instance."""
+    import dataclasses
+
+    demand, sigma = np.ones((2, 3, 2)), np.full((2, 3, 2), 0.5)
+    inst = PackingInstance(("a", "b"), slots(3), RES, demand, one_type(), sigma=sigma,
+                           overflow_risk=np.array([0.05, np.nan]))
+    demand[:] = 7.0
+    sigma[:] = 9.0
+    assert inst.demand.max() == 1.0 and inst.sigma[0].max() == 0.5
+    assert inst.sigma[1].max() == 0.0  # no target: no spread
+    other = dataclasses.replace(inst, server_types=(ServerType("big", (64.0, 256.0), 2.0),), _cache={})
+    assert other.demand is inst.demand and other.sigma is inst.sigma
+    assert not other.demand.flags.writeable
+    with pytest.raises(ValueError):
+        other.demand[0, 0, 0] = 3.0

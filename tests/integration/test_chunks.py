@@ -1,0 +1,186 @@
+"""Pools packed in chunks (planner.plan.CHUNK_ITEMS): a fleet's large pools are split into chunks
+of groups, each packed as a sub-plan of its own and merged into the pool's fleet. Forced here on a
+small fleet with a chunk limit of a few groups."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.pipeline import run_plan
+from planner.plan import chunk_members
+from planner.scenarios import load_scenario
+
+runner = CliRunner()
+
+FLEXIBLE = r"""
+name: chunked
+data:
+  synthetic: {functions: 60, days: 42, seed: 3}
+horizon: {weeks: 2}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {history_weeks: 4, n_windows: 1, n_jobs: 1}
+servers:
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, pool: [eu, us, ap]}
+  - {type: m-64, cpu_cores: 64, memory_gb: 256, cost_per_month: 2000, pool: [eu, us]}
+pools:
+  rules:
+    - {customer_match: 'cust\d*[0-3]', pools: [eu]}
+    - {customer_match: 'cust\d*[4-6]', pools: [us]}
+    - {customer_match: 'cust\d*[7-9]', pools: [us, ap]}
+"""
+LIMIT = 4
+
+
+@pytest.fixture
+def chunked(monkeypatch):
+    monkeypatch.setattr("planner.plan.CHUNK_ITEMS", LIMIT)
+
+
+@pytest.fixture
+def no_seams(monkeypatch):
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
+
+
+def _scenario(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(FLEXIBLE)
+    return load_scenario(path)
+
+
+def test_chunks_hold_consecutive_sizes_keep_units_whole_and_are_deterministic():
+    size = pd.Series([9.0, 1.0, 5.0, 7.0, 3.0, 2.0, 8.0], index=list("abcdefg"))
+    chunks = chunk_members(size, 3)
+    # 7 groups, at most 3 a chunk: 3 chunks of up to 3; by size a(9) g(8) d(7) | c(5) e(3) f(2) | b(1)
+    assert chunks == [["a", "d", "g"], ["c", "e", "f"], ["b"]]
+    assert chunk_members(size.sample(frac=1, random_state=1), 3) == chunks  # input order does not matter
+    assert chunk_members(size, 7) == [sorted(size.index)]  # at the limit: one chunk, as before
+    ties = pd.Series(1.0, index=[f"g{i:02d}" for i in range(10)])
+    assert chunk_members(ties, 4) == [["g00", "g01", "g02", "g03"], ["g04", "g05", "g06", "g07"], ["g08", "g09"]]
+    # a unit (an isolated customer's groups) stays whole, placed by its largest group
+    units = pd.Series({"b": "x", "e": "x", "g": "x"})
+    together = chunk_members(size, 3, units)
+    assert together[0] == ["a", "b", "e", "g"]  # the chunk fills up to 3, then takes the unit whole
+    assert sorted(g for c in together for g in c) == sorted(size.index)
+
+
+def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path, chunked, no_seams):
+    from models.packing.verify import find_violations
+
+    run = run_plan(_scenario(tmp_path))
+    notes = " ".join(run.summary["packing_notes"])
+    chunked_pools = [p for p, n in run.placement.groupby("pool").size().items() if n > LIMIT]
+    assert chunked_pools, "the test needs a pool larger than the chunk limit"
+    assert "chunks of at most 4" in notes
+    pool_of = run.placement.set_index("group_id")["pool"]
+    fc = run.forecast.assign(week=(run.forecast["ds"] - run.weeks[0].start) // pd.Timedelta(days=7))
+    live = fc[fc[["q50", "q90", "q95", "q99"]].max(axis=1) > 0].groupby("week")["unique_id"].agg(lambda s: set(s.astype(str)))
+    for wp in run.weeks:
+        frame = wp.result.assignment_frame()
+        # every group of the pool-week with demand placed, whole, and nothing else: no chunk drops one
+        expected = {g for g in live[wp.week] if pool_of[g] == wp.pool}
+        assert set(frame["group_id"]) == set(wp.instance.group_ids) == expected
+        assert frame.groupby("group_id")["fraction"].sum().round(9).eq(1.0).all()
+        assert find_violations(wp.instance, frame) == []
+        assert find_violations(wp.peak_instance, wp.peak_result.assignment_frame()) == []
+        workers = [w for w, _ in wp.result.workers]
+        assert len(workers) == len(set(workers))
+        assert wp.mean.shape[0] == len(wp.instance.group_ids) == wp.spread.shape[0]
+        if wp.pool in chunked_pools:
+            parts = {w.split("/")[1] for w in workers}
+            assert len(parts) > 1 and all(p.startswith("part") for p in parts)
+            # a chunk's groups never share a worker with another chunk's
+            chunk_of = frame.assign(part=frame["worker_id"].str.split("/").str[1]).groupby("group_id")["part"].nunique()
+            assert (chunk_of == 1).all()
+    # one chunk membership in every week of a pool
+    for p in chunked_pools:
+        members = [wp.result.assignment_frame().assign(part=lambda f: f["worker_id"].str.split("/").str[1])
+                   .drop_duplicates("group_id").set_index("group_id")["part"] for wp in run.weeks if wp.pool == p]
+        common = members[0].index.intersection(members[1].index)
+        assert len(common) and (members[0][common] == members[1][common]).all()
+    # the Plan table's requirement is the merged fleets' worker count
+    required = run.plan.groupby(["week", "pool"])["required"].sum()
+    for wp in run.weeks:
+        assert required[(wp.week, wp.pool)] == len(wp.result.workers)
+
+
+def test_a_chunked_plan_is_deterministic_and_the_same_on_dask(tmp_path, chunked):
+    sc = _scenario(tmp_path)
+    first, again = run_plan(sc), run_plan(sc)
+    for name in ("plan", "assignment", "purchases", "pools"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(first, name), obj=name)
+    pytest.importorskip("dask.distributed")
+    dask = run_plan(sc, workers=2)
+    assert dask.summary["parallel"]["executor"] == "dask"
+    for name in ("plan", "assignment", "utilisation", "qos", "purchases", "pools", "placement"):
+        pd.testing.assert_frame_equal(getattr(dask, name), getattr(first, name), obj=name)
+
+
+def test_planner_verify_accepts_a_chunked_run_and_catches_a_dropped_group(tmp_path, chunked):
+    out = tmp_path / "out"
+    (tmp_path / "s.yaml").write_text(FLEXIBLE)
+    result = runner.invoke(app, ["run", str(tmp_path / "s.yaml"), "--out", str(out), "--no-plots", "--no-history"])
+    assert result.exit_code == 0, result.output
+    verify = ["verify", "--demand", str(out / "forecast.parquet"), "--assignment"]
+    result = runner.invoke(app, [*verify, str(out / "assignment.csv")])
+    assert result.exit_code == 0, result.output
+    assert "ok: 2 week(s)" in result.output
+    a = pd.read_csv(out / "assignment.csv")
+    part = a[a["worker_id"].str.count("/") == 2]
+    assert len(part), "no chunked worker in the assignment"
+    gone = part["group_id"].iloc[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    a[~((a["week"] == part["week"].iloc[0]) & (a["group_id"] == gone))].to_csv(bad / "assignment.csv", index=False)
+    for name in ("groups.csv", "tiers.csv", "servers.csv"):
+        (bad / name).write_bytes((out / name).read_bytes())
+    result = runner.invoke(app, [*verify, str(bad / "assignment.csv")])
+    assert result.exit_code == 1, result.output
+    assert f"group {gone!r} has demand" in " ".join(result.output.split())
+
+
+def test_chunking_leaves_small_pools_as_they_were(tmp_path, monkeypatch):
+    """Pools at or under the limit are packed whole: the plan is the one without chunking."""
+    sc = _scenario(tmp_path)
+    whole = run_plan(sc)
+    biggest = int(whole.placement.groupby("pool").size().max())
+    monkeypatch.setattr("planner.plan.CHUNK_ITEMS", biggest)
+    same = run_plan(sc)
+    for name in ("plan", "assignment", "purchases"):
+        pd.testing.assert_frame_equal(same.__getattribute__(name), whole.__getattribute__(name), obj=name)
+    assert not any("chunks" in n for n in same.summary["packing_notes"])
+    assert np.isclose(same.summary["total_cost"], whole.summary["total_cost"])
+
+
+def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path, chunked, monkeypatch):
+    from models.packing.verify import find_violations
+
+    sc = _scenario(tmp_path)
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 1)
+    seamed = run_plan(sc)
+    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
+    plain = run_plan(sc)
+    cost = lambda run: {(wp.pool, wp.week): wp.result.objective for wp in run.weeks}  # noqa: E731
+    before, after = cost(plain), cost(seamed)
+    assert all(after[k] <= before[k] + 1e-9 for k in before)
+    assert sum(after.values()) < sum(before.values())  # the tiny chunks each leave a part-filled worker
+    assert any("re-packed together in" in n for n in seamed.summary["packing_notes"])
+    for wp in seamed.weeks:
+        frame = wp.result.assignment_frame()
+        assert find_violations(wp.instance, frame) == []
+        assert set(frame["group_id"]) == set(wp.instance.group_ids)
+        workers = [w for w, _ in wp.result.workers]
+        assert len(workers) == len(set(workers))
+
+
+def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path):
+    """`planner run` without --backtest drops the invocation matrix once the forecast is made
+    (0.7 GB at 20,000 functions): the plan and the summary's function count are unchanged."""
+    sc = _scenario(tmp_path)
+    kept = run_plan(sc)
+    dropped = run_plan(sc, keep_telemetry=False)
+    assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
+    assert dropped.summary["functions"] == kept.summary["functions"] == 60
+    for name in ("plan", "assignment", "purchases", "qos", "forecast"):
+        pd.testing.assert_frame_equal(getattr(dropped, name), getattr(kept, name), obj=name)
