@@ -11,25 +11,12 @@ from planner.cli import app
 from planner.pipeline import run_plan
 from planner.plan import chunk_members
 from planner.scenarios import load_scenario
+from test_pools import FLEXIBLE as POOLS_FLEXIBLE
 
 runner = CliRunner()
 
-FLEXIBLE = r"""
-name: chunked
-data:
-  synthetic: {functions: 60, days: 42, seed: 3}
-horizon: {weeks: 2}
-solver: {backend: heuristic, time_limit_s: 5}
-forecast: {history_weeks: 4, n_windows: 1, n_jobs: 1}
-servers:
-  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, pool: [eu, us, ap]}
-  - {type: m-64, cpu_cores: 64, memory_gb: 256, cost_per_month: 2000, pool: [eu, us]}
-pools:
-  rules:
-    - {customer_match: 'cust\d*[0-3]', pools: [eu]}
-    - {customer_match: 'cust\d*[4-6]', pools: [us]}
-    - {customer_match: 'cust\d*[7-9]', pools: [us, ap]}
-"""
+# The three-pool fleet of test_pools.py (one customer group free to run in us or ap).
+FLEXIBLE = POOLS_FLEXIBLE.replace("name: flexible", "name: chunked")
 LIMIT = 4
 
 
