@@ -53,7 +53,10 @@ forecast: {{n_jobs: 2}}
 
 
 def tree_rss(pid: int) -> int:
-    import psutil
+    try:
+        import psutil  # benchmark-only: the process tree's memory (pip install psutil)
+    except ImportError:
+        raise SystemExit("fleet_scale.py measures the process tree's memory with psutil: pip install psutil") from None
 
     try:
         root = psutil.Process(pid)
