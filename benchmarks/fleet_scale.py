@@ -123,6 +123,7 @@ def exponent(rows) -> float | None:
 
 
 def main() -> None:
+    tree_rss(os.getpid())  # psutil present: fail before any run starts, not inside one
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", type=int, nargs="+", default=[5000, 10000, 20000])
     ap.add_argument("--modes", nargs="+", default=["single", "jobs", "dask"],
