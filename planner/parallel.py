@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 
 from planner.errors import InputDataError, PlannerError
 
-__all__ = ["LocalExecutor", "ProcessExecutor", "DaskExecutor", "open_executor", "default_jobs", "CONNECT_TIMEOUT_S"]
+__all__ = ["LocalExecutor", "ProcessExecutor", "DaskExecutor", "open_executor", "default_jobs", "usable_cores",
+           "CONNECT_TIMEOUT_S"]
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -91,13 +92,17 @@ def _rewarn(pair):
     return result
 
 
-def default_jobs() -> int:
-    """Processes for a run's packing tasks: the cores this process may use, at most 4 (a week's
-    task is a few seconds to a minute; more processes mostly add memory)."""
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity where the OS tells it)."""
     import os
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, 4))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def default_jobs() -> int:
+    """Processes for a run's packing tasks: the usable cores, at most 4 (a week's task is a few
+    seconds to a minute; more processes mostly add memory)."""
+    return max(1, min(usable_cores(), 4))
 
 
 class DaskExecutor:

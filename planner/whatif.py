@@ -41,10 +41,9 @@ def comparison_row(result: dict) -> dict:
 def default_jobs(n_scenarios: int) -> int:
     """Processes for a what-if: the machine's cores (those this process may use), at most one per
     scenario."""
-    import os
+    from planner.parallel import usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, n_scenarios))
+    return max(1, min(usable_cores(), n_scenarios))
 
 
 def _timed(i: int, path):
