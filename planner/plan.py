@@ -528,6 +528,19 @@ def chunk_members(size: pd.Series, limit: int = CHUNK_ITEMS, unit: pd.Series | N
     return [sorted(c) for c in chunks if c]
 
 
+def _block_loadings(blocks: list, rows: list[int], dtype) -> np.ndarray:
+    """Factor loadings of merged chunks, block-diagonal (groups of different chunks share no
+    factor); a chunk without loadings (``None``) adds its rows and no factor."""
+    out = np.zeros((sum(rows), sum(0 if b is None else b.shape[1] for b in blocks)), dtype=dtype)
+    r0 = c0 = 0
+    for b, n in zip(blocks, rows):
+        if b is not None:
+            out[r0:r0 + n, c0:c0 + b.shape[1]] = b
+            c0 += b.shape[1]
+        r0 += n
+    return out
+
+
 def merge_instances(parts: list):
     """One PackingInstance of the groups of ``parts`` (chunks of one pool-week, disjoint groups, the
     same slots, resources and server types): each group keeps its chunk's shard count; a type's
@@ -552,14 +565,8 @@ def merge_instances(parts: list):
     chance = any(inst.sigma is not None for inst in parts)
     risk = {}
     if chance:
-        n_g = [inst.n_groups for inst in parts]
-        ks = [0 if inst.sigma is None else inst.loadings.shape[1] for inst in parts]
-        loadings = np.zeros((sum(n_g), sum(ks)))
-        r0 = c0 = 0
-        for inst, n, k in zip(parts, n_g, ks):
-            if k:
-                loadings[r0:r0 + n, c0:c0 + k] = inst.loadings
-            r0, c0 = r0 + n, c0 + k
+        loadings = _block_loadings([None if inst.sigma is None else inst.loadings for inst in parts],
+                                   [inst.n_groups for inst in parts], float)
         risk = dict(
             sigma=np.concatenate([np.zeros_like(inst.demand) if inst.sigma is None else inst.sigma for inst in parts]),
             overflow_risk=np.concatenate([np.full(inst.n_groups, np.nan) if inst.sigma is None else inst.overflow_risk
@@ -623,14 +630,8 @@ def merge_week_plans(parts: list[WeekPlan], labels: list[str]) -> WeekPlan:
         raise ValueError(f"chunks of different weeks merged: {sorted(week)}")
     loadings = None
     if any(wp.loadings is not None for wp in parts):
-        n_g = [len(wp.instance.group_ids) for wp in parts]
-        ks = [0 if wp.loadings is None else wp.loadings.shape[1] for wp in parts]
-        loadings = np.zeros((sum(n_g), sum(ks)), dtype=parts[0].loadings.dtype if parts[0].loadings is not None else float)
-        r0 = c0 = 0
-        for wp, n, k in zip(parts, n_g, ks):
-            if k:
-                loadings[r0:r0 + n, c0:c0 + k] = wp.loadings
-            r0, c0 = r0 + n, c0 + k
+        loadings = _block_loadings([wp.loadings for wp in parts], [len(wp.instance.group_ids) for wp in parts],
+                                   parts[0].loadings.dtype if parts[0].loadings is not None else float)
     peak_parts = [wp.peak_instance for wp in parts]
     return WeekPlan(
         parts[0].week, parts[0].start, merge_instances([wp.instance for wp in parts]),
