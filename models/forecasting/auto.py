@@ -63,7 +63,7 @@ class _Backtest:
     preds: dict[str, np.ndarray]  # candidate key -> windows × steps
     scores: dict[str, float]  # candidate key -> mean MASE over windows
     notes: list[str]
-    y: np.ndarray | None = None  # the history the windows were cut from
+    scale: np.ndarray | None = None  # per window, the in-sample seasonal-naive error scaling its MASE
 
 
 def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | None = None, **kwargs) -> "SeriesForecast":
@@ -119,7 +119,7 @@ def _backtest(y, factories, names, h, origins, season) -> _Backtest:
                 preds[_key(name, v)] = np.stack(ps)
     scale = np.array([naive_scale(y[:o], season) for o in origins])
     scores = {k: float(np.mean(np.abs(actual - p).mean(axis=1) / scale)) for k, p in preds.items()}
-    return _Backtest(list(origins), actual, preds, scores, notes, y)
+    return _Backtest(list(origins), actual, preds, scores, notes, scale)
 
 
 def _prefer(scores: dict[str, float], order: list[str], margin: float) -> str:
@@ -168,8 +168,8 @@ def _combo_key(members: Sequence[str]) -> str:
     return f"{COMBO}[{' + '.join(members)}]"
 
 
-def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int], variant_margin: float = 0.02,
-                  season: int = 1) -> dict[str, list[str]]:
+def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int],
+                  variant_margin: float = 0.02) -> dict[str, list[str]]:
     """Forecast combinations: the mean of the best ``k`` single models (one variant per family,
     ranked by backtest MASE) for each k in ``sizes``; each is added to the backtest as a
     candidate of its own (its windows the mean of its members' windows, scored the same way),
@@ -178,7 +178,6 @@ def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int], varia
     fin = list(_finalists(bt.scores, order, variant_margin).values())
     fin.sort(key=lambda k: (bt.scores[k], order.index(k)))
     out: dict[str, list[str]] = {}
-    scale = np.array([naive_scale(bt.y[:o], season) for o in bt.origins])
     for k in sizes:
         if len(fin) < k or k < 2:
             continue
@@ -186,7 +185,7 @@ def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int], varia
         key = _combo_key(members)
         pred = np.mean([bt.preds[m] for m in members], axis=0)
         bt.preds[key] = pred
-        bt.scores[key] = float(np.mean(np.abs(bt.actual - pred).mean(axis=1) / scale))
+        bt.scores[key] = float(np.mean(np.abs(bt.actual - pred).mean(axis=1) / bt.scale))
         out[key] = members
     return out
 
@@ -334,7 +333,7 @@ def _forecast_array(
         if not bt.preds:
             raise ModelUnavailableError(f"cannot backtest any model on {n} observations")
     order = list(bt.preds)  # candidates in preference order, each with its variants in order
-    combos = _combinations(bt, order, combo_sizes, season=week) if fallback is None else {}
+    combos = _combinations(bt, order, combo_sizes) if fallback is None else {}
     order = list(bt.preds)
     chosen = _choose(bt.scores, order, margin, combo_margin=combo_margin)
     ranked = [chosen] + sorted((k for k in bt.scores if k != chosen), key=bt.scores.get)

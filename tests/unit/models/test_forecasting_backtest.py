@@ -218,7 +218,8 @@ def test_combination_is_chosen_when_it_wins_the_backtest():
     assert picked >= 6, picked
     # The rule on its own: two forecasts with opposite biases average to the truth.
     actual = np.arange(20.0).reshape(2, 10)
-    bt = _Backtest([100, 90], actual, {"a": actual + 1, "b": actual - 1.2}, {}, [], np.arange(200.0))
+    # scale 1 per window: the naive error of the unit ramp np.arange(200) the windows were cut from
+    bt = _Backtest([100, 90], actual, {"a": actual + 1, "b": actual - 1.2}, {}, [], np.ones(2))
     bt.scores = {"a": 1.0, "b": 1.2}
     combos = _combinations(bt, ["a", "b"], (2, 3))
     assert list(combos) == ["combo[a + b]"] and bt.scores["combo[a + b]"] < 0.2
