@@ -28,6 +28,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +199,24 @@ def _explain(path: Path, exc: sqlite3.Error, timeout_s: float) -> str:
     return f"history database {path}: {text}"
 
 
+def _ensure_wal(con: sqlite3.Connection, deadline: float) -> None:
+    """Switch the file to WAL, retrying while another process holds it.
+
+    SQLite answers a journal-mode switch that meets a concurrent opener with SQLITE_BUSY at once, without
+    calling the busy handler, so the connection's timeout does not cover it."""
+    delay = 0.005
+    while True:
+        try:
+            if con.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal":
+                return
+            con.execute("PRAGMA journal_mode = WAL").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class RunStore:
     """Read and write the plan history in one SQLite file.
 
@@ -223,9 +242,7 @@ class RunStore:
             con.execute("PRAGMA foreign_keys = ON")
             if write:
                 # WAL: readers never block the writer; the mode is stored in the file once set.
-                mode = con.execute("PRAGMA journal_mode").fetchone()[0]
-                if mode != "wal":
-                    con.execute("PRAGMA journal_mode = WAL")
+                _ensure_wal(con, time.monotonic() + self.timeout_s)
                 con.execute("BEGIN IMMEDIATE")
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
