@@ -457,7 +457,7 @@ def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = 
       young group's level error grows faster than a mature one's; docs/forecast.md);
 
     the comparable series are the ``neighbours`` nearest in level (log) among the mature ones.
-    The band keeps its hour-by-hour shape (:func:`shrink_band`). Changes ``results`` in place
+    The band keeps its hour-by-hour shape in proportion to its own weight (:func:`shrink_band`). Changes ``results`` in place
     (quantiles, ``band_shrink`` = the largest prior weight, a note); returns how many series
     were pooled. Results of one horizon and one resource only (their bands are compared)."""
     usable = [r for r in results if r.band_windows is not None and r.band_level > 0 and r.model != "constant"]
@@ -489,8 +489,8 @@ def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = 
         w1 = m / (m + prior_scores)
         a = w1 * own[:, 0] + (1 - w1) * np.nanmedian(ratios[near][:, :, 0], axis=0)
         g = np.nanmedian(growth[near], axis=0)
-        # The median (q50) keeps its own offset: a bias read in one window is the series' own.
-        prior = np.where(upper[:, None], a[:, None] * np.where(np.isfinite(g), g, 1.0), own)
+        # The median (q50) keeps its own offset (NaN: left as it is): a bias read in one window is the series' own.
+        prior = np.where(upper[:, None], a[:, None] * np.where(np.isfinite(g), g, 1.0), np.nan)
         if prior_windows is None:
             w = _reach(r.h_backtest, edges)
         else:

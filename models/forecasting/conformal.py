@@ -221,21 +221,24 @@ def effective_windows(n_windows: int, step: int, h_bt: int, edges) -> np.ndarray
 
 
 def shrink_band(point, quantiles, level: float, edges, own_weight, prior_ratio, floor_frac: float = 0.1) -> np.ndarray:
-    """Move each lead bucket's band (in relative units, :func:`band_ratios`) to
-    w * own + (1 - w) * prior, keeping its hour-by-hour shape: q += s * (1 - w) * (prior - own)
-    with s = |point| + floor_frac * level. ``own_weight`` per bucket, ``prior_ratio`` levels x
-    buckets (NaN: the bucket is left as it is). Quantiles stay ordered: each level at least the one
-    below (a running maximum from the lowest level, so a median left in place stays where it was)."""
+    """Blend each lead bucket's band, step by step in relative units, with the bucket's prior:
+    r(t) -> w * r(t) + (1 - w) * prior, r(t) = (q(t) - point(t)) / s(t), s = |point| +
+    floor_frac * level. The bucket's mean band becomes w * own + (1 - w) * prior (the
+    empirical-Bayes estimate), and the hour-by-hour shape of its own band is kept in proportion
+    to its weight (a shape read from a few hours of errors is mostly noise). ``own_weight`` per
+    bucket, ``prior_ratio`` levels x buckets (NaN: the bucket is left as it is). Quantiles stay
+    ordered: each level at least the one below (a running maximum from the lowest level, so a
+    median left in place stays where it was)."""
     point = np.asarray(point, float)
     q = np.array(quantiles, float, copy=True)
-    own = band_ratios(point, q, level, edges, floor_frac)
     s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
+    rel = (q - point[None, :]) / s[None, :]
     for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         hi = min(hi, len(point))
         if hi <= lo:
             continue
         w = float(np.clip(own_weight[b], 0.0, 1.0))
-        shift = (1.0 - w) * (prior_ratio[:, b] - own[:, b])
-        shift = np.where(np.isfinite(shift), shift, 0.0)
-        q[:, lo:hi] += s[None, lo:hi] * shift[:, None]
+        prior = np.asarray(prior_ratio[:, b], float)[:, None]
+        blended = np.where(np.isfinite(prior), w * rel[:, lo:hi] + (1.0 - w) * prior, rel[:, lo:hi])
+        q[:, lo:hi] = point[None, lo:hi] + s[None, lo:hi] * blended
     return np.maximum.accumulate(q, axis=0)

@@ -35,13 +35,19 @@ def test_overlapping_windows_count_as_fewer_independent_quarters():
 
 def test_shrink_band_moves_each_bucket_to_its_target_and_keeps_the_median():
     point = np.full(20, 10.0)
-    q = np.stack([point, point + 5, point + 8, point + 12])
+    bump = np.tile([0.0, 4.0], 10)  # an hour-by-hour shape: every other hour wider
+    q = np.stack([point - 1, point + 5 + bump, point + 8 + bump, point + 12 + bump])
     edges = [0, 10, 20]
-    prior = np.array([[0.0, 0.0], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4]])
+    prior = np.array([[np.nan, np.nan], [0.1, 0.2], [0.2, 0.3], [0.3, 0.4]])
     out = shrink_band(point, q, 10.0, edges, np.array([1.0, 0.0]), prior)
     assert np.allclose(out[:, :10], q[:, :10])  # weight 1 on its own band: unchanged
-    assert band_ratios(point, out, 10.0, edges)[:, 1] == pytest.approx(prior[:, 1], abs=1e-6)
-    assert np.allclose(out[0], point) and (np.diff(out, axis=0) >= 0).all()
+    assert band_ratios(point, out, 10.0, edges)[1:, 1] == pytest.approx(prior[1:, 1], abs=1e-6)
+    assert np.allclose(out[0], q[0]) and (np.diff(out, axis=0) >= 0).all()  # NaN prior: the median left as it was
+    half = shrink_band(point, q, 10.0, edges, np.array([0.5, 0.5]), prior)
+    own = band_ratios(point, q, 10.0, edges)
+    assert band_ratios(point, half, 10.0, edges)[1:] == pytest.approx(0.5 * own[1:] + 0.5 * prior[1:], abs=1e-6)
+    swing = half[3, 1::2] - half[3, 0::2]
+    assert swing == pytest.approx(np.full(10, 2.0))  # the own shape kept at half its size
 
 
 def _fleet(seed=0, n=12):
