@@ -224,14 +224,19 @@ def report_dataset(label, table, times, peer_ids, chosen, df, h, origins):
     # Tie-aware: with an atom (hours at 0, repeated values) a quantile is right when the strict share is
     # at most its level and the <= share at least; its distance from nominal is how far the level lies
     # outside [strict share, <= share] (0 inside). Necessary, not sufficient: pooled over hours.
-    def off(lev, b):
-        le, lt = plan[f"cov_q{int(lev * 100)}_{b}"].mean(), plan[f"lt_q{int(lev * 100)}_{b}"].mean()
+    def off(part, lev, b):
+        le, lt = part[f"cov_q{int(lev * 100)}_{b}"].mean(), part[f"lt_q{int(lev * 100)}_{b}"].mean()
         return max(lt - lev, lev - le, 0.0)
 
-    tie = max(off(lev, b) for lev in LEVELS for *_, b in BUCKETS_DAYS)
-    print(f"planner coverage, tie-aware (nominal outside [actual < q, actual <= q] by): worst bucket {tie * 100:.1f} "
-          f"points (goal <= 2: {'met' if tie <= 0.02 else 'NOT met'}); per bucket " + ", ".join(
-              f"{b} " + "/".join(f"{off(lev, b) * 100:.1f}" for lev in LEVELS) for *_, b in BUCKETS_DAYS))
+    subsets = [("all series", plan)]
+    if n_series > len(set(peer_ids)):
+        subsets.append((f"the {len(set(peer_ids))} peer series", plan[plan["unique_id"].isin(peer_ids)]))
+    for name, part in subsets:
+        tie = max(off(part, lev, b) for lev in LEVELS for *_, b in BUCKETS_DAYS)
+        print(f"planner coverage on {name}, tie-aware (nominal outside [actual < q, actual <= q] by): worst bucket "
+              f"{tie * 100:.1f} points (goal <= 2: {'met' if tie <= 0.02 else 'NOT met'}); per bucket q90/q95/q99 "
+              + ", ".join(f"{b} " + "/".join(f"{off(part, lev, b) * 100:.1f}" for lev in LEVELS)
+                          for *_, b in BUCKETS_DAYS))
     print(f"planner coverage: worst bucket {worst * 100:.1f} points from nominal (goal <= 2: {'met' if worst <= 0.02 else 'NOT met'}); "
           f"median q99 peak / actual peak {plan['q99_peak_ratio'].median():.2f} (goal <= 1.3: "
           f"{'met' if plan['q99_peak_ratio'].median() <= 1.3 else 'NOT met'})")
