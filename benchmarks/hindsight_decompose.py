@@ -38,7 +38,13 @@ forecast against its actual, and the realised coverage per bucket as y <= q and 
 with y = 0 and q = 0 count as covered by <= only: ties at zero).
 
     python benchmarks/hindsight_decompose.py [--origins 0,1,2,3] [--skip-synthetic] [--skip-huawei]
-        [--replans calibrated,actual+band,actual+cal,actual+gcal]
+        [--replans calibrated,actual+band,level+band,actual+cal,actual+gcal]
+    python benchmarks/hindsight_decompose.py --forecast-only --origins 0,1,2,3 --skip-huawei
+
+``--forecast-only`` runs the forecast stage alone at each synthetic origin (seconds, no packing),
+twice: with the young groups' pooled bands (``models.forecasting.auto.pool_bands``) and without,
+and prints s_g of the widest-band groups, s_b, the realised coverage, and for the pooled series
+their realised coverage and pinball loss (over each series' mean actual) both ways.
 """
 
 from __future__ import annotations
@@ -268,6 +274,64 @@ def decompose(label: str, result, actual: pd.DataFrame, replans) -> dict:
     return {"costs": costs, "monthly": monthly, "scales": scales, "coverage": cov, "bound": bound}
 
 
+def pinball_table(fy: pd.DataFrame) -> dict:
+    """Realised coverage (y <= q) and pinball loss over the series' mean actual, per level, mean
+    over series."""
+    lvl = fy.groupby(["unique_id", "resource"])["y"].transform(lambda v: max(v.mean(), 1e-9))
+    out = {}
+    for q in QCOLS:
+        tau = int(q[1:]) / 100
+        d = fy["y"] - fy[q]
+        out[f"pinball_{q}"] = float((np.maximum(tau * d, (tau - 1) * d) / lvl).groupby(
+            [fy["unique_id"], fy["resource"]]).mean().mean())
+        out[f"cov_{q}"] = float((fy["y"] <= fy[q]).mean())
+    return out
+
+
+def forecast_only(sc, actual, history, origins, indices) -> None:
+    """The forecast stage at each origin with and without pooled bands (module docstring)."""
+    import planner.forecast as F
+    from planner.backtest import history_until
+    from planner.pipeline import forecast_stage_run, horizon_start
+
+    own = F.forecast_long
+    for i in indices:
+        o = origins[i]
+        one = sc.model_copy(update={"data": sc.data.model_copy(update={"until": o.to_pydatetime()}),
+                                    "forecast": sc.forecast.model_copy(update={"n_jobs": 1})})
+        hist = history_until(history, o)
+        runs = {}
+        for pooled in (False, True):
+            F.forecast_long = lambda *a, pooled=pooled, **k: own(*a, **{**k, "pool_bands": pooled})
+            t0 = time.process_time()
+            try:
+                run = forecast_stage_run(one, hist, horizon_start(one, hist))
+            finally:
+                F.forecast_long = own
+            fy = with_actuals(run.forecast, actual)
+            runs[pooled] = (fy[fy["ds"] < o + pd.Timedelta(weeks=13)], run.report, time.process_time() - t0)
+        fy, rep, cpu = runs[True]
+        print(f"\n== forecast only, synthetic origin {i} ({o.date()}): {cpu:.0f} s CPU, load average "
+              f"{os.getloadavg()[0]:.1f}")
+        gs = group_scales(fy)
+        sig = fy.assign(s=(fy["q99"] - fy["q50"])).groupby(["unique_id", "resource"])["s"].mean()
+        big = sig[sig.index.get_level_values(1) == "cpu_cores"].nlargest(8).index
+        print("s_g (CPU) of the widest-band groups:", {g: round(gs[(g, r)], 2) for g, r in big})
+        print("s_b:", {k: round(v, 3) for k, v in band_scales(fy, o).items()})
+        print(coverage(fy, o).round(3).to_string(index=False))
+        ids = rep.loc[rep["band_pooled"].notna(), ["unique_id", "resource"]]
+        print(f"pooled series: {len(ids)} of {len(rep)}", sorted(set(ids["unique_id"])))
+        if len(ids):
+            keys = pd.MultiIndex.from_frame(ids)
+            for pooled in (False, True):
+                part = runs[pooled][0]
+                part = part[pd.MultiIndex.from_frame(part[["unique_id", "resource"]]).isin(keys)]
+                gsp = group_scales(part)
+                print(f"  {'pooled' if pooled else 'own   '}: " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in pinball_table(part).items()) + "; s_g (CPU) " + str(
+                    {g: round(v, 2) for (g, r), v in gsp.items() if r == "cpu_cores"}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--origins", default="0", help="comma-separated indices of the 4 synthetic origins (0 = earliest)")
@@ -276,6 +340,8 @@ def main() -> None:
     ap.add_argument("--huawei", type=Path, default=HUAWEI, help="datacentre_4.csv (default: ../shared/data beside the "
                     "checkout; a worktree elsewhere names it); the scenario's data.path is set to it as well")
     ap.add_argument("--replans", default=",".join(REPLANS))
+    ap.add_argument("--forecast-only", action="store_true", help="the forecast stage alone at each synthetic "
+                    "origin, with and without pooled bands (no packing)")
     args = ap.parse_args()
     replans = [r for r in args.replans.split(",") if r]
     bad = [r for r in replans if r not in REPLANS]
@@ -291,6 +357,9 @@ def main() -> None:
         actual, groups, source, history = read_actuals(sc, None)
         origins = origins_of(sc, pd.Timestamp(history.demand["ds"].min()), pd.Timestamp(sc.data.until), 4,
                              pd.Timedelta(weeks=13))
+        if args.forecast_only:
+            forecast_only(sc, actual, history, origins, [int(k) for k in args.origins.split(",")])
+            return
         for i in (int(k) for k in args.origins.split(",")):
             one = sc.model_copy(update={"data": sc.data.model_copy(update={"until": origins[i].to_pydatetime()})})
             t0 = time.perf_counter()
