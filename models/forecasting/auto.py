@@ -9,6 +9,7 @@ bucket, pinball loss and q99 peak / actual peak are recorded (``SeriesForecast.c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -487,8 +488,11 @@ def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = 
         own = band_ratios(r.mean, r.quantiles, r.band_level, edges)
         m = min(r.h_backtest, first_len) * r.n_windows
         w1 = m / (m + prior_scores)
-        a = w1 * own[:, 0] + (1 - w1) * np.nanmedian(ratios[near][:, :, 0], axis=0)
-        g = np.nanmedian(growth[near], axis=0)
+        with warnings.catch_warnings():  # all-NaN: no comparable series with a band there (zero-width bands)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            first = np.nanmedian(ratios[near][:, :, 0], axis=0)
+            g = np.nanmedian(growth[near], axis=0)
+        a = w1 * own[:, 0] + (1 - w1) * np.where(np.isfinite(first), first, own[:, 0])
         # The median (q50) keeps its own offset (NaN: left as it is): a bias read in one window is the series' own.
         prior = np.where(upper[:, None], a[:, None] * np.where(np.isfinite(g), g, 1.0), np.nan)
         if prior_windows is None:
