@@ -59,7 +59,8 @@ class LeadTimeConformal:
     otherwise the lead bucket's pooled scores are used. Upper quantiles never narrow further out
     (running maximum over lead buckets). Buckets past the calibrated lead time (history shorter
     than the horizon) take the last calibrated bucket's quantiles widened by √(lead ratio), the
-    growth of a random walk's spread.
+    growth of a random walk's spread. Across a run's series, ``auto.pool_bands`` then replaces that
+    extrapolation by the growth of comparable series' bands where there are any.
 
     Args:
         levels: quantile levels.
