@@ -7,7 +7,7 @@ for the shape-aware plan and the peak-based plan, in the same process.
 
 Goals (issue 15): cost / hindsight <= 1.15 with every tier's overflow share within its target.
 
-    python benchmarks/backtest_hindsight.py [--origins 4] [--only 0,1] [--skip-synthetic] [--skip-huawei]
+    python benchmarks/backtest_hindsight.py [--origins 4] [--only 0,1] [--skip-synthetic] [--skip-huawei] [--no-pool-bands]
 """
 
 from __future__ import annotations
@@ -76,9 +76,17 @@ def main() -> None:
                     "checkout; a worktree elsewhere names it); the scenario's data.path is set to it as well")
     ap.add_argument("--only", default=None, help="comma-separated indices of the synthetic origins to run (0 = the "
                     "earliest), e.g. to run them in two processes; the totals are then the sums of the parts")
+    ap.add_argument("--no-pool-bands", action="store_true", help="young groups keep their own extrapolated bands "
+                    "(the forecast before pool_bands), for an A/B in the same code")
     args = ap.parse_args()
 
     import pandas as pd
+
+    if args.no_pool_bands:
+        import planner.forecast as F
+
+        own = F.forecast_long
+        F.forecast_long = lambda *a, **k: own(*a, **{**k, "pool_bands": False})
 
     from planner.backtest import backtest, origins_of
     from planner.commands.backtest import read_actuals

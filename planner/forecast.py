@@ -29,7 +29,7 @@ FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
 REPORT_COLUMNS = (
     C.UNIQUE_ID, C.RESOURCE, "model", "detail", "mase", "smape", "n_windows", "h_backtest", "quantile_scale",
     "coverage_q90", "coverage_q95", "coverage_q99", "pinball_q95", "pinball_q99", "q99_peak_ratio",
-    "n_obs", "n_filled", "fallback", "fallback_reason", "notes", "candidates",
+    "n_obs", "n_filled", "fallback", "fallback_reason", "notes", "candidates", "band_pooled",
 )
 CALIBRATION_COLUMNS = (C.UNIQUE_ID, C.RESOURCE, "bucket", "level", "coverage", "coverage_strict", "n")
 
@@ -203,6 +203,7 @@ def forecast_long(
     progress: Callable[[int], None] | None = None,
     path=None,
     holidays=None,
+    pool_bands: bool = True,
 ) -> ForecastRun:
     """Forecast every series of a long table (one series per value of ``keys``).
 
@@ -218,6 +219,9 @@ def forecast_long(
         progress: called with the number of series finished after each batch.
         path: file the table came from, for error messages.
         holidays: dates with a holiday effect (see :func:`planner.forecast.read_holidays`).
+        pool_bands: series whose band rests on few backtest quarters (young groups) take a band
+            shrunk towards that of series of similar level (``models.forecasting.auto.pool_bands``;
+            the report's ``band_pooled`` is the prior's weight, NaN where the own band was kept).
 
     Returns:
         ForecastRun: ``forecast`` with ``keys``, ``ds``, ``mean``, ``q50``, ``q90``, ``q95``,
@@ -248,6 +252,8 @@ def forecast_long(
     else:
         results = _run_joblib(batches, work, n_jobs, progress)
     flat = [r for batch in results for r in batch]
+    if pool_bands:
+        _pool_bands(tasks, flat)
     weeks = [int(m.group(1)) for r in flat for n in r.notes
              if (m := re.match(r"yearly cycle not modelled: (\d+) weeks", n))]
     if weeks:
@@ -256,6 +262,18 @@ def forecast_long(
                       f"of history (from their first non-zero value), a yearly term needs 52; a "
                       f"{horizon * step_td / pd.Timedelta('7D'):.0f}-week horizon may reach seasons they have not seen")
     return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
+
+
+def _pool_bands(tasks, results) -> None:
+    """Empirical-Bayes bands across the series of each resource (keys after the first: the
+    series of one resource share a unit and a horizon)."""
+    from models.forecasting.auto import pool_bands
+
+    by: dict = {}
+    for (key, *_), r in zip(tasks, results):
+        by.setdefault(tuple(key[1:]), []).append(r)
+    for part in by.values():
+        pool_bands(part)
 
 
 class _BatchWork:
@@ -296,6 +314,7 @@ def _assemble(tasks, filled, results, keys, h, step_td) -> ForecastRun:
             "q99_peak_ratio": r.peak_ratio, "n_obs": len(y), "n_filled": n_fill,
             "fallback": r.fallback is not None, "fallback_reason": r.fallback or "", "notes": "; ".join(notes),
             "candidates": json.dumps({k: round(v, 4) for k, v in r.scores.items()}, sort_keys=True),
+            "band_pooled": r.band_shrink,
         })
         cal.extend({**ids, **c} for c in r.calibration)
     report = pd.DataFrame(rows)

@@ -151,7 +151,7 @@ def batch_demand_forecast(demand: pd.DataFrame, horizon: int, *, freq: str = "1h
         "candidates": [json.dumps({c: (None if np.isnan(v) else round(float(v), 4)) for c, v in zip(cands, scores[:, i])},
                                   sort_keys=True) for i in range(n_s)],
     })
-    return ForecastRun(forecast, report[list(REPORT_COLUMNS)])
+    return ForecastRun(forecast, report.reindex(columns=list(REPORT_COLUMNS)))
 
 
 def use_batch(scenario, n_series: int) -> bool:

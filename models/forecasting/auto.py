@@ -9,6 +9,7 @@ bucket, pinball loss and q99 peak / actual peak are recorded (``SeriesForecast.c
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -18,10 +19,11 @@ import pandas as pd
 from models.forecasting._util import single_blas_thread
 from models.forecasting.backtest import naive_scale, pinball, smape, window_origins
 from models.forecasting.base import ModelUnavailableError, freq_offset
-from models.forecasting.conformal import LeadTimeConformal, bucket_names, lead_buckets
+from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket_names, effective_windows,
+                                          lead_buckets, shrink_band)
 from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array", "FALLBACKS", "LEVELS"]
+__all__ = ["SeriesForecast", "forecast_array", "pool_bands", "FALLBACKS", "LEVELS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 LEVEL_WEEKS = 4  # weeks before an origin whose mean |y| is the scale of the additive score
@@ -54,6 +56,10 @@ class SeriesForecast:
     calibration: list[dict] = field(default_factory=list)  # held-out coverage per lead bucket and level
     pinball: dict[float, float] = field(default_factory=dict)  # held-out pinball loss / level, per level
     peak_ratio: float = float("nan")  # held-out median of max q99 / max actual over windows
+    band_level: float = float("nan")  # the level L (mean |y| of the last four weeks) the band is scaled by
+    band_edges: tuple[int, ...] = ()  # lead-time bucket edges (steps) of the plan's horizon
+    band_windows: np.ndarray | None = None  # per lead bucket, independent quarters of errors behind the band
+    band_shrink: float = float("nan")  # weight of the comparable series' band (pool_bands), NaN: not pooled
 
 
 @dataclass
@@ -371,8 +377,10 @@ def _forecast_array(
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
     mase_c = bt.scores[chosen]
+    bt_step = int(abs(bt.origins[0] - bt.origins[1])) if len(bt.origins) > 1 else h_bt
     return SeriesForecast(point, quant, levels, chosen, mase_c, smape(bt.actual, pred), dict(bt.scores), notes,
-                          len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak)
+                          len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak,
+                          _level(y, n, week), tuple(edges), effective_windows(len(bt.origins), bt_step, h_bt, edges))
 
 
 def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell):
@@ -414,3 +422,90 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
                              "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])})
     pin = {tau: float(loss[j] / w) for j, tau in enumerate(levels)}
     return rows, pin, float(np.median(peaks)) if peaks else float("nan")
+
+
+PRIOR_WINDOWS = None  # strength of the prior band per lead bucket, in independent quarters of errors (None: see pool_bands)
+PRIOR_SCORES = 24  # strength of the prior first-bucket band, in scores (a day of hours)
+NEIGHBOURS = 15  # comparable series: the nearest in level among those with a band of their own
+MATURE_WINDOWS = 3.0  # a series whose band rests on this many quarters in every bucket lends it to others
+
+
+def _reach(h_bt: int, edges) -> np.ndarray:
+    """Share of each lead bucket that backtest windows of ``h_bt`` steps reach."""
+    return np.array([max(0, min(hi, h_bt) - lo) / max(hi - lo, 1) for lo, hi in zip(edges[:-1], edges[1:])])
+
+
+def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = PRIOR_WINDOWS,
+               prior_scores: float = PRIOR_SCORES, neighbours: int = NEIGHBOURS, mature: float = MATURE_WINDOWS,
+               shrink_mature: bool = False) -> int:
+    """Empirical-Bayes bands for series whose own backtest says little: a young group whose
+    backtest windows are shorter than the horizon (history too short), whose later buckets the
+    conformal step extrapolates by the square root of the lead ratio (a random walk's growth,
+    from hours ahead to weeks ahead: app00013, two weeks old, got a band 15 times as wide).
+
+    A band is read in relative units per lead bucket (:func:`band_ratios`) as a series' own
+    spread in the first bucket (its hourly noise and short-term error: its own, even from a
+    few weeks) times how the spread grows with lead time (the level error, which one window
+    samples once). So, for each such series:
+
+    * first bucket: a = w1 * own_1 + (1 - w1) * prior_1, w1 = m / (m + ``prior_scores``), m the
+      backtest scores the series has in that bucket (a 7-hour backtest window: 7);
+    * bucket b: w_b * own_b + (1 - w_b) * a * g_b, g_b the median growth own_b / own_1 of the
+      comparable series, for the upper levels (q50 keeps its own offset). With ``prior_windows``
+      None (the default) w_b is the share of the bucket the series' backtest windows reach: only
+      what was extrapolated is replaced (measured: shrinking the calibrated buckets too, w_b =
+      n_b / (n_b + 2) with n_b independent quarters, made the realised pinball loss worse, since a
+      young group's level error grows faster than a mature one's; docs/forecast.md);
+
+    the comparable series are the ``neighbours`` nearest in level (log) among the mature ones.
+    The band keeps its hour-by-hour shape in proportion to its own weight (:func:`shrink_band`). Changes ``results`` in place
+    (quantiles, ``band_shrink`` = the largest prior weight, a note); returns how many series
+    were pooled. Results of one horizon and one resource only (their bands are compared)."""
+    usable = [r for r in results if r.band_windows is not None and r.band_level > 0 and r.model != "constant"]
+    if not usable:
+        return 0
+    edges = usable[0].band_edges
+    usable = [r for r in usable if r.band_edges == edges]
+    donors = [r for r in usable if np.all(r.band_windows >= mature)]
+    if not donors:
+        return 0
+    ratios = np.stack([band_ratios(r.mean, r.quantiles, r.band_level, edges) for r in donors])  # donors x levels x buckets
+    upper = np.array(donors[0].levels) > 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(ratios[:, :, :1] > 0, ratios / ratios[:, :, :1], np.nan)
+    log_level = np.log(np.array([r.band_level for r in donors]))
+    first_len = edges[1] - edges[0]
+    done = 0
+    for r in usable:
+        own_n = np.asarray(r.band_windows, float)
+        short = r.h_backtest < edges[-1]  # windows shorter than the horizon: later buckets were extrapolated
+        if not short and (prior_windows is None or (not shrink_mature and np.all(own_n >= mature))):
+            continue
+        dist = np.abs(log_level - np.log(r.band_level))
+        near = [i for i in np.argsort(dist, kind="stable") if donors[i] is not r][:neighbours]
+        if not near:
+            continue
+        own = band_ratios(r.mean, r.quantiles, r.band_level, edges)
+        m = min(r.h_backtest, first_len) * r.n_windows
+        w1 = m / (m + prior_scores)
+        with warnings.catch_warnings():  # all-NaN: no comparable series with a band there (zero-width bands)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            first = np.nanmedian(ratios[near][:, :, 0], axis=0)
+            g = np.nanmedian(growth[near], axis=0)
+        a = w1 * own[:, 0] + (1 - w1) * np.where(np.isfinite(first), first, own[:, 0])
+        # The median (q50) keeps its own offset (NaN: left as it is): a bias read in one window is the series' own.
+        prior = np.where(upper[:, None], a[:, None] * np.where(np.isfinite(g), g, 1.0), np.nan)
+        if prior_windows is None:
+            w = _reach(r.h_backtest, edges)
+        else:
+            w = own_n / (own_n + prior_windows)
+        w[0] = w1 if own_n[0] < mature else w[0]
+        r.quantiles = np.maximum(shrink_band(r.mean, r.quantiles, r.band_level, edges, w, prior), 0.0)
+        after = band_ratios(r.mean, r.quantiles, r.band_level, edges)[-1]
+        r.band_shrink = float(1.0 - w.min())
+        r.notes.append("band from few backtest quarters (" + "/".join(f"{x:.1f}" for x in own_n) + " per lead bucket) "
+                       f"shrunk towards {len(near)} series of similar level (their spread's growth with lead time): "
+                       "q99 in relative units " + "/".join(f"{x:.2f}" for x in own[-1]) + " -> "
+                       + "/".join(f"{x:.2f}" for x in after))
+        done += 1
+    return done

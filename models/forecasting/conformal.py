@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 
-__all__ = ["LeadTimeConformal", "conformal_level", "lead_buckets", "bucket_names", "SCALES"]
+__all__ = ["LeadTimeConformal", "conformal_level", "lead_buckets", "bucket_names", "SCALES", "band_ratios",
+           "effective_windows", "shrink_band"]
 
 SCALES = ("auto", "relative", "additive", "sqrt")
 
@@ -58,7 +59,8 @@ class LeadTimeConformal:
     otherwise the lead bucket's pooled scores are used. Upper quantiles never narrow further out
     (running maximum over lead buckets). Buckets past the calibrated lead time (history shorter
     than the horizon) take the last calibrated bucket's quantiles widened by √(lead ratio), the
-    growth of a random walk's spread.
+    growth of a random walk's spread. Across a run's series, ``auto.pool_bands`` then replaces that
+    extrapolation by the growth of comparable series' bands where there are any.
 
     Args:
         levels: quantile levels.
@@ -188,3 +190,56 @@ class LeadTimeConformal:
         q = self.quantiles_[lead, how]  # steps × levels
         s = self._s(point, level, self.scale_)
         return np.sort(point[None, :] + s[None, :] * q.T, axis=0)
+
+
+# -- a band from few windows, shrunk towards comparable series' bands (empirical Bayes) ---------
+def band_ratios(point, quantiles, level: float, edges, floor_frac: float = 0.1) -> np.ndarray:
+    """The band in relative units, per level and lead bucket: the bucket's mean of
+    (q_tau - point) / (|point| + floor_frac * level). Scale-free, so bands of series of different
+    size (and conformal scales) can be compared and pooled. Returns levels x buckets."""
+    point = np.asarray(point, float)
+    quantiles = np.atleast_2d(np.asarray(quantiles, float))
+    s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
+    rel = (quantiles - point[None, :]) / s[None, :]
+    out = np.full((len(quantiles), len(edges) - 1), np.nan)
+    for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        hi = min(hi, len(point))
+        if hi > lo:
+            out[:, b] = rel[:, lo:hi].mean(axis=1)
+    return out
+
+
+def effective_windows(n_windows: int, step: int, h_bt: int, edges) -> np.ndarray:
+    """Per lead bucket, how many independent quarters of errors the band rests on: overlapping
+    backtest windows (origins ``step`` apart, ``h_bt`` long) share most of their level error, so
+    n windows count 1 + (n - 1) * min(step, h_bt) / h_bt; a bucket the windows reach only in part
+    (history shorter than the horizon: the rest is extrapolated) counts by the share it reaches."""
+    if n_windows <= 0 or h_bt <= 0:
+        return np.zeros(len(edges) - 1)
+    n_eff = 1.0 + (n_windows - 1) * min(step, h_bt) / h_bt
+    reach = np.array([max(0, min(hi, h_bt) - lo) / max(hi - lo, 1) for lo, hi in zip(edges[:-1], edges[1:])])
+    return n_eff * reach
+
+
+def shrink_band(point, quantiles, level: float, edges, own_weight, prior_ratio, floor_frac: float = 0.1) -> np.ndarray:
+    """Blend each lead bucket's band, step by step in relative units, with the bucket's prior:
+    r(t) -> w * r(t) + (1 - w) * prior, r(t) = (q(t) - point(t)) / s(t), s = |point| +
+    floor_frac * level. The bucket's mean band becomes w * own + (1 - w) * prior (the
+    empirical-Bayes estimate), and the hour-by-hour shape of its own band is kept in proportion
+    to its weight (a shape read from a few hours of errors is mostly noise). ``own_weight`` per
+    bucket, ``prior_ratio`` levels x buckets (NaN: the bucket is left as it is). Quantiles stay
+    ordered: each level at least the one below (a running maximum from the lowest level, so a
+    median left in place stays where it was)."""
+    point = np.asarray(point, float)
+    q = np.array(quantiles, float, copy=True)
+    s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
+    rel = (q - point[None, :]) / s[None, :]
+    for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        hi = min(hi, len(point))
+        if hi <= lo:
+            continue
+        w = float(np.clip(own_weight[b], 0.0, 1.0))
+        prior = np.asarray(prior_ratio[:, b], float)[:, None]
+        blended = np.where(np.isfinite(prior), w * rel[:, lo:hi] + (1.0 - w) * prior, rel[:, lo:hi])
+        q[:, lo:hi] = point[None, lo:hi] + s[None, lo:hi] * blended
+    return np.maximum.accumulate(q, axis=0)
