@@ -29,7 +29,7 @@ def digest(result) -> str:
 def _counters(result) -> str:
     s = result.stats
     keys = ("heuristic_s", "shrink_s", "shrink_attempts", "shrink_moves", "shrink_removed", "lns_iterations",
-            "lns_improvements", "balance_s", "balance_moves", "clock_stops")
+            "lns_improvements", "balance_s", "balance_moves", "clock_stops", "heuristic_cost", "shrink_cost")
     return " ".join(f"{k}={round(s[k], 1) if isinstance(s[k], float) else s[k]}" for k in keys if k in s)
 
 

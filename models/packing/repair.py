@@ -100,9 +100,11 @@ def _add(x, y, out: np.ndarray) -> None:
         np.add(x, y, out=out)
 
 
-def _over_inplace(x: np.ndarray, term: np.ndarray) -> np.ndarray:
-    """``max(0, x + term)`` summed over the last two axes, computed in ``x`` (as ``_Scratch.over``)."""
-    _add(x, term, x)
+def _over_inplace(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """``max(0, x + cap)`` summed over the last two axes, computed in ``x`` (as ``_Scratch.over``);
+    ``cap`` is ``[..., 1, R]`` (constant over the slots), added one resource at a time (``_add``)."""
+    for r in range(x.shape[-1]):
+        np.add(x[..., r], cap[..., r], out=x[..., r])
     np.maximum(x, 0.0, out=x)
     return x.reshape(x.shape[:-2] + (-1,)).sum(axis=-1)
 
