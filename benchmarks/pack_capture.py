@@ -2,7 +2,8 @@
 packing's speed in a minute instead of the run's minutes.
 
     python benchmarks/pack_capture.py capture DIR [SCENARIO]      # runs the plan in one process (--jobs 1)
-    python benchmarks/pack_capture.py replay DIR [--only 3,7] [--repeat 3] [--profile]
+    python benchmarks/pack_capture.py replay DIR [--only 3,7] [--repeat 3]
+    PYTHONPATH=/path/to/other/checkout python benchmarks/pack_capture.py replay DIR ...   # another version's code
 
 ``capture`` pickles every ``solve_packing`` call of the run (instance, backend, options) to
 ``DIR/NNN.pkl`` with the cost, CPU time and a digest of the plan it returned. ``replay`` solves them
@@ -62,7 +63,7 @@ def capture(out: Path, scenario: str | None) -> None:
           f"total cost {run.summary['total_cost']:.2f}; stages {run.summary['timings_s']}")
 
 
-def replay(src: Path, only: str | None, repeat: int, profile: bool) -> None:
+def replay(src: Path, only: str | None, repeat: int) -> None:
     from models.packing.solve import solve_packing
 
     files = sorted(src.glob("*.pkl"))
@@ -104,12 +105,11 @@ def main() -> None:
     r.add_argument("dir", type=Path)
     r.add_argument("--only", default=None)
     r.add_argument("--repeat", type=int, default=1)
-    r.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     if args.cmd == "capture":
         capture(args.dir, args.scenario)
     else:
-        replay(args.dir, args.only, args.repeat, args.profile)
+        replay(args.dir, args.only, args.repeat)
 
 
 if __name__ == "__main__":
