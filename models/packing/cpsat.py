@@ -70,14 +70,19 @@ def solve_subproblem_cpsat(instance: PackingInstance, sub: SubProblem, options: 
     for j, p in pairs:
         ok = [y[p, k] for k in range(n_k) if kinds.level[k] >= it.headroom[sub.items[j]] - 1e-12]
         model.add(x[j, p] <= sum(ok)).with_name(f"headroom[{j},{p}]")
+    # Coefficients as Python ints, converted once (indexing numpy scalars per term was a tenth of
+    # a neighbourhood step); the same rows, in the same order, with the same names.
+    cap_rows = cap.T.tolist()  # [R][K]
+    slot_names = [f"{instance.slots[s]}" for s in sub.slots]
     for p, js in by_worker.items():
         xs = [x[j, p] for j in js]
+        ys_p = [y[p, k] for k in range(n_k)]
+        coef = dem[js].transpose(1, 2, 0).tolist()  # [T][R][items of p]
         for ti in range(len(sub.slots)):
             for r in range(dem.shape[2]):
-                load = cp_model.LinearExpr.weighted_sum(xs, [int(dem[j, ti, r]) for j in js])
-                model.add(load <= cp_model.LinearExpr.weighted_sum(
-                    [y[p, k] for k in range(n_k)], [int(c) for c in cap[:, r]])
-                ).with_name(f"capacity[p{p},{instance.slots[sub.slots[ti]]},{instance.resources[r]}]")
+                load = cp_model.LinearExpr.weighted_sum(xs, coef[ti][r])
+                model.add(load <= cp_model.LinearExpr.weighted_sum(ys_p, cap_rows[r])
+                          ).with_name(f"capacity[p{p},{slot_names[ti]},{instance.resources[r]}]")
     for g, js in shard_sets(instance, sub).items():
         for p in sorted({p for j in js for p in by_item[j]}):
             members = [x[j, p] for j in js if (j, p) in x]

@@ -29,6 +29,7 @@ multiplier follows the strictest item as the headroom level does.
 from __future__ import annotations
 
 import time
+import weakref
 
 import numpy as np
 
@@ -37,7 +38,29 @@ from models.packing.instance import PackingInstance
 __all__ = ["OverflowRepair"]
 
 EPS = 1e-12
+SWAP_BLOCK = 1 << 16  # floats of one row block of a chance-constrained swap evaluation (256 KB a buffer)
+CROSS_CACHE_BYTES = 64 << 20  # largest item x item cross-product table kept per instance
 SPREAD_WEIGHT = 1.0  # one missing worker of spread weighs as much as a full server's overflow in one slot
+
+
+_CROSS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _cross_table(instance: PackingInstance, unit: np.ndarray, phi32: np.ndarray) -> np.ndarray | None:
+    """``2 phi_i . phi_j`` ``[I, I, T, R]`` (float32) of every pair of items, computed once per
+    instance and unit (a shrinking search builds an engine per attempt) when it takes at most
+    ``CROSS_CACHE_BYTES``; ``None`` above (each swap evaluation then computes its own pairs).
+    Per element the same einsum over the factors, so the same floats either way."""
+    n = phi32.shape[0]
+    if n * n * int(np.prod(phi32.shape[2:])) * 4 > CROSS_CACHE_BYTES:
+        return None
+    tables = _CROSS.setdefault(instance, {})
+    key = np.asarray(unit, dtype=float).tobytes()
+    if key not in tables:
+        table = np.einsum("mktr,nktr->mntr", phi32, phi32)
+        table *= 2.0
+        tables[key] = table
+    return tables[key]
 
 
 class _Scratch:
@@ -53,16 +76,42 @@ class _Scratch:
     def over(self, *terms: np.ndarray) -> np.ndarray:
         """``max(0, terms[0] + terms[1] + ...)`` summed over the last two axes (slots, resources),
         with broadcasting, computed in the buffer."""
-        shape = np.broadcast_shapes(*(t.shape for t in terms))
+        shape = np.broadcast_shapes(*(np.shape(t) for t in terms))
         n = int(np.prod(shape))
         if self.buf.size < n:
             self.buf = np.empty(max(n, 2 * self.buf.size), dtype=np.float32)
         out = self.buf[:n].reshape(shape)
-        np.add(terms[0], terms[1], out=out)
+        _add(terms[0], terms[1], out)
         for t in terms[2:]:
-            out += t
+            _add(out, t, out)
         np.maximum(out, 0.0, out=out)
         return out.reshape(shape[:-2] + (-1,)).sum(axis=-1)
+
+
+def _add(x, y, out: np.ndarray) -> None:
+    """``out = x + y``. A term that is constant over the slots (``[..., 1, R]``, a capacity) is
+    added one resource at a time: broadcast as it is, numpy's inner loop runs over the R (2)
+    resources only, and the add took 3x as long. The same additions, so the same floats."""
+    if out.ndim >= 2 and out.shape[-2] > 1 and out.shape[-1] > 1 and any(
+            np.ndim(t) >= 2 and np.shape(t)[-2] == 1 and np.shape(t)[-1] > 1 for t in (x, y)):
+        for r in range(out.shape[-1]):
+            np.add(_column(x, r), _column(y, r), out=out[..., r])
+    else:
+        np.add(x, y, out=out)
+
+
+def _over_inplace(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """``max(0, x + cap)`` summed over the last two axes, computed in ``x`` (as ``_Scratch.over``);
+    ``cap`` is ``[..., 1, R]`` (constant over the slots), added one resource at a time (``_add``)."""
+    for r in range(x.shape[-1]):
+        np.add(x[..., r], cap[..., r], out=x[..., r])
+    np.maximum(x, 0.0, out=x)
+    return x.reshape(x.shape[:-2] + (-1,)).sum(axis=-1)
+
+
+def _column(t, r: int):
+    """Resource ``r`` of a ``[..., T, R]`` term (a scalar stays a scalar)."""
+    return t if np.ndim(t) == 0 else t[..., r]
 
 
 class OverflowRepair:
@@ -113,6 +162,7 @@ class OverflowRepair:
             self.F32 = np.zeros(self.F.shape, dtype=np.float32)
             self.V32 = np.zeros(self.L.shape, dtype=np.float32)
             self.zw = np.zeros(self.B)
+        self._cross2 = _cross_table(instance, unit, self.Phi32) if self.chance else None
         # Capacities move with the strictest item (and, with a chance rule, the multiplier too).
         self.dynamic = len(np.unique(self.h)) > 1 or self.chance
         self.X = self.L if not self.chance else np.zeros_like(self.L)  # the load the capacity holds
@@ -142,6 +192,8 @@ class OverflowRepair:
         np.add.at(self.cnt, (self.sc[has], self.w_of[has]), 1)
         self.tabu = np.zeros((len(it), self.B), dtype=np.int64)
         self.step = 0
+        self.version = 0  # bumped by every relocation: keys the memo of the last relocation loads
+        self._reloc_memo = None
 
     # ------------------------------------------------------------------ state
     def _refresh(self, w: int) -> None:
@@ -165,6 +217,7 @@ class OverflowRepair:
     def relocate(self, i: int, b: int) -> None:
         """Move item ``i`` to worker ``b`` and update loads, levels, overflow and spread counts."""
         a = int(self.w_of[i])
+        self.version += 1
         self.L[a] -= self.D[i]
         self.L[b] += self.D[i]
         if self.chance:
@@ -212,7 +265,11 @@ class OverflowRepair:
     # ------------------------------------------------------------------ chance-constrained loads
     def chance_relocation(self, a: int, members: np.ndarray):
         """Loads after ``members[x]`` leaves ``a`` (``[m, T, R]``) and after it joins each worker
-        ``b`` (``[m, B, T, R]``), float32, with the multipliers (``[m]``, ``[m, B]``)."""
+        ``b`` (``[m, B, T, R]``), float32, with the multipliers (``[m]``, ``[m, B]``). The last
+        result is kept until the next relocation (the balancing pass asks twice per move)."""
+        key = (self.version, a, members.tobytes())
+        if self._reloc_memo is not None and self._reloc_memo[0] == key:
+            return self._reloc_memo[1]
         Dm, Pm, s2, ps = self.D32[members], self.Phi32[members], self.s2_32[members], self.Psi32[members]
         cross_a = np.einsum("ktr,mktr->mtr", self.F32[a], Pm)
         var_a = np.maximum(self.V32[a][None] - 2.0 * cross_a + s2 - ps, 0.0)
@@ -222,39 +279,72 @@ class OverflowRepair:
         var_b = np.maximum(self.V32[None] + 2.0 * cross_b + (s2 + ps)[:, None], 0.0)
         z_b = np.maximum(self.zw[None, :], self.zi[members][:, None])
         arrive = (self.L.astype(np.float32)[None] + Dm[:, None]) + z_b.astype(np.float32)[..., None, None] * np.sqrt(var_b)
+        self._reloc_memo = (key, (leave, z_a, arrive, z_b))
         return leave, z_a, arrive, z_b
 
     def chance_swap(self, a: int, members: np.ndarray, partners: np.ndarray):
         """Loads of ``a`` and of each partner's worker after ``members[x]`` and ``partners[y]``
         trade places (both ``[m, n, T, R]``, float32)."""
+        prep = self._swap_prep(a, members, partners)
+        return self._chance_swap_rows(prep, slice(None))
+
+    def _swap_prep(self, a: int, members: np.ndarray, partners: np.ndarray) -> dict:
+        """The parts of a swap evaluation that are not ``[m, n, T, R]`` (shared by its row blocks)."""
         wp = self.w_of[partners]
+        p = dict(a=a, members=members, partners=partners, wp=wp)
+        if not self.chance:
+            return p
         Dm, Dp = self.D32[members], self.D32[partners]
         Pm, Pp = self.Phi32[members], self.Phi32[partners]
         sm, sp = self.s2_32[members], self.s2_32[partners]
         qm, qp = self.Psi32[members], self.Psi32[partners]
-        mm2 = np.einsum("mktr,nktr->mntr", Pm, Pp)
-        mm2 *= 2.0  # 2 phi_m . phi_p
         # a loses m and gains p: V_a - 2 F_a.phi_m + |phi_m|^2 - psi_m + 2 F_a.phi_p + |phi_p|^2 + psi_p - 2 phi_m.phi_p
-        part_m = self.V32[a][None] - 2.0 * np.einsum("ktr,mktr->mtr", self.F32[a], Pm) + sm - qm
-        part_p = 2.0 * np.einsum("ktr,nktr->ntr", self.F32[a], Pp) + sp + qp
-        load_a = np.add(part_m[:, None], part_p[None])
+        p["part_m"] = self.V32[a][None] - 2.0 * np.einsum("ktr,mktr->mtr", self.F32[a], Pm) + sm - qm
+        p["part_p"] = 2.0 * np.einsum("ktr,nktr->ntr", self.F32[a], Pp) + sp + qp
+        p["z_a"] = np.maximum(self.z_without(members)[:, None], self.zi[partners][None, :]).astype(np.float32)
+        p["base_a"] = self.L[a].astype(np.float32)[None] - Dm
+        p["Dp"], p["Dm"] = Dp, Dm
+        # p's worker loses p and gains m: V_b - 2 F_b.phi_p + |phi_p|^2 - psi_p + 2 F_b.phi_m + |phi_m|^2 + psi_m - 2 phi_m.phi_p.
+        # F_b.phi_m depends on the partner's worker only: computed once per worker (a handful), not per partner.
+        ub, inv = np.unique(wp, return_inverse=True)
+        cross_b = np.einsum("bktr,mktr->mbtr", self.F32[ub], Pm)
+        cross_b *= 2.0
+        p["cross_b"], p["inv"] = cross_b, inv
+        p["rest_b"] = self.V32[wp] - 2.0 * np.einsum("nktr,nktr->ntr", self.F32[wp], Pp) + sp - qp
+        p["own_m"] = sm + qm
+        p["z_b"] = np.maximum(self.z_without(partners)[None, :], self.zi[members][:, None]).astype(np.float32)
+        p["base_b"] = self.L[wp].astype(np.float32) - Dp
+        p["Pm"], p["Pp"] = Pm, Pp
+        return p
+
+    def _pair_cross2(self, p: dict, rows) -> np.ndarray:
+        """``2 phi_m . phi_p`` ``[m, n, T, R]`` of the members ``rows`` and every partner."""
+        if self._cross2 is not None:
+            return self._cross2[np.ix_(p["members"][rows], p["partners"])]
+        mm2 = np.einsum("mktr,nktr->mntr", p["Pm"][rows], p["Pp"])
+        mm2 *= 2.0
+        return mm2
+
+    def _chance_swap_rows(self, p: dict, rows):
+        """:meth:`chance_swap` for the members ``rows`` (a slice) only: the same float32 operations
+        in the same order, so the same values as a whole-matrix evaluation."""
+        mm2 = self._pair_cross2(p, rows)
+        load_a = np.add(p["part_m"][rows][:, None], p["part_p"][None])
         load_a -= mm2
         np.maximum(load_a, 0.0, out=load_a)
         np.sqrt(load_a, out=load_a)
-        load_a *= np.maximum(self.z_without(members)[:, None], self.zi[partners][None, :]).astype(np.float32)[..., None, None]
-        load_a += (self.L[a].astype(np.float32)[None] - Dm)[:, None]
-        load_a += Dp[None]
-        # p's worker loses p and gains m: V_b - 2 F_b.phi_p + |phi_p|^2 - psi_p + 2 F_b.phi_m + |phi_m|^2 + psi_m - 2 phi_m.phi_p
-        load_b = np.einsum("nktr,mktr->mntr", self.F32[wp], Pm)
-        load_b *= 2.0
-        load_b += (self.V32[wp] - 2.0 * np.einsum("nktr,nktr->ntr", self.F32[wp], Pp) + sp - qp)[None]
-        load_b += (sm + qm)[:, None]
+        load_a *= p["z_a"][rows][..., None, None]
+        load_a += p["base_a"][rows][:, None]
+        load_a += p["Dp"][None]
+        load_b = p["cross_b"][rows][:, p["inv"]]
+        load_b += p["rest_b"][None]
+        load_b += p["own_m"][rows][:, None]
         load_b -= mm2
         np.maximum(load_b, 0.0, out=load_b)
         np.sqrt(load_b, out=load_b)
-        load_b *= np.maximum(self.z_without(partners)[None, :], self.zi[members][:, None]).astype(np.float32)[..., None, None]
-        load_b += (self.L[wp].astype(np.float32) - Dp)[None]
-        load_b += Dm[:, None]
+        load_b *= p["z_b"][rows][..., None, None]
+        load_b += p["base_b"][None]
+        load_b += p["Dm"][rows][:, None]
         return load_a, load_b
 
     # ------------------------------------------------------------------ move scores
@@ -299,13 +389,23 @@ class OverflowRepair:
         Dm, Dp = self.D32[members], self.D32[partners]
         wp = self.w_of[partners]
         if self.chance:
-            load_a, load_b = self.chance_swap(a, members, partners)
             lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])
             cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)
-            sa = over(load_a, -cap_a[:, :, None, :]) - self.ov32[a]
             lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
             cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
-            sb = over(load_b, -cap_b[:, :, None, :]) - self.ov32[wp][None]
+            prep = self._swap_prep(a, members, partners)
+            sw = np.empty((len(members), len(partners)), dtype=np.float32)
+            # Row blocks of ~SWAP_BLOCK floats: the dozen passes over [m, n, T, R] stay in cache
+            # (the whole matrix is several MB), and the memory of a move stays bounded.
+            per_row = max(1, len(partners) * int(np.prod(self.L.shape[1:])))
+            step = max(1, SWAP_BLOCK // per_row)
+            for lo in range(0, len(members), step):
+                rows = slice(lo, lo + step)
+                load_a, load_b = self._chance_swap_rows(prep, rows)
+                self._swap_block(prep, rows, load_a, load_b)
+                sa = _over_inplace(load_a, -cap_a[rows][:, :, None, :]) - self.ov32[a]
+                sb = _over_inplace(load_b, -cap_b[rows][:, :, None, :]) - self.ov32[wp][None]
+                sw[rows] = sa + sb
         elif self.dynamic:
             lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
             cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)  # [m, n, R]
@@ -313,13 +413,18 @@ class OverflowRepair:
             lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])  # [m, n]
             cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
             sb = over((self.L32[wp] - Dp)[None], Dm[:, None], -cap_b[:, :, None, :]) - self.ov32[wp][None]
+            sw = sa + sb
         else:
             sa = over((self.E32[a][None] - Dm)[:, None], Dp[None]) - self.ov32[a]
             sb = over((self.E32[wp] - Dp)[None], Dm[:, None]) - self.ov32[wp][None]
-        sw = sa + sb
+            sw = sa + sb
         if len(self.need):
             sw += self._swap_spread(members, partners, a, wp)
         return sw
+
+    def _swap_block(self, prep: dict, rows, load_a: np.ndarray, load_b: np.ndarray) -> None:
+        """Called with each row block's loads after a swap, before they are turned into scores
+        (the balancing pass checks them against the real capacity here)."""
 
     def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         """``[m, n]`` swaps that keep the hard rules."""

@@ -1,0 +1,113 @@
+"""The repair engine's shortcuts give the floats of the plain computation: swap scores evaluated in
+row blocks, from the cached item x item cross table or without it, the balancing pass's real-capacity
+check taken from the scores' own loads, and the memo of the last relocation loads."""
+
+import numpy as np
+import pytest
+
+import models.packing.repair as repair_mod
+from models.packing.balance import _Balancer
+from models.packing.instance import PackingInstance, ServerType
+from models.packing.repair import OverflowRepair
+from models.packing.synthetic import diurnal_instance
+
+
+def _risky(n=36, seed=3):
+    base = diurnal_instance(n, 24, seed=seed, mean_cores=2.0,
+                            types=(ServerType("s", (16.0, 128.0), 500.0), ServerType("l", (32.0, 256.0), 950.0)))
+    rng = np.random.default_rng(seed)
+    sig = base.demand * rng.uniform(0.1, 0.5, (n, 1, 1))
+    loadings = rng.uniform(-0.3, 0.4, (n, 3))  # some negative: the variance terms must not be clipped early
+    eps = np.array([(0.001, 0.01, 0.05)[g % 3] for g in range(n)])
+    return PackingInstance(base.group_ids, base.slots, base.resources, base.demand, base.server_types,
+                           headroom=np.array([(0.0, 0.1, 0.2)[g % 3] for g in range(n)]), sigma=sig,
+                           overflow_risk=eps, loadings=loadings)
+
+
+def _engine(inst, cls=OverflowRepair, n_w=5, seed=0, scale=0.7, **kw):
+    rng = np.random.default_rng(seed)
+    unit = inst.capacity.max(axis=0)
+    cap = inst.capacity[np.zeros(n_w, dtype=int)] / unit
+    return cls(inst, unit, rng.integers(0, n_w, len(inst.items())), cap * scale, np.ones(n_w, bool),
+               np.zeros(n_w, dtype=np.int64), rng, **kw)
+
+
+def _plain_swap_scores(engine, a, members, partners):
+    """The swap scores from the whole [m, n, T, R] loads of :meth:`chance_swap` (no blocks)."""
+    load_a, load_b = engine.chance_swap(a, members, partners)
+    wp = engine.w_of[partners]
+    lvl_a = np.maximum(engine.levels_without(members)[:, None], engine.h[partners][None, :])
+    cap_a = (engine.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)
+    lvl_b = np.maximum(engine.levels_without(partners)[None, :], engine.h[members][:, None])
+    cap_b = (engine.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
+    over = repair_mod._Scratch().over
+    sa = over(load_a, -cap_a[:, :, None, :]) - engine.ov32[a]
+    sb = over(load_b, -cap_b[:, :, None, :]) - engine.ov32[wp][None]
+    return sa + sb
+
+
+@pytest.mark.parametrize("block", [1, 700, 1 << 16])
+@pytest.mark.parametrize("cross", [True, False])
+def test_block_and_cross_table_scores_equal_the_plain_evaluation(monkeypatch, block, cross):
+    monkeypatch.setattr(repair_mod, "SWAP_BLOCK", block)
+    if not cross:
+        monkeypatch.setattr(repair_mod, "CROSS_CACHE_BYTES", 0)
+    inst = _risky()
+    engine = _engine(inst)
+    assert (engine._cross2 is not None) == cross
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        a = int(rng.integers(engine.B))
+        members = np.flatnonzero(engine.w_of == a)
+        partners = np.flatnonzero(engine.w_of != a)
+        if members.size:
+            got = engine.swap_scores(a, members, partners)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got, _plain_swap_scores(engine, a, members, partners))
+        engine.relocate(int(rng.integers(len(engine.w_of))), int(rng.integers(engine.B)))
+
+
+def test_balancer_fits_from_the_scores_equal_a_fresh_check():
+    inst = _risky()
+    engine = _engine(inst, _Balancer, scale=0.9, real=_engine(inst).cap / 0.7)
+    rng = np.random.default_rng(2)
+    checked = 0
+    for _ in range(6):
+        a = int(rng.integers(engine.B))
+        members = np.flatnonzero(engine.w_of == a)
+        partners = np.flatnonzero(engine.w_of != a)
+        if members.size:
+            engine.swap_scores(a, members, partners)
+            memo = engine.swap_allowed(a, members, partners)
+            engine._fit_key = None  # forget the scores' loads: the check is computed afresh
+            fresh = engine.swap_allowed(a, members, partners)
+            np.testing.assert_array_equal(memo, fresh)
+            checked += int(fresh.any()) + int((~fresh).any())
+        engine.relocate(int(rng.integers(len(engine.w_of))), int(rng.integers(engine.B)))
+    assert checked >= 4  # both outcomes occurred: the check can fail
+
+
+def test_relocation_memo_is_dropped_when_an_item_moves():
+    inst = _risky()
+    engine = _engine(inst)
+    members = np.flatnonzero(engine.w_of == 0)
+    first = engine.chance_relocation(0, members)
+    assert engine.chance_relocation(0, members)[2] is first[2]  # asked twice in one move: computed once
+    i = int(members[0])
+    engine.relocate(i, 1)
+    engine.relocate(i, 0)  # the same plan again, but the memo key moved on
+    again = engine.chance_relocation(0, members)
+    assert again[2] is not first[2]
+    for x, y in zip(first, again):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_add_per_resource_equals_broadcast_add():
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 4, 24, 2)).astype(np.float32)
+    cap = rng.random((3, 4, 1, 2)).astype(np.float32)
+    out = np.empty_like(x)
+    repair_mod._add(x, -cap, out)
+    np.testing.assert_array_equal(out, x + -cap)
+    repair_mod._add(x, np.float32(0.5), out)
+    np.testing.assert_array_equal(out, x + np.float32(0.5))
