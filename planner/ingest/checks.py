@@ -3,6 +3,8 @@ expected. Row numbers are 1-based lines of the file (the header is line 1)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -59,6 +61,12 @@ def numeric_counts(frame: pd.DataFrame, columns, *, path, header_lines: int = 1)
         raw = frame[col]
         values = pd.to_numeric(raw, errors="coerce")
         bad = values.isna() & raw.notna()
+        if bad.any():  # pandas < 3 coerces a text number beyond float64 ('1e400') to NaN, not to inf
+            values = values.copy()
+            for i in np.flatnonzero(bad.to_numpy()):
+                with contextlib.suppress(TypeError, ValueError):
+                    values.iloc[i] = float(str(raw.iloc[i]).strip())
+            bad = values.isna() & raw.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(
