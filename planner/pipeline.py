@@ -1094,8 +1094,10 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     long tail of near-idle groups; the summary says how many were left out)."""
     from planner.profile import profile_functions
 
+    from planner.demand import group_max
+
     demand = history.demand
-    peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
+    peaks = group_max(demand, C.GROUP_ID, C.CPU_CORES)
     if len(peaks) > max_groups:
         keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
         # Only the columns the profile reads: a fleet's year of demand has more, and this copies.
@@ -1250,14 +1252,52 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
 FORECAST_CSV_ROWS = 1_000_000
 
 
-def _forecast_per_pool(run: PlanRun, folder: Path) -> None:
-    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all)."""
+FORECAST_PART_ROWS = 1_000_000  # rows of a pool's forecast file converted and written at a time
+
+
+def _forecast_per_pool(run: PlanRun, folder: Path, block: int | None = None) -> None:
+    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all):
+    each pool's rows in the forecast's order with a ``pool`` column, ``unplaced`` for groups without
+    one. Rows are found by category codes (no column of strings per row) and written ``block`` rows
+    at a time (one row group each), so that no pool's copy of a fleet's forecast is held whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from planner.pools import label_codes
+
     folder.mkdir()
-    pool_of = run.placement.set_index(C.GROUP_ID)["pool"] if run.placement is not None else pd.Series(dtype=str)
-    pool = run.forecast[C.UNIQUE_ID].astype(str).map(pool_of).fillna("unplaced")
-    for name in sorted(pool.unique()):
-        part = run.forecast[(pool == name).to_numpy()].assign(pool=name)
-        part.to_parquet(folder / f"{''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)}.parquet", index=False)
+    fc = run.forecast
+    block = FORECAST_PART_ROWS if block is None else int(block)
+    placed = run.placement if run.placement is not None else pd.DataFrame({C.GROUP_ID: [], "pool": []})
+    pools = placed["pool"]
+    names = sorted({str(p) for p in pools.dropna()} | {"unplaced"})
+    index = {n: i for i, n in enumerate(names)}
+    # pool of each placement row, then "unplaced" for rows whose group has no placement (code -1)
+    per_group = np.array([index["unplaced"] if pd.isna(p) else index[str(p)] for p in pools] + [index["unplaced"]],
+                         dtype=np.int16)
+    ids = fc[C.UNIQUE_ID]
+    group_ids = placed[C.GROUP_ID].astype(str).tolist()
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # per category, then per row through the codes
+        per_cat = pd.Index(group_ids).get_indexer(ids.cat.categories.astype(str))
+        code = np.append(per_group[per_cat], per_group[-1])[ids.cat.codes.to_numpy()]
+    else:
+        code = per_group[label_codes(ids, group_ids)]
+    counts = np.bincount(code, minlength=len(names))
+    for k, name in enumerate(names):
+        if not counts[k]:
+            continue
+        pos = np.flatnonzero(code == k)
+        writer = None
+        try:
+            for i in range(0, len(pos), block):
+                table = pa.Table.from_pandas(fc.take(pos[i:i + block]).assign(pool=name), preserve_index=False)
+                if writer is None:
+                    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+                    writer = pq.ParquetWriter(folder / f"{safe}.parquet", table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def _plots(run: PlanRun, folder: Path) -> None:
