@@ -663,7 +663,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``keep_telemetry=False`` drops the history's invocation matrix (0.7 GB at 20,000 functions) as
     soon as nothing of the run needs it: the returned ``PlanRun.history.telemetry`` then keeps the
-    function ids and the grid but no counts (``planner run`` without ``--backtest``).
+    function ids and the grid but no counts, and ``PlanRun.history.demand`` the columns of
+    :data:`DEMAND_AFTER_FORECAST` only (``planner run`` without ``--backtest``).
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
     forecast sections) skips reading the history and forecasting: variants of tiers, servers,
@@ -694,6 +695,26 @@ def without_counts(history):
     tel = history.telemetry
     empty = Telemetry(pd.DatetimeIndex(tel.index[:0], freq=tel.index.freq), tel.ids, tel.counts[:0].copy(), tel.repairs)
     return dataclasses.replace(history, telemetry=empty)
+
+
+# The demand columns a run reads once its forecast is made: the residual correlation, the Profiles
+# table and the report's forecast-against-history figure.
+DEMAND_AFTER_FORECAST = (C.GROUP_ID, C.UNIQUE_ID, C.DS, C.CPU_CORES, C.INVOCATIONS)
+
+
+def slim_demand(history):
+    """``history`` with its demand table cut to :data:`DEMAND_AFTER_FORECAST`. The float columns
+    kept are copied out of the table's shared float block, so that the block of the others is
+    freed (at 20,000 functions 60 million rows: concurrency, memory and the means, ~0.9 GB)."""
+    import dataclasses
+
+    demand = history.demand
+    keep = [c for c in demand.columns if c in DEMAND_AFTER_FORECAST]
+    if len(keep) == len(demand.columns):
+        return history
+    slim = pd.DataFrame({c: demand[c].to_numpy(copy=True) if demand[c].dtype.kind == "f" else demand[c].array
+                         for c in keep}, index=demand.index, copy=False)
+    return dataclasses.replace(history, demand=slim)
 
 
 def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None, keep_telemetry=True) -> PlanRun:
@@ -749,6 +770,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     forecast, groups = adjust_forecast(scenario, history, forecast)
     if not keep_telemetry and scenario.anticipated:
         history = without_counts(history)
+    if not keep_telemetry:
+        history = slim_demand(history)  # before packing: the run's memory through packing and outputs
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)
