@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument("--load", type=Path, help="write the pickled PlanRun only")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--profiles", action="store_true", help="with --load: build the Profiles table again first")
+    ap.add_argument("--slim", action="store_true",
+                    help="with --load: cut the demand to the columns read after the forecast first (as planner run "
+                         "does since pipeline.slim_demand)")
     args = ap.parse_args()
 
     sampler = Sampler(threading.get_ident())
@@ -126,6 +129,11 @@ def main() -> None:
         sampler.set("load pickle")
         with open(args.load, "rb") as f:
             run = pickle.load(f)
+        if args.slim:
+            from planner.pipeline import slim_demand
+
+            sampler.set("slim demand")
+            run.history = slim_demand(run.history)
         if args.profiles:
             from planner.pipeline import group_profiles
 
