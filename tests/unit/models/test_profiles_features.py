@@ -109,7 +109,7 @@ def test_blocks_of_series_give_the_features_of_the_whole(monkeypatch):
     day = 1 + np.sin(2 * np.pi * ts.hour.to_numpy() / 24)
     x = rng.poisson(20 * day, (11, ts.size)).astype(float)
     x[2] = 0.0
-    x[5, ts.dayofweek.to_numpy() >= 5] = 0.0
+    x[5, ts.day_of_week.to_numpy() >= 5] = 0.0
     x[7, ::37] += 400.0
     x[9] = 3.0
     whole = series_features(x, ts, ids=[f"s{i}" for i in range(11)])
