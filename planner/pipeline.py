@@ -684,6 +684,22 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
         return _run_plan(scenario, progress, history, ex, prepared, keep_telemetry)
 
 
+def release_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere).
+    A fleet's packing frees many arrays below glibc's mmap threshold (which rises to 32 MB as large
+    arrays are freed), whose pages otherwise stay resident: the run's RSS, not its live data, then
+    sets its peak. Changes no value."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim this way
+        pass
+
+
 def without_counts(history):
     """``history`` with an empty invocation matrix (ids and interval kept: the summary's function
     count). The forecast works on the group demand; only anticipated services (customer volume,
@@ -772,6 +788,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         history = without_counts(history)
     if not keep_telemetry:
         history = slim_demand(history)  # before packing: the run's memory through packing and outputs
+    release_heap()  # the forecast's transients
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)
@@ -813,6 +830,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                 for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
     del slices
+    release_heap()
 
     progress("procurement", 0.92)
     required = required_by_pool([wp for p in packed for wp in packed[p][0]], servers, scenario.horizon.weeks)
@@ -927,7 +945,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     summary["parallel"] = {"executor": ex.name, "workers": ex.workers}
     summary["forecast_method"] = "batch" if use_batch(scenario, n_series) else "per_series"
     progress("shape profiles", 0.97)
+    release_heap()
     profiles = group_profiles(history)
+    release_heap()
     n_groups = int(history.groups.shape[0])
     if n_groups > PROFILE_GROUPS:
         summary["profiles_note"] = (f"shape profiles of the {PROFILE_GROUPS:,} groups with the largest CPU peak "
@@ -1240,6 +1260,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if per_pool:
             _forecast_per_pool(run, tmp / "forecast")
+            release_heap()
         past = None
         if backtest:
             from planner.backtest import summary_of, tables_of
