@@ -663,7 +663,8 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
     """Run the whole plan for ``scenario`` (the embedded default when None). No files are written.
     ``keep_telemetry=False`` drops the history's invocation matrix (0.7 GB at 20,000 functions) as
     soon as nothing of the run needs it: the returned ``PlanRun.history.telemetry`` then keeps the
-    function ids and the grid but no counts (``planner run`` without ``--backtest``).
+    function ids and the grid but no counts, and ``PlanRun.history.demand`` the columns of
+    :data:`DEMAND_AFTER_FORECAST` only (``planner run`` without ``--backtest``).
     ``history`` (a planner.history.History) skips reading the scenario's data (backtest origins).
     ``prepared`` (from :func:`prepare_forecast` of a scenario with the same data, horizon and
     forecast sections) skips reading the history and forecasting: variants of tiers, servers,
@@ -683,6 +684,22 @@ def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, histo
         return _run_plan(scenario, progress, history, ex, prepared, keep_telemetry)
 
 
+def release_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere).
+    A fleet's packing frees many arrays below glibc's mmap threshold (which rises to 32 MB as large
+    arrays are freed), whose pages otherwise stay resident: the run's RSS, not its live data, then
+    sets its peak. Changes no value."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim this way
+        pass
+
+
 def without_counts(history):
     """``history`` with an empty invocation matrix (ids and interval kept: the summary's function
     count). The forecast works on the group demand; only anticipated services (customer volume,
@@ -694,6 +711,26 @@ def without_counts(history):
     tel = history.telemetry
     empty = Telemetry(pd.DatetimeIndex(tel.index[:0], freq=tel.index.freq), tel.ids, tel.counts[:0].copy(), tel.repairs)
     return dataclasses.replace(history, telemetry=empty)
+
+
+# The demand columns a run reads once its forecast is made: the residual correlation, the Profiles
+# table and the report's forecast-against-history figure.
+DEMAND_AFTER_FORECAST = (C.GROUP_ID, C.UNIQUE_ID, C.DS, C.CPU_CORES, C.INVOCATIONS)
+
+
+def slim_demand(history):
+    """``history`` with its demand table cut to :data:`DEMAND_AFTER_FORECAST`. The float columns
+    kept are copied out of the table's shared float block, so that the block of the others is
+    freed (at 20,000 functions 60 million rows: concurrency, memory and the means, ~0.9 GB)."""
+    import dataclasses
+
+    demand = history.demand
+    keep = [c for c in demand.columns if c in DEMAND_AFTER_FORECAST]
+    if len(keep) == len(demand.columns):
+        return history
+    slim = pd.DataFrame({c: demand[c].to_numpy(copy=True) if demand[c].dtype.kind == "f" else demand[c].array
+                         for c in keep}, index=demand.index, copy=False)
+    return dataclasses.replace(history, demand=slim)
 
 
 def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None, keep_telemetry=True) -> PlanRun:
@@ -749,6 +786,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     forecast, groups = adjust_forecast(scenario, history, forecast)
     if not keep_telemetry and scenario.anticipated:
         history = without_counts(history)
+    if not keep_telemetry:
+        history = slim_demand(history)  # before packing: the run's memory through packing and outputs
+    release_heap()  # the forecast's transients
 
     tiers = tiers_of(scenario)
     servers = servers_frame(scenario)
@@ -790,6 +830,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                 for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
     del slices
+    release_heap()
 
     progress("procurement", 0.92)
     required = required_by_pool([wp for p in packed for wp in packed[p][0]], servers, scenario.horizon.weeks)
@@ -904,7 +945,9 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     summary["parallel"] = {"executor": ex.name, "workers": ex.workers}
     summary["forecast_method"] = "batch" if use_batch(scenario, n_series) else "per_series"
     progress("shape profiles", 0.97)
+    release_heap()
     profiles = group_profiles(history)
+    release_heap()
     n_groups = int(history.groups.shape[0])
     if n_groups > PROFILE_GROUPS:
         summary["profiles_note"] = (f"shape profiles of the {PROFILE_GROUPS:,} groups with the largest CPU peak "
@@ -1094,8 +1137,10 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     long tail of near-idle groups; the summary says how many were left out)."""
     from planner.profile import profile_functions
 
+    from planner.demand import group_max
+
     demand = history.demand
-    peaks = demand.groupby(C.GROUP_ID, sort=True, observed=True)[C.CPU_CORES].max()
+    peaks = group_max(demand, C.GROUP_ID, C.CPU_CORES)
     if len(peaks) > max_groups:
         keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
         # Only the columns the profile reads: a fleet's year of demand has more, and this copies.
@@ -1215,6 +1260,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if per_pool:
             _forecast_per_pool(run, tmp / "forecast")
+            release_heap()
         past = None
         if backtest:
             from planner.backtest import summary_of, tables_of
@@ -1250,14 +1296,52 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
 FORECAST_CSV_ROWS = 1_000_000
 
 
-def _forecast_per_pool(run: PlanRun, folder: Path) -> None:
-    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all)."""
+FORECAST_PART_ROWS = 1_000_000  # rows of a pool's forecast file converted and written at a time
+
+
+def _forecast_per_pool(run: PlanRun, folder: Path, block: int | None = None) -> None:
+    """The forecast table as one Parquet file per pool (``pd.read_parquet(folder)`` reads them all):
+    each pool's rows in the forecast's order with a ``pool`` column, ``unplaced`` for groups without
+    one. Rows are found by category codes (no column of strings per row) and written ``block`` rows
+    at a time (one row group each), so that no pool's copy of a fleet's forecast is held whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from planner.pools import label_codes
+
     folder.mkdir()
-    pool_of = run.placement.set_index(C.GROUP_ID)["pool"] if run.placement is not None else pd.Series(dtype=str)
-    pool = run.forecast[C.UNIQUE_ID].astype(str).map(pool_of).fillna("unplaced")
-    for name in sorted(pool.unique()):
-        part = run.forecast[(pool == name).to_numpy()].assign(pool=name)
-        part.to_parquet(folder / f"{''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)}.parquet", index=False)
+    fc = run.forecast
+    block = FORECAST_PART_ROWS if block is None else int(block)
+    placed = run.placement if run.placement is not None else pd.DataFrame({C.GROUP_ID: [], "pool": []})
+    pools = placed["pool"]
+    names = sorted({str(p) for p in pools.dropna()} | {"unplaced"})
+    index = {n: i for i, n in enumerate(names)}
+    # pool of each placement row, then "unplaced" for rows whose group has no placement (code -1)
+    per_group = np.array([index["unplaced"] if pd.isna(p) else index[str(p)] for p in pools] + [index["unplaced"]],
+                         dtype=np.int16)
+    ids = fc[C.UNIQUE_ID]
+    group_ids = placed[C.GROUP_ID].astype(str).tolist()
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # per category, then per row through the codes
+        per_cat = pd.Index(group_ids).get_indexer(ids.cat.categories.astype(str))
+        code = np.append(per_group[per_cat], per_group[-1])[ids.cat.codes.to_numpy()]
+    else:
+        code = per_group[label_codes(ids, group_ids)]
+    counts = np.bincount(code, minlength=len(names))
+    for k, name in enumerate(names):
+        if not counts[k]:
+            continue
+        pos = np.flatnonzero(code == k)
+        writer = None
+        try:
+            for i in range(0, len(pos), block):
+                table = pa.Table.from_pandas(fc.take(pos[i:i + block]).assign(pool=name), preserve_index=False)
+                if writer is None:
+                    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+                    writer = pq.ParquetWriter(folder / f"{safe}.parquet", table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def _plots(run: PlanRun, folder: Path) -> None:

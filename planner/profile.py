@@ -164,11 +164,11 @@ def _telemetry_matrix(tel: Telemetry, slot: pd.Timedelta):
 
 def _long_matrix(frame: pd.DataFrame, key: str, value: str, slot: pd.Timedelta, how: str):
     """Pivot a long frame to ``[series x slots]`` on the slot grid (absent rows are zero)."""
-    ds = pd.to_datetime(frame[C.DS])
-    bins = _slot_floor(pd.DatetimeIndex(ds), slot)
-    direct = _direct_matrix(frame[key], bins, frame[value], slot)
+    direct = _direct_matrix(frame[key], frame[C.DS], frame[value], slot)
     if direct is not None:
         return direct
+    ds = pd.to_datetime(frame[C.DS])
+    bins = _slot_floor(pd.DatetimeIndex(ds), slot)
     binned = frame.assign(**{C.DS: bins})
     wide = binned.groupby([key, C.DS], sort=True, observed=False)[value].agg(how).unstack(C.DS, fill_value=0.0)
     grid = pd.date_range(wide.columns.min(), wide.columns.max(), freq=slot)
@@ -176,11 +176,16 @@ def _long_matrix(frame: pd.DataFrame, key: str, value: str, slot: pd.Timedelta, 
     return wide.index.astype(str), pd.DatetimeIndex(grid), wide.to_numpy(dtype=float), []
 
 
-def _direct_matrix(keys: pd.Series, bins: pd.DatetimeIndex, values: pd.Series, slot: pd.Timedelta):
+DIRECT_BLOCK_ROWS = 2_000_000  # rows of the long frame _direct_matrix reads at a time
+
+
+def _direct_matrix(keys: pd.Series, ds, values: pd.Series, slot: pd.Timedelta, block: int | None = None):
     """:func:`_long_matrix`'s table written cell by cell when every (series, slot) has one row (the
     data's slot is the profiling slot): with one value a cell's sum and maximum are that value, so
     the result is the same, without the groupby and unstack that held several copies of a fleet's
-    year of demand (~4 GB at 5,000 functions). ``None`` when some cell has several rows."""
+    year of demand (~4 GB at 5,000 functions). ``None`` when some cell has several rows. ``ds``
+    (slot starts or any time in the slot: floored here) is read ``block`` rows at a time, so that
+    its temporaries are a block's, not the fleet's."""
     if len(keys) == 0:
         return None
     if isinstance(keys.dtype, pd.CategoricalDtype):  # groupby(observed=False): every category, in order
@@ -191,22 +196,31 @@ def _direct_matrix(keys: pd.Series, bins: pd.DatetimeIndex, values: pd.Series, s
         codes, labels = pd.factorize(keys, sort=True)
         if (codes < 0).any():
             return None
-    t = bins.asi8
+    ds = pd.Series(ds) if not isinstance(ds, pd.Series) else ds
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    block = DIRECT_BLOCK_ROWS if block is None else int(block)
+
+    def slot_ns(part) -> np.ndarray:
+        # In nanoseconds, as slot.value is: pandas 3 reads and builds datetimes in microseconds, and
+        # mixed units made every slot look off the grid (the groupby pivot then ran at fleet scale).
+        return _slot_floor(pd.DatetimeIndex(pd.to_datetime(part)), slot).as_unit("ns").asi8
+
     step = slot.value
-    t0 = t.min()
-    if ((t - t0) % step != 0).any():
-        return None
-    t_idx = (t - t0) // step
-    n_t = int(t_idx.max()) + 1
-    flat = codes.astype(np.int64) * n_t + t_idx
+    t0, t_max = (int(slot_ns(pd.Series([ds.min(), ds.max()]))[i]) for i in (0, 1))
+    n_t = (t_max - t0) // step + 1
     seen = np.zeros(len(labels) * n_t, dtype=bool)  # a cell with two rows marks fewer cells than rows
-    seen[flat] = True
-    if int(seen.sum()) != len(flat):
+    x = np.zeros(len(labels) * n_t)
+    for i in range(0, len(keys), block):
+        t = slot_ns(ds.iloc[i:i + block])
+        if ((t - t0) % step != 0).any():
+            return None
+        flat = codes[i:i + block].astype(np.int64) * n_t + (t - t0) // step
+        seen[flat] = True
+        x[flat] = np.nan_to_num(values.iloc[i:i + block].to_numpy(dtype=float), nan=0.0)  # groupby skips NaN
+    if int(seen.sum()) != len(keys):
         return None
     del seen
-    x = np.zeros(len(labels) * n_t)
-    x[flat] = np.nan_to_num(values.to_numpy(dtype=float), nan=0.0)  # groupby skips NaN; fillna(0)
-    grid = pd.date_range(bins.min(), periods=n_t, freq=slot)
+    grid = pd.date_range(pd.Timestamp(t0, unit="ns"), periods=n_t, freq=slot)
     return pd.Index(labels, name=keys.name).astype(str), pd.DatetimeIndex(grid), x.reshape(len(labels), n_t), []
 
 
@@ -352,7 +366,8 @@ def profile_functions(
     ids, ts, x, inv, key, notes = _to_matrix(data, catalog, slot_td, level, value)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise InputDataError("no series to profile (the input has no rows)")
-    x = np.maximum(np.nan_to_num(x), 0.0)
+    x = np.nan_to_num(x)  # a copy: ``inv`` may be ``x`` and keeps its values
+    np.maximum(x, 0.0, out=x)
     ids = pd.Index(ids, name=key)
 
     feats = series_features(x, ts.values, ids)

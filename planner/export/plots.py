@@ -96,9 +96,14 @@ def forecast_vs_history_figure(
     id_col = "group_id" if "group_id" in history.columns else "unique_id"
     _missing(history, (id_col, "ds", resource), "history")
     _missing(forecast, ("unique_id", "ds", "resource", "mean"), "forecast")
-    fc = forecast[forecast["resource"] == resource]
-    peaks = history.groupby(id_col, sort=True)[resource].max()
-    peaks = peaks[peaks.index.isin(set(fc["unique_id"]))] if len(fc) else peaks
+    from planner.demand import group_max
+
+    # Masks, not copies: a fleet's forecast has tens of millions of rows and its history more;
+    # only the chosen groups' rows are taken.
+    of_resource = (forecast["resource"] == resource).to_numpy()
+    peaks = group_max(history, id_col, resource)
+    if of_resource.any():
+        peaks = peaks[peaks.index.isin(set(forecast["unique_id"][of_resource].unique()))]
     groups = list(peaks.sort_values(ascending=False, kind="stable").index[:n_groups])
     fig = _figure(10, 2.4 * max(1, len(groups)))
     axes = fig.subplots(max(1, len(groups)), 1, squeeze=False)[:, 0]
@@ -106,7 +111,7 @@ def forecast_vs_history_figure(
         axes[0].text(0.5, 0.5, "no group to show", ha="center", va="center", transform=axes[0].transAxes)
     for ax, group in zip(axes, groups):
         h = history[history[id_col] == group].sort_values("ds")
-        f = fc[fc["unique_id"] == group].sort_values("ds")
+        f = forecast[of_resource & (forecast["unique_id"] == group).to_numpy()].sort_values("ds")
         ax.plot(h["ds"], h[resource], color="0.35", lw=0.8, label="history")
         ax.plot(f["ds"], f["mean"], color="tab:blue", lw=1.0, label="forecast mean")
         if all(b in f.columns for b in band):

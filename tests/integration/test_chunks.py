@@ -169,5 +169,27 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path):
     dropped = run_plan(sc, keep_telemetry=False)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
     assert dropped.summary["functions"] == kept.summary["functions"] == 60
-    for name in ("plan", "assignment", "purchases", "qos", "forecast"):
+    for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles"):
         pd.testing.assert_frame_equal(getattr(dropped, name), getattr(kept, name), obj=name)
+    # the demand keeps the columns read after the forecast only (the others' memory is freed)
+    assert list(dropped.history.demand.columns) == [c for c in kept.history.demand.columns
+                                                     if c in ("group_id", "ds", "cpu_cores", "invocations")]
+    assert "memory_gb" in kept.history.demand.columns
+    pd.testing.assert_frame_equal(dropped.history.demand, kept.history.demand[list(dropped.history.demand.columns)])
+    # and the files written from it are the same: the report's figure, the plots, every table
+    from planner.pipeline import write_run
+
+    for run, name in ((kept, "kept"), (dropped, "dropped")):
+        write_run(run, tmp_path / name)
+    for path in sorted((tmp_path / "kept").iterdir()):
+        if path.suffix in (".csv", ".png", ".html", ".json"):
+            other = (tmp_path / "dropped" / path.name).read_bytes()
+            if path.name == "summary.json":  # run times differ
+                import json
+
+                a, b = json.loads(path.read_text()), json.loads(other)
+                a.pop("timings_s"), b.pop("timings_s")
+                a.pop("packing"), b.pop("packing")  # each week's runtime_s
+                assert a == b
+            else:
+                assert path.read_bytes() == other, path.name

@@ -9,9 +9,9 @@ from planner import columns as C
 from planner import profile
 
 
-def _frame(categorical: bool, seed=0):
+def _frame(categorical: bool, seed=0, unit="ns"):
     rng = np.random.default_rng(seed)
-    ds = pd.date_range("2026-01-05", periods=72, freq="h")
+    ds = pd.date_range("2026-01-05", periods=72, freq="h").as_unit(unit)
     rows = [(g, t) for g in ("b", "a", "c", "d") for t in ds]
     frame = pd.DataFrame(rows, columns=[C.GROUP_ID, C.DS])
     frame = frame.sample(frac=0.8, random_state=seed)  # missing cells, shuffled, first/last hours kept below
@@ -24,11 +24,17 @@ def _frame(categorical: bool, seed=0):
     return frame
 
 
+@pytest.mark.parametrize("block", [None, 7])  # read in blocks of rows: the same table
+@pytest.mark.parametrize("unit", ["ns", "us"])  # pandas 3 reads Parquet and builds demand in us
 @pytest.mark.parametrize("categorical", [False, True])
 @pytest.mark.parametrize("value,how", [(C.CPU_CORES, "max"), (C.INVOCATIONS, "sum")])
-def test_cell_by_cell_pivot_equals_the_groupby_pivot(monkeypatch, categorical, value, how):
-    frame = _frame(categorical)
+def test_cell_by_cell_pivot_equals_the_groupby_pivot(monkeypatch, categorical, value, how, unit, block):
+    frame = _frame(categorical, unit=unit)
+    if block is not None:
+        monkeypatch.setattr(profile, "DIRECT_BLOCK_ROWS", block)
     slot = pd.Timedelta("1h")
+    bins = pd.DatetimeIndex(frame[C.DS]).floor(slot)
+    assert profile._direct_matrix(frame[C.GROUP_ID], bins, frame[value], slot) is not None  # the path is taken
     ids, ts, x, notes = profile._long_matrix(frame, C.GROUP_ID, value, slot, how)
     with monkeypatch.context() as m:
         m.setattr(profile, "_direct_matrix", lambda *a: None)
@@ -43,6 +49,8 @@ def test_several_rows_in_a_slot_take_the_groupby_pivot():
     frame = _frame(False)
     assert profile._direct_matrix(frame[C.GROUP_ID], pd.DatetimeIndex(frame[C.DS]).floor("2h"), frame[C.CPU_CORES],
                                   pd.Timedelta("2h")) is None
+    # the two rows of a cell in different blocks are found too
+    assert profile._direct_matrix(frame[C.GROUP_ID], frame[C.DS], frame[C.CPU_CORES], pd.Timedelta("2h"), block=5) is None
     ids, ts, x, _ = profile._long_matrix(frame, C.GROUP_ID, C.INVOCATIONS, pd.Timedelta("2h"), "sum")
     assert x.shape == (4, 36) and x.sum() == pytest.approx(frame[C.INVOCATIONS].sum())
 

@@ -97,3 +97,23 @@ def test_bad_values_are_rejected(bad):
 def test_timestamps_must_match_slots():
     with pytest.raises(ValueError, match="one entry per slot"):
         series_features(np.ones((2, 10)), hourly(1))
+
+
+def test_blocks_of_series_give_the_features_of_the_whole(monkeypatch):
+    """series_features works on blocks of rows (memory at fleet scale): the same table as in one go,
+    with spiky, idle, weekday-only and flat series split across blocks."""
+    import models.profiles.features as features
+
+    rng = np.random.default_rng(5)
+    ts = pd.date_range("2026-01-05", periods=24 * 21, freq="h")
+    day = 1 + np.sin(2 * np.pi * ts.hour.to_numpy() / 24)
+    x = rng.poisson(20 * day, (11, ts.size)).astype(float)
+    x[2] = 0.0
+    x[5, ts.day_of_week.to_numpy() >= 5] = 0.0
+    x[7, ::37] += 400.0
+    x[9] = 3.0
+    whole = series_features(x, ts, ids=[f"s{i}" for i in range(11)])
+    monkeypatch.setattr(features, "BLOCK_ROWS", 4)
+    blocked = series_features(x, ts, ids=[f"s{i}" for i in range(11)])
+    pd.testing.assert_frame_equal(blocked, whole)
+    assert whole.loc["s2", "profile"] == "none" and whole.loc["s7", "spike_share"] > 0
