@@ -51,17 +51,11 @@ class _Balancer(OverflowRepair):
             return allowed & self._fits(arrive, np.float32(0.0), cap)
         return allowed & self._fits(self.L32[None], self.D32[members][:, None], cap)
 
-    def _real_caps(self, a: int, members: np.ndarray, partners: np.ndarray):
-        wp = self.w_of[partners]
-        lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
-        lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
-        return self.real[a] * (1.0 - lvl_a)[..., None], self.real[wp][None] * (1.0 - lvl_b)[..., None]
-
     def swap_scores(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         if self.chance:  # the real-capacity check is made on the loads the scores are made of
             self._fit_key = (self.version, a, members.tobytes(), partners.tobytes())
             self._fit = np.empty((len(members), len(partners)), dtype=bool)
-            self._fit_caps = self._real_caps(a, members, partners)
+            self._fit_caps = self.swap_capacities(self.real, a, members, partners)
         return super().swap_scores(a, members, partners)
 
     def _swap_block(self, prep, rows, load_a, load_b) -> None:
@@ -76,10 +70,10 @@ class _Balancer(OverflowRepair):
         if self.chance:
             if getattr(self, "_fit_key", None) == (self.version, a, members.tobytes(), partners.tobytes()):
                 return ok & self._fit
-            cap_a, cap_b = self._real_caps(a, members, partners)
+            cap_a, cap_b = self.swap_capacities(self.real, a, members, partners)
             load_a, load_b = self.chance_swap(a, members, partners)
             return ok & self._fits(load_a, np.float32(0.0), cap_a) & self._fits(load_b, np.float32(0.0), cap_b)
-        cap_a, cap_b = self._real_caps(a, members, partners)
+        cap_a, cap_b = self.swap_capacities(self.real, a, members, partners)
         ok &= self._fits((self.L32[a][None] - Dm)[:, None], Dp[None], cap_a)
         ok &= self._fits((self.L32[wp] - Dp)[None], Dm[:, None], cap_b)
         return ok

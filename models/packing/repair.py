@@ -388,11 +388,9 @@ class OverflowRepair:
         over = self.scratch.over
         Dm, Dp = self.D32[members], self.D32[partners]
         wp = self.w_of[partners]
+        if self.dynamic:  # [m, n, R] each
+            cap_a, cap_b = (c.astype(np.float32) for c in self.swap_capacities(self.cap, a, members, partners))
         if self.chance:
-            lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])
-            cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)
-            lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
-            cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
             prep = self._swap_prep(a, members, partners)
             sw = np.empty((len(members), len(partners)), dtype=np.float32)
             # Row blocks of ~SWAP_BLOCK floats: the dozen passes over [m, n, T, R] stay in cache
@@ -407,11 +405,7 @@ class OverflowRepair:
                 sb = _over_inplace(load_b, -cap_b[rows][:, :, None, :]) - self.ov32[wp][None]
                 sw[rows] = sa + sb
         elif self.dynamic:
-            lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
-            cap_a = (self.cap[a][None, None] * (1.0 - lvl_a)[..., None]).astype(np.float32)  # [m, n, R]
             sa = over((self.L32[a][None] - Dm)[:, None], Dp[None], -cap_a[:, :, None, :]) - self.ov32[a]
-            lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])  # [m, n]
-            cap_b = (self.cap[wp][None] * (1.0 - lvl_b)[..., None]).astype(np.float32)
             sb = over((self.L32[wp] - Dp)[None], Dm[:, None], -cap_b[:, :, None, :]) - self.ov32[wp][None]
             sw = sa + sb
         else:
@@ -421,6 +415,15 @@ class OverflowRepair:
         if len(self.need):
             sw += self._swap_spread(members, partners, a, wp)
         return sw
+
+    def swap_capacities(self, per_worker: np.ndarray, a: int, members: np.ndarray, partners: np.ndarray):
+        """Capacities (``per_worker[w]`` times one minus the level) of ``a`` and of each partner's
+        worker after ``members[x]`` and ``partners[y]`` trade places, ``[m, n, R]`` each: the level
+        follows the strictest item a worker then holds."""
+        lvl_a = np.maximum(self.levels_without(members)[:, None], self.h[partners][None, :])  # [m, n]
+        lvl_b = np.maximum(self.levels_without(partners)[None, :], self.h[members][:, None])
+        return (per_worker[a][None, None] * (1.0 - lvl_a)[..., None],
+                per_worker[self.w_of[partners]][None] * (1.0 - lvl_b)[..., None])
 
     def _swap_block(self, prep: dict, rows, load_a: np.ndarray, load_b: np.ndarray) -> None:
         """Called with each row block's loads after a swap, before they are turned into scores
