@@ -19,8 +19,8 @@ import pandas as pd
 from models.forecasting._util import single_blas_thread
 from models.forecasting.backtest import naive_scale, pinball, smape, window_origins
 from models.forecasting.base import ModelUnavailableError, freq_offset
-from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket_names, effective_windows,
-                                          lead_buckets, shrink_band)
+from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket_names, bucket_reach,
+                                          effective_windows, lead_buckets, shrink_band)
 from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
 __all__ = ["SeriesForecast", "forecast_array", "pool_bands", "FALLBACKS", "LEVELS"]
@@ -430,11 +430,6 @@ NEIGHBOURS = 15  # comparable series: the nearest in level among those with a ba
 MATURE_WINDOWS = 3.0  # a series whose band rests on this many quarters in every bucket lends it to others
 
 
-def _reach(h_bt: int, edges) -> np.ndarray:
-    """Share of each lead bucket that backtest windows of ``h_bt`` steps reach."""
-    return np.array([max(0, min(hi, h_bt) - lo) / max(hi - lo, 1) for lo, hi in zip(edges[:-1], edges[1:])])
-
-
 def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = PRIOR_WINDOWS,
                prior_scores: float = PRIOR_SCORES, neighbours: int = NEIGHBOURS, mature: float = MATURE_WINDOWS,
                shrink_mature: bool = False) -> int:
@@ -496,7 +491,7 @@ def pool_bands(results: Sequence[SeriesForecast], prior_windows: float | None = 
         # The median (q50) keeps its own offset (NaN: left as it is): a bias read in one window is the series' own.
         prior = np.where(upper[:, None], a[:, None] * np.where(np.isfinite(g), g, 1.0), np.nan)
         if prior_windows is None:
-            w = _reach(r.h_backtest, edges)
+            w = bucket_reach(r.h_backtest, edges)
         else:
             w = own_n / (own_n + prior_windows)
         w[0] = w1 if own_n[0] < mature else w[0]

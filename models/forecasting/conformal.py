@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 __all__ = ["LeadTimeConformal", "conformal_level", "lead_buckets", "bucket_names", "SCALES", "band_ratios",
-           "effective_windows", "shrink_band"]
+           "bucket_reach", "effective_windows", "shrink_band"]
 
 SCALES = ("auto", "relative", "additive", "sqrt")
 
@@ -193,14 +193,19 @@ class LeadTimeConformal:
 
 
 # -- a band from few windows, shrunk towards comparable series' bands (empirical Bayes) ---------
+def _relative(point: np.ndarray, quantiles: np.ndarray, level: float, floor_frac: float):
+    """The scale s = |point| + floor_frac * level of the relative units, and the band in them,
+    (q - point) / s (levels x steps)."""
+    s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
+    return s, (quantiles - point[None, :]) / s[None, :]
+
+
 def band_ratios(point, quantiles, level: float, edges, floor_frac: float = 0.1) -> np.ndarray:
     """The band in relative units, per level and lead bucket: the bucket's mean of
     (q_tau - point) / (|point| + floor_frac * level). Scale-free, so bands of series of different
     size (and conformal scales) can be compared and pooled. Returns levels x buckets."""
     point = np.asarray(point, float)
-    quantiles = np.atleast_2d(np.asarray(quantiles, float))
-    s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
-    rel = (quantiles - point[None, :]) / s[None, :]
+    _, rel = _relative(point, np.atleast_2d(np.asarray(quantiles, float)), level, floor_frac)
     out = np.full((len(quantiles), len(edges) - 1), np.nan)
     for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         hi = min(hi, len(point))
@@ -217,8 +222,12 @@ def effective_windows(n_windows: int, step: int, h_bt: int, edges) -> np.ndarray
     if n_windows <= 0 or h_bt <= 0:
         return np.zeros(len(edges) - 1)
     n_eff = 1.0 + (n_windows - 1) * min(step, h_bt) / h_bt
-    reach = np.array([max(0, min(hi, h_bt) - lo) / max(hi - lo, 1) for lo, hi in zip(edges[:-1], edges[1:])])
-    return n_eff * reach
+    return n_eff * bucket_reach(h_bt, edges)
+
+
+def bucket_reach(h_bt: int, edges) -> np.ndarray:
+    """Share of each lead bucket that backtest windows of ``h_bt`` steps reach."""
+    return np.array([max(0, min(hi, h_bt) - lo) / max(hi - lo, 1) for lo, hi in zip(edges[:-1], edges[1:])])
 
 
 def shrink_band(point, quantiles, level: float, edges, own_weight, prior_ratio, floor_frac: float = 0.1) -> np.ndarray:
@@ -232,8 +241,7 @@ def shrink_band(point, quantiles, level: float, edges, own_weight, prior_ratio, 
     median left in place stays where it was)."""
     point = np.asarray(point, float)
     q = np.array(quantiles, float, copy=True)
-    s = np.abs(point) + floor_frac * max(float(level), 0.0) + 1e-9
-    rel = (q - point[None, :]) / s[None, :]
+    s, rel = _relative(point, q, level, floor_frac)
     for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
         hi = min(hi, len(point))
         if hi <= lo:
