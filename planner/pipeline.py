@@ -1135,9 +1135,8 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
 
     Above ``max_groups`` groups only the largest by CPU peak are profiled (the rest are a fleet's
     long tail of near-idle groups; the summary says how many were left out)."""
-    from planner.profile import profile_functions
-
     from planner.demand import group_max
+    from planner.profile import profile_functions
 
     demand = history.demand
     peaks = group_max(demand, C.GROUP_ID, C.CPU_CORES)

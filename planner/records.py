@@ -211,7 +211,7 @@ def _ensure_wal(con: sqlite3.Connection, deadline: float) -> None:
                 return
             con.execute("PRAGMA journal_mode = WAL").fetchall()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
