@@ -434,15 +434,15 @@ def _group_sizes(week_rows, ids: list[str], resources, capacity: np.ndarray) -> 
     """Each group's largest forecast q99 over the weeks, in units of the largest server type's
     capacity (the larger resource): the size the chunks are dealt by."""
     best = np.zeros((len(ids), len(resources)))
-    index = {g: i for i, g in enumerate(ids)}
+    index, res_index = pd.Index(ids), pd.Index(resources)
     for rows in week_rows:
         if not len(rows):
             continue
         peak = rows.groupby([C.UNIQUE_ID, C.RESOURCE], observed=True)["q99"].max()
-        for (g, r), v in peak.items():
-            if str(g) in index and r in resources:
-                gi, ri = index[str(g)], resources.index(r)
-                best[gi, ri] = max(best[gi, ri], float(v))
+        gi = index.get_indexer(peak.index.get_level_values(0).astype(str))
+        ri = res_index.get_indexer(peak.index.get_level_values(1))
+        ok = (gi >= 0) & (ri >= 0)  # groups and resources of this pool only
+        np.maximum.at(best, (gi[ok], ri[ok]), peak.to_numpy(dtype=float)[ok])
     return pd.Series((best / capacity[None, :]).max(axis=1), index=ids)
 
 
