@@ -108,6 +108,9 @@ def _first_harmonic(hod_mean: np.ndarray):
     return amplitude, phase
 
 
+BLOCK_ROWS = 256  # series_features works on this many series at a time
+
+
 def series_features(values, timestamps, ids=None, *, spike_sigma: float = 4.0) -> pd.DataFrame:
     """Shape features of each row of ``values`` (see the module docstring for definitions).
 
@@ -134,9 +137,6 @@ def series_features(values, timestamps, ids=None, *, spike_sigma: float = 4.0) -
     # were the largest allocation of a fleet-scale run's Profiles table (~1 GB at 1,700 x 8,736).
     parts = [_features(x[i:i + BLOCK_ROWS], ts, index[i:i + BLOCK_ROWS], spike_sigma) for i in range(0, n, BLOCK_ROWS)]
     return pd.concat(parts)
-
-
-BLOCK_ROWS = 256  # series_features works on this many series at a time
 
 
 def _features(x: np.ndarray, ts, index: pd.Index, spike_sigma: float) -> pd.DataFrame:
