@@ -92,8 +92,10 @@ def find_failover_violations(instance: PackingInstance, assignment, workers: pd.
             for t, s in tl:
                 moved.append((r.group_id, float(r.fraction) * s, t))
                 received.setdefault(t, set()).add(instance.isolation[g_index[r.group_id]])
-        after = pd.concat([base[base["worker_id"].isin(alive)],
-                           pd.DataFrame(moved, columns=["group_id", "fraction", "worker_id"])], ignore_index=True)
+        # Empty parts left out: pandas warns (and will change dtypes) when concatenating empty frames.
+        parts = [f for f in (base[base["worker_id"].isin(alive)],
+                             pd.DataFrame(moved, columns=["group_id", "fraction", "worker_id"])) if len(f)]
+        after = pd.concat(parts, ignore_index=True) if parts else base.iloc[:0]
         for w, load in _loads(instance, after, alive).items():
             limit = cap_of[wtype[w]]
             excess = load - limit[None, :]
