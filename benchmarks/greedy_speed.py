@@ -5,7 +5,8 @@ that another version of the code returns the same packings bit for bit.
     python benchmarks/greedy_speed.py DIR --save ref.pkl            # time each greedy, keep its packings
     PYTHONPATH=/path/to/other/checkout python benchmarks/greedy_speed.py DIR --check ref.pkl
 
-For each captured ``heuristic``/``cpsat``/``milp`` call (``--largest N``: the N with the most items),
+For each captured ``heuristic``/``cpsat``/``milp`` call (``--largest N``: the N with the most items; ``--slowest N``: the N of
+most CPU when captured),
 runs every greedy that ``best_heuristic`` runs (and ``peak_ffd``), each ``--repeat`` times, and prints
 the median CPU seconds per greedy and per instance. ``--save`` pickles each greedy's packing
 (``item_worker``, ``worker_kind``) or the text of its failure; ``--check`` compares with such a file
@@ -49,6 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path)
     ap.add_argument("--largest", type=int, default=None, help="only the N calls with the most items")
+    ap.add_argument("--slowest", type=int, default=None, help="only the N calls of most CPU when captured")
     ap.add_argument("--only", default=None, help="comma-separated call numbers")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--save", type=Path, default=None)
@@ -59,16 +61,18 @@ def main() -> None:
     for f in sorted(args.src.glob("*.pkl")):
         rec = pickle.loads(f.read_bytes())
         if rec["backend"] != "peak":
-            recs.append((f.stem, rec["instance"]))
+            recs.append((f.stem, rec["instance"], rec["cpu"]))
     if args.only:
         keep = set(args.only.split(","))
         recs = [r for r in recs if r[0] in keep or str(int(r[0])) in keep]
     if args.largest:
         recs = sorted(recs, key=lambda r: -len(r[1].items()))[: args.largest]
-        recs.sort(key=lambda r: r[0])
+    if args.slowest:
+        recs = sorted(recs, key=lambda r: -r[2])[: args.slowest]
+    recs.sort(key=lambda r: r[0])
     ref = pickle.loads(args.check.read_bytes()) if args.check else None
     out, per_greedy, total, differ = {}, {}, 0.0, []
-    for name, inst in recs:
+    for name, inst, _ in recs:
         row = []
         for label, fn in greedies(inst):
             cpus, res = [], None

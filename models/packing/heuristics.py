@@ -72,39 +72,58 @@ def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
     return (demand / cap[None, None, :]).max(axis=(1, 2))
 
 
-class _Sums:
-    """The additive parts of one worker's load on a chance-constrained instance: mean, factor sums,
-    idiosyncratic variance and the largest multiplier of its items."""
+class _Worker:
+    """One trial worker filled by :func:`shape_fill`, with the additive parts of its load on a
+    chance-constrained instance (mean, factor sums, idiosyncratic variance, the largest multiplier).
 
-    def __init__(self, items: Items, first: int | None = None):
+    :meth:`adds` computes what each candidate adds to the load operation for operation as the
+    code before it (``(M + mu) + z sqrt(((f.f + 2 sigma (B . f)) + P) + v) - load``), in place in
+    one buffer; IEEE addition and multiplication commute, so ``x += a`` for ``a + x`` keeps every
+    float (tests/unit/models/test_packing_greedy_speed.py compares the packings with that code)."""
+
+    def __init__(self, items: Items, seed: int, alone: np.ndarray):
         self.it = items
-        _, phi, _ = items.moments(slice(0, 1))
-        t_r = items.demand.shape[1:]
-        self.mean, self.f, self.p, self.z = np.zeros(t_r), np.zeros(phi.shape[1:]), np.zeros(t_r), 0.0
-        if first is not None:
-            self.add(first)
+        # The seed's own load starts the worker (not the sums' load of one item: other floats).
+        self.load = alone[seed].copy()
+        if items.chance:
+            mu, phi, psi = items.moments()
+            self.mu, self.phi, self.psi, self.v = mu, phi, psi, items.self_variance()
+            self.mean = np.zeros(alone.shape[1:])
+            self.f = np.zeros(phi.shape[1:])
+            self.p = np.zeros(alone.shape[1:])
+            self.z = 0.0
+            self.add(seed)
+
+    def adds(self, cand: np.ndarray) -> np.ndarray:
+        """``[n, T, R]`` what each candidate adds to the worker's load (a new array)."""
+        it = self.it
+        if not it.chance:
+            return it.demand[cand]
+        # f . phi_n with phi_n = B_n sigma_n is sigma_n (B_n . f): no [n, K, T, R] gather.
+        e = np.einsum("nk,ktr->ntr", it.loading[cand], self.f)
+        e *= it.sigma[cand]
+        e *= 2.0
+        e += np.einsum("ktr,ktr->tr", self.f, self.f)
+        e += self.p
+        e += self.v[cand]
+        np.maximum(e, 0.0, out=e)
+        np.sqrt(e, out=e)
+        e *= np.maximum(self.z, it.z[cand])[:, None, None]
+        out = self.mu[cand]
+        out += self.mean
+        out += e
+        out -= self.load
+        return out
 
     def add(self, i: int) -> None:
-        mu, phi, psi = self.it.moments([i])
-        self.mean += mu[0]
-        self.f += phi[0]
-        self.p += psi[0]
+        self.mean += self.mu[i]
+        self.f += self.phi[i]
+        self.p += self.psi[i]
         self.z = max(self.z, float(self.it.z[i]))
 
-    def load(self) -> np.ndarray:
-        """``[T, R]`` load of the worker."""
+    def sums_load(self) -> np.ndarray:
+        """``[T, R]`` load of the worker from its sums."""
         return effective_load(self.mean, self.f[None], self.p[None], np.array([self.z]))[0]
-
-    def with_each(self, cand: np.ndarray) -> np.ndarray:
-        """``[n, T, R]`` load of the worker with each candidate item added."""
-        it = self.it
-        mu = it.demand[cand]
-        # f . phi_n with phi_n = B_n sigma_n is sigma_n (B_n . f): gathering the candidates' [n, K, T, R]
-        # factor parts instead copied ~40 MB a step at 1,700 items (einsum, not BLAS: many small calls).
-        cross = it.sigma[cand] * np.einsum("nk,ktr->ntr", it.loading[cand], self.f)
-        var = (np.einsum("ktr,ktr->tr", self.f, self.f)[None] + 2.0 * cross + self.p[None] + it.self_variance(cand))
-        z = np.maximum(self.z, self.it.z[cand])
-        return self.mean[None] + mu + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
 
 
 class _Fleet:
@@ -303,44 +322,41 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
     value = np.einsum("itr,itr->i", alone / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
     left = np.ones(n, dtype=bool)
 
+    group = items.group
+    members = {}  # group -> its items (a worker takes one shard of a group)
+    for i, g in enumerate(group.tolist()):
+        members.setdefault(g, []).append(i)
+
     def fill(seed: int, k: int) -> list[int]:
         cap = kinds.capacity[k]
-        load = alone[seed].copy()
-        sums = _Sums(items, seed) if items.chance else None
-        chosen, groups = [seed], {int(items.group[seed])}
+        wk = _Worker(items, seed, alone)
+        chosen = [seed]
         avail = left & (items.iso_class == items.iso_class[seed]) & (items.headroom <= kinds.level[k] + 1e-12)
-        avail[seed] = False
-        while True:
-            if groups:
-                avail &= ~np.isin(items.group, list(groups))
-            cand = np.flatnonzero(avail)
-            if cand.size == 0:
-                break
-            resid = cap[None, :] - load
-            # What each candidate adds to the worker's load (its demand on a linear instance).
-            add = demand[cand] if sums is None else sums.with_each(cand) - load[None]
+        avail[members[int(group[seed])]] = False
+        cand = np.flatnonzero(avail)
+        while cand.size:
+            resid = cap[None, :] - wk.load
+            add = wk.adds(cand)
             ok = np.all(add <= resid[None] + _TOL, axis=(1, 2))
-            avail[cand[~ok]] = False  # the residual only shrinks: a misfit stays a misfit
-            cand, add = cand[ok], add[ok]
-            if cand.size == 0:
-                break
-            rel = add / cap[None, None, :]
+            if not ok.all():  # the residual only shrinks: a misfit stays a misfit
+                cand, add = cand[ok], add[ok]
+                if cand.size == 0:
+                    break
             if score == "dot":
-                s = np.einsum("itr,tr->i", rel, resid / cap[None, :])
+                s = np.einsum("itr,tr->i", np.divide(add, cap[None, None, :], out=add), resid / cap[None, :])
             else:
-                s = rel.sum(axis=(1, 2))
+                s = np.divide(add, cap[None, None, :], out=add).sum(axis=(1, 2))
             if affinity is not None:
-                on = [int(items.group[j]) for j in chosen]
-                s = s + affinity_weight * affinity[np.ix_(items.group[cand], on)].mean(axis=1)
-            x = int(np.argmax(s))
-            best = int(cand[x])
-            load += add[x]
-            if sums is not None:
-                sums.add(best)
-                load = sums.load()
+                on = [int(group[j]) for j in chosen]
+                s = s + affinity_weight * affinity[np.ix_(group[cand], on)].mean(axis=1)
+            best = int(cand[int(np.argmax(s))])
+            if wk.it.chance:
+                wk.add(best)
+                wk.load = wk.sums_load()
+            else:
+                wk.load += demand[best]
             chosen.append(best)
-            groups.add(int(items.group[best]))
-            avail[best] = False
+            cand = cand[group[cand] != group[best]]
         return chosen
 
     while left.any():
