@@ -298,7 +298,7 @@ def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
 
 def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarray | None = None,
                affinity_weight: float = 1.0, choose_kind: bool = True,
-               types: Sequence[int] | None = None) -> Packing:
+               types: Sequence[int] | None = None, memo: dict | None = None) -> Packing:
     """Fill one worker at a time with the fitting item that matches its residual best.
 
     Args:
@@ -310,6 +310,10 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             the best value / cost, valuing items at the shadow prices of the fractional fleet
             programme (:func:`models.packing.prices.dual_prices`); else use the preferred kind.
         types: server types (indices) new workers may take; default all.
+        memo: a dict shared by calls on the same instance (``best_heuristic`` passes one). A trial
+            worker's fill depends only on the items left, its seed and kind, the score and the
+            affinity, not on ``types``: a call of one server type that reaches the state of the
+            mixed call (the same items left) reuses its fills instead of repeating them.
     """
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
@@ -370,8 +374,14 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k] and fleet.allowed[k]
                        and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
         best_k, best_set, best_ratio = first, None, -np.inf
+        state = left.tobytes()
         for k in trials:
-            chosen = fill(seed, k)
+            key = (score, id(affinity), affinity_weight, seed, k, state)
+            chosen = None if memo is None else memo.get(key)
+            if chosen is None:
+                chosen = fill(seed, k)
+                if memo is not None:
+                    memo[key] = chosen
             ratio = value[chosen].sum() / kinds.cost[k]
             if ratio > best_ratio + 1e-12:
                 best_k, best_set, best_ratio = k, chosen, ratio
@@ -515,11 +525,13 @@ def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None
     the whole fleet, so a cheaper type added to the catalog is reachable from the start."""
     candidates = []
     failures = []
-    runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity),
-            lambda: shape_fill(instance, "size", affinity), lambda: shape_ffd(instance)]
+    memo: dict = {}  # the shape_fill calls' trial workers (the single-type calls often repeat the mixed one's)
+    runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity, memo=memo),
+            lambda: shape_fill(instance, "size", affinity, memo=memo), lambda: shape_ffd(instance)]
     if len(instance.server_types) > 1:
         for k in range(len(instance.server_types)):
-            runs += [lambda k=k: shape_balance(instance, types=[k]), lambda k=k: shape_fill(instance, "dot", affinity, types=[k])]
+            runs += [lambda k=k: shape_balance(instance, types=[k]),
+                     lambda k=k: shape_fill(instance, "dot", affinity, types=[k], memo=memo)]
     for run in runs:
         try:
             candidates.append(run())
