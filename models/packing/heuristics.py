@@ -149,6 +149,11 @@ class _Fleet:
             self._f = np.zeros((0,) + self.phi.shape[1:])
             self._p = np.zeros((0,) + t_r)
             self._z = np.zeros(0)
+            # Per worker, f . f and the load under the rule: they change only when an item is placed,
+            # so they are computed then, not for every item tested (the same einsum, the same floats).
+            self._ff = np.zeros((0,) + t_r)
+            self._rule = np.zeros((0,) + t_r)
+        self._last = None  # (item, workers, their loads with it) of the last check of fitting()
         self.kind: list[int] = []
         self.iso: list[int] = []
         self.groups: list[set[int]] = []
@@ -165,8 +170,7 @@ class _Fleet:
         """``[n, T, R]`` load of workers ``ws`` with item ``i`` added, under the instance's rule."""
         if not self.chance:
             return self._loads[ws] + self.demand[i][None]
-        f = self._f[ws]
-        var = (np.einsum("nktr,nktr->ntr", f, f) + 2.0 * np.einsum("nktr,ktr->ntr", f, self.phi[i])
+        var = (self._ff[ws] + 2.0 * np.einsum("nktr,ktr->ntr", self._f[ws], self.phi[i])
                + self._p[ws] + self.self_var[i][None])
         z = np.maximum(self._z[ws], self.items.z[i])
         mean = self._mu_sum[ws] + self.mu[i][None]
@@ -186,12 +190,25 @@ class _Fleet:
             ok &= np.array([g not in gs for gs in self.groups])
         ws = np.flatnonzero(ok)
         if ws.size:
-            fit = np.all(self._loads[ws] + self.demand[i][None] <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
+            lin = self._loads[ws] + self.demand[i][None]
+            self._last = None if self.chance else (i, ws, lin)
+            fit = np.all(lin <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
             ok[ws] = fit
             ws = ws[fit]
             if self.chance and ws.size:
-                ok[ws] = np.all(self._with(i, ws) <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
+                rule = self._with(i, ws)
+                self._last = (i, ws, rule)
+                ok[ws] = np.all(rule <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
         return ok
+
+    def with_item(self, i: int, ws: np.ndarray) -> np.ndarray:
+        """:meth:`_with`, taken from the last :meth:`fitting` check of ``i`` when it covered ``ws``."""
+        if self._last is not None and self._last[0] == i:
+            _, done, loads = self._last
+            pos = np.searchsorted(done, ws)
+            if np.all(pos < len(done)) and np.array_equal(done[np.minimum(pos, len(done) - 1)], ws):
+                return loads[pos]
+        return self._with(i, ws)
 
     def fits(self, i: int, w: int) -> bool:
         return bool(self.fitting(i)[w])
@@ -200,9 +217,7 @@ class _Fleet:
         """``[T, R]`` load of worker ``w`` (or ``[n, T, R]`` of an index array) under the rule."""
         if not self.chance:
             return self._loads[w]
-        f = self._f[w]
-        var = np.einsum("...ktr,...ktr->...tr", f, f) + self._p[w]
-        return self._mu_sum[w] + np.asarray(self._z[w])[..., None, None] * np.sqrt(np.maximum(var, 0.0))
+        return self._rule[w]
 
     def load_with(self, i: int, w: int) -> np.ndarray:
         """``[T, R]`` load of worker ``w`` with item ``i`` added."""
@@ -221,6 +236,8 @@ class _Fleet:
                 self._f = np.concatenate([self._f, np.zeros((grow,) + self._f.shape[1:])])
                 self._p = np.concatenate([self._p, np.zeros((grow,) + self._p.shape[1:])])
                 self._z = np.concatenate([self._z, np.zeros(grow)])
+                self._ff = np.concatenate([self._ff, np.zeros((grow,) + self._ff.shape[1:])])
+                self._rule = np.concatenate([self._rule, np.zeros((grow,) + self._rule.shape[1:])])
         self.kind.append(k)
         self.iso.append(iso)
         self.groups.append(set())
@@ -234,6 +251,11 @@ class _Fleet:
             self._f[w] += self.phi[i]
             self._p[w] += self.psi[i]
             self._z[w] = max(self._z[w], float(self.items.z[i]))
+            f = self._f[w]
+            self._ff[w] = np.einsum("ktr,ktr->tr", f, f)
+            var = self._ff[w] + self._p[w]
+            self._rule[w] = self._mu_sum[w] + self._z[w] * np.sqrt(np.maximum(var, 0.0))
+        self._last = None
         self.groups[w].add(int(self.items.group[i]))
         self.item_worker[i] = w
 
@@ -435,17 +457,16 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
     if order is None:
         order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     for i in order:
-        best, best_key = -1, None
+        best = -1
         ws = np.flatnonzero(fleet.fitting(i))
         if ws.size:
             cap = kinds.capacity[np.asarray(fleet.kind)[ws]][:, None, :]  # [n, 1, R]
             before = (fleet.load(ws) / cap).max(axis=(1, 2))
-            after = (fleet._with(i, ws) / cap).max(axis=(1, 2))
+            after = (fleet.with_item(i, ws) / cap).max(axis=(1, 2))
             exact = np.isclose(kinds.level[np.asarray(fleet.kind)[ws]], items.headroom[i])
-            for w, e, b_, a_ in zip(ws, exact, before, after):
-                key = (not e, round(a_ - b_, 9), -b_)
-                if best_key is None or key < best_key:
-                    best, best_key = int(w), key
+            # The least (not exact level, growth rounded to 1e-9, -before); ties: the first worker
+            # (lexsort is stable; np.round is what round() of a numpy float does).
+            best = int(ws[np.lexsort((-before, np.round(after - before, 9), ~exact))[0]])
         if best < 0:
             best = fleet.open(fleet.kind_for(i, preferred), int(items.iso_class[i]))
         fleet.place(i, best)
