@@ -21,6 +21,7 @@ orders use each item's load alone (``mean + z sigma``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,7 +51,7 @@ def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
     out = {}
     for c in np.unique(items.iso_class):
         if demand is None:
-            agg = instance.effective_loads((items.iso_class != c).astype(np.int64), 2)[0]  # the class on one worker
+            agg = _one_worker_load(instance, (items.iso_class != c).astype(np.int64))  # the class on one worker
         else:
             agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
         for lv in np.unique(kinds.level):
@@ -58,6 +59,23 @@ def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
             need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
             out[(int(c), float(lv))] = int(ks[np.argmin(kinds.cost[ks] * np.maximum(need, 1e-12))])
     return out
+
+
+_ONE_WORKER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _one_worker_load(instance: PackingInstance, apart: np.ndarray) -> np.ndarray:
+    """``[T, R]`` load of the items where ``apart`` is 0 all on one worker
+    (``instance.effective_loads(apart, 2)[0]``, read-only), kept per instance while it lives: every
+    greedy of ``best_heuristic`` asks for the same few (a class, a headroom level), and on a
+    chance-constrained instance each sums the factor parts of every item."""
+    cache = _ONE_WORKER.setdefault(instance, {})
+    key = apart.tobytes()
+    if key not in cache:
+        load = instance.effective_loads(apart, 2)[0]
+        load.setflags(write=False)
+        cache[key] = load
+    return cache[key]
 
 
 def _type_mask(instance: PackingInstance, types: Sequence[int] | None) -> np.ndarray:
@@ -448,7 +466,7 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
         for lv in np.unique(items.headroom[items.iso_class == c]):
             mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
             ks = np.flatnonzero(np.isclose(kinds.level, lv) & fleet.allowed)
-            agg = instance.effective_loads((~mine).astype(np.int64), 2)[0]  # these items on one worker
+            agg = _one_worker_load(instance, (~mine).astype(np.int64))  # these items on one worker
             room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
             n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
             for k, m in zip(ks, n):
