@@ -188,8 +188,12 @@ class _Fleet:
         """``[n, T, R]`` load of workers ``ws`` with item ``i`` added, under the instance's rule."""
         if not self.chance:
             return self._loads[ws] + self.demand[i][None]
-        var = (self._ff[ws] + 2.0 * np.einsum("nktr,ktr->ntr", self._f[ws], self.phi[i])
-               + self._p[ws] + self.self_var[i][None])
+        n = len(self.kind)
+        if 2 * len(ws) >= n:  # most workers: their rows of the factor sums as they lie, not a copy
+            cross = np.einsum("nktr,ktr->ntr", self._f[:n], self.phi[i])[ws]
+        else:
+            cross = np.einsum("nktr,ktr->ntr", self._f[ws], self.phi[i])
+        var = self._ff[ws] + 2.0 * cross + self._p[ws] + self.self_var[i][None]
         z = np.maximum(self._z[ws], self.items.z[i])
         mean = self._mu_sum[ws] + self.mu[i][None]
         return mean + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
