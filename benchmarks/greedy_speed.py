@@ -5,12 +5,12 @@ that another version of the code returns the same packings bit for bit.
     python benchmarks/greedy_speed.py DIR --save ref.pkl            # time each greedy, keep its packings
     PYTHONPATH=/path/to/other/checkout python benchmarks/greedy_speed.py DIR --check ref.pkl
 
-For each captured ``heuristic``/``cpsat``/``milp`` call (``--largest N``: the N with the most items; ``--slowest N``: the N of
-most CPU when captured),
-runs every greedy that ``best_heuristic`` runs (and ``peak_ffd``), each ``--repeat`` times, and prints
-the median CPU seconds per greedy and per instance. ``--save`` pickles each greedy's packing
-(``item_worker``, ``worker_kind``) or the text of its failure; ``--check`` compares with such a file
-and prints the greedies that differ.
+For each captured ``heuristic``/``cpsat``/``milp`` call (``--largest N``: the N with the most items;
+``--slowest N``: the N of most CPU when captured), runs every greedy that ``best_heuristic`` runs,
+in its order and with one memo per pass as it shares one, and ``peak_ffd``, ``--repeat`` passes,
+and prints the median CPU seconds per greedy and per instance. ``--save`` pickles each greedy's
+packing (``item_worker``, ``worker_kind``) or the text of its failure; ``--check`` compares with
+such a file and prints the greedies that differ.
 """
 
 from __future__ import annotations
