@@ -21,6 +21,7 @@ orders use each item's load alone (``mean + z sigma``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,7 +51,7 @@ def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
     out = {}
     for c in np.unique(items.iso_class):
         if demand is None:
-            agg = instance.effective_loads((items.iso_class != c).astype(np.int64), 2)[0]  # the class on one worker
+            agg = _one_worker_load(instance, (items.iso_class != c).astype(np.int64))  # the class on one worker
         else:
             agg = demand[items.iso_class == c].sum(axis=0)  # [T, R]
         for lv in np.unique(kinds.level):
@@ -58,6 +59,23 @@ def preferred_kinds(instance: PackingInstance, demand: np.ndarray | None = None,
             need = (agg[None, :, :] / kinds.capacity[ks][:, None, :]).max(axis=(1, 2))
             out[(int(c), float(lv))] = int(ks[np.argmin(kinds.cost[ks] * np.maximum(need, 1e-12))])
     return out
+
+
+_ONE_WORKER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _one_worker_load(instance: PackingInstance, apart: np.ndarray) -> np.ndarray:
+    """``[T, R]`` load of the items where ``apart`` is 0 all on one worker
+    (``instance.effective_loads(apart, 2)[0]``, read-only), kept per instance while it lives: every
+    greedy of ``best_heuristic`` asks for the same few (a class, a headroom level), and on a
+    chance-constrained instance each sums the factor parts of every item."""
+    cache = _ONE_WORKER.setdefault(instance, {})
+    key = apart.tobytes()
+    if key not in cache:
+        load = instance.effective_loads(apart, 2)[0]
+        load.setflags(write=False)
+        cache[key] = load
+    return cache[key]
 
 
 def _type_mask(instance: PackingInstance, types: Sequence[int] | None) -> np.ndarray:
@@ -72,39 +90,58 @@ def _item_size(instance: PackingInstance, demand: np.ndarray) -> np.ndarray:
     return (demand / cap[None, None, :]).max(axis=(1, 2))
 
 
-class _Sums:
-    """The additive parts of one worker's load on a chance-constrained instance: mean, factor sums,
-    idiosyncratic variance and the largest multiplier of its items."""
+class _Worker:
+    """One trial worker filled by :func:`shape_fill`, with the additive parts of its load on a
+    chance-constrained instance (mean, factor sums, idiosyncratic variance, the largest multiplier).
 
-    def __init__(self, items: Items, first: int | None = None):
+    :meth:`adds` computes what each candidate adds to the load operation for operation as the
+    code before it (``(M + mu) + z sqrt(((f.f + 2 sigma (B . f)) + P) + v) - load``), in place in
+    one buffer; IEEE addition and multiplication commute, so ``x += a`` for ``a + x`` keeps every
+    float (tests/unit/models/test_packing_greedy_speed.py compares the packings with that code)."""
+
+    def __init__(self, items: Items, seed: int, alone: np.ndarray):
         self.it = items
-        _, phi, _ = items.moments(slice(0, 1))
-        t_r = items.demand.shape[1:]
-        self.mean, self.f, self.p, self.z = np.zeros(t_r), np.zeros(phi.shape[1:]), np.zeros(t_r), 0.0
-        if first is not None:
-            self.add(first)
+        # The seed's own load starts the worker (not the sums' load of one item: other floats).
+        self.load = alone[seed].copy()
+        if items.chance:
+            mu, phi, psi = items.moments()
+            self.mu, self.phi, self.psi, self.v = mu, phi, psi, items.self_variance()
+            self.mean = np.zeros(alone.shape[1:])
+            self.f = np.zeros(phi.shape[1:])
+            self.p = np.zeros(alone.shape[1:])
+            self.z = 0.0
+            self.add(seed)
+
+    def adds(self, cand: np.ndarray) -> np.ndarray:
+        """``[n, T, R]`` what each candidate adds to the worker's load (a new array)."""
+        it = self.it
+        if not it.chance:
+            return it.demand[cand]
+        # f . phi_n with phi_n = B_n sigma_n is sigma_n (B_n . f): no [n, K, T, R] gather.
+        e = np.einsum("nk,ktr->ntr", it.loading[cand], self.f)
+        e *= it.sigma[cand]
+        e *= 2.0
+        e += np.einsum("ktr,ktr->tr", self.f, self.f)
+        e += self.p
+        e += self.v[cand]
+        np.maximum(e, 0.0, out=e)
+        np.sqrt(e, out=e)
+        e *= np.maximum(self.z, it.z[cand])[:, None, None]
+        out = self.mu[cand]
+        out += self.mean
+        out += e
+        out -= self.load
+        return out
 
     def add(self, i: int) -> None:
-        mu, phi, psi = self.it.moments([i])
-        self.mean += mu[0]
-        self.f += phi[0]
-        self.p += psi[0]
+        self.mean += self.mu[i]
+        self.f += self.phi[i]
+        self.p += self.psi[i]
         self.z = max(self.z, float(self.it.z[i]))
 
-    def load(self) -> np.ndarray:
-        """``[T, R]`` load of the worker."""
+    def sums_load(self) -> np.ndarray:
+        """``[T, R]`` load of the worker from its sums."""
         return effective_load(self.mean, self.f[None], self.p[None], np.array([self.z]))[0]
-
-    def with_each(self, cand: np.ndarray) -> np.ndarray:
-        """``[n, T, R]`` load of the worker with each candidate item added."""
-        it = self.it
-        mu = it.demand[cand]
-        # f . phi_n with phi_n = B_n sigma_n is sigma_n (B_n . f): gathering the candidates' [n, K, T, R]
-        # factor parts instead copied ~40 MB a step at 1,700 items (einsum, not BLAS: many small calls).
-        cross = it.sigma[cand] * np.einsum("nk,ktr->ntr", it.loading[cand], self.f)
-        var = (np.einsum("ktr,ktr->tr", self.f, self.f)[None] + 2.0 * cross + self.p[None] + it.self_variance(cand))
-        z = np.maximum(self.z, self.it.z[cand])
-        return self.mean[None] + mu + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
 
 
 class _Fleet:
@@ -130,6 +167,11 @@ class _Fleet:
             self._f = np.zeros((0,) + self.phi.shape[1:])
             self._p = np.zeros((0,) + t_r)
             self._z = np.zeros(0)
+            # Per worker, f . f and the load under the rule: they change only when an item is placed,
+            # so they are computed then, not for every item tested (the same einsum, the same floats).
+            self._ff = np.zeros((0,) + t_r)
+            self._rule = np.zeros((0,) + t_r)
+        self._last = None  # (item, workers, their loads with it) of the last check of fitting()
         self.kind: list[int] = []
         self.iso: list[int] = []
         self.groups: list[set[int]] = []
@@ -146,9 +188,12 @@ class _Fleet:
         """``[n, T, R]`` load of workers ``ws`` with item ``i`` added, under the instance's rule."""
         if not self.chance:
             return self._loads[ws] + self.demand[i][None]
-        f = self._f[ws]
-        var = (np.einsum("nktr,nktr->ntr", f, f) + 2.0 * np.einsum("nktr,ktr->ntr", f, self.phi[i])
-               + self._p[ws] + self.self_var[i][None])
+        n = len(self.kind)
+        if 2 * len(ws) >= n:  # most workers: their rows of the factor sums as they lie, not a copy
+            cross = np.einsum("nktr,ktr->ntr", self._f[:n], self.phi[i])[ws]
+        else:
+            cross = np.einsum("nktr,ktr->ntr", self._f[ws], self.phi[i])
+        var = self._ff[ws] + 2.0 * cross + self._p[ws] + self.self_var[i][None]
         z = np.maximum(self._z[ws], self.items.z[i])
         mean = self._mu_sum[ws] + self.mu[i][None]
         return mean + z[:, None, None] * np.sqrt(np.maximum(var, 0.0))
@@ -167,12 +212,25 @@ class _Fleet:
             ok &= np.array([g not in gs for gs in self.groups])
         ws = np.flatnonzero(ok)
         if ws.size:
-            fit = np.all(self._loads[ws] + self.demand[i][None] <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
+            lin = self._loads[ws] + self.demand[i][None]
+            self._last = None if self.chance else (i, ws, lin)
+            fit = np.all(lin <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
             ok[ws] = fit
             ws = ws[fit]
             if self.chance and ws.size:
-                ok[ws] = np.all(self._with(i, ws) <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
+                rule = self._with(i, ws)
+                self._last = (i, ws, rule)
+                ok[ws] = np.all(rule <= cap[ws][:, None, :] + _TOL, axis=(1, 2))
         return ok
+
+    def with_item(self, i: int, ws: np.ndarray) -> np.ndarray:
+        """:meth:`_with`, taken from the last :meth:`fitting` check of ``i`` when it covered ``ws``."""
+        if self._last is not None and self._last[0] == i:
+            _, done, loads = self._last
+            pos = np.searchsorted(done, ws)
+            if np.all(pos < len(done)) and np.array_equal(done[np.minimum(pos, len(done) - 1)], ws):
+                return loads[pos]
+        return self._with(i, ws)
 
     def fits(self, i: int, w: int) -> bool:
         return bool(self.fitting(i)[w])
@@ -181,9 +239,7 @@ class _Fleet:
         """``[T, R]`` load of worker ``w`` (or ``[n, T, R]`` of an index array) under the rule."""
         if not self.chance:
             return self._loads[w]
-        f = self._f[w]
-        var = np.einsum("...ktr,...ktr->...tr", f, f) + self._p[w]
-        return self._mu_sum[w] + np.asarray(self._z[w])[..., None, None] * np.sqrt(np.maximum(var, 0.0))
+        return self._rule[w]
 
     def load_with(self, i: int, w: int) -> np.ndarray:
         """``[T, R]`` load of worker ``w`` with item ``i`` added."""
@@ -202,6 +258,8 @@ class _Fleet:
                 self._f = np.concatenate([self._f, np.zeros((grow,) + self._f.shape[1:])])
                 self._p = np.concatenate([self._p, np.zeros((grow,) + self._p.shape[1:])])
                 self._z = np.concatenate([self._z, np.zeros(grow)])
+                self._ff = np.concatenate([self._ff, np.zeros((grow,) + self._ff.shape[1:])])
+                self._rule = np.concatenate([self._rule, np.zeros((grow,) + self._rule.shape[1:])])
         self.kind.append(k)
         self.iso.append(iso)
         self.groups.append(set())
@@ -215,6 +273,11 @@ class _Fleet:
             self._f[w] += self.phi[i]
             self._p[w] += self.psi[i]
             self._z[w] = max(self._z[w], float(self.items.z[i]))
+            f = self._f[w]
+            self._ff[w] = np.einsum("ktr,ktr->tr", f, f)
+            var = self._ff[w] + self._p[w]
+            self._rule[w] = self._mu_sum[w] + self._z[w] * np.sqrt(np.maximum(var, 0.0))
+        self._last = None
         self.groups[w].add(int(self.items.group[i]))
         self.item_worker[i] = w
 
@@ -279,7 +342,7 @@ def shape_ffd(instance: PackingInstance, order: Sequence[int] | None = None,
 
 def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarray | None = None,
                affinity_weight: float = 1.0, choose_kind: bool = True,
-               types: Sequence[int] | None = None) -> Packing:
+               types: Sequence[int] | None = None, memo: dict | None = None) -> Packing:
     """Fill one worker at a time with the fitting item that matches its residual best.
 
     Args:
@@ -291,6 +354,10 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             the best value / cost, valuing items at the shadow prices of the fractional fleet
             programme (:func:`models.packing.prices.dual_prices`); else use the preferred kind.
         types: server types (indices) new workers may take; default all.
+        memo: a dict shared by calls on the same instance (``best_heuristic`` passes one). A trial
+            worker's fill depends only on the items left, its seed and kind, the score and the
+            affinity, not on ``types``: a call of one server type that reaches the state of the
+            mixed call (the same items left) reuses its fills instead of repeating them.
     """
     items, kinds = instance.items(), instance.kinds()
     demand = items.demand
@@ -303,44 +370,41 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
     value = np.einsum("itr,itr->i", alone / (1.0 - items.headroom)[:, None, None], prices[items.iso_class])
     left = np.ones(n, dtype=bool)
 
+    group = items.group
+    members = {}  # group -> its items (a worker takes one shard of a group)
+    for i, g in enumerate(group.tolist()):
+        members.setdefault(g, []).append(i)
+
     def fill(seed: int, k: int) -> list[int]:
         cap = kinds.capacity[k]
-        load = alone[seed].copy()
-        sums = _Sums(items, seed) if items.chance else None
-        chosen, groups = [seed], {int(items.group[seed])}
+        wk = _Worker(items, seed, alone)
+        chosen = [seed]
         avail = left & (items.iso_class == items.iso_class[seed]) & (items.headroom <= kinds.level[k] + 1e-12)
-        avail[seed] = False
-        while True:
-            if groups:
-                avail &= ~np.isin(items.group, list(groups))
-            cand = np.flatnonzero(avail)
-            if cand.size == 0:
-                break
-            resid = cap[None, :] - load
-            # What each candidate adds to the worker's load (its demand on a linear instance).
-            add = demand[cand] if sums is None else sums.with_each(cand) - load[None]
+        avail[members[int(group[seed])]] = False
+        cand = np.flatnonzero(avail)
+        while cand.size:
+            resid = cap[None, :] - wk.load
+            add = wk.adds(cand)
             ok = np.all(add <= resid[None] + _TOL, axis=(1, 2))
-            avail[cand[~ok]] = False  # the residual only shrinks: a misfit stays a misfit
-            cand, add = cand[ok], add[ok]
-            if cand.size == 0:
-                break
-            rel = add / cap[None, None, :]
+            if not ok.all():  # the residual only shrinks: a misfit stays a misfit
+                cand, add = cand[ok], add[ok]
+                if cand.size == 0:
+                    break
             if score == "dot":
-                s = np.einsum("itr,tr->i", rel, resid / cap[None, :])
+                s = np.einsum("itr,tr->i", np.divide(add, cap[None, None, :], out=add), resid / cap[None, :])
             else:
-                s = rel.sum(axis=(1, 2))
+                s = np.divide(add, cap[None, None, :], out=add).sum(axis=(1, 2))
             if affinity is not None:
-                on = [int(items.group[j]) for j in chosen]
-                s = s + affinity_weight * affinity[np.ix_(items.group[cand], on)].mean(axis=1)
-            x = int(np.argmax(s))
-            best = int(cand[x])
-            load += add[x]
-            if sums is not None:
-                sums.add(best)
-                load = sums.load()
+                on = [int(group[j]) for j in chosen]
+                s = s + affinity_weight * affinity[np.ix_(group[cand], on)].mean(axis=1)
+            best = int(cand[int(np.argmax(s))])
+            if wk.it.chance:
+                wk.add(best)
+                wk.load = wk.sums_load()
+            else:
+                wk.load += demand[best]
             chosen.append(best)
-            groups.add(int(items.group[best]))
-            avail[best] = False
+            cand = cand[group[cand] != group[best]]
         return chosen
 
     while left.any():
@@ -354,8 +418,14 @@ def shape_fill(instance: PackingInstance, score: str = "dot", affinity: np.ndarr
             trials += [int(k) for k in range(len(kinds)) if k != first and fits_alone[k] and fleet.allowed[k]
                        and kinds.accepts(float(items.headroom[seed]))[k] and fleet.can_open(int(k))]
         best_k, best_set, best_ratio = first, None, -np.inf
+        state = left.tobytes()
         for k in trials:
-            chosen = fill(seed, k)
+            key = (score, id(affinity), affinity_weight, seed, k, state)
+            chosen = None if memo is None else memo.get(key)
+            if chosen is None:
+                chosen = fill(seed, k)
+                if memo is not None:
+                    memo[key] = chosen
             ratio = value[chosen].sum() / kinds.cost[k]
             if ratio > best_ratio + 1e-12:
                 best_k, best_set, best_ratio = k, chosen, ratio
@@ -400,7 +470,7 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
         for lv in np.unique(items.headroom[items.iso_class == c]):
             mine = (items.iso_class == c) & np.isclose(items.headroom, lv)
             ks = np.flatnonzero(np.isclose(kinds.level, lv) & fleet.allowed)
-            agg = instance.effective_loads((~mine).astype(np.int64), 2)[0]  # these items on one worker
+            agg = _one_worker_load(instance, (~mine).astype(np.int64))  # these items on one worker
             room = np.array([limit[kinds.server_type[k]] - fleet.counts[kinds.server_type[k]] for k in ks])
             n = fleet_counts(agg, kinds.capacity[ks], kinds.cost[ks], room)
             for k, m in zip(ks, n):
@@ -409,17 +479,16 @@ def shape_balance(instance: PackingInstance, order: Sequence[int] | None = None,
     if order is None:
         order = np.argsort(-_item_size(instance, items.standalone()), kind="stable")
     for i in order:
-        best, best_key = -1, None
+        best = -1
         ws = np.flatnonzero(fleet.fitting(i))
         if ws.size:
             cap = kinds.capacity[np.asarray(fleet.kind)[ws]][:, None, :]  # [n, 1, R]
             before = (fleet.load(ws) / cap).max(axis=(1, 2))
-            after = (fleet._with(i, ws) / cap).max(axis=(1, 2))
+            after = (fleet.with_item(i, ws) / cap).max(axis=(1, 2))
             exact = np.isclose(kinds.level[np.asarray(fleet.kind)[ws]], items.headroom[i])
-            for w, e, b_, a_ in zip(ws, exact, before, after):
-                key = (not e, round(a_ - b_, 9), -b_)
-                if best_key is None or key < best_key:
-                    best, best_key = int(w), key
+            # The least (not exact level, growth rounded to 1e-9, -before); ties: the first worker
+            # (lexsort is stable; np.round is what round() of a numpy float does).
+            best = int(ws[np.lexsort((-before, np.round(after - before, 9), ~exact))[0]])
         if best < 0:
             best = fleet.open(fleet.kind_for(i, preferred), int(items.iso_class[i]))
         fleet.place(i, best)
@@ -499,11 +568,13 @@ def best_heuristic(instance: PackingInstance, affinity: np.ndarray | None = None
     the whole fleet, so a cheaper type added to the catalog is reachable from the start."""
     candidates = []
     failures = []
-    runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity),
-            lambda: shape_fill(instance, "size", affinity), lambda: shape_ffd(instance)]
+    memo: dict = {}  # the shape_fill calls' trial workers (the single-type calls often repeat the mixed one's)
+    runs = [lambda: shape_balance(instance), lambda: shape_fill(instance, "dot", affinity, memo=memo),
+            lambda: shape_fill(instance, "size", affinity, memo=memo), lambda: shape_ffd(instance)]
     if len(instance.server_types) > 1:
         for k in range(len(instance.server_types)):
-            runs += [lambda k=k: shape_balance(instance, types=[k]), lambda k=k: shape_fill(instance, "dot", affinity, types=[k])]
+            runs += [lambda k=k: shape_balance(instance, types=[k]),
+                     lambda k=k: shape_fill(instance, "dot", affinity, types=[k], memo=memo)]
     for run in runs:
         try:
             candidates.append(run())
