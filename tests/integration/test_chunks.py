@@ -161,21 +161,42 @@ def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path,
         assert len(workers) == len(set(workers))
 
 
-def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path):
+@pytest.mark.parametrize("profile_groups, method", [(None, "auto"), (4, "batch")])
+def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, monkeypatch, profile_groups, method):
     """`planner run` without --backtest drops the invocation matrix once the forecast is made
-    (0.7 GB at 20,000 functions): the plan and the summary's function count are unchanged."""
-    sc = _scenario(tmp_path)
+    (0.7 GB at 20,000 functions), the demand's unread columns (before the batch forecast when it
+    runs) and, above PROFILE_GROUPS groups, the rows of the groups the Profiles table and the
+    report's figure do not read: the plan, every table and file are unchanged."""
+    from planner.pipeline import PROFILE_GROUPS
+
+    limit = PROFILE_GROUPS if profile_groups is None else profile_groups
+    monkeypatch.setattr("planner.pipeline.PROFILE_GROUPS", limit)
+    text = FLEXIBLE if method == "auto" else FLEXIBLE.replace("forecast: {", "forecast: {method: batch, ")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    sc = load_scenario(path)
     kept = run_plan(sc)
     dropped = run_plan(sc, keep_telemetry=False)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
     assert dropped.summary["functions"] == kept.summary["functions"] == 60
-    for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles"):
-        pd.testing.assert_frame_equal(getattr(dropped, name), getattr(kept, name), obj=name)
+    assert dropped.summary["forecast_method"] == ("batch" if method == "batch" else "per_series")
+    for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles", "residuals"):
+        a, b = getattr(dropped, name), getattr(kept, name)
+        pd.testing.assert_frame_equal(a, b, obj=name)
     # the demand keeps the columns read after the forecast only (the others' memory is freed)
-    assert list(dropped.history.demand.columns) == [c for c in kept.history.demand.columns
-                                                     if c in ("group_id", "ds", "cpu_cores", "invocations")]
+    cols = [c for c in kept.history.demand.columns if c in ("group_id", "ds", "cpu_cores", "invocations")]
+    assert sorted(dropped.history.demand.columns) == sorted(cols)
     assert "memory_gb" in kept.history.demand.columns
-    pd.testing.assert_frame_equal(dropped.history.demand, kept.history.demand[list(dropped.history.demand.columns)])
+    n_groups = kept.history.demand["group_id"].nunique()
+    left = dropped.history.demand["group_id"].nunique()
+    if profile_groups is None:
+        assert n_groups <= limit
+        pd.testing.assert_frame_equal(dropped.history.demand, kept.history.demand[cols])
+    else:  # the largest groups' rows, as they were (the figure's 4 groups are among them here)
+        assert n_groups > limit and left == limit
+        rows = kept.history.demand[kept.history.demand["group_id"].isin(set(dropped.history.demand["group_id"]))]
+        assert np.array_equal(dropped.history.demand.index, rows.index)
+        assert np.array_equal(dropped.history.demand["cpu_cores"], rows["cpu_cores"])
     # and the files written from it are the same: the report's figure, the plots, every table
     from planner.pipeline import write_run
 
