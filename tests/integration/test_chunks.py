@@ -75,6 +75,8 @@ def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path
         assert len(workers) == len(set(workers))
         assert wp.mean.shape[0] == len(wp.instance.group_ids) == wp.spread.shape[0]
         if wp.pool in chunked_pools:
+            # the peak-based instance holds the planned instance's cubes, not a second copy of them
+            assert wp.peak_instance.demand is wp.instance.demand and wp.peak_instance.sigma is wp.instance.sigma
             parts = {w.split("/")[1] for w in workers}
             assert len(parts) > 1 and all(p.startswith("part") for p in parts)
             # a chunk's groups never share a worker with another chunk's
