@@ -711,15 +711,30 @@ def release_heap() -> None:
 
 def without_counts(history):
     """``history`` with an empty invocation matrix (ids and interval kept: the summary's function
-    count). The forecast works on the group demand; only anticipated services (customer volume,
-    calendar effects) and a backtest of the run (which cuts the history again) read the counts."""
+    count) and no keep-alive matrices (:func:`without_matrices`). The forecast works on the group
+    demand; only anticipated services (customer volume, calendar effects) and a backtest of the
+    run (which cuts the history again) read the counts."""
     import dataclasses
 
     from planner.telemetry import Telemetry
 
     tel = history.telemetry
     empty = Telemetry(pd.DatetimeIndex(tel.index[:0], freq=tel.index.freq), tel.ids, tel.counts[:0].copy(), tel.repairs)
-    return dataclasses.replace(history, telemetry=empty)
+    return dataclasses.replace(history, telemetry=empty, warm=without_matrices(history.warm))
+
+
+def without_matrices(warm):
+    """``warm`` (planner.keepalive.WarmDemand) without its ``[group, slot]`` matrices (kept with no
+    slots): the demand was derived from them when the history was read, and a run reads only the
+    per-app cold starts afterwards (the QoS table's cold-start rate, the summary's keep_alive). At
+    20,000 functions the matrices are 0.95 GB (float64 memory and its mean)."""
+    import dataclasses
+
+    if warm is None:
+        return None
+    cut = {name: None if getattr(warm, name) is None else getattr(warm, name)[:, :0].copy()
+           for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean")}
+    return dataclasses.replace(warm, slots=warm.slots[:0], **cut)
 
 
 # The demand columns a run reads once its forecast is made: the residual correlation, the Profiles

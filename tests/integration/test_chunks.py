@@ -180,6 +180,10 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, 
     kept = run_plan(sc)
     dropped = run_plan(sc, keep_telemetry=False)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
+    # the keep-alive matrices go too; the cold starts per app stay (QoS, summary: compared below)
+    assert dropped.history.warm.memory_gb.size == 0 and kept.history.warm.memory_gb.size > 0
+    assert dropped.history.warm.memory_gb.shape[0] == len(kept.history.warm.groups)
+    pd.testing.assert_frame_equal(dropped.history.warm.apps, kept.history.warm.apps)
     assert dropped.summary["functions"] == kept.summary["functions"] == 60
     assert dropped.summary["forecast_method"] == ("batch" if method == "batch" else "per_series")
     for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles", "residuals"):
