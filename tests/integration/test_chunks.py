@@ -178,7 +178,8 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, 
     path.write_text(text)
     sc = load_scenario(path)
     kept = run_plan(sc)
-    dropped = run_plan(sc, keep_telemetry=False)
+    # (in two worker processes for the batch case: tasks that trim their worker's heap)
+    dropped = run_plan(sc, keep_telemetry=False, jobs=2 if method == "batch" else 1)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
     # the keep-alive matrices go too; the cold starts per app stay (QoS, summary: compared below)
     assert dropped.history.warm.memory_gb.size == 0 and kept.history.warm.memory_gb.size > 0
@@ -217,6 +218,21 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, 
                 a, b = json.loads(path.read_text()), json.loads(other)
                 a.pop("timings_s"), b.pop("timings_s")
                 a.pop("packing"), b.pop("packing")  # each week's runtime_s
+                a.pop("parallel"), b.pop("parallel")  # in this process or in two
                 assert a == b
             else:
                 assert path.read_bytes() == other, path.name
+
+
+def test_the_trimming_executor_runs_the_executors_tasks_in_order():
+    """The forecast's blocks go through pipeline._TrimmingExecutor (each task trims its worker's
+    heap once done): the same results, in order, from the executor's worker processes."""
+    from planner.parallel import ProcessExecutor
+    from planner.pipeline import _TrimmingExecutor
+
+    ex = _TrimmingExecutor(ProcessExecutor(2))
+    assert ex.workers == 2 and ex.name == "processes" and ex.address is None
+    done = []
+    assert ex.map(abs, [-3, 1, -4, 1, -5, 9], progress=done.append) == [3, 1, 4, 1, 5, 9]
+    assert ex.map(abs, [-2], prepare=lambda x: x * 10) == [20]  # one task: in this process, prepared
+    assert done == [1] * 6
