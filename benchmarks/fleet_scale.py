@@ -53,6 +53,11 @@ forecast: {{n_jobs: 2}}
 
 
 def tree_rss(pid: int) -> int:
+    return sum(tree_parts(pid))
+
+
+def tree_parts(pid: int) -> list[int]:
+    """Resident memory of the process ``pid`` then of each of its descendants (bytes)."""
     try:
         import psutil  # benchmark-only: the process tree's memory (pip install psutil)
     except ImportError:
@@ -62,14 +67,14 @@ def tree_rss(pid: int) -> int:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
+        return [0]
+    out = []
     for p in procs:
         try:
-            total += p.memory_info().rss
+            out.append(p.memory_info().rss)
         except psutil.NoSuchProcess:
-            pass
-    return total
+            out.append(0)
+    return out
 
 
 def run_once(functions: int, mode: str, args, work: Path) -> dict:
@@ -91,9 +96,12 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    peak, loads = 0, []
+    peak, peak_at, main_peak, loads = 0, None, 0, []
     while proc.poll() is None:
-        peak = max(peak, tree_rss(proc.pid))
+        parts = tree_parts(proc.pid)
+        main_peak = max(main_peak, parts[0])
+        if sum(parts) > peak:  # when, and whose: the planner's own memory or its workers'
+            peak, peak_at = sum(parts), (time.perf_counter() - t0, parts)
         loads.append(os.getloadavg()[0])  # the machine is shared: the figures mean little without it
         time.sleep(0.2)
     wall = time.perf_counter() - t0
@@ -105,6 +113,8 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
         raise SystemExit(f"planner run failed for {functions} functions ({mode}):\n{tail}")
     summary = json.loads((out / "summary.json").read_text())
     return {"functions": functions, "mode": mode, "wall_s": wall, "cpu_s": cpu, "peak_gib": peak / 2**30,
+            "main_peak_gib": main_peak / 2**30,
+            "peak_at": None if peak_at is None else (round(peak_at[0], 1), [round(x / 2**30, 2) for x in peak_at[1] if x > 2**24]),
             "load": (min(loads, default=0.0), max(loads, default=0.0)),
             "groups": summary["groups"], "chunk_notes": [n for n in summary.get("packing_notes", []) if "chunks" in n], "stages": summary["timings_s"], "total_cost": summary["total_cost"],
             "pools": {p["pool"]: p["groups"] for p in summary.get("pools", [])},
@@ -151,7 +161,8 @@ def main() -> None:
                 st = r["stages"]
                 print(f"{n:>6} functions {mode:>6}: {r['wall_s']:7.1f} s ({r['wall_s'] / GOAL_S:.2f} of goal; CPU "
                       f"{r['cpu_s']:.0f} s), "
-                      f"peak {r['peak_gib']:.2f} GiB ({r['peak_gib'] / GOAL_GIB:.2f} of goal); groups {r['groups']}, "
+                      f"peak {r['peak_gib']:.2f} GiB ({r['peak_gib'] / GOAL_GIB:.2f} of goal; at {r['peak_at'][0]} s: planner, "
+                      f"then its workers, GiB {r['peak_at'][1]}; the planner alone peaked at {r['main_peak_gib']:.2f}); groups {r['groups']}, "
                       f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {r['load'][0]:.1f}-{r['load'][1]:.1f}; "
                       f"total cost {r['total_cost']:,.2f}; {'; '.join(r['chunk_notes']) or 'no pool chunked'}", flush=True)
     finally:

@@ -31,23 +31,26 @@ def rss_of(pid: int) -> int:
         return 0
 
 
-def children_rss(pid: int) -> int:
+def children_rss(pid: int) -> list[int]:
+    """The resident memory of each child process (loky or Dask workers), largest first."""
     import psutil  # benchmark-only
 
     try:
         kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
-        return 0
-    return sum(rss_of(k.pid) for k in kids)
+        return []
+    return sorted((rss_of(k.pid) for k in kids), reverse=True)
 
 
 class Sampler(threading.Thread):
-    """RSS of this process (and its children, every 10th sample) with the stage it was in."""
+    """RSS of this process (and of its children, every 4th sample: the process tree, as
+    fleet_scale.py counts it) with the stage it was in."""
 
     def __init__(self, main_ident: int):
         super().__init__(daemon=True)
         self.main, self.stage, self.stop_flag = main_ident, "start", False
         self.peak, self.peak_at, self.kids_peak, self.by_stage = 0, None, 0, {}
+        self.tree_peak, self.tree_at, self.kids_by_stage = 0, None, {}
         self.t0 = time.perf_counter()
 
     def run(self):
@@ -62,8 +65,13 @@ class Sampler(threading.Thread):
                 stack = [f"{Path(fs.filename).name}:{fs.lineno} {fs.name}" for fs in traceback.extract_stack(frame)
                          if "planner" in fs.filename or "models" in fs.filename][-6:] if frame else []
                 self.peak_at = (time.perf_counter() - self.t0, st, stack)
-            if i % 10 == 0:
-                self.kids_peak = max(self.kids_peak, children_rss(os.getpid()))
+            if i % 4 == 0:
+                kids = children_rss(os.getpid())
+                self.kids_peak = max(self.kids_peak, sum(kids))
+                self.kids_by_stage[st] = max(self.kids_by_stage.get(st, 0), sum(kids))
+                if rss + sum(kids) > self.tree_peak:
+                    self.tree_peak = rss + sum(kids)
+                    self.tree_at = (time.perf_counter() - self.t0, st, rss, kids)
             i += 1
             time.sleep(0.05)
 
@@ -169,9 +177,13 @@ def main() -> None:
     print(f"\npeak RSS of this process {sampler.peak / 2**30:.2f} GiB at {sampler.peak_at[0]:.1f} s, "
           f"stage {sampler.peak_at[1]!r}; children peak {sampler.kids_peak / 2**30:.2f} GiB")
     print("  innermost planner frames: " + " <- ".join(reversed(sampler.peak_at[2])))
-    print("peak per stage (GiB):")
+    if sampler.tree_at is not None:
+        t, st, rss, kids = sampler.tree_at
+        print(f"peak RSS of the process tree {sampler.tree_peak / 2**30:.2f} GiB at {t:.1f} s, stage {st!r}: this "
+              f"process {rss / 2**30:.2f} + children {' + '.join(f'{k / 2**30:.2f}' for k in kids) or '0'}")
+    print("peak per stage (GiB): this process, children together")
     for st, v in sampler.by_stage.items():
-        print(f"  {v / 2**30:6.2f}  {st}")
+        print(f"  {v / 2**30:6.2f}  {sampler.kids_by_stage.get(st, 0) / 2**30:6.2f}  {st}")
     try:
         import resource
 

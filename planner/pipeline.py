@@ -203,7 +203,48 @@ def _week_task(task: tuple):
     from models.forecasting._util import single_blas_thread
 
     with single_blas_thread():  # two BLAS threads per task oversubscribe a 2-core machine
-        return _week_task_body(*task)
+        out = _week_task_body(*task)
+    _trim_in_worker()
+    return out
+
+
+def _trim_in_worker() -> None:
+    """:func:`release_heap` in a worker process (loky, Dask), which otherwise keeps the freed pages
+    of its tasks' arrays in glibc's heap between tasks (0.5-0.7 GiB each at 20,000 functions,
+    counted in the run's memory). The driver trims its own heap between stages instead: a trim
+    walks the whole heap, which is the fleet's there."""
+    import multiprocessing
+
+    if multiprocessing.current_process().name != "MainProcess":
+        release_heap()
+
+
+class _TrimAfter:
+    """``fn`` as a task that trims its worker's heap once done (picklable: a module-level class
+    holding a module-level function)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, arg):
+        out = self.fn(arg)
+        _trim_in_worker()
+        return out
+
+
+class _TrimmingExecutor:
+    """``executor`` whose tasks trim their worker's heap once done (the batch forecast's blocks:
+    ~0.7 GiB of transients each at 4,000 series, in both workers while the driver assembles the
+    forecast, the run's peak); everything else is the executor's."""
+
+    def __init__(self, executor):
+        self._executor = executor
+
+    def __getattr__(self, name):
+        return getattr(self._executor, name)
+
+    def map(self, fn: Callable, items, progress=None, prepare=None) -> list:
+        return self._executor.map(_TrimAfter(fn), items, progress=progress, prepare=prepare)
 
 
 def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
@@ -702,15 +743,30 @@ def release_heap() -> None:
 
 def without_counts(history):
     """``history`` with an empty invocation matrix (ids and interval kept: the summary's function
-    count). The forecast works on the group demand; only anticipated services (customer volume,
-    calendar effects) and a backtest of the run (which cuts the history again) read the counts."""
+    count) and no keep-alive matrices (:func:`without_matrices`). The forecast works on the group
+    demand; only anticipated services (customer volume, calendar effects) and a backtest of the
+    run (which cuts the history again) read the counts."""
     import dataclasses
 
     from planner.telemetry import Telemetry
 
     tel = history.telemetry
     empty = Telemetry(pd.DatetimeIndex(tel.index[:0], freq=tel.index.freq), tel.ids, tel.counts[:0].copy(), tel.repairs)
-    return dataclasses.replace(history, telemetry=empty)
+    return dataclasses.replace(history, telemetry=empty, warm=without_matrices(history.warm))
+
+
+def without_matrices(warm):
+    """``warm`` (planner.keepalive.WarmDemand) without its ``[group, slot]`` matrices (kept with no
+    slots): the demand was derived from them when the history was read, and a run reads only the
+    per-app cold starts afterwards (the QoS table's cold-start rate, the summary's keep_alive). At
+    20,000 functions the matrices are 0.95 GB (float64 memory and its mean)."""
+    import dataclasses
+
+    if warm is None:
+        return None
+    cut = {name: None if getattr(warm, name) is None else getattr(warm, name)[:, :0].copy()
+           for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean")}
+    return dataclasses.replace(warm, slots=warm.slots[:0], **cut)
 
 
 # The demand columns a run reads once its forecast is made: the residual correlation, the Profiles
@@ -718,19 +774,50 @@ def without_counts(history):
 DEMAND_AFTER_FORECAST = (C.GROUP_ID, C.UNIQUE_ID, C.DS, C.CPU_CORES, C.INVOCATIONS)
 
 
-def slim_demand(history):
-    """``history`` with its demand table cut to :data:`DEMAND_AFTER_FORECAST`. The float columns
-    kept are copied out of the table's shared float block, so that the block of the others is
-    freed (at 20,000 functions 60 million rows: concurrency, memory and the means, ~0.9 GB)."""
+def slim_demand(history, columns=DEMAND_AFTER_FORECAST):
+    """``history`` with its demand table cut to ``columns`` (default :data:`DEMAND_AFTER_FORECAST`).
+    The float columns kept are copied out of the table's shared float block, so that the block of
+    the others is freed (at 20,000 functions 60 million rows: concurrency, memory and the means,
+    ~0.9 GB)."""
     import dataclasses
 
     demand = history.demand
-    keep = [c for c in demand.columns if c in DEMAND_AFTER_FORECAST]
+    keep = [c for c in demand.columns if c in columns]
     if len(keep) == len(demand.columns):
         return history
     slim = pd.DataFrame({c: demand[c].to_numpy(copy=True) if demand[c].dtype.kind == "f" else demand[c].array
                          for c in keep}, index=demand.index, copy=False)
     return dataclasses.replace(history, demand=slim)
+
+
+def profiled_demand(history, forecast: pd.DataFrame, max_groups: int | None = None):
+    """``history`` with its demand cut to what is read of it once the packing starts: the rows of
+    the Profiles table's groups (the ``max_groups``, default :data:`PROFILE_GROUPS`, largest CPU
+    peaks; :func:`group_profiles`) and of the forecast-against-history figure's (the largest CPU
+    peaks among ``forecast``'s groups; planner.export.plots.forecast_vs_history_figure), cut as
+    group_profiles cuts them (:func:`_rows_of`), so that both read the same table as from the whole
+    demand: at 20,000 functions 2,000 of 6,825 groups, ~0.6 GB less from the packing to the last
+    file. A fleet of at most ``max_groups`` groups is kept whole. Call it once the residual
+    correlation (which reads every group's last weeks) is made."""
+    import dataclasses
+    import inspect
+
+    from planner.demand import group_max
+    from planner.export.plots import forecast_vs_history_figure
+
+    max_groups = PROFILE_GROUPS if max_groups is None else int(max_groups)
+    demand = history.demand
+    peaks = group_max(demand, C.GROUP_ID, C.CPU_CORES)
+    if len(peaks) <= max_groups:
+        return history
+    keep = set(peaks.sort_values(ascending=False, kind="stable").index[:max_groups])
+    shown = inspect.signature(forecast_vs_history_figure).parameters
+    resource, n_shown = shown["resource"].default, shown["n_groups"].default
+    shown_peaks = peaks if resource == C.CPU_CORES else group_max(demand, C.GROUP_ID, resource)
+    of_resource = (forecast[C.RESOURCE] == resource).to_numpy()
+    in_forecast = shown_peaks[shown_peaks.index.isin(set(forecast[C.UNIQUE_ID][of_resource].unique()))]
+    keep |= set(in_forecast.sort_values(ascending=False, kind="stable").index[:n_shown])
+    return dataclasses.replace(history, demand=_rows_of(demand, keep))
 
 
 def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None, keep_telemetry=True) -> PlanRun:
@@ -765,19 +852,24 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
         timings["inventory_s"] = time.perf_counter() - t_inv
     if not keep_telemetry and not scenario.anticipated:
         history = without_counts(history)  # before the forecast's transients, the run's peak
-    fc_scenario = scenario
-    if ex.address is not None and scenario.forecast.scheduler is None:
-        # The forecast stage sends its series to the same cluster.
-        fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
     from planner.forecast import ForecastRun
     from planner.forecast_batch import batch_forecast_stage, use_batch
 
     n_series = int(history.groups.shape[0]) * len(C.RESOURCES)
+    if not keep_telemetry and not scenario.anticipated and prepared is None and use_batch(scenario, n_series):
+        # The batch forecast reads the resources' columns only; the columns nobody reads go before
+        # its transients (concurrency and the means: 0.7 GB at 20,000 functions).
+        history = slim_demand(history, DEMAND_AFTER_FORECAST + tuple(C.RESOURCES))
+    release_heap()  # reading the history's transients (keep-alive demand) and the counts
+    fc_scenario = scenario
+    if ex.address is not None and scenario.forecast.scheduler is None:
+        # The forecast stage sends its series to the same cluster.
+        fc_scenario = scenario.model_copy(update={"forecast": scenario.forecast.model_copy(update={"scheduler": ex.address})})
     if prepared is not None:
         fc_run = prepared.get("run") or ForecastRun(prepared["forecast"], prepared["report"])
         forecast, report = fc_run.forecast, fc_run.report
     elif use_batch(scenario, n_series):
-        forecast, report = batch_forecast_stage(scenario, history, start, progress, ex)
+        forecast, report = batch_forecast_stage(scenario, history, start, progress, _TrimmingExecutor(ex))
         fc_run = ForecastRun(forecast, report)  # the batch path keeps no per-bucket calibration table
     else:
         fc_run = forecast_stage_run(fc_scenario, history, start, progress)
@@ -786,8 +878,12 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     forecast, groups = adjust_forecast(scenario, history, forecast)
     if not keep_telemetry and scenario.anticipated:
         history = without_counts(history)
-    if not keep_telemetry:
-        history = slim_demand(history)  # before packing: the run's memory through packing and outputs
+    residuals = None
+    if not keep_telemetry:  # before packing: the run's memory through packing and outputs
+        # The groups' residual correlation (pooled risk, from every group's last weeks) is the last
+        # reader of the whole demand; the Profiles table and the report read its largest groups.
+        residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
+        history = slim_demand(profiled_demand(history, forecast))
     release_heap()  # the forecast's transients
 
     tiers = tiers_of(scenario)
@@ -805,8 +901,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     zone_cost = {z: intensity.mean(z) for z in intensity.values} if scenario.energy.carbon_price > 0 else None
     domains = domain_planner(scenario, groups, zone_cost)
     pack_servers = carbon_priced_servers(servers, scenario, intensity)
-    # The groups' residual correlation (pooled risk) from the last weeks of the history.
-    residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
+    if residuals is None:  # the groups' residual correlation (pooled risk) from the history's last weeks
+        residuals = residual_scenarios(history.demand, C.CPU_CORES, weeks=RESIDUAL_WEEKS)
     placement, slices, jobs, packed = place_and_pack(scenario, forecast, groups, history.catalog, starts, progress, ex,
                                                      deferral, domains=domains, pack_servers=pack_servers,
                                                      residuals=residuals)
@@ -1130,7 +1226,7 @@ def energy_totals(energy: pd.DataFrame, scenario: Scenario, intensity, servers: 
     return {"energy_kwh": block["energy_kwh"], "carbon_kg": block["carbon_kg"], "energy": block}
 
 
-def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
+def group_profiles(history, max_groups: int | None = None) -> pd.DataFrame:
     """Shape features and clusters of each group's hourly CPU demand (the workbook's Profiles sheet).
 
     Above ``max_groups`` groups only the largest by CPU peak are profiled (the rest are a fleet's
@@ -1138,17 +1234,24 @@ def group_profiles(history, max_groups: int = PROFILE_GROUPS) -> pd.DataFrame:
     from planner.demand import group_max
     from planner.profile import profile_functions
 
+    max_groups = PROFILE_GROUPS if max_groups is None else int(max_groups)
     demand = history.demand
     peaks = group_max(demand, C.GROUP_ID, C.CPU_CORES)
     if len(peaks) > max_groups:
-        keep = peaks.sort_values(ascending=False, kind="stable").index[:max_groups]
-        # Only the columns the profile reads: a fleet's year of demand has more, and this copies.
-        cols = [c for c in (C.GROUP_ID, C.DS, C.CPU_CORES, C.INVOCATIONS) if c in demand.columns]
-        demand = demand.loc[demand[C.GROUP_ID].isin(keep).to_numpy(), cols]
-        if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
-            demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
+        demand = _rows_of(demand, peaks.sort_values(ascending=False, kind="stable").index[:max_groups])
     return profile_functions(demand, history.catalog, slot=history.slot, level="group",
                              value=C.CPU_CORES).profiles
+
+
+def _rows_of(demand: pd.DataFrame, groups) -> pd.DataFrame:
+    """The rows of ``groups`` (in the table's order, unused categories dropped) and the columns the
+    profile and the forecast-against-history figure read: a fleet's year of demand has more, and
+    this copies."""
+    cols = [c for c in (C.GROUP_ID, C.DS, C.CPU_CORES, C.INVOCATIONS) if c in demand.columns]
+    demand = demand.loc[demand[C.GROUP_ID].isin(groups).to_numpy(), cols]
+    if isinstance(demand[C.GROUP_ID].dtype, pd.CategoricalDtype):
+        demand = demand.assign(**{C.GROUP_ID: demand[C.GROUP_ID].cat.remove_unused_categories()})
+    return demand
 
 
 def _summary(scenario, history, start, weeks, plan, proc, risk, report, timings, total_s) -> dict:

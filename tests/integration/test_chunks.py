@@ -75,6 +75,8 @@ def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path
         assert len(workers) == len(set(workers))
         assert wp.mean.shape[0] == len(wp.instance.group_ids) == wp.spread.shape[0]
         if wp.pool in chunked_pools:
+            # the peak-based instance holds the planned instance's cubes, not a second copy of them
+            assert wp.peak_instance.demand is wp.instance.demand and wp.peak_instance.sigma is wp.instance.sigma
             parts = {w.split("/")[1] for w in workers}
             assert len(parts) > 1 and all(p.startswith("part") for p in parts)
             # a chunk's groups never share a worker with another chunk's
@@ -161,21 +163,47 @@ def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path,
         assert len(workers) == len(set(workers))
 
 
-def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path):
+@pytest.mark.parametrize("profile_groups, method", [(None, "auto"), (4, "batch")])
+def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, monkeypatch, profile_groups, method):
     """`planner run` without --backtest drops the invocation matrix once the forecast is made
-    (0.7 GB at 20,000 functions): the plan and the summary's function count are unchanged."""
-    sc = _scenario(tmp_path)
+    (0.7 GB at 20,000 functions), the demand's unread columns (before the batch forecast when it
+    runs) and, above PROFILE_GROUPS groups, the rows of the groups the Profiles table and the
+    report's figure do not read: the plan, every table and file are unchanged."""
+    from planner.pipeline import PROFILE_GROUPS
+
+    limit = PROFILE_GROUPS if profile_groups is None else profile_groups
+    monkeypatch.setattr("planner.pipeline.PROFILE_GROUPS", limit)
+    text = FLEXIBLE if method == "auto" else FLEXIBLE.replace("forecast: {", "forecast: {method: batch, ")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    sc = load_scenario(path)
     kept = run_plan(sc)
-    dropped = run_plan(sc, keep_telemetry=False)
+    # (in two worker processes for the batch case: tasks that trim their worker's heap)
+    dropped = run_plan(sc, keep_telemetry=False, jobs=2 if method == "batch" else 1)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0
+    # the keep-alive matrices go too; the cold starts per app stay (QoS, summary: compared below)
+    assert dropped.history.warm.memory_gb.size == 0 and kept.history.warm.memory_gb.size > 0
+    assert dropped.history.warm.memory_gb.shape[0] == len(kept.history.warm.groups)
+    pd.testing.assert_frame_equal(dropped.history.warm.apps, kept.history.warm.apps)
     assert dropped.summary["functions"] == kept.summary["functions"] == 60
-    for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles"):
-        pd.testing.assert_frame_equal(getattr(dropped, name), getattr(kept, name), obj=name)
+    assert dropped.summary["forecast_method"] == ("batch" if method == "batch" else "per_series")
+    for name in ("plan", "assignment", "purchases", "qos", "forecast", "utilisation", "profiles", "residuals"):
+        a, b = getattr(dropped, name), getattr(kept, name)
+        pd.testing.assert_frame_equal(a, b, obj=name)
     # the demand keeps the columns read after the forecast only (the others' memory is freed)
-    assert list(dropped.history.demand.columns) == [c for c in kept.history.demand.columns
-                                                     if c in ("group_id", "ds", "cpu_cores", "invocations")]
+    cols = [c for c in kept.history.demand.columns if c in ("group_id", "ds", "cpu_cores", "invocations")]
+    assert sorted(dropped.history.demand.columns) == sorted(cols)
     assert "memory_gb" in kept.history.demand.columns
-    pd.testing.assert_frame_equal(dropped.history.demand, kept.history.demand[list(dropped.history.demand.columns)])
+    n_groups = kept.history.demand["group_id"].nunique()
+    left = dropped.history.demand["group_id"].nunique()
+    if profile_groups is None:
+        assert n_groups <= limit
+        pd.testing.assert_frame_equal(dropped.history.demand, kept.history.demand[cols])
+    else:  # the largest groups' rows, as they were (the figure's 4 groups are among them here)
+        assert n_groups > limit and left == limit
+        rows = kept.history.demand[kept.history.demand["group_id"].isin(set(dropped.history.demand["group_id"]))]
+        assert np.array_equal(dropped.history.demand.index, rows.index)
+        assert np.array_equal(dropped.history.demand["cpu_cores"], rows["cpu_cores"])
     # and the files written from it are the same: the report's figure, the plots, every table
     from planner.pipeline import write_run
 
@@ -190,6 +218,21 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path):
                 a, b = json.loads(path.read_text()), json.loads(other)
                 a.pop("timings_s"), b.pop("timings_s")
                 a.pop("packing"), b.pop("packing")  # each week's runtime_s
+                a.pop("parallel"), b.pop("parallel")  # in this process or in two
                 assert a == b
             else:
                 assert path.read_bytes() == other, path.name
+
+
+def test_the_trimming_executor_runs_the_executors_tasks_in_order():
+    """The forecast's blocks go through pipeline._TrimmingExecutor (each task trims its worker's
+    heap once done): the same results, in order, from the executor's worker processes."""
+    from planner.parallel import ProcessExecutor
+    from planner.pipeline import _TrimmingExecutor
+
+    ex = _TrimmingExecutor(ProcessExecutor(2))
+    assert ex.workers == 2 and ex.name == "processes" and ex.address is None
+    done = []
+    assert ex.map(abs, [-3, 1, -4, 1, -5, 9], progress=done.append) == [3, 1, 4, 1, 5, 9]
+    assert ex.map(abs, [-2], prepare=lambda x: x * 10) == [20]  # one task: in this process, prepared
+    assert done == [1] * 6
