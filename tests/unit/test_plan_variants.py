@@ -152,7 +152,7 @@ def test_variant_tasks_and_the_pack_order_leave_the_plan_as_it_was():
     peak = ex.calls[2][0][1]
     assert peak == 1 and [w for _, w, _ in ex.calls[1]] == [peak, peak]
     # The big group has a 4-shard variant (c-16s): the week really had two variants to solve.
-    from planner.plan import cheapest_variants, _week_instance
+    from planner.plan import _week_instance
 
     inst = _week_instance(forecast, groups, tiers, servers, starts[peak])[3]
     assert len(cheapest_variants(inst, "cpsat")[0]) == 2
