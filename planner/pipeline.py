@@ -197,9 +197,11 @@ def _customer_log_volume(history) -> dict[str, float]:
 def _week_task(task: tuple):
     """One packing of one pool's week (a Dask task when the run has a cluster). ``task`` is
     ``(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
-    residuals)``; kind
-    ``bound`` returns :func:`planner.plan.week_bound`; ``free`` and ``fleet`` return a WeekPlan, or
-    the InfeasiblePlanError's message as a string (the driver decides what follows)."""
+    residuals, extra)``; kind
+    ``bound`` returns :func:`planner.plan.week_bound`; ``variant`` :func:`planner.plan.solve_variant`
+    of variant ``extra``; ``free`` and ``fleet`` return a WeekPlan (``extra``: variants solved
+    already, or None), or the InfeasiblePlanError's message as a string (the driver decides what
+    follows)."""
     from models.forecasting._util import single_blas_thread
 
     with single_blas_thread():  # two BLAS threads per task oversubscribe a 2-core machine
@@ -248,18 +250,20 @@ class _TrimmingExecutor:
 
 
 def _week_task_body(kind, rows, groups, tiers, catalog, start, week, solver, baseline, fallback, deferral, domains,
-                    residuals=None):
-    from planner.plan import pack_week, week_bound
+                    residuals=None, extra=None):
+    from planner.plan import pack_week, solve_variant, week_bound
 
     if kind == "bound":
         return week_bound(rows, groups, tiers, catalog, start, deferral, residuals)
+    if kind == "variant":
+        return solve_variant(rows, groups, tiers, catalog, start, solver, extra, deferral, domains, residuals)
     try:
         if kind == "free":
             wp = pack_week(rows, groups, tiers, catalog, start, week, solver, deferral=deferral, domains=domains,
-                           residuals=residuals)
+                           residuals=residuals, solved=extra)
         else:
             wp = pack_week(rows, groups, tiers, catalog, start, week, solver, baseline_servers=baseline,
-                           fallback=fallback, deferral=deferral, domains=domains, residuals=residuals)
+                           fallback=fallback, deferral=deferral, domains=domains, residuals=residuals, solved=extra)
     except InfeasiblePlanError as exc:
         return str(exc)
     return release_items(wp)
@@ -379,15 +383,15 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     mine = {p: set(jobs[p][1][C.GROUP_ID].astype(str)) for p in pools}  # once per pool, not per column
     res = {p: None if residuals is None else residuals[[c for c in residuals.columns if c in mine[p]]] for p in pools}
 
-    def task(kind, p, w, catalog=None, fallback=None):
+    def task(kind, p, w, catalog=None, fallback=None, extra=None):
         # A spec: the task (with its week's rows, built from the slices) is made when it runs.
-        return (kind, p, w, catalog, fallback)
+        return (kind, p, w, catalog, fallback, extra)
 
     def build(spec):
-        kind, p, w, catalog, fallback = spec
+        kind, p, w, catalog, fallback, extra = spec
         _, groups, servers = jobs[p]
         return (kind, slices[p][w], groups, tiers, servers if catalog is None else catalog, starts[w], w, solver,
-                servers, fallback, deferral, domains, res[p])
+                servers, fallback, deferral, domains, res[p], extra)
 
     total = len(pools) * (2 * n)
     done_tasks = [0]
@@ -405,7 +409,19 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
 
     def pack_free(pairs):
         pairs = [(p, w) for p, w in pairs if w not in free[p]]
-        results = ex.map(_week_task, [task("free", p, w) for p, w in pairs], progress=tick, prepare=build)
+        # Fewer weeks than processes (the peak week of one pool): each week's first shard variants
+        # are solved as tasks side by side, then its packing (planner.plan.pack_week) takes their
+        # results and picks by _cheapest's own rule, solving any variant left: the same plan.
+        per = ex.workers // len(pairs) if pairs else 0
+        solved = dict.fromkeys(pairs)
+        if per > 1:
+            specs = [(p, w, k) for p, w in pairs for k in range(per)]
+            for (p, w, k), r in zip(specs, ex.map(_week_task, [task("variant", p, w, extra=k) for p, w, k in specs],
+                                                  prepare=build)):
+                if r is not None:
+                    solved[(p, w)] = {**(solved[(p, w)] or {}), k: r}
+        results = ex.map(_week_task, [task("free", p, w, extra=solved[(p, w)]) for p, w in pairs], progress=tick,
+                         prepare=build)
         for (p, w), r in zip(pairs, results):
             if isinstance(r, str):
                 raise InfeasiblePlanError(f"{label(p)}week {w} (from {starts[w].date()}): {r}")
@@ -415,7 +431,10 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
         progress(f"packing the peak week of {len(pending)} pool(s)", 0.5)
         pack_free([(p, peak[p]) for p in pending])
         envelopes = {p: envelope_servers(jobs[p][2], free[p][peak[p]]) for p in pending}
-        pairs = [(p, w) for p in pending for w in range(n) if w != peak[p]]
+        # Longest expected first (the week's cost bound, then its demand; the peak week's order), so
+        # that no long week starts last while the other processes idle. Results are keyed by week.
+        pairs = sorted(((p, w) for p in pending for w in range(n) if w != peak[p]), key=lambda pw: bounds[pw],
+                       reverse=True)
         fleet = dict(zip(pairs, ex.map(_week_task, [task("fleet", p, w, envelopes[p], free[p][peak[p]])
                                                     for p, w in pairs], progress=tick, prepare=build)))
         pack_free([(p, w) for (p, w), r in fleet.items() if isinstance(r, str)])

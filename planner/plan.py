@@ -150,31 +150,35 @@ def shard_alternatives(instance) -> list:
 PIPELINE_STALL = 8  # fruitless neighbourhoods in a row that end a week's search
 
 
-def _cheapest(instance, backend, **options):
-    """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
-
-    Alternatives are taken in order of their lower bound and get the full solve unless their
-    bound shows that they cannot beat the best plan so far (exact pruning). A cheaper gate (the
-    greedy's cost against the best plan, or against its greedy start) skipped the variant that
-    reaches a catalog's cheaper type: greedy costs rank shard counts poorly (issue 19). The
-    ``peak`` and ``heuristic`` backends solve every variant (they are fast). Raises the default
-    instance's error when no variant has a plan."""
+def cheapest_variants(instance, backend) -> tuple[list, list]:
+    """The instances :func:`_cheapest` solves, in the order it takes them, and the lower bound that
+    may prune each (``None``: always solved): ``instance`` first, then its shard alternatives in
+    order of their bound (stable). The ``peak`` and ``heuristic`` backends take every alternative
+    in catalog order, none pruned (they are fast)."""
     from models.packing.bounds import lower_bound
-    from planner.errors import InfeasiblePlanError
-    from planner.packing import solve
 
     alternatives = shard_alternatives(instance)
-    if backend not in ("heuristic", "peak"):
-        bounds = [float(lower_bound(a, CHORD_BOUND_ITEMS)["best"]) for a in alternatives]
-        alternatives = [alternatives[i] for i in np.argsort(bounds, kind="stable")]
-        bound_of = {id(a): b for a, b in zip(alternatives, sorted(bounds))}
+    if backend in ("heuristic", "peak"):
+        return [instance, *alternatives], [None] * (1 + len(alternatives))
+    bounds = [float(lower_bound(a, CHORD_BOUND_ITEMS)["best"]) for a in alternatives]
+    order = np.argsort(bounds, kind="stable")
+    return [instance, *(alternatives[i] for i in order)], [None, *(bounds[i] for i in order)]
+
+
+def select_cheapest(variants: list, bounds: list, outcome):
+    """The rule of :func:`_cheapest`: take the variants in order; one whose bound is not below the
+    best plan so far (less 1e-9) is skipped as if it did not exist; a plan replaces the best only
+    when cheaper by more than 1e-9 (the earlier variant wins ties). ``outcome(i)`` is variant ``i``'s
+    result (raising InfeasiblePlanError when it has none), asked only for variants not skipped, in
+    order. Returns (instance, result); raises the first error when no variant has a plan."""
+    from planner.errors import InfeasiblePlanError
+
     best, first_error = None, None
-    for i, inst in enumerate([instance, *alternatives]):
-        if i and best is not None and backend not in ("heuristic", "peak") \
-                and bound_of[id(inst)] >= best[1].objective - 1e-9:
+    for i, inst in enumerate(variants):
+        if best is not None and bounds[i] is not None and bounds[i] >= best[1].objective - 1e-9:
             continue
         try:
-            result = solve(inst, backend, **options)
+            result = outcome(i)
         except InfeasiblePlanError as exc:
             first_error = first_error or exc
             continue
@@ -183,6 +187,34 @@ def _cheapest(instance, backend, **options):
     if best is None:
         raise first_error
     return best
+
+
+def _cheapest(instance, backend, solved: dict | None = None, **options):
+    """Solve ``instance`` and its shard alternatives; keep the cheapest plan (the default on ties).
+
+    Alternatives are taken in order of their lower bound and get the full solve unless their
+    bound shows that they cannot beat the best plan so far (exact pruning). A cheaper gate (the
+    greedy's cost against the best plan, or against its greedy start) skipped the variant that
+    reaches a catalog's cheaper type: greedy costs rank shard counts poorly (issue 19). The
+    ``peak`` and ``heuristic`` backends solve every variant (they are fast). Raises the default
+    instance's error when no variant has a plan.
+
+    ``solved`` maps a variant's index (:func:`cheapest_variants` order) to its result, or to the
+    InfeasiblePlanError its solve raised, solved elsewhere (:func:`solve_variant`, side by side in
+    other processes); the rest are solved here. Solves are deterministic (counted budgets), so the
+    choice is the one made solving every variant here, whichever were solved in advance."""
+    from planner.packing import solve
+
+    variants, bounds = cheapest_variants(instance, backend)
+
+    def outcome(i):
+        if solved is not None and i in solved:
+            if isinstance(solved[i], Exception):
+                raise solved[i]
+            return solved[i]
+        return solve(variants[i], backend, **options)
+
+    return select_cheapest(variants, bounds, outcome)
 
 
 def reuse_plan(instance, plan: WeekPlan):
@@ -226,8 +258,50 @@ def solve_options(solver) -> dict:
                 peak_reference=False, **search)
 
 
+def _week_instance(forecast, groups, tiers, servers, start, deferral=None, domains=None, residuals=None):
+    """One week's packing instances: (rows, as the demand arrives, after a pre-pass deferral, the
+    instance solved (failure domains applied), the deferral's flows, the domains' info)."""
+    from planner.packing import to_packing_instance
+
+    rows = _week_rows(forecast, start)
+    g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
+    default = arrived = to_packing_instance(rows, g, tiers, servers, residuals=residuals)
+    flows = None
+    if deferral is not None and deferral.before_packing:
+        default, flows = deferral.prepass(default, start)
+    to_solve, info = domains.prepare(default) if domains is not None else (default, None)
+    return rows, arrived, default, to_solve, flows, info
+
+
+def solve_variant(forecast, groups, tiers, servers, start, solver, k: int, deferral=None, domains=None,
+                  residuals=None):
+    """The solve of variant ``k`` (:func:`cheapest_variants` order) of the week :func:`pack_week`
+    packs with the same arguments: its result, the InfeasiblePlanError the solve raised, or ``None``
+    when the week has no variant ``k`` (or no instance: pack_week raises that error itself). Passed
+    to pack_week as ``solved={k: ...}``, so that a week's variants can be solved side by side."""
+    from planner.errors import InfeasiblePlanError
+    from planner.packing import solve
+
+    try:
+        to_solve = _week_instance(forecast, groups, tiers, servers, start, deferral, domains, residuals)[3]
+    except InfeasiblePlanError:
+        return None
+    if k == 0:  # the default instance: no alternative's bound is needed to know it
+        variant = to_solve
+    else:
+        variants = cheapest_variants(to_solve, solver.backend)[0]
+        if k >= len(variants):
+            return None
+        variant = variants[k]
+    try:
+        return solve(variant, solver.backend, **solve_options(solver))
+    except InfeasiblePlanError as exc:
+        return exc
+
+
 def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_servers=None,
-              fallback: WeekPlan | None = None, deferral=None, domains=None, residuals=None) -> WeekPlan:
+              fallback: WeekPlan | None = None, deferral=None, domains=None, residuals=None,
+              solved: dict | None = None) -> WeekPlan:
     """Pack one week: the representative week is the horizon's own 168 hourly slots.
 
     Sharded groups are tried at their default shard count and split finer for each smaller server
@@ -239,27 +313,23 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     forecast mean and spread move with it, the baseline keeps the demand as it arrives.
     ``domains`` (planner.failover.DomainPlanner) adds failure domains: zones, survival rules and
     the failover plan (after any deferral), checked by models.packing.verify_failover.
-    ``residuals`` (planner.packing.residual_scenarios) give the groups' correlation."""
+    ``residuals`` (planner.packing.residual_scenarios) give the groups' correlation. ``solved``:
+    variants of the week already solved (:func:`solve_variant`), by index; the plan is the same."""
     import dataclasses
 
     from models.packing.risk import FACTOR_LIMIT
     from planner.errors import InfeasiblePlanError
-    from planner.packing import demand_cube, residual_loadings, to_packing_instance
+    from planner.packing import demand_cube, residual_loadings
     from planner.servers import server_types
 
-    rows = _week_rows(forecast, start)
-    g = groups[groups[C.GROUP_ID].isin(set(rows[C.UNIQUE_ID]))]
-    default = arrived = to_packing_instance(rows, g, tiers, servers, residuals=residuals)
-    loadings = None if residuals is None else residual_loadings(residuals, list(default.group_ids), FACTOR_LIMIT)[0]
+    rows, arrived, default, to_solve, flows, info = _week_instance(forecast, groups, tiers, servers, start, deferral,
+                                                                   domains, residuals)
+    loadings = None if residuals is None else residual_loadings(residuals, list(arrived.group_ids), FACTOR_LIMIT)[0]
     # Cubes share the instance's sorted group and slot order.
-    mean, q50, q95, q99 = (demand_cube(rows, None, q, default.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
-    flows = None
-    if deferral is not None and deferral.before_packing:
-        default, flows = deferral.prepass(default, start)
+    mean, q50, q95, q99 = (demand_cube(rows, None, q, arrived.resources)[2] for q in (C.MEAN, "q50", "q95", "q99"))
     options = solve_options(solver)
-    to_solve, info = domains.prepare(default) if domains is not None else (default, None)
     try:
-        planned, result = _cheapest(to_solve, solver.backend, **options)
+        planned, result = _cheapest(to_solve, solver.backend, solved=solved, **options)
     except InfeasiblePlanError:
         reused = reuse_plan(default, fallback) if fallback is not None else None
         if reused is None:
