@@ -162,11 +162,12 @@ def plan_hindsight(scenario, forecast: pd.DataFrame, groups: pd.DataFrame, start
     return Hindsight(weeks, proc, peak_proc, notes)
 
 
-def inventory_from_history(scenario, history):
+def inventory_from_history(scenario, history, executor=None):
     """``scenario`` with ``inventory: {from_history_weeks: N}`` made concrete: per server type the
     most servers any of the history's last N weeks needed in hindsight (the plan's packing, rules
     and catalog applied to their actual demand, as :func:`plan_hindsight` packs). Returns the
-    scenario (unchanged when its inventory is given) and what was sized (None when given)."""
+    scenario (unchanged when its inventory is given) and what was sized (None when given).
+    ``executor`` runs the weeks' packing tasks (the run's own processes: the same plan, sooner)."""
     from planner.pipeline import pack_horizon
     from planner.plan import required_servers, servers_frame, tiers_of
     from planner.scenarios import InventoryItem
@@ -187,7 +188,8 @@ def inventory_from_history(scenario, history):
                             f"catalog has pools {sorted(servers['pool'].unique())}: give the inventory per pool")
     pool_of = dict(zip(servers["type"], servers["pool"]))
     forecast = actual_as_forecast(history.demand, first, history.end)
-    weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver)
+    weeks, _ = pack_horizon(forecast, history.groups, tiers_of(scenario), servers, starts, scenario.solver,
+                            executor=executor)
     need = required_servers(weeks, pool_of).groupby("server_type")["required"].max()
     items = [InventoryItem(server_type=t, count=int(need.get(t, 0)), pool=pool_of[t])
              for t in servers["type"] if int(need.get(t, 0)) > 0]

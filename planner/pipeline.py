@@ -867,7 +867,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
 
         progress("installed fleet from the history's last weeks", 0.02)
         t_inv = time.perf_counter()
-        scenario, sized_inventory = inventory_from_history(scenario, history)
+        scenario, sized_inventory = inventory_from_history(scenario, history, ex)
         timings["inventory_s"] = time.perf_counter() - t_inv
     if not keep_telemetry and not scenario.anticipated:
         history = without_counts(history)  # before the forecast's transients, the run's peak
