@@ -8,23 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.packing.instance import PackingInstance, ServerType
 from planner import columns as C
 from planner.errors import InfeasiblePlanError
 from planner.plan import _cheapest, cheapest_variants, select_cheapest
 
-SMALL, LARGE = ServerType("c-16", (16.0, 64.0), 580.0), ServerType("m-64", (64.0, 256.0), 2000.0)
+from test_plan_shards import LARGE, SMALL, premium_instance  # one premium group, one shard alternative
+
 OPTIONS = dict(time_limit_s=30, workers=1, seed=0)
-
-
-def premium_instance(servers=(SMALL, LARGE)):
-    # One premium group of 40 cores (spread 2: two 20-core shards only an m-64 holds at headroom
-    # 0.2; four fit c-16s) and a second customer's small group: one shard alternative.
-    demand = np.zeros((2, 4, 2))
-    demand[0, :, 0], demand[0, :, 1] = 40.0, 8.0
-    demand[1, :, 0], demand[1, :, 1] = 2.0, 1.0
-    return PackingInstance(("big", "small"), ("t0", "t1", "t2", "t3"), ("cpu_cores", "memory_gb"), demand,
-                           servers, headroom=[0.2, 0.0], customer=("a", "b"), spread=[2, 1])
 
 
 def _solve_all(inst):
