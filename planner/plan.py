@@ -76,7 +76,7 @@ def _week_rows(forecast: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
     end = start + pd.Timedelta(days=7)
     rows = forecast[(forecast[C.DS] >= start) & (forecast[C.DS] < end)]
     # A group with no demand in the week (retired, not launched yet) is not packed.
-    live = rows.groupby(C.UNIQUE_ID)[list(C.QUANTILES)].transform("max").max(axis=1) > 0
+    live = rows.groupby(C.UNIQUE_ID, observed=True)[list(C.QUANTILES)].transform("max").max(axis=1) > 0
     return rows[live]
 
 
