@@ -819,10 +819,9 @@ def profiled_demand(history, forecast: pd.DataFrame, max_groups: int | None = No
     file. A fleet of at most ``max_groups`` groups is kept whole. Call it once the residual
     correlation (which reads every group's last weeks) is made."""
     import dataclasses
-    import inspect
 
     from planner.demand import group_max
-    from planner.export.plots import forecast_vs_history_figure
+    from planner.export.plots import FIGURE_GROUPS, FIGURE_RESOURCE
 
     max_groups = PROFILE_GROUPS if max_groups is None else int(max_groups)
     demand = history.demand
@@ -830,8 +829,7 @@ def profiled_demand(history, forecast: pd.DataFrame, max_groups: int | None = No
     if len(peaks) <= max_groups:
         return history
     keep = set(peaks.sort_values(ascending=False, kind="stable").index[:max_groups])
-    shown = inspect.signature(forecast_vs_history_figure).parameters
-    resource, n_shown = shown["resource"].default, shown["n_groups"].default
+    resource, n_shown = FIGURE_RESOURCE, FIGURE_GROUPS
     shown_peaks = peaks if resource == C.CPU_CORES else group_max(demand, C.GROUP_ID, resource)
     of_resource = (forecast[C.RESOURCE] == resource).to_numpy()
     in_forecast = shown_peaks[shown_peaks.index.isin(set(forecast[C.UNIQUE_ID][of_resource].unique()))]

@@ -61,13 +61,18 @@ def _missing(frame: pd.DataFrame, columns, what: str) -> None:
         raise ValueError(f"{what}: missing column(s) {missing}; it has {list(frame.columns)}")
 
 
+# The forecast-against-history figure's defaults: the resource shown and how many of the largest
+# groups (planner.pipeline.profiled_demand keeps those groups' history rows).
+FIGURE_RESOURCE, FIGURE_GROUPS = "cpu_cores", 4
+
+
 def plot_forecast_vs_history(
     history: pd.DataFrame,
     forecast: pd.DataFrame,
     path: str | os.PathLike,
     *,
-    resource: str = "cpu_cores",
-    n_groups: int = 4,
+    resource: str = FIGURE_RESOURCE,
+    n_groups: int = FIGURE_GROUPS,
     band: tuple[str, str] = ("q50", "q99"),
 ) -> Path:
     """History against forecast for the ``n_groups`` groups with the largest historical peak (PNG);
@@ -79,8 +84,8 @@ def forecast_vs_history_figure(
     history: pd.DataFrame,
     forecast: pd.DataFrame,
     *,
-    resource: str = "cpu_cores",
-    n_groups: int = 4,
+    resource: str = FIGURE_RESOURCE,
+    n_groups: int = FIGURE_GROUPS,
     band: tuple[str, str] = ("q50", "q99"),
 ):
     """History against forecast for the ``n_groups`` groups with the largest historical peak.
