@@ -27,6 +27,7 @@ class LocalExecutor:
     name = "local"
     workers = 1
     address = None
+    local_processes = False  # no other process to hand work to
 
     def map(self, fn: Callable, items: Sequence, progress: Callable[[int], None] | None = None,
             prepare: Callable | None = None) -> list:
@@ -49,6 +50,7 @@ class ProcessExecutor:
 
     name = "processes"
     address = None
+    local_processes = True  # on this machine: its tasks may write into this run's folder
 
     def __init__(self, jobs: int):
         if jobs < 2:
@@ -113,6 +115,7 @@ class DaskExecutor:
     all at once would hold every task's data in the scheduler and every result in the client."""
 
     name = "dask"
+    local_processes = False  # its workers may be other machines, without this run's folder
 
     def __init__(self, client, in_flight: int | None = None):
         self.client = client

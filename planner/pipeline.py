@@ -1324,14 +1324,16 @@ def shortfall_warnings(shortfall: pd.DataFrame, risk) -> list[str]:
             "are this unserved demand (shortfall.csv and the procurement messages say why)"]
 
 
-def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True, backtest=None) -> list[Path]:
+def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True, backtest=None,
+              executor=None) -> list[Path]:
     """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
     all or nothing. ``backtest`` (planner.backtest.OriginResult list) adds its tables, the Backtest
-    sheets and the report's backtest section."""
+    sheets and the report's backtest section. With ``executor``'s local processes, the workbook,
+    the report and the plots are written there while this process writes the tables
+    (:func:`planner.export.files.write_files`)."""
     import json
 
-    from planner.export.report import write_report
-    from planner.export.spreadsheet import write_plan_workbook
+    from planner.export.files import write_files
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
 
@@ -1373,41 +1375,48 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     for name in ("workers", "failover"):
         if getattr(run, name, None) is not None:
             tables[name] = getattr(run, name)
-    with atomic_dir(out) as tmp:
+    past = None
+    if backtest:
+        from planner.backtest import summary_of, tables_of
+
+        past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
+    summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
+    frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
+                            utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
+                            profiles=run.profiles, pools=run.pools, orders=run.orders, why=run.why,
+                            summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
+    charts = default_charts(frames)
+    if past is not None:
+        from planner.export.tables import backtest_charts, backtest_frames
+
+        extra = backtest_frames(past["tables"], past["summary"])
+        frames.update(extra)
+        charts += backtest_charts(extra)
+
+    def write_tables(tmp: Path) -> None:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
         if per_pool:
             _forecast_per_pool(run, tmp / "forecast")
             release_heap()
-        past = None
-        if backtest:
-            from planner.backtest import summary_of, tables_of
-
-            past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
+        if past is not None:
             for name, frame in past["tables"].items():
                 frame.to_csv(tmp / f"backtest_{name}.csv", index=False)
         if run.residuals is not None:  # the pooled groups' correlation, for `planner verify`
             run.residuals.reset_index().to_parquet(tmp / "residuals.parquet", index=False)
-        summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
-                                utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
-                                profiles=run.profiles, pools=run.pools, orders=run.orders, why=run.why,
-                                summary={k: v for k, v in run.summary.items() if k not in ("packing", "scenario_definition")})
-        charts = default_charts(frames)
-        if past is not None:
-            from planner.export.tables import backtest_charts, backtest_frames
 
-            extra = backtest_frames(past["tables"], past["summary"])
-            frames.update(extra)
-            charts += backtest_charts(extra)
-        write_plan_workbook(tmp / "plan.xlsx", frames, charts)
-        write_report(tmp / "report.html", title=f"Capacity plan: {run.scenario.name}", plan=run.plan,
-                     summary=run.summary, orders=run.orders, why=run.why, utilisation=run.utilisation,
-                     forecast=run.forecast, history=run.history.demand, backtest=past)
+    with atomic_dir(out) as tmp:
+        jobs = [("workbook", tmp / "plan.xlsx", {"frames": frames, "charts_spec": charts}),
+                ("report", tmp / "report.html",
+                 dict(title=f"Capacity plan: {run.scenario.name}", plan=run.plan, summary=run.summary,
+                      orders=run.orders, why=run.why, utilisation=run.utilisation, forecast=run.forecast,
+                      history=run.history.demand, backtest=past))]
         if plots:
-            _plots(run, tmp)
+            jobs.append(("plots", tmp, dict(plan=run.plan, forecast=run.forecast, history=run.history.demand,
+                                            utilisation=run.utilisation)))
+        write_files(jobs, executor, meanwhile=lambda: write_tables(tmp))
         names = sorted(p.name for p in tmp.iterdir())
     return [out / n for n in names]
 
@@ -1461,13 +1470,6 @@ def _forecast_per_pool(run: PlanRun, folder: Path, block: int | None = None) -> 
         finally:
             if writer is not None:
                 writer.close()
-
-
-def _plots(run: PlanRun, folder: Path) -> None:
-    from planner.export.plots import write_plots
-
-    write_plots(folder, plan=run.plan, forecast=run.forecast, history=run.history.demand,
-                utilisation=run.utilisation)
 
 
 def run_default(out: Path, force: bool = False) -> PlanRun:

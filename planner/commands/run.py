@@ -200,7 +200,7 @@ def register(app: typer.Typer) -> None:
             with captured_warnings(), bar:
                 result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
                 past = last_quarter_backtest(sc, result, update) if backtest else None
-        files = write_run(result, out, force=force, plots=not no_plots, backtest=past)
+            files = write_run(result, out, force=force, plots=not no_plots, backtest=past, executor=executor)
         print_plan_summary(result.summary)
         if past is not None:
             from planner.backtest import summary_of

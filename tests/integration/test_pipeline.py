@@ -114,13 +114,19 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("stage", ["planning", "writing"])
 def test_an_interrupted_run_leaves_no_plan_folder(small_scenario, tmp_path, monkeypatch, stage):
+    import planner.export.files
     import planner.pipeline
 
-    def interrupt(*args, **kwargs):
+    def interrupt(*args, meanwhile=None, **kwargs):
+        if meanwhile is not None:
+            meanwhile()  # the tables are written
         raise KeyboardInterrupt
 
-    # Ctrl-C while planning, or half-way through writing (after the tables, during the plots).
-    monkeypatch.setattr(planner.pipeline, "run_plan" if stage == "planning" else "_plots", interrupt)
+    # Ctrl-C while planning, or half-way through writing (after the tables, during the workbook).
+    if stage == "planning":
+        monkeypatch.setattr(planner.pipeline, "run_plan", interrupt)
+    else:
+        monkeypatch.setattr(planner.export.files, "write_files", interrupt)
     out = tmp_path / "o"
     result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
     assert result.exit_code == 130
