@@ -164,7 +164,9 @@ def residual_scenarios(demand: pd.DataFrame, resource: str = "cpu_cores", weeks:
         frame = demand[cols].copy()
     frame.columns = ["g", "ds", "v"]
     frame["ds"] = pd.to_datetime(frame["ds"])
-    wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first").sort_index().fillna(0.0)
+    # observed=True: the columns pandas keeps anyway (all-NaN columns are dropped), without its FutureWarning
+    wide = frame.pivot_table(index="ds", columns="g", values="v", aggfunc="first", observed=True)
+    wide = wide.sort_index().fillna(0.0)
     how = wide.index.day_of_week * 24 * 60 + wide.index.hour * 60 + wide.index.minute
     resid = wide - wide.groupby(how).transform("mean")
     sd = resid.std(axis=0).replace(0.0, np.nan)
