@@ -1334,6 +1334,7 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
     import json
 
     from planner.export.files import write_files
+    from planner.export.plots import figure_rows
     from planner.export.tables import default_charts, plan_to_frames
     from planner.io import atomic_dir
 
@@ -1407,14 +1408,16 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
             run.residuals.reset_index().to_parquet(tmp / "residuals.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
+    # The figure's rows only: the same figure, and megabytes rather than the whole history to a worker.
+    history, forecast = figure_rows(run.history.demand, run.forecast)
     with atomic_dir(out) as tmp:
         jobs = [("workbook", tmp / "plan.xlsx", {"frames": frames, "charts_spec": charts}),
                 ("report", tmp / "report.html",
                  dict(title=f"Capacity plan: {run.scenario.name}", plan=run.plan, summary=run.summary,
-                      orders=run.orders, why=run.why, utilisation=run.utilisation, forecast=run.forecast,
-                      history=run.history.demand, backtest=past))]
+                      orders=run.orders, why=run.why, utilisation=run.utilisation, forecast=forecast,
+                      history=history, backtest=past))]
         if plots:
-            jobs.append(("plots", tmp, dict(plan=run.plan, forecast=run.forecast, history=run.history.demand,
+            jobs.append(("plots", tmp, dict(plan=run.plan, forecast=forecast, history=history,
                                             utilisation=run.utilisation)))
         write_files(jobs, executor, meanwhile=lambda: write_tables(tmp))
         names = sorted(p.name for p in tmp.iterdir())

@@ -98,18 +98,9 @@ def forecast_vs_history_figure(
         band: the two quantile columns shaded between (skipped when absent).
     Returns the matplotlib Figure.
     """
-    id_col = "group_id" if "group_id" in history.columns else "unique_id"
-    _missing(history, (id_col, "ds", resource), "history")
-    _missing(forecast, ("unique_id", "ds", "resource", "mean"), "forecast")
-    from planner.demand import group_max
-
-    # Masks, not copies: a fleet's forecast has tens of millions of rows and its history more;
-    # only the chosen groups' rows are taken.
+    id_col = _id_column(history)
+    groups = figure_groups(history, forecast, resource=resource, n_groups=n_groups)
     of_resource = (forecast["resource"] == resource).to_numpy()
-    peaks = group_max(history, id_col, resource)
-    if of_resource.any():
-        peaks = peaks[peaks.index.isin(set(forecast["unique_id"][of_resource].unique()))]
-    groups = list(peaks.sort_values(ascending=False, kind="stable").index[:n_groups])
     fig = _figure(10, 2.4 * max(1, len(groups)))
     axes = fig.subplots(max(1, len(groups)), 1, squeeze=False)[:, 0]
     if not groups:
@@ -126,6 +117,39 @@ def forecast_vs_history_figure(
         ax.legend(loc="upper left", fontsize=7, ncols=3)
     fig.suptitle(f"Forecast against history ({resource}), largest {len(groups)} groups")
     return fig
+
+
+def _id_column(history: pd.DataFrame) -> str:
+    return "group_id" if "group_id" in history.columns else "unique_id"
+
+
+def figure_groups(history: pd.DataFrame, forecast: pd.DataFrame, *, resource: str = FIGURE_RESOURCE,
+                  n_groups: int = FIGURE_GROUPS) -> list:
+    """The groups :func:`forecast_vs_history_figure` shows: the ``n_groups`` largest historical peaks
+    of ``resource`` among the groups ``forecast`` holds (all groups when it holds none)."""
+    id_col = _id_column(history)
+    _missing(history, (id_col, "ds", resource), "history")
+    _missing(forecast, ("unique_id", "ds", "resource", "mean"), "forecast")
+    from planner.demand import group_max
+
+    # Masks, not copies: a fleet's forecast has tens of millions of rows and its history more;
+    # only the chosen groups' rows are taken.
+    of_resource = (forecast["resource"] == resource).to_numpy()
+    peaks = group_max(history, id_col, resource)
+    if of_resource.any():
+        peaks = peaks[peaks.index.isin(set(forecast["unique_id"][of_resource].unique()))]
+    return list(peaks.sort_values(ascending=False, kind="stable").index[:n_groups])
+
+
+def figure_rows(history: pd.DataFrame, forecast: pd.DataFrame, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``history`` and ``forecast`` that :func:`forecast_vs_history_figure` reads (its
+    groups' rows, the forecast's of its resource); the figure drawn from them is the same. What a
+    process that draws it is sent (a fleet's forecast and history are gigabytes)."""
+    groups = set(figure_groups(history, forecast, **kw))
+    resource = kw.get("resource", FIGURE_RESOURCE)
+    h = history[history[_id_column(history)].isin(groups).to_numpy()]
+    f = forecast[((forecast["resource"] == resource) & forecast["unique_id"].isin(groups)).to_numpy()]
+    return h, f
 
 
 def plot_servers_by_type(plan: pd.DataFrame, path: str | os.PathLike) -> Path:

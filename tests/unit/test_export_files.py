@@ -54,3 +54,29 @@ def test_dask_and_unknown_kinds_stay_in_this_process():
     assert ProcessExecutor.local_processes is True
     with pytest.raises(ValueError, match="unknown output kind 'pdf'"):
         write_file(("pdf", None, {}))
+
+
+def test_the_figure_drawn_from_its_rows_is_the_figure_drawn_from_everything(tmp_path):
+    import numpy as np
+
+    from planner.export.plots import figure_groups, figure_rows, plot_forecast_vs_history
+
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2026-11-02", periods=96, freq="h")
+    fds = pd.date_range(ds[-1] + pd.Timedelta("1h"), periods=48, freq="h")
+    gids = [f"g{i}" for i in range(9)]
+    history = pd.DataFrame({"group_id": np.repeat(gids, len(ds)), "ds": np.tile(ds, len(gids)),
+                            "cpu_cores": rng.gamma(2.0, 1.0, len(gids) * len(ds)) * np.repeat(np.arange(1, 10), len(ds)),
+                            "memory_gb": rng.random(len(gids) * len(ds))})
+    forecast = pd.concat([pd.DataFrame({"unique_id": g, "ds": fds, "resource": r, "mean": 1.0 + k,
+                                        "q50": 1.0 + k, "q99": 2.0 + k})
+                          for k, g in enumerate(gids[:-1]) for r in ("cpu_cores", "memory_gb")], ignore_index=True)
+    h, f = figure_rows(history, forecast)
+    shown = figure_groups(history, forecast)
+    # g8 has the largest peaks but no forecast: the figure shows the four largest of the others
+    peaks = history[history["group_id"] != "g8"].groupby("group_id")["cpu_cores"].max()
+    assert shown == list(peaks.sort_values(ascending=False).index[:4]) and "g8" not in shown
+    assert set(h["group_id"]) == set(shown) and set(f["resource"]) == {"cpu_cores"} and set(f["unique_id"]) == set(shown)
+    whole = plot_forecast_vs_history(history, forecast, tmp_path / "whole.png").read_bytes()
+    cut = plot_forecast_vs_history(h, f, tmp_path / "cut.png").read_bytes()
+    assert whole == cut
