@@ -7,6 +7,7 @@ shown to return the same history bit for bit.
 
     python benchmarks/history_memory.py --functions 5000 --policy none
     python benchmarks/history_memory.py --functions 10000 --policy fixed:120 --digest /tmp/h10k.json
+    python benchmarks/history_memory.py --functions 20000 --no-matrices     # as `planner run` reads it
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ def main() -> None:
     ap.add_argument("--policy", default="none", help="keep_alive of the scenario (none, fixed:MIN, hybrid)")
     ap.add_argument("--idle-cpu", type=float, default=0.0, help="keep_alive_idle_cpu of the scenario")
     ap.add_argument("--digest", type=Path, help="write the history's digest (JSON) here")
+    ap.add_argument("--no-matrices", action="store_true",
+                    help="load_history(keep_matrices=False), as `planner run` without --backtest reads it")
     args = ap.parse_args()
 
     from fleet_scale import SCENARIO
@@ -125,13 +128,14 @@ def main() -> None:
     sampler.start()
     base = rss_of(os.getpid())
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    history = planner.history.load_history(sc)
+    history = (planner.history.load_history(sc, keep_matrices=False) if args.no_matrices
+               else planner.history.load_history(sc))
     r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
     sampler.stop_flag = True
     sampler.join()
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(f"history step, {args.functions} functions, {args.days} days, keep_alive {args.policy}, "
-          f"idle cpu {args.idle_cpu}: {len(history.groups)} groups, {len(history.warm.apps)} apps, "
+          f"idle cpu {args.idle_cpu}{', no keep-alive matrices' if args.no_matrices else ''}: {len(history.groups)} groups, {len(history.warm.apps)} apps, "
           f"{len(history.demand):,} demand rows")
     print(f"  wall {wall:.1f} s, CPU {cpu:.1f} s (user {r1.ru_utime - r0.ru_utime:.1f}, "
           f"system {r1.ru_stime - r0.ru_stime:.1f})")

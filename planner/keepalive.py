@@ -62,6 +62,15 @@ class WarmDemand:
         """Per customer: invocations, cold starts and their ratio."""
         return customer_cold_starts(self.apps)
 
+    def without_matrices(self) -> "WarmDemand":
+        """The same warm demand with its ``[group, slot]`` matrices cut to no slots (``[group, 0]``):
+        the per-app cold starts, the summary and the customers' rates stay."""
+        import dataclasses
+
+        cut = {name: None if getattr(self, name) is None else getattr(self, name)[:, :0].copy()
+               for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean")}
+        return dataclasses.replace(self, slots=self.slots[:0], **cut)
+
     def summary(self) -> dict:
         """JSON-ready: policy, fleet cold-start rate, 75th-percentile app rate, fallbacks, GB-hours."""
         apps = self.apps[self.apps[C.INVOCATIONS] > 0]
@@ -101,7 +110,7 @@ WARM_BLOCK_BYTES = 96 * 2**20
 
 def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: str = "1h",
                 idle_cpu_share: float = 0.0, peak_quantile: float | None = None,
-                block_bytes: int | None = None) -> WarmDemand:
+                block_bytes: int | None = None, matrices: bool = True) -> WarmDemand:
     """Group memory (and idle-instance CPU) per slot under ``policy``, and cold starts per app.
 
     The derivation runs a block of groups at a time (every number of a group depends on its own
@@ -119,6 +128,10 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
         block_bytes: intermediates one block may hold (default :data:`WARM_BLOCK_BYTES`), at
             about :data:`WARM_BYTES_PER_CELL` per interval and function. A group is never split:
             a group larger than that is a block of its own.
+        matrices: False: leave the ``[group, slot]`` matrices out (``[group, 0]``, as
+            :meth:`WarmDemand.without_matrices` leaves them) for a caller that reads only the
+            per-app table: neither they (0.95 GB at 20,000 functions) nor their slot reduction
+            are made; the per-app table is the same.
 
     Raises:
         ValueError: the policy's window is not a whole number of intervals (trace too coarse).
@@ -158,11 +171,14 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
     present = np.full(n_slots, k, dtype=np.float32)
     present[0] -= lead
     present[-1] -= n_slots * k - (lead + n_rows)
-    with_cpu = idle_cpu_share > 0
+    with_cpu = idle_cpu_share > 0 and matrices  # idle CPU is in the matrices only
+    n_cols = n_slots if matrices else 0
 
     # The [group, slot] results, filled block by block (float32 values, widened exactly).
-    mem_peak, mem_mean = np.empty((n_g, n_slots)), np.empty((n_g, n_slots))
-    cpu_peak, cpu_mean = (np.empty((n_g, n_slots)), np.empty((n_g, n_slots))) if with_cpu else (None, None)
+    mem_peak, mem_mean = np.empty((n_g, n_cols)), np.empty((n_g, n_cols))
+    cpu_peak, cpu_mean = (np.empty((n_g, n_cols)), np.empty((n_g, n_cols))) if with_cpu else (None, None)
+    if idle_cpu_share > 0 and not matrices:
+        cpu_peak, cpu_mean = np.empty((n_g, 0)), np.empty((n_g, 0))
     app_rows = []
     g_bounds = np.r_[g_f_start, n_f]
     max_functions = max(1, block_bytes // (WARM_BYTES_PER_CELL * max(n_rows, 1)))
@@ -191,8 +207,10 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
         cold_sum = cold.sum(axis=0, dtype=np.float64)
         del cold
         warm_gb, _ = warm_pool(busy_gb, windows)
-        p, m = _slot_reduce(np.add.reduceat(warm_gb, gu_start, axis=1), k, lead, n_slots, present, peak_quantile)
-        mem_peak[g0:g1], mem_mean[g0:g1] = p.T, m.T
+        if matrices:
+            p, m = _slot_reduce(np.add.reduceat(warm_gb, gu_start, axis=1), k, lead, n_slots, present,
+                                peak_quantile)
+            mem_peak[g0:g1], mem_mean[g0:g1] = p.T, m.T
         if with_cpu:
             warm_k, _ = warm_pool(busy_k, windows)
             g_cpu = g_busy_cpu + idle_cpu_share * np.add.reduceat(warm_k - busy_k, gu_start, axis=1)
@@ -220,9 +238,11 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
         del busy_gb, warm_gb
 
     slots = pd.date_range(first, periods=n_slots, freq=slot_td)
+    if not matrices:
+        slots = slots[:0]
     apps = pd.concat(app_rows, ignore_index=True)[list(APP_COLUMNS)]
     for m in (mem_peak, mem_mean, cpu_peak, cpu_mean):
-        if m is not None:
+        if m is not None and matrices:
             m.flags.writeable = False  # a group demand table may hold these very arrays (apply_warm)
     return WarmDemand(policy, float(idle_cpu_share), list(map(str, groups)), slots, mem_peak, mem_mean,
                       cpu_peak, cpu_mean, apps)
@@ -292,15 +312,22 @@ def apply_warm(frame: pd.DataFrame, warm: WarmDemand) -> pd.DataFrame:
 
 def demand_with_keep_alive(telemetry: Telemetry, catalog: pd.DataFrame, policy="none", *, slot: str = "1h",
                            idle_cpu_share: float = 0.0, levels=("group", "function"),
-                           peak_quantile: float | None = None) -> tuple[dict[str, pd.DataFrame], WarmDemand]:
+                           peak_quantile: float | None = None,
+                           matrices: bool = True) -> tuple[dict[str, pd.DataFrame], WarmDemand]:
     """ResourceDemand at ``levels`` with the group level under ``policy``, and the warm demand.
 
     Under ``none`` with no idle CPU the group table is planner/demand.py's own (memory = busy
-    instances); the warm demand still carries the cold starts (every invocation)."""
+    instances); the warm demand still carries the cold starts (every invocation). ``matrices``
+    False returns the warm demand without its ``[group, slot]`` matrices
+    (:meth:`WarmDemand.without_matrices`): under ``none`` they are then never made; under a policy
+    the group table holds them, so cutting them from the warm demand frees nothing."""
     policy = parse_policy(policy)
     frames = resource_demand_levels(telemetry, catalog, slot=slot, levels=levels, peak_quantile=peak_quantile)
+    applied = "group" in frames and (policy.kind != "none" or idle_cpu_share > 0)
     warm = warm_demand(telemetry, catalog, policy, slot=slot, idle_cpu_share=idle_cpu_share,
-                       peak_quantile=peak_quantile)
-    if "group" in frames and (policy.kind != "none" or idle_cpu_share > 0):
+                       peak_quantile=peak_quantile, matrices=matrices or applied)
+    if applied:
         frames["group"] = apply_warm(frames["group"], warm)
+        if not matrices:
+            warm = warm.without_matrices()
     return frames, warm

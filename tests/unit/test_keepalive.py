@@ -201,3 +201,19 @@ def test_the_group_table_holds_the_warm_matrices_without_a_copy_and_refuses_writ
     with pytest.raises(ValueError, match="read-only"):
         g.loc[0, C.MEMORY_GB] = 1.0  # would change the warm demand too: refused, not silent
     assert g[C.MEMORY_GB].iloc[0] == w.memory_gb[0, 0]
+
+
+@pytest.mark.parametrize("policy, idle", [("none", 0.0), ("fixed:20", 0.25)])
+def test_without_matrices_the_same_tables_and_apps_and_no_group_by_slot_arrays(policy, idle):
+    tel, cat = shared_groups_fleet()
+    frames, full = demand_with_keep_alive(tel, cat, policy, idle_cpu_share=idle, levels=("group",))
+    frames_cut, cut = demand_with_keep_alive(tel, cat, policy, idle_cpu_share=idle, levels=("group",), matrices=False)
+    pd.testing.assert_frame_equal(frames_cut["group"], frames["group"], check_exact=True)
+    pd.testing.assert_frame_equal(cut.apps, full.apps, check_exact=True)
+    assert cut.summary() == full.summary() and len(cut.slots) == 0
+    expected = full.without_matrices()
+    for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean"):
+        a, b = getattr(cut, name), getattr(expected, name)
+        assert (a is None) == (b is None) == (idle == 0 and name.startswith("cpu"))
+        if a is not None:
+            assert a.shape == b.shape == (len(full.groups), 0) and a.dtype == b.dtype
