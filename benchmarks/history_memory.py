@@ -134,8 +134,9 @@ def main() -> None:
     sampler.stop_flag = True
     sampler.join()
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    matrices = ", no keep-alive matrices" if args.no_matrices else ""
     print(f"history step, {args.functions} functions, {args.days} days, keep_alive {args.policy}, "
-          f"idle cpu {args.idle_cpu}{', no keep-alive matrices' if args.no_matrices else ''}: {len(history.groups)} groups, {len(history.warm.apps)} apps, "
+          f"idle cpu {args.idle_cpu}{matrices}: {len(history.groups)} groups, {len(history.warm.apps)} apps, "
           f"{len(history.demand):,} demand rows")
     print(f"  wall {wall:.1f} s, CPU {cpu:.1f} s (user {r1.ru_utime - r0.ru_utime:.1f}, "
           f"system {r1.ru_stime - r0.ru_stime:.1f})")

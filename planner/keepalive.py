@@ -172,13 +172,11 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
     present[0] -= lead
     present[-1] -= n_slots * k - (lead + n_rows)
     with_cpu = idle_cpu_share > 0 and matrices  # idle CPU is in the matrices only
-    n_cols = n_slots if matrices else 0
 
     # The [group, slot] results, filled block by block (float32 values, widened exactly).
-    mem_peak, mem_mean = np.empty((n_g, n_cols)), np.empty((n_g, n_cols))
-    cpu_peak, cpu_mean = (np.empty((n_g, n_cols)), np.empty((n_g, n_cols))) if with_cpu else (None, None)
-    if idle_cpu_share > 0 and not matrices:
-        cpu_peak, cpu_mean = np.empty((n_g, 0)), np.empty((n_g, 0))
+    shape = (n_g, n_slots if matrices else 0)
+    mem_peak, mem_mean = np.empty(shape), np.empty(shape)
+    cpu_peak, cpu_mean = (np.empty(shape), np.empty(shape)) if idle_cpu_share > 0 else (None, None)
     app_rows = []
     g_bounds = np.r_[g_f_start, n_f]
     max_functions = max(1, block_bytes // (WARM_BYTES_PER_CELL * max(n_rows, 1)))
@@ -189,6 +187,7 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
         u_start = f_unit_start[in_block] - f0
         ug = unit_group[in_block]
         gu_start = np.flatnonzero(np.r_[True, np.diff(ug) != 0])
+        # Each intermediate is freed once read (del): the block's peak is a few of them at a time.
         counts = telemetry.counts[:, fidx]
         inst = np.ceil(counts * conc_per_inv[fidx])
         busy_n = np.add.reduceat(inst, u_start, axis=1)
