@@ -35,8 +35,10 @@ class History:
         return pd.Timestamp(self.demand[C.DS].max()) + pd.Timedelta(self.slot)
 
 
-def load_history(scenario: Scenario) -> History:
-    """Read (or generate) the scenario's data, cut it at ``data.until``, derive demand and tiers."""
+def load_history(scenario: Scenario, keep_matrices: bool = True) -> History:
+    """Read (or generate) the scenario's data, cut it at ``data.until``, derive demand and tiers.
+    ``keep_matrices=False``: the warm demand without its ``[group, slot]`` matrices, for a caller
+    that reads only its per-app cold starts (planner.keepalive.WarmDemand.without_matrices)."""
     data = scenario.data
     launches = None
     customers = None
@@ -62,19 +64,20 @@ def load_history(scenario: Scenario) -> History:
     from planner.pools import split_groups_by_pool
 
     catalog = split_groups_by_pool(catalog, scenario)  # a group in several trace pools: one per pool
-    demand, warm = _demand(scenario, telemetry, catalog)
+    demand, warm = _demand(scenario, telemetry, catalog, keep_matrices)
     groups = groups_table(catalog)
     groups["tier"] = _tiers(groups, customers, scenario)
     return History(telemetry, catalog, demand, groups, launches, source, data.slot, warm)
 
 
-def _demand(scenario: Scenario, telemetry: Telemetry, catalog: pd.DataFrame):
+def _demand(scenario: Scenario, telemetry: Telemetry, catalog: pd.DataFrame, matrices: bool = True):
     """Group demand with memory under the scenario's keep-alive policy, and the warm demand."""
     from planner.keepalive import demand_with_keep_alive
 
     try:
         frames, warm = demand_with_keep_alive(telemetry, catalog, scenario.keep_alive, slot=scenario.data.slot,
-                                              idle_cpu_share=scenario.keep_alive_idle_cpu, levels=("group",))
+                                              idle_cpu_share=scenario.keep_alive_idle_cpu, levels=("group",),
+                                              matrices=matrices)
     except ValueError as exc:
         if isinstance(exc, InputDataError):
             raise

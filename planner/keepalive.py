@@ -62,6 +62,15 @@ class WarmDemand:
         """Per customer: invocations, cold starts and their ratio."""
         return customer_cold_starts(self.apps)
 
+    def without_matrices(self) -> "WarmDemand":
+        """The same warm demand with its ``[group, slot]`` matrices cut to no slots (``[group, 0]``):
+        the per-app cold starts, the summary and the customers' rates stay."""
+        import dataclasses
+
+        cut = {name: None if getattr(self, name) is None else getattr(self, name)[:, :0].copy()
+               for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean")}
+        return dataclasses.replace(self, slots=self.slots[:0], **cut)
+
     def summary(self) -> dict:
         """JSON-ready: policy, fleet cold-start rate, 75th-percentile app rate, fallbacks, GB-hours."""
         apps = self.apps[self.apps[C.INVOCATIONS] > 0]
@@ -88,10 +97,26 @@ def customer_cold_starts(apps: pd.DataFrame) -> pd.DataFrame:
     return per
 
 
+#: Bytes of intermediates per (interval x function) cell of a block in :func:`warm_demand`, an upper
+#: bound: the block's counts and busy instances, per unit its busy instances, GB and invocations,
+#: the policy's gap indices (int64), the warm pool, what is carried and the cold starts. Measured
+#: with tracemalloc (a year of hourly synthetic counts, 28 % of intervals active): 15 bytes with
+#: about three functions an app, 32-40 with one function an app; the gap indices add up to 12 more
+#: on a trace active in every interval.
+WARM_BYTES_PER_CELL = 64
+#: What one block of :func:`warm_demand` may hold in intermediates.
+WARM_BLOCK_BYTES = 96 * 2**20
+
+
 def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: str = "1h",
                 idle_cpu_share: float = 0.0, peak_quantile: float | None = None,
-                max_cells: int = 8_000_000) -> WarmDemand:
+                block_bytes: int | None = None, matrices: bool = True) -> WarmDemand:
     """Group memory (and idle-instance CPU) per slot under ``policy``, and cold starts per app.
+
+    The derivation runs a block of groups at a time (every number of a group depends on its own
+    functions only, so the blocks give the same numbers as the whole fleet at once) and writes each
+    block's slot values into the ``[group, slot]`` matrices: the peak holds one block's
+    intermediates, not the fleet's.
 
     Args:
         telemetry: invocation counts on a regular grid.
@@ -100,7 +125,13 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
         slot: planning slot (a whole multiple of the interval).
         idle_cpu_share: fraction of an instance's cores an idle warm instance keeps reserved (0-1).
         peak_quantile: slot value is the within-slot maximum (None) or this quantile.
-        max_cells: intervals x functions processed at once (bounds memory; groups are never split).
+        block_bytes: intermediates one block may hold (default :data:`WARM_BLOCK_BYTES`), at
+            about :data:`WARM_BYTES_PER_CELL` per interval and function. A group is never split:
+            a group larger than that is a block of its own.
+        matrices: False: leave the ``[group, slot]`` matrices out (``[group, 0]``, as
+            :meth:`WarmDemand.without_matrices` leaves them) for a caller that reads only the
+            per-app table: neither they (0.95 GB at 20,000 functions) nor their slot reduction
+            are made; the per-app table is the same.
 
     Raises:
         ValueError: the policy's window is not a whole number of intervals (trace too coarse).
@@ -108,6 +139,9 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
     policy = parse_policy(policy)
     if not 0.0 <= idle_cpu_share <= 1.0:
         raise ValueError(f"idle_cpu_share must be in [0, 1], got {idle_cpu_share}")
+    block_bytes = WARM_BLOCK_BYTES if block_bytes is None else int(block_bytes)
+    if block_bytes < 1:
+        raise ValueError(f"block_bytes must be a positive number of bytes, got {block_bytes}")
     k = slot_factor(telemetry, slot)
     interval_min = telemetry.interval_s / 60.0
     interval_h = telemetry.interval_s / 3600.0
@@ -125,6 +159,9 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
     g_unit_start = np.flatnonzero(np.r_[True, np.diff(unit_group) != 0])  # in unit order
     g_f_start = f_unit_start[g_unit_start]  # first function (in order) of each group
     n_f, n_g = len(order), len(groups)
+    group_names = np.asarray(groups)
+    apps_of = cat[C.APP].to_numpy()
+    customers_of = cat[C.CUSTOMER].to_numpy()
 
     slot_td = pd.Timedelta(slot)
     first = telemetry.index[0].floor(slot_td)
@@ -134,48 +171,60 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
     present = np.full(n_slots, k, dtype=np.float32)
     present[0] -= lead
     present[-1] -= n_slots * k - (lead + n_rows)
-    with_cpu = idle_cpu_share > 0
+    with_cpu = idle_cpu_share > 0 and matrices  # idle CPU is in the matrices only
 
-    mem_peak, mem_mean, cpu_peak, cpu_mean, app_rows = [], [], [], [], []
+    # The [group, slot] results, filled block by block (float32 values, widened exactly).
+    shape = (n_g, n_slots if matrices else 0)
+    mem_peak, mem_mean = np.empty(shape), np.empty(shape)
+    cpu_peak, cpu_mean = (np.empty(shape), np.empty(shape)) if idle_cpu_share > 0 else (None, None)
+    app_rows = []
     g_bounds = np.r_[g_f_start, n_f]
-    for g0, g1 in _blocks(g_bounds, max(1, max_cells // max(n_rows, 1))):
+    max_functions = max(1, block_bytes // (WARM_BYTES_PER_CELL * max(n_rows, 1)))
+    for g0, g1 in _blocks(g_bounds, max_functions):
         f0, f1 = g_bounds[g0], g_bounds[g1]
         fidx = order[f0:f1]
+        in_block = (f_unit_start >= f0) & (f_unit_start < f1)
+        u_start = f_unit_start[in_block] - f0
+        ug = unit_group[in_block]
+        gu_start = np.flatnonzero(np.r_[True, np.diff(ug) != 0])
+        # Each intermediate is freed once read (del): the block's peak is a few of them at a time.
         counts = telemetry.counts[:, fidx]
         inst = np.ceil(counts * conc_per_inv[fidx])
-        u_start = f_unit_start[(f_unit_start >= f0) & (f_unit_start < f1)] - f0
         busy_n = np.add.reduceat(inst, u_start, axis=1)
         busy_gb = np.add.reduceat(inst * gb[fidx], u_start, axis=1)
+        busy_k = np.add.reduceat(inst * cores[fidx], u_start, axis=1) if with_cpu else None
+        del inst
         inv = np.add.reduceat(counts, u_start, axis=1)
-        windows = policy_windows(inv > 0, interval_min, policy)
-        warm_gb, _ = warm_pool(busy_gb, windows)
-        cold = cold_starts(busy_n, inv, windows, policy.kind)
-        ug = unit_group[(f_unit_start >= f0) & (f_unit_start < f1)]
-        gu_start = np.flatnonzero(np.r_[True, np.diff(ug) != 0])
-        g_mem = np.add.reduceat(warm_gb, gu_start, axis=1)
-        p, m = _slot_reduce(g_mem, k, lead, n_slots, present, peak_quantile)
-        mem_peak.append(p)
-        mem_mean.append(m)
         if with_cpu:
-            busy_k = np.add.reduceat(inst * cores[fidx], u_start, axis=1)
+            g_busy_cpu = np.add.reduceat(counts * (conc_per_inv[fidx] * cores[fidx]), g_f_start[g0:g1] - f0, axis=1)
+        del counts
+        windows = policy_windows(inv > 0, interval_min, policy)
+        cold = cold_starts(busy_n, inv, windows, policy.kind)
+        del busy_n
+        inv_sum = inv.sum(axis=0, dtype=np.float64)
+        del inv
+        cold_sum = cold.sum(axis=0, dtype=np.float64)
+        del cold
+        warm_gb, _ = warm_pool(busy_gb, windows)
+        if matrices:
+            p, m = _slot_reduce(np.add.reduceat(warm_gb, gu_start, axis=1), k, lead, n_slots, present,
+                                peak_quantile)
+            mem_peak[g0:g1], mem_mean[g0:g1] = p.T, m.T
+        if with_cpu:
             warm_k, _ = warm_pool(busy_k, windows)
-            g_f = g_f_start[g0:g1] - f0
-            g_cpu = (np.add.reduceat(counts * (conc_per_inv[fidx] * cores[fidx]), g_f, axis=1)
-                     + idle_cpu_share * np.add.reduceat(warm_k - busy_k, gu_start, axis=1))
+            g_cpu = g_busy_cpu + idle_cpu_share * np.add.reduceat(warm_k - busy_k, gu_start, axis=1)
+            del warm_k, busy_k, g_busy_cpu
             p, m = _slot_reduce(g_cpu, k, lead, n_slots, present, peak_quantile)
-            cpu_peak.append(p)
-            cpu_mean.append(m)
-        first_f = order[f0:f1][u_start]
+            cpu_peak[g0:g1], cpu_mean[g0:g1] = p.T, m.T
+        first_f = fidx[u_start]
         lo, hi = windows.lo, windows.hi
         idle_window = hi >= lo
         prewarm = np.where(idle_window & (lo > 1), lo * interval_min, 0.0)
         keep = np.where(idle_window, (hi + 1) * interval_min - prewarm, 0.0) if policy.kind != "none" else 0.0
-        inv_sum = inv.sum(axis=0, dtype=np.float64)
-        cold_sum = cold.sum(axis=0, dtype=np.float64)
         app_rows.append(pd.DataFrame({
-            C.GROUP_ID: np.asarray(groups)[ug],
-            C.APP: cat[C.APP].to_numpy()[first_f].astype(str),
-            C.CUSTOMER: cat[C.CUSTOMER].to_numpy()[first_f].astype(str),
+            C.GROUP_ID: group_names[ug],
+            C.APP: apps_of[first_f].astype(str),
+            C.CUSTOMER: customers_of[first_f].astype(str),
             C.INVOCATIONS: inv_sum,
             "cold_starts": cold_sum,
             "cold_start_rate": np.divide(cold_sum, inv_sum, out=np.zeros_like(cold_sum), where=inv_sum > 0),
@@ -185,14 +234,17 @@ def warm_demand(telemetry: Telemetry, catalog: pd.DataFrame, policy, *, slot: st
             "busy_gb_hours": busy_gb.sum(axis=0, dtype=np.float64) * interval_h,
             "warm_gb_hours": warm_gb.sum(axis=0, dtype=np.float64) * interval_h,
         }))
-
-    def stack(parts):
-        return np.concatenate(parts, axis=1).T.astype(np.float64) if parts else None
+        del busy_gb, warm_gb
 
     slots = pd.date_range(first, periods=n_slots, freq=slot_td)
+    if not matrices:
+        slots = slots[:0]
     apps = pd.concat(app_rows, ignore_index=True)[list(APP_COLUMNS)]
-    return WarmDemand(policy, float(idle_cpu_share), list(map(str, groups)), slots, stack(mem_peak),
-                      stack(mem_mean), stack(cpu_peak), stack(cpu_mean), apps)
+    for m in (mem_peak, mem_mean, cpu_peak, cpu_mean):
+        if m is not None and matrices:
+            m.flags.writeable = False  # a group demand table may hold these very arrays (apply_warm)
+    return WarmDemand(policy, float(idle_cpu_share), list(map(str, groups)), slots, mem_peak, mem_mean,
+                      cpu_peak, cpu_mean, apps)
 
 
 def _blocks(g_bounds: np.ndarray, max_functions: int):
@@ -220,38 +272,61 @@ def _slot_reduce(values: np.ndarray, k: int, lead: int, n_slots: int, present: n
         valid = np.zeros(n_slots * k, dtype=bool)
         valid[lead:lead + n_rows] = True
         peak = np.nanquantile(np.where(valid.reshape(n_slots, k, 1), v, np.nan), peak_quantile, axis=1)
-    return peak, v.sum(axis=1) / present[:, None]
+    return peak, _interval_sum(v) / present[:, None]
+
+
+def _interval_sum(v: np.ndarray) -> np.ndarray:
+    """``v.sum(axis=1)`` of ``[slot, interval, column]`` values, adding the intervals in order.
+
+    numpy adds them in order when there are several columns but pairwise when there is one, so a
+    block of one group would get other float32 sums than the same group among others: in order,
+    a group's numbers do not depend on the block it is in."""
+    total = v[:, 0].copy()
+    for j in range(1, v.shape[1]):
+        total += v[:, j]
+    return total
 
 
 def apply_warm(frame: pd.DataFrame, warm: WarmDemand) -> pd.DataFrame:
     """The group-level ResourceDemand ``frame`` with memory (and CPU, when idle instances reserve it)
     taken from ``warm``. Rows must be group-major in ``warm.groups`` order over ``warm.slots``, as
-    planner.demand builds them; anything else is an error, not a silent misalignment."""
+    planner.demand builds them; anything else is an error, not a silent misalignment.
+
+    Nothing is copied: the other columns are ``frame``'s, the replaced ones ``warm``'s (read-only)
+    matrices seen as columns (at 20,000 functions a copy of the table is 2 GB)."""
     n_g, n_s = len(warm.groups), len(warm.slots)
-    keys = frame[C.GROUP_ID].astype(str).to_numpy()
-    if (len(frame) != n_g * n_s or not np.array_equal(keys[::n_s], np.asarray(warm.groups, dtype=object))
+    if len(frame) != n_g * n_s:
+        raise ValueError("group demand and warm demand are not on the same groups and slots")
+    # One key per group (its first row), not the whole column as strings.
+    keys = frame[C.GROUP_ID].iloc[::n_s].astype(str).to_numpy() if n_s else np.array([], dtype=object)
+    if (not np.array_equal(keys, np.asarray(warm.groups, dtype=object))
             or not np.array_equal(frame[C.DS].to_numpy()[:n_s], warm.slots.values)):
         raise ValueError("group demand and warm demand are not on the same groups and slots")
-    out = frame.copy()
-    out[C.MEMORY_GB] = warm.memory_gb.reshape(-1)
-    out[C.MEMORY_GB_MEAN] = warm.memory_gb_mean.reshape(-1)
+    new = {C.MEMORY_GB: warm.memory_gb, C.MEMORY_GB_MEAN: warm.memory_gb_mean}
     if warm.cpu_cores is not None:
-        out[C.CPU_CORES] = warm.cpu_cores.reshape(-1)
-        out[C.CPU_CORES_MEAN] = warm.cpu_cores_mean.reshape(-1)
-    return out
+        new.update({C.CPU_CORES: warm.cpu_cores, C.CPU_CORES_MEAN: warm.cpu_cores_mean})
+    columns = {c: np.ascontiguousarray(new[c]).reshape(-1) if c in new else frame[c] for c in frame.columns}
+    return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 def demand_with_keep_alive(telemetry: Telemetry, catalog: pd.DataFrame, policy="none", *, slot: str = "1h",
                            idle_cpu_share: float = 0.0, levels=("group", "function"),
-                           peak_quantile: float | None = None) -> tuple[dict[str, pd.DataFrame], WarmDemand]:
+                           peak_quantile: float | None = None,
+                           matrices: bool = True) -> tuple[dict[str, pd.DataFrame], WarmDemand]:
     """ResourceDemand at ``levels`` with the group level under ``policy``, and the warm demand.
 
     Under ``none`` with no idle CPU the group table is planner/demand.py's own (memory = busy
-    instances); the warm demand still carries the cold starts (every invocation)."""
+    instances); the warm demand still carries the cold starts (every invocation). ``matrices``
+    False returns the warm demand without its ``[group, slot]`` matrices
+    (:meth:`WarmDemand.without_matrices`): under ``none`` they are then never made; under a policy
+    the group table holds them, so cutting them from the warm demand frees nothing."""
     policy = parse_policy(policy)
     frames = resource_demand_levels(telemetry, catalog, slot=slot, levels=levels, peak_quantile=peak_quantile)
+    applied = "group" in frames and (policy.kind != "none" or idle_cpu_share > 0)
     warm = warm_demand(telemetry, catalog, policy, slot=slot, idle_cpu_share=idle_cpu_share,
-                       peak_quantile=peak_quantile)
-    if "group" in frames and (policy.kind != "none" or idle_cpu_share > 0):
+                       peak_quantile=peak_quantile, matrices=matrices or applied)
+    if applied:
         frames["group"] = apply_warm(frames["group"], warm)
+        if not matrices:
+            warm = warm.without_matrices()
     return frames, warm

@@ -779,13 +779,7 @@ def without_matrices(warm):
     slots): the demand was derived from them when the history was read, and a run reads only the
     per-app cold starts afterwards (the QoS table's cold-start rate, the summary's keep_alive). At
     20,000 functions the matrices are 0.95 GB (float64 memory and its mean)."""
-    import dataclasses
-
-    if warm is None:
-        return None
-    cut = {name: None if getattr(warm, name) is None else getattr(warm, name)[:, :0].copy()
-           for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean")}
-    return dataclasses.replace(warm, slots=warm.slots[:0], **cut)
+    return None if warm is None else warm.without_matrices()
 
 
 # The demand columns a run reads once its forecast is made: the residual correlation, the Profiles
@@ -854,7 +848,8 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     progress("reading history", 0.0)
     if prepared is not None:
         history = prepared["history"]
-    history = load_history(scenario) if history is None else history
+    # Without the counts the run drops the keep-alive matrices too (without_counts): not made at all.
+    history = load_history(scenario, keep_matrices=keep_telemetry) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast

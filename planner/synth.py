@@ -166,10 +166,15 @@ class SyntheticFleet:
     def telemetry(self, interval: str | None = None) -> Telemetry:
         """All days as one Telemetry (in memory)."""
         interval = interval or self.spec.interval
-        days = [self.day_counts(d, interval) for d in range(self.spec.days)]
-        index = pd.date_range(self.spec.start, periods=sum(len(x) for x in days), freq=interval)
+        per_day = int(pd.Timedelta("1D") / pd.Timedelta(interval))
+        # Each day written into the one matrix: no list of days beside their concatenation (two
+        # copies of the counts, 1.4 GB at 20,000 functions and a year).
+        counts = np.empty((self.spec.days * per_day, len(self.catalog)), dtype=np.float32)
+        for d in range(self.spec.days):
+            counts[d * per_day:(d + 1) * per_day] = self.day_counts(d, interval)
+        index = pd.date_range(self.spec.start, periods=len(counts), freq=interval)
         ids = pd.Index(self.catalog[C.UNIQUE_ID], name=C.UNIQUE_ID)
-        return Telemetry(pd.DatetimeIndex(index, freq=interval), ids, np.concatenate(days, axis=0))
+        return Telemetry(pd.DatetimeIndex(index, freq=interval), ids, counts)
 
 
 def make_fleet(spec: SynthSpec) -> SyntheticFleet:

@@ -68,3 +68,19 @@ def test_run_cli_writes_the_deferral_table_and_shows_both(faas_run, tmp_path):
     check = CliRunner().invoke(app, ["verify", "--demand", str(out / "planned_demand.csv"),
                                      "--assignment", str(out / "assignment.csv")])
     assert check.exit_code == 0, check.output
+
+
+def test_keep_alive_demand_in_blocks_of_one_group_gives_the_same_run(faas_run, monkeypatch):
+    import pandas as pd
+
+    import planner.keepalive
+
+    path, run = faas_run
+    monkeypatch.setattr(planner.keepalive, "WARM_BLOCK_BYTES", 1)  # every group a block of its own
+    blocked = run_plan(load_scenario(path))
+    pd.testing.assert_frame_equal(blocked.history.demand, run.history.demand, check_exact=True)
+    pd.testing.assert_frame_equal(blocked.history.warm.apps, run.history.warm.apps, check_exact=True)
+    np.testing.assert_array_equal(blocked.history.warm.memory_gb, run.history.warm.memory_gb)
+    for name in ("forecast", "plan", "assignment", "qos", "purchases", "deferral"):
+        pd.testing.assert_frame_equal(getattr(blocked, name), getattr(run, name), check_exact=True, obj=name)
+    assert blocked.summary["keep_alive"] == run.summary["keep_alive"]

@@ -147,3 +147,73 @@ def test_a_window_finer_than_the_trace_is_an_error_naming_the_interval():
     with pytest.raises(ValueError, match="multiple of 5 min"):
         warm_demand(tel, cat, "fixed:7")
     assert warm_demand(tel, cat, "fixed:10").apps["keepalive_min"].iloc[0] == 10
+
+
+def shared_groups_fleet():
+    """A small synthetic fleet whose groups hold several apps of several functions (a customer's)."""
+    from planner.synth import SynthSpec, make_fleet
+
+    fleet = make_fleet(SynthSpec(n_functions=150, days=14, seed=5, interval="5min"))
+    cat = fleet.catalog.copy()
+    cat[C.GROUP_ID] = cat[C.CUSTOMER]
+    return fleet.telemetry(), cat
+
+
+@pytest.mark.parametrize("policy, idle, quantile", [("none", 0.0, None), ("fixed:20", 0.25, None),
+                                                     ("hybrid", 0.0, None), ("hybrid", 0.25, 0.9)])
+def test_blocks_of_groups_give_the_one_shot_derivation_bit_for_bit(policy, idle, quantile, monkeypatch):
+    import planner.keepalive as ka
+
+    tel, cat = shared_groups_fleet()
+    apps_per_group = cat.groupby(C.GROUP_ID)[C.APP].nunique()
+    assert apps_per_group.max() >= 3 and (cat.groupby(C.APP).size() > 1).any()
+    blocks = []
+    windows = ka.policy_windows
+    monkeypatch.setattr(ka, "policy_windows", lambda active, *a: blocks.append(active.shape[1]) or windows(active, *a))
+    one = warm_demand(tel, cat, policy, idle_cpu_share=idle, peak_quantile=quantile, block_bytes=10**15)
+    assert len(blocks) == 1
+    n_rows = len(tel.index)
+    # ~20 functions a block: boundaries fall inside customers' runs of functions, so the blocks
+    # must close at a group's end; 1 byte: every group a block of its own.
+    for block_bytes in (20 * ka.WARM_BYTES_PER_CELL * n_rows, 1):
+        blocks.clear()
+        w = warm_demand(tel, cat, policy, idle_cpu_share=idle, peak_quantile=quantile, block_bytes=block_bytes)
+        assert len(blocks) > 3 and sum(blocks) == len(one.apps)  # every unit in exactly one block
+        for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean"):
+            a, b = getattr(w, name), getattr(one, name)
+            if idle == 0 and name.startswith("cpu"):
+                assert a is None and b is None
+                continue
+            assert a.dtype == b.dtype == np.float64 and a.shape == b.shape == (len(w.groups), len(w.slots))
+            assert a.tobytes() == b.tobytes(), name
+        pd.testing.assert_frame_equal(w.apps, one.apps, check_exact=True)
+        assert not w.apps.duplicated([C.GROUP_ID, C.APP]).any()  # no app split between blocks
+    assert len(blocks) == cat[C.GROUP_ID].nunique()
+
+
+def test_the_group_table_holds_the_warm_matrices_without_a_copy_and_refuses_writes():
+    tel, cat = shared_groups_fleet()
+    frames, w = demand_with_keep_alive(tel, cat, "fixed:20", levels=("group",), idle_cpu_share=0.25)
+    g = frames["group"]
+    for col, m in ((C.MEMORY_GB, w.memory_gb), (C.CPU_CORES_MEAN, w.cpu_cores_mean)):
+        assert np.shares_memory(g[col].to_numpy(), m)
+        np.testing.assert_array_equal(g[col].to_numpy(), m.reshape(-1))
+    with pytest.raises(ValueError, match="read-only"):
+        g.loc[0, C.MEMORY_GB] = 1.0  # would change the warm demand too: refused, not silent
+    assert g[C.MEMORY_GB].iloc[0] == w.memory_gb[0, 0]
+
+
+@pytest.mark.parametrize("policy, idle", [("none", 0.0), ("fixed:20", 0.25)])
+def test_without_matrices_the_same_tables_and_apps_and_no_group_by_slot_arrays(policy, idle):
+    tel, cat = shared_groups_fleet()
+    frames, full = demand_with_keep_alive(tel, cat, policy, idle_cpu_share=idle, levels=("group",))
+    frames_cut, cut = demand_with_keep_alive(tel, cat, policy, idle_cpu_share=idle, levels=("group",), matrices=False)
+    pd.testing.assert_frame_equal(frames_cut["group"], frames["group"], check_exact=True)
+    pd.testing.assert_frame_equal(cut.apps, full.apps, check_exact=True)
+    assert cut.summary() == full.summary() and len(cut.slots) == 0
+    expected = full.without_matrices()
+    for name in ("memory_gb", "memory_gb_mean", "cpu_cores", "cpu_cores_mean"):
+        a, b = getattr(cut, name), getattr(expected, name)
+        assert (a is None) == (b is None) == (idle == 0 and name.startswith("cpu"))
+        if a is not None:
+            assert a.shape == b.shape == (len(full.groups), 0) and a.dtype == b.dtype
