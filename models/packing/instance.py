@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import math
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -388,9 +387,16 @@ class PackingInstance:
         """``[slot, resource]`` load of a worker holding the given items (indices into :meth:`items`)."""
         it = self.items()
         idx = np.asarray(items, dtype=np.int64)
-        sub = dataclasses.replace(it, **{f.name: (None if getattr(it, f.name) is None else getattr(it, f.name)[idx])
-                                         for f in dataclasses.fields(it)})
-        return self.effective_loads(np.zeros(len(idx), dtype=np.int64), 1, sub)[0]
+        # As effective_loads on the items' own Items, with their rows of the instance's cached moments
+        # (per element the same products, so the same floats; a subset recomputed them per call).
+        w = np.zeros(len(idx), dtype=np.int64)
+        mean = sum_by(w, it.demand[idx], 1)
+        if not it.chance:
+            return mean[0]
+        _, phi, psi = it.moments(idx)
+        z = np.zeros(1)
+        np.maximum.at(z, w, it.z[idx])
+        return effective_load(mean, sum_by(w, phi, 1), sum_by(w, psi, 1), z)[0]
 
     def correlation_matrix(self) -> np.ndarray:
         """The groups' correlation as used by every check: ``B B^T + diag(d)``."""
