@@ -165,27 +165,22 @@ def build_model(instance: PackingInstance, sub: SubProblem):
         ids = np.array([x[j, p] for j in js] + ys_of[p], dtype=np.int64)
         coef = np.concatenate([dem[js].transpose(1, 2, 0),
                                np.broadcast_to(neg_cap[None], (n_t, n_r, n_k))], axis=2)  # [T, R, terms]
-        dense = bool(coef.all())
-        all_ids = ids.tolist()
-        coef_rows = coef.tolist()
-        for ti in range(n_t):
-            for r in range(n_r):
-                row = coef_rows[ti][r]
-                name = f"capacity[p{p},{slot_names[ti]},{instance.resources[r]}]"
-                if dense:
-                    row_ids = all_ids
-                else:  # CP-SAT drops zero terms
-                    keep = coef[ti, r] != 0
-                    if not keep.any():  # a row with no term: left to the API (a constant constraint)
-                        model.add(cp_model.LinearExpr.weighted_sum([var(i) for i in all_ids], row) <= 0).with_name(name)
-                        continue
-                    row_ids, row = ids[keep].tolist(), coef[ti, r][keep].tolist()
-                c = constraints.add()
-                c.name = name
-                lin = c.linear
-                lin.vars.extend(row_ids)
-                lin.coeffs.extend(row)
-                lin.domain.extend((_INT_MIN, 0))
+        # CP-SAT drops zero terms: the kept terms of every row of p at once, then a slice per row.
+        nz = coef != 0
+        kept_ids = np.broadcast_to(ids, nz.shape)[nz].tolist()
+        kept_coef = coef[nz].tolist()
+        ends = np.cumsum(nz.sum(axis=2).ravel()).tolist()
+        lo = 0
+        for row_no, hi in enumerate(ends):
+            ti, r = divmod(row_no, n_r)
+            name = f"capacity[p{p},{slot_names[ti]},{instance.resources[r]}]"
+            c = constraints.add()
+            c.name = name
+            lin = c.linear
+            lin.vars.extend(kept_ids[lo:hi])  # never empty: the largest kind's y has 10^6 units
+            lin.coeffs.extend(kept_coef[lo:hi])
+            lo = hi
+            lin.domain.extend((_INT_MIN, 0))
     for g, js in shard_sets(instance, sub).items():
         for p in sorted({p for j in js for p in by_item[j]}):
             members = [var(x[j, p]) for j in js if (j, p) in x]
