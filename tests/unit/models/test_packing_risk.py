@@ -125,7 +125,7 @@ def test_set_load_is_the_effective_load_of_the_items_alone_to_the_bit():
                            sigma=sig, overflow_risk=rng.choice([0.001, 0.01, 0.05], 12), correlation=corr)
     for instance in (inst, base):
         it = instance.items()
-        for idx in (np.array([3]), np.array([0, 5, 7]), rng.permutation(12)[:8]):
+        for idx in (np.array([], dtype=np.int64), np.array([3]), np.array([0, 5, 7]), rng.permutation(12)[:8]):
             own = dataclasses.replace(it, **{f.name: (None if getattr(it, f.name) is None else getattr(it, f.name)[idx])
                                              for f in dataclasses.fields(it)})
             expected = instance.effective_loads(np.zeros(len(idx), dtype=np.int64), 1, own)[0]
