@@ -77,8 +77,8 @@ def main() -> None:
     subs = record(files, args.steps)
     rows = sum(len(build_model(i, s)[0].proto.constraints) for i, s in subs)
     with tempfile.TemporaryDirectory() as tmp:
-        same = sum(serialised(build_model(i, s)[0], Path(tmp) / "a.pb") == serialised(api_model(i, s), Path(tmp) / "b.pb")
-                   for i, s in subs)
+        a, b = Path(tmp) / "a.pb", Path(tmp) / "b.pb"
+        same = sum(serialised(build_model(i, s)[0], a) == serialised(api_model(i, s), b) for i, s in subs)
     times: dict[str, list[float]] = {"api": [], "direct": []}
     for _ in range(args.repeat):
         for label, build in (("api", api_model), ("direct", lambda i, s: build_model(i, s)[0])):

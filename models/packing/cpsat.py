@@ -151,16 +151,16 @@ def build_model(instance: PackingInstance, sub: SubProblem):
     ok_kinds = [[k for k in range(n_k) if kinds.level[k] >= h - 1e-12] for h in h_items]
     for (j, p), xi in x.items():
         ok = ok_kinds[j]
-        lin = constraints.add()
-        lin.name = f"headroom[{j},{p}]"
-        lin = lin.linear
+        c = constraints.add()
+        c.name = f"headroom[{j},{p}]"
+        lin = c.linear
         lin.vars.extend([xi] + [ys_of[p][k] for k in ok])
         lin.coeffs.extend([1] + [-1] * len(ok))
         lin.domain.extend((_INT_MIN, 0))
     # capacity[p, t, r]: sum_j D[j, t, r] x[j, p] - sum_k C[k, r] y[p, k] <= 0, one row per slot and resource.
     slot_names = [f"{instance.slots[s]}" for s in sub.slots]
     n_t, n_r = len(sub.slots), dem.shape[2]
-    neg_cap = (-cap.T)  # [R, K]
+    neg_cap = -cap.T  # [R, K]
     for p, js in by_worker.items():
         ids = np.array([x[j, p] for j in js] + ys_of[p], dtype=np.int64)
         coef = np.concatenate([dem[js].transpose(1, 2, 0),
