@@ -59,7 +59,7 @@ def _cross_table(instance: PackingInstance, unit: np.ndarray, phi32: np.ndarray)
     if key not in tables:
         table = np.einsum("mktr,nktr->mntr", phi32, phi32)
         table *= 2.0
-        tables[key] = table
+        tables[key] = np.ascontiguousarray(table)  # gathered as [I * I, T, R] rows (_pair_cross2)
     return tables[key]
 
 
@@ -194,6 +194,7 @@ class OverflowRepair:
         self.step = 0
         self.version = 0  # bumped by every relocation: keys the memo of the last relocation loads
         self._reloc_memo = None
+        self._without_memo: dict = {}
 
     # ------------------------------------------------------------------ state
     def _refresh(self, w: int) -> None:
@@ -251,6 +252,19 @@ class OverflowRepair:
         return self._max_without(self.zi, items)
 
     def _max_without(self, values: np.ndarray, items: np.ndarray) -> np.ndarray:
+        # A move asks twice for the same items (its scores and its capacities); the answer only
+        # changes with a relocation, so it is kept for the current version.
+        key = (self.version, id(values), items.tobytes())
+        memo = self._without_memo
+        if key in memo:
+            return memo[key]
+        if memo and next(iter(memo))[0] != self.version:
+            memo.clear()
+        memo[key] = out = self._max_without_fresh(values, items)
+        out.flags.writeable = False  # shared by the callers of this version
+        return out
+
+    def _max_without_fresh(self, values: np.ndarray, items: np.ndarray) -> np.ndarray:
         out = np.zeros(len(items))
         ws = self.w_of[items]
         for w in np.unique(ws):
@@ -320,7 +334,13 @@ class OverflowRepair:
     def _pair_cross2(self, p: dict, rows) -> np.ndarray:
         """``2 phi_m . phi_p`` ``[m, n, T, R]`` of the members ``rows`` and every partner."""
         if self._cross2 is not None:
-            return self._cross2[np.ix_(p["members"][rows], p["partners"])]
+            # One gather of whole [T, R] rows of the table seen as [I * I, T, R]: the same copy as
+            # np.ix_, without numpy's general two-index path.
+            n_items = self._cross2.shape[0]
+            flat = self._cross2.reshape((n_items * n_items,) + self._cross2.shape[2:])
+            members, partners = p["members"][rows], p["partners"]
+            pick = (members[:, None] * n_items + partners[None, :]).ravel()
+            return np.take(flat, pick, axis=0).reshape((len(members), len(partners)) + flat.shape[1:])
         mm2 = np.einsum("mktr,nktr->mntr", p["Pm"][rows], p["Pp"])
         mm2 *= 2.0
         return mm2
@@ -336,7 +356,7 @@ class OverflowRepair:
         load_a *= p["z_a"][rows][..., None, None]
         load_a += p["base_a"][rows][:, None]
         load_a += p["Dp"][None]
-        load_b = p["cross_b"][rows][:, p["inv"]]
+        load_b = np.take(p["cross_b"][rows], p["inv"], axis=1)  # the fancy-index copy, a third faster
         load_b += p["rest_b"][None]
         load_b += p["own_m"][rows][:, None]
         load_b -= mm2

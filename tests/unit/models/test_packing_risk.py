@@ -110,6 +110,27 @@ def test_effective_loads_match_the_dense_quadratic_form():
         np.testing.assert_allclose(loads[k], base.demand[g].sum(axis=0) + z * np.sqrt(var), rtol=1e-9)
 
 
+
+def test_set_load_is_the_effective_load_of_the_items_alone_to_the_bit():
+    # set_load reads the instance's cached moments; the same floats as the items' own Items.
+    import dataclasses
+
+    base = diurnal_instance(12, 6, seed=3)
+    rng = np.random.default_rng(2)
+    sig = base.demand * rng.uniform(0.1, 0.6, (12, 1, 1))
+    a = rng.normal(size=(12, 12))
+    cov = a @ a.T + 12 * np.eye(12)
+    corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
+    inst = PackingInstance(base.group_ids, base.slots, base.resources, base.demand, base.server_types,
+                           sigma=sig, overflow_risk=rng.choice([0.001, 0.01, 0.05], 12), correlation=corr)
+    for instance in (inst, base):
+        it = instance.items()
+        for idx in (np.array([], dtype=np.int64), np.array([3]), np.array([0, 5, 7]), rng.permutation(12)[:8]):
+            own = dataclasses.replace(it, **{f.name: (None if getattr(it, f.name) is None else getattr(it, f.name)[idx])
+                                             for f in dataclasses.fields(it)})
+            expected = instance.effective_loads(np.zeros(len(idx), dtype=np.int64), 1, own)[0]
+            assert np.array_equal(instance.set_load(idx), expected)
+
 # ---------------------------------------------------------------- the issue's cases
 def test_stacked_quantiles_overflow_where_pooled_risk_fits():
     inst = pair(capacity=15.0)
