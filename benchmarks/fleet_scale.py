@@ -106,20 +106,32 @@ def run_once(functions: int, mode: str, args, work: Path) -> dict:
         time.sleep(0.2)
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # every descendant, waited for by its parent
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    user, system = cpu1.ru_utime - cpu0.ru_utime, cpu1.ru_stime - cpu0.ru_stime
     log.close()
     if proc.returncode != 0:
         tail = (work / f"log-{functions}-{mode_tag}.txt").read_text()[-3000:]
         raise SystemExit(f"planner run failed for {functions} functions ({mode}):\n{tail}")
     summary = json.loads((out / "summary.json").read_text())
-    return {"functions": functions, "mode": mode, "wall_s": wall, "cpu_s": cpu, "peak_gib": peak / 2**30,
+    return {"functions": functions, "mode": mode, "wall_s": wall, "cpu_s": user + system, "user_s": user,
+            "sys_s": system, "peak_gib": peak / 2**30,
             "main_peak_gib": main_peak / 2**30,
             "peak_at": None if peak_at is None else (round(peak_at[0], 1), [round(x / 2**30, 2) for x in peak_at[1] if x > 2**24]),
             "load": (min(loads, default=0.0), max(loads, default=0.0)),
             "groups": summary["groups"], "chunk_notes": [n for n in summary.get("packing_notes", []) if "chunks" in n], "stages": summary["timings_s"], "total_cost": summary["total_cost"],
             "pools": {p["pool"]: p["groups"] for p in summary.get("pools", [])},
             "forecast_method": summary.get("forecast_method"),
-            "outputs_mib": sum(f.stat().st_size for f in out.iterdir()) / 2**20}
+            "outputs_mib": sum(f.stat().st_size for f in out.iterdir()) / 2**20, "out": out}
+
+
+def same_outputs(rows) -> str:
+    """Whether the runs of one size wrote byte-identical CSV tables (plan, purchases, assignment, ...):
+    the modes must give the same plan."""
+    first, *rest = rows
+    names = sorted(f.name for f in first["out"].glob("*.csv"))
+    diff = [f"{r['mode']}: {n}" for r in rest for n in names
+            if (r["out"] / n).read_bytes() != (first["out"] / n).read_bytes()]
+    return (f"{len(names)} CSV tables of {', '.join(r['mode'] for r in rest)} identical to {first['mode']}'s"
+            if not diff else f"DIFFERENT from {first['mode']}'s: {', '.join(diff)}")
 
 
 def exponent(rows) -> float | None:
@@ -160,18 +172,21 @@ def main() -> None:
                 rows.append(r)
                 st = r["stages"]
                 print(f"{n:>6} functions {mode:>6}: {r['wall_s']:7.1f} s ({r['wall_s'] / GOAL_S:.2f} of goal; CPU "
-                      f"{r['cpu_s']:.0f} s), "
+                      f"{r['cpu_s']:.0f} s: user {r['user_s']:.0f}, system {r['sys_s']:.0f}), "
                       f"peak {r['peak_gib']:.2f} GiB ({r['peak_gib'] / GOAL_GIB:.2f} of goal; at {r['peak_at'][0]} s: planner, "
                       f"then its workers, GiB {r['peak_at'][1]}; the planner alone peaked at {r['main_peak_gib']:.2f}); groups {r['groups']}, "
                       f"stages {st}; outputs {r['outputs_mib']:.0f} MiB; load {r['load'][0]:.1f}-{r['load'][1]:.1f}; "
                       f"total cost {r['total_cost']:,.2f}; {'; '.join(r['chunk_notes']) or 'no pool chunked'}", flush=True)
+            mine = [r for r in rows if r["functions"] == n]
+            if len(mine) > 1:
+                print(f"{n:>6} functions: {same_outputs(mine)}", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    print("\nmode    functions  wall s   CPU s  peak GiB   history  forecast  packing  plan(total)  groups")
+    print("\nmode    functions  wall s   CPU s  user s  sys s  peak GiB   history  forecast  packing  plan(total)  groups")
     for r in rows:
         st = r["stages"]
-        print(f"{r['mode']:<7} {r['functions']:>9,} {r['wall_s']:>7.0f} {r['cpu_s']:>7.0f} {r['peak_gib']:>9.2f} "
+        print(f"{r['mode']:<7} {r['functions']:>9,} {r['wall_s']:>7.0f} {r['cpu_s']:>7.0f} {r['user_s']:>7.0f} {r['sys_s']:>6.0f} {r['peak_gib']:>9.2f} "
               f"{st.get('history_s', 0):>8.0f} {st.get('forecast_s', 0):>9.0f} {st.get('packing_s', 0):>8.0f} "
               f"{st.get('total_s', 0):>11.0f}  {r['groups']:,}")
     for mode in args.modes:

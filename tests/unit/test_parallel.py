@@ -1,5 +1,6 @@
 """The Dask executor keeps a bounded number of tasks in flight and returns results in order; the
-process pool returns results in order and raises its tasks' warnings in the calling process."""
+process pool returns results in order and raises its tasks' warnings in the calling process; the
+LocalCluster of --workers starts its workers without dask's malloc tunable."""
 
 import warnings
 
@@ -70,3 +71,25 @@ def test_jobs_below_one_is_refused():
     with pytest.raises(InputDataError, match="--jobs must be at least 1"):
         with open_executor(jobs=0):
             pass
+
+
+def _malloc_env(_):
+    import os
+
+    return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+
+def test_local_cluster_workers_keep_glibc_default_malloc(monkeypatch):
+    # Dask's nanny would start each worker with MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap
+    # threshold at 128 KiB (system time on every array); dask's other worker settings are kept.
+    pytest.importorskip("dask.distributed")
+    import os
+
+    from planner.parallel import open_executor
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with open_executor(workers=1) as ex:
+        assert ex.name == "dask"
+        seen = ex.map(_malloc_env, [0])
+    assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # the nanny sets its variables in this process too
