@@ -72,16 +72,23 @@ def exact_sum(values, min_count: int = 0) -> float:
 def sum_by(frame: pd.DataFrame, by, columns, min_count: int = 0) -> pd.DataFrame:
     """``frame.groupby(by, sort=True)[columns].sum(min_count=...)`` with :func:`exact_sum` per group:
     the same index (the sorted keys), sums that do not depend on the rows' order or pandas."""
-    g = frame.groupby(by, sort=True)
+    g = frame.groupby(by, sort=True, observed=True)
     index = g.size().index
     codes = g.ngroup().to_numpy()
     keep = codes >= 0  # rows with a missing key belong to no group, as in pandas
     order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
     bounds = np.searchsorted(codes[order], np.arange(len(index) + 1))
+    starts, ends = bounds[:-1], bounds[1:]
+    many = np.flatnonzero(ends - starts > 1)  # one-row groups (most shard merges) need no adding
     out = {}
     for col in [columns] if isinstance(columns, str) else columns:
         v = frame[col].to_numpy(dtype=float)[order]
-        out[col] = [exact_sum(v[a:b], min_count) for a, b in zip(bounds[:-1], bounds[1:])]
+        sums = v[np.minimum(starts, max(len(v) - 1, 0))] if len(v) else np.zeros(len(starts))
+        sums = np.where(ends > starts, sums, np.nan)
+        if min_count == 0:
+            sums = np.where(np.isnan(sums), 0.0, sums)
+        sums[many] = [exact_sum(v[starts[i]:ends[i]], min_count) for i in many]
+        out[col] = sums
     return pd.DataFrame(out, index=index, columns=[columns] if isinstance(columns, str) else list(columns))
 
 
