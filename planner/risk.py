@@ -311,7 +311,8 @@ def overflow_vs_target(risk: RiskSummary, by: str, groups: pd.DataFrame | None =
         ratio = w["overflow_probability"] / w["overflow_risk"].where(w["overflow_risk"] > 0)
         w = w.assign(_ratio=ratio.fillna(-1.0)).sort_values(["week", "server_type", "_ratio", "worker_id"])
         worst = w.groupby(["week", "server_type"], sort=True).tail(1).set_index(["week", "server_type"])
-        out = w.groupby(["week", "server_type"], sort=True).agg(slot_hours=("slot_hours", "sum"), workers=("worker_id", "size"))
+        out = w.groupby(["week", "server_type"], sort=True).agg(slot_hours=("slot_hours", "sum"),
+                                                                workers=("worker_id", "size"))
         out["expected_overflow_hours"] = sum_by(w, ["week", "server_type"], "risk")["risk"]
         out["overflow_risk"] = worst["overflow_risk"]
         out["overflow_probability"] = worst["overflow_probability"]

@@ -18,7 +18,8 @@ def _contributions(seed=0, n=400):
         "week": rng.integers(0, 3, n), "pool": "default", "server_type": np.where(worker < 4, "c-32", "m-64"),
         "worker_id": [f"w{i}" for i in worker], "installed": True,
         "group_id": [f"g{i:03d}" for i in range(n)], "customer": [f"cust{i}" for i in rng.integers(0, 5, n)],
-        "tier": rng.choice(["premium", "standard"], n), "risk": 10.0 ** rng.uniform(-30, -2, n) * rng.uniform(0.5, 1, n),
+        "tier": rng.choice(["premium", "standard"], n),
+        "risk": 10.0 ** rng.uniform(-30, -2, n) * rng.uniform(0.5, 1, n),
         "exposure": rng.uniform(0, 168, n), "breach": 10.0 ** rng.uniform(-10, 0, n),
     })[list(CONTRIBUTION_COLUMNS)]
 
