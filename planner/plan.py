@@ -21,6 +21,7 @@ from scipy.stats import norm
 
 from planner import columns as C
 from planner.qos import Tier
+from planner.risk import sum_by
 
 @dataclass(frozen=True)
 class WeekPlan:
@@ -504,7 +505,7 @@ def plan_table(weeks: list[WeekPlan], loads: dict[int, WorkerLoads], installed: 
     rows = []
     for wp in weeks:
         wl = loads[wp.week]
-        risk = risks[wp.week].groupby("server_type")["risk"].sum()
+        risk = sum_by(risks[wp.week], "server_type", "risk")["risk"]  # exact: the same bits with any pandas
         inst = installed[installed["week"] == wp.week]
         for rec in inst.itertuples(index=False):
             mask = wl.server_type == rec.server_type

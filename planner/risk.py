@@ -45,8 +45,8 @@ import pandas as pd
 
 from planner import columns as C
 
-__all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk", "risk_contributions",
-           "unserved_workers", "overflow_vs_target"]
+__all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "exact_sum", "plan_risk", "risk_contributions",
+           "sum_by", "unserved_workers", "overflow_vs_target"]
 
 #: Columns of the contribution table: one row per (week, worker, group). ``exposure`` is the group's
 #: share of the worker's binding load summed over the slots (slot-hours), so ``risk / exposure`` is
@@ -55,6 +55,41 @@ __all__ = ["CONTRIBUTION_COLUMNS", "RiskSummary", "aggregate_risk", "plan_risk",
 CONTRIBUTION_COLUMNS = ("week", "pool", "server_type", "worker_id", "installed", C.GROUP_ID, C.CUSTOMER, "tier", "risk",
                         "exposure", "breach")
 _KEYS = list(CONTRIBUTION_COLUMNS[:-3])
+
+
+def exact_sum(values, min_count: int = 0) -> float:
+    """The correctly rounded sum of ``values`` (``math.fsum``), NaN skipped; NaN when fewer than
+    ``min_count`` values remain. Every risk total is taken this way: it does not depend on the
+    rows' order nor on the library that adds (pandas 2 and 3 round a groupby sum differently, and
+    the plan's risk differed in its last bits between two environments; docs/planning.md)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if len(v) < max(min_count, 1):
+        return np.nan if min_count else 0.0
+    return float(v[0]) if len(v) == 1 else math.fsum(v)
+
+
+def sum_by(frame: pd.DataFrame, by, columns, min_count: int = 0) -> pd.DataFrame:
+    """``frame.groupby(by, sort=True)[columns].sum(min_count=...)`` with :func:`exact_sum` per group:
+    the same index (the sorted keys), sums that do not depend on the rows' order or pandas."""
+    g = frame.groupby(by, sort=True, observed=True)
+    index = g.size().index
+    codes = g.ngroup().to_numpy()
+    keep = codes >= 0  # rows with a missing key belong to no group, as in pandas
+    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]
+    bounds = np.searchsorted(codes[order], np.arange(len(index) + 1))
+    starts, ends = bounds[:-1], bounds[1:]
+    many = np.flatnonzero(ends - starts > 1)  # one-row groups (most shard merges) need no adding
+    out = {}
+    for col in [columns] if isinstance(columns, str) else columns:
+        v = frame[col].to_numpy(dtype=float)[order]
+        sums = v[np.minimum(starts, max(len(v) - 1, 0))] if len(v) else np.zeros(len(starts))
+        sums = np.where(ends > starts, sums, np.nan)
+        if min_count == 0:
+            sums = np.where(np.isnan(sums), 0.0, sums)
+        sums[many] = [exact_sum(v[starts[i]:ends[i]], min_count) for i in many]
+        out[col] = sums
+    return pd.DataFrame(out, index=index, columns=[columns] if isinstance(columns, str) else list(columns))
 
 
 def unserved_workers(loads, pool_of: dict[str, str], shortfall: pd.DataFrame, week: int,
@@ -144,7 +179,7 @@ def risk_contributions(week: int, loads, probability: np.ndarray, planned_by_gro
                          w not in unserved, g, cust[C.CUSTOMER].get(g, g), t, float(r), float(e), br))
     out = pd.DataFrame(rows, columns=list(CONTRIBUTION_COLUMNS))
     # Several shards of one group on one worker are one contribution (min_count: NaN stays NaN).
-    return out.groupby(_KEYS, as_index=False, sort=True)[["risk", "exposure", "breach"]].sum(min_count=1)
+    return sum_by(out, _KEYS, ["risk", "exposure", "breach"], min_count=1).reset_index()
 
 
 @dataclass(frozen=True)
@@ -191,21 +226,22 @@ def aggregate_risk(contributions: pd.DataFrame, tiers=(), workers: pd.DataFrame 
         c = c.assign(breach=np.nan)
     c = c.astype({"risk": float, "exposure": float, "breach": float})
     by_tier = {str(t): 0.0 for t in tiers}
-    by_tier.update({str(t): float(v) for t, v in c.groupby("tier", sort=True)["risk"].sum().items()})
-    by_worker = (c.groupby(["week", "worker_id", "server_type", "installed"], as_index=False, sort=True)
-                 .agg(risk=("risk", "sum"), groups=(C.GROUP_ID, lambda s: sorted(set(s)))))
+    by_tier.update({str(t): float(v) for t, v in sum_by(c, "tier", "risk")["risk"].items()})
+    worker_keys = ["week", "worker_id", "server_type", "installed"]
+    by_worker = (c.groupby(worker_keys, sort=True).agg(groups=(C.GROUP_ID, lambda s: sorted(set(s))))
+                 .join(sum_by(c, worker_keys, "risk"))[["risk", "groups"]].reset_index())
     if workers is not None and len(workers):
         by_worker = by_worker.merge(workers, on=["week", "worker_id"], how="left")
     return RiskSummary(
-        total=float(c["risk"].sum()),
-        unserved=float(c.loc[~c["installed"].astype(bool), "risk"].sum()) if len(c) else 0.0,
+        total=exact_sum(c["risk"]),
+        unserved=exact_sum(c.loc[~c["installed"].astype(bool), "risk"]) if len(c) else 0.0,
         by_tier=dict(sorted(by_tier.items())),
-        by_customer=c.groupby(C.CUSTOMER, sort=True)["risk"].sum(),
-        exposure_by_customer=c.groupby(C.CUSTOMER, sort=True)["exposure"].sum(),
-        by_week_type=c.groupby(["week", "server_type"], sort=True)["risk"].sum(),
+        by_customer=sum_by(c, C.CUSTOMER, "risk")["risk"],
+        exposure_by_customer=sum_by(c, C.CUSTOMER, "exposure")["exposure"],
+        by_week_type=sum_by(c, ["week", "server_type"], "risk")["risk"],
         by_worker=by_worker,
         contributions=c,
-        breach_by_customer=c.groupby(C.CUSTOMER, sort=True)["breach"].sum(min_count=1),
+        breach_by_customer=sum_by(c, C.CUSTOMER, "breach", min_count=1)["breach"],
     )
 
 
@@ -275,8 +311,9 @@ def overflow_vs_target(risk: RiskSummary, by: str, groups: pd.DataFrame | None =
         ratio = w["overflow_probability"] / w["overflow_risk"].where(w["overflow_risk"] > 0)
         w = w.assign(_ratio=ratio.fillna(-1.0)).sort_values(["week", "server_type", "_ratio", "worker_id"])
         worst = w.groupby(["week", "server_type"], sort=True).tail(1).set_index(["week", "server_type"])
-        out = w.groupby(["week", "server_type"], sort=True).agg(
-            slot_hours=("slot_hours", "sum"), expected_overflow_hours=("risk", "sum"), workers=("worker_id", "size"))
+        out = w.groupby(["week", "server_type"], sort=True).agg(slot_hours=("slot_hours", "sum"),
+                                                                workers=("worker_id", "size"))
+        out["expected_overflow_hours"] = sum_by(w, ["week", "server_type"], "risk")["risk"]
         out["overflow_risk"] = worst["overflow_risk"]
         out["overflow_probability"] = worst["overflow_probability"]
     else:
@@ -285,8 +322,9 @@ def overflow_vs_target(risk: RiskSummary, by: str, groups: pd.DataFrame | None =
         long[by] = long["groups"].map(keys)
         per = long.dropna(subset=[by]).drop_duplicates(["week", "worker_id", by])
         out = per.groupby(by, sort=True).agg(
-            slot_hours=("slot_hours", "sum"), expected_overflow_hours=("risk", "sum"),
-            overflow_probability=("overflow_probability", "max"), workers=("worker_id", "size"))
+            slot_hours=("slot_hours", "sum"), overflow_probability=("overflow_probability", "max"),
+            workers=("worker_id", "size"))
+        out["expected_overflow_hours"] = sum_by(per, by, "risk")["risk"]
         tier_of_key = (groups.drop_duplicates(by).set_index(by)["tier"].astype(str) if by != "tier"
                        else pd.Series(out.index, index=out.index))
         out["overflow_risk"] = [np.nan if targets is None else targets.get(tier_of_key.get(k), np.nan) for k in out.index]
