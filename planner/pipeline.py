@@ -815,7 +815,7 @@ def profiled_demand(history, forecast: pd.DataFrame, max_groups: int | None = No
     import dataclasses
 
     from planner.demand import group_max
-    from planner.export.plots import FIGURE_GROUPS, FIGURE_RESOURCE
+    from planner.export.plots import FIGURE_RESOURCE, figure_groups
 
     max_groups = PROFILE_GROUPS if max_groups is None else int(max_groups)
     demand = history.demand
@@ -823,11 +823,8 @@ def profiled_demand(history, forecast: pd.DataFrame, max_groups: int | None = No
     if len(peaks) <= max_groups:
         return history
     keep = set(peaks.sort_values(ascending=False, kind="stable").index[:max_groups])
-    resource, n_shown = FIGURE_RESOURCE, FIGURE_GROUPS
-    shown_peaks = peaks if resource == C.CPU_CORES else group_max(demand, C.GROUP_ID, resource)
-    of_resource = (forecast[C.RESOURCE] == resource).to_numpy()
-    in_forecast = shown_peaks[shown_peaks.index.isin(set(forecast[C.UNIQUE_ID][of_resource].unique()))]
-    keep |= set(in_forecast.sort_values(ascending=False, kind="stable").index[:n_shown])
+    # The figure's own choice of groups, on the peaks computed here when it shows CPU.
+    keep |= set(figure_groups(demand, forecast, peaks=peaks if FIGURE_RESOURCE == C.CPU_CORES else None))
     return dataclasses.replace(history, demand=_rows_of(demand, keep))
 
 

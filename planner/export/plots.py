@@ -124,9 +124,10 @@ def _id_column(history: pd.DataFrame) -> str:
 
 
 def figure_groups(history: pd.DataFrame, forecast: pd.DataFrame, *, resource: str = FIGURE_RESOURCE,
-                  n_groups: int = FIGURE_GROUPS) -> list:
+                  n_groups: int = FIGURE_GROUPS, peaks: pd.Series | None = None) -> list:
     """The groups :func:`forecast_vs_history_figure` shows: the ``n_groups`` largest historical peaks
-    of ``resource`` among the groups ``forecast`` holds (all groups when it holds none)."""
+    of ``resource`` among the groups ``forecast`` holds (all groups when it holds none). ``peaks``:
+    ``history``'s peak of ``resource`` per group, when the caller has it (a fleet's is seconds)."""
     id_col = _id_column(history)
     _missing(history, (id_col, "ds", resource), "history")
     _missing(forecast, ("unique_id", "ds", "resource", "mean"), "forecast")
@@ -135,7 +136,7 @@ def figure_groups(history: pd.DataFrame, forecast: pd.DataFrame, *, resource: st
     # Masks, not copies: a fleet's forecast has tens of millions of rows and its history more;
     # only the chosen groups' rows are taken.
     of_resource = (forecast["resource"] == resource).to_numpy()
-    peaks = group_max(history, id_col, resource)
+    peaks = group_max(history, id_col, resource) if peaks is None else peaks
     if of_resource.any():
         peaks = peaks[peaks.index.isin(set(forecast["unique_id"][of_resource].unique()))]
     return list(peaks.sort_values(ascending=False, kind="stable").index[:n_groups])
