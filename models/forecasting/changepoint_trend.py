@@ -39,13 +39,12 @@ class ChangepointTrend(SeasonalTrend):
 
     def __init__(self, steps_per_day: int = 24, trend: str = "damped", start=None, step=None, holidays=None,
                  n_changepoints: int = 25, changepoint_range: float = 0.8, min_spacing: int = 14,
-                 penalty: float = 3.0, order_steps_only: bool = True, **kwargs):
+                 penalty: float = 3.0, **kwargs):
         super().__init__(steps_per_day, trend, start, step, holidays, **kwargs)
         self.n_changepoints = n_changepoints
         self.changepoint_range = changepoint_range
         self.min_spacing = min_spacing
         self.penalty = penalty
-        self.order_steps_only = order_steps_only
 
     @property
     def name(self):
@@ -66,7 +65,7 @@ class ChangepointTrend(SeasonalTrend):
     def _choose_order(self, z, d, base, breaks, orders) -> int:
         # The yearly order against the level shifts alone: unpenalised, the grid of changepoints
         # would bend the trend through every season and leave the yearly term too little.
-        return super()._choose_order(z, d, base, [br for br in breaks if br[0] == "step"] if self.order_steps_only else breaks, orders)
+        return super()._choose_order(z, d, base, [br for br in breaks if br[0] == "step"], orders)
 
     def _solve(self, X: np.ndarray, z: np.ndarray) -> np.ndarray:
         # Columns of the final design: base (kept ones), breaks in order (steps, then the grid), yearly.
