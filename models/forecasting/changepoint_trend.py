@@ -77,8 +77,15 @@ class ChangepointTrend(SeasonalTrend):
         return beta
 
     def describe(self) -> str:
-        text = super().describe()
-        return text + f"; {int(np.count_nonzero(self.active_))} of {len(self.cp_grid_)} changepoints"
+        """The parent's account with only the changes of growth the penalty kept."""
+        grid = self.breaks_
+        self.breaks_ = [br for br in grid if br[0] == "step"] + \
+            [("hinge", b) for b, on in zip(self.cp_grid_, self.active_) if on]
+        try:
+            text = super().describe()
+        finally:
+            self.breaks_ = grid
+        return text + f"; {int(np.count_nonzero(self.active_))} of {len(self.cp_grid_)} changepoints kept"
 
 
 def lasso_path_choice(X: np.ndarray, z: np.ndarray, penalised: np.ndarray, penalty: float):
