@@ -8,8 +8,8 @@ import pandas as pd
 
 from models.forecasting.autoreg import AutoRegFourier
 from models.forecasting.base import ArrayForecaster, freq_offset, season_lengths
-from models.forecasting.changepoint_trend import ChangepointTrend
 from models.forecasting.baseline import HistoricAverage, Naive, SeasonalNaive, SeasonalWindowAverage
+from models.forecasting.changepoint_trend import ChangepointTrend
 from models.forecasting.ets import HoltWintersDamped
 from models.forecasting.mstl import MSTLETS
 from models.forecasting.seasonal_trend import SeasonalTrend
