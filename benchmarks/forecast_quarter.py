@@ -24,7 +24,7 @@ on every data set; coverage within 2 points of nominal in every bucket; median q
 peak <= 1.3.
 
 Run:  PYTHONPATH=. python benchmarks/forecast_quarter.py [--origins 3] [--no-peers] [--only bikesharing,wikipedia,synthetic]
-          [--no-pool-bands]
+          [--no-pool-bands] [--models seasonal_trend,changepoint_trend,...]
 """
 
 from __future__ import annotations
@@ -77,10 +77,11 @@ def load_synthetic(weeks: int, seed: int = 2026) -> pd.DataFrame:
 
 # -- methods: each returns {uid: (point, {level: upper})} --------------------------------------------
 POOL_BANDS = True  # --no-pool-bands: young groups keep their own (extrapolated) bands, for an A/B
+MODELS = None  # --models: the planner's candidates (default: registry.default_models), for an A/B
 
 
 def planner_method(train, h, freq, n_jobs):
-    run = forecast_long(train, h, freq=freq, n_jobs=n_jobs, pool_bands=POOL_BANDS)
+    run = forecast_long(train, h, freq=freq, n_jobs=n_jobs, pool_bands=POOL_BANDS, models=MODELS)
     out = {}
     for u, g in run.forecast.groupby("unique_id"):
         out[u] = (g["mean"].to_numpy(), {0.90: g["q90"].to_numpy(), 0.95: g["q95"].to_numpy(), 0.99: g["q99"].to_numpy()})
@@ -262,9 +263,11 @@ def main(argv=None):
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--max-years", type=float, default=None, help="cap every method's training history")
     ap.add_argument("--no-pool-bands", action="store_true", help="young groups keep their own extrapolated bands")
+    ap.add_argument("--models", default=None, help="planner candidates, comma-separated (default: per frequency)")
     args = ap.parse_args(argv)
-    global POOL_BANDS
+    global POOL_BANDS, MODELS
     POOL_BANDS = not args.no_pool_bands
+    MODELS = args.models.split(",") if args.models else None
     warnings.simplefilter("ignore")
     only = set(args.only.split(","))
     peers = not args.no_peers

@@ -9,6 +9,7 @@ import pandas as pd
 from models.forecasting.autoreg import AutoRegFourier
 from models.forecasting.base import ArrayForecaster, freq_offset, season_lengths
 from models.forecasting.baseline import HistoricAverage, Naive, SeasonalNaive, SeasonalWindowAverage
+from models.forecasting.changepoint_trend import ChangepointTrend
 from models.forecasting.ets import HoltWintersDamped
 from models.forecasting.mstl import MSTLETS
 from models.forecasting.seasonal_trend import SeasonalTrend
@@ -61,6 +62,7 @@ def _factories(freq: str, start=None, holidays=None) -> dict[str, Factory]:
     spd = steps_per_day(freq)
     if spd is not None:
         out["seasonal_trend"] = lambda: SeasonalTrend(spd, start=start, step=freq_offset(freq), holidays=holidays)
+        out["changepoint_trend"] = lambda: ChangepointTrend(spd, start=start, step=freq_offset(freq), holidays=holidays)
     if _sub_daily(freq):
         out["seasonal_naive_day"] = lambda: SeasonalNaive(round(pd.Timedelta("1D") / freq_offset(freq)))
     return out
@@ -69,7 +71,7 @@ def _factories(freq: str, start=None, holidays=None) -> dict[str, Factory]:
 MODEL_NAMES = (
     "naive", "historic_average", "seasonal_naive", "seasonal_naive_day", "window_average",
     "mstl_ets", "mstl_ets_log", "autoreg_fourier", "autoreg_fourier_log", "holt_winters",
-    "unobserved_components", "seasonal_trend",
+    "unobserved_components", "seasonal_trend", "changepoint_trend",
 )
 
 # Candidates tried by default (model choice per series by backtest); the first is preferred unless

@@ -124,8 +124,7 @@ class SeasonalTrend(ArrayForecaster):
         X = self._design(d, base, breaks, order)
         self.keep_ = self._informative(X)  # the same columns in the future design
         X = X[:, self.keep_]
-        with quiet():
-            beta, *_ = np.linalg.lstsq(X, z, rcond=None)
+        beta = self._solve(X, z)
         resid = z - X @ beta
         self.recent_ = float(resid[-28:].mean())
         self.phi_week_ = _ar1(_weekly_means(resid), 0.99)
@@ -145,6 +144,12 @@ class SeasonalTrend(ArrayForecaster):
         seasonal = self._seasonal_mask(len(self.keep_), order)[self.keep_]
         self.local_ = _holt_damped(z[-LOCAL_DAYS:] - X[-LOCAL_DAYS:, seasonal] @ beta[seasonal])
         self.seasonal_cols_ = seasonal
+
+    def _solve(self, X: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Coefficients of the final design (least squares; a subclass may penalise some)."""
+        with quiet():
+            beta, *_ = np.linalg.lstsq(X, z, rcond=None)
+        return beta
 
     def _seasonal_mask(self, n_cols: int, order: int) -> np.ndarray:
         """Columns of the full design that are seasons (weekday, holiday, yearly), not level,
