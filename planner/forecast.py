@@ -290,6 +290,7 @@ def group_categories(catalog: pd.DataFrame, column: str = C.TRIGGER) -> dict | N
         return None
     counts = catalog.groupby([C.GROUP_ID, column], observed=True).size().reset_index(name="n")
     counts = counts.sort_values([C.GROUP_ID, "n", column], ascending=[True, False, True], kind="stable")
+    counts = counts.drop_duplicates(C.GROUP_ID)  # the most common value first
     return dict(zip(counts[C.GROUP_ID], counts[column].astype(str)))
 
 

@@ -112,13 +112,14 @@ def _daily_fleet(groups, end="2026-02-14", seed=0):
 
 
 def test_a_young_group_borrows_its_categorys_yearly_season():
-    """Four months of a queue-triggered group up to its season's peak in mid-February: the
-    category's mature groups (two years, peak in February) lend their season, the http groups
-    (peak in August) do not, and the quarter ahead follows the fall of the season."""
+    """Five months of a queue-triggered group, from late October over its season's peak in
+    mid-February to March 20: the category's mature groups (two years, peak in February) lend
+    their season, the http groups (peak in August) do not, the backtest takes it, and the
+    quarter ahead follows the fall of the season."""
     groups = {f"q{i}": (730, 50 + 10 * i, 45) for i in range(4)}
     groups |= {f"h{i}": (730, 300, 225) for i in range(4)}  # larger: the fleet's season is theirs
-    groups["new"] = (120, 40, 45)
-    history, truth = _daily_fleet(groups)
+    groups["new"] = (150, 100, 45)
+    history, truth = _daily_fleet(groups, end="2026-03-20")
     cats = {g: ("queue" if g.startswith("q") or g == "new" else "http") for g in groups}
     with single_blas_thread():
         run = forecast_long(history, 91, freq="1D", categories=cats, n_jobs=1)
