@@ -303,10 +303,13 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, np.nd
     :func:`planner.anticipate.category_effects`); their sum over their common span (the category's
     demand, weighted by volume) is fitted by the seasonal-trend model on daily levels, and its
     yearly term (log, by day of the year) is the season offered. A category with fewer than
-    ``MIN_LENDERS`` lenders (or no category) borrows the fleet's; no lender at all: no season, a note.
+    ``MIN_LENDERS`` lenders (or no category) borrows the fleet's; a category with its own season is
+    offered the fleet's as well (the backtest picks; variants ``,borrowed-category`` and
+    ``,borrowed-fleet``); no lender at all: no season, a note.
 
     Returns:
-        ({task index: 366 log effects by day of the year − 1}, {task index: note}) for young series.
+        ({task index: {"category" | "fleet": 366 log effects by day of the year − 1}},
+        {task index: note}) for young series.
     """
     from models.forecasting.seasonal_trend import SeasonalTrend
 
@@ -363,9 +366,16 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, np.nd
         elif not effect.any():
             notes[i] = f"no borrowed yearly season: {source} shows none ({n} mature series)"
         else:
-            offsets[i] = effect
+            offsets[i] = {"category" if source.startswith("category") else "fleet": effect}
             notes[i] = (f"yearly season of {source} ({n} mature series, ±{np.ptp(effect) / 2:.0%}, peak on day "
                         f"{int(np.argmax(effect)) + 1}) offered")
+            fleet, n_fleet = season(part, None) if "category" in offsets[i] else (None, 0)
+            if fleet is not None and fleet.any():
+                # The fleet's too: more lenders, and a category need not share a season (measured on the
+                # synthetic fleet, whose seasons ignore the trigger, each alone did worse than both).
+                offsets[i]["fleet"] = fleet
+                notes[i] += (f", and the fleet's ({n_fleet} mature series, ±{np.ptp(fleet) / 2:.0%}, peak on day "
+                             f"{int(np.argmax(fleet)) + 1})")
     return offsets, notes
 
 

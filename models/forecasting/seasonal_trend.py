@@ -20,8 +20,8 @@ yearly cycle and holidays, times an intra-day profile by hour of the week.
   (``yearly_offset``: log effect by day of the year, learnt elsewhere, e.g. from mature series of
   its category): it enters log(D + c) as a fixed offset (coefficient 1), so the trend and level
   shifts are fitted on the seasonally adjusted level, and comes back in the forecast. The plain
-  fit stays; the borrowed one adds the variants ``"<trend>,borrowed"`` for the backtest to
-  choose from.
+  fit stays; the borrowed one adds the variants ``"<trend>,borrowed"`` (one per season offered:
+  ``"<trend>,borrowed-<name>"``) for the backtest to choose from.
 * The fit is one least-squares solve per candidate design on a few hundred daily rows, so one fit
   costs about a millisecond; ``predict_variants`` extrapolates the slope three ways (``flat``,
   ``linear``, ``damped``) from the same fit, and the backtest chooses among them.
@@ -67,7 +67,7 @@ class SeasonalTrend(ArrayForecaster):
         yearly_offset: borrowed yearly season, 366 log effects indexed by day of the year − 1
             (mean about 0) for a series too short for its own yearly term; with ``start`` known
             it adds the ``",borrowed"`` variants, fitted with it in place of the yearly term (see
-            the module's docstring).
+            the module's docstring). A mapping {name: season} offers each (``",borrowed-<name>"``).
     """
 
     _offset = None  # the log yearly offset fitted with (set on the borrowed fit only)
@@ -163,9 +163,15 @@ class SeasonalTrend(ArrayForecaster):
         # A second fit with the borrowed season as offset. Made whenever a season is given (the
         # caller gives one to series too young for their own), so that a backtest window and the
         # final fit on either side of a year of history offer the same variants.
-        self.borrowed_ = None
+        self.borrowed_ = {}
         if self._offset is None and self.yearly_offset is not None and self.day0_ is not None:
-            self.borrowed_ = _BorrowedSeasonalTrend(self).fit_array(y)
+            self.borrowed_ = {suffix: _BorrowedSeasonalTrend(self, off).fit_array(y) for suffix, off in self._offsets_given().items()}
+
+    def _offsets_given(self) -> dict[str, np.ndarray]:
+        """Variant suffix -> borrowed season: ``borrowed`` for one season, ``borrowed-<name>`` for each of a mapping."""
+        if isinstance(self.yearly_offset, dict):
+            return {f"borrowed-{name}": np.asarray(off, float) for name, off in self.yearly_offset.items()}
+        return {"borrowed": np.asarray(self.yearly_offset, float)}
 
     def _log_offset(self, d: np.ndarray):
         """The borrowed log yearly effect on days ``d`` (0 on the plain fit)."""
@@ -373,8 +379,8 @@ class SeasonalTrend(ArrayForecaster):
         if year_ago is not None:
             prof = year_ago[day_of // 7, pos]
             out.update({f"{k},ly": v[day_of] * prof for k, v in daily.items()})
-        if getattr(self, "borrowed_", None) is not None:
-            out.update({f"{k},borrowed": v for k, v in self.borrowed_.predict_variants(h).items()})
+        for suffix, fit in self.borrowed_.items():
+            out.update({f"{k},{suffix}": v for k, v in fit.predict_variants(h).items()})
         return out
 
     def _predict(self, h):
@@ -389,10 +395,9 @@ class SeasonalTrend(ArrayForecaster):
             if when:
                 parts.append(f"{label} " + ", ".join(when))
         parts.append(f"growth {math.expm1(self.slope_):+.0%}/yr")
-        if getattr(self, "borrowed_", None) is not None:
-            b = self.borrowed_
-            amp = float(np.ptp(self.yearly_offset)) / 2
-            parts.append(f"borrowed yearly season ±{amp:.0%} (its fit: growth {math.expm1(b.slope_):+.0%}/yr)")
+        for suffix, fit in self.borrowed_.items():
+            parts.append(f"{suffix.replace('-', ' ')} yearly season ±{np.ptp(fit._offset) / 2:.0%} "
+                         f"(its fit: growth {math.expm1(fit.slope_):+.0%}/yr)")
         return "; ".join(parts)
 
 
@@ -400,10 +405,10 @@ class _BorrowedSeasonalTrend(SeasonalTrend):
     """The fit of a young series with a borrowed yearly season as a fixed offset in the log
     (its variants come back through the plain model's ``predict_variants`` as ``",borrowed"``)."""
 
-    def __init__(self, plain: SeasonalTrend):
+    def __init__(self, plain: SeasonalTrend, offset: np.ndarray):
         super().__init__(plain.steps_per_day, plain.trend, plain.start, plain.step, plain.holidays, plain.profile_weeks,
                          plain.recent_weeks, plain.max_breaks, plain.yearly_orders, plain.damping_days)
-        self._offset = np.asarray(plain.yearly_offset, float)
+        self._offset = offset
 
 
 _ALPHA = np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5])

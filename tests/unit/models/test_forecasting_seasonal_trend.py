@@ -221,7 +221,13 @@ def test_a_borrowed_season_is_a_fixed_offset_with_its_own_variants():
     assert set(v) == set(plain) | {f"{k},borrowed" for k in plain}
     assert all(np.array_equal(v[k], plain[k]) for k in plain)  # the plain fit is untouched
     # Twenty weeks from January: the borrowed fit reads the season's fall as season, not decline.
-    assert abs(m.borrowed_.slope_) < abs(m.slope_)
+    assert abs(m.borrowed_["borrowed"].slope_) < abs(m.slope_)
     # No start: no calendar to place the season on, so no borrowed variants.
     m0 = SeasonalTrend(24, yearly_offset=_planted_season()).fit_array(y)
-    assert m0.borrowed_ is None and not any(k.endswith(",borrowed") for k in m0.predict_variants(QUARTER))
+    assert m0.borrowed_ == {} and not any(k.endswith(",borrowed") for k in m0.predict_variants(QUARTER))
+    # Several seasons offered (a category's and the fleet's): one fit and set of variants each.
+    two = SeasonalTrend(24, start=START, step=pd.Timedelta("1h"),
+                        yearly_offset={"category": _planted_season(), "fleet": _planted_season(peak=225)}).fit_array(y)
+    v2 = two.predict_variants(QUARTER)
+    assert set(v2) == set(plain) | {f"{k},borrowed-{n}" for k in plain for n in ("category", "fleet")}
+    assert not np.allclose(v2["flat,borrowed-category"], v2["flat,borrowed-fleet"])
