@@ -263,8 +263,10 @@ def forecast_long(
         results = _run_joblib(batches, work, n_jobs, progress)
     flat = [r for batch in results for r in batch]
     for i, note in borrow_notes.items():
-        taken = i in offsets and ",borrowed" in flat[i].model
-        flat[i].notes.append(note + ("" if i not in offsets else "; taken by the backtest" if taken else "; not taken by the backtest"))
+        if i in offsets:
+            taken = [name for name in ("category", "fleet") if f",borrowed-{name}" in flat[i].model]
+            note += (f"; the backtest took the {' and '.join(taken)}'s" if taken else "; not taken by the backtest")
+        flat[i].notes.append(note)
     if pool_bands:
         _pool_bands(tasks, flat)
     weeks = [int(m.group(1)) for r in flat for n in r.notes
@@ -294,7 +296,7 @@ def group_categories(catalog: pd.DataFrame, column: str = C.TRIGGER) -> dict | N
     return dict(zip(counts[C.GROUP_ID], counts[column].astype(str)))
 
 
-def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[str, np.ndarray]], dict[int, str]]:
     """Yearly seasons for series too young for their own (under ``YEAR_WEEKS`` weeks from their
     first non-zero value), learnt from the mature ones of the same resource (keys after the first).
 

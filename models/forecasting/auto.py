@@ -273,7 +273,8 @@ def _forecast_array(
         holidays: dates with a holiday effect (models that use them: ``seasonal_trend``).
         yearly_offset: a yearly season to borrow (366 log effects by day of the year − 1, e.g. of
             the series' category) when the history is too short for its own yearly term; the
-            seasonal-trend model then offers ``",borrowed"`` variants to the backtest.
+            seasonal-trend model then offers ``",borrowed"`` variants to the backtest (a mapping
+            {name: season} offers each, ``",borrowed-<name>"``).
         n_windows, step: backtest origins (default: up to 12, a quarter of the horizon apart).
         margin: how much better (MASE) a candidate must be to replace the preferred one.
         min_cell: backtest errors needed for an hour-of-week calibration cell of its own.

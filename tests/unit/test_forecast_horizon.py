@@ -129,7 +129,7 @@ def test_a_young_group_borrows_its_categorys_yearly_season():
     assert ",borrowed-category" in rep.loc["new", "model"], rep.loc["new", "candidates"]
     assert "yearly season of category 'queue' (4 mature series" in rep.loc["new", "notes"]
     assert "and the fleet's (8 mature series" in rep.loc["new", "notes"]
-    assert "taken by the backtest" in rep.loc["new", "notes"]
+    assert "the backtest took the category's" in rep.loc["new", "notes"]
     assert (rep.drop(index="new")["model"].str.contains("borrowed")).sum() == 0  # mature groups keep their own
     err = {}
     for name, r in (("borrowed", run), ("plain", plain)):
