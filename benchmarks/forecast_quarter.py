@@ -24,7 +24,7 @@ on every data set; coverage within 2 points of nominal in every bucket; median q
 peak <= 1.3.
 
 Run:  PYTHONPATH=. python benchmarks/forecast_quarter.py [--origins 3] [--no-peers] [--only bikesharing,wikipedia,synthetic]
-          [--no-pool-bands] [--models seasonal_trend,changepoint_trend,...]
+          [--no-pool-bands] [--models seasonal_trend,changepoint_trend,...] [--borrow category|fleet|none]
 """
 
 from __future__ import annotations
@@ -66,22 +66,28 @@ def load_wikipedia(data: Path) -> pd.DataFrame:
     return full.assign(unique_id="peyton_manning")[["unique_id", "ds", "y"]]
 
 
-def load_synthetic(weeks: int, seed: int = 2026) -> pd.DataFrame:
+def load_synthetic(weeks: int, seed: int = 2026) -> tuple[pd.DataFrame, dict]:
+    """The fleet's hourly CPU peak per group and each group's category (its trigger), as
+    `planner run` gives them to the forecast stage (planner.pipeline.forecast_stage_run)."""
     from planner.demand import resource_demand
+    from planner.forecast import group_categories
     from planner.synth import SynthSpec, make_fleet
 
     fleet = make_fleet(SynthSpec(n_functions=300, days=7 * weeks, seed=seed, start="2025-12-29"))
     demand = resource_demand(fleet.telemetry(), fleet.catalog, slot="1h")
-    return demand.rename(columns={"group_id": "unique_id", "cpu_cores": "y"})[["unique_id", "ds", "y"]]
+    demand = demand.rename(columns={"group_id": "unique_id", "cpu_cores": "y"})[["unique_id", "ds", "y"]]
+    return demand, group_categories(fleet.catalog)
 
 
 # -- methods: each returns {uid: (point, {level: upper})} --------------------------------------------
 POOL_BANDS = True  # --no-pool-bands: young groups keep their own (extrapolated) bands, for an A/B
 MODELS = None  # --models: the planner's candidates (default: registry.default_models), for an A/B
+BORROW = "category"  # --borrow fleet | none: the yearly season young groups are offered, for an A/B
 
 
-def planner_method(train, h, freq, n_jobs):
-    run = forecast_long(train, h, freq=freq, n_jobs=n_jobs, pool_bands=POOL_BANDS, models=MODELS)
+def planner_method(train, h, freq, n_jobs, categories=None):
+    run = forecast_long(train, h, freq=freq, n_jobs=n_jobs, pool_bands=POOL_BANDS, models=MODELS,
+                        borrow_seasons=BORROW != "none", categories=categories if BORROW == "category" else None)
     out = {}
     for u, g in run.forecast.groupby("unique_id"):
         out[u] = (g["mean"].to_numpy(), {0.90: g["q90"].to_numpy(), 0.95: g["q95"].to_numpy(), 0.99: g["q99"].to_numpy()})
@@ -157,7 +163,8 @@ def score(method, result, train, test, m, steps_per_day, origin):
     return rows
 
 
-def run_dataset(label, df, h, freq, m, steps_per_day, origins, peers, peer_ids, n_jobs, max_years, daily_data):
+def run_dataset(label, df, h, freq, m, steps_per_day, origins, peers, peer_ids, n_jobs, max_years, daily_data,
+                categories=None):
     df = df.sort_values(["unique_id", "ds"])
     end = df["ds"].max()
     step = pd.Timedelta("1h") if freq == "h" else pd.Timedelta("1D")
@@ -170,7 +177,7 @@ def run_dataset(label, df, h, freq, m, steps_per_day, origins, peers, peer_ids, 
         held = df[(df["ds"] >= origin) & (df["ds"] < origin + h * step)]
         test = {u: g["y"].to_numpy() for u, g in held.groupby("unique_id")}
         t0 = time.time()
-        res, report = planner_method(train, h, "1h" if freq == "h" else "1D", n_jobs)
+        res, report = planner_method(train, h, "1h" if freq == "h" else "1D", n_jobs, categories)
         times.setdefault("planner", []).append(time.time() - t0)
         chosen.append(report["model"].value_counts())
         rows += score("planner", res, train, test, m, steps_per_day, k)
@@ -264,10 +271,14 @@ def main(argv=None):
     ap.add_argument("--max-years", type=float, default=None, help="cap every method's training history")
     ap.add_argument("--no-pool-bands", action="store_true", help="young groups keep their own extrapolated bands")
     ap.add_argument("--models", default=None, help="planner candidates, comma-separated (default: per frequency)")
+    ap.add_argument("--borrow", choices=("category", "fleet", "none"), default="category",
+                    help="yearly season offered to groups too young for their own: their category's (as `planner run`), "
+                         "the fleet's, or none")
     args = ap.parse_args(argv)
-    global POOL_BANDS, MODELS
+    global POOL_BANDS, MODELS, BORROW
     POOL_BANDS = not args.no_pool_bands
     MODELS = args.models.split(",") if args.models else None
+    BORROW = args.borrow
     warnings.simplefilter("ignore")
     only = set(args.only.split(","))
     peers = not args.no_peers
@@ -285,10 +296,10 @@ def main(argv=None):
         else:
             print(f"{args.data}/wikipedia not found: wikipedia skipped")
     if "synthetic" in only:
-        df = load_synthetic(52 + 13 * args.origins)
+        df, categories = load_synthetic(52 + 13 * args.origins)
         big = df.groupby("unique_id")["y"].mean().nlargest(args.peer_groups).index.tolist()
         run_dataset("synthetic fleet (hourly CPU peak per group)", df, h_hour, "h", 168, 24, args.origins, peers,
-                    big, args.n_jobs, args.max_years, False)
+                    big, args.n_jobs, args.max_years, False, categories)
     return 0
 
 

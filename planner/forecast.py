@@ -22,7 +22,8 @@ from planner import columns as C
 from planner.errors import InputDataError, PlannerError
 
 __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "fallback_summary",
-           "calibration_summary", "read_holidays", "FORECAST_COLUMNS", "REPORT_COLUMNS"]
+           "calibration_summary", "read_holidays", "borrowed_seasons", "group_categories", "FORECAST_COLUMNS",
+           "REPORT_COLUMNS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 FORECAST_COLUMNS = (C.UNIQUE_ID, C.DS, C.RESOURCE, C.MEAN, *C.QUANTILES)
@@ -130,10 +131,10 @@ def _forecast_batch(tasks, h, freq, models, n_windows, step, holidays=None):
 
     out = []
     with single_blas_thread():
-        for key, _last, y, first in tasks:
+        for key, _last, y, first, *offset in tasks:
             try:
                 out.append(forecast_array(y, h, freq, models, n_windows=n_windows, step=step, levels=LEVELS,
-                                          start=first, holidays=holidays))
+                                          start=first, holidays=holidays, yearly_offset=offset[0] if offset else None))
             except ModelUnavailableError as exc:
                 raise PlannerError(f"cannot forecast series {key}: {exc}") from None
     return out
@@ -204,6 +205,8 @@ def forecast_long(
     path=None,
     holidays=None,
     pool_bands: bool = True,
+    categories=None,
+    borrow_seasons: bool = True,
 ) -> ForecastRun:
     """Forecast every series of a long table (one series per value of ``keys``).
 
@@ -222,6 +225,11 @@ def forecast_long(
         pool_bands: series whose band rests on few backtest quarters (young groups) take a band
             shrunk towards that of series of similar level (``models.forecasting.auto.pool_bands``;
             the report's ``band_pooled`` is the prior's weight, NaN where the own band was kept).
+        categories: category of each series by its first key (e.g. each group's trigger,
+            :func:`group_categories`): a series too young for its own yearly term is offered the
+            yearly season of its category's mature series (of the fleet's without a category or
+            with too few of them) for the backtest to take or leave (:func:`borrowed_seasons`).
+        borrow_seasons: False: no borrowed yearly seasons (for an A/B).
 
     Returns:
         ForecastRun: ``forecast`` with ``keys``, ``ds``, ``mean``, ``q50``, ``q90``, ``q95``,
@@ -245,13 +253,20 @@ def forecast_long(
     keys = tuple(keys)
     tasks, filled = _prepare(df, keys, target, freq, path)
     models = tuple(models) if models else None
-    batches = _batches(tasks, 1 if scheduler is not None else n_jobs)
+    offsets, borrow_notes = borrowed_seasons(tasks, freq, categories) if borrow_seasons else ({}, {})
+    items = [t + (offsets[i],) if i in offsets else t for i, t in enumerate(tasks)]
+    batches = _batches(items, 1 if scheduler is not None else n_jobs)
     work = _BatchWork(int(horizon), freq, models, n_windows, step, None if holidays is None else tuple(holidays))
     if scheduler is not None:
         results = _run_dask(batches, work, scheduler, progress)
     else:
         results = _run_joblib(batches, work, n_jobs, progress)
     flat = [r for batch in results for r in batch]
+    for i, note in borrow_notes.items():
+        if i in offsets:
+            taken = [name for name in ("category", "fleet") if f",borrowed-{name}" in flat[i].model]
+            note += (f"; the backtest took the {' and '.join(taken)}'s" if taken else "; not taken by the backtest")
+        flat[i].notes.append(note)
     if pool_bands:
         _pool_bands(tasks, flat)
     weeks = [int(m.group(1)) for r in flat for n in r.notes
@@ -262,6 +277,108 @@ def forecast_long(
                       f"of history (from their first non-zero value), a yearly term needs 52; a "
                       f"{horizon * step_td / pd.Timedelta('7D'):.0f}-week horizon may reach seasons they have not seen")
     return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
+
+
+# -- borrowed yearly seasons -------------------------------------------------------------------------
+YEAR_WEEKS = 52  # history (from the first non-zero value) the seasonal-trend model needs for a yearly term
+ESTABLISHED_DAYS = 28  # a lender is non-zero within this many days of the history's start (no launch inside it)
+MIN_LENDERS = 3  # mature series a category needs to lend its season (fewer: the fleet's)
+
+
+def group_categories(catalog: pd.DataFrame, column: str = C.TRIGGER) -> dict | None:
+    """Each group's category: the most common value of catalog ``column`` among its functions
+    (ties: the first in sort order); None when the catalog has no such column."""
+    if catalog is None or column not in catalog.columns or C.GROUP_ID not in catalog.columns:
+        return None
+    counts = catalog.groupby([C.GROUP_ID, column], observed=True).size().reset_index(name="n")
+    counts = counts.sort_values([C.GROUP_ID, "n", column], ascending=[True, False, True], kind="stable")
+    counts = counts.drop_duplicates(C.GROUP_ID)  # the most common value first
+    return dict(zip(counts[C.GROUP_ID], counts[column].astype(str)))
+
+
+def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[str, np.ndarray]], dict[int, str]]:
+    """Yearly seasons for series too young for their own (under ``YEAR_WEEKS`` weeks from their
+    first non-zero value), learnt from the mature ones of the same resource (keys after the first).
+
+    The lenders of a category are its established mature series (non-zero within
+    ``ESTABLISHED_DAYS`` of the start, so no launch inside the history passes for a season, as in
+    :func:`planner.anticipate.category_effects`); their sum over their common span (the category's
+    demand, weighted by volume) is fitted by the seasonal-trend model on daily levels, and its
+    yearly term (log, by day of the year) is the season offered. A category with fewer than
+    ``MIN_LENDERS`` lenders (or no category) borrows the fleet's; a category with its own season is
+    offered the fleet's as well (the backtest picks; variants ``,borrowed-category`` and
+    ``,borrowed-fleet``); no lender at all: no season, a note.
+
+    Returns:
+        ({task index: {"category" | "fleet": 366 log effects by day of the year − 1}},
+        {task index: note}) for young series.
+    """
+    from models.forecasting.seasonal_trend import SeasonalTrend
+
+    step = _check_freq(freq)
+    day = pd.Timedelta("1D")
+    if step > day or day % step != pd.Timedelta(0):
+        return {}, {}  # the model's yearly term is on whole days
+    spd = int(day / step)
+    need = int(YEAR_WEEKS * 7 * spd)
+    info = []  # (index, part, category, start step, first non-zero step, length)
+    t0 = min(pd.Timestamp(first) for *_, first in tasks)
+    for i, (key, _last, y, first) in enumerate(tasks):
+        nz = int(np.flatnonzero(y)[0]) if y.any() else len(y)
+        nz = nz if nz >= spd else 0  # as forecast_array: leading zeros of less than a day stay
+        info.append((i, tuple(key[1:]), None if categories is None else categories.get(key[0]),
+                     int(round((pd.Timestamp(first) - t0) / step)), nz, len(y)))
+    young = [r for r in info if r[5] - r[4] < need and r[5] - r[4] > 0]
+    if not young:
+        return {}, {}
+    offsets, notes, cache = {}, {}, {}
+
+    def season(part, cat):
+        """(effect, how many lenders) of category ``cat`` (None: the fleet) of resource ``part``."""
+        if (part, cat) in cache:
+            return cache[part, cat]
+        lenders = [r for r in info if r[1] == part and r[5] - r[4] >= need and r[3] + r[4] < ESTABLISHED_DAYS * spd
+                   and (cat is None or r[2] == cat)]
+        out = (None, len(lenders))
+        if len(lenders) >= (MIN_LENDERS if cat is not None else 1):
+            lo = max(r[3] + r[4] for r in lenders)  # their common span, on the shared clock
+            hi = min(r[3] + r[5] for r in lenders)
+            into_day = int(((t0 + lo * step) - (t0 + lo * step).normalize()) // step)
+            lo += (spd - into_day) % spd  # from midnight: whole days
+            n_days = (hi - lo) // spd
+            if n_days * spd >= need:
+                total = np.zeros(n_days * spd)
+                for i, _p, _c, s0, _nz, _n in lenders:
+                    total += tasks[i][2][lo - s0:lo - s0 + n_days * spd]
+                daily = total.reshape(n_days, spd).mean(axis=1)
+                m = SeasonalTrend(1, start=(t0 + lo * step).normalize(), step=day).fit_array(daily)
+                out = (m.yearly_effect(np.arange(1, 367)) if m.order_ else np.zeros(366), len(lenders))
+        cache[part, cat] = out
+        return out
+
+    for i, part, cat, *_ in young:
+        effect, n = season(part, cat) if cat is not None else (None, 0)
+        source = f"category {cat!r}"
+        if effect is None:
+            effect, n = season(part, None)
+            source = "the fleet" + (f" (category {cat!r} has {season(part, cat)[1]} mature series, needs {MIN_LENDERS})"
+                                    if cat is not None else "")
+        if effect is None:
+            notes[i] = (f"no borrowed yearly season: no established series of {YEAR_WEEKS} weeks or more to learn one from")
+        elif not effect.any():
+            notes[i] = f"no borrowed yearly season: {source} shows none ({n} mature series)"
+        else:
+            offsets[i] = {"category" if source.startswith("category") else "fleet": effect}
+            notes[i] = (f"yearly season of {source} ({n} mature series, ±{np.ptp(effect) / 2:.0%}, peak on day "
+                        f"{int(np.argmax(effect)) + 1}) offered")
+            fleet, n_fleet = season(part, None) if "category" in offsets[i] else (None, 0)
+            if fleet is not None and fleet.any():
+                # The fleet's too: more lenders, and a category need not share a season (measured on the
+                # synthetic fleet, whose seasons ignore the trigger, each alone did worse than both).
+                offsets[i]["fleet"] = fleet
+                notes[i] += (f", and the fleet's ({n_fleet} mature series, ±{np.ptp(fleet) / 2:.0%}, peak on day "
+                             f"{int(np.argmax(fleet)) + 1})")
+    return offsets, notes
 
 
 def _pool_bands(tasks, results) -> None:

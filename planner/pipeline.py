@@ -76,7 +76,7 @@ def forecast_stage(scenario: Scenario, history, start: pd.Timestamp, progress: P
 
 def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progress: Progress = _noop):
     """The forecast stage as a ForecastRun (forecast from ``start``, report, calibration)."""
-    from planner.forecast import ForecastRun, read_holidays, run_demand_forecast
+    from planner.forecast import ForecastRun, group_categories, read_holidays, run_demand_forecast
 
     end = start + pd.Timedelta(days=7 * scenario.horizon.weeks)
     steps = int((end - history.end) / pd.Timedelta(history.slot))
@@ -96,7 +96,8 @@ def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progres
 
     run = run_demand_forecast(demand, steps, freq=history.slot, models=scenario.forecast.models,
                               n_windows=scenario.forecast.n_windows, n_jobs=scenario.forecast.n_jobs,
-                              scheduler=scenario.forecast.scheduler, progress=tick, holidays=holidays)
+                              scheduler=scenario.forecast.scheduler, progress=tick, holidays=holidays,
+                              categories=group_categories(history.catalog))  # young groups borrow their trigger's yearly season
     fc = run.forecast[run.forecast[C.DS] >= start].reset_index(drop=True)
     return ForecastRun(fc, run.report, run.calibration)
 

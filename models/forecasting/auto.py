@@ -256,6 +256,7 @@ def _forecast_array(
     *,
     start=None,
     holidays=None,
+    yearly_offset=None,
     n_windows: int | None = None,
     step: int | None = None,
     levels: Sequence[float] = LEVELS,
@@ -270,6 +271,10 @@ def _forecast_array(
     Args:
         start: timestamp of ``y[0]`` (aligns days, weeks, years and holidays with the calendar).
         holidays: dates with a holiday effect (models that use them: ``seasonal_trend``).
+        yearly_offset: a yearly season to borrow (366 log effects by day of the year − 1, e.g. of
+            the series' category) when the history is too short for its own yearly term; the
+            seasonal-trend model then offers ``",borrowed"`` variants to the backtest (a mapping
+            {name: season} offers each, ``",borrowed-<name>"``).
         n_windows, step: backtest origins (default: up to 12, a quarter of the horizon apart).
         margin: how much better (MASE) a candidate must be to replace the preferred one.
         min_cell: backtest errors needed for an hour-of-week calibration cell of its own.
@@ -306,7 +311,7 @@ def _forecast_array(
         start = None if start is None else pd.Timestamp(start) + first * step_td
         notes.append(f"{first} leading zero slots (before launch) dropped")
     n = len(y)
-    factories = _factories(freq, start=start, holidays=holidays)
+    factories = _factories(freq, start=start, holidays=holidays, yearly_offset=yearly_offset)
     names = [m for m in (models or default_models(freq, h)) if models or m in factories]
     mins = {name: factories[name]().min_length() for name in names}
     d_windows, d_step = default_backtest(freq, h)
@@ -358,7 +363,10 @@ def _forecast_array(
         break
     if point is None:
         raise ModelUnavailableError("every candidate failed on the full history")
-    if spd and h * step_td >= pd.Timedelta("28D") and n * step_td < pd.Timedelta("364D") and "seasonal_trend" in chosen:
+    if ",borrowed" in chosen:
+        notes.append(f"yearly cycle borrowed: {n * step_td / pd.Timedelta('7D'):.0f} weeks of history, too short "
+                     "for its own; the backtest chose the borrowed season")
+    elif spd and h * step_td >= pd.Timedelta("28D") and n * step_td < pd.Timedelta("364D") and "seasonal_trend" in chosen:
         notes.append(f"yearly cycle not modelled: {n * step_td / pd.Timedelta('7D'):.0f} weeks of history, "
                      "a yearly term needs 52")
 

@@ -37,7 +37,7 @@ def steps_per_day(freq: str) -> int | None:
     return int(round(k)) if k >= 1 and abs(k - round(k)) < 1e-9 else None
 
 
-def _factories(freq: str, start=None, holidays=None) -> dict[str, Factory]:
+def _factories(freq: str, start=None, holidays=None, yearly_offset=None) -> dict[str, Factory]:
     seasons = season_lengths(freq)
     week = weekly_season(freq)
     if _sub_daily(freq):
@@ -61,7 +61,8 @@ def _factories(freq: str, start=None, holidays=None) -> dict[str, Factory]:
     }
     spd = steps_per_day(freq)
     if spd is not None:
-        out["seasonal_trend"] = lambda: SeasonalTrend(spd, start=start, step=freq_offset(freq), holidays=holidays)
+        out["seasonal_trend"] = lambda: SeasonalTrend(spd, start=start, step=freq_offset(freq), holidays=holidays,
+                                                      yearly_offset=yearly_offset)
         out["changepoint_trend"] = lambda: ChangepointTrend(spd, start=start, step=freq_offset(freq), holidays=holidays)
     if _sub_daily(freq):
         out["seasonal_naive_day"] = lambda: SeasonalNaive(round(pd.Timedelta("1D") / freq_offset(freq)))
@@ -118,7 +119,8 @@ def make_model(name: str, freq: str, **context) -> ArrayForecaster:
 
     Args:
         context: facts about the series some models use: ``start`` (timestamp of the first
-            observation) and ``holidays`` (dates).
+            observation), ``holidays`` (dates) and ``yearly_offset`` (a borrowed yearly season, see
+            ``SeasonalTrend``).
 
     Raises:
         ValueError: unknown name (the message lists the known ones).

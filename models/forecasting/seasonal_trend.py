@@ -16,6 +16,12 @@ yearly cycle and holidays, times an intra-day profile by hour of the week.
 * e_d = slow + fast deviations from the fitted level: the last four weeks' mean residual fades
   with the AR(1) coefficient of weekly mean residuals (a level that wanders stays where it went),
   the rest with the AR(1) coefficient of daily residuals.
+* A series too young for its own yearly term (under 52 weeks) may be given a borrowed one
+  (``yearly_offset``: log effect by day of the year, learnt elsewhere, e.g. from mature series of
+  its category): it enters log(D + c) as a fixed offset (coefficient 1), so the trend and level
+  shifts are fitted on the seasonally adjusted level, and comes back in the forecast. The plain
+  fit stays; the borrowed one adds the variants ``"<trend>,borrowed"`` (one per season offered:
+  ``"<trend>,borrowed-<name>"``) for the backtest to choose from.
 * The fit is one least-squares solve per candidate design on a few hundred daily rows, so one fit
   costs about a millisecond; ``predict_variants`` extrapolates the slope three ways (``flat``,
   ``linear``, ``damped``) from the same fit, and the backtest chooses among them.
@@ -58,11 +64,17 @@ class SeasonalTrend(ArrayForecaster):
         max_breaks: level shifts and growth changes allowed (in total).
         yearly_orders: candidate numbers of yearly harmonics (BIC picks one; 0 = no yearly cycle).
         damping_days: half-life of the damped slope, in days.
+        yearly_offset: borrowed yearly season, 366 log effects indexed by day of the year − 1
+            (mean about 0) for a series too short for its own yearly term; with ``start`` known
+            it adds the ``",borrowed"`` variants, fitted with it in place of the yearly term (see
+            the module's docstring). A mapping {name: season} offers each (``",borrowed-<name>"``).
     """
+
+    _offset = None  # the log yearly offset fitted with (set on the borrowed fit only)
 
     def __init__(self, steps_per_day: int = 24, trend: str = "damped", start=None, step=None, holidays=None,
                  profile_weeks: int = 52, recent_weeks: int = 8, max_breaks: int = 4, yearly_orders=(0, 1, 2, 3, 5, 8, 12),
-                 damping_days: float = 91.0):
+                 damping_days: float = 91.0, yearly_offset=None):
         self.steps_per_day = steps_per_day
         self.trend = trend
         self.start = start
@@ -73,6 +85,7 @@ class SeasonalTrend(ArrayForecaster):
         self.max_breaks = max_breaks
         self.yearly_orders = tuple(yearly_orders)
         self.damping_days = damping_days
+        self.yearly_offset = yearly_offset
 
     @property
     def name(self):
@@ -107,15 +120,17 @@ class SeasonalTrend(ArrayForecaster):
         if np.ptp(D) == 0 and np.ptp(y) == 0:
             raise ModelUnavailableError(f"{self.name}: constant series")
         self.c_ = 0.1 * float(np.mean(np.abs(D))) + 1e-9
-        z = np.log(D + self.c_)
         d = np.arange(n_days, dtype=float)
         dow0 = (week_pos + first) // spd % 7  # weekday of day 0 (0 = Monday when start is known)
         self.dow0_, self.first_, self.week_pos_, self.n_days_, self.tail_ = dow0, first, week_pos, n_days, n - first - n_days * spd
         self.day0_ = (pd.Timestamp(self.start) + first * pd.Timedelta(self.step)).normalize() \
             if self.start is not None and self.step is not None else None
+        z = np.log(D + self.c_) - self._log_offset(d)
         base = self._base_design(d)
         years = n_days / YEAR_DAYS
         max_order = 0 if years < 52 * 7 / YEAR_DAYS - 1e-9 else (3 if years < 2 else max(self.yearly_orders))
+        if self._offset is not None:
+            max_order = 0  # the borrowed season stands for the yearly term
         orders = [k for k in self.yearly_orders if k <= max_order] or [0]
         self.yearly_capped_ = max_order < max(self.yearly_orders)
         order = self._choose_order(z, d, base, [], orders)
@@ -144,6 +159,36 @@ class SeasonalTrend(ArrayForecaster):
         seasonal = self._seasonal_mask(len(self.keep_), order)[self.keep_]
         self.local_ = _holt_damped(z[-LOCAL_DAYS:] - X[-LOCAL_DAYS:, seasonal] @ beta[seasonal])
         self.seasonal_cols_ = seasonal
+        # A second fit with the borrowed season as offset. Made whenever a season is given (the
+        # caller gives one to series too young for their own), so that a backtest window and the
+        # final fit on either side of a year of history offer the same variants.
+        self.borrowed_ = {}
+        if self._offset is None and self.yearly_offset is not None and self.day0_ is not None:
+            self.borrowed_ = {suffix: _BorrowedSeasonalTrend(self, off).fit_array(y) for suffix, off in self._offsets_given().items()}
+
+    def _offsets_given(self) -> dict[str, np.ndarray]:
+        """Variant suffix -> borrowed season: ``borrowed`` for one season, ``borrowed-<name>`` for each of a mapping."""
+        if isinstance(self.yearly_offset, dict):
+            return {f"borrowed-{name}": np.asarray(off, float) for name, off in self.yearly_offset.items()}
+        return {"borrowed": np.asarray(self.yearly_offset, float)}
+
+    def _log_offset(self, d: np.ndarray):
+        """The borrowed log yearly effect on days ``d`` (0 on the plain fit)."""
+        if self._offset is None:
+            return 0.0
+        doy = (self.day0_ + pd.to_timedelta(d, unit="D")).day_of_year.to_numpy() - 1
+        return self._offset[doy]
+
+    def yearly_effect(self, day_of_year) -> np.ndarray:
+        """The fitted yearly term (log) on each day of the year (1–366); 0 without one. This is
+        what a young series can borrow (``yearly_offset``)."""
+        t = np.asarray(day_of_year, float) - 1
+        if not self.order_:
+            return np.zeros_like(t)
+        cols = np.column_stack([f(2 * np.pi * k * t / YEAR_DAYS) for k in range(1, self.order_ + 1) for f in (np.sin, np.cos)])
+        yearly = np.zeros(len(self.keep_), bool)
+        yearly[len(self.keep_) - 2 * self.order_:] = True
+        return cols[:, self.keep_[yearly]] @ self.beta_[yearly[self.keep_]]
 
     def _solve(self, X: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Coefficients of the final design (least squares; a subclass may penalise some)."""
@@ -316,6 +361,8 @@ class SeasonalTrend(ArrayForecaster):
         # level (what MSTL + ETS does), which follows the latest slope where the global one lags.
         level, trend, phi = self.local_
         out["local"] = X[:, self.seasonal_cols_] @ self.beta_[self.seasonal_cols_] + level + trend * phi * (1 - phi ** k) / (1 - phi)
+        off = self._log_offset(d)
+        out = {key: v + off for key, v in out.items()}
         return {key: np.maximum(np.exp(np.minimum(v, 700.0)) - self.c_, 0.0) for key, v in out.items()}
 
     def predict_variants(self, h: int) -> dict[str, np.ndarray]:
@@ -337,6 +384,8 @@ class SeasonalTrend(ArrayForecaster):
         if year_ago is not None:
             prof = year_ago[day_of // 7, pos]
             out.update({f"{k},ly": v[day_of] * prof for k, v in daily.items()})
+        for suffix, fit in self.borrowed_.items():
+            out.update({f"{k},{suffix}": v for k, v in fit.predict_variants(h).items()})
         return out
 
     def _predict(self, h):
@@ -351,7 +400,20 @@ class SeasonalTrend(ArrayForecaster):
             if when:
                 parts.append(f"{label} " + ", ".join(when))
         parts.append(f"growth {math.expm1(self.slope_):+.0%}/yr")
+        for suffix, fit in self.borrowed_.items():
+            parts.append(f"{suffix.replace('-', ' ')} yearly season ±{np.ptp(fit._offset) / 2:.0%} "
+                         f"(its fit: growth {math.expm1(fit.slope_):+.0%}/yr)")
         return "; ".join(parts)
+
+
+class _BorrowedSeasonalTrend(SeasonalTrend):
+    """The fit of a young series with a borrowed yearly season as a fixed offset in the log
+    (its variants come back through the plain model's ``predict_variants`` as ``",borrowed"``)."""
+
+    def __init__(self, plain: SeasonalTrend, offset: np.ndarray):
+        super().__init__(plain.steps_per_day, plain.trend, plain.start, plain.step, plain.holidays, plain.profile_weeks,
+                         plain.recent_weeks, plain.max_breaks, plain.yearly_orders, plain.damping_days)
+        self._offset = offset
 
 
 _ALPHA = np.array([0.02, 0.05, 0.1, 0.2, 0.35, 0.5])

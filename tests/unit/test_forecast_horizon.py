@@ -91,3 +91,70 @@ def test_a_country_calendar_without_the_holidays_package_says_how_to_install(tmp
     s.write_text("forecast: {holidays: US}\n")
     with pytest.raises(PlannerError, match=r"s\.yaml: forecast\.holidays: .*needs the holidays package"):
         load_scenario(s)
+
+
+def _daily_fleet(groups, end="2026-02-14", seed=0):
+    """Daily demand of ``groups`` {name: (days of history, level, yearly peak day)}: a yearly
+    cycle (±30 % around its peak day), weekday shape, Poisson noise; all end on ``end``. Returns
+    (history, truth of the next 91 days)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(end=pd.Timestamp(end), periods=2 * 365 + 91, freq="D")
+    ds_all = ds.append(pd.date_range(ds[-1] + pd.Timedelta("1D"), periods=91, freq="D"))
+    hist, truth = [], {}
+    for name, (days, level, peak) in groups.items():
+        doy = ds_all.day_of_year.to_numpy()
+        mean = level * (1 + 0.3 * np.cos(2 * np.pi * (doy - peak) / 365.25)) * np.where(ds_all.day_of_week < 5, 1.1, 0.75)
+        y = rng.poisson(mean).astype(float)
+        n = len(ds)
+        hist.append(pd.DataFrame({"unique_id": name, "ds": ds[n - days:], "y": y[n - days:n]}))
+        truth[name] = mean[n:]
+    return pd.concat(hist, ignore_index=True), truth
+
+
+def test_a_young_group_borrows_its_categorys_yearly_season():
+    """Five months of a queue-triggered group, from late October over its season's peak in
+    mid-February to March 20: the category's mature groups (two years, peak in February) lend
+    their season, the http groups (peak in August) do not, the backtest takes it, and the
+    quarter ahead follows the fall of the season."""
+    groups = {f"q{i}": (730, 50 + 10 * i, 45) for i in range(4)}
+    groups |= {f"h{i}": (730, 300, 225) for i in range(4)}  # larger: the fleet's season is theirs
+    groups["new"] = (150, 100, 45)
+    history, truth = _daily_fleet(groups, end="2026-03-20")
+    cats = {g: ("queue" if g.startswith("q") or g == "new" else "http") for g in groups}
+    with single_blas_thread():
+        run = forecast_long(history, 91, freq="1D", categories=cats, n_jobs=1)
+        plain = forecast_long(history, 91, freq="1D", borrow_seasons=False, n_jobs=1)
+    rep = run.report.set_index("unique_id")
+    # Both seasons offered; the category's (peak in February) wins the backtest over the fleet's (August).
+    assert ",borrowed-category" in rep.loc["new", "model"], rep.loc["new", "candidates"]
+    assert "yearly season of category 'queue' (4 mature series" in rep.loc["new", "notes"]
+    assert "and the fleet's (8 mature series" in rep.loc["new", "notes"]
+    assert "the backtest took the category's" in rep.loc["new", "notes"]
+    assert (rep.drop(index="new")["model"].str.contains("borrowed")).sum() == 0  # mature groups keep their own
+    err = {}
+    for name, r in (("borrowed", run), ("plain", plain)):
+        f = r.forecast[r.forecast["unique_id"] == "new"]["mean"].to_numpy()
+        err[name] = np.abs(f - truth["new"]).mean() / truth["new"].mean()
+    assert err["borrowed"] < 0.12 and err["borrowed"] < 0.7 * err["plain"], err
+    # Without categories only the fleet's season (mostly the http groups', peak in August) is offered.
+    with single_blas_thread():
+        fleet = forecast_long(history, 91, freq="1D", n_jobs=1)
+    assert "yearly season of the fleet (8 mature series" in fleet.report.set_index("unique_id").loc["new", "notes"]
+
+
+def test_a_fleet_without_mature_series_borrows_no_season_and_says_so():
+    history, _ = _daily_fleet({"a": (100, 40, 45), "b": (150, 60, 200)})
+    with single_blas_thread(), pytest.warns(UserWarning, match="2 of 2 series forecast without a yearly cycle"):
+        run = forecast_long(history, 91, freq="1D", categories={"a": "queue", "b": "queue"}, n_jobs=1)
+    assert run.report["notes"].str.contains("no borrowed yearly season: no established series of 52 weeks").all()
+    assert not run.report["model"].str.contains("borrowed").any()
+    assert np.isfinite(run.forecast[["mean", "q99"]].to_numpy()).all()
+
+
+def test_group_categories_take_each_groups_most_common_trigger():
+    from planner.forecast import group_categories
+
+    catalog = pd.DataFrame({"unique_id": list("abcdef"), "group_id": ["g1", "g1", "g1", "g2", "g2", "g3"],
+                            "trigger": ["queue", "http", "queue", "timer", "http", "event"]})
+    assert group_categories(catalog) == {"g1": "queue", "g2": "http", "g3": "event"}  # a tie: the first by name
+    assert group_categories(catalog.drop(columns="trigger")) is None

@@ -179,3 +179,55 @@ def test_holt_damped_reads_a_straight_line():
     level, slope, phi = _holt_damped(a)
     assert level == pytest.approx(a[-5:].mean(), abs=0.02)
     assert slope == pytest.approx(0.002, rel=0.3)
+
+
+def _planted_season(amplitude=0.3, peak=45):
+    """``growing_yearly``'s yearly cycle as a log effect by day of the year − 1 (what mature series
+    of the same category would lend), mean zero."""
+    t = np.arange(366)
+    e = np.log1p(amplitude * np.cos(2 * np.pi * (t - peak) / 365.25))
+    return e - e.mean()
+
+
+def test_a_young_series_with_a_borrowed_season_forecasts_the_quarter_with_it():
+    """Four months of history (mid-October to the February peak): the rise of the season looks
+    like growth to the plain fit, which carries it on while the season turns down. With the
+    season borrowed as a fixed offset the backtest takes the borrowed variant and the quarter
+    follows the decline."""
+    y, truth = growing_yearly(2 * 52 + 13, growth=0.1, amplitude=0.3, seed=11)
+    origin = (365 + 45) * 24  # the second February peak
+    lo = origin - 17 * 168
+    young, future = y[lo:origin], truth[origin:origin + QUARTER]
+    start = START + pd.Timedelta(hours=lo)
+    with_season = forecast_array(young, QUARTER, "1h", start=start, yearly_offset=_planted_season())
+    plain = forecast_array(young, QUARTER, "1h", start=start)
+    assert ",borrowed" in with_season.model, with_season.scores
+    assert any("yearly cycle borrowed: 17 weeks" in n for n in with_season.notes)
+    assert "borrowed yearly season ±" in with_season.detail
+    daily = lambda v: v.reshape(-1, 24).mean(axis=1)  # noqa: E731
+    err = {k: np.abs(daily(f.mean) - daily(future)).mean() / daily(future).mean()
+           for k, f in (("borrowed", with_season), ("plain", plain))}
+    assert err["borrowed"] < 0.1 and err["borrowed"] < 0.6 * err["plain"], err
+    # The season is in the forecast: the last weeks of the quarter are lower than the first, as in the truth.
+    drop = lambda v: v[-7 * 24:].mean() / v[:7 * 24].mean()  # noqa: E731
+    assert abs(drop(with_season.mean) - drop(future)) < 0.08, (drop(with_season.mean), drop(future))
+
+
+def test_a_borrowed_season_is_a_fixed_offset_with_its_own_variants():
+    y, _ = growing_yearly(20, growth=0.0, amplitude=0.3, seed=12)
+    m = SeasonalTrend(24, start=START, step=pd.Timedelta("1h"), yearly_offset=_planted_season()).fit_array(y)
+    v = m.predict_variants(QUARTER)
+    plain = SeasonalTrend(24, start=START, step=pd.Timedelta("1h")).fit_array(y).predict_variants(QUARTER)
+    assert set(v) == set(plain) | {f"{k},borrowed" for k in plain}
+    assert all(np.array_equal(v[k], plain[k]) for k in plain)  # the plain fit is untouched
+    # Twenty weeks from January: the borrowed fit reads the season's fall as season, not decline.
+    assert abs(m.borrowed_["borrowed"].slope_) < abs(m.slope_)
+    # No start: no calendar to place the season on, so no borrowed variants.
+    m0 = SeasonalTrend(24, yearly_offset=_planted_season()).fit_array(y)
+    assert m0.borrowed_ == {} and not any(k.endswith(",borrowed") for k in m0.predict_variants(QUARTER))
+    # Several seasons offered (a category's and the fleet's): one fit and set of variants each.
+    two = SeasonalTrend(24, start=START, step=pd.Timedelta("1h"),
+                        yearly_offset={"category": _planted_season(), "fleet": _planted_season(peak=225)}).fit_array(y)
+    v2 = two.predict_variants(QUARTER)
+    assert set(v2) == set(plain) | {f"{k},borrowed-{n}" for k in plain for n in ("category", "fleet")}
+    assert not np.allclose(v2["flat,borrowed-category"], v2["flat,borrowed-fleet"])
