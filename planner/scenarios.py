@@ -669,11 +669,14 @@ def load_scenario(path) -> Scenario:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            loc = ".".join(str(p) for p in err["loc"])
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (misspelt?)"
-            lines.append(f"  {loc}: {msg}")
+            elif err["type"] == "value_error":  # our own message, without pydantic's "Value error, "
+                msg = str(err["ctx"]["error"])
+            # a whole-scenario check names its fields in its message
+            lines.append(f"  {loc}: {msg}" if loc else f"  {msg}")
         raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
     if scenario.forecast.holidays:
         _check_holidays(path, scenario.forecast.holidays)

@@ -45,6 +45,16 @@ def test_contradictory_rules(tmp_path):
         load_scenario(p)
 
 
+def test_whole_scenario_check_reads_as_its_own_message(tmp_path):
+    """A check across fields (an inventory naming an unknown type) is not prefixed with pydantic's
+    "(top level): Value error, "; its message names the field itself."""
+    p = write(tmp_path, "s.yaml", "inventory: [{server_type: c-23, count: 4}]\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert str(exc.value).splitlines()[1] == ("  inventory[0]: server type 'c-23' is not in the server catalog "
+                                             "(c-32, m-64, r-64)")
+
+
 def test_base_inheritance_overrides_only_what_it_names(tmp_path):
     write(tmp_path, "base.yaml", "name: base\nsolver: {backend: milp, time_limit_s: 7}\nhorizon: {weeks: 4}\n")
     v = write(tmp_path, "v.yaml", "base: base.yaml\nname: v\nsolver: {time_limit_s: 3}\ntiers: {premium: {headroom: 0.3}}\n")
