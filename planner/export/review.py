@@ -178,4 +178,11 @@ def objective_blocks(summary: Mapping) -> list[Block]:
 
 
 def _mean(weekly: pd.DataFrame, col: str) -> float:
-    return float(weekly[col].mean()) if len(weekly) and col in weekly else float("nan")
+    """The horizon's mean weighted by the servers installed each week: the figure of summary.json's
+    ``cpu_utilisation_mean``, the terminal and the what-if comparison (a plain mean of the weeks
+    differs when the fleet grows)."""
+    if not len(weekly) or col not in weekly:
+        return float("nan")
+    w = weekly["installed"].astype(float) if "installed" in weekly else pd.Series(1.0, index=weekly.index)
+    ok = weekly[col].notna() & (w > 0)
+    return float(np.average(weekly.loc[ok, col], weights=w[ok])) if ok.any() else float("nan")
