@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from planner.export.tables import Block, SheetBlocks
+from planner.export.tables import Block, SheetBlocks, weekly_mean
 
 ORDER_COLUMNS = ("order", "server_type", "pool", "purchased", "order_week", "order_date", "need_week", "need_date",
                  "lead_time_weeks", "cost")
@@ -108,8 +108,8 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     blocks.append(Block("Risk per tier (target overflow probability per worker and hour against the plan's "
                         "prediction)", risk))
 
-    util = [("CPU, mean expected", _mean(weekly, "cpu_utilisation"), "%"),
-            ("memory, mean expected", _mean(weekly, "memory_utilisation"), "%")]
+    util = [("CPU, mean expected", weekly_mean(weekly, "cpu_utilisation"), "%"),
+            ("memory, mean expected", weekly_mean(weekly, "memory_utilisation"), "%")]
     if "headroom" in plan.columns and len(plan[plan["installed"] > 0]):
         # 1 - headroom: the busiest hour's planned load, the largest over types and weeks
         util.append(("busiest hour, planned", float(1.0 - plan.loc[plan["installed"] > 0, "headroom"].min()), "%"))
@@ -175,14 +175,3 @@ def objective_blocks(summary: Mapping) -> list[Block]:
         out.append(Block("Fairness bound (tiers' max_risk_ratio: no customer above k x its tier's mean)",
                          pd.DataFrame(rows)))
     return out
-
-
-def _mean(weekly: pd.DataFrame, col: str) -> float:
-    """The horizon's mean weighted by the servers installed each week: the figure of summary.json's
-    ``cpu_utilisation_mean``, the terminal and the what-if comparison (a plain mean of the weeks
-    differs when the fleet grows)."""
-    if not len(weekly) or col not in weekly:
-        return float("nan")
-    w = weekly["installed"].astype(float) if "installed" in weekly else pd.Series(1.0, index=weekly.index)
-    ok = weekly[col].notna() & (w > 0)
-    return float(np.average(weekly.loc[ok, col], weights=w[ok])) if ok.any() else float("nan")
