@@ -40,6 +40,17 @@ def fallback_text(fb: dict) -> str:
     return text
 
 
+def run_warnings(caught) -> list[str]:
+    """The planner's own warnings of a run (UserWarning: a forecast without a yearly cycle, a
+    repaired gap), once each; a library's deprecation or convergence notes stay on the terminal."""
+    out = []
+    for w in caught:
+        msg = str(w.message)
+        if w.category is UserWarning and msg not in out:
+            out.append(msg)
+    return out
+
+
 def installed_text(summary: dict) -> str:
     """Today's fleet by type (orders in transit), and where it came from when sized from the history."""
     fleet = summary.get("installed_fleet") or {}
@@ -197,9 +208,12 @@ def register(app: typer.Typer) -> None:
             raise InputDataError("--jobs runs local processes; give it without --scheduler / --workers")
         with open_executor(scheduler, workers, jobs=jobs) as executor:  # fails within seconds on a dead address
             bar, update = progress_bar()
-            with captured_warnings(), bar:
+            with captured_warnings() as caught, bar:
                 result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
                 past = last_quarter_backtest(sc, result, update) if backtest else None
+            said = run_warnings(caught)
+            if said:  # what the terminal warns of, the Summary, report and summary.json say too
+                result.summary["warnings"] = said
             files = write_run(result, out, force=force, plots=not no_plots, backtest=past, executor=executor)
         print_plan_summary(result.summary)
         if past is not None:

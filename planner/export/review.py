@@ -52,6 +52,7 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
                    f"a simple model" + (f": {reasons}" if reasons else ""))
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
+    out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
     return out
 
 
