@@ -40,17 +40,6 @@ def fallback_text(fb: dict) -> str:
     return text
 
 
-def run_warnings(caught) -> list[str]:
-    """The planner's own warnings of a run (UserWarning: a forecast without a yearly cycle, a
-    repaired gap), once each; a library's deprecation or convergence notes stay on the terminal."""
-    out = []
-    for w in caught:
-        msg = str(w.message)
-        if w.category is UserWarning and msg not in out:
-            out.append(msg)
-    return out
-
-
 def installed_text(summary: dict) -> str:
     """Today's fleet by type (orders in transit), and where it came from when sized from the history."""
     fleet = summary.get("installed_fleet") or {}
@@ -193,6 +182,7 @@ def register(app: typer.Typer) -> None:
                                       "plans twice more. Adds Backtest sheets to plan.xlsx and the report."),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
+        from planner.errors import own_warnings
         from planner.pipeline import run_plan, write_run
         from planner.scenarios import default_scenario, load_scenario
 
@@ -211,7 +201,7 @@ def register(app: typer.Typer) -> None:
             with captured_warnings() as caught, bar:
                 result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
                 past = last_quarter_backtest(sc, result, update) if backtest else None
-            said = run_warnings(caught)
+            said = own_warnings(caught)
             if said:  # what the terminal warns of, the Summary, report and summary.json say too
                 result.summary["warnings"] = said
             files = write_run(result, out, force=force, plots=not no_plots, backtest=past, executor=executor)

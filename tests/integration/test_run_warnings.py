@@ -34,3 +34,15 @@ def test_run_warning_reaches_summary_json_and_the_summary_page(tmp_path):
 
     assert SAID in read_summary_blocks(out / "plan.xlsx")["Warnings"]["warning"].tolist()
     assert SAID in html.unescape((out / "report.html").read_text())
+
+
+def test_whatif_says_each_scenarios_warnings_from_its_worker_process(tmp_path):
+    """`planner whatif` plans in worker processes, where a warning was lost: each scenario's
+    warnings come back in its summary and are printed under its name."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "v.yaml").write_text("base: tiny.yaml\nname: variant\n")
+    r = CliRunner().invoke(app, ["whatif", str(tmp_path / "tiny.yaml"), str(tmp_path / "v.yaml"), "--n-jobs", "2",
+                                 "--out", str(tmp_path / "wi"), "--no-history"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert f"tiny: warning: {SAID}" in text and f"variant: warning: {SAID}" in text
