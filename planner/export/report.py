@@ -236,7 +236,7 @@ def write_report(
     else:
         parts.append(_section("Backtest against hindsight", '<p class="muted">This run has no backtest. '
                               "<code>planner run --backtest</code> holds the quarter before the horizon against "
-                              "the history's last weeks; <code>planner backtest SCENARIO --actuals FILE "
+                              "the history's last weeks; <code>planner backtest SCENARIO [--actuals FILE] "
                               "[--origins K --every 13w]</code> plans from past origins. Both replay what happened "
                               "and compare the cost with the hindsight plan (the same stages applied to the "
                               "actual demand).</p>"))
