@@ -250,7 +250,7 @@ def check_coverage(actual: pd.DataFrame, start: pd.Timestamp, weeks: int, source
     if missing:
         span = (f"{present.min()} to {present.max()}" if len(present) else "nothing")
         raise InputDataError(f"the actuals cover {span} but do not cover the horizon from {start} "
-                             f"({weeks} weeks): {'; '.join(missing)}", path=source)
+                             f"({weeks} week{'s' if weeks != 1 else ''}): {'; '.join(missing)}", path=source)
 
 
 def groups_with_actuals(plan_groups: pd.DataFrame, actual_groups: pd.DataFrame | None, actual: pd.DataFrame,

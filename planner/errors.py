@@ -36,3 +36,15 @@ class InfeasiblePlanError(PlannerError):
 
 class VerificationError(PlannerError):
     """An independent check of a plan found a violation the solver did not report."""
+
+
+def own_warnings(caught) -> list[str]:
+    """The planner's own warnings among ``warnings.catch_warnings(record=True)``'s (UserWarning: a
+    forecast without a yearly cycle, a repaired gap), once each; a library's deprecation or
+    convergence notes are left out. A run's summary carries them as ``warnings``."""
+    out = []
+    for w in caught:
+        msg = str(w.message)
+        if w.category is UserWarning and msg not in out:
+            out.append(msg)
+    return out

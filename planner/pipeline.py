@@ -454,7 +454,10 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                     weeks.append(free[p][w])
                 elif isinstance(fleet[(p, w)], str):
                     weeks.append(free[p][w])
-                    notes.append(f"{label(p)}week {w} does not fit the peak week's fleet; packed with the whole catalog")
+                    # what it means: that week's servers are its own mix, at this cost against the peak's
+                    notes.append(f"{label(p)}week {w} does not fit the peak week's fleet (week {peak[p]}); packed "
+                                 f"with the whole catalog: {free[p][w].result.objective:,.0f} a month against the "
+                                 f"peak week's {base:,.0f}, with its own mix of server types")
                 else:
                     weeks.append(fleet[(p, w)])
             out[p] = (weeks, notes)

@@ -101,10 +101,13 @@ def why_purchases(orders: pd.DataFrame, weeks: list, plan: pd.DataFrame, groups:
 def drivers(why: pd.DataFrame, n: int = 3) -> dict[str, list[dict]]:
     """The ``n`` customers and groups with the largest growth behind the orders (in servers)."""
     w = why.dropna(subset=["growth"])
+    # Divide by the orders' total growth over all their groups, not only the top ones Why lists: with
+    # one order a share is then the Why sheet's share_of_growth.
+    listed = w[w["share_of_growth"] > 0]
+    total = float((listed["growth"] / listed["share_of_growth"]).groupby(listed["order"]).first().sum())
     out = {}
     for key in (C.CUSTOMER, C.GROUP_ID):
         s = w.groupby(key)["growth"].sum().sort_values(ascending=False, kind="stable")
-        total = float(s.sum())
         out[key] = [{key: str(k), "growth": round(float(v), 3), "share": round(float(v) / total, 3) if total else None}
                     for k, v in s.head(n).items()]
     return out

@@ -657,6 +657,67 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return _deep_merge(_load_raw((path.parent / str(base)), chain + (path,)), raw)
 
 
+# pydantic's error types of a union member the input's shape is not (a list given where a mapping
+# is one of the choices): noise beside the errors of the member that matches.
+_SHAPE_ERRORS = {"list_type", "dict_type", "model_type", "model_attributes_type", "string_type"}
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """The scenario models inside a field's annotation (list[X], dict[str, X], X | None, unions)."""
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in get_args(annotation) for m in _models_in(a)]
+
+
+def _walk(loc: tuple) -> tuple[type[BaseModel] | None, list, bool]:
+    """The model that holds the error's last field, the path without pydantic's union tags
+    (``inventory.list[InventoryItem].0.cont`` is ``inventory.0.cont`` in the file), and whether
+    the error is about a whole union member (its last part is a tag)."""
+    cur, shown, tag, holder_of_last = Scenario, [], False, None
+    for part in loc:
+        models = _models_in(cur)
+        holder_of_last, tag = (models[0] if models else None), False
+        if isinstance(part, str):
+            tagged = [m for m in models if part == m.__name__ or part.endswith(f"[{m.__name__}]")]
+            if tagged or part in ("str", "int", "float", "bool", "date"):  # a union member's tag
+                cur, tag = (tagged[0] if tagged else None), True
+                continue
+            holder = next((m for m in models if part in m.model_fields), None)
+            if holder is not None:
+                cur = holder.model_fields[part].annotation
+        shown.append(part)  # a field, a list index or a mapping key (the item's model stays)
+    return holder_of_last, shown, tag
+
+
+def _error_lines(errors: list[dict]) -> list[str]:
+    """One line per error: the field's path in the file and what is wrong, a misspelt field with
+    the nearest known name."""
+    import difflib
+
+    walked = [_walk(tuple(e["loc"])) for e in errors]
+    # A union's members each report: a member the input's shape is not (a list given, a mapping
+    # expected) is noise when another member has errors of its own.
+    real = [tuple(shown) for e, (_, shown, _) in zip(errors, walked) if e["type"] not in _SHAPE_ERRORS]
+    lines = []
+    for err, (model, shown, tag) in zip(errors, walked):
+        if tag and err["type"] in _SHAPE_ERRORS and any(r[:len(shown)] == tuple(shown) for r in real):
+            continue
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            names = [f.alias or n for n, f in model.model_fields.items()] if model is not None else []
+            near = difflib.get_close_matches(str(shown[-1]), names, n=1, cutoff=0.6)
+            msg = f"unknown field (did you mean {near[0]!r}?)" if near else "unknown field (misspelt?)"
+        elif err["type"] == "value_error":  # our own message, without pydantic's "Value error, "
+            msg = str(err["ctx"]["error"])
+        loc = ".".join(str(p) for p in shown)
+        line = f"  {loc}: {msg}" if loc else f"  {msg}"  # a whole-scenario check names its fields itself
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
 def load_scenario(path) -> Scenario:
     """Read, merge (``base``) and validate a scenario file."""
     path = Path(path)
@@ -667,14 +728,7 @@ def load_scenario(path) -> Scenario:
     try:
         scenario = Scenario.model_validate({**raw, "source_path": path.resolve()})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (misspelt?)"
-            lines.append(f"  {loc}: {msg}")
-        raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(lines)) from None
+        raise ScenarioError(f"{path}: invalid scenario\n" + "\n".join(_error_lines(exc.errors()))) from None
     if scenario.forecast.holidays:
         _check_holidays(path, scenario.forecast.holidays)
     return scenario

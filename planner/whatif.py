@@ -12,8 +12,17 @@ def plan_for_comparison(path: str | None):
     from planner.pipeline import run_plan
     from planner.scenarios import default_scenario, load_scenario
 
+    import warnings
+
+    from planner.errors import own_warnings
+
     sc = load_scenario(path) if path is not None else default_scenario()
-    run = run_plan(sc)
+    with warnings.catch_warnings(record=True) as caught:  # in a worker process they would be lost
+        warnings.simplefilter("always")
+        run = run_plan(sc)
+    said = own_warnings(caught)
+    if said:
+        run.summary["warnings"] = said
     return {"name": sc.name, "summary": run.summary, "plan": run.plan, "qos": run.qos,
             "purchases": run.purchases}
 

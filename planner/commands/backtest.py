@@ -34,7 +34,10 @@ def read_actuals(sc, actuals: Path | None):
 
 
 def print_backtest(summary: dict, by_tier, out: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
+
+    from planner.commands.run import fallback_text
 
     t = Table(title=f"backtest: {summary['scenario']}")
     for col in ("origin", "plan", "tier", "slot-h", "overflow-h", "share", "target", "worst", "cpu"):
@@ -55,8 +58,12 @@ def print_backtest(summary: dict, by_tier, out: Path) -> None:
                           f"{u['weeks']}" + ("" if u["in_history"] else " (not in the history: a new group)"),
                           highlight=False)
         if p["planned_groups_without_actuals"]:
-            console.print(f"[yellow]planned groups with no actual demand:[/] {p['planned_groups_without_actuals']}",
-                          highlight=False)
+            console.print("[yellow]planned groups with no actual demand:[/] "
+                          + ", ".join(p["planned_groups_without_actuals"]), highlight=False)
+        fb = p.get("forecast_fallbacks") or {}
+        if fb.get("fallbacks"):  # as `planner run` says it: the report has it, the terminal must too
+            console.print(f"[yellow]warning:[/] forecast fell back for {escape(fallback_text(fb))} "
+                          "(summary.json forecast_fallbacks)", highlight=False, soft_wrap=True)
     ok = summary["overflow_within_target"]
     console.print(f"[bold]cost / hindsight cost {summary['cost_vs_hindsight']}[/] (peak-based plan "
                   f"{summary['peak_cost_vs_hindsight']}; against its own hindsight {summary['peak_vs_hindsight']}); "

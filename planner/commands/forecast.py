@@ -114,10 +114,12 @@ def register(app: typer.Typer) -> None:
         write_table(run.forecast, out)
         write_table(run.report, report)
         write_table(run.calibration, calibration)
+        from rich.markup import escape
+
         counts = run.report["model"].value_counts().to_dict()
-        console.print(
+        console.print(  # escaped: rich would take the brackets of "combo[a + b]" for a style and drop them
             f"wrote {len(run.forecast)} rows for {len(run.report)} series to {out}; models: "
-            + ", ".join(f"{k} ×{v}" for k, v in counts.items())
+            + ", ".join(f"{escape(k)} ×{v}" for k, v in counts.items())
             + f"; median backtest MASE {run.report['mase'].median():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
             highlight=False,
         )

@@ -182,6 +182,7 @@ def register(app: typer.Typer) -> None:
                                       "plans twice more. Adds Backtest sheets to plan.xlsx and the report."),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
+        from planner.errors import own_warnings
         from planner.pipeline import run_plan, write_run
         from planner.scenarios import default_scenario, load_scenario
 
@@ -197,9 +198,12 @@ def register(app: typer.Typer) -> None:
             raise InputDataError("--jobs runs local processes; give it without --scheduler / --workers")
         with open_executor(scheduler, workers, jobs=jobs) as executor:  # fails within seconds on a dead address
             bar, update = progress_bar()
-            with captured_warnings(), bar:
+            with captured_warnings() as caught, bar:
                 result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
                 past = last_quarter_backtest(sc, result, update) if backtest else None
+            said = own_warnings(caught)
+            if said:  # what the terminal warns of, the Summary, report and summary.json say too
+                result.summary["warnings"] = said
             files = write_run(result, out, force=force, plots=not no_plots, backtest=past, executor=executor)
         print_plan_summary(result.summary)
         if past is not None:

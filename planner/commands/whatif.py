@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         for r in results:  # a variant that installs less than it needs says so before the numbers
             for msg in r["summary"].get("plan_warnings", []):
                 console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
+            for msg in r["summary"].get("warnings", []):  # as `planner run` of the scenario says them
+                console.print(f"[yellow]{escape(r['name'])}: warning:[/] {escape(msg)}", highlight=False,
+                              soft_wrap=True)
         table = comparison_table(results)
         base_row = table.iloc[0]
         t = Table(title="what-if comparison (deltas against the base)")

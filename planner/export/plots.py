@@ -175,12 +175,17 @@ def servers_by_type_figure(plan: pd.DataFrame):
         values = pivot[stype].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, label=str(stype))
         bottom += values
-    ax.step(x, required.to_numpy(dtype=float), where="mid", color="black", lw=1.2, label="required")
+    need = required.to_numpy(dtype=float)
+    # Over each bar's whole width (a mid step left half of the first and last weeks out), and with
+    # room above: at the axis' top edge the line of the peak weeks was hidden by the frame.
+    ax.stairs(need, np.arange(len(x) + 1) - 0.5, color="black", lw=1.2, label="required", baseline=None)
+    top = max(float(bottom.max(initial=0.0)), float(np.nanmax(need, initial=0.0)))
+    ax.set_ylim(0, top * 1.2 + 0.5)  # the legend sits in the room above the bars
     ax.set_xticks(x, [str(w)[:10] for w in pivot.index], rotation=45 if len(x) > 8 else 0, fontsize=8)
     ax.set_xlabel("week")
     ax.set_ylabel("servers")
     ax.set_title("Servers installed per week by type")
-    ax.legend(fontsize=8, ncols=min(4, len(pivot.columns) + 1))
+    ax.legend(fontsize=8, ncols=min(4, len(pivot.columns) + 1), loc="upper left")
     return fig
 
 

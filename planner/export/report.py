@@ -51,8 +51,8 @@ def _fmt(value, unit: str | None) -> tuple[str, bool]:
         return (str(value.date()) if value == value.normalize() else str(value)), False
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
-        if unit == "%":
-            return f"{v:.1%}", True
+        if unit == "%":  # below 1 %, two significant digits: a 0.047 % risk beside its 0.1 % target, not 0.0 %
+            return (f"{v:.1%}" if v == 0 or abs(v) >= 0.01 else f"{v * 100:.2g}%"), True
         if unit == "currency":
             return f"{v:,.0f}", True
         if float(v).is_integer():
@@ -236,7 +236,7 @@ def write_report(
     else:
         parts.append(_section("Backtest against hindsight", '<p class="muted">This run has no backtest. '
                               "<code>planner run --backtest</code> holds the quarter before the horizon against "
-                              "the history's last weeks; <code>planner backtest SCENARIO --actuals FILE "
+                              "the history's last weeks; <code>planner backtest SCENARIO [--actuals FILE] "
                               "[--origins K --every 13w]</code> plans from past origins. Both replay what happened "
                               "and compare the cost with the hindsight plan (the same stages applied to the "
                               "actual demand).</p>"))

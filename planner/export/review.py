@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from planner.export.tables import Block, SheetBlocks
+from planner.export.tables import Block, SheetBlocks, weekly_mean
 
 ORDER_COLUMNS = ("order", "server_type", "pool", "purchased", "order_week", "order_date", "need_week", "need_date",
                  "lead_time_weeks", "cost")
@@ -52,6 +52,7 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
                    f"a simple model" + (f": {reasons}" if reasons else ""))
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
+    out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
     return out
 
 
@@ -108,8 +109,8 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     blocks.append(Block("Risk per tier (target overflow probability per worker and hour against the plan's "
                         "prediction)", risk))
 
-    util = [("CPU, mean expected", _mean(weekly, "cpu_utilisation"), "%"),
-            ("memory, mean expected", _mean(weekly, "memory_utilisation"), "%")]
+    util = [("CPU, mean expected", weekly_mean(weekly, "cpu_utilisation"), "%"),
+            ("memory, mean expected", weekly_mean(weekly, "memory_utilisation"), "%")]
     if "headroom" in plan.columns and len(plan[plan["installed"] > 0]):
         # 1 - headroom: the busiest hour's planned load, the largest over types and weeks
         util.append(("busiest hour, planned", float(1.0 - plan.loc[plan["installed"] > 0, "headroom"].min()), "%"))
@@ -175,7 +176,3 @@ def objective_blocks(summary: Mapping) -> list[Block]:
         out.append(Block("Fairness bound (tiers' max_risk_ratio: no customer above k x its tier's mean)",
                          pd.DataFrame(rows)))
     return out
-
-
-def _mean(weekly: pd.DataFrame, col: str) -> float:
-    return float(weekly[col].mean()) if len(weekly) and col in weekly else float("nan")

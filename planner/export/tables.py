@@ -277,6 +277,17 @@ def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def weekly_mean(weekly: pd.DataFrame, col: str) -> float:
+    """The horizon's mean of a Weekly column, weeks weighted by their installed servers: the figure of
+    summary.json's ``cpu_utilisation_mean``, the terminal and the what-if comparison (a plain mean
+    of the weeks differs when the fleet grows)."""
+    if not len(weekly) or col not in weekly:
+        return math.nan
+    w = weekly["installed"].astype(float) if "installed" in weekly else pd.Series(1.0, index=weekly.index)
+    ok = weekly[col].notna() & (w > 0)
+    return float(np.average(weekly.loc[ok, col], weights=w[ok])) if ok.any() else math.nan
+
+
 def comparison_frame(comparison: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
     """Add ``delta_<col>`` (value − base value) for every numeric column, and ``delta_total_cost_pct``.
 
@@ -338,8 +349,8 @@ def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | 
         ("peak_required", float(weekly["required"].max()) if len(weekly) else 0.0, "servers"),
         ("weeks_with_shortfall", int(plan.loc[shortfall > 0, "week"].nunique()), "weeks"),
         ("max_shortfall", float(shortfall.max()) if len(plan) else 0.0, "servers"),
-        ("mean_cpu_utilisation", float(weekly["cpu_utilisation"].mean()) if len(weekly) else math.nan, "%"),
-        ("mean_memory_utilisation", float(weekly["memory_utilisation"].mean()) if len(weekly) else math.nan, "%"),
+        ("mean_cpu_utilisation", weekly_mean(weekly, "cpu_utilisation"), "%"),
+        ("mean_memory_utilisation", weekly_mean(weekly, "memory_utilisation"), "%"),
         ("total_risk", _total_risk(plan, summary), "slot-hours"),
     ]
     for i, warning in enumerate((summary or {}).get("plan_warnings") or []):

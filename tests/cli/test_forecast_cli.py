@@ -96,3 +96,27 @@ def test_forecast_with_a_holiday_file_writes_the_calibration_side_file(tmp_path)
     result = runner.invoke(app, ["forecast", "--telemetry", str(src), "--freq", "1D", "--horizon", "91",
                                  "--holidays", str(bad), "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 2 and "not-a-date" in result.output and "row 3" in result.output
+
+
+def test_forecast_prints_combination_names_whole(tmp_path, monkeypatch):
+    """A combination's name keeps its members on the terminal ("combo[a + b] ×1", not "combo ×1"):
+    the README fleet chose three different combinations, printed as three bare "combo"."""
+    import planner.forecast as pf
+
+    real = pf.run_demand_forecast
+
+    def with_combos(*args, **kwargs):
+        run = real(*args, **kwargs)
+        run.report.loc[0, "model"] = "combo[autoreg_fourier + window_average]"
+        run.report.loc[1, "model"] = "combo[window_average + seasonal_naive]"
+        return run
+
+    monkeypatch.setattr(pf, "run_demand_forecast", with_combos)
+    src = tmp_path / "demand.parquet"
+    _demand().to_parquet(src)
+    result = runner.invoke(app, ["forecast", "--demand", str(src), "--horizon", "24", "--n-windows", "2",
+                                 "--out", str(tmp_path / "fc.parquet")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the console wraps long lines
+    assert "combo[autoreg_fourier + window_average] ×1" in text
+    assert "combo[window_average + seasonal_naive] ×1" in text

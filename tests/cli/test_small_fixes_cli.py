@@ -56,6 +56,9 @@ def test_readme_lists_a_working_example_for_each_command():
     for cmd in ("forecast", "pack", "verify"):
         assert f"`planner {cmd} ..." not in table and f"`planner {cmd} --" in table, cmd
     assert {line.split()[1] for line in _readme_stage_lines()} >= {"synth", "ingest", "forecast", "pack", "verify", "profile"}
+    # the file the README says runs its stage lines is this one
+    named = re.search(r"Each stage on its own.*?\((tests/\S+\.py) runs these lines\)", text, re.S).group(1)
+    assert Path(__file__).resolve() == README.parent / named
 
 
 def test_readme_stage_examples_run(tmp_path, monkeypatch):

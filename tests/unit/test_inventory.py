@@ -99,7 +99,7 @@ def test_default_scenario_comes_from_the_embedded_data_folder():
 
 @pytest.mark.parametrize("spec, match", [
     ("{from_history_weeks: 0}", r"from_history_weeks: Input should be greater than or equal to 1"),
-    ("{from_history: 1}", r"from_history: unknown field \(misspelt\?\)"),
+    ("{from_history: 1}", r"from_history: unknown field \(did you mean 'from_history_weeks'\?\)"),
 ])
 def test_a_bad_inventory_from_history_is_an_error(tmp_path, spec, match):
     with pytest.raises(ScenarioError, match=match):

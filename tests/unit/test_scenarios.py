@@ -20,8 +20,31 @@ def test_default_scenario_is_a_quarter_on_the_synthetic_fleet():
 
 def test_misspelt_field_is_named(tmp_path):
     p = write(tmp_path, "s.yaml", "solvr: {backend: milp}\n")
-    with pytest.raises(ScenarioError, match=r"s\.yaml: invalid scenario\n  solvr: unknown field \(misspelt\?\)"):
+    with pytest.raises(ScenarioError, match=r"s\.yaml: invalid scenario\n  solvr: unknown field \(did you mean 'solver'\?\)"):
         load_scenario(p)
+    p = write(tmp_path, "t.yaml", "zzz: 1\n")  # nothing near it
+    with pytest.raises(ScenarioError, match=r"zzz: unknown field \(misspelt\?\)"):
+        load_scenario(p)
+
+
+@pytest.mark.parametrize("text, lines", [
+    ("servers: [{type: a, cpu_cores: 4, memory_gb: 8, cost_per_month: 1, lead_time_week: 2}]\n",
+     ["servers.0.lead_time_week: unknown field (did you mean 'lead_time_weeks'?)"]),
+    ("tiers: {premium: {headrom: 0.1}}\n", ["tiers.premium.headrom: unknown field (did you mean 'headroom'?)"]),
+    ("retired: [{group: a, form: 2027-01-01}]\n",
+     ["retired.0.from: Field required", "retired.0.form: unknown field (did you mean 'from'?)"]),
+    # a union (a list of items or {from_history_weeks: N}): the member the input is, its path as in the file
+    ("inventory: [{server_type: c-32, cont: 4}]\n",
+     ["inventory.0.count: Field required", "inventory.0.cont: unknown field (did you mean 'count'?)"]),
+    ("inventory: {from_history_week: 1}\n",
+     ["inventory.from_history_weeks: Field required",
+      "inventory.from_history_week: unknown field (did you mean 'from_history_weeks'?)"]),
+])
+def test_misspelt_nested_field_names_the_nearest_and_only_the_member_given(tmp_path, text, lines):
+    p = write(tmp_path, "s.yaml", text)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert str(exc.value).splitlines()[1:] == ["  " + x for x in lines]
 
 
 def test_bad_value_names_its_path(tmp_path):
@@ -43,6 +66,16 @@ def test_contradictory_rules(tmp_path):
     p = write(tmp_path, "t.yaml", "servers: [{type: a, cpu_cores: 4, memory_gb: 8, cost_per_month: 1, max_count: 1, initial: 3}]\n")
     with pytest.raises(ScenarioError, match="initial 3 exceeds max_count 1"):
         load_scenario(p)
+
+
+def test_whole_scenario_check_reads_as_its_own_message(tmp_path):
+    """A check across fields (an inventory naming an unknown type) is not prefixed with pydantic's
+    "(top level): Value error, "; its message names the field itself."""
+    p = write(tmp_path, "s.yaml", "inventory: [{server_type: c-23, count: 4}]\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert str(exc.value).splitlines()[1] == ("  inventory[0]: server type 'c-23' is not in the server catalog "
+                                             "(c-32, m-64, r-64)")
 
 
 def test_base_inheritance_overrides_only_what_it_names(tmp_path):

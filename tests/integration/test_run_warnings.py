@@ -1,0 +1,48 @@
+"""A warning `planner run` prints (here: customers.tiers names a customer without groups) is also
+in summary.json and on the Summary page: the terminal said it, the review sheet said "none"."""
+
+import html
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+
+TINY = """
+name: tiny
+data:
+  synthetic: {functions: 50, days: 28, seed: 2}
+horizon: {weeks: 1}
+customers: {tiers: {nobody: premium}}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {n_windows: 1, n_jobs: 1}
+"""
+SAID = "customers.tiers names 'nobody', which has no groups in the data"
+
+
+def test_run_warning_reaches_summary_json_and_the_summary_page(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "tiny.yaml"), "--out", str(out), "--no-plots", "--jobs", "1",
+                                 "--no-history"])
+    assert r.exit_code == 0, r.output
+    assert SAID in " ".join(r.output.split())  # the terminal (stderr is mixed in)
+    assert json.loads((out / "summary.json").read_text())["warnings"] == [SAID]
+    pytest.importorskip("openpyxl")
+    from planner.export.spreadsheet import read_summary_blocks
+
+    assert SAID in read_summary_blocks(out / "plan.xlsx")["Warnings"]["warning"].tolist()
+    assert SAID in html.unescape((out / "report.html").read_text())
+
+
+def test_whatif_says_each_scenarios_warnings_from_its_worker_process(tmp_path):
+    """`planner whatif` plans in worker processes, where a warning was lost: each scenario's
+    warnings come back in its summary and are printed under its name."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "v.yaml").write_text("base: tiny.yaml\nname: variant\n")
+    r = CliRunner().invoke(app, ["whatif", str(tmp_path / "tiny.yaml"), str(tmp_path / "v.yaml"), "--n-jobs", "2",
+                                 "--out", str(tmp_path / "wi"), "--no-history"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert f"tiny: warning: {SAID}" in text and f"variant: warning: {SAID}" in text
