@@ -359,7 +359,10 @@ def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | 
         for col in weekly.columns:
             if col.startswith("installed_"):
                 rows.append((f"{col}_at_end", float(last[col]), "servers"))
+    listed = {name for name, _, _ in rows}
     for name, value in _flatten({k: v for k, v in (summary or {}).items() if k != "plan_warnings"}):
+        if name in listed:  # e.g. weeks, total_cost: the plan's own figure above, not twice
+            continue
         if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)) or isinstance(value, bool):
             value = "" if value is None else str(value)
         rows.append((name, value, unit_of(name.rsplit(".", 1)[-1]) or ""))

@@ -28,3 +28,12 @@ def test_details_sheet_mean_utilisation_is_the_same_figure():
     details = plan_to_frames(PLAN)["Details"].set_index("metric")["value"]
     assert details["mean_cpu_utilisation"] == pytest.approx(0.35)
     assert details["mean_memory_utilisation"] == pytest.approx(0.25)
+
+
+def test_details_sheet_lists_each_metric_once():
+    """summary.json repeats some of the plan's figures (weeks, total_cost): the Details sheet
+    showed them twice, once rounded (23,146.15 beside 23,146.1538)."""
+    details = plan_to_frames(PLAN, summary={"weeks": 2, "total_cost": 400.004, "solver": {"backend": "cpsat"}})["Details"]
+    assert not details["metric"].duplicated().any()
+    rows = details.set_index("metric")["value"]
+    assert rows["total_cost"] == pytest.approx(400.0) and rows["weeks"] == 2 and rows["solver.backend"] == "cpsat"
