@@ -51,6 +51,19 @@ def installed_text(summary: dict) -> str:
     return text
 
 
+def keep_alive_text(ka: dict) -> str:
+    """The terminal's keep-alive line: what warm instances cost in cold starts, and where the
+    policy fell back."""
+    if ka["policy"] == "none":  # nothing kept warm: 100 % cold starts is the definition, not an alarm
+        return ("none: no instance kept warm, every invocation starts cold (scenario keep_alive: fixed:MIN or "
+                "hybrid plans warm memory; docs/faas.md)")
+    text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
+            f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
+    if ka.get("fallbacks"):
+        text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
+    return text
+
+
 def energy_rows(summary: dict) -> list[tuple[str, str]]:
     """Energy, carbon and risk fairness per tier (issue 17), when the run has them."""
     rows = []
@@ -99,12 +112,8 @@ def print_plan_summary(summary: dict) -> None:
         ("run time", f"{summary['timings_s']['total_s']:.0f} s"),
     ]
     ka = summary.get("keep_alive")
-    if ka:  # warm instances were planned: say what they cost in cold starts and where the policy fell back
-        text = (f"{ka['policy']}: cold starts {ka['cold_start_rate']:.2%} of invocations "
-                f"(75th-percentile app {ka['cold_start_rate_p75_app']:.1%})")
-        if ka.get("fallbacks"):
-            text += "; fallbacks " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in ka["fallbacks"].items())
-        rows.append(("keep-alive", text))
+    if ka:
+        rows.append(("keep-alive", keep_alive_text(ka)))
     df = summary.get("deferral")
     if df:  # lax work moved inside its deadlines: how much, and what it saved where the fleet is sized
         text = (f"{df['method']}: {df.get('moved_share_of_all_work', 0):.1%} of all work moved "
