@@ -495,9 +495,10 @@ def tables_of(results: list[OriginResult]) -> dict[str, pd.DataFrame]:
             "exposure": cat("exposure")}
 
 
-def write_backtest(results, scenario, out: Path, *, force: bool = False) -> dict:
+def write_backtest(results, scenario, out: Path, *, force: bool = False, warnings: list[str] | None = None) -> dict:
     """by_tier.csv, by_customer.csv, cost.csv, weekly.csv, exposure.csv, plan.csv (last origin),
-    summary.json, backtest.xlsx and report.html, all or nothing."""
+    summary.json, backtest.xlsx and report.html, all or nothing. ``warnings``: what the terminal
+    warned of while planning (summary.json ``warnings``, and the report's Warnings)."""
     import json
 
     from planner.export.report import write_report
@@ -508,6 +509,9 @@ def write_backtest(results, scenario, out: Path, *, force: bool = False) -> dict
     refuse_existing(out, force)
     tables = tables_of(results)
     summary = summary_of(results, scenario)
+    if warnings:
+        summary["warnings"] = list(warnings)
+        results[-1].run.summary["warnings"] = list(warnings)
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

@@ -91,6 +91,7 @@ def register(app: typer.Typer) -> None:
         from planner.backtest import backtest as run_backtest
         from planner.backtest import parse_every, tables_of, write_backtest
         from planner.commands.run import progress_bar
+        from planner.errors import own_warnings
         from planner.io import refuse_existing
         from planner.scenarios import load_scenario
 
@@ -98,11 +99,11 @@ def register(app: typer.Typer) -> None:
         step = parse_every(every)
         sc = load_scenario(scenario)
         bar, update = progress_bar()
-        with captured_warnings(), bar:
+        with captured_warnings() as caught, bar:
             actual, actual_groups, source, whole = read_actuals(sc, actuals)
             results = run_backtest(sc, actual, history=whole, actual_groups=actual_groups, origins=origins,
                                    every=step, source=source, progress=update)
-        summary = write_backtest(results, sc, out, force=force)
+        summary = write_backtest(results, sc, out, force=force, warnings=own_warnings(caught))
         print_backtest(summary, tables_of(results)["by_tier"], out)
         last = results[-1].run  # the plan from the latest origin is the one recorded
         recorded = {**last.summary, "backtest": {k: v for k, v in summary.items() if k != "scenario"}}

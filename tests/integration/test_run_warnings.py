@@ -46,3 +46,24 @@ def test_whatif_says_each_scenarios_warnings_from_its_worker_process(tmp_path):
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert f"tiny: warning: {SAID}" in text and f"variant: warning: {SAID}" in text
+
+
+def test_backtest_warnings_reach_its_summary_json_and_report(tmp_path):
+    """`planner backtest` printed its warnings on the terminal only: its summary.json had no
+    ``warnings`` and its report said none."""
+    scenario = tmp_path / "bt.yaml"
+    scenario.write_text("""
+name: tiny-bt
+data:
+  synthetic: {functions: 50, days: 35, seed: 2}
+  until: 2026-01-26
+horizon: {weeks: 1}
+customers: {tiers: {nobody: premium}}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {history_weeks: 3, n_windows: 1, n_jobs: 1}
+""")
+    out = tmp_path / "bt"
+    r = CliRunner().invoke(app, ["backtest", str(scenario), "--out", str(out), "--no-history"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "summary.json").read_text())["warnings"] == [SAID]
+    assert SAID in html.unescape((out / "report.html").read_text())
