@@ -7,7 +7,8 @@ for the shape-aware plan and the peak-based plan, in the same process.
 
 Goals (issue 15): cost / hindsight <= 1.15 with every tier's overflow share within its target.
 
-    python benchmarks/backtest_hindsight.py [--origins 4] [--only 0,1] [--skip-synthetic] [--skip-huawei] [--no-pool-bands]
+    python benchmarks/backtest_hindsight.py [--scenario examples/backtest-synthetic-2k.yaml] [--origins 4]
+        [--only 0,1] [--out DIR] [--skip-synthetic] [--skip-huawei] [--no-pool-bands]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HUAWEI = ROOT.parent / "shared" / "data" / "huawei-dc4" / "datacentre_4.csv"
+SYNTHETIC = ROOT / "examples" / "backtest-synthetic.yaml"
 GOAL = 1.15
 
 
@@ -53,6 +55,29 @@ def report(name: str, results, seconds: float) -> None:
         print("forecast fallbacks per origin:", [f and f.get("share") for f in fb])
 
 
+def save_origin(r, out: Path) -> None:
+    """One origin's tables (planner.backtest.tables_of) and servers installed per week and type of
+    the plan and of hindsight, under ``out``/origin-DATE, so a slow run can be read afterwards."""
+    import pandas as pd
+
+    from planner.backtest import tables_of
+
+    d = out / f"origin-{r.origin.date()}"
+    d.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables_of([r]).items():
+        if name != "exposure":
+            frame.to_csv(d / f"{name}.csv", index=False)
+    pd.concat([r.run.procurement.installed.assign(plan="shape"), r.hindsight.procurement.installed.assign(plan="hindsight"),
+               r.hindsight.peak_procurement.installed.assign(plan="peak-hindsight")],
+              ignore_index=True).to_csv(d / "installed.csv", index=False)
+    try:  # the whole OriginResult, for questions the tables do not answer; not every run pickles
+        import pickle
+
+        (d / "result.pkl").write_bytes(pickle.dumps(r))
+    except Exception as e:  # noqa: BLE001 - the tables above are the record; say why the pickle is missing
+        print(f"origin {r.origin.date()}: result.pkl not written ({type(e).__name__}: {e})", flush=True)
+
+
 def huawei_inputs(path: Path):
     """The huawei-dc4 backtest scenario reading ``path`` and its actuals (``read_actuals``), or None,
     said, when the file is absent."""
@@ -69,7 +94,11 @@ def huawei_inputs(path: Path):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", type=Path, default=SYNTHETIC, help="the synthetic backtest scenario (default "
+                    "examples/backtest-synthetic.yaml; examples/backtest-synthetic-2k.yaml: 2,000 functions)")
     ap.add_argument("--origins", type=int, default=4)
+    ap.add_argument("--out", type=Path, default=None, help="write each synthetic origin's tables and servers per "
+                    "week and type here (origin-DATE/) as soon as it is done")
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument("--skip-huawei", action="store_true")
     ap.add_argument("--huawei", type=Path, default=HUAWEI, help="datacentre_4.csv (default: ../shared/data beside the "
@@ -93,7 +122,7 @@ def main() -> None:
     from planner.scenarios import load_scenario
 
     if not args.skip_synthetic:
-        sc = load_scenario(ROOT / "examples" / "backtest-synthetic.yaml")
+        sc = load_scenario(args.scenario)
         t0 = time.perf_counter()
         actual, groups, source, history = read_actuals(sc, None)
         start = pd.Timestamp(history.demand["ds"].min())
@@ -107,10 +136,12 @@ def main() -> None:
             t1 = time.perf_counter()
             results += backtest(one, actual, history=history, actual_groups=groups, source=source)
             c = results[-1].costs
+            if args.out is not None:
+                save_origin(results[-1], args.out)
             print(f"origin {origin.date()}: {time.perf_counter() - t1:.0f} s, cost / hindsight "
                   f"{c['cost_vs_hindsight']}, peak-based / its hindsight {c['peak_vs_hindsight']}, within target "
                   f"{c['overflow_within_target']}/{c['peak_overflow_within_target']}", flush=True)
-        report("synthetic default fleet, quarterly origins", results, time.perf_counter() - t0)
+        report(f"{sc.name} ({args.scenario.name}), quarterly origins", results, time.perf_counter() - t0)
     if not args.skip_huawei:
         t0 = time.perf_counter()
         inputs = huawei_inputs(args.huawei)

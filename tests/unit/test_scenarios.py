@@ -112,3 +112,14 @@ def test_examples_load():
     assert len(files) >= 6
     for f in files:
         load_scenario(f)
+
+
+def test_the_2000_function_backtest_is_the_300_one_on_a_larger_fleet():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    small, big = (load_scenario(root / f) for f in ("backtest-synthetic.yaml", "backtest-synthetic-2k.yaml"))
+    assert (small.data.synthetic.functions, big.data.synthetic.functions) == (300, 2000)
+    # the same generator days, seed, origins, servers and (empty) inventory, launches and retirements
+    same = {"data": {"synthetic": {"functions"}}, "name": True, "description": True, "source_path": True}
+    assert big.model_dump(exclude=same) == small.model_dump(exclude=same)
