@@ -313,6 +313,7 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[
         ({task index: {"category" | "fleet": 366 log effects by day of the year − 1}},
         {task index: note}) for young series.
     """
+    from models.forecasting.auto import launch_offset
     from models.forecasting.seasonal_trend import SeasonalTrend
 
     step = _check_freq(freq)
@@ -324,8 +325,7 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[
     info = []  # (index, part, category, start step, first non-zero step, length)
     t0 = min(pd.Timestamp(first) for *_, first in tasks)
     for i, (key, _last, y, first) in enumerate(tasks):
-        nz = int(np.flatnonzero(y)[0]) if y.any() else len(y)
-        nz = nz if nz >= spd else 0  # as forecast_array: leading zeros of less than a day stay
+        nz = launch_offset(y, spd) if y.any() else len(y)  # the history forecast_array keeps; all-zero: none
         info.append((i, tuple(key[1:]), None if categories is None else categories.get(key[0]),
                      int(round((pd.Timestamp(first) - t0) / step)), nz, len(y)))
     young = [r for r in info if r[5] - r[4] < need and r[5] - r[4] > 0]

@@ -9,12 +9,11 @@ import pandas as pd
 
 def plan_for_comparison(path: str | None):
     """Run one scenario (None = the default) and keep what the comparison needs (picklable)."""
-    from planner.pipeline import run_plan
-    from planner.scenarios import default_scenario, load_scenario
-
     import warnings
 
     from planner.errors import own_warnings
+    from planner.pipeline import run_plan
+    from planner.scenarios import default_scenario, load_scenario
 
     sc = load_scenario(path) if path is not None else default_scenario()
     with warnings.catch_warnings(record=True) as caught:  # in a worker process they would be lost

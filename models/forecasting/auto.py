@@ -23,7 +23,7 @@ from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket
                                           effective_windows, lead_buckets, shrink_band)
 from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array", "pool_bands", "FALLBACKS", "LEVELS"]
+__all__ = ["SeriesForecast", "forecast_array", "launch_offset", "pool_bands", "FALLBACKS", "LEVELS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 LEVEL_WEEKS = 4  # weeks before an origin whose mean |y| is the scale of the additive score
@@ -80,6 +80,14 @@ def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | Non
 
 def _key(name: str, variant: str | None) -> str:
     return f"{name}({variant})" if variant else name
+
+
+def launch_offset(y: np.ndarray, per_day: int) -> int:
+    """Leading zero slots of a group launched inside the history, which :func:`forecast_array`
+    drops (they are not part of its seasonal pattern): all of them when they span at least a day
+    (``per_day`` slots) and leave two values; 0 otherwise (an all-zero series too)."""
+    first = int(np.flatnonzero(y)[0]) if y.any() else 0
+    return first if first >= max(1, per_day) and len(y) - first >= 2 else 0
 
 
 def _fit_predict(factory, y, h) -> dict[str | None, np.ndarray]:
@@ -305,8 +313,8 @@ def _forecast_array(
     notes: list[str] = []
     # A group launched inside the history has zeros before its launch; they are not part of its
     # seasonal pattern, so the series starts at the first non-zero slot (if a day or more is cut).
-    first = int(np.flatnonzero(y)[0]) if y.any() else 0
-    if first >= max(1, week // 7) and len(y) - first >= 2:
+    first = launch_offset(y, week // 7)
+    if first:
         y = y[first:]
         start = None if start is None else pd.Timestamp(start) + first * step_td
         notes.append(f"{first} leading zero slots (before launch) dropped")

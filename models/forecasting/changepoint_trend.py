@@ -25,6 +25,7 @@ from models.forecasting.seasonal_trend import SeasonalTrend
 
 __all__ = ["ChangepointTrend", "lasso_path_choice"]
 
+
 class ChangepointTrend(SeasonalTrend):
     """:class:`SeasonalTrend` whose changes of growth are an L1-penalised grid of changepoints.
 
