@@ -33,7 +33,8 @@ def orders_from_purchases(purchases: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
-    """Shortfall, budget and forecast warnings, most serious first."""
+    """Shortfall, budget and forecast warnings, most serious first; each once, with its count when
+    repeated (planner.errors.counted)."""
     out = list(summary.get("plan_warnings") or [])
     if not out:
         short = plan[plan["required"] > plan["installed"]]
@@ -53,7 +54,9 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
     out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
-    return out
+    from planner.errors import counted
+
+    return counted(out)
 
 
 def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None,
