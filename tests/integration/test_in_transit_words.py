@@ -26,6 +26,10 @@ def test_terminal_and_summary_page_say_the_same_about_servers_on_order(small_sce
     assert f"what to buy: {nothing}" in text
     n = sum(v["in_transit"] for v in on_order.values())
     assert f"{n} server{'s' if n > 1 else ''} already on order" in nothing
+    import html
+
+    report = html.unescape((out / "report.html").read_text())
+    assert nothing in report and "the installed fleet covers every week" not in report
     pytest.importorskip("openpyxl")
     import openpyxl
 
