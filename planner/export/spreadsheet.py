@@ -148,8 +148,9 @@ def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> Non
             continue
         for i, value in enumerate(series.to_numpy(dtype=object), start=1):
             _write_cell(ws, i, j, value, fmt if kind == "datetime" else date_fmt)
-    if frame.empty and frame.attrs.get("empty_note"):  # never a header alone: say why there is no row
-        ws.write_string(1, 0, str(frame.attrs["empty_note"]), formats["italic"])
+    if frame.empty and len(frame.columns):  # never a header alone: say why there is no row
+        note = frame.attrs.get("empty_note") or f"{EMPTY_NOTE_PREFIX}the {name} table is empty for this plan"
+        ws.write_string(1, 0, str(note), formats["italic"])
     if len(frame.columns):
         ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
     _print_table(ws, name, frame)

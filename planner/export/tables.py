@@ -509,6 +509,11 @@ def plan_to_frames(
     sheets["Summary"] = review_sheet(plan_sheet, weekly, summary, orders=orders, purchases=purchases)
     if why is not None:
         sheets["Why"] = why.reset_index(drop=True)
+        if sheets["Why"].empty:
+            from planner.export.review import nothing_to_buy_text
+
+            sheets["Why"].attrs["empty_note"] = (EMPTY_NOTE_PREFIX + "no order to explain: "
+                                                 + nothing_to_buy_text(summary or {}))
     sheets.update(body)
     sheets["Details"] = _summary_frame(plan_sheet, weekly, summary, notes)
     return sheets

@@ -37,3 +37,8 @@ def test_terminal_and_summary_page_say_the_same_about_servers_on_order(small_sce
              for c in row if isinstance(c, str)]
     assert nothing in cells  # the What to buy block's line
     assert fleet_text(summary) in cells and "already on order (needed from week" in fleet_text(summary)
+    # nothing bought: the Purchases and Why sheets have no row, and say why instead of a header alone
+    wb = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)
+    for name in ("Purchases", "Why"):
+        rows = list(wb[name].iter_rows(values_only=True))
+        assert len(rows) == 2 and rows[1][0].startswith("no rows: ") and nothing.removeprefix("nothing: ") in rows[1][0]

@@ -375,6 +375,10 @@ def test_an_empty_sheet_says_why_and_reads_back_empty(tmp_path):
         ws = wb[name]
         assert ws.max_row == 2 and str(ws["A2"].value).startswith("no rows: "), name
     assert "nothing is bought" in wb["Purchases"]["A2"].value
+    # any other table without rows (here an empty Why) says so too
+    frames = plan_to_frames(_plan(), why=pd.DataFrame(columns=["order", "group_id"]))
+    ws = openpyxl.load_workbook(write_plan_workbook(tmp_path / "w.xlsx", frames))["Why"]
+    assert ws.max_row == 2 and ws["A2"].value.startswith("no rows: no order to explain: nothing")
     back = read_plan_workbook(path)
     assert back["Purchases"].empty and "arrives_week" in back["Purchases"].columns
     assert "Forecast" not in back
