@@ -78,7 +78,8 @@ def nothing_to_buy_text(summary: Mapping) -> str:
                                                       else f" needed from week {v['in_transit_week']}")
                           for t, v in on_order.items())
     fleet = "the installed fleet and " if any(v.get("inventory") for v in summary["installed_fleet"].values()) else ""
-    return f"nothing: {fleet}{n} server{'s' if n > 1 else ''} already on order ({which}) cover{'s' * (n == 1 and not fleet)} every week"
+    verb = "covers" if n == 1 and not fleet else "cover"
+    return f"nothing: {fleet}{n} server{'s' if n > 1 else ''} already on order ({which}) {verb} every week"
 
 
 def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
