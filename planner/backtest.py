@@ -510,8 +510,10 @@ def write_backtest(results, scenario, out: Path, *, force: bool = False, warning
     tables = tables_of(results)
     summary = summary_of(results, scenario)
     if warnings:
-        summary["warnings"] = list(warnings)
-        results[-1].run.summary["warnings"] = list(warnings)
+        from planner.errors import counted
+
+        summary["warnings"] = counted(warnings)
+        results[-1].run.summary["warnings"] = counted(warnings)
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

@@ -38,13 +38,23 @@ class VerificationError(PlannerError):
     """An independent check of a plan found a violation the solver did not report."""
 
 
+def counted(messages) -> list[str]:
+    """Each message once, where it was first said, with `` (×N)`` when it was said N > 1 times; a
+    message that already ends in a count (from an earlier pass) adds that count."""
+    import re
+
+    counts: dict[str, int] = {}
+    for m in messages:
+        m = str(m)
+        found = re.fullmatch(r"(.*) \(×(\d+)\)", m, flags=re.S)
+        text, n = (found.group(1), int(found.group(2))) if found else (m, 1)
+        counts[text] = counts.get(text, 0) + n
+    return [t if n == 1 else f"{t} (×{n})" for t, n in counts.items()]
+
+
 def own_warnings(caught) -> list[str]:
     """The planner's own warnings among ``warnings.catch_warnings(record=True)``'s (UserWarning: a
-    forecast without a yearly cycle, a repaired gap), once each; a library's deprecation or
-    convergence notes are left out. A run's summary carries them as ``warnings``."""
-    out = []
-    for w in caught:
-        msg = str(w.message)
-        if w.category is UserWarning and msg not in out:
-            out.append(msg)
-    return out
+    forecast without a yearly cycle, a repaired gap), once each with their count (:func:`counted`);
+    a library's deprecation or convergence notes are left out. A run's summary carries them as
+    ``warnings``."""
+    return counted(str(w.message) for w in caught if w.category is UserWarning)

@@ -139,4 +139,17 @@ def refuse_existing(out: str | os.PathLike, force: bool) -> None:
 
     out = check_output(out)
     if out.exists() and any(out.iterdir()) and not force:
-        raise ScenarioError(f"{out} already holds files (a plan?); pass --force to replace them")
+        raise ScenarioError(f"{out} already holds files (a previous output?); pass --force to replace them, "
+                            "or choose another --out")
+
+
+def refuse_existing_files(paths, force: bool, option: str = "--out") -> None:
+    """Refuse to replace files that already exist (an output and its side files) unless ``force``:
+    the message names every one, so nothing is overwritten by accident."""
+    from planner.errors import ScenarioError
+
+    there = [str(p) for p in paths if Path(p).exists()]
+    if there and not force:
+        what = there[0] + (f" (and {', '.join(there[1:])})" if there[1:] else "")
+        raise ScenarioError(f"{what} already exist{'s' if len(there) == 1 else ''}; pass --force to replace "
+                            f"{'it' if len(there) == 1 else 'them'}, or choose another {option}")

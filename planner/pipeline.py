@@ -1119,6 +1119,10 @@ def procure(scenario: Scenario, servers: pd.DataFrame, required: pd.DataFrame, f
         within = required[required["week"] < required["server_type"].map(lead).clip(lower=1)]
         cover = fleet["server_type"].map(within.groupby("server_type")["required"].max()).fillna(0).astype(int)
         fleet["in_transit"] = (cover - fleet["inventory"]).clip(lower=0)
+        # the first week inside the lead time that needs more than the inventory: what they are for
+        fleet["in_transit_week"] = [
+            int(within.loc[(within["server_type"] == t) & (within["required"] > inv), "week"].min()) if n else None
+            for t, inv, n in zip(fleet["server_type"], fleet["inventory"], fleet["in_transit"])]
     fleet["installed"] = fleet["inventory"] + fleet["in_transit"]
     proc_servers = servers.assign(granularity=scenario.procurement.granularity)
     problem = ProcurementProblem(proc_servers, required, fleet[["pool", "server_type", "installed"]],
@@ -1161,7 +1165,8 @@ def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, 
                         "slot_hours": 0 if row is None else int(row["slot_hours"])}
     total = float(summary["total_cost"])
     return {
-        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit)}
+        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit),
+                                            **({"in_transit_week": int(r.in_transit_week)} if r.in_transit else {})}
                             for r in fleet.itertuples(index=False)},
         "installed_fleet_cost": round(fleet_cost, 2),
         "cost_change_vs_installed": round(total - fleet_cost, 2),

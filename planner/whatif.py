@@ -108,10 +108,18 @@ def comparison_table(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([comparison_row(r) for r in results]).fillna(0)
 
 
+#: Why comparison.xlsx has no Assignment, Utilisation or Forecast sheet (its Details sheet says so).
+NOT_KEPT = ("a what-if keeps each scenario's plan, purchases and QoS only (the per-worker tables of every "
+            "scenario would not fit one workbook); `planner run SCENARIO` writes this table of one scenario")
+
+
 def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path:
-    """comparison.csv, comparison.xlsx (base plan + Comparison sheet), and each scenario's tables."""
+    """comparison.csv, comparison.xlsx (the base's Summary, Weekly, Plan and QoS sheets, every
+    scenario's purchases on the Purchases sheet with a ``scenario`` column, the Comparison sheet; the
+    per-worker sheets left out, :data:`NOT_KEPT`), and each scenario's plan, purchases and QoS tables."""
+    from planner.export.review import orders_from_purchases
     from planner.export.spreadsheet import write_plan_workbook
-    from planner.export.tables import default_charts, plan_to_frames
+    from planner.export.tables import EMPTY_NOTE_PREFIX, default_charts, plan_to_frames
     from planner.io import atomic_dir
 
     out = Path(out)
@@ -120,16 +128,27 @@ def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path
     refuse_existing(out, force)
     table = comparison_table(results)
     base = results[0]
+    purchases = pd.concat([r["purchases"].assign(scenario=r["name"]) for r in results], ignore_index=True)
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "comparison.csv", index=False)
-        frames = plan_to_frames(base["plan"], purchases=base["purchases"], qos=base["qos"], comparison=table,
-                                base_scenario=base["name"],
-                                summary={k: v for k, v in base["summary"].items() if k not in ("packing", "scenario_definition")})
+        frames = plan_to_frames(base["plan"], purchases=purchases, qos=base["qos"], comparison=table,
+                                base_scenario=base["name"], orders=orders_from_purchases(base["purchases"]),
+                                summary={k: v for k, v in base["summary"].items() if k not in ("packing", "scenario_definition")},
+                                leave_out=dict.fromkeys(("Assignment", "Utilisation", "Forecast"), NOT_KEPT),
+                                empty_notes={"Purchases": EMPTY_NOTE_PREFIX + "no scenario buys a server"})
+        details = frames["Details"]
+        k = int(details["metric"].str.startswith("note_").sum()) + 1
+        frames["Details"] = pd.concat([details, pd.DataFrame([{
+            "metric": f"note_{k}", "unit": "",
+            "value": f"the Summary, Weekly, Plan and QoS sheets are the base scenario's ({base['name']}); the Purchases "
+                     "sheet lists every scenario's orders (column scenario); Comparison sets the scenarios side by side"}])],
+            ignore_index=True)
         write_plan_workbook(tmp / "comparison.xlsx", frames, default_charts(frames))
         for r in results:
             d = tmp / _safe(r["name"])
             d.mkdir(exist_ok=True)
             r["plan"].to_csv(d / "plan.csv", index=False)
+            r["purchases"].to_csv(d / "purchases.csv", index=False)
             r["qos"].to_csv(d / "qos.csv", index=False)
     return out
 

@@ -66,18 +66,17 @@ def _one_line(exc: BaseException) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def captured_warnings():
-    """Show warnings (gap repairs, degraded fits) in yellow on stderr, once each."""
+    """Show warnings (gap repairs, degraded fits) in yellow on stderr, once each with their count
+    (as summary.json lists them: planner.errors.counted)."""
     import warnings
 
     from rich.markup import escape
 
+    from planner.errors import counted
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield caught
-    seen = set()
-    for w in caught:
-        msg = str(w.message)
-        if msg not in seen:
-            seen.add(msg)
-            err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    for msg in counted(str(w.message) for w in caught):
+        err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     sys.stderr.flush()

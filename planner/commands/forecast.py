@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel workers (-1 = all cores)."),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."),
         report: Optional[Path] = typer.Option(None, "--report", help="Side file of models and backtest errors (default: <out>.models.csv)."),
+        force: bool = typer.Option(False, "--force", help="Replace the output file and its side files if they exist."),
         holidays: Optional[str] = typer.Option(None, "--holidays", help="Holiday dates: a file (one date a line, or a ds/date column) or a country code (US, DE-BY; needs the holidays package)."),
     ) -> None:
         """Forecast demand (mean, q50, q90, q95, q99) per series with a backtested model choice."""
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         from planner.errors import InputDataError
         from planner.forecast import _check_freq, calibration_summary, forecast_long, read_holidays, run_demand_forecast
-        from planner.io import check_output, read_table, write_table
+        from planner.io import check_output, read_table, refuse_existing_files, write_table
 
         if (demand is None) == (telemetry is None):
             raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
@@ -86,6 +87,10 @@ def register(app: typer.Typer) -> None:
         if out.suffix not in (".csv", ".parquet"):
             raise InputDataError("--out must end in .csv or .parquet", path=out)
         check_output(out, folder=False)
+        report = report or out.with_name(out.stem + ".models.csv")
+        calibration = report.with_name(report.name.replace(".models.csv", "") + ".calibration.csv") \
+            if report.name.endswith(".models.csv") else report.with_name(report.stem + ".calibration.csv")
+        refuse_existing_files([out, report, calibration], force)  # before hours of fitting
         names = [m.strip() for m in models.split(",") if m.strip()] if models else None
         source = demand or telemetry
         if not source.exists():
@@ -108,10 +113,7 @@ def register(app: typer.Typer) -> None:
                     table = _to_freq(_read_telemetry(telemetry, fmt), freq, telemetry)
                     bar.update(task, total=table["unique_id"].nunique())
                     run = forecast_long(table, horizon, **common)
-        report = report or out.with_name(out.stem + ".models.csv")
-        calibration = report.with_name(report.name.replace(".models.csv", "") + ".calibration.csv") \
-            if report.name.endswith(".models.csv") else report.with_name(report.stem + ".calibration.csv")
-        write_table(run.forecast, out)
+        write_table(run.forecast, out)  # each file to a temporary name beside it, then renamed (planner.io)
         write_table(run.report, report)
         write_table(run.calibration, calibration)
         from rich.markup import escape

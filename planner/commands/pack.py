@@ -52,16 +52,17 @@ def pack(
     balance: bool = typer.Option(True, "--balance/--no-balance",
                                  help="Spread load over the final fleet (same cost, less load near capacity)."),
     out: Path = typer.Option(..., "--out", help="Output folder for assignment.csv, workers.csv, summary.json."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
 ) -> None:
     """Pack groups onto workers; write assignment.csv, workers.csv and summary.json (atomically).
     With ``--cbp FILE`` pack a chance-constrained bin-packing instance (docs/packing.md)."""
     from planner.errors import InputDataError
-    from planner.io import atomic_dir, check_output, write_json, write_table
+    from planner.io import atomic_dir, refuse_existing, write_json, write_table
     from planner.packing import assignment_frame, solve, summary, workers_frame
 
     if (demand is None) == (cbp is None):
         raise InputDataError("give exactly one of --demand (a demand or forecast table) and --cbp (a .cbp file)")
-    check_output(out)
+    refuse_existing(out, force)  # also checks that --out can be a folder
     extra = {"lns_max_iterations": iterations, "deterministic": True} if iterations else {}
     if not balance:
         extra["balance_moves"] = 0

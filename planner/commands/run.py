@@ -41,14 +41,11 @@ def fallback_text(fb: dict) -> str:
 
 
 def installed_text(summary: dict) -> str:
-    """Today's fleet by type (orders in transit), and where it came from when sized from the history."""
-    fleet = summary.get("installed_fleet") or {}
-    text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
-                     for t, v in fleet.items() if v["inventory"] or v.get("in_transit")) or "none"
-    sized = summary.get("inventory_from_history")
-    if sized:
-        text += f"; what the history's last {sized['from_history_weeks']} week(s) needed"
-    return text
+    """Today's fleet by type, the servers already on order, and where the fleet came from (the
+    Summary page's words: planner.export.review.fleet_text)."""
+    from planner.export.review import fleet_text
+
+    return fleet_text(summary)
 
 
 def keep_alive_text(ka: dict) -> str:
@@ -141,8 +138,10 @@ def print_orders(summary: dict) -> None:
     orders = summary.get("orders")
     if orders is None:
         return
-    if not orders:
-        console.print("what to buy: nothing, the installed fleet covers every week", highlight=False)
+    if not orders:  # the Summary page's words (planner.export.review)
+        from planner.export.review import nothing_to_buy_text
+
+        console.print(f"what to buy: {nothing_to_buy_text(summary)}", highlight=False)
         return
     console.print("[bold]what to buy[/] (order week = need week − lead time):", highlight=False)
     for o in orders:

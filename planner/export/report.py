@@ -209,7 +209,7 @@ def write_report(
     """Write ``report.html`` atomically. ``backtest`` is ``{"summary": ..., "tables": ...}`` of
     :func:`planner.backtest.write_backtest`; the other inputs are the run's tables (any may be absent)."""
     from planner.export.plots import forecast_vs_history_figure, utilisation_heatmap_figure
-    from planner.export.review import review_sheet
+    from planner.export.review import nothing_to_buy_text, review_sheet
     from planner.export.tables import weekly_frame
 
     parts = []
@@ -220,7 +220,7 @@ def write_report(
         starts = list(plan.drop_duplicates("week")["week_start"]) if "week_start" in plan else []
         o = orders if orders is not None else pd.DataFrame()
         body = (_img(_timeline_figure(o, weeks, starts), "purchase timeline") if len(o)
-                else '<p class="muted">nothing to buy: the installed fleet covers every week</p>')
+                else f'<p class="muted">{html.escape(nothing_to_buy_text(summary or {}))}</p>')
         if why is not None and len(why):
             body += "<h3>Why: the groups and weeks that need each order</h3>" + _table(why)
         parts.append(_section("Purchase timeline", body))

@@ -32,8 +32,59 @@ def orders_from_purchases(purchases: pd.DataFrame | None) -> pd.DataFrame:
                          "lead_time_weeks": p["arrives_week"] - p["week"], "cost": p["cost"]})
 
 
+def _week_date(summary: Mapping, week) -> str:
+    """``, 2026-03-09``: the date of a horizon week, when the summary knows the horizon's start."""
+    start = summary.get("horizon_start")
+    if start is None or week is None:
+        return ""
+    return f", {(pd.Timestamp(start) + pd.Timedelta(weeks=int(week))).date()}"
+
+
+def fleet_text(summary: Mapping) -> str:
+    """Today's fleet by type, with the servers already on order (``in_transit``: ordered before the
+    horizon for the weeks inside a type's lead time) and the week that needs them; where the fleet
+    came from when it was sized from the history. The terminal and the Summary page say this."""
+    fleet = summary.get("installed_fleet") or {}
+    parts = []
+    for t, v in fleet.items():
+        if not (v.get("inventory") or v.get("in_transit")):
+            continue
+        text = f"{t} {v.get('inventory', 0)}"
+        if v.get("in_transit"):
+            week = v.get("in_transit_week")
+            when = "" if week is None else f" (needed from week {week}{_week_date(summary, week)})"
+            text += f" + {v['in_transit']} already on order{when}"
+        parts.append(text)
+    text = ", ".join(parts) or "none"
+    sized = summary.get("inventory_from_history")
+    if sized:  # the scenario asked for the fleet the history's last weeks needed
+        since = f" from {sized['weeks_from']}" if sized.get("weeks_from") else ""
+        text += f" (what the history's last {sized['from_history_weeks']} week(s){since} needed)"
+    return text
+
+
+def nothing_to_buy_text(summary: Mapping) -> str:
+    """What to buy when there is no order: what covers the need instead, naming the servers already
+    on order when there are (else "the installed fleet" would read as servers the fleet lacks)."""
+    on_order = {t: v for t, v in (summary.get("installed_fleet") or {}).items() if v.get("in_transit")}
+    if not on_order:
+        return "nothing: the installed fleet covers every week"
+    n = sum(v["in_transit"] for v in on_order.values())
+    weeks = {v.get("in_transit_week") for v in on_order.values()}
+    if len(weeks) == 1 and None not in weeks:
+        which = ", ".join(f"{t} {v['in_transit']}" for t, v in on_order.items()) + f", needed from week {weeks.pop()}"
+    else:
+        which = ", ".join(f"{t} {v['in_transit']}" + ("" if v.get("in_transit_week") is None
+                                                      else f" needed from week {v['in_transit_week']}")
+                          for t, v in on_order.items())
+    fleet = "the installed fleet and " if any(v.get("inventory") for v in summary["installed_fleet"].values()) else ""
+    verb = "covers" if n == 1 and not fleet else "cover"
+    return f"nothing: {fleet}{n} server{'s' if n > 1 else ''} already on order ({which}) {verb} every week"
+
+
 def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
-    """Shortfall, budget and forecast warnings, most serious first."""
+    """Shortfall, budget and forecast warnings, most serious first; each once, with its count when
+    repeated (planner.errors.counted)."""
     out = list(summary.get("plan_warnings") or [])
     if not out:
         short = plan[plan["required"] > plan["installed"]]
@@ -53,7 +104,9 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
     out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
-    return out
+    from planner.errors import counted
+
+    return counted(out)
 
 
 def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None,
@@ -71,7 +124,7 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
     warn = warnings_of(plan, summary)
     blocks = [Block("Warnings", pd.DataFrame({"warning": warn}), empty="none: no shortfall, budget or forecast warning")]
     blocks.append(Block("What to buy (order week = need week − lead time)", orders.reset_index(drop=True),
-                        empty="nothing: the installed fleet covers every week"))
+                        empty=nothing_to_buy_text(summary)))
 
     total = float(summary.get("total_cost", plan["cost"].sum()))
     fleet_cost = summary.get("installed_fleet_cost")
@@ -82,15 +135,8 @@ def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | No
                       ("change vs installed", change, "currency"),
                       ("change vs installed, relative", change / fleet_cost if fleet_cost else np.nan, "%")]
     cost_rows.append(("servers bought", float(plan["purchased"].sum()), "servers"))
-    fleet = summary.get("installed_fleet") or {}
-    if fleet:
-        text = ", ".join(f"{t} {v['inventory']}" + (f" (+{v['in_transit']} in transit)" if v.get("in_transit") else "")
-                         for t, v in fleet.items() if v["inventory"] or v.get("in_transit"))
-        sized = summary.get("inventory_from_history")
-        if sized:  # the scenario asked for the fleet the history's last weeks needed
-            text = (text or "none") + (f" (what the history's last {sized['from_history_weeks']} week(s) from "
-                                       f"{sized['weeks_from']} needed)")
-        cost_rows.append(("installed fleet", text or "none", ""))
+    if summary.get("installed_fleet"):
+        cost_rows.append(("installed fleet", fleet_text(summary), ""))
     blocks.append(Block("Cost of the quarter", pd.DataFrame(cost_rows, columns=["item", "value", "unit"])))
 
     vs = summary.get("risk_vs_target") or {}

@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.export.tables import ChartSpec, SheetBlocks, column_from_header, default_charts, header, unit_of
+from planner.export.tables import (
+    EMPTY_NOTE_PREFIX,
+    ChartSpec,
+    SheetBlocks,
+    column_from_header,
+    default_charts,
+    header,
+    unit_of,
+)
 from planner.io import atomic_path
 
 __all__ = ["read_plan_workbook", "write_plan_workbook"]
@@ -140,6 +148,9 @@ def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> Non
             continue
         for i, value in enumerate(series.to_numpy(dtype=object), start=1):
             _write_cell(ws, i, j, value, fmt if kind == "datetime" else date_fmt)
+    if frame.empty and len(frame.columns):  # never a header alone: say why there is no row
+        note = frame.attrs.get("empty_note") or f"{EMPTY_NOTE_PREFIX}the {name} table is empty for this plan"
+        ws.write_string(1, 0, str(note), formats["italic"])
     if len(frame.columns):
         ws.autofilter(0, 0, max(len(frame), 1), len(frame.columns) - 1)
     _print_table(ws, name, frame)
@@ -362,7 +373,13 @@ def read_plan_workbook(path: str | os.PathLike) -> dict[str, pd.DataFrame]:
     page is a page of blocks, not a table: read it with :func:`read_summary_blocks`.
     """
     sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl")
-    return {name: frame.rename(columns=column_from_header) for name, frame in sheets.items()}
+    out = {}
+    for name, frame in sheets.items():
+        if len(frame) == 1 and isinstance(frame.iloc[0, 0], str) and frame.iloc[0, 0].startswith(EMPTY_NOTE_PREFIX) \
+                and frame.iloc[0, 1:].isna().all():  # the line of a sheet without rows, not a row
+            frame = frame.iloc[:0]
+        out[name] = frame.rename(columns=column_from_header)
+    return out
 
 
 def read_summary_blocks(path: str | os.PathLike, sheet: str = "Summary") -> dict[str, pd.DataFrame]:

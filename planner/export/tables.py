@@ -52,6 +52,7 @@ __all__ = [
     "SheetBlocks",
     "backtest_charts",
     "backtest_frames",
+    "EMPTY_NOTE_PREFIX",
     "EXCEL_MAX_ROWS",
     "SHEET_COLUMNS",
     "column_from_header",
@@ -236,11 +237,33 @@ def _check_columns(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
 
 def _check(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     _check_columns(frame, sheet)
-    listed = [c for c in SHEET_COLUMNS[sheet] if c in frame.columns]
+    # rows of several scenarios stacked (a what-if): the scenario first, in the order given (base first)
+    lead = ["scenario"] if "scenario" in frame.columns else []
+    listed = lead + [c for c in SHEET_COLUMNS[sheet] if c in frame.columns]
     extra = [c for c in frame.columns if c not in listed]
     out = frame[listed + extra]
     keys = [c for c in _SORT[sheet] if c in out.columns]
+    if lead:
+        rank = pd.Index(pd.unique(out["scenario"])).get_indexer(out["scenario"])
+        out = out.assign(_scenario_rank=rank)
+        return out.sort_values(["_scenario_rank", *keys], kind="stable", ignore_index=True).drop(columns="_scenario_rank")
     return out.sort_values(keys, kind="stable", ignore_index=True) if keys else out.reset_index(drop=True)
+
+
+#: The first data cell of a sheet without rows starts with this, then says why (planner.export.spreadsheet
+#: writes it; read_plan_workbook reads such a sheet back as an empty table).
+EMPTY_NOTE_PREFIX = "no rows: "
+
+
+def _why_empty(sheet: str, given: bool, summary: Mapping | None) -> str:
+    """The line an empty sheet shows instead of rows."""
+    if sheet == "Purchases" and given:
+        from planner.export.review import nothing_to_buy_text
+
+        return EMPTY_NOTE_PREFIX + "nothing is bought; " + nothing_to_buy_text(summary or {}).removeprefix("nothing: ")
+    if not given:
+        return EMPTY_NOTE_PREFIX + f"this workbook was written without the {sheet} table"
+    return EMPTY_NOTE_PREFIX + f"the run's {sheet} table is empty"
 
 
 def _empty(sheet: str) -> pd.DataFrame:
@@ -411,6 +434,8 @@ def plan_to_frames(
     orders: pd.DataFrame | None = None,
     why: pd.DataFrame | None = None,
     max_rows: int = 100_000,
+    leave_out: Mapping[str, str] | None = None,
+    empty_notes: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame | SheetBlocks]:
     """Shape the plan's tables into workbook sheets (pure: no file is read or written).
 
@@ -427,11 +452,17 @@ def plan_to_frames(
         why: :func:`planner.review.why_purchases`, the Why sheet (shown only when given).
         max_rows: largest number of data rows per sheet (Excel holds 1,048,576); the Forecast
             sheet keeps whole groups, largest first; a note on the Details sheet says what was cut.
+        leave_out: table sheets (Purchases, Assignment, Utilisation, QoS, Forecast) not to write,
+            each with the reason, which a Details note gives (a what-if keeps no assignment).
+        empty_notes: the line a table sheet without rows shows, per sheet (default: why it is
+            empty, e.g. nothing is bought); an empty sheet always shows one (``attrs["empty_note"]``).
 
     Returns:
         Sheet name → DataFrame (the Summary page: :class:`SheetBlocks`), in workbook order:
         Summary, [Why,] Weekly, Plan, Purchases, Assignment, Utilisation, QoS, Forecast[, Profiles]
-        [, Pools][, Comparison], Details. Column names are the CSV names.
+        [, Pools][, Comparison], Details (minus ``leave_out``). Column names are the CSV names; a
+        table given with a ``scenario`` column (several scenarios stacked) keeps it first and the
+        scenarios in the order given.
 
     Raises:
         ValueError: a table misses a column it needs (the message names the table and column).
@@ -450,12 +481,23 @@ def plan_to_frames(
         "Forecast": forecast,
     }
     body: dict[str, pd.DataFrame] = {"Weekly": weekly, "Plan": _cap_rows(plan_sheet, "Plan", max_rows, notes)}
+    leave_out = dict(leave_out or {})
+    unknown = set(leave_out) - set(inputs)
+    if unknown:
+        raise ValueError(f"leave_out: {sorted(unknown)} are not table sheets; choose among {list(inputs)}")
     for sheet, frame in inputs.items():
+        if sheet in leave_out:
+            notes.append(f"sheet {sheet} is left out of this workbook: {leave_out[sheet]}")
+            continue
         if sheet == "Forecast" and frame is not None and len(frame) > max_rows:
             # Cut whole groups before sorting: a fleet's forecast has tens of millions of rows.
             frame = _largest_forecast(_check_columns(frame, sheet), max_rows, notes)
         table = _empty(sheet) if frame is None else _check(frame, sheet)
-        body[sheet] = _cap_rows(table, sheet, max_rows, notes)
+        table = _cap_rows(table, sheet, max_rows, notes)
+        if table.empty:  # never a header alone: the sheet says why (planner.export.spreadsheet)
+            table = table.copy()
+            table.attrs["empty_note"] = (empty_notes or {}).get(sheet) or _why_empty(sheet, frame is not None, summary)
+        body[sheet] = table
     if profiles is not None:
         body["Profiles"] = _cap_rows(profiles.reset_index(drop=True), "Profiles", max_rows, notes)
     if pools is not None and len(pools) > 2:  # one pool and its total say nothing the Plan does not
@@ -467,6 +509,11 @@ def plan_to_frames(
     sheets["Summary"] = review_sheet(plan_sheet, weekly, summary, orders=orders, purchases=purchases)
     if why is not None:
         sheets["Why"] = why.reset_index(drop=True)
+        if sheets["Why"].empty:
+            from planner.export.review import nothing_to_buy_text
+
+            sheets["Why"].attrs["empty_note"] = (EMPTY_NOTE_PREFIX + "no order to explain: "
+                                                 + nothing_to_buy_text(summary or {}))
     sheets.update(body)
     sheets["Details"] = _summary_frame(plan_sheet, weekly, summary, notes)
     return sheets

@@ -67,3 +67,37 @@ forecast: {history_weeks: 3, n_windows: 1, n_jobs: 1}
     assert r.exit_code == 0, r.output
     assert json.loads((out / "summary.json").read_text())["warnings"] == [SAID]
     assert SAID in html.unescape((out / "report.html").read_text())
+
+
+def test_a_repeated_warning_is_listed_once_with_its_count(tmp_path, monkeypatch):
+    """The same warning said three times during a run is one line "(×3)" on the terminal, in
+    summary.json, on the Summary page and in report.html: not three lines, and not one silently."""
+    import warnings
+
+    import planner.pipeline
+
+    real = planner.pipeline.run_plan
+    AGAIN = "a gap in g7's history was repaired"
+
+    def run_plan(*args, **kwargs):
+        for _ in range(3):
+            warnings.warn(AGAIN, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planner.pipeline, "run_plan", run_plan)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "tiny.yaml"), "--out", str(out), "--no-plots", "--jobs", "1",
+                                 "--no-history"])
+    assert r.exit_code == 0, r.output
+    said = f"{AGAIN} (×3)"
+    text = " ".join(r.output.split())
+    assert text.count(AGAIN) == 1 and said in text
+    assert json.loads((out / "summary.json").read_text())["warnings"] == [said, SAID]  # in the order first said
+    report = html.unescape((out / "report.html").read_text())
+    assert report.count(AGAIN) == 1 and said in report
+    pytest.importorskip("openpyxl")
+    from planner.export.spreadsheet import read_summary_blocks
+
+    listed = read_summary_blocks(out / "plan.xlsx")["Warnings"]["warning"].tolist()
+    assert [w for w in listed if AGAIN in w] == [said]

@@ -56,3 +56,42 @@ def test_whatif_cli_writes_comparison_workbook(scenarios, tmp_path):
     assert list(table["scenario"]) == ["base", "grow 1.3"]
     assert (out / "comparison.xlsx").exists() and (out / "base" / "plan.csv").exists()
     assert "Δ cost" in result.output
+
+
+def test_comparison_workbook_has_no_silent_empty_sheet(scenarios, tmp_path):
+    """comparison.xlsx held empty Assignment, Utilisation and Forecast sheets (a what-if keeps none
+    of them) and the base's Purchases only: now each scenario's purchases stacked with its name,
+    the sheets it cannot fill left out with a line saying why, and no sheet without rows unexplained."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from planner.export.spreadsheet import read_plan_workbook
+
+    # short lead times and growth in the second week: a variant that buys (the base buys nothing)
+    (scenarios / "buys.yaml").write_text("""base: base.yaml
+name: buys
+growth: {global: [1.0, 20.0]}
+servers:
+  - {type: c-32, cpu_cores: 32, memory_gb: 128, cost_per_month: 1100, lead_time_weeks: 1}
+  - {type: m-64, cpu_cores: 64, memory_gb: 256, cost_per_month: 2000, lead_time_weeks: 1}
+""")
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["whatif", str(scenarios / "base.yaml"), str(scenarios / "buys.yaml"),
+                                 "--out", str(out), "--no-history"])
+    assert result.exit_code == 0, result.output
+    back = read_plan_workbook(out / "comparison.xlsx")
+    assert not {"Assignment", "Utilisation", "Forecast"} & set(back)
+    notes = " ".join(back["Details"].loc[back["Details"]["metric"].str.startswith("note_"), "value"].astype(str))
+    for sheet in ("Assignment", "Utilisation", "Forecast"):
+        assert sheet in notes
+    purchases = back["Purchases"]
+    assert purchases.columns[0] == "scenario"
+    table = pd.read_csv(out / "comparison.csv").set_index("scenario")
+    assert table.loc["buys", "servers_purchased"] > 0  # the variant buys: the sheet must show it
+    bought = purchases.groupby("scenario")["purchased"].sum()
+    for name in table.index:
+        assert bought.get(name, 0) == table.loc[name, "servers_purchased"], name
+    per_folder = pd.read_csv(out / "buys" / "purchases.csv")
+    assert per_folder["purchased"].sum() == table.loc["buys", "servers_purchased"]
+    wb = openpyxl.load_workbook(out / "comparison.xlsx", read_only=True)
+    for name in wb.sheetnames:
+        rows = [r for r in wb[name].iter_rows(values_only=True) if any(v is not None for v in r)]
+        assert len(rows) > 1, name  # a header alone: an empty sheet that does not say why

@@ -358,3 +358,36 @@ def test_libreoffice_prints_a_few_pages(tmp_path):
     _soffice(["--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"), str(path)], tmp_path)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", (tmp_path / "pdf" / "plan.pdf").read_bytes()))
     assert 0 < pages <= 40, pages
+
+
+def test_an_empty_sheet_says_why_and_reads_back_empty(tmp_path):
+    """A sheet with no rows is never silent: its first data line says why (and reading the workbook
+    back still gives an empty table); a sheet left out is named on the Details sheet."""
+    openpyxl = pytest.importorskip("openpyxl")
+    frames = plan_to_frames(_plan(), purchases=_frames()[1]["purchases"].iloc[:0],
+                            leave_out={"Forecast": "a what-if keeps no forecast"})
+    assert "Forecast" not in frames and "Assignment" in frames
+    notes = frames["Details"][frames["Details"]["metric"].str.startswith("note_")]["value"].tolist()
+    assert any("Forecast" in n and "a what-if keeps no forecast" in n for n in notes)
+    path = write_plan_workbook(tmp_path / "e.xlsx", frames)
+    wb = openpyxl.load_workbook(path)
+    for name in ("Purchases", "Assignment", "Utilisation", "QoS"):
+        ws = wb[name]
+        assert ws.max_row == 2 and str(ws["A2"].value).startswith("no rows: "), name
+    assert "nothing is bought" in wb["Purchases"]["A2"].value
+    # any other table without rows (here an empty Why) says so too
+    frames = plan_to_frames(_plan(), why=pd.DataFrame(columns=["order", "group_id"]))
+    ws = openpyxl.load_workbook(write_plan_workbook(tmp_path / "w.xlsx", frames))["Why"]
+    assert ws.max_row == 2 and ws["A2"].value.startswith("no rows: no order to explain: nothing")
+    back = read_plan_workbook(path)
+    assert back["Purchases"].empty and "arrives_week" in back["Purchases"].columns
+    assert "Forecast" not in back
+
+
+def test_stacked_purchases_keep_the_scenarios_in_their_order():
+    purchases = _frames()[1]["purchases"]
+    stacked = pd.concat([purchases.assign(scenario="zeta"), purchases.iloc[:1].assign(scenario="alpha")],
+                        ignore_index=True)
+    sheet = plan_to_frames(_plan(), purchases=stacked)["Purchases"]
+    assert sheet.columns[0] == "scenario"
+    assert sheet["scenario"].tolist() == ["zeta", "zeta", "alpha"]  # the base first, not alphabetical
