@@ -20,7 +20,8 @@ def write_long(fleet: SyntheticFleet, out) -> dict[str, Path]:
 
     out = Path(out)
     launch = fleet.apps.set_index(C.APP)["launch_ds"]
-    first_live = fleet.catalog[C.APP].map(launch).to_numpy()
+    # datetime64 with NaT for apps live from the start (an object array of None when none launches)
+    first_live = pd.to_datetime(fleet.catalog[C.APP].map(launch)).to_numpy("datetime64[ns]")
     ids = fleet.catalog[C.UNIQUE_ID].to_numpy()
     with atomic_dir(out) as tmp:
         writer = None
@@ -31,7 +32,7 @@ def write_long(fleet: SyntheticFleet, out) -> dict[str, Path]:
             n_t, n_f = counts.shape
             uid = np.repeat(np.arange(n_f), n_t)
             ds = np.tile(ts.values, n_f)
-            live = ~(pd.notna(first_live[uid]) & (ds < first_live[uid].astype("datetime64[ns]")))
+            live = ~(ds < first_live[uid])  # NaT compares False: live
             table = pa.table({
                 C.UNIQUE_ID: pa.DictionaryArray.from_arrays(pa.array(uid[live], pa.int32()), pa.array(ids)),
                 C.DS: pa.array(ds[live]),

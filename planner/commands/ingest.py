@@ -30,15 +30,16 @@ def register(app: typer.Typer) -> None:
         keep_alive: str = typer.Option("none", "--keep-alive",
                                        help="Warm instances kept between invocations: none, fixed:MINUTES or "
                                             "hybrid (memory demand under that policy; cold_start_rate in summary.json)."),
+        force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
     ):
         """Read telemetry, derive hourly resource demand (Little's law, peaks kept) and write Parquet."""
         from planner.demand import parse_slot
         from planner.ingest import canonical_format
         from planner.ingest.job import ingest as run_ingest, write_ingested
-        from planner.io import check_output
+        from planner.io import refuse_existing
 
         parse_slot(slot)  # bad options fail before a large trace is read
-        check_output(out)
+        refuse_existing(out, force)
         keep_alive = _keep_alive_option(keep_alive)
         with captured_warnings():
             result = run_ingest(path, canonical_format(fmt), catalog=catalog, slot=slot, keep_alive=keep_alive)

@@ -47,6 +47,7 @@ def profile(
     pairs: int = typer.Option(20, "--pairs", min=1, help="Number of most complementary pairs to report (by the capacity they save together)."),
     clusters: int | None = typer.Option(None, "--clusters", min=1, help="Number of clusters (default: by silhouette)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the clustering."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
 ) -> None:
     """Write profiles.csv (features and cluster per function), pairs.csv (the pairs that save the
     most capacity by sharing a worker, with correlation and multiplexing gain), centroids.png and correlation.png."""
@@ -56,11 +57,11 @@ def profile(
     from planner.demand import parse_slot
     from planner.errors import InputDataError
     from planner.ingest import canonical_format, read_telemetry
-    from planner.io import check_output
+    from planner.io import refuse_existing
     from planner.profile import profile_functions, write_profile_outputs
 
     parse_slot(slot)  # bad options fail before a large trace is read
-    check_output(out)
+    refuse_existing(out, force)
     with captured_warnings():
         try:
             tel, cat = read_telemetry(telemetry, canonical_format(fmt), catalog=catalog)

@@ -27,15 +27,16 @@ def register(app: typer.Typer) -> None:
         fmt: SynthFormat = typer.Option(SynthFormat.long, "--format", help="long: telemetry.parquet + catalog.csv; azure (alias azure2019): Azure 2019 day files."),
         start: str = typer.Option("2026-01-05", help="First day (a Monday keeps weeks aligned)."),
         interval: str = typer.Option("5min", help="Interval of the long layout (the Azure layout is per minute)."),
+        force: bool = typer.Option(False, "--force", help="Replace an output folder that already holds files."),
     ):
         """Generate a seeded synthetic fleet (apps under customers, launches with outcomes)."""
         import time
 
-        from planner.io import check_output
+        from planner.io import refuse_existing
         from planner.synth import SynthSpec, make_fleet
         from planner.synth_write import write_azure, write_long
 
-        check_output(out)
+        refuse_existing(out, force)
         t0 = time.perf_counter()
         try:
             import pandas as pd

@@ -101,3 +101,28 @@ def test_pack_force_replaces(pack_inputs, tmp_path):
     assert result.exit_code == 0, result.output
     assert "n_workers" in json.loads((out / "summary.json").read_text())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".packed")]  # the temporary folder is gone
+
+
+@pytest.mark.parametrize("command", [
+    ["synth", "--functions", "3", "--days", "1"],
+    ["ingest", "TRACE", "--format", "huawei"],
+    ["profile", "--telemetry", "TRACE", "--format", "huawei"],
+])
+def test_synth_ingest_profile_refuse_a_folder_with_files(tmp_path, command):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "telemetry.parquet").write_text("mine\n")
+    args = [str(tmp_path / "trace.csv") if a == "TRACE" else a for a in command]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "--force" in result.output and str(out) in result.output.replace("\n", "")
+    assert (out / "telemetry.parquet").read_text() == "mine\n"  # refused before reading or writing anything
+
+
+def test_synth_force_replaces(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "telemetry.parquet").write_text("mine\n")
+    result = runner.invoke(app, ["synth", "--functions", "3", "--days", "1", "--out", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out / "telemetry.parquet")["unique_id"].nunique() == 3

@@ -82,10 +82,10 @@ def test_group_level(long_files, tmp_path):
 
 def test_bad_input_exits_2(long_files, tmp_path):
     tel_path, _ = long_files
-    result = runner.invoke(make_app(), ["profile", "--telemetry", str(tel_path), "--format", "long", "--out", str(tmp_path)])
+    result = runner.invoke(make_app(), ["profile", "--telemetry", str(tel_path), "--format", "long", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "catalog" in result.output
     result = runner.invoke(
-        make_app(), ["profile", "--telemetry", str(tmp_path / "missing.csv"), "--format", "huawei", "--out", str(tmp_path)]
+        make_app(), ["profile", "--telemetry", str(tmp_path / "missing.csv"), "--format", "huawei", "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 2 and "not found" in result.output
 
