@@ -304,7 +304,9 @@ def _forecast_array(
     is repeated with zero-width quantiles (not a fallback); a candidate that cannot fit is
     skipped; a history too short for windows as long as the horizon is backtested on windows half
     as long as the history, later lead times widened from the last calibrated one; with no
-    window at all the naive models are backtested on a third of the history.
+    window at all the naive models are backtested on a third of the history. A launch on either
+    short path (``launches`` given) may take the ramp of the fleet's past launches instead (model
+    ``launch_ramp``, the same fallback reason, a note either way).
     """
     y = np.asarray(y, float)
     levels = tuple(levels)
