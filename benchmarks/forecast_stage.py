@@ -34,6 +34,8 @@ def main(argv=None):
           f"{len(run.report)} series, load average {os.getloadavg()[0]:.1f}")
     print("models chosen:", run.report["model"].value_counts().to_dict())
     print("fallbacks:", int(run.report["fallback"].sum()))
+    ramp = run.report["notes"].str.contains("launch ramp")
+    print(f"launch ramp: offered to {int(ramp.sum())} series, taken by {int((run.report['model'] == 'launch_ramp').sum())}")
     return 0
 
 
