@@ -35,7 +35,8 @@ def main(argv=None):
     print("models chosen:", run.report["model"].value_counts().to_dict())
     print("fallbacks:", int(run.report["fallback"].sum()))
     ramp = run.report["notes"].str.contains("launch ramp")
-    print(f"launch ramp: offered to {int(ramp.sum())} series, taken by {int((run.report['model'] == 'launch_ramp').sum())}")
+    taken = int((run.report["model"] == "launch_ramp").sum())
+    print(f"launch ramp: offered to {int(ramp.sum())} series, taken by {taken}")
     return 0
 
 

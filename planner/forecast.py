@@ -22,7 +22,8 @@ from planner import columns as C
 from planner.errors import InputDataError, PlannerError
 
 __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "fallback_summary",
-           "calibration_summary", "read_holidays", "borrowed_seasons", "past_launches", "group_categories", "FORECAST_COLUMNS",
+           "calibration_summary", "read_holidays", "borrowed_seasons", "past_launches", "group_categories",
+           "FORECAST_COLUMNS",
            "REPORT_COLUMNS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
@@ -331,9 +332,11 @@ def past_launches(tasks, freq: str, h: int, categories=None) -> dict[int, dict]:
         if (part, cat) not in shapes:
             profs = []
             for _i, p, c, launched, at, d in info:
-                if p == part and (cat is None or c == cat) and len(d) >= PROFILE_WEEKS * week + (2 * h if launched else 0):
+                old = len(d) >= PROFILE_WEEKS * week + (2 * h if launched else 0)  # a launch: once past its ramp
+                if p == part and (cat is None or c == cat) and old:
                     tail = d[-PROFILE_WEEKS * week:]
-                    pr = hour_of_week_profile(tail, _week_position(at + (len(d) - len(tail)) * step, freq, spd), week, spd)
+                    pos0 = _week_position(at + (len(d) - len(tail)) * step, freq, spd)
+                    pr = hour_of_week_profile(tail, pos0, week, spd)
                     if pr is not None:
                         profs.append(pr)
             need = MIN_LENDERS if cat is not None else 1

@@ -444,7 +444,8 @@ def _launch_ramp(y, h, freq, start, launches, profile, yearly_offset, holidays, 
         return None
     if profile is None:  # no category's or fleet's shape given: the past launches' own, over their last weeks
         tail = min(4 * week, n + h)
-        profs = [hour_of_week_profile(d[-tail:], _week_position(s, freq, spd) + len(d) - tail, week, spd) for d, s in past]
+        profs = [hour_of_week_profile(d[-tail:], _week_position(s, freq, spd) + len(d) - tail, week, spd)
+                 for d, s in past]
         profs = [p for p in profs if p is not None]
         profile = np.median(profs, axis=0) if profs else None
 
