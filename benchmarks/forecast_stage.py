@@ -34,6 +34,9 @@ def main(argv=None):
           f"{len(run.report)} series, load average {os.getloadavg()[0]:.1f}")
     print("models chosen:", run.report["model"].value_counts().to_dict())
     print("fallbacks:", int(run.report["fallback"].sum()))
+    ramp = run.report["notes"].str.contains("launch ramp")
+    taken = int((run.report["model"] == "launch_ramp").sum())
+    print(f"launch ramp: offered to {int(ramp.sum())} series, taken by {taken}")
     return 0
 
 

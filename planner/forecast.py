@@ -22,7 +22,8 @@ from planner import columns as C
 from planner.errors import InputDataError, PlannerError
 
 __all__ = ["ForecastRun", "forecast_demand", "run_demand_forecast", "forecast_long", "fallback_summary",
-           "calibration_summary", "read_holidays", "borrowed_seasons", "group_categories", "FORECAST_COLUMNS",
+           "calibration_summary", "read_holidays", "borrowed_seasons", "past_launches", "group_categories",
+           "FORECAST_COLUMNS",
            "REPORT_COLUMNS"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
@@ -131,10 +132,10 @@ def _forecast_batch(tasks, h, freq, models, n_windows, step, holidays=None):
 
     out = []
     with single_blas_thread():
-        for key, _last, y, first, *offset in tasks:
-            try:
+        for key, _last, y, first, *extra in tasks:
+            try:  # extra: the series' own keyword arguments (a borrowed season, past launches)
                 out.append(forecast_array(y, h, freq, models, n_windows=n_windows, step=step, levels=LEVELS,
-                                          start=first, holidays=holidays, yearly_offset=offset[0] if offset else None))
+                                          start=first, holidays=holidays, **(extra[0] if extra else {})))
             except ModelUnavailableError as exc:
                 raise PlannerError(f"cannot forecast series {key}: {exc}") from None
     return out
@@ -207,6 +208,7 @@ def forecast_long(
     pool_bands: bool = True,
     categories=None,
     borrow_seasons: bool = True,
+    launch_ramps: bool = True,
 ) -> ForecastRun:
     """Forecast every series of a long table (one series per value of ``keys``).
 
@@ -230,6 +232,10 @@ def forecast_long(
             yearly season of its category's mature series (of the fleet's without a category or
             with too few of them) for the backtest to take or leave (:func:`borrowed_seasons`).
         borrow_seasons: False: no borrowed yearly seasons (for an A/B).
+        launch_ramps: a series launched inside the history and too young for full-horizon
+            backtest windows is offered the ramp of the fleet's past launches (:func:`past_launches`;
+            the report's model ``launch_ramp`` where the backtest on those launches took it); False:
+            not offered (for an A/B).
 
     Returns:
         ForecastRun: ``forecast`` with ``keys``, ``ds``, ``mean``, ``q50``, ``q90``, ``q95``,
@@ -254,7 +260,9 @@ def forecast_long(
     tasks, filled = _prepare(df, keys, target, freq, path)
     models = tuple(models) if models else None
     offsets, borrow_notes = borrowed_seasons(tasks, freq, categories) if borrow_seasons else ({}, {})
-    items = [t + (offsets[i],) if i in offsets else t for i, t in enumerate(tasks)]
+    ramps = past_launches(tasks, freq, int(horizon), categories) if launch_ramps else {}
+    extra = [{**({"yearly_offset": offsets[i]} if i in offsets else {}), **ramps.get(i, {})} for i in range(len(tasks))]
+    items = [t + (e,) if e else t for t, e in zip(tasks, extra)]
     batches = _batches(items, 1 if scheduler is not None else n_jobs)
     work = _BatchWork(int(horizon), freq, models, n_windows, step, None if holidays is None else tuple(holidays))
     if scheduler is not None:
@@ -269,6 +277,12 @@ def forecast_long(
         flat[i].notes.append(note)
     if pool_bands:
         _pool_bands(tasks, flat)
+    from models.forecasting.auto import LAUNCH_RAMP
+
+    ramped = sum(r.model == LAUNCH_RAMP for r in flat)
+    if ramped:
+        warnings.warn(f"{ramped} of {len(flat)} series launched inside the history, too young for a full-horizon "
+                      "backtest, forecast by the ramp of the fleet's past launches (report model 'launch_ramp')")
     weeks = [int(m.group(1)) for r in flat for n in r.notes
              if (m := re.match(r"yearly cycle not modelled: (\d+) weeks", n))]
     if weeks:
@@ -277,6 +291,65 @@ def forecast_long(
                       f"of history (from their first non-zero value), a yearly term needs 52; a "
                       f"{horizon * step_td / pd.Timedelta('7D'):.0f}-week horizon may reach seasons they have not seen")
     return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
+
+
+# -- launch ramps of young groups -----------------------------------------------------------------------
+PROFILE_WEEKS = 4  # weeks of an established series whose hour-of-week shape is lent to a launch younger than a week
+
+
+def past_launches(tasks, freq: str, h: int, categories=None) -> dict[int, dict]:
+    """For each series launched inside the history (first non-zero ``ESTABLISHED_DAYS`` or more
+    after the table's first timestamp, as for :func:`borrowed_seasons`: an intermittent group's
+    first quiet day is no launch) that is younger than two horizons: the fleet's other launches of the same
+    resource (keys after the first), each as (demand from its launch on, timestamp of its launch),
+    for ``forecast_array``'s launch-ramp candidate (which keeps those seen for its age plus the
+    horizon, and notes when there are too few); and the hour-of-week shape of its category's
+    established series (the fleet's with fewer than ``MIN_LENDERS``), for a launch younger than a week.
+
+    Returns {task index: {"launches": [...], "launch_profile": array or None}}."""
+    from models.forecasting.auto import _week_position, launch_offset
+    from models.forecasting.launches import hour_of_week_profile
+    from models.forecasting.registry import steps_per_day, weekly_season
+
+    spd = steps_per_day(freq)
+    if not spd:
+        return {}
+    week = weekly_season(freq)
+    step = _check_freq(freq)
+    t0 = min(pd.Timestamp(first) for *_, first in tasks)
+    info = []  # (index, part, category, launched, launch timestamp, post-launch demand)
+    for i, (key, _last, y, first) in enumerate(tasks):
+        if not y.any():
+            continue
+        nz = launch_offset(y, spd)
+        at = pd.Timestamp(first) + nz * step
+        info.append((i, tuple(key[1:]), None if categories is None else categories.get(key[0]),
+                     at - t0 >= pd.Timedelta(days=ESTABLISHED_DAYS), at, y[nz:]))
+    out, shapes = {}, {}
+
+    def shape(part, cat):
+        """Median hour-of-week shape of the established series' last weeks (None: the fleet's)."""
+        if (part, cat) not in shapes:
+            profs = []
+            for _i, p, c, launched, at, d in info:
+                old = len(d) >= PROFILE_WEEKS * week + (2 * h if launched else 0)  # a launch: once past its ramp
+                if p == part and (cat is None or c == cat) and old:
+                    tail = d[-PROFILE_WEEKS * week:]
+                    pos0 = _week_position(at + (len(d) - len(tail)) * step, freq, spd)
+                    pr = hour_of_week_profile(tail, pos0, week, spd)
+                    if pr is not None:
+                        profs.append(pr)
+            need = MIN_LENDERS if cat is not None else 1
+            shapes[part, cat] = np.median(profs, axis=0) if len(profs) >= need else None
+        return shapes[part, cat]
+
+    for i, part, cat, launched, _at, d in info:
+        if not launched or len(d) >= 2 * h:
+            continue
+        donors = [(dd, at) for j, p, _c, ll, at, dd in info if j != i and p == part and ll]
+        prof = shape(part, cat) if cat is not None else None
+        out[i] = {"launches": donors, "launch_profile": prof if prof is not None else shape(part, None)}
+    return out
 
 
 # -- borrowed yearly seasons -------------------------------------------------------------------------
@@ -444,14 +517,16 @@ def fallback_summary(report: pd.DataFrame) -> dict:
     """How many series left the normal model choice, and why (for summary.json and the terminal).
 
     Returns:
-        ``{"series": N, "fallbacks": n, "share": n / N, "reasons": {reason: count}}``, reasons
-        sorted by count (most frequent first).
+        ``{"series": N, "fallbacks": n, "share": n / N, "reasons": {reason: count}, "launch_ramp": k}``,
+        reasons sorted by count (most frequent first); ``launch_ramp``: the short-history series
+        forecast by the ramp of the fleet's past launches (counted among the fallbacks too).
     """
     n = int(len(report))
     fb = report[report["fallback"].astype(bool)] if n else report
     reasons = fb["fallback_reason"].replace("", "unspecified").value_counts() if len(fb) else pd.Series(dtype=int)
+    ramp = int((report["model"] == "launch_ramp").sum()) if "model" in report else 0
     return {"series": n, "fallbacks": int(len(fb)), "share": len(fb) / n if n else 0.0,
-            "reasons": {str(k): int(v) for k, v in reasons.items()}}
+            "reasons": {str(k): int(v) for k, v in reasons.items()}, "launch_ramp": ramp}
 
 
 def calibration_summary(run: ForecastRun) -> dict:

@@ -23,7 +23,7 @@ from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket
                                           effective_windows, lead_buckets, shrink_band)
 from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array", "launch_offset", "pool_bands", "FALLBACKS", "LEVELS"]
+__all__ = ["SeriesForecast", "forecast_array", "launch_offset", "pool_bands", "FALLBACKS", "LEVELS", "LAUNCH_RAMP"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 LEVEL_WEEKS = 4  # weeks before an origin whose mean |y| is the scale of the additive score
@@ -34,6 +34,7 @@ SHORT_HISTORY = "history too short for a full-horizon backtest"
 BACKTEST_FAILED = "every candidate failed in backtest"
 FINAL_FIT_FAILED = "chosen model failed on the full history"
 FALLBACKS = (SHORT_HISTORY, BACKTEST_FAILED, FINAL_FIT_FAILED)
+LAUNCH_RAMP = "launch_ramp"  # model name of the ramp learnt from past launches (a young group's special path)
 
 
 @dataclass
@@ -273,6 +274,8 @@ def _forecast_array(
     min_cell: int = 400,
     combo_sizes: Sequence[int] = COMBO_SIZES,
     combo_margin: float | None = None,
+    launches: Sequence[tuple[np.ndarray, object]] | None = None,
+    launch_profile: np.ndarray | None = None,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -288,13 +291,22 @@ def _forecast_array(
         min_cell: backtest errors needed for an hour-of-week calibration cell of its own.
         combo_sizes: the combinations tried, as numbers of best single models averaged (``()``: none).
         combo_margin: how much better (MASE) a combination must be than the single model chosen.
+        launches: for a series launched inside the history, the fleet's past launches as
+            (demand from the launch on, timestamp of that first slot); ``()``: none. When the
+            history is too short for full-horizon windows, a ramp learnt from them is offered
+            (:func:`_launch_ramp`: both it and the short path's choice are scored on the past
+            launches at this series' age, the better taken). None: no ramp (not a launch).
+        launch_profile: hour-of-week shape (mean 1, from Monday 00:00) for a launch younger
+            than a week (its category's or the fleet's).
 
     Fallbacks (each recorded in ``notes``; the reason in ``fallback``): leading zeros of at least
     a day (a group launched inside the history) are dropped (not a fallback); a constant series
     is repeated with zero-width quantiles (not a fallback); a candidate that cannot fit is
     skipped; a history too short for windows as long as the horizon is backtested on windows half
     as long as the history, later lead times widened from the last calibrated one; with no
-    window at all the naive models are backtested on a third of the history.
+    window at all the naive models are backtested on a third of the history. A launch on either
+    short path (``launches`` given) may take the ramp of the fleet's past launches instead (model
+    ``launch_ramp``, the same fallback reason, a note either way).
     """
     y = np.asarray(y, float)
     levels = tuple(levels)
@@ -371,6 +383,12 @@ def _forecast_array(
         break
     if point is None:
         raise ModelUnavailableError("every candidate failed on the full history")
+    if launches is not None and fallback == SHORT_HISTORY:
+        ramp = _launch_ramp(y, h, freq, start, launches, launch_profile, yearly_offset, holidays, chosen, levels,
+                            margin, notes)
+        if ramp is not None:
+            ramp.fallback = fallback
+            return ramp
     if ",borrowed" in chosen:
         notes.append(f"yearly cycle borrowed: {n * step_td / pd.Timedelta('7D'):.0f} weeks of history, too short "
                      "for its own; the backtest chose the borrowed season")
@@ -397,6 +415,148 @@ def _forecast_array(
     return SeriesForecast(point, quant, levels, chosen, mase_c, smape(bt.actual, pred), dict(bt.scores), notes,
                           len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak,
                           _level(y, n, week), tuple(edges), effective_windows(len(bt.origins), bt_step, h_bt, edges))
+
+
+def _launch_ramp(y, h, freq, start, launches, profile, yearly_offset, holidays, chosen, levels, margin,
+                 notes) -> SeriesForecast | None:
+    """The launch-ramp candidate of a young series ``y`` (from its launch, ``n`` steps): the
+    median over the fleet's past launches of their level at ages n..n+h-1 relative to their
+    level at age n (:func:`ramp_ratios`), scaled to this series' level, times its hour-of-week
+    shape and its borrowed yearly season (the category's, else the fleet's, where offered).
+
+    The honest check is the past launches themselves at the same age: each is forecast from its
+    first ``n`` steps by the ramp of the others (leave one out) and by ``chosen`` (what the short
+    history path chose for this series), both scored by MASE over the next ``h`` steps; the ramp
+    is taken when it beats ``chosen`` by more than ``margin``. Its quantiles are the point times
+    the quantiles, per lead bucket, of actual / forecast over those leave-one-out forecasts.
+    Returns None (with a note) when not taken."""
+    from models.forecasting.launches import (MIN_PAST_LAUNCHES, _season_factor, hour_of_week_profile, hourly_ratios,
+                                             ramp_point, ramp_ratios)
+
+    n = len(y)
+    step_td = freq_offset(freq)
+    spd = steps_per_day(freq) or 1
+    week = weekly_season(freq)
+    past = [(np.asarray(d, float), s) for d, s in launches if len(d) >= n + h and np.asarray(d[:n]).any()]
+    if len(past) < MIN_PAST_LAUNCHES:
+        notes.append(f"no launch ramp: {len(past)} past launch(es) of the fleet seen {n + h} steps from their launch "
+                     f"(needs {MIN_PAST_LAUNCHES}); short history path kept")
+        return None
+    if profile is None:  # no category's or fleet's shape given: the past launches' own, over their last weeks
+        tail = min(4 * week, n + h)
+        profs = [hour_of_week_profile(d[-tail:], _week_position(s, freq, spd) + len(d) - tail, week, spd)
+                 for d, s in past]
+        profs = [p for p in profs if p is not None]
+        profile = np.median(profs, axis=0) if profs else None
+
+    def own_or(d, p0):
+        """The shape a series of this age is forecast with: its own from a week, else the lent one."""
+        own = hour_of_week_profile(d, p0, week, spd) if len(d) >= week else None
+        return own if own is not None else profile
+
+    effect = None
+    if isinstance(yearly_offset, dict):
+        name = next((k for k in ("category", "fleet") if k in yearly_offset), None)
+        effect = yearly_offset[name] if name else None
+    elif yearly_offset is not None:
+        effect = yearly_offset
+    ref = min(n, week)
+    pos = [_week_position(s, freq, spd) for _, s in past]
+    seasons = [_season_factor(effect, s, step_td, n, h, ref) for _, s in past]
+    ratios = ramp_ratios([d for d, _ in past], n, h, week, pos, profile, spd, seasons)
+    actual = np.stack([d[n:n + h] for d, _ in past])
+    k = len(past)
+    loo = np.empty((k, h))
+    inc = np.full((k, h), np.nan)
+    for i, (d, s) in enumerate(past):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r = np.nanmedian(np.delete(ratios, i, axis=0), axis=0)
+        loo[i] = ramp_point(d[:n], np.nan_to_num(r, nan=1.0), pos[i], week, profile, spd, seasons[i])[0]
+        try:
+            factories = _factories(freq, start=s, holidays=holidays, yearly_offset=yearly_offset)
+            inc[i] = np.maximum(_final_point(factories, {}, d[:n], h, chosen)[0], 0.0)
+        except (ModelUnavailableError, ValueError, np.linalg.LinAlgError, KeyError):
+            pass
+    scale = np.array([naive_scale(d[:n], week) for d, _ in past])
+    ok = ~np.isnan(inc).any(axis=1)
+    err_ramp = np.abs(actual - loo).mean(axis=1) / scale
+    err_inc = np.abs(actual - np.nan_to_num(inc)).mean(axis=1) / scale
+    s_ramp = float(err_ramp[ok].mean()) if ok.any() else float(err_ramp.mean())
+    s_inc = float(err_inc[ok].mean()) if ok.any() else float("inf")
+    age = f"{n * step_td / pd.Timedelta('1D'):.1f} days"
+    if not s_ramp * (1 + margin) < s_inc:
+        notes.append(f"launch ramp of {k} past launches not taken: MASE {s_ramp:.3f} on them at age {age} against "
+                     f"{s_inc:.3f} for {chosen}")
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ratio = np.nan_to_num(np.nanmedian(ratios, axis=0), nan=1.0)
+    pos0 = _week_position(start, freq, spd)
+    season = _season_factor(effect, start, step_td, n, h, ref) if effect is not None else None
+    point, shape = ramp_point(y, ratio, pos0, week, profile, spd, season)
+    edges = lead_buckets(h, spd)
+    hourly = hourly_ratios(y, pos0, week, own_or(y, pos0), spd)
+    hourly_past = [hourly_ratios(d[:n], p, week, own_or(d[:n], p), spd) for (d, _), p in zip(past, pos)]
+    quant, calibration, pin, peak = _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
+    notes.append(f"launch ramp of {k} past launches taken: {age} old, MASE {s_ramp:.3f} on them at that age against "
+                 f"{s_inc:.3f} for {chosen}; level ×{ratio[-min(h, week):].mean():.2f} by the horizon's end, "
+                 f"hour-of-week shape {shape}" + (", borrowed yearly season" if season is not None else ""))
+    detail = f"ramp of {k} past launches, ×{ratio[-min(h, week):].mean():.2f} at the end; {shape} shape"
+    return SeriesForecast(point, quant, tuple(levels), LAUNCH_RAMP, s_ramp, smape(actual, loo),
+                          {LAUNCH_RAMP: s_ramp, f"{chosen}@launches": s_inc}, notes, k, "relative (past launches)",
+                          None, detail, h, calibration, pin, peak, _level(y, n, week), tuple(edges), None)
+
+
+def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd):
+    """Quantiles of the ramp forecast ``point``: per lead bucket, the point times the quantiles of
+    (level factor × hour factor) over every pair of a past launch's level factor (its actual
+    mean over the bucket / its leave-one-out forecast's, from ``actual`` and ``loo``) and an hour
+    factor of the young series (``hourly``: its slots over their daily level and shape). Levels
+    come from the past launches, hour-by-hour noise from the series itself: a past launch of a
+    few spiky invocations would otherwise lend its spikes to a smooth group. Also the held-out
+    check (each past launch in turn, its hour factors ``hourly_past``, level factors of the others)."""
+    k, h = actual.shape
+    nb = len(edges) - 1
+    lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h), side="right").clip(max=nb - 1)
+    level = np.full((k, nb), np.nan)
+    for b in range(nb):
+        m = loo[:, lead == b].mean(axis=1)
+        level[:, b] = np.where(m > 0, actual[:, lead == b].mean(axis=1) / np.where(m > 0, m, 1.0), np.nan)
+
+    def qratio(rows, hours):
+        out = np.ones((len(levels), h))
+        for b in range(nb):
+            f = level[rows, b]
+            f = f[np.isfinite(f)]
+            if f.size:
+                out[:, lead == b] = np.quantile(np.outer(f, hours).ravel(), levels)[:, None]
+        return out
+
+    quant = np.maximum(point[None, :] * qratio(np.arange(k), hourly), 0.0)
+    names = bucket_names(edges, spd)
+    hits = np.zeros((nb, len(levels)))
+    below = np.zeros_like(hits)
+    count = np.zeros(nb)
+    loss = np.zeros(len(levels))
+    peaks = []
+    if k >= 3:
+        for i in range(k):
+            q = loo[i][None, :] * qratio(np.delete(np.arange(k), i), hourly_past[i])
+            a = actual[i]
+            lvl = max(float(np.abs(a).mean()), 1e-9)
+            for j, tau in enumerate(levels):
+                np.add.at(hits[:, j], lead, (a <= q[j]).astype(float))
+                np.add.at(below[:, j], lead, (a < q[j]).astype(float))
+                loss[j] += pinball(a, q[j], tau) / lvl
+            np.add.at(count, lead, 1.0)
+            if a.max() > 0:
+                peaks.append(float(q[-1].max() / a.max()))
+    rows = [{"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]),
+             "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])}
+            for b, name in enumerate(names) if count[b] for j, tau in enumerate(levels) if tau >= 0.5]
+    pin = {tau: float(loss[j] / k) for j, tau in enumerate(levels)} if k >= 3 else {}
+    return quant, rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
 def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell):

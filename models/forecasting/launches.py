@@ -176,3 +176,98 @@ def mixture_quantiles(quantiles: np.ndarray, levels: Sequence[float], p_success:
         out[i] = np.interp(levels, cdf, x)
         # np.interp needs strictly increasing cdf for an exact inverse; flat stretches are fine here.
     return out
+
+
+# -- launch ramp of a young series, learnt from the fleet's past launches ------------------------------
+MIN_PAST_LAUNCHES = 3  # past launches a ramp needs (fewer: no ramp candidate, a note)
+
+
+def _window_mean(y: np.ndarray, t: np.ndarray, width: int) -> np.ndarray:
+    """Mean of ``y`` over the window of ``width`` slots centred on each ``t`` (cut at the ends)."""
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    lo = np.clip(t - width // 2, 0, len(y))
+    hi = np.clip(t - width // 2 + width, 0, len(y))
+    return np.where(hi > lo, (c[hi] - c[lo]) / np.maximum(hi - lo, 1), np.nan)
+
+
+def hour_of_week_profile(y: np.ndarray, pos0: int, week: int, day: int) -> np.ndarray | None:
+    """Hour-of-week shape of ``y`` (mean 1, indexed from Monday 00:00; ``pos0``: position of y[0]):
+    each slot over its centred daily mean (so a ramp inside the week is not read as a weekday
+    effect), averaged per position. None when ``y`` holds less than a week or no demand."""
+    y = np.asarray(y, float)
+    if len(y) < week or week < 2 or not y.any():
+        return None
+    level = _window_mean(y, np.arange(len(y)), max(day, 1))
+    ratio = np.divide(y, level, out=np.ones_like(y), where=level > 0)
+    pos = (pos0 + np.arange(len(y))) % week
+    prof = np.bincount(pos, weights=ratio, minlength=week) / np.maximum(np.bincount(pos, minlength=week), 1)
+    return prof / prof.mean() if prof.mean() > 0 else None
+
+
+def _season_factor(effect, start, step, n: int, h: int, ref: int) -> np.ndarray:
+    """exp(yearly effect) of steps n..n+h-1 relative to its mean over the reference steps n-ref..n-1
+    (``effect``: 366 log effects by day of the year − 1; ones without one or a start)."""
+    if effect is None or start is None:
+        return np.ones(h)
+    doy = pd.date_range(pd.Timestamp(start), periods=n + h, freq=step).dayofyear.to_numpy() - 1
+    e = np.asarray(effect, float)[np.clip(doy, 0, 365)]
+    return np.exp(e[n:] - e[n - ref:n].mean())
+
+
+def _reference(y: np.ndarray, n: int, prof_at: np.ndarray, week: int) -> float:
+    """Level of ``y`` over its last week (or all of it when younger) with the hour-of-week shape
+    taken out: a group seen at its busy hours only is not read as a busier one."""
+    ref = min(n, week)
+    w = prof_at[n - ref:n]
+    return float(y[n - ref:n].sum() / w.sum()) if w.sum() > 0 else float(y[n - ref:n].mean())
+
+
+def ramp_ratios(past: Sequence[np.ndarray], n: int, h: int, week: int, positions: Sequence[int],
+                profile: np.ndarray | None, day: int, seasons: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Each past launch's level at ages n..n+h-1 (its centred weekly mean) over its level at age n
+    (:func:`_reference`, its own hour-of-week shape when it was a week old by then, else
+    ``profile``), divided by its yearly season over the same steps where ``seasons`` gives one.
+    Returns launches × h. ``past``: demand from each launch on, each at least ``n + h`` long;
+    ``positions``: each one's position of its launch slot in the week."""
+    out = np.empty((len(past), h))
+    t = np.arange(n, n + h)
+    for i, (d, p0) in enumerate(zip(past, positions)):
+        d = np.asarray(d, float)
+        prof = hour_of_week_profile(d[:n], p0, week, day) if n >= week else profile
+        at = prof[(p0 + np.arange(n)) % week] if prof is not None else np.ones(n)
+        ref = _reference(d, n, at, week)
+        r = _window_mean(d, t, week) / ref if ref > 0 else np.full(h, np.nan)
+        out[i] = r / (seasons[i] if seasons is not None else 1.0)
+    return out
+
+
+def ramp_point(y: np.ndarray, ratio: np.ndarray, pos0: int, week: int, profile: np.ndarray | None, day: int,
+               season: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Point forecast of the next ``len(ratio)`` steps of a young series ``y`` (from its launch):
+    its level (:func:`_reference`) × the ramp ``ratio`` × its hour-of-week shape (its own from a
+    week of history, else ``profile``; flat without) × its yearly ``season`` factor. Returns the
+    point and which shape was used."""
+    n, h = len(y), len(ratio)
+    own = hour_of_week_profile(y, pos0, week, day) if n >= week else None
+    prof, which = (own, "own") if own is not None else (profile, "borrowed") if profile is not None else (None, "flat")
+    at = prof[(pos0 + np.arange(n + h)) % week] if prof is not None else np.ones(n + h)
+    ref = _reference(np.asarray(y, float), n, at[:n], week)
+    point = ref * ratio * at[n:] * (season if season is not None else 1.0)
+    return np.maximum(point, 0.0), which
+
+
+def hourly_ratios(y: np.ndarray, pos0: int, week: int, profile: np.ndarray | None, day: int) -> np.ndarray:
+    """Each slot of ``y`` over its centred daily mean times its hour-of-week shape (``profile``,
+    relative to the shape's mean over the same day): the hour-by-hour spread of a series around
+    its level, ramp and shape taken out (the last week at most; ones when nothing is left)."""
+    y = np.asarray(y, float)[-week:]
+    t = np.arange(len(y))
+    level = _window_mean(y, t, max(day, 1))
+    if profile is not None:
+        at = profile[(pos0 + t) % week]
+        shape = at / np.maximum(_window_mean(at, t, max(day, 1)), 1e-12)
+    else:
+        shape = np.ones(len(y))
+    den = level * shape
+    ok = den > 0
+    return y[ok] / den[ok] if ok.any() else np.ones(1)

@@ -100,7 +100,9 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
     if isinstance(fb, Mapping) and fb.get("fallbacks"):
         reasons = "; ".join(f"{k} ({v})" for k, v in (fb.get("reasons") or {}).items())
         out.append(f"forecast: {fb['fallbacks']} of {fb['series']} series ({fb.get('share', 0):.0%}) fell back to "
-                   f"a simple model" + (f": {reasons}" if reasons else ""))
+                   f"a simple model" + (f": {reasons}" if reasons else "")
+                   + (f"; {fb['launch_ramp']} of them launched inside the history and forecast by the fleet's "
+                      "launch ramp" if fb.get("launch_ramp") else ""))
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
     out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)

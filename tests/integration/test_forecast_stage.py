@@ -35,7 +35,8 @@ def test_fallback_summary_counts_series_and_reasons(quarter):
 
     *_, report = quarter
     fb = fallback_summary(report)
-    assert set(fb) == {"series", "fallbacks", "share", "reasons"}
+    assert set(fb) == {"series", "fallbacks", "share", "reasons", "launch_ramp"}
+    assert fb["launch_ramp"] == int((report["model"] == "launch_ramp").sum()) <= fb["fallbacks"]
     assert fb["series"] == len(report) and fb["fallbacks"] == int(report["fallback"].sum())
     assert fb["share"] == pytest.approx(fb["fallbacks"] / fb["series"])
     assert sum(fb["reasons"].values()) == fb["fallbacks"]
