@@ -203,3 +203,20 @@ def test_pair_loads_equal_the_row_blocks_to_the_bit():
     ca, cb = engine._swap_column_loads(prep, cols_a, cols_b)
     np.testing.assert_array_equal(ca.reshape(-1, len(cols_a)), pa[:, cols_a])
     np.testing.assert_array_equal(cb.reshape(-1, 4), np.take_along_axis(pb, cols_b[ys], axis=1))
+
+
+def test_cross_table_pairs_equal_the_per_swap_einsum_to_the_bit(monkeypatch):
+    # Raising CROSS_CACHE_BYTES moves the fleet chunks from the per-swap einsum to the table: the
+    # same floats, so the same plans.
+    inst = _risky(n=60, seed=7)
+    with_table = _engine(inst)
+    assert with_table._cross2 is not None
+    monkeypatch.setattr(repair_mod, "CROSS_CACHE_BYTES", 0)
+    repair_mod.release_cross_tables(inst)
+    without = _engine(inst)
+    assert without._cross2 is None
+    for a in range(with_table.B):
+        members = np.flatnonzero(with_table.w_of == a)
+        partners = np.flatnonzero(with_table.w_of != a)
+        p = with_table._swap_prep(a, members, partners)
+        np.testing.assert_array_equal(with_table._pair_cross2(p, slice(None)), without._pair_cross2(p, slice(None)))
