@@ -64,6 +64,16 @@ class _Balancer(OverflowRepair):
             self._fit[rows] = self._fits(load_a, np.float32(0.0), cap_a[rows]) \
                 & self._fits(load_b, np.float32(0.0), cap_b[rows])
 
+    def _pair_fits(self, a, members, partners, xs, ys, load_a, load_b) -> np.ndarray:
+        # The pruned swap search (OverflowRepair._pruned_swap) checks the pairs it scores in full.
+        key = (self.version, a, members.tobytes(), partners.tobytes())
+        if getattr(self, "_pair_caps_key", None) != key:
+            self._pair_caps_key, self._pair_caps = key, self.swap_capacities(self.real, a, members, partners)
+        cap_a, cap_b = self._pair_caps
+        shape = (len(xs),) + self.L.shape[1:]
+        return self._fits(load_a.reshape(shape), np.float32(0.0), cap_a[xs, ys]) \
+            & self._fits(load_b.reshape(shape), np.float32(0.0), cap_b[xs, ys])
+
     def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         ok = super().swap_allowed(a, members, partners)
         Dm, Dp, wp = self.D32[members], self.D32[partners], self.w_of[partners]

@@ -35,11 +35,17 @@ import numpy as np
 
 from models.packing.instance import PackingInstance
 
-__all__ = ["OverflowRepair"]
+__all__ = ["OverflowRepair", "release_cross_tables"]
 
 EPS = 1e-12
 SWAP_BLOCK = 1 << 16  # floats of one row block of a chance-constrained swap evaluation (256 KB a buffer)
-CROSS_CACHE_BYTES = 64 << 20  # largest item x item cross-product table kept per instance
+# Largest item x item cross-product table kept per instance: a fleet chunk (CHUNK_ITEMS = 400 items,
+# 168 slots, 2 resources) takes 215 MB; without the table each swap evaluation recomputes its pairs
+# over the K factors, most of a fleet chunk's repair time. Dropped when the solve ends.
+CROSS_CACHE_BYTES = 256 << 20
+PRUNE_MIN_FLOATS = 1 << 15  # swap matrices ([m, n, T, R]) from this size are searched with a lower bound
+PROBE_OWN, PROBE_PARTNER = 24, 16  # columns of the bound: the fullest of the moving item's worker, of each partner's
+PRUNE_SLACK = 1e-4  # relative margin of the bound for the float32 rounding of its sums (a few 1e-6 at most)
 SPREAD_WEIGHT = 1.0  # one missing worker of spread weighs as much as a full server's overflow in one slot
 
 
@@ -61,6 +67,12 @@ def _cross_table(instance: PackingInstance, unit: np.ndarray, phi32: np.ndarray)
         table *= 2.0
         tables[key] = np.ascontiguousarray(table)  # gathered as [I * I, T, R] rows (_pair_cross2)
     return tables[key]
+
+
+def release_cross_tables(instance: PackingInstance) -> None:
+    """Drop ``instance``'s cross tables (``solve_packing`` calls it when it returns: a week's plan keeps
+    its instance alive, and the tables of every week would add up to gigabytes)."""
+    _CROSS.pop(instance, None)
 
 
 class _Scratch:
@@ -162,7 +174,7 @@ class OverflowRepair:
             self.F32 = np.zeros(self.F.shape, dtype=np.float32)
             self.V32 = np.zeros(self.L.shape, dtype=np.float32)
             self.zw = np.zeros(self.B)
-        self._cross2 = _cross_table(instance, unit, self.Phi32) if self.chance else None
+        self._cross_src = (instance, unit) if self.chance else None  # the table is built at the first swap
         # Capacities move with the strictest item (and, with a chance rule, the multiplier too).
         self.dynamic = len(np.unique(self.h)) > 1 or self.chance
         self.X = self.L if not self.chance else np.zeros_like(self.L)  # the load the capacity holds
@@ -331,6 +343,16 @@ class OverflowRepair:
         p["Pm"], p["Pp"] = Pm, Pp
         return p
 
+    @property
+    def _cross2(self) -> np.ndarray | None:
+        """The instance's cross table (:func:`_cross_table`), built at the first swap evaluation: a
+        search that makes none (a plan already valid) does not pay for it."""
+        if self._cross_src is not None:
+            instance, unit = self._cross_src
+            self._cross_built = _cross_table(instance, unit, self.Phi32)
+            self._cross_src = None
+        return getattr(self, "_cross_built", None)
+
     def _pair_cross2(self, p: dict, rows) -> np.ndarray:
         """``2 phi_m . phi_p`` ``[m, n, T, R]`` of the members ``rows`` and every partner."""
         if self._cross2 is not None:
@@ -451,6 +473,11 @@ class OverflowRepair:
 
     def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         """``[m, n]`` swaps that keep the hard rules."""
+        return self._swap_hard(a, members, partners)
+
+    def _swap_hard(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
+        """``[m, n]`` swaps that keep the class, group and shard rules (:meth:`swap_allowed` without
+        the checks a subclass adds on the loads)."""
         wp = self.w_of[partners]
         ok = self.ok[members][:, wp] & self.ok[partners][:, a][None, :]
         ok &= self.group[members][:, None] != self.group[partners][None, :]
@@ -521,6 +548,155 @@ class OverflowRepair:
         chosen = np.union1d(top[np.isfinite(score[top])], extra).astype(np.int64)
         return np.flatnonzero(np.isin(self.w_of, chosen))
 
+    # ------------------------------------------------------------------ the pruned swap search
+    def _prunes(self, members: np.ndarray, partners: np.ndarray) -> bool:
+        """Whether :meth:`move` takes its swap from :meth:`_pruned_swap`: on a chance-constrained
+        instance whose cross table is kept (the pairs are gathered from it, the same floats as the
+        row blocks), when the swap matrix is large enough for the bound to pay."""
+        return (self.chance and len(members) * len(partners) * int(np.prod(self.L.shape[1:])) >= PRUNE_MIN_FLOATS
+                and self._cross2 is not None)
+
+    def _probe_columns(self, w: int, k: int) -> np.ndarray:
+        """The ``k`` slot-resource columns (of the flattened ``[T * R]``) where worker ``w`` is
+        fullest: the swaps' lower bound is taken there. Any columns give a valid bound; these make it
+        tight for the swaps that matter (they relieve ``a`` where it overflows and must not overfill a
+        partner where it is full)."""
+        return np.argsort(-self.E32[w].reshape(-1), kind="stable")[:k]
+
+    def _swap_pair_loads(self, p: dict, xs: np.ndarray, ys: np.ndarray):
+        """:meth:`_chance_swap_rows` for the pairs ``(members[xs], partners[ys])`` only (``[q, T * R]``
+        each): the same float32 operations in the same order, so each element equals the row
+        blocks' (the cross terms gathered from the same table)."""
+        TR = int(np.prod(self.L.shape[1:]))
+
+        def flat(x):  # [.., T, R] -> [.., T * R]
+            return x.reshape(x.shape[:-2] + (TR,))
+
+        table = self._cross2
+        n_items = table.shape[0]
+        mm2 = np.take(table.reshape(n_items * n_items, TR), p["members"][xs] * n_items + p["partners"][ys], axis=0)
+        load_a = np.add(flat(p["part_m"])[xs], flat(p["part_p"])[ys])
+        load_a -= mm2
+        np.maximum(load_a, 0.0, out=load_a)
+        np.sqrt(load_a, out=load_a)
+        load_a *= p["z_a"][xs, ys][:, None]
+        load_a += flat(p["base_a"])[xs]
+        load_a += flat(p["Dp"])[ys]
+        load_b = flat(p["cross_b"])[xs, p["inv"][ys]]
+        load_b += flat(p["rest_b"])[ys]
+        load_b += flat(p["own_m"])[xs]
+        load_b -= mm2
+        np.maximum(load_b, 0.0, out=load_b)
+        np.sqrt(load_b, out=load_b)
+        load_b *= p["z_b"][xs, ys][:, None]
+        load_b += flat(p["base_b"])[ys]
+        load_b += flat(p["Dm"])[xs]
+        return load_a, load_b
+
+    def _swap_column_loads(self, p: dict, cols_a: np.ndarray, cols_b: np.ndarray):
+        """:meth:`_chance_swap_rows` of every pair on a few flattened slot-resource columns only, the
+        same operations: ``a``'s load on ``cols_a`` (``[m, n, ka]``) and the partner's worker's on its
+        own columns ``cols_b[y]`` (``[m, n, kb]``)."""
+        TR = int(np.prod(self.L.shape[1:]))
+
+        def flat(x):
+            return x.reshape(x.shape[:-2] + (TR,))
+
+        table = self._cross2.reshape(-1)
+        n_items = self._cross2.shape[0]
+        pick = (p["members"][:, None] * n_items + p["partners"][None, :]) * TR  # [m, n]
+        mm2 = np.take(table, pick[..., None] + cols_a)
+        load_a = np.add(flat(p["part_m"])[:, cols_a][:, None], flat(p["part_p"])[:, cols_a][None])
+        load_a -= mm2
+        np.maximum(load_a, 0.0, out=load_a)
+        np.sqrt(load_a, out=load_a)
+        load_a *= p["z_a"][..., None]
+        load_a += flat(p["base_a"])[:, cols_a][:, None]
+        load_a += flat(p["Dp"])[:, cols_a][None]
+        mm2 = np.take(table, pick[..., None] + cols_b[None])
+        load_b = flat(p["cross_b"])[:, p["inv"][:, None], cols_b]
+        load_b += np.take_along_axis(flat(p["rest_b"]), cols_b, axis=1)[None]
+        load_b += flat(p["own_m"])[:, cols_b]
+        load_b -= mm2
+        np.maximum(load_b, 0.0, out=load_b)
+        np.sqrt(load_b, out=load_b)
+        load_b *= p["z_b"][..., None]
+        load_b += np.take_along_axis(flat(p["base_b"]), cols_b, axis=1)[None]
+        load_b += flat(p["Dm"])[:, cols_b]
+        return load_a, load_b
+
+    def _pair_fits(self, a: int, members, partners, xs, ys, load_a, load_b) -> np.ndarray | None:
+        """Hook: ``[q]`` pairs whose loads (``[q, T * R]``) pass a subclass's check, or ``None``."""
+        return None
+
+    def _pruned_swap(self, a: int, members: np.ndarray, partners: np.ndarray, total: float, best_total: float,
+                     bar: float):
+        """The best admissible swap, ``(score, (i, j))`` or ``(inf, None)``, as the full evaluation in
+        :meth:`move` finds it whenever it beats ``bar`` (the best relocation, which wins ties).
+
+        A lower bound of every pair's score is taken on a few slot-resource columns (a sum of
+        positive parts over some columns is at most the sum over all); the pairs are then scored in
+        full in order of their bound until the next bound exceeds the best score found (or ``bar``).
+        The full scores are the floats of the row blocks, so the move is the same; the bound has a
+        margin for float32 rounding of its sums."""
+        m, n = len(members), len(partners)
+        TR = int(np.prod(self.L.shape[1:]))
+        R = self.L.shape[-1]
+        wp = self.w_of[partners]
+        ok = self._swap_hard(a, members, partners)
+        if not ok.any():
+            return np.inf, None
+        tabu = (self.tabu[members][:, wp] > self.step) | (self.tabu[partners, a][None, :] > self.step)
+        spread = self._swap_spread(members, partners, a, wp) if len(self.need) else None
+        cap_a, cap_b = (c.astype(np.float32) for c in self.swap_capacities(self.cap, a, members, partners))
+        prep = self._swap_prep(a, members, partners)
+        cols_a = self._probe_columns(a, PROBE_OWN)
+        uw, inv = np.unique(wp, return_inverse=True)
+        cols_b = np.stack([self._probe_columns(int(w), PROBE_PARTNER) for w in uw])[inv]  # [n, kb]
+        la, lb = self._swap_column_loads(prep, cols_a, cols_b)
+        la -= cap_a[..., cols_a % R]
+        lb -= np.take_along_axis(cap_b, np.broadcast_to((cols_b % R)[None], (m,) + cols_b.shape), axis=2)
+        np.maximum(la, 0.0, out=la)
+        np.maximum(lb, 0.0, out=lb)
+        part = la.sum(axis=-1, dtype=np.float64) + lb.sum(axis=-1, dtype=np.float64)  # [m, n]
+        ov_a, ov_b = float(self.ov32[a]), self.ov32[wp].astype(np.float64)[None, :]
+        bound = part * (1.0 - PRUNE_SLACK) - ov_a - ov_b - PRUNE_SLACK * (1.0 + ov_a + ov_b)
+        if spread is not None:
+            bound += spread
+        xs, ys = np.nonzero(ok)
+        bound = bound[xs, ys]
+        order = np.argsort(bound, kind="stable")
+        best, best_flat = np.inf, -1
+        k, step = 0, 16
+        while k < order.size:
+            limit = min(bar, best)
+            chunk = order[k:k + step]
+            k += step
+            step *= 2
+            chunk = chunk[bound[chunk] <= limit]
+            if chunk.size == 0:
+                break
+            cx, cy = xs[chunk], ys[chunk]
+            load_a, load_b = self._swap_pair_loads(prep, cx, cy)
+            fits = self._pair_fits(a, members, partners, cx, cy, load_a, load_b)
+            sa = _over_inplace(load_a.reshape(-1, 1, TR // R, R), -cap_a[cx, cy][:, None, None, :]).ravel() - self.ov32[a]
+            sb = _over_inplace(load_b.reshape(-1, 1, TR // R, R), -cap_b[cx, cy][:, None, None, :]).ravel() \
+                - self.ov32[wp[cy]]
+            score = sa + sb
+            if spread is not None:
+                score += spread[cx, cy]  # in place, as `sw +=` in move: float32 like the full scores
+            adm = ~tabu[cx, cy] | (total + score < best_total - EPS)
+            if fits is not None:
+                adm &= fits
+            for q in np.flatnonzero(adm):
+                f = int(cx[q]) * n + int(cy[q])
+                if score[q] < best or (score[q] == best and f < best_flat):
+                    best, best_flat = score[q], f
+        if best_flat < 0:
+            return np.inf, None
+        x, y = divmod(best_flat, n)
+        return best, (int(members[x]), int(partners[y]))
+
     def move(self, best_total: float) -> bool:
         """Apply the best admissible move from a random bad worker; False when there is none."""
         self.step += 1
@@ -539,7 +715,9 @@ class OverflowRepair:
         best_rel = rel[x_rel, b_rel]
         best_swap, swap = np.inf, None
         partners = self._swap_partners(a)
-        if partners.size:
+        if partners.size and self._prunes(members, partners):
+            best_swap, swap = self._pruned_swap(a, members, partners, total, best_total, best_rel)
+        elif partners.size:
             wp = self.w_of[partners]
             sw = self.swap_scores(a, members, partners)
             ok = self.swap_allowed(a, members, partners)

@@ -41,6 +41,7 @@ from models.packing.balance import balance_load
 from models.packing.heuristics import HeuristicFailure, best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, dominant_slots, sum_by
 from models.packing.prices import dual_prices
+from models.packing.repair import release_cross_tables
 from models.packing.result import PackingResult, SolveOptions, SolveStatus
 from models.packing.shrink import ShrinkOptions, shrink_fleet
 from models.packing.solution import Packing, compact, packing_cost, to_placements, violated_slots
@@ -468,6 +469,7 @@ def solve_packing(instance: PackingInstance, backend: str = "cpsat", options: So
                                     options.balance_ceiling, options.seed, stats)
                 if time.perf_counter() >= final_deadline:
                     _clock_stop(options, stats, "load balancing")
+        release_cross_tables(instance)
     runtime = time.perf_counter() - t0
     if plan is None:
         if status not in (SolveStatus.INFEASIBLE, SolveStatus.TIMED_OUT):

@@ -111,3 +111,112 @@ def test_add_per_resource_equals_broadcast_add():
     np.testing.assert_array_equal(out, x + -cap)
     repair_mod._add(x, np.float32(0.5), out)
     np.testing.assert_array_equal(out, x + np.float32(0.5))
+
+
+def test_cross_table_is_built_at_the_first_swap_and_dropped_when_the_solve_ends():
+    from models.packing.result import SolveOptions
+    from models.packing.solve import solve_packing
+
+    inst = _risky(n=30, seed=4)
+    engine = _engine(inst)
+    assert inst not in repair_mod._CROSS  # an engine that makes no swap builds no table
+    a = int(engine.w_of[0])
+    engine.swap_scores(a, np.flatnonzero(engine.w_of == a), np.flatnonzero(engine.w_of != a))
+    assert inst in repair_mod._CROSS
+    repair_mod.release_cross_tables(inst)
+    assert inst not in repair_mod._CROSS
+    opts = SolveOptions(time_limit_s=60, workers=1, deterministic=True, lns_max_iterations=2, shrink_moves=50,
+                        shrink_max_moves=200, balance_moves=50)
+    result = solve_packing(inst, "cpsat", opts)
+    assert result.stats["shrink_moves"] + result.stats["balance_moves"] > 0  # the engines ran
+    assert inst not in repair_mod._CROSS
+
+
+def test_a_fleet_chunk_keeps_its_cross_table():
+    # CHUNK_ITEMS = 400 items over a week of hourly slots and two resources: the table that saves the
+    # per-swap einsum over the factors must fit the cache.
+    assert 400 * 400 * 168 * 2 * 4 <= repair_mod.CROSS_CACHE_BYTES
+
+
+def _spread_risky(n=40, seed=6):
+    """_risky with spread rules (customers of three groups that must sit on two workers)."""
+    import dataclasses
+
+    inst = _risky(n, seed)
+    return dataclasses.replace(inst, customer=tuple(f"c{g // 3}" for g in range(n)),
+                               spread=np.full(n, 2), _cache={})
+
+
+def _trajectory(monkeypatch, inst, prune: bool, cls=OverflowRepair, moves=60, **kw):
+    monkeypatch.setattr(repair_mod, "PRUNE_MIN_FLOATS", 0 if prune else 1 << 60)
+    engine = _engine(inst, cls, seed=3, **kw)
+    best, out = engine.total(), []
+    for _ in range(moves):
+        if not engine.move(best):
+            out.append(None)
+            continue
+        best = min(best, engine.total())
+        out.append(engine.w_of.copy())
+    return engine, out
+
+
+@pytest.mark.parametrize("make", [_risky, _spread_risky])
+def test_pruned_swap_search_makes_the_moves_of_the_full_evaluation(monkeypatch, make):
+    inst = make()
+    full, a = _trajectory(monkeypatch, inst, prune=False)
+    pruned, b = _trajectory(monkeypatch, inst, prune=True)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+    assert len({tuple(x) for x in a if x is not None}) > 10  # the search moved
+    np.testing.assert_array_equal(full.ov32, pruned.ov32)
+
+
+def test_pruned_swap_search_makes_the_moves_of_the_full_evaluation_when_balancing(monkeypatch):
+    inst = _risky()
+    real = _engine(inst).cap / 0.7
+    _, a = _trajectory(monkeypatch, inst, prune=False, cls=_Balancer, scale=0.9, real=real)
+    _, b = _trajectory(monkeypatch, inst, prune=True, cls=_Balancer, scale=0.9, real=real)
+    for x, y in zip(a, b):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+def test_pair_loads_equal_the_row_blocks_to_the_bit():
+    inst = _risky()
+    engine = _engine(inst)
+    a = 0
+    members = np.flatnonzero(engine.w_of == a)
+    partners = np.flatnonzero(engine.w_of != a)
+    prep = engine._swap_prep(a, members, partners)
+    load_a, load_b = engine._chance_swap_rows(prep, slice(None))
+    xs, ys = np.nonzero(np.ones((len(members), len(partners)), bool))
+    pa, pb = engine._swap_pair_loads(prep, xs, ys)
+    T, R = engine.L.shape[1:]
+    np.testing.assert_array_equal(pa, load_a.reshape(-1, T * R))
+    np.testing.assert_array_equal(pb, load_b.reshape(-1, T * R))
+    cols_a = np.array([1, 7, 30])
+    cols_b = np.random.default_rng(0).integers(0, T * R, (len(partners), 4))  # per partner
+    ca, cb = engine._swap_column_loads(prep, cols_a, cols_b)
+    np.testing.assert_array_equal(ca.reshape(-1, len(cols_a)), pa[:, cols_a])
+    np.testing.assert_array_equal(cb.reshape(-1, 4), np.take_along_axis(pb, cols_b[ys], axis=1))
+
+
+def test_cross_table_pairs_equal_the_per_swap_einsum_to_the_bit(monkeypatch):
+    # Raising CROSS_CACHE_BYTES moves the fleet chunks from the per-swap einsum to the table: the
+    # same floats, so the same plans.
+    inst = _risky(n=60, seed=7)
+    with_table = _engine(inst)
+    assert with_table._cross2 is not None
+    monkeypatch.setattr(repair_mod, "CROSS_CACHE_BYTES", 0)
+    repair_mod.release_cross_tables(inst)
+    without = _engine(inst)
+    assert without._cross2 is None
+    for a in range(with_table.B):
+        members = np.flatnonzero(with_table.w_of == a)
+        partners = np.flatnonzero(with_table.w_of != a)
+        p = with_table._swap_prep(a, members, partners)
+        np.testing.assert_array_equal(with_table._pair_cross2(p, slice(None)), without._pair_cross2(p, slice(None)))
