@@ -36,7 +36,8 @@ def test_run_writes_plan_tables_workbook_and_plots(planned):
     assert "total cost" in output
     # Fallbacks are counted with their reason and shown (issue 19).
     fb = summary["forecast_fallbacks"]
-    assert set(fb) == {"series", "fallbacks", "share", "reasons"} and fb["series"] > 0
+    assert set(fb) == {"series", "fallbacks", "share", "reasons", "launch_ramp"} and fb["series"] > 0
+    assert 0 <= fb["launch_ramp"] <= fb["fallbacks"]  # young launches forecast by the fleet's ramp
     assert fb["share"] == pytest.approx(fb["fallbacks"] / fb["series"]) and sum(fb["reasons"].values()) == fb["fallbacks"]
     assert "forecast fallbacks" in output
     assert ("forecast fell back" in output) == (fb["share"] > 0)
