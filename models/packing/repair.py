@@ -121,6 +121,17 @@ def _over_inplace(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[:-2] + (-1,)).sum(axis=-1)
 
 
+def _risk_load(var: np.ndarray, z, base, d) -> np.ndarray:
+    """In place: ``base + d + z * sqrt(max(var, 0))``, the float32 operations in this order (the
+    swap evaluations share it, so their loads agree to the bit)."""
+    np.maximum(var, 0.0, out=var)
+    np.sqrt(var, out=var)
+    var *= z
+    var += base
+    var += d
+    return var
+
+
 def _column(t, r: int):
     """Resource ``r`` of a ``[..., T, R]`` term (a scalar stays a scalar)."""
     return t if np.ndim(t) == 0 else t[..., r]
@@ -373,20 +384,12 @@ class OverflowRepair:
         mm2 = self._pair_cross2(p, rows)
         load_a = np.add(p["part_m"][rows][:, None], p["part_p"][None])
         load_a -= mm2
-        np.maximum(load_a, 0.0, out=load_a)
-        np.sqrt(load_a, out=load_a)
-        load_a *= p["z_a"][rows][..., None, None]
-        load_a += p["base_a"][rows][:, None]
-        load_a += p["Dp"][None]
+        _risk_load(load_a, p["z_a"][rows][..., None, None], p["base_a"][rows][:, None], p["Dp"][None])
         load_b = np.take(p["cross_b"][rows], p["inv"], axis=1)  # the fancy-index copy, a third faster
         load_b += p["rest_b"][None]
         load_b += p["own_m"][rows][:, None]
         load_b -= mm2
-        np.maximum(load_b, 0.0, out=load_b)
-        np.sqrt(load_b, out=load_b)
-        load_b *= p["z_b"][rows][..., None, None]
-        load_b += p["base_b"][None]
-        load_b += p["Dm"][rows][:, None]
+        _risk_load(load_b, p["z_b"][rows][..., None, None], p["base_b"][None], p["Dm"][rows][:, None])
         return load_a, load_b
 
     # ------------------------------------------------------------------ move scores
@@ -577,20 +580,12 @@ class OverflowRepair:
         mm2 = np.take(table.reshape(n_items * n_items, TR), p["members"][xs] * n_items + p["partners"][ys], axis=0)
         load_a = np.add(flat(p["part_m"])[xs], flat(p["part_p"])[ys])
         load_a -= mm2
-        np.maximum(load_a, 0.0, out=load_a)
-        np.sqrt(load_a, out=load_a)
-        load_a *= p["z_a"][xs, ys][:, None]
-        load_a += flat(p["base_a"])[xs]
-        load_a += flat(p["Dp"])[ys]
+        _risk_load(load_a, p["z_a"][xs, ys][:, None], flat(p["base_a"])[xs], flat(p["Dp"])[ys])
         load_b = flat(p["cross_b"])[xs, p["inv"][ys]]
         load_b += flat(p["rest_b"])[ys]
         load_b += flat(p["own_m"])[xs]
         load_b -= mm2
-        np.maximum(load_b, 0.0, out=load_b)
-        np.sqrt(load_b, out=load_b)
-        load_b *= p["z_b"][xs, ys][:, None]
-        load_b += flat(p["base_b"])[ys]
-        load_b += flat(p["Dm"])[xs]
+        _risk_load(load_b, p["z_b"][xs, ys][:, None], flat(p["base_b"])[ys], flat(p["Dm"])[xs])
         return load_a, load_b
 
     def _swap_column_loads(self, p: dict, cols_a: np.ndarray, cols_b: np.ndarray):
@@ -608,21 +603,14 @@ class OverflowRepair:
         mm2 = np.take(table, pick[..., None] + cols_a)
         load_a = np.add(flat(p["part_m"])[:, cols_a][:, None], flat(p["part_p"])[:, cols_a][None])
         load_a -= mm2
-        np.maximum(load_a, 0.0, out=load_a)
-        np.sqrt(load_a, out=load_a)
-        load_a *= p["z_a"][..., None]
-        load_a += flat(p["base_a"])[:, cols_a][:, None]
-        load_a += flat(p["Dp"])[:, cols_a][None]
+        _risk_load(load_a, p["z_a"][..., None], flat(p["base_a"])[:, cols_a][:, None], flat(p["Dp"])[:, cols_a][None])
         mm2 = np.take(table, pick[..., None] + cols_b[None])
         load_b = flat(p["cross_b"])[:, p["inv"][:, None], cols_b]
         load_b += np.take_along_axis(flat(p["rest_b"]), cols_b, axis=1)[None]
         load_b += flat(p["own_m"])[:, cols_b]
         load_b -= mm2
-        np.maximum(load_b, 0.0, out=load_b)
-        np.sqrt(load_b, out=load_b)
-        load_b *= p["z_b"][..., None]
-        load_b += np.take_along_axis(flat(p["base_b"]), cols_b, axis=1)[None]
-        load_b += flat(p["Dm"])[:, cols_b]
+        _risk_load(load_b, p["z_b"][..., None], np.take_along_axis(flat(p["base_b"]), cols_b, axis=1)[None],
+                   flat(p["Dm"])[:, cols_b])
         return load_a, load_b
 
     def _pair_fits(self, a: int, members, partners, xs, ys, load_a, load_b) -> np.ndarray | None:
