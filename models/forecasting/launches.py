@@ -260,7 +260,9 @@ def hourly_ratios(y: np.ndarray, pos0: int, week: int, profile: np.ndarray | Non
     """Each slot of ``y`` over its centred daily mean times its hour-of-week shape (``profile``,
     relative to the shape's mean over the same day): the hour-by-hour spread of a series around
     its level, ramp and shape taken out (the last week at most; ones when nothing is left)."""
-    y = np.asarray(y, float)[-week:]
+    y = np.asarray(y, float)
+    pos0 += max(len(y) - week, 0)  # the position of the first slot kept
+    y = y[-week:]
     t = np.arange(len(y))
     level = _window_mean(y, t, max(day, 1))
     if profile is not None:

@@ -92,3 +92,15 @@ def test_hour_of_week_profile_reads_the_shape_not_the_ramp():
     hours = np.arange(week) % 24
     assert prof[hours >= 12].mean() / prof[hours < 12].mean() == pytest.approx(1.5, rel=0.05)
     assert hour_of_week_profile(y[:100], 0, week, 24) is None
+
+
+def test_hourly_ratios_keep_the_shape_aligned_past_a_week():
+    # A series longer than a week keeps its last week: the shape must be read at those slots'
+    # own positions, so a noiseless series has hour factors of 1.
+    from models.forecasting.launches import hour_of_week_profile, hourly_ratios
+
+    week, day = 168, 24
+    t = np.arange(week + 60)
+    y = 10 * (1 + 0.8 * np.sin(2 * np.pi * t / 24)) * (1 + 0.3 * (t % week >= 120))
+    r = hourly_ratios(y, 0, week, hour_of_week_profile(y, 0, week, day), day)
+    assert np.median(np.abs(r - 1)) < 0.05
