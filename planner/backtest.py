@@ -512,8 +512,7 @@ def write_backtest(results, scenario, out: Path, *, force: bool = False, warning
     if warnings:
         from planner.errors import counted
 
-        summary["warnings"] = counted(warnings)
-        results[-1].run.summary["warnings"] = counted(warnings)
+        summary["warnings"] = results[-1].run.summary["warnings"] = counted(warnings)
     with atomic_dir(out) as tmp:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False)

@@ -524,7 +524,9 @@ def fallback_summary(report: pd.DataFrame) -> dict:
     n = int(len(report))
     fb = report[report["fallback"].astype(bool)] if n else report
     reasons = fb["fallback_reason"].replace("", "unspecified").value_counts() if len(fb) else pd.Series(dtype=int)
-    ramp = int((report["model"] == "launch_ramp").sum()) if "model" in report else 0
+    from models.forecasting.auto import LAUNCH_RAMP
+
+    ramp = int((report["model"] == LAUNCH_RAMP).sum()) if "model" in report else 0
     return {"series": n, "fallbacks": int(len(fb)), "share": len(fb) / n if n else 0.0,
             "reasons": {str(k): int(v) for k, v in reasons.items()}, "launch_ramp": ramp}
 
