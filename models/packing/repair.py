@@ -132,6 +132,11 @@ def _risk_load(var: np.ndarray, z, base, d) -> np.ndarray:
     return var
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    """``[..., T, R]`` seen as ``[..., T * R]`` (the swap searches index slot-resource columns)."""
+    return x.reshape(x.shape[:-2] + (-1,))
+
+
 def _column(t, r: int):
     """Resource ``r`` of a ``[..., T, R]`` term (a scalar stays a scalar)."""
     return t if np.ndim(t) == 0 else t[..., r]
@@ -186,6 +191,7 @@ class OverflowRepair:
             self.V32 = np.zeros(self.L.shape, dtype=np.float32)
             self.zw = np.zeros(self.B)
         self._cross_src = (instance, unit) if self.chance else None  # the table is built at the first swap
+        self._cross_built = None
         # Capacities move with the strictest item (and, with a chance rule, the multiplier too).
         self.dynamic = len(np.unique(self.h)) > 1 or self.chance
         self.X = self.L if not self.chance else np.zeros_like(self.L)  # the load the capacity holds
@@ -362,7 +368,7 @@ class OverflowRepair:
             instance, unit = self._cross_src
             self._cross_built = _cross_table(instance, unit, self.Phi32)
             self._cross_src = None
-        return getattr(self, "_cross_built", None)
+        return self._cross_built
 
     def _pair_cross2(self, p: dict, rows) -> np.ndarray:
         """``2 phi_m . phi_p`` ``[m, n, T, R]`` of the members ``rows`` and every partner."""
@@ -571,21 +577,17 @@ class OverflowRepair:
         each): the same float32 operations in the same order, so each element equals the row
         blocks' (the cross terms gathered from the same table)."""
         TR = int(np.prod(self.L.shape[1:]))
-
-        def flat(x):  # [.., T, R] -> [.., T * R]
-            return x.reshape(x.shape[:-2] + (TR,))
-
         table = self._cross2
         n_items = table.shape[0]
         mm2 = np.take(table.reshape(n_items * n_items, TR), p["members"][xs] * n_items + p["partners"][ys], axis=0)
-        load_a = np.add(flat(p["part_m"])[xs], flat(p["part_p"])[ys])
+        load_a = np.add(_flat(p["part_m"])[xs], _flat(p["part_p"])[ys])
         load_a -= mm2
-        _risk_load(load_a, p["z_a"][xs, ys][:, None], flat(p["base_a"])[xs], flat(p["Dp"])[ys])
-        load_b = flat(p["cross_b"])[xs, p["inv"][ys]]
-        load_b += flat(p["rest_b"])[ys]
-        load_b += flat(p["own_m"])[xs]
+        _risk_load(load_a, p["z_a"][xs, ys][:, None], _flat(p["base_a"])[xs], _flat(p["Dp"])[ys])
+        load_b = _flat(p["cross_b"])[xs, p["inv"][ys]]
+        load_b += _flat(p["rest_b"])[ys]
+        load_b += _flat(p["own_m"])[xs]
         load_b -= mm2
-        _risk_load(load_b, p["z_b"][xs, ys][:, None], flat(p["base_b"])[ys], flat(p["Dm"])[xs])
+        _risk_load(load_b, p["z_b"][xs, ys][:, None], _flat(p["base_b"])[ys], _flat(p["Dm"])[xs])
         return load_a, load_b
 
     def _swap_column_loads(self, p: dict, cols_a: np.ndarray, cols_b: np.ndarray):
@@ -593,24 +595,20 @@ class OverflowRepair:
         same operations: ``a``'s load on ``cols_a`` (``[m, n, ka]``) and the partner's worker's on its
         own columns ``cols_b[y]`` (``[m, n, kb]``)."""
         TR = int(np.prod(self.L.shape[1:]))
-
-        def flat(x):
-            return x.reshape(x.shape[:-2] + (TR,))
-
         table = self._cross2.reshape(-1)
         n_items = self._cross2.shape[0]
         pick = (p["members"][:, None] * n_items + p["partners"][None, :]) * TR  # [m, n]
         mm2 = np.take(table, pick[..., None] + cols_a)
-        load_a = np.add(flat(p["part_m"])[:, cols_a][:, None], flat(p["part_p"])[:, cols_a][None])
+        load_a = np.add(_flat(p["part_m"])[:, cols_a][:, None], _flat(p["part_p"])[:, cols_a][None])
         load_a -= mm2
-        _risk_load(load_a, p["z_a"][..., None], flat(p["base_a"])[:, cols_a][:, None], flat(p["Dp"])[:, cols_a][None])
+        _risk_load(load_a, p["z_a"][..., None], _flat(p["base_a"])[:, cols_a][:, None], _flat(p["Dp"])[:, cols_a][None])
         mm2 = np.take(table, pick[..., None] + cols_b[None])
-        load_b = flat(p["cross_b"])[:, p["inv"][:, None], cols_b]
-        load_b += np.take_along_axis(flat(p["rest_b"]), cols_b, axis=1)[None]
-        load_b += flat(p["own_m"])[:, cols_b]
+        load_b = _flat(p["cross_b"])[:, p["inv"][:, None], cols_b]
+        load_b += np.take_along_axis(_flat(p["rest_b"]), cols_b, axis=1)[None]
+        load_b += _flat(p["own_m"])[:, cols_b]
         load_b -= mm2
-        _risk_load(load_b, p["z_b"][..., None], np.take_along_axis(flat(p["base_b"]), cols_b, axis=1)[None],
-                   flat(p["Dm"])[:, cols_b])
+        _risk_load(load_b, p["z_b"][..., None], np.take_along_axis(_flat(p["base_b"]), cols_b, axis=1)[None],
+                   _flat(p["Dm"])[:, cols_b])
         return load_a, load_b
 
     def _pair_fits(self, a: int, members, partners, xs, ys, load_a, load_b) -> np.ndarray | None:
