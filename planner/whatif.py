@@ -135,14 +135,10 @@ def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path
                                 base_scenario=base["name"], orders=orders_from_purchases(base["purchases"]),
                                 summary={k: v for k, v in base["summary"].items() if k not in ("packing", "scenario_definition")},
                                 leave_out=dict.fromkeys(("Assignment", "Utilisation", "Forecast"), NOT_KEPT),
-                                empty_notes={"Purchases": EMPTY_NOTE_PREFIX + "no scenario buys a server"})
-        details = frames["Details"]
-        k = int(details["metric"].str.startswith("note_").sum()) + 1
-        frames["Details"] = pd.concat([details, pd.DataFrame([{
-            "metric": f"note_{k}", "unit": "",
-            "value": f"the Summary, Weekly, Plan and QoS sheets are the base scenario's ({base['name']}); the Purchases "
-                     "sheet lists every scenario's orders (column scenario); Comparison sets the scenarios side by side"}])],
-            ignore_index=True)
+                                empty_notes={"Purchases": EMPTY_NOTE_PREFIX + "no scenario buys a server"},
+                                extra_notes=[f"the Summary, Weekly, Plan and QoS sheets are the base scenario's "
+                                             f"({base['name']}); the Purchases sheet lists every scenario's orders "
+                                             "(column scenario); Comparison sets the scenarios side by side"])
         write_plan_workbook(tmp / "comparison.xlsx", frames, default_charts(frames))
         for r in results:
             d = tmp / _safe(r["name"])

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -436,6 +436,7 @@ def plan_to_frames(
     max_rows: int = 100_000,
     leave_out: Mapping[str, str] | None = None,
     empty_notes: Mapping[str, str] | None = None,
+    extra_notes: Sequence[str] = (),
 ) -> dict[str, pd.DataFrame | SheetBlocks]:
     """Shape the plan's tables into workbook sheets (pure: no file is read or written).
 
@@ -456,6 +457,7 @@ def plan_to_frames(
             each with the reason, which a Details note gives (a what-if keeps no assignment).
         empty_notes: the line a table sheet without rows shows, per sheet (default: why it is
             empty, e.g. nothing is bought); an empty sheet always shows one (``attrs["empty_note"]``).
+        extra_notes: the caller's notes for the Details sheet, after the workbook's own.
 
     Returns:
         Sheet name → DataFrame (the Summary page: :class:`SheetBlocks`), in workbook order:
@@ -515,7 +517,7 @@ def plan_to_frames(
             sheets["Why"].attrs["empty_note"] = (EMPTY_NOTE_PREFIX + "no order to explain: "
                                                  + nothing_to_buy_text(summary or {}))
     sheets.update(body)
-    sheets["Details"] = _summary_frame(plan_sheet, weekly, summary, notes)
+    sheets["Details"] = _summary_frame(plan_sheet, weekly, summary, notes + list(extra_notes))
     return sheets
 
 
