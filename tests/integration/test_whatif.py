@@ -82,6 +82,7 @@ servers:
     notes = " ".join(back["Details"].loc[back["Details"]["metric"].str.startswith("note_"), "value"].astype(str))
     for sheet in ("Assignment", "Utilisation", "Forecast"):
         assert sheet in notes
+    assert "are the base scenario's" in notes  # which scenario the single-plan sheets show
     purchases = back["Purchases"]
     assert purchases.columns[0] == "scenario"
     table = pd.read_csv(out / "comparison.csv").set_index("scenario")
