@@ -37,9 +37,9 @@ def fallback_text(fb: dict) -> str:
     text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
     if fb["reasons"]:
         text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
-    if fb.get("launch_ramp"):
-        text += f"; {fb['launch_ramp']} of them launched inside the history, forecast by the fleet's launch ramp"
-    return text
+    from planner.export.review import launch_ramp_text
+
+    return text + launch_ramp_text(fb)
 
 
 def installed_text(summary: dict) -> str:

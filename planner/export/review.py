@@ -101,14 +101,20 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
         reasons = "; ".join(f"{k} ({v})" for k, v in (fb.get("reasons") or {}).items())
         out.append(f"forecast: {fb['fallbacks']} of {fb['series']} series ({fb.get('share', 0):.0%}) fell back to "
                    f"a simple model" + (f": {reasons}" if reasons else "")
-                   + (f"; {fb['launch_ramp']} of them launched inside the history and forecast by the fleet's "
-                      "launch ramp" if fb.get("launch_ramp") else ""))
+                   + launch_ramp_text(fb))
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
     out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
     from planner.errors import counted
 
     return counted(out)
+
+
+def launch_ramp_text(fb: Mapping) -> str:
+    """'; k of them launched inside the history, forecast by the fleet's launch ramp' (or ''): the same
+    words after the fallback count on the terminal and on the Summary page."""
+    k = fb.get("launch_ramp")
+    return f"; {k} of them launched inside the history, forecast by the fleet's launch ramp" if k else ""
 
 
 def review_sheet(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None,

@@ -40,3 +40,16 @@ def test_summary_page_warnings_are_listed_once_each():
     summary = {"packing_notes": ["week 1 cut short", "week 1 cut short"],
                "warnings": ["customers.tiers names 'nobody' (×2)", "customers.tiers names 'nobody'"]}
     assert warnings_of(_plan(), summary) == ["packing: week 1 cut short (×2)", "customers.tiers names 'nobody' (×3)"]
+
+
+def test_launch_ramp_count_reads_the_same_on_the_terminal_and_the_summary_page():
+    from planner.commands.run import fallback_text
+    from planner.export.review import launch_ramp_text
+
+    fb = {"series": 10, "fallbacks": 3, "share": 0.3, "reasons": {"history too short": 3}, "launch_ramp": 2}
+    words = launch_ramp_text(fb)
+    assert "2 of them launched inside the history" in words
+    assert fallback_text(fb).endswith(words)
+    page = [w for w in warnings_of(_plan(), {"forecast_fallbacks": fb}) if w.startswith("forecast:")]
+    assert len(page) == 1 and page[0].endswith(words)
+    assert launch_ramp_text({**fb, "launch_ramp": 0}) == "" and not fallback_text({**fb, "launch_ramp": 0}).endswith(";")
