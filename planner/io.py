@@ -48,17 +48,28 @@ def atomic_dir(path: str | os.PathLike):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _write_frame(frame: pd.DataFrame, tmp: Path, path: Path) -> None:
+    if path.suffix == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .parquet or .csv")
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``frame`` as Parquet or CSV (chosen by the suffix), atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        elif path.suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            raise ValueError(f"{path}: unknown table format {path.suffix!r}; use .parquet or .csv")
-    return path
+    return write_tables({path: frame})[0]
+
+
+def write_tables(tables: dict) -> list[Path]:
+    """Write ``{path: frame}`` as one set: every table to its temporary path first, and the renames only
+    once all of them are written, so a failure leaves the old set (or none) whole, never a mix."""
+    with contextlib.ExitStack() as stack:
+        for path, frame in tables.items():
+            path = Path(path)
+            _write_frame(frame, stack.enter_context(atomic_path(path)), path)
+    return [Path(p) for p in tables]
 
 
 def write_json(obj, path: str | os.PathLike) -> Path:

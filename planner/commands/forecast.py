@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         from planner.errors import InputDataError
         from planner.forecast import _check_freq, calibration_summary, forecast_long, read_holidays, run_demand_forecast
-        from planner.io import check_output, read_table, refuse_existing_files, write_table
+        from planner.io import check_output, read_table, refuse_existing_files, write_tables
 
         if (demand is None) == (telemetry is None):
             raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
@@ -113,9 +113,8 @@ def register(app: typer.Typer) -> None:
                     table = _to_freq(_read_telemetry(telemetry, fmt), freq, telemetry)
                     bar.update(task, total=table["unique_id"].nunique())
                     run = forecast_long(table, horizon, **common)
-        write_table(run.forecast, out)  # each file to a temporary name beside it, then renamed (planner.io)
-        write_table(run.report, report)
-        write_table(run.calibration, calibration)
+        # the three files as one set: all written to temporary names, then renamed (planner.io)
+        write_tables({out: run.forecast, report: run.report, calibration: run.calibration})
         from rich.markup import escape
 
         counts = run.report["model"].value_counts().to_dict()
