@@ -32,18 +32,38 @@ def atomic_path(path: str | os.PathLike):
             tmp.unlink()
 
 
+MANIFEST = ".planner-files"
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike):
-    """Yield a temporary folder; on success it replaces ``path`` (files already there are kept
-    unless the new folder has a file of the same name)."""
+    """Yield a temporary folder; on success its files and subfolders replace those of the same name
+    in ``path``, and what the previous output there wrote (its manifest, ``.planner-files``) but this
+    one did not is removed, so a ``--force`` run leaves no stale table behind. Files the planner did
+    not write are kept."""
     path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
         path.mkdir(parents=True, exist_ok=True)
-        for item in tmp.iterdir():
-            os.replace(item, path / item.name)
+        manifest = path / MANIFEST
+        before = set(manifest.read_text().splitlines()) if manifest.is_file() else set()
+        before = {n for n in before if n and n not in (".", "..", MANIFEST) and "/" not in n and os.sep not in n}
+        written = sorted(item.name for item in tmp.iterdir())
+        for name in written:
+            target = path / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)  # os.replace cannot move a folder onto a non-empty one
+            os.replace(tmp / name, target)
+        for name in sorted(before - set(written)):
+            stale = path / name
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            elif stale.exists() or stale.is_symlink():
+                stale.unlink()
+        with atomic_path(manifest) as m:
+            m.write_text("".join(f"{name}\n" for name in written))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

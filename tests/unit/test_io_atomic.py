@@ -28,3 +28,35 @@ def test_a_single_table_round_trips_and_an_unknown_suffix_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown table format"):
         write_table(frame, tmp_path / "t.xls")
     assert list(tmp_path.iterdir()) == [tmp_path / "t.parquet"]
+
+
+def test_an_output_folder_written_again_holds_this_run_s_files_only(tmp_path):
+    from planner.io import MANIFEST, atomic_dir
+
+    out = tmp_path / "out"
+    with atomic_dir(out) as tmp:  # an earlier run: a table and a subfolder of a scenario
+        (tmp / "bins.csv").write_text("old\n")
+        (tmp / "base").mkdir()
+        (tmp / "base" / "plan.csv").write_text("old\n")
+        (tmp / "gone").mkdir()
+    (out / "notes.txt").write_text("mine\n")  # the user's, not the planner's
+    with atomic_dir(out) as tmp:  # the run again (--force): the same subfolder, another table
+        (tmp / "summary.json").write_text("{}\n")
+        (tmp / "base").mkdir()
+        (tmp / "base" / "qos.csv").write_text("new\n")
+    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, "base", "notes.txt", "summary.json"])
+    assert [p.name for p in (out / "base").iterdir()] == ["qos.csv"]  # the folder replaced whole, not merged
+    assert (out / MANIFEST).read_text().splitlines() == ["base", "summary.json"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temporary folder left
+
+
+def test_a_manifest_never_reaches_outside_its_folder(tmp_path):
+    from planner.io import MANIFEST, atomic_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "precious.txt").write_text("x")
+    (out / MANIFEST).write_text("../precious.txt\n..\n.\n")
+    with atomic_dir(out) as tmp:
+        (tmp / "a.csv").write_text("1\n")
+    assert (tmp_path / "precious.txt").exists() and (out / "a.csv").exists()
