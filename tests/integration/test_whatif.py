@@ -56,6 +56,13 @@ def test_whatif_cli_writes_comparison_workbook(scenarios, tmp_path):
     assert list(table["scenario"]) == ["base", "grow 1.3"]
     assert (out / "comparison.xlsx").exists() and (out / "base" / "plan.csv").exists()
     assert "Δ cost" in result.output
+    # again with --force and another variant: the scenario folders are replaced (os.replace cannot move
+    # a folder onto a non-empty one), and the variant no longer compared leaves no folder behind
+    again = runner.invoke(app, ["whatif", str(scenarios / "base.yaml"), str(scenarios / "grow4.0.yaml"),
+                                "--out", str(out), "--force"])
+    assert again.exit_code == 0, again.output
+    assert list(pd.read_csv(out / "comparison.csv")["scenario"]) == ["base", "grow 4.0"]
+    assert (out / "grow_4.0" / "plan.csv").exists() and not (out / "grow_1.3").exists()
 
 
 def test_comparison_workbook_has_no_silent_empty_sheet(scenarios, tmp_path):
