@@ -13,7 +13,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -293,6 +293,33 @@ def forecast_long(
     return _assemble(tasks, filled, flat, keys, int(horizon), step_td)
 
 
+# -- what the launch ramps and the borrowed seasons both need to know of each series -----------------------
+class _Facts(NamedTuple):
+    index: int  # the task's position
+    part: tuple  # its keys after the first (the resource): series of one part share a unit
+    category: str | None
+    start: int  # steps from the table's first timestamp to the series' first
+    offset: int  # leading zero steps forecast_array drops (launch_offset); the whole length when all zero
+    length: int
+    launched: bool  # first non-zero ESTABLISHED_DAYS or more into the table: a launch inside the history
+
+
+def _task_facts(tasks, step: pd.Timedelta, spd: int, categories) -> tuple[pd.Timestamp, list[_Facts]]:
+    """The table's first timestamp and each series' :class:`_Facts`: one walk over the tasks for
+    :func:`past_launches` and :func:`borrowed_seasons`, so both read a launch the same way (an
+    intermittent group's first quiet day is no launch: ``launch_offset``)."""
+    from models.forecasting.auto import launch_offset
+
+    t0 = min(pd.Timestamp(first) for *_, first in tasks)
+    facts = []
+    for i, (key, _last, y, first) in enumerate(tasks):
+        start = int(round((pd.Timestamp(first) - t0) / step))
+        offset = launch_offset(y, spd) if y.any() else len(y)
+        facts.append(_Facts(i, tuple(key[1:]), None if categories is None else categories.get(key[0]), start, offset,
+                            len(y), (start + offset) * step >= pd.Timedelta(days=ESTABLISHED_DAYS)))
+    return t0, facts
+
+
 # -- launch ramps of young groups -----------------------------------------------------------------------
 PROFILE_WEEKS = 4  # weeks of an established series whose hour-of-week shape is lent to a launch younger than a week
 
@@ -307,7 +334,7 @@ def past_launches(tasks, freq: str, h: int, categories=None) -> dict[int, dict]:
     established series (the fleet's with fewer than ``MIN_LENDERS``), for a launch younger than a week.
 
     Returns {task index: {"launches": [...], "launch_profile": array or None}}."""
-    from models.forecasting.auto import _week_position, launch_offset
+    from models.forecasting.auto import _week_position
     from models.forecasting.launches import hour_of_week_profile
     from models.forecasting.registry import steps_per_day, weekly_season
 
@@ -316,15 +343,10 @@ def past_launches(tasks, freq: str, h: int, categories=None) -> dict[int, dict]:
         return {}
     week = weekly_season(freq)
     step = _check_freq(freq)
-    t0 = min(pd.Timestamp(first) for *_, first in tasks)
-    info = []  # (index, part, category, launched, launch timestamp, post-launch demand)
-    for i, (key, _last, y, first) in enumerate(tasks):
-        if not y.any():
-            continue
-        nz = launch_offset(y, spd)
-        at = pd.Timestamp(first) + nz * step
-        info.append((i, tuple(key[1:]), None if categories is None else categories.get(key[0]),
-                     at - t0 >= pd.Timedelta(days=ESTABLISHED_DAYS), at, y[nz:]))
+    t0, facts = _task_facts(tasks, step, spd, categories)
+    # (index, part, category, launched, launch timestamp, post-launch demand); all-zero series have none
+    info = [(f.index, f.part, f.category, f.launched, t0 + (f.start + f.offset) * step, tasks[f.index][2][f.offset:])
+            for f in facts if f.offset < f.length]
     out, shapes = {}, {}
 
     def shape(part, cat):
@@ -386,7 +408,6 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[
         ({task index: {"category" | "fleet": 366 log effects by day of the year − 1}},
         {task index: note}) for young series.
     """
-    from models.forecasting.auto import launch_offset
     from models.forecasting.seasonal_trend import SeasonalTrend
 
     step = _check_freq(freq)
@@ -395,12 +416,9 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[
         return {}, {}  # the model's yearly term is on whole days
     spd = int(day / step)
     need = int(YEAR_WEEKS * 7 * spd)
-    info = []  # (index, part, category, start step, first non-zero step, length)
-    t0 = min(pd.Timestamp(first) for *_, first in tasks)
-    for i, (key, _last, y, first) in enumerate(tasks):
-        nz = launch_offset(y, spd) if y.any() else len(y)  # the history forecast_array keeps; all-zero: none
-        info.append((i, tuple(key[1:]), None if categories is None else categories.get(key[0]),
-                     int(round((pd.Timestamp(first) - t0) / step)), nz, len(y)))
+    t0, facts = _task_facts(tasks, step, spd, categories)
+    # (index, part, category, start step, first non-zero step, length): the history forecast_array keeps
+    info = [(f.index, f.part, f.category, f.start, f.offset, f.length) for f in facts]
     young = [r for r in info if r[5] - r[4] < need and r[5] - r[4] > 0]
     if not young:
         return {}, {}
@@ -410,7 +428,7 @@ def borrowed_seasons(tasks, freq: str, categories=None) -> tuple[dict[int, dict[
         """(effect, how many lenders) of category ``cat`` (None: the fleet) of resource ``part``."""
         if (part, cat) in cache:
             return cache[part, cat]
-        lenders = [r for r in info if r[1] == part and r[5] - r[4] >= need and r[3] + r[4] < ESTABLISHED_DAYS * spd
+        lenders = [r for r, f in zip(info, facts) if r[1] == part and r[5] - r[4] >= need and not f.launched
                    and (cat is None or r[2] == cat)]
         out = (None, len(lenders))
         if len(lenders) >= (MIN_LENDERS if cat is not None else 1):
