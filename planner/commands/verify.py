@@ -132,14 +132,21 @@ def _print_overflow(checks) -> None:
         worst = o.loc[ratio.idxmax()]
         over = int((ratio > 1 + 1e-6).sum())
         # The plan holds the Gaussian figure to the target; say too where the Monte Carlo one (the
-        # run's residual scenarios) exceeds it, which "0 above target" alone hid.
-        over_mc = int((o["p_monte_carlo"] / o["epsilon"] > 1 + 1e-6).sum())
+        # run's residual scenarios) exceeds it, which "0 above target" alone hid, and how many of
+        # those its sampling error cannot explain (the interval's low end above the target).
+        above_mc = o["p_monte_carlo"] / o["epsilon"] > 1 + 1e-6
+        over_mc = int(above_mc.sum())
+        has_ci = "p_monte_carlo_low" in o
+        sure = int((above_mc & (o["p_monte_carlo_low"] > o["epsilon"])).sum()) if has_ci else None
+        interval = (f" (95 % {worst['p_monte_carlo_low']:.2g}–{worst['p_monte_carlo_high']:.2g} over "
+                    f"{int(worst['mc_scenarios']):,} scenarios)" if has_ci else "")
         where = "" if c.week is None else f"week {c.week}: "
         console.print(
             f"{where}predicted overflow probability (pooled tiers): worst worker {worst['worker_id']} "
-            f"{worst['p_gaussian']:.3g} Gaussian / {worst['p_monte_carlo']:.3g} Monte Carlo against its target "
-            f"{worst['epsilon']:.3g}; {over} of {len(o)} worker(s) above target (Gaussian)"
-            + (f", {over_mc} by Monte Carlo" if over_mc else ""), highlight=False)
+            f"{worst['p_gaussian']:.3g} Gaussian / {worst['p_monte_carlo']:.3g} Monte Carlo{interval} against its "
+            f"target {worst['epsilon']:.3g}; {over} of {len(o)} worker(s) above target (Gaussian)"
+            + (f", {over_mc} by Monte Carlo" if over_mc else "")
+            + (f" ({sure} beyond its sampling error)" if over_mc and has_ci else ""), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -328,3 +328,12 @@ def test_item_moments_are_computed_once_and_match_the_dense_variance():
     var = np.einsum("ktr,ktr->tr", phi.sum(0), phi.sum(0)) + psi.sum(0)
     dense = (items.sigma[3] ** 2 + items.sigma[5] ** 2 + 2 * rho[g3, g5] * items.sigma[3] * items.sigma[5])
     assert np.allclose(var, dense)
+
+
+def test_monte_carlo_interval_holds_the_true_probability():
+    inst = pair(capacity=8.0 + risk_multiplier(0.05) * np.sqrt(8.0), eps=(0.05, 0.05))
+    report = overflow_report(inst, _one_worker(inst), draws=4000, seed=5)
+    row = report.iloc[0]
+    assert row["mc_scenarios"] == 4000
+    assert row["p_monte_carlo_low"] < 0.05 < row["p_monte_carlo_high"]  # the exact Gaussian answer inside it
+    assert row["p_monte_carlo_high"] - row["p_monte_carlo_low"] < 0.02
