@@ -1146,7 +1146,7 @@ def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, 
     """summary.json's review block: the starting fleet and its cost, the orders, what drives them,
     and per tier its target against the plan's prediction (planner.risk.overflow_vs_target)."""
     from models.procurement import MONTHS_PER_WEEK
-    from planner.review import drivers
+    from planner.review import drivers, installed_by_type
     from planner.risk import overflow_vs_target
 
     cpm = dict(zip(servers["type"], servers["cost_per_month"]))
@@ -1165,9 +1165,7 @@ def _review_summary(scenario, servers, fleet, orders, why, risk, groups, tiers, 
                         "slot_hours": 0 if row is None else int(row["slot_hours"])}
     total = float(summary["total_cost"])
     return {
-        "installed_fleet": {r.server_type: {"pool": r.pool, "inventory": int(r.inventory), "in_transit": int(r.in_transit),
-                                            **({"in_transit_week": int(r.in_transit_week)} if r.in_transit else {})}
-                            for r in fleet.itertuples(index=False)},
+        "installed_fleet": installed_by_type(fleet),
         "installed_fleet_cost": round(fleet_cost, 2),
         "cost_change_vs_installed": round(total - fleet_cost, 2),
         "orders": [{k: (str(v.date()) if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)

@@ -111,3 +111,24 @@ def drivers(why: pd.DataFrame, n: int = 3) -> dict[str, list[dict]]:
         out[key] = [{key: str(k), "growth": round(float(v), 3), "share": round(float(v) / total, 3) if total else None}
                     for k, v in s.head(n).items()]
     return out
+
+
+def installed_by_type(fleet: pd.DataFrame) -> dict[str, dict]:
+    """summary.json's ``installed_fleet``: per server type, the servers installed (``inventory``) and
+    already on order (``in_transit``, needed from ``in_transit_week``: the earliest over its pools),
+    summed over the pools that offer the type, and ``by_pool`` with each pool's own figures (a type
+    offered in several pools was shown with the last pool's count only). ``pool`` names the pool when
+    there is one, else ``"several"``."""
+    out: dict[str, dict] = {}
+    for r in fleet.itertuples(index=False):
+        pool = {"inventory": int(r.inventory), "in_transit": int(r.in_transit),
+                **({"in_transit_week": int(r.in_transit_week)} if r.in_transit else {})}
+        entry = out.setdefault(str(r.server_type), {"pool": str(r.pool), "inventory": 0, "in_transit": 0, "by_pool": {}})
+        entry["by_pool"][str(r.pool)] = pool
+        entry["inventory"] += pool["inventory"]
+        entry["in_transit"] += pool["in_transit"]
+        if "in_transit_week" in pool:
+            entry["in_transit_week"] = min(entry.get("in_transit_week", pool["in_transit_week"]), pool["in_transit_week"])
+        if len(entry["by_pool"]) > 1:
+            entry["pool"] = "several"
+    return out

@@ -54,6 +54,10 @@ def fleet_text(summary: Mapping) -> str:
             week = v.get("in_transit_week")
             when = "" if week is None else f" (needed from week {week}{_week_date(summary, week)})"
             text += f" + {v['in_transit']} already on order{when}"
+        pools = v.get("by_pool") or {}
+        if len(pools) > 1:  # a type offered in several pools: each pool's share
+            text += " (" + ", ".join(f"{p} {b.get('inventory', 0)}" + (f" + {b['in_transit']}" if b.get("in_transit") else "")
+                                     for p, b in pools.items()) + ")"
         parts.append(text)
     text = ", ".join(parts) or "none"
     sized = summary.get("inventory_from_history")

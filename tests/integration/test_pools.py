@@ -259,6 +259,9 @@ def test_a_pool_plan_is_verified_backtested_and_recorded(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     last = plan[plan["week"] == plan["week"].max()].groupby("server_type")["installed"].sum()
     assert summary["servers_end"] == {t: int(n) for t, n in last.items()}  # summed over the pools
+    c32 = summary["installed_fleet"]["c-32"]  # offered in eu, us and ap: one entry, every pool in it
+    assert set(c32["by_pool"]) == {"eu", "us", "ap"} and c32["pool"] == "several"
+    assert c32["inventory"] == sum(v["inventory"] for v in c32["by_pool"].values())
     # The backtest holds the same two weeks as the plan, with every pool's servers in each week.
     weekly = pd.read_csv(out / "backtest_weekly.csv")
     assert weekly["week"].tolist() == [0, 1]

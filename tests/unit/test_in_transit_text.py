@@ -49,3 +49,17 @@ def test_nothing_to_buy_says_what_covers_the_need():
                                          "m-64 4 needed from week 1) cover every week")
     one = {"installed_fleet": {"c-32": {"inventory": 0, "in_transit": 1, "in_transit_week": 3}}}
     assert nothing_to_buy_text(one) == "nothing: 1 server already on order (c-32 1, needed from week 3) covers every week"
+
+
+def test_a_type_offered_in_several_pools_counts_every_pool():
+    from planner.review import installed_by_type
+
+    fleet = pd.DataFrame({"pool": ["eu", "us", "eu"], "server_type": ["c-32", "c-32", "m-64"],
+                          "inventory": [2, 3, 1], "in_transit": [0, 1, 0], "in_transit_week": [0, 4, 0]})
+    got = installed_by_type(fleet)
+    assert got["c-32"]["inventory"] == 5 and got["c-32"]["in_transit"] == 1 and got["c-32"]["in_transit_week"] == 4
+    assert got["c-32"]["pool"] == "several" and got["m-64"]["pool"] == "eu"
+    assert got["c-32"]["by_pool"] == {"eu": {"inventory": 2, "in_transit": 0},
+                                      "us": {"inventory": 3, "in_transit": 1, "in_transit_week": 4}}
+    text = fleet_text({"horizon_start": "2026-02-23", "installed_fleet": got})
+    assert text == "c-32 5 + 1 already on order (needed from week 4, 2026-03-23) (eu 2, us 3 + 1), m-64 1"
