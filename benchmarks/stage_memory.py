@@ -86,9 +86,9 @@ def instrument_outputs(sampler: Sampler) -> None:
 
     import planner.export.plots as plots
     import planner.export.report as report
+    import planner.export.run_files as run_files
     import planner.export.spreadsheet as spreadsheet
     import planner.export.tables as tables
-    import planner.pipeline as pipeline
 
     def wrap(mod, name, label=None):
         fn = getattr(mod, name)
@@ -99,8 +99,8 @@ def instrument_outputs(sampler: Sampler) -> None:
 
         setattr(mod, name, inner)
 
-    wrap(pipeline, "_forecast_per_pool")
-    wrap(pipeline, "_plots")
+    wrap(run_files, "_forecast_per_pool")
+    wrap(plots, "write_plots")
     wrap(tables, "plan_to_frames")
     wrap(spreadsheet, "write_plan_workbook")
     wrap(report, "write_report")
@@ -131,7 +131,8 @@ def main() -> None:
     sampler = Sampler(threading.get_ident())
     sampler.start()
     instrument_outputs(sampler)
-    from planner.pipeline import run_plan, write_run
+    from planner.export.run_files import write_run
+    from planner.pipeline import run_plan
 
     if args.load:
         sampler.set("load pickle")

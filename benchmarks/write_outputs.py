@@ -50,7 +50,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from planner.parallel import LocalExecutor, ProcessExecutor
-    from planner.pipeline import run_plan, write_run
+    from planner.export.run_files import write_run
+    from planner.pipeline import run_plan
     from planner.scenarios import default_scenario
 
     if args.load:

@@ -193,7 +193,8 @@ def register(app: typer.Typer) -> None:
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
         from planner.errors import own_warnings
-        from planner.pipeline import run_plan, write_run
+        from planner.export.run_files import write_run
+        from planner.pipeline import run_plan
         from planner.scenarios import default_scenario, load_scenario
 
         from planner.io import refuse_existing

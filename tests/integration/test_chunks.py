@@ -205,7 +205,7 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, 
         assert np.array_equal(dropped.history.demand.index, rows.index)
         assert np.array_equal(dropped.history.demand["cpu_cores"], rows["cpu_cores"])
     # and the files written from it are the same: the report's figure, the plots, every table
-    from planner.pipeline import write_run
+    from planner.export.run_files import write_run
 
     for run, name in ((kept, "kept"), (dropped, "dropped")):
         write_run(run, tmp_path / name)

@@ -29,7 +29,7 @@ def _forecast(categorical: bool) -> pd.DataFrame:
 @pytest.mark.parametrize("categorical", [False, True])
 @pytest.mark.parametrize("block", [None, 7])
 def test_forecast_per_pool_holds_each_pools_rows_in_order(tmp_path, categorical, block):
-    from planner.pipeline import _forecast_per_pool
+    from planner.export.run_files import _forecast_per_pool
 
     fc = _forecast(categorical)
     placement = pd.DataFrame({C.GROUP_ID: ["g0", "g1", "g2", "g3"], "pool": ["eu west", "ap", "eu west", "ap"]})
