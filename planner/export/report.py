@@ -163,7 +163,6 @@ def _weekly_figure(plan: pd.DataFrame):
 
 def _backtest_html(backtest: Mapping) -> str:
     summary, tables = backtest["summary"], backtest["tables"]
-    per = list(summary.get("origins") or [summary])
     from planner.export.tables import backtest_frames
 
     head = backtest_frames(tables, summary)["Backtest"]
