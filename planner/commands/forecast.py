@@ -121,9 +121,15 @@ def register(app: typer.Typer) -> None:
         console.print(  # escaped: rich would take the brackets of "combo[a + b]" for a style and drop them
             f"wrote {len(run.forecast)} rows for {len(run.report)} series to {out}; models: "
             + ", ".join(f"{escape(k)} ×{v}" for k, v in counts.items())
-            + f"; median backtest MASE {run.report['mase'].median():.3f}; fallbacks {int(run.report['fallback'].sum())}; report {report}",
+            + f"; median backtest MASE {run.report['mase'].median():.3f}; report {report}",
             highlight=False,
         )
+        from planner.commands.run import fallback_text
+        from planner.forecast import fallback_summary
+
+        fb = fallback_summary(run.report)  # a fallback is news: how many, and why (the report's fallback_reason)
+        if fb["fallbacks"]:
+            console.print(f"fallbacks: {escape(fallback_text(fb))}", highlight=False)
         cov = calibration_summary(run)
         if cov["coverage"]:
             strict = cov.get("coverage_strict", {})

@@ -120,3 +120,19 @@ def test_forecast_prints_combination_names_whole(tmp_path, monkeypatch):
     text = " ".join(result.output.split())  # the console wraps long lines
     assert "combo[autoreg_fourier + window_average] ×1" in text
     assert "combo[window_average + seasonal_naive] ×1" in text
+
+
+def test_forecast_names_its_fallbacks_and_why(tmp_path):
+    """A fallback is news: the terminal gives the count and the reason, not only a number."""
+    src = tmp_path / "demand.parquet"
+    _demand(weeks=3).to_parquet(src)
+    out = tmp_path / "fc.csv"
+    # a horizon of 13 weeks on 3 weeks of history: no full-horizon backtest is possible
+    result = runner.invoke(app, ["forecast", "--demand", str(src), "--horizon", str(13 * 168), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = pd.read_csv(tmp_path / "fc.models.csv")
+    n = int(report["fallback"].sum())
+    assert n > 0
+    text = " ".join(result.output.split())
+    assert f"fallbacks: {n} of {len(report)} series" in text
+    assert "history too short for a full-horizon backtest" in text
