@@ -81,7 +81,6 @@ def hindsight_forecast(demand: pd.DataFrame, start: pd.Timestamp) -> pd.DataFram
 
 def pack_last_week(history, scenario):
     """The planner's weekly packing of the history's last full week, demand known (hindsight)."""
-    from planner import columns as C
     from planner.plan import pack_week, servers_frame, tiers_of
 
     start = (history.end - pd.Timedelta(days=7)).floor("D")

@@ -924,7 +924,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
                                      tiers, servers[servers["pool"] == p], scenario, progress, residuals)
                 for p in packed} if deferral is not None else {}
     jobs = {p: (None, g, sv) for p, (_, g, sv) in jobs.items()}  # the week slices are done with
-    del slices
+    slices = None  # released (the closures above are done with them)
     release_heap()
 
     progress("procurement", 0.92)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from planner.errors import ScenarioError
+
+if TYPE_CHECKING:  # numpy is imported where it is used: loading a scenario does not need it
+    import numpy as np
 
 
 class _Strict(BaseModel):
@@ -162,7 +165,7 @@ def _check_factor(name: str, v):
     return v
 
 
-def growth_curve(factor: GrowthFactor, weeks) -> "np.ndarray":
+def growth_curve(factor: GrowthFactor, weeks) -> np.ndarray:
     """Multiplier of each week index (0 = the first week of the horizon).
 
     A number holds for every week; a list gives one factor per week (the last one holds after

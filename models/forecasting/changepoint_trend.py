@@ -99,7 +99,7 @@ def lasso_path_choice(X: np.ndarray, z: np.ndarray, penalised: np.ndarray, penal
     the SSE falls and the count stays, so the criterion's minimum is at a knot). Returns (β, λ,
     mask of the penalised columns that are non-zero)."""
     U, H = X[:, ~penalised], X[:, penalised]
-    n, p = len(z), H.shape[1]
+    n = len(z)
     with quiet():
         Q, _ = np.linalg.qr(U)
     Hr = H - Q @ (Q.T @ H)

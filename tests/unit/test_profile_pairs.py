@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from planner import columns as C
 from planner.profile import profile_functions

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.records import HistoryError, RunStore, input_checksums, record_run
+from planner.records import HistoryError, RunStore, input_checksums
 from planner.records_compare import compare_runs, flatten_definition
 from planner.scenarios import Scenario, default_scenario, scenario_dict
 

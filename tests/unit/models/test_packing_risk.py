@@ -2,7 +2,6 @@
 exact models and the verifier (issue 14)."""
 
 import copy
-import itertools
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from models.packing.heuristics import best_heuristic, peak_ffd
 from models.packing.instance import PackingInstance, ServerType
 from models.packing.result import SolveOptions, SolveStatus
 from models.packing.risk import factor_model, overflow_probability, risk_multiplier
-from models.packing.solution import Packing, packing_cost
+from models.packing.solution import packing_cost
 from models.packing.solve import solve_packing
 from models.packing.synthetic import diurnal_instance
 from models.packing.verify import find_violations, overflow_report
