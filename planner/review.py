@@ -116,8 +116,8 @@ def drivers(why: pd.DataFrame, n: int = 3) -> dict[str, list[dict]]:
 def installed_by_type(fleet: pd.DataFrame) -> dict[str, dict]:
     """summary.json's ``installed_fleet``: per server type, the servers installed (``inventory``) and
     already on order (``in_transit``, needed from ``in_transit_week``: the earliest over its pools),
-    summed over the pools that offer the type, and ``by_pool`` with each pool's own figures (a type
-    offered in several pools was shown with the last pool's count only). ``pool`` names the pool when
+    summed over the pools that offer the type, and for a type in several pools ``by_pool`` with each
+    pool's own figures (it was shown with the last pool's count only). ``pool`` names the pool when
     there is one, else ``"several"``."""
     out: dict[str, dict] = {}
     for r in fleet.itertuples(index=False):
@@ -131,4 +131,7 @@ def installed_by_type(fleet: pd.DataFrame) -> dict[str, dict]:
             entry["in_transit_week"] = min(entry.get("in_transit_week", pool["in_transit_week"]), pool["in_transit_week"])
         if len(entry["by_pool"]) > 1:
             entry["pool"] = "several"
+    for entry in out.values():  # one pool: its figures are the type's (no second copy in the Details sheet)
+        if len(entry["by_pool"]) == 1:
+            del entry["by_pool"]
     return out
