@@ -94,6 +94,13 @@ def _key(name: str, variant: str | None, window: str | None = None) -> str:
 FIT_WINDOW_YEARS = (2.0, 4.0)
 WINDOW_SPARE_YEARS = 1.0  # a window is offered when the history is longer by at least this much
 LOCAL_MODELS = ("naive", "seasonal_naive", "seasonal_naive_day", "window_average")  # read the last weeks only
+SEASON_DAYS = 45.0  # a long history's band: windows whose origin is within this many days of the forecast's in the year
+LONG_HISTORY_YEARS = 3.0  # a history this long has its band calibrated over all of it (calibrate_history)
+CAL_STEP = 0.25  # horizons between the origins of a long history's calibration windows (the backtest's step)
+CAL_MIN_YEARS = 1.0  # training before the oldest calibration window (a yearly term needs a year)
+SEASON_MONOTONE = True  # season-matched bands keep the running maximum over lead buckets (False: measured, no gain)
+CAL_SPAN_YEARS: float | None = None  # calibration origins only within this many years of the last (None: all)
+MIN_SEASON_WINDOWS = 8  # season-matched calibration needs this many windows, else all are used
 _WINDOW = re.compile(r"last(\d+(?:\.\d+)?)y")
 
 
@@ -356,9 +363,9 @@ def _forecast_array(
     combo_margin: float | None = None,
     launches: Sequence[tuple[np.ndarray, object]] | None = None,
     launch_profile: np.ndarray | None = None,
-    window_years: Sequence[float] | None = FIT_WINDOW_YEARS,
+    window_years: Sequence[float] | None = (),
     calibrate_history: bool = True,
-    season_days: float | None = None,
+    season_days: float | None = SEASON_DAYS,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -517,13 +524,15 @@ def _forecast_array(
     if near is not None:
         notes.append(f"band calibrated on the {int(use.sum())} of {len(cal_origins)} windows whose origin is within "
                      f"{season_days:g} days of the forecast's in the year")
-    cq = LeadTimeConformal(levels, edges, min_cell=min_cell).fit(actual[use], pred[use], lvl[use], how_bt[use], n_how)
+    monotone = near is None or SEASON_MONOTONE
+    cq = LeadTimeConformal(levels, edges, min_cell=min_cell, monotone=monotone).fit(
+        actual[use], pred[use], lvl[use], how_bt[use], n_how)
     how_f = how_of[(pos0 + n + np.arange(h)) % len(how_of)]
     quant = cq.predict(point, _level(y, n, week), how_f)
     held = range(min(len(cal_origins), len(bt.origins)))  # the newest windows, as many as the backtest's
     rest = (lambda k: near(cal_origins[k])) if near is not None else None
     calibration, pin, peak = _held_out(actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell,
-                                       held, rest)
+                                       held, rest, monotone)
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
@@ -534,11 +543,6 @@ def _forecast_array(
                           _level(y, n, week), tuple(edges), effective_windows(n_cal, cal_step, h_bt, edges),
                           fit_window=fit_window)
 
-
-LONG_HISTORY_YEARS = 3.0  # a history this long has its band calibrated over all of it (calibrate_history)
-CAL_STEP = 0.25  # horizons between the origins of a long history's calibration windows (the backtest's step)
-CAL_MIN_YEARS = 1.0  # training before the oldest calibration window (a yearly term needs a year)
-MIN_SEASON_WINDOWS = 8  # season-matched calibration needs this many windows, else all are used
 
 
 def _window_note(scores, chosen, combos, windows, span, notes) -> str:
@@ -563,6 +567,8 @@ def _history_windows(y, h, bt_step, fits, chosen, combos, step_td, notes):
     n = len(y)
     cal_step = bt_step * max(1, int(round(CAL_STEP * h / bt_step)))
     floor = max(int(round(pd.Timedelta(days=CAL_MIN_YEARS * YEAR) / step_td)), int(h * MIN_TRAIN), 2)
+    if CAL_SPAN_YEARS:
+        floor = max(floor, n - h - int(round(pd.Timedelta(days=CAL_SPAN_YEARS * YEAR) / step_td)))
     origins, preds = [], []
     for o in range(n - h, floor - 1, -cal_step):
         try:
@@ -736,7 +742,8 @@ def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
     return quant, rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
-def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None):
+def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None,
+              monotone=True):
     """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
     are calibrated on the other windows (needs three windows). Coverage is the share of slots with
     actual <= quantile, ``coverage_strict`` of actual < quantile: they differ by the ties, which on
@@ -755,7 +762,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     peaks = []
     for k in (range(w) if held is None else held):
         rest = np.arange(w) != k if rest_of is None else rest_of(k)
-        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
+        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale, monotone=monotone).fit(
             actual[rest], pred[rest], lvl[rest], how[rest], n_how)
         q = cq.predict(pred[k], lvl[k], how[k])[:, :h_bt]
         q = np.maximum(q, 0.0)

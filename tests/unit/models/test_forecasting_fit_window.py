@@ -78,10 +78,28 @@ def test_a_long_history_band_is_calibrated_on_windows_over_all_of_it():
     assert hist.band_windows.sum() > own.band_windows.sum()
     q = dict(zip(hist.levels, hist.quantiles))
     assert np.mean(future <= q[0.9]) > 0.75 and np.mean(future <= q[0.99]) > 0.9
-    # Season-matched: only the windows whose origin is near the forecast's in the year.
-    season = forecast_array(train, H, "1D", MODELS, start=START, calibrate_history=True, season_days=45,
-                            n_windows=4, step=H // 4)
-    assert any("within 45 days of the forecast's in the year" in n for n in season.notes)
+
+
+def test_a_summer_band_is_calibrated_on_summer_windows_when_winter_errs_more():
+    """Winter days swing (weather), summer days do not: a forecast from June takes its band from
+    the windows starting near June in the earlier years, not from the winter ones as well."""
+    origin = pd.Timestamp("2020-06-01")
+    n = (origin - START).days
+    d = np.arange(n + H)
+    doy = (START + pd.to_timedelta(d, "D")).dayofyear.to_numpy()
+    winter = (doy < 75) | (doy > 320)
+    expected = 100 * (1 + 0.2 * np.cos(2 * np.pi * (doy - 200) / 365.25)) * np.where(d % 7 >= 5, 0.6, 1.0)
+    y = expected * np.exp(np.random.default_rng(5).normal(0, np.where(winter, 0.3, 0.04)))
+    kw = dict(start=START, n_windows=4, step=H // 4)
+    season = forecast_array(y[:n], H, "1D", MODELS, season_days=45, **kw)
+    pooled = forecast_array(y[:n], H, "1D", MODELS, season_days=None, **kw)
+    note = next(x for x in season.notes if "within 45 days of the forecast's in the year" in x)
+    assert int(note.split("on the ")[1].split()[0]) >= 8
+    lv = list(season.levels)
+    width = lambda r: float(np.mean(r.quantiles[lv.index(0.99)] - r.mean))
+    assert width(season) < 0.6 * width(pooled)  # summer errors only
+    future = y[n:]
+    assert np.mean(future <= season.quantiles[lv.index(0.9)]) > 0.8  # still covers the summer quarter
 
 
 def test_a_history_under_three_years_is_untouched():
