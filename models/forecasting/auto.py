@@ -98,8 +98,6 @@ SEASON_DAYS = 45.0  # a long history's band: windows whose origin is within this
 LONG_HISTORY_YEARS = 3.0  # a history this long has its band calibrated over all of it (calibrate_history)
 CAL_STEP = 0.25  # horizons between the origins of a long history's calibration windows (the backtest's step)
 CAL_MIN_YEARS = 1.0  # training before the oldest calibration window (a yearly term needs a year)
-SEASON_MONOTONE = True  # season-matched bands keep the running maximum over lead buckets (False: measured, no gain)
-CAL_SPAN_YEARS: float | None = None  # calibration origins only within this many years of the last (None: all)
 MIN_SEASON_WINDOWS = 8  # season-matched calibration needs this many windows, else all are used
 _WINDOW = re.compile(r"last(\d+(?:\.\d+)?)y")
 
@@ -391,8 +389,8 @@ def _forecast_array(
         window_years: fit windows (years) offered to a long history (:func:`fit_windows`; ``()``:
             none): each model that reads more than the last weeks is also backtested fitted on
             its last k years (variants ``,last<k>y``), and the chosen one is refitted on that window.
-        calibrate_history: where windows were offered (a long history), the band is calibrated on
-            the chosen candidate's errors from origins over the whole history (``CAL_STEP``
+        calibrate_history: for a history of ``LONG_HISTORY_YEARS`` or more, the band is calibrated
+            on the chosen candidate's errors from origins over the whole history (``CAL_STEP``
             horizons apart, each with ``CAL_MIN_YEARS`` of training), not only the backtest's.
         season_days: with ``calibrate_history``, only the windows whose origin lies within this
             many days of the forecast's origin in the year (None: all).
@@ -524,15 +522,13 @@ def _forecast_array(
     if near is not None:
         notes.append(f"band calibrated on the {int(use.sum())} of {len(cal_origins)} windows whose origin is within "
                      f"{season_days:g} days of the forecast's in the year")
-    monotone = near is None or SEASON_MONOTONE
-    cq = LeadTimeConformal(levels, edges, min_cell=min_cell, monotone=monotone).fit(
-        actual[use], pred[use], lvl[use], how_bt[use], n_how)
+    cq = LeadTimeConformal(levels, edges, min_cell=min_cell).fit(actual[use], pred[use], lvl[use], how_bt[use], n_how)
     how_f = how_of[(pos0 + n + np.arange(h)) % len(how_of)]
     quant = cq.predict(point, _level(y, n, week), how_f)
     held = range(min(len(cal_origins), len(bt.origins)))  # the newest windows, as many as the backtest's
     rest = (lambda k: near(cal_origins[k])) if near is not None else None
     calibration, pin, peak = _held_out(actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell,
-                                       held, rest, monotone)
+                                       held, rest)
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
@@ -542,7 +538,6 @@ def _forecast_array(
                           notes, len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak,
                           _level(y, n, week), tuple(edges), effective_windows(n_cal, cal_step, h_bt, edges),
                           fit_window=fit_window)
-
 
 
 def _window_note(scores, chosen, combos, windows, span, notes) -> str:
@@ -567,8 +562,6 @@ def _history_windows(y, h, bt_step, fits, chosen, combos, step_td, notes):
     n = len(y)
     cal_step = bt_step * max(1, int(round(CAL_STEP * h / bt_step)))
     floor = max(int(round(pd.Timedelta(days=CAL_MIN_YEARS * YEAR) / step_td)), int(h * MIN_TRAIN), 2)
-    if CAL_SPAN_YEARS:
-        floor = max(floor, n - h - int(round(pd.Timedelta(days=CAL_SPAN_YEARS * YEAR) / step_td)))
     origins, preds = [], []
     for o in range(n - h, floor - 1, -cal_step):
         try:
@@ -742,8 +735,7 @@ def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
     return quant, rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
-def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None,
-              monotone=True):
+def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None):
     """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
     are calibrated on the other windows (needs three windows). Coverage is the share of slots with
     actual <= quantile, ``coverage_strict`` of actual < quantile: they differ by the ties, which on
@@ -762,7 +754,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     peaks = []
     for k in (range(w) if held is None else held):
         rest = np.arange(w) != k if rest_of is None else rest_of(k)
-        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale, monotone=monotone).fit(
+        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
             actual[rest], pred[rest], lvl[rest], how[rest], n_how)
         q = cq.predict(pred[k], lvl[k], how[k])[:, :h_bt]
         q = np.maximum(q, 0.0)

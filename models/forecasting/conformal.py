@@ -68,13 +68,10 @@ class LeadTimeConformal:
         min_cell: scores needed for an hour-of-week cell of its own.
         floor_frac: floor of the relative scale, as a share of the level.
         scale: ``"auto"``, ``"relative"`` or ``"additive"``.
-        monotone: upper quantiles never narrow further out (running maximum over lead buckets).
-            Off where each bucket is calibrated on errors at its own season of the year (windows
-            matched by season): a later bucket then reaches another season, whose spread may be smaller.
     """
 
     def __init__(self, levels=(0.5, 0.9, 0.95, 0.99), edges=None, min_cell: int = 400, floor_frac: float = 0.1,
-                 scale: str = "auto", monotone: bool = True):
+                 scale: str = "auto"):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
         self.levels = tuple(levels)
@@ -82,7 +79,6 @@ class LeadTimeConformal:
         self.min_cell = min_cell
         self.floor_frac = floor_frac
         self.scale = scale
-        self.monotone = monotone
 
     def _s(self, pred, level, kind):
         level = np.asarray(level, float)
@@ -118,8 +114,7 @@ class LeadTimeConformal:
         q = np.where(np.isnan(q), pooled, q)
         q = self._extend(q)
         upper = np.array(self.levels) > 0.5
-        if self.monotone:
-            q[:, :, upper] = np.maximum.accumulate(q[:, :, upper], axis=0)
+        q[:, :, upper] = np.maximum.accumulate(q[:, :, upper], axis=0)
         return q
 
     def _order_stats(self, s):
