@@ -517,7 +517,8 @@ def _forecast_array(
     lvl = np.array([_level(y, o, week) for o in cal_origins])
     how_of, n_how = _how_buckets(pred, cal_origins, pos0, week, spd)
     how_bt = how_of[(pos0 + np.asarray(cal_origins)[:, None] + np.arange(h_bt)[None, :]) % len(how_of)]
-    near = _season_peers(cal_origins, step_td, season_days) if season_days and len(cal_origins) > len(bt.origins) else None
+    extended = len(cal_origins) > len(bt.origins)
+    near = _season_peers(cal_origins, step_td, season_days) if season_days and extended else None
     use = near(n) if near is not None else np.ones(len(cal_origins), bool)
     if near is not None:
         notes.append(f"band calibrated on the {int(use.sum())} of {len(cal_origins)} windows whose origin is within "
