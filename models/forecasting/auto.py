@@ -9,6 +9,7 @@ bucket, pinball loss and q99 peak / actual peak are recorded (``SeriesForecast.c
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -23,10 +24,12 @@ from models.forecasting.conformal import (LeadTimeConformal, band_ratios, bucket
                                           effective_windows, lead_buckets, shrink_band)
 from models.forecasting.registry import _factories, default_backtest, default_models, steps_per_day, weekly_season
 
-__all__ = ["SeriesForecast", "forecast_array", "launch_offset", "pool_bands", "FALLBACKS", "LEVELS", "LAUNCH_RAMP"]
+__all__ = ["SeriesForecast", "forecast_array", "fit_windows", "launch_offset", "pool_bands", "FALLBACKS", "LEVELS",
+           "LAUNCH_RAMP"]
 
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 LEVEL_WEEKS = 4  # weeks before an origin whose mean |y| is the scale of the additive score
+YEAR = 365.25  # days
 
 # Reasons the normal path (every candidate backtested over the full horizon, the winner refitted)
 # was left; the report and the run summary count series per reason.
@@ -61,6 +64,7 @@ class SeriesForecast:
     band_edges: tuple[int, ...] = ()  # lead-time bucket edges (steps) of the plan's horizon
     band_windows: np.ndarray | None = None  # per lead bucket, independent quarters of errors behind the band
     band_shrink: float = float("nan")  # weight of the comparable series' band (pool_bands), NaN: not pooled
+    fit_window: str = ""  # where fit windows were offered: "whole" or the chosen window's label ("last2y")
 
 
 @dataclass
@@ -79,8 +83,82 @@ def forecast_array(y: np.ndarray, h: int, freq: str, models: Sequence[str] | Non
         return _forecast_array(y, h, freq, models, **kwargs)
 
 
-def _key(name: str, variant: str | None) -> str:
+def _key(name: str, variant: str | None, window: str | None = None) -> str:
+    variant = ",".join(x for x in (variant, window) if x) or None
     return f"{name}({variant})" if variant else name
+
+
+# Fit windows of a long history (issue 13): a model whose fit reads the whole history (trend,
+# yearly cycle, level shifts) is also backtested fitted on its last few years only, as variants
+# ``<model>(<variant>,last<k>y)``; a recent regime then wins where it forecasts better.
+FIT_WINDOW_YEARS = (2.0, 4.0)
+WINDOW_SPARE_YEARS = 1.0  # a window is offered when the history is longer by at least this much
+LOCAL_MODELS = ("naive", "seasonal_naive", "seasonal_naive_day", "window_average")  # read the last weeks only
+SEASON_DAYS = 45.0  # a long history's band: windows whose origin is within this many days of the forecast's in the year
+LONG_HISTORY_YEARS = 3.0  # a history this long has its band calibrated over all of it (calibrate_history)
+CAL_STEP = 0.25  # horizons between the origins of a long history's calibration windows (the backtest's step)
+CAL_MIN_YEARS = 1.0  # training before the oldest calibration window (a yearly term needs a year)
+MIN_SEASON_WINDOWS = 8  # season-matched calibration needs this many windows, else all are used
+_WINDOW = re.compile(r"last(\d+(?:\.\d+)?)y")
+
+
+def _parse_key(key: str) -> tuple[str, str | None, str | None]:
+    """(model name, variant, fit window label) of a single candidate's key."""
+    name, _, rest = key.partition("(")
+    parts = [p for p in rest.rstrip(")").split(",") if p]
+    window = next((p for p in parts if _WINDOW.fullmatch(p)), None)
+    return name, ",".join(p for p in parts if p != window) or None, window
+
+
+def fit_windows(n: int, step, years: Sequence[float] = FIT_WINDOW_YEARS,
+                spare_years: float = WINDOW_SPARE_YEARS) -> dict[str, int]:
+    """Fit windows offered to a history of ``n`` steps of ``step``: {label: steps} for each
+    ``years`` whose window is shorter than the history by at least ``spare_years``."""
+    span = n * pd.Timedelta(step) / pd.Timedelta(days=YEAR)
+    # A week more than k years: whole years of days, so the model's yearly term is not capped as for a shorter history.
+    return {f"last{y:g}y": int(round(pd.Timedelta(days=y * YEAR + 7) / pd.Timedelta(step)))
+            for y in sorted(years, reverse=True) if span >= y + spare_years}
+
+
+class _Fits:
+    """Point forecasts (every variant) of a model fitted on ``y[lo:o]`` (its fit window before
+    origin ``o``), each fit made once: the backtest and the band's calibration windows share them.
+    ``factories_at(lo)``: the model factories of the series starting at slot ``lo``."""
+
+    def __init__(self, y, factories, factories_at=None, windows=None):
+        self.y, self.windows = y, dict(windows or {})
+        self._factories = {0: factories}
+        self._factories_at = factories_at
+        self._cache: dict = {}
+
+    def lo(self, window: str | None, o: int) -> int:
+        return max(0, o - self.windows[window]) if window else 0
+
+    def factories(self, lo: int):
+        if lo not in self._factories:
+            self._factories[lo] = self._factories_at(lo)
+        return self._factories[lo]
+
+    def variants(self, name: str, window: str | None, o: int, h: int) -> dict:
+        lo = self.lo(window, o)
+        k = (name, lo, o, h)
+        if k not in self._cache:
+            try:
+                self._cache[k] = _fit_predict(self.factories(lo)[name], self.y[lo:o], h)
+            except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
+                self._cache[k] = exc
+        out = self._cache[k]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def point(self, key: str, o: int, h: int, combos: dict | None = None) -> np.ndarray:
+        """Forecast of candidate ``key`` (a combination: its members' mean) from origin ``o``."""
+        parts = []
+        for m in (combos or {}).get(key, [key]):
+            name, variant, window = _parse_key(m)
+            parts.append(self.variants(name, window, o, h)[variant])
+        return np.mean(parts, axis=0)
 
 
 def launch_offset(y: np.ndarray, per_day: int) -> int:
@@ -114,24 +192,28 @@ def _windows(n: int, h: int, min_len: int, n_windows: int, step: int, min_train:
     return h_bt, window_origins(n, h_bt, n_windows, step, floor)
 
 
-def _backtest(y, factories, names, h, origins, season) -> _Backtest:
+def _backtest(y, factories, names, h, origins, season, fits: "_Fits | None" = None,
+              windowed: Sequence[str] = ()) -> _Backtest:
     """Every candidate (and each of its trend variants) refitted at every origin; a candidate that
-    fails at one origin is dropped with a note."""
+    fails at one origin is dropped with a note. The models in ``windowed`` are also fitted on each
+    of ``fits``' windows before the origin (variants ``,last<k>y``, after the whole history's)."""
+    fits = fits or _Fits(y, factories)
     actual = np.stack([y[o:o + h] for o in origins])
     preds: dict[str, np.ndarray] = {}
     notes: list[str] = []
     for name in names:
-        rows: dict[str | None, list] = {}
-        try:
-            for o in origins:
-                for v, p in _fit_predict(factories[name], y[:o], h).items():
-                    rows.setdefault(v, []).append(p)
-        except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
-            notes.append(f"{name}: failed in backtest ({exc})")
-            continue
-        for v, ps in rows.items():
-            if len(ps) == len(origins):  # a variant needing more history (year-ago profile) may miss early windows
-                preds[_key(name, v)] = np.stack(ps)
+        for window in [None] + (list(fits.windows) if name in windowed else []):
+            rows: dict[str | None, list] = {}
+            try:
+                for o in origins:
+                    for v, p in fits.variants(name, window, o, h).items():
+                        rows.setdefault(v, []).append(p)
+            except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
+                notes.append(f"{_key(name, None, window)}: failed in backtest ({exc})")
+                continue
+            for v, ps in rows.items():
+                if len(ps) == len(origins):  # a variant needing more history (year-ago profile) may miss early windows
+                    preds[_key(name, v, window)] = np.stack(ps)
     scale = np.array([naive_scale(y[:o], season) for o in origins])
     scores = {k: float(np.mean(np.abs(actual - p).mean(axis=1) / scale)) for k, p in preds.items()}
     return _Backtest(list(origins), actual, preds, scores, notes, scale)
@@ -205,17 +287,20 @@ def _combinations(bt: "_Backtest", order: list[str], sizes: Sequence[int],
     return out
 
 
-def _final_point(factories, fitted: dict, y: np.ndarray, h: int, key: str) -> tuple[np.ndarray, str]:
+def _final_point(factories, fitted: dict, y: np.ndarray, h: int, key: str, fits: "_Fits | None" = None
+                 ) -> tuple[np.ndarray, str]:
     """Point forecast of candidate ``key`` (a model, or one of its variants) fitted on the whole
-    history, and the model's own account; a model is fitted once however many keys use it."""
-    name, _, variant = key.partition("(")
-    variant = variant.rstrip(")") or None
-    if name not in fitted:
+    history (or on its fit window, ``fits.windows``), and the model's own account; a model is
+    fitted once per window however many keys use it."""
+    name, variant, window = _parse_key(key)
+    lo = fits.lo(window, len(y)) if fits is not None and window else 0
+    if (name, lo) not in fitted:
         try:
-            fitted[name] = factories[name]().fit_array(y)
+            f = factories if lo == 0 else fits.factories(lo)
+            fitted[name, lo] = f[name]().fit_array(y[lo:])
         except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
-            fitted[name] = exc
-    m = fitted[name]
+            fitted[name, lo] = exc
+    m = fitted[name, lo]
     if isinstance(m, Exception):
         raise m
     point = m.predict_variants(h)[variant] if variant else m.predict_array(h)
@@ -276,6 +361,9 @@ def _forecast_array(
     combo_margin: float | None = None,
     launches: Sequence[tuple[np.ndarray, object]] | None = None,
     launch_profile: np.ndarray | None = None,
+    window_years: Sequence[float] | None = (),
+    calibrate_history: bool = True,
+    season_days: float | None = SEASON_DAYS,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -298,6 +386,14 @@ def _forecast_array(
             launches at this series' age, the better taken). None: no ramp (not a launch).
         launch_profile: hour-of-week shape (mean 1, from Monday 00:00) for a launch younger
             than a week (its category's or the fleet's).
+        window_years: fit windows (years) offered to a long history (:func:`fit_windows`; ``()``:
+            none): each model that reads more than the last weeks is also backtested fitted on
+            its last k years (variants ``,last<k>y``), and the chosen one is refitted on that window.
+        calibrate_history: for a history of ``LONG_HISTORY_YEARS`` or more, the band is calibrated
+            on the chosen candidate's errors from origins over the whole history (``CAL_STEP``
+            horizons apart, each with ``CAL_MIN_YEARS`` of training), not only the backtest's.
+        season_days: with ``calibrate_history``, only the windows whose origin lies within this
+            many days of the forecast's origin in the year (None: all).
 
     Fallbacks (each recorded in ``notes``; the reason in ``fallback``): leading zeros of at least
     a day (a group launched inside the history) are dropped (not a fallback); a constant series
@@ -332,6 +428,14 @@ def _forecast_array(
         notes.append(f"{first} leading zero slots (before launch) dropped")
     n = len(y)
     factories = _factories(freq, start=start, holidays=holidays, yearly_offset=yearly_offset)
+
+    def factories_at(lo: int):  # the factories of y[lo:], whose first slot is lo steps later
+        at = None if start is None else pd.Timestamp(start) + lo * step_td
+        return _factories(freq, start=at, holidays=holidays, yearly_offset=yearly_offset)
+
+    windows = fit_windows(n, step_td, window_years) if window_years else {}
+    long_history = n * step_td >= pd.Timedelta(days=LONG_HISTORY_YEARS * YEAR)
+    fits = _Fits(y, factories, factories_at, windows)
     names = [m for m in (models or default_models(freq, h)) if models or m in factories]
     mins = {name: factories[name]().min_length() for name in names}
     d_windows, d_step = default_backtest(freq, h)
@@ -347,7 +451,8 @@ def _forecast_array(
         if m not in eligible:
             notes.append(f"{m}: history too short ({n} steps) for a {max(h_bt, 0)}-step backtest")
     origins = [o for o in origins if eligible and o >= max(mins[m] for m in eligible)]
-    bt = _backtest(y, factories, eligible, h_bt, origins, week) if origins else None
+    windowed = [m for m in eligible if m not in LOCAL_MODELS] if h_bt == h else []
+    bt = _backtest(y, factories, eligible, h_bt, origins, week, fits, windowed) if origins else None
     if bt is not None:
         notes.extend(bt.notes)
     if bt is None or not bt.preds:
@@ -372,7 +477,7 @@ def _forecast_array(
     fitted: dict[str, object] = {}  # one final fit per model, shared by its variants and combinations
     for key in ranked:
         try:
-            parts = [_final_point(factories, fitted, y, h, m) for m in combos.get(key, [key])]
+            parts = [_final_point(factories, fitted, y, h, m, fits) for m in combos.get(key, [key])]
         except (ModelUnavailableError, ValueError, np.linalg.LinAlgError) as exc:
             notes.append(f"{key}: final fit failed ({exc}); next best taken")
             fallback = fallback or FINAL_FIT_FAILED
@@ -383,6 +488,9 @@ def _forecast_array(
         break
     if point is None:
         raise ModelUnavailableError("every candidate failed on the full history")
+    fit_window = ""
+    if windows and windowed:
+        fit_window = _window_note(bt.scores, chosen, combos, windows, n * step_td, notes)
     if launches is not None and fallback == SHORT_HISTORY:
         ramp = _launch_ramp(y, h, freq, start, launches, launch_profile, yearly_offset, holidays, chosen, levels,
                             margin, notes)
@@ -399,22 +507,91 @@ def _forecast_array(
     # -- calibration per lead-time and hour-of-week bucket --------------------------------------
     pos0 = _week_position(start, freq, spd)
     edges = lead_buckets(h, spd or 1)
-    pred = bt.preds[chosen]
-    lvl = np.array([_level(y, o, week) for o in bt.origins])
-    how_of, n_how = _how_buckets(pred, bt.origins, pos0, week, spd)
-    how_bt = how_of[(pos0 + np.asarray(bt.origins)[:, None] + np.arange(h_bt)[None, :]) % len(how_of)]
-    cq = LeadTimeConformal(levels, edges, min_cell=min_cell).fit(bt.actual, pred, lvl, how_bt, n_how)
+    cal_origins, actual, pred = bt.origins, bt.actual, bt.preds[chosen]
+    bt_step = int(abs(bt.origins[0] - bt.origins[1])) if len(bt.origins) > 1 else h_bt
+    cal_step = bt_step
+    if long_history and calibrate_history and fallback is None and h_bt == h:
+        cal = _history_windows(y, h, bt_step, fits, chosen, combos, step_td, notes)
+        if cal is not None:
+            cal_origins, actual, pred, cal_step = cal
+    lvl = np.array([_level(y, o, week) for o in cal_origins])
+    how_of, n_how = _how_buckets(pred, cal_origins, pos0, week, spd)
+    how_bt = how_of[(pos0 + np.asarray(cal_origins)[:, None] + np.arange(h_bt)[None, :]) % len(how_of)]
+    extended = len(cal_origins) > len(bt.origins)
+    near = _season_peers(cal_origins, step_td, season_days) if season_days and extended else None
+    use = near(n) if near is not None else np.ones(len(cal_origins), bool)
+    if near is not None:
+        notes.append(f"band calibrated on the {int(use.sum())} of {len(cal_origins)} windows whose origin is within "
+                     f"{season_days:g} days of the forecast's in the year")
+    cq = LeadTimeConformal(levels, edges, min_cell=min_cell).fit(actual[use], pred[use], lvl[use], how_bt[use], n_how)
     how_f = how_of[(pos0 + n + np.arange(h)) % len(how_of)]
     quant = cq.predict(point, _level(y, n, week), how_f)
-    calibration, pin, peak = _held_out(bt.actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell)
+    held = range(min(len(cal_origins), len(bt.origins)))  # the newest windows, as many as the backtest's
+    rest = (lambda k: near(cal_origins[k])) if near is not None else None
+    calibration, pin, peak = _held_out(actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell,
+                                       held, rest)
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
     mase_c = bt.scores[chosen]
-    bt_step = int(abs(bt.origins[0] - bt.origins[1])) if len(bt.origins) > 1 else h_bt
-    return SeriesForecast(point, quant, levels, chosen, mase_c, smape(bt.actual, pred), dict(bt.scores), notes,
-                          len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak,
-                          _level(y, n, week), tuple(edges), effective_windows(len(bt.origins), bt_step, h_bt, edges))
+    n_cal = int(use.sum())
+    return SeriesForecast(point, quant, levels, chosen, mase_c, smape(bt.actual, bt.preds[chosen]), dict(bt.scores),
+                          notes, len(bt.origins), cq.scale_, fallback, detail, h_bt, calibration, pin, peak,
+                          _level(y, n, week), tuple(edges), effective_windows(n_cal, cal_step, h_bt, edges),
+                          fit_window=fit_window)
+
+
+def _window_note(scores, chosen, combos, windows, span, notes) -> str:
+    """The fit window chosen (``"whole"`` or its label; a combination's members' joined) and a note
+    with the best backtest MASE fitted on the whole history and on each window."""
+    singles = {k: v for k, v in scores.items() if _family(k) != COMBO}
+    best = {w: min((v for k, v in singles.items() if _parse_key(k)[2] == w), default=float("nan"))
+            for w in [None, *windows]}
+    members = [m for m in combos.get(chosen, [chosen]) if _family(m) not in LOCAL_MODELS]  # these read weeks only
+    chosen_w = sorted({_parse_key(m)[2] or "whole" for m in members}) or ["whole"]
+    label = "+".join(chosen_w)
+    notes.append(f"fit windows offered ({span / pd.Timedelta(days=YEAR):.1f} years of history): best backtest MASE "
+                 + ", ".join(f"{w or 'whole history'} {v:.3f}" for w, v in best.items())
+                 + f"; fitted on {'the whole history' if label == 'whole' else label}")
+    return label
+
+
+def _history_windows(y, h, bt_step, fits, chosen, combos, step_td, notes):
+    """Calibration windows over the whole history: the chosen candidate (its fit window) refitted
+    at origins ``CAL_STEP`` horizons apart back to ``CAL_MIN_YEARS`` of training. Returns
+    (origins, actual, pred, step) or None (with a note) when they add nothing or a fit fails."""
+    n = len(y)
+    cal_step = bt_step * max(1, int(round(CAL_STEP * h / bt_step)))
+    floor = max(int(round(pd.Timedelta(days=CAL_MIN_YEARS * YEAR) / step_td)), int(h * MIN_TRAIN), 2)
+    origins, preds = [], []
+    for o in range(n - h, floor - 1, -cal_step):
+        try:
+            preds.append(fits.point(chosen, o, h, combos))
+        except (ModelUnavailableError, ValueError, np.linalg.LinAlgError, KeyError):
+            break  # this origin's training is too short for the candidate (a year-ago profile): older ones too
+        origins.append(o)
+    if len(origins) <= 1:
+        notes.append(f"band calibrated on the backtest's windows only: {chosen} has no older origin")
+        return None
+    pred = np.stack(preds)
+    actual = np.stack([y[o:o + h] for o in origins])
+    notes.append(f"band calibrated on {len(origins)} windows over the whole history (origins "
+                 f"{cal_step * step_td / pd.Timedelta('1D'):.0f} days apart)")
+    return origins, actual, pred, cal_step
+
+
+def _season_peers(origins, step_td, days):
+    """A function of an origin giving the mask of ``origins`` within ``days`` of it in the year
+    (all of them when fewer than ``MIN_SEASON_WINDOWS``)."""
+    o = np.asarray(origins, float)
+    year = pd.Timedelta(days=YEAR) / step_td
+
+    def near(a) -> np.ndarray:
+        dist = np.abs(((o - a) / year + 0.5) % 1.0 - 0.5) * YEAR
+        mask = (dist <= days) & (o != a)
+        return mask if mask.sum() >= MIN_SEASON_WINDOWS else o != a
+
+    return near
 
 
 def _launch_ramp(y, h, freq, start, launches, profile, yearly_offset, holidays, chosen, levels, margin,
@@ -559,11 +736,13 @@ def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
     return quant, rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
-def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell):
+def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None):
     """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
     are calibrated on the other windows (needs three windows). Coverage is the share of slots with
     actual <= quantile, ``coverage_strict`` of actual < quantile: they differ by the ties, which on
-    a fleet of intermittent groups are mostly hours at zero under a quantile of zero."""
+    a fleet of intermittent groups are mostly hours at zero under a quantile of zero. ``held``: the
+    windows held out in turn (default all); ``rest_of(k)``: the mask of windows calibrating
+    window k (default all others)."""
     w, h_bt = actual.shape
     if w < 3:
         return [], {}, float("nan")
@@ -574,8 +753,8 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     count = np.zeros(len(edges) - 1)
     loss = np.zeros(len(levels))
     peaks = []
-    for k in range(w):
-        rest = np.arange(w) != k
+    for k in (range(w) if held is None else held):
+        rest = np.arange(w) != k if rest_of is None else rest_of(k)
         cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
             actual[rest], pred[rest], lvl[rest], how[rest], n_how)
         q = cq.predict(pred[k], lvl[k], how[k])[:, :h_bt]
@@ -596,7 +775,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
             if tau >= 0.5:  # the median too: its ties at zero are where <= and < differ most
                 rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]),
                              "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])})
-    pin = {tau: float(loss[j] / w) for j, tau in enumerate(levels)}
+    pin = {tau: float(loss[j] / len(range(w) if held is None else held)) for j, tau in enumerate(levels)}
     return rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
