@@ -492,8 +492,9 @@ def _forecast_array(
     if windows and windowed:
         fit_window = _window_note(bt.scores, chosen, combos, windows, n * step_td, notes)
     if launches is not None and fallback == SHORT_HISTORY:
-        ramp = _launch_ramp(y, h, freq, start, launches, launch_profile, yearly_offset, holidays, chosen, levels,
-                            margin, notes)
+        ramp = _launch_ramp(y, h, freq, start=start, launches=launches, profile=launch_profile,
+                            yearly_offset=yearly_offset, holidays=holidays, chosen=chosen, levels=levels,
+                            margin=margin, notes=notes)
         if ramp is not None:
             ramp.fallback = fallback
             return ramp
@@ -594,7 +595,7 @@ def _season_peers(origins, step_td, days):
     return near
 
 
-def _launch_ramp(y, h, freq, start, launches, profile, yearly_offset, holidays, chosen, levels, margin,
+def _launch_ramp(y, h, freq, *, start, launches, profile, yearly_offset, holidays, chosen, levels, margin,
                  notes) -> SeriesForecast | None:
     """The launch-ramp candidate of a young series ``y`` (from its launch, ``n`` steps): the
     median over the fleet's past launches of their level at ages n..n+h-1 relative to their
