@@ -251,8 +251,8 @@ def solve_options(solver) -> dict:
         # Counted budgets (the plan must not depend on the machine's load): the neighbourhood search
         # stops after `iterations` steps or 8 fruitless ones in a row, the fleet-shrinking search
         # after 1,500 repair moves (on the default fleet neither found more past these: docs/packing.md),
-        # a change after 50 moves that do not lower its overflow (docs/benchmarks.md: every removal that
-        # succeeded did so with gaps of at most 45).
+        # a change after 50 moves that do not lower its overflow (docs/benchmarks.md: the removals that
+        # succeeded, synthetic ones included, never went more than 45 moves without improving).
         search = dict(workers=1, lns_max_iterations=solver.iterations, deterministic=True, lns_stall=PIPELINE_STALL,
                       shrink_moves=250, shrink_max_moves=1500, shrink_stall=SHRINK_STALL)
     else:

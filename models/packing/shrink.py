@@ -50,9 +50,9 @@ class ShrinkOptions:
             again (until the deadline or ``max_moves``); otherwise stop.
         seed: random seed (choice of the overfull worker, tabu tenure, random swap partners).
         stall_moves: a change is given up after this many repair moves in a row that did not lower
-            its best infeasibility (``None``: only ``attempt_moves`` ends it). On the default run's
-            and the 2,000-function solves a removal that succeeded did so within a few dozen moves,
-            while a failing one stayed stuck for the rest of its budget (docs/benchmarks.md).
+            its best infeasibility (``None``: only ``attempt_moves`` ends it). Measured: the removals
+            that succeeded went at most 45 moves without improving, while failing changes mostly sat
+            stuck for the rest of their budget (docs/benchmarks.md).
     """
 
     attempt_moves: int = 1000
