@@ -46,6 +46,10 @@ CROSS_CACHE_BYTES = 256 << 20
 PRUNE_MIN_FLOATS = 1 << 15  # swap matrices ([m, n, T, R]) from this size are searched with a lower bound
 PROBE_OWN, PROBE_PARTNER = 24, 16  # columns of the bound: the fullest of the moving item's worker, of each partner's
 PRUNE_SLACK = 1e-4  # relative margin of the bound for the float32 rounding of its sums (a few 1e-6 at most)
+# An engine whose pruned searches have had to score this share of their pairs in full goes back to the
+# row blocks (a pair gathered costs more than a pair in a block): a shrink attempt stuck on a small,
+# tight fleet scores about half of them (docs/benchmarks.md). Judged after PRUNE_WARMUP searches.
+PRUNE_GIVE_UP, PRUNE_WARMUP = 0.3, 16
 SPREAD_WEIGHT = 1.0  # one missing worker of spread weighs as much as a full server's overflow in one slot
 
 
@@ -224,6 +228,7 @@ class OverflowRepair:
         self.version = 0  # bumped by every relocation: keys the memo of the last relocation loads
         self._reloc_memo = None
         self._without_memo: dict = {}
+        self._pruned = [0, 0, 0]  # pruned searches, their admissible pairs, the pairs scored in full
 
     # ------------------------------------------------------------------ state
     def _refresh(self, w: int) -> None:
@@ -562,6 +567,9 @@ class OverflowRepair:
         """Whether :meth:`move` takes its swap from :meth:`_pruned_swap`: on a chance-constrained
         instance whose cross table is kept (the pairs are gathered from it, the same floats as the
         row blocks), when the swap matrix is large enough for the bound to pay."""
+        calls, pairs, scored = self._pruned
+        if calls >= PRUNE_WARMUP and scored > PRUNE_GIVE_UP * pairs:
+            return False
         return (self.chance and len(members) * len(partners) * int(np.prod(self.L.shape[1:])) >= PRUNE_MIN_FLOATS
                 and self._cross2 is not None)
 
@@ -654,6 +662,8 @@ class OverflowRepair:
         order = np.argsort(bound, kind="stable")
         best, best_flat = np.inf, -1
         k, step = 0, 16
+        self._pruned[0] += 1
+        self._pruned[1] += order.size
         while k < order.size:
             limit = min(bar, best)
             chunk = order[k:k + step]
@@ -662,6 +672,7 @@ class OverflowRepair:
             chunk = chunk[bound[chunk] <= limit]
             if chunk.size == 0:
                 break
+            self._pruned[2] += chunk.size
             cx, cy = xs[chunk], ys[chunk]
             load_a, load_b = self._swap_pair_loads(prep, cx, cy)
             fits = self._pair_fits(a, members, partners, cx, cy, load_a, load_b)
@@ -738,13 +749,18 @@ class OverflowRepair:
         self.relocate(int(i), int(np.argmin(np.where(allowed, score, np.inf))))
         return True
 
-    def run(self, budget: int, deadline: float) -> tuple[bool, int]:
-        """Repair up to ``budget`` moves (or until ``deadline``); (feasible, moves used)."""
+    def run(self, budget: int, deadline: float, stall: int | None = None) -> tuple[bool, int]:
+        """Repair up to ``budget`` moves (or until ``deadline``, or after ``stall`` moves in a row
+        that did not lower the best infeasibility seen); (feasible, moves used)."""
         best = self.total()
-        moves = 0
+        moves = since = 0
         while best > EPS and moves < budget and time.perf_counter() < deadline:
+            if stall is not None and since >= stall:
+                break
             if not self.move(best):
                 break
             moves += 1
-            best = min(best, self.total())
+            now = self.total()
+            since = 0 if now < best else since + 1
+            best = min(best, now)
         return self.total() <= EPS, moves

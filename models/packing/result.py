@@ -75,6 +75,8 @@ class SolveOptions:
             another (doubled each time every candidate has failed, unless ``deterministic``).
         shrink_max_moves: with ``deterministic``, the fleet-shrinking search's whole budget of repair
             moves (it replaces ``shrink_share`` of the time).
+        shrink_stall: the fleet-shrinking search gives a change up after this many repair moves in a
+            row that did not lower its overflow (``None``: only ``shrink_moves`` ends it).
         balance_moves: moves of the final load-balancing pass (:mod:`models.packing.balance`:
             same fleet and cost, less load above ``balance_ceiling`` of each worker's capacity);
             0 skips it.
@@ -101,6 +103,7 @@ class SolveOptions:
     shrink_share: float = 0.75
     shrink_moves: int = 1000
     shrink_max_moves: int = 4000
+    shrink_stall: int | None = None
     balance_moves: int = 2000
     balance_ceiling: float = 0.9
     balance_share: float = 0.1
@@ -122,6 +125,8 @@ class SolveOptions:
             raise ValueError(f"shrink_moves must be >= 1, got {self.shrink_moves}")
         if self.shrink_max_moves < 0:
             raise ValueError(f"shrink_max_moves must be >= 0, got {self.shrink_max_moves}")
+        if self.shrink_stall is not None and self.shrink_stall < 1:
+            raise ValueError(f"shrink_stall must be >= 1 or None, got {self.shrink_stall}")
         if self.balance_moves < 0:
             raise ValueError(f"balance_moves must be >= 0, got {self.balance_moves}")
         if not (0 < self.balance_ceiling <= 1):

@@ -399,7 +399,7 @@ def _shrink(instance, plan, options, deadline, stats, bound):
     else:
         stop, max_moves = now + options.shrink_share * max(deadline - now, 0.0), None
     shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed, max_moves=max_moves,
-                                escalate=not (exact or options.deterministic))
+                                escalate=not (exact or options.deterministic), stall_moves=options.shrink_stall)
     plan = shrink_fleet(instance, plan, stop, shrink_opts, stats, bound=bound * (1 + options.mip_gap))
     if time.perf_counter() >= stop:
         _clock_stop(options, stats, "fleet-shrinking search")

@@ -149,6 +149,7 @@ def _spread_risky(n=40, seed=6):
 
 def _trajectory(monkeypatch, inst, prune: bool, cls=OverflowRepair, moves=60, **kw):
     monkeypatch.setattr(repair_mod, "PRUNE_MIN_FLOATS", 0 if prune else 1 << 60)
+    monkeypatch.setattr(repair_mod, "PRUNE_GIVE_UP", 2.0)  # never gives the bound up (a share is at most 1)
     engine = _engine(inst, cls, seed=3, **kw)
     best, out = engine.total(), []
     for _ in range(moves):
@@ -172,6 +173,30 @@ def test_pruned_swap_search_makes_the_moves_of_the_full_evaluation(monkeypatch, 
             np.testing.assert_array_equal(x, y)
     assert len({tuple(x) for x in a if x is not None}) > 10  # the search moved
     np.testing.assert_array_equal(full.ov32, pruned.ov32)
+
+
+@pytest.mark.parametrize("cls", [OverflowRepair, _Balancer])
+def test_an_engine_that_gives_the_bound_up_makes_the_same_moves(monkeypatch, cls):
+    # Giving up after 5 searches whatever their share: the rest of the trajectory is the row blocks'.
+    inst = _risky()
+    kw = dict(cls=cls, scale=0.9, real=_engine(inst).cap / 0.7) if cls is _Balancer else {}
+    _, a = _trajectory(monkeypatch, inst, prune=False, **kw)
+    monkeypatch.setattr(repair_mod, "PRUNE_MIN_FLOATS", 0)
+    monkeypatch.setattr(repair_mod, "PRUNE_GIVE_UP", 0.0)
+    monkeypatch.setattr(repair_mod, "PRUNE_WARMUP", 5)
+    engine = _engine(inst, cls, seed=3, **({"scale": 0.9, "real": kw["real"]} if kw else {}))
+    best, b = engine.total(), []
+    for _ in range(60):
+        if not engine.move(best):
+            b.append(None)
+            continue
+        best = min(best, engine.total())
+        b.append(engine.w_of.copy())
+    assert engine._pruned[0] == 5  # the bound was used, then given up
+    for x, y in zip(a, b):
+        assert (x is None) == (y is None)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
 
 
 def test_pruned_swap_search_makes_the_moves_of_the_full_evaluation_when_balancing(monkeypatch):

@@ -1,5 +1,7 @@
 """Fleet-shrinking search: removes and downsizes workers, keeps every rule, reproducible."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -175,3 +177,87 @@ def test_exchange_respects_max_count():
     start = Packing(np.array([0] * 6 + [1] * 5), np.array([0, 0]))
     plan = shrink_fleet(inst, start, FAR, ShrinkOptions(escalate=False))
     assert packing_cost(inst, plan) == 4000.0 and verified(inst, plan) == []
+
+
+@functools.lru_cache
+def _at_bound(seed):
+    inst = _peaky(seed=seed)
+    plan = shrink_fleet(inst, best_heuristic(inst), FAR, ShrinkOptions(escalate=False))
+    assert packing_cost(inst, plan) == pytest.approx(lower_bound(inst)["best"])
+    return inst, plan
+
+
+def _stuck_engine(seed=0):
+    """A repair that cannot succeed: a plan at the lower bound with one worker closed, its items moved
+    to another."""
+    from models.packing.repair import OverflowRepair
+
+    inst, plan = _at_bound(seed)
+    unit = inst.capacity.max(axis=0)
+    n_w = int(plan.item_worker.max()) + 1
+    item_worker = np.where(plan.item_worker == n_w - 1, 0, plan.item_worker)  # the last worker's items on the first
+    open_ = np.ones(n_w, dtype=bool)
+    open_[n_w - 1] = False
+    cap = np.tile(inst.capacity[0] / unit, (n_w, 1))
+    cap[n_w - 1] = 0.0
+    return OverflowRepair(inst, unit, item_worker, cap, open_, np.zeros(n_w, dtype=np.int64),
+                          np.random.default_rng(1))
+
+
+def test_a_repair_stops_after_stall_moves_without_a_lower_infeasibility():
+    # The same engine stepped by hand: the stalled run ends exactly `stall` moves after the last
+    # move that lowered the best infeasibility, with the plan those moves made.
+    stall = 7
+    ref = _stuck_engine()
+    best, since, moves = ref.total(), 0, 0
+    while since < stall and moves < 500:
+        assert ref.move(best)
+        moves += 1
+        now = ref.total()
+        since = 0 if now < best else since + 1
+        best = min(best, now)
+    assert since == stall and moves < 500 and best > 0  # it did stall, short of the budget
+    engine = _stuck_engine()
+    ok, used = engine.run(500, FAR, stall=stall)
+    assert not ok and used == moves
+    np.testing.assert_array_equal(engine.w_of, ref.w_of)
+    _, used_all = _stuck_engine().run(used + 50, FAR)
+    assert used_all == used + 50  # without the rule the budget runs out
+
+
+def test_stall_rule_keeps_a_removal_that_succeeds_early_and_cuts_the_failing_ones():
+    inst = _peaky(seed=0)
+    greedy = best_heuristic(inst)
+    bound = lower_bound(inst)["best"]
+    full, stalled = {}, {}
+    a = shrink_fleet(inst, greedy, FAR, ShrinkOptions(escalate=False, attempt_moves=250), full)
+    b = shrink_fleet(inst, greedy, FAR, ShrinkOptions(escalate=False, attempt_moves=250, stall_moves=10), stalled)
+    assert packing_cost(inst, a) == packing_cost(inst, b) == pytest.approx(bound)
+    assert stalled["shrink_removed"] == full["shrink_removed"] >= 1 and verified(inst, b) == []
+    assert stalled["shrink_moves"] < full["shrink_moves"]
+
+
+def test_stall_options_are_validated():
+    with pytest.raises(ValueError, match="stall_moves"):
+        ShrinkOptions(stall_moves=0)
+    with pytest.raises(ValueError, match="shrink_stall"):
+        SolveOptions(shrink_stall=0)
+
+
+def test_solve_passes_the_stall_rule_to_the_shrink_search():
+    inst = _peaky(seed=4)  # the greedy is one server above the bound, and no removal succeeds
+    opts = dict(time_limit_s=120.0, deterministic=True, shrink_moves=250, shrink_max_moves=1500,
+                lns_max_iterations=1, balance_moves=0)
+    full = solve_packing(inst, "cpsat", SolveOptions(**opts))
+    stalled = solve_packing(inst, "cpsat", SolveOptions(**opts, shrink_stall=10))
+    assert stalled.stats["shrink_cost"] == full.stats["shrink_cost"] == full.stats["heuristic_cost"]
+    assert stalled.stats["shrink_moves"] < full.stats["shrink_moves"] // 2
+    assert find_violations(inst, stalled) == []
+
+
+def test_the_pipeline_gives_a_fruitless_change_up():
+    from planner.plan import SHRINK_STALL, solve_options
+    from planner.scenarios import Solver
+
+    assert solve_options(Solver())["shrink_stall"] == SHRINK_STALL
+    assert "shrink_stall" not in solve_options(Solver(iterations=None))  # the timed search keeps its budget
