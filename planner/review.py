@@ -123,15 +123,13 @@ def installed_by_type(fleet: pd.DataFrame) -> dict[str, dict]:
     for r in fleet.itertuples(index=False):
         pool = {"inventory": int(r.inventory), "in_transit": int(r.in_transit),
                 **({"in_transit_week": int(r.in_transit_week)} if r.in_transit else {})}
-        entry = out.setdefault(str(r.server_type), {"pool": str(r.pool), "inventory": 0, "in_transit": 0, "by_pool": {}})
-        entry["by_pool"][str(r.pool)] = pool
-        entry["inventory"] += pool["inventory"]
-        entry["in_transit"] += pool["in_transit"]
-        if "in_transit_week" in pool:
-            entry["in_transit_week"] = min(entry.get("in_transit_week", pool["in_transit_week"]), pool["in_transit_week"])
-        if len(entry["by_pool"]) > 1:
-            entry["pool"] = "several"
-    for entry in out.values():  # one pool: its figures are the type's (no second copy in the Details sheet)
-        if len(entry["by_pool"]) == 1:
-            del entry["by_pool"]
+        out.setdefault(str(r.server_type), {})[str(r.pool)] = pool
+    for stype, pools in out.items():
+        weeks = [p["in_transit_week"] for p in pools.values() if "in_transit_week" in p]
+        out[stype] = {"pool": next(iter(pools)) if len(pools) == 1 else "several",
+                      "inventory": sum(p["inventory"] for p in pools.values()),
+                      "in_transit": sum(p["in_transit"] for p in pools.values()),
+                      **({"in_transit_week": min(weeks)} if weeks else {}),
+                      # one pool: its figures are the type's (no second copy in the Details sheet)
+                      **({"by_pool": pools} if len(pools) > 1 else {})}
     return out

@@ -747,6 +747,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     w, h_bt = actual.shape
     if w < 3:
         return [], {}, float("nan")
+    held = range(w) if held is None else held
     names = bucket_names(edges, spd)
     lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h_bt), side="right").clip(max=len(edges) - 2)
     hits = np.zeros((len(edges) - 1, len(levels)))
@@ -754,7 +755,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     count = np.zeros(len(edges) - 1)
     loss = np.zeros(len(levels))
     peaks = []
-    for k in (range(w) if held is None else held):
+    for k in held:
         rest = np.arange(w) != k if rest_of is None else rest_of(k)
         cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
             actual[rest], pred[rest], lvl[rest], how[rest], n_how)
@@ -776,7 +777,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
             if tau >= 0.5:  # the median too: its ties at zero are where <= and < differ most
                 rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]),
                              "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])})
-    pin = {tau: float(loss[j] / len(range(w) if held is None else held)) for j, tau in enumerate(levels)}
+    pin = {tau: float(loss[j] / len(held)) for j, tau in enumerate(levels)}
     return rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
