@@ -283,7 +283,17 @@ def main(argv=None):
     ap.add_argument("--borrow", choices=("category", "fleet", "none"), default="category",
                     help="yearly season offered to groups too young for their own: their category's (as `planner run`), "
                          "the fleet's, or none")
+    ap.add_argument("--match-levels", action="store_true",
+                    help="read each band at the levels matched to its held-out windows' coverage (opt-in; "
+                         "needs --n-jobs 1: the switch is set in this process)")
     args = ap.parse_args(argv)
+    if args.match_levels:
+        if args.n_jobs != 1:
+            ap.error("--match-levels needs --n-jobs 1")
+        import functools
+
+        import models.forecasting.auto as auto
+        auto.forecast_array = functools.partial(auto.forecast_array, match_levels=True)
     global POOL_BANDS, MODELS, BORROW, LAUNCH_RAMPS
     LAUNCH_RAMPS = not args.no_launch_ramp
     POOL_BANDS = not args.no_pool_bands

@@ -98,7 +98,10 @@ SEASON_DAYS = 45.0  # a long history's band: windows whose origin is within this
 LONG_HISTORY_YEARS = 3.0  # a history this long has its band calibrated over all of it (calibrate_history)
 CAL_STEP = 0.25  # horizons between the origins of a long history's calibration windows (the backtest's step)
 CAL_MIN_YEARS = 1.0  # training before the oldest calibration window (a yearly term needs a year)
-MIN_SEASON_WINDOWS = 8  # season-matched calibration needs this many windows, else all are used
+MIN_SEASON_WINDOWS = 8
+# Matched band levels (_held_out): the conformal levels read between, and the held-out windows needed.
+LEVEL_GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999)
+MATCH_MIN_WINDOWS = 4  # season-matched calibration needs this many windows, else all are used
 _WINDOW = re.compile(r"last(\d+(?:\.\d+)?)y")
 
 
@@ -364,6 +367,7 @@ def _forecast_array(
     window_years: Sequence[float] | None = (),
     calibrate_history: bool = True,
     season_days: float | None = SEASON_DAYS,
+    match_levels: bool = False,
 ) -> SeriesForecast:
     """Forecast ``h`` steps of the regular, NaN-free series ``y`` observed at ``freq``.
 
@@ -394,6 +398,9 @@ def _forecast_array(
             horizons apart, each with ``CAL_MIN_YEARS`` of training), not only the backtest's.
         season_days: with ``calibrate_history``, only the windows whose origin lies within this
             many days of the forecast's origin in the year (None: all).
+        match_levels: per lead bucket, read each quantile at the conformal level whose held-out
+            coverage over the backtest windows is the nominal one (:func:`_held_out`; opt-in: on
+            held-out quarters it helped some series and hurt others, docs/forecast.md).
 
     Fallbacks (each recorded in ``notes``; the reason in ``fallback``): leading zeros of at least
     a day (a group launched inside the history) are dropped (not a fallback); a constant series
@@ -529,8 +536,17 @@ def _forecast_array(
     quant = cq.predict(point, _level(y, n, week), how_f)
     held = range(min(len(cal_origins), len(bt.origins)))  # the newest windows, as many as the backtest's
     rest = (lambda k: near(cal_origins[k])) if near is not None else None
-    calibration, pin, peak = _held_out(actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1, cq.scale_, min_cell,
-                                       held, rest)
+    match = match_levels and h_bt == h and len(held) >= MATCH_MIN_WINDOWS
+    if match and near is not None:
+        held = np.flatnonzero(use)  # a season-matched band's levels are matched on its own season's windows
+    calibration, pin, peak, level_map = _held_out(actual, pred, lvl, how_bt, n_how, levels, edges, spd or 1,
+                                                  cq.scale_, min_cell, held, rest, match=match)
+    if level_map is not None:
+        grid = _level_grid(levels)
+        cg = LeadTimeConformal(grid, edges, min_cell=min_cell, scale=cq.scale_).fit(
+            actual[use], pred[use], lvl[use], how_bt[use], n_how)
+        quant = _at_levels(cg.predict(point, _level(y, n, week), how_f), grid, level_map, _lead_index(edges, h))
+        notes.append(_level_note(levels, level_map, edges, spd or 1))
     if nonnegative:
         point = np.maximum(point, 0.0)
         quant = np.maximum(quant, 0.0)
@@ -737,48 +753,124 @@ def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
     return quant, rows, pin, float(np.median(peaks)) if peaks else float("nan")
 
 
-def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None):
+def _level_grid(levels) -> tuple:
+    """The conformal levels a matched band is read between: the nominal ones and ``LEVEL_GRID``."""
+    return tuple(np.union1d(LEVEL_GRID, [t for t in levels if t >= LEVEL_GRID[0]]))
+
+
+def _lead_index(edges, h) -> np.ndarray:
+    """The lead-time bucket of each of ``h`` steps."""
+    return np.searchsorted(np.asarray(edges[1:]), np.arange(h), side="right").clip(max=len(edges) - 2)
+
+
+def _at_levels(qg, grid, level_map, lead) -> np.ndarray:
+    """Quantiles [levels, steps] read from grid quantiles ``qg`` [grid, steps] at each bucket's
+    matched levels ``level_map`` [bucket, levels] (linear between grid levels)."""
+    grid = np.asarray(grid)
+    out = np.empty((level_map.shape[1], qg.shape[1]))
+    for b in np.unique(lead):
+        cols = lead == b
+        for j, tau in enumerate(level_map[b]):
+            i = int(np.clip(np.searchsorted(grid, tau, side="right") - 1, 0, len(grid) - 2))
+            w = float(np.clip((tau - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0))
+            out[j, cols] = qg[i, cols] if w == 0.0 else (1 - w) * qg[i, cols] + w * qg[i + 1, cols]
+    return out
+
+
+def _match(levels, grid, le, lt, count) -> np.ndarray:
+    """Per lead bucket, the conformal level of each nominal level τ > 0.5: the one whose held-out
+    coverage is τ. With ties (hours at zero under a quantile of zero) any level whose strict
+    coverage (actual < q) is at most τ and whose coverage (actual <= q) is at least τ is right; the
+    one nearest τ is kept. ``le``, ``lt``: hits [bucket, grid]; ``count``: slots per bucket."""
+    grid = np.asarray(grid)
+    ramp = 1e-12 * np.arange(len(grid))
+    out = np.tile(np.asarray(levels, float), (len(count), 1))
+    for b in np.flatnonzero(count > 0):
+        c_le = np.maximum.accumulate(le[b] / count[b])
+        c_lt = np.maximum.accumulate(lt[b] / count[b])
+        for j, tau in enumerate(levels):
+            if tau <= 0.5:
+                continue
+            lo = np.interp(tau, c_le + ramp, grid)  # the narrowest level covering τ
+            hi = np.interp(tau, c_lt - ramp[::-1], grid)  # the widest level strictly below τ
+            out[b, j] = min(max(tau, lo), max(lo, hi))
+    return out
+
+
+def _level_note(levels, level_map, edges, spd) -> str:
+    names = bucket_names(edges, spd)
+    upper = [j for j, t in enumerate(levels) if t > 0.5]
+    return ("band levels matched to the held-out windows' coverage per lead bucket: " + "; ".join(
+        f"{names[b]} " + "/".join(f"{level_map[b, j]:.3f}" for j in upper) for b in range(len(names)))
+        + " for " + "/".join(f"q{round(levels[j] * 100)}" for j in upper))
+
+
+def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell, held=None, rest_of=None,
+              match=False):
     """Coverage per lead bucket, pinball loss and q99 peak ratio of each window when the quantiles
     are calibrated on the other windows (needs three windows). Coverage is the share of slots with
     actual <= quantile, ``coverage_strict`` of actual < quantile: they differ by the ties, which on
     a fleet of intermittent groups are mostly hours at zero under a quantile of zero. ``held``: the
     windows held out in turn (default all); ``rest_of(k)``: the mask of windows calibrating
-    window k (default all others)."""
+    window k (default all others).
+
+    With ``match`` the quantiles are also read at a grid of levels, and the fourth value returned
+    is the level map [bucket, level] matched on every held-out window (:func:`_match`; else None).
+    The coverage reported is then that of the matched band, each window's read at the levels
+    matched on the *other* held-out windows, so the check stays out of sample."""
     w, h_bt = actual.shape
     if w < 3:
-        return [], {}, float("nan")
-    held = range(w) if held is None else held
+        return [], {}, float("nan"), None
+    held = list(range(w) if held is None else held)
+    grid = _level_grid(levels) if match else tuple(levels)
     names = bucket_names(edges, spd)
-    lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h_bt), side="right").clip(max=len(edges) - 2)
-    hits = np.zeros((len(edges) - 1, len(levels)))
-    below = np.zeros((len(edges) - 1, len(levels)))  # strictly below: a tie (0 at a quantile of 0) is no hit
-    count = np.zeros(len(edges) - 1)
+    lead = _lead_index(edges, h_bt)
+    nb = len(edges) - 1
+    onehot = (lead[:, None] == np.arange(nb)[None, :]).astype(float)  # steps x buckets
+    quantiles, le, lt = [], np.zeros((len(held), nb, len(grid))), np.zeros((len(held), nb, len(grid)))
+    count = np.zeros((len(held), nb))
+    for i, k in enumerate(held):
+        rest = np.arange(w) != k if rest_of is None else rest_of(k)
+        cq = LeadTimeConformal(grid, edges, min_cell=min_cell, scale=scale).fit(
+            actual[rest], pred[rest], lvl[rest], how[rest], n_how)
+        q = np.maximum(cq.predict(pred[k], lvl[k], how[k])[:, :h_bt], 0.0)
+        quantiles.append(q)
+        if match:
+            le[i] = ((actual[k] <= q) @ onehot).T
+            lt[i] = ((actual[k] < q) @ onehot).T
+        count[i] = onehot.sum(0)
+    level_map = _match(levels, grid, le.sum(0), lt.sum(0), count.sum(0)) if match else None
+    hits = np.zeros((nb, len(levels)))
+    below = np.zeros((nb, len(levels)))  # strictly below: a tie (0 at a quantile of 0) is no hit
     loss = np.zeros(len(levels))
     peaks = []
-    for k in held:
-        rest = np.arange(w) != k if rest_of is None else rest_of(k)
-        cq = LeadTimeConformal(levels, edges, min_cell=min_cell, scale=scale).fit(
-            actual[rest], pred[rest], lvl[rest], how[rest], n_how)
-        q = cq.predict(pred[k], lvl[k], how[k])[:, :h_bt]
-        q = np.maximum(q, 0.0)
+    others = np.ones(len(held), bool)
+    for i, k in enumerate(held):
+        if match:
+            others[:] = True
+            others[i] = False
+            own_map = _match(levels, grid, le[others].sum(0), lt[others].sum(0), count[others].sum(0))
+            q = _at_levels(quantiles[i], grid, own_map, lead)
+        else:
+            q = quantiles[i]
         a = actual[k]
         for j, tau in enumerate(levels):
             np.add.at(hits[:, j], lead, (a <= q[j]).astype(float))
             np.add.at(below[:, j], lead, (a < q[j]).astype(float))
             loss[j] += pinball(a, q[j], tau) / max(lvl[k], 1e-9)
-        np.add.at(count, lead, 1.0)
         if a.max() > 0:
             peaks.append(float(q[-1].max() / a.max()))
+    total = count.sum(0)
     rows = []
     for b, name in enumerate(names):
-        if count[b] == 0:
+        if total[b] == 0:
             continue
         for j, tau in enumerate(levels):
             if tau >= 0.5:  # the median too: its ties at zero are where <= and < differ most
-                rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / count[b]),
-                             "coverage_strict": float(below[b, j] / count[b]), "n": int(count[b])})
+                rows.append({"bucket": name, "level": tau, "coverage": float(hits[b, j] / total[b]),
+                             "coverage_strict": float(below[b, j] / total[b]), "n": int(total[b])})
     pin = {tau: float(loss[j] / len(held)) for j, tau in enumerate(levels)}
-    return rows, pin, float(np.median(peaks)) if peaks else float("nan")
+    return rows, pin, float(np.median(peaks)) if peaks else float("nan"), level_map
 
 
 PRIOR_WINDOWS = None  # strength of the prior band per lead bucket, in independent quarters of errors (None: see pool_bands)

@@ -240,3 +240,49 @@ def test_combination_quantiles_cover_nominal_on_known_noise():
         cov.append([(y[-h:] <= f.quantiles[j]).mean() for j in range(4)])
     q50, q90, q95, q99 = np.mean(cov, axis=0)
     assert abs(q90 - 0.90) < 0.02 and abs(q95 - 0.95) < 0.02 and 0.98 <= q99 <= 1.0 and abs(q50 - 0.5) < 0.05
+
+
+def test_matched_levels_undo_a_band_that_over_covers_and_the_check_stays_out_of_sample():
+    """Errors wide in weeks 1-2 and narrow later: the conformal band never narrows further out
+    (running maximum), so read at the nominal levels it over-covers weeks 3-13. Matched per lead
+    bucket to the held-out windows' coverage, the later buckets are read at lower levels and their
+    held-out coverage (each window at levels matched on the others) comes back near nominal; the
+    first bucket, already right, keeps its levels within a few points."""
+    from models.forecasting.auto import _held_out
+
+    rng = np.random.default_rng(5)
+    h, w = 91, 12
+    edges = lead_buckets(h, 1)
+    sd = np.where(np.arange(h) < 14, 3.0, 1.0)
+    pred = np.full((w, h), 50.0)
+    actual = pred + rng.normal(0, 1, (w, h)) * sd
+    args = (actual, pred, np.full(w, 50.0), np.zeros((w, h), int), 1, (0.5, 0.9, 0.95, 0.99), edges, 1, "additive", 400)
+    plain, _, _, no_map = _held_out(*args)
+    rows, pin, peak, level_map = _held_out(*args, match=True)
+    assert no_map is None and level_map.shape == (3, 4)
+    cov = {(r["bucket"], r["level"]): r["coverage"] for r in plain}
+    matched = {(r["bucket"], r["level"]): r["coverage"] for r in rows}
+    assert cov[("w7-13", 0.9)] > 0.97 and cov[("w3-6", 0.9)] > 0.97  # the running maximum's over-cover
+    for b in ("w3-6", "w7-13"):
+        for tau in (0.9, 0.95):
+            assert abs(matched[(b, tau)] - tau) < 0.03, (b, tau, matched[(b, tau)])
+    assert (level_map[1:, 1:3] < np.array([0.9, 0.95])).all()  # read at lower levels further out
+    assert np.allclose(level_map[:, 0], 0.5)  # the median is never moved
+    assert abs(level_map[0, 1] - 0.9) < 0.05
+    assert pin[0.9] > 0 and 0.5 < peak < 2
+
+
+def test_matched_levels_accept_ties_as_they_are():
+    """Hours at zero under a quantile of zero: any level whose strict and <= coverage bracket the
+    nominal one is right, and the nominal level is kept when it does."""
+    from models.forecasting.auto import _match
+
+    grid = (0.5, 0.8, 0.9, 0.95, 0.99)
+    count = np.array([100.0])
+    le = np.array([[60.0, 85.0, 93.0, 96.0, 99.0]])  # <= coverage: over nominal at 0.9 (ties)
+    lt = np.array([[30.0, 80.0, 88.0, 93.0, 98.5]])  # strictly below: under nominal
+    m = _match((0.5, 0.9, 0.95, 0.99), grid, le, lt, count)
+    assert m[0, 0] == 0.5 and m[0, 1] == pytest.approx(0.9) and m[0, 2] == pytest.approx(0.95)
+    lt_none = le.copy()  # no ties: the level whose coverage is nominal, 0.8 + (0.9 - 0.85) / (0.93 - 0.85) * 0.1
+    m = _match((0.5, 0.9), grid, le, lt_none, count)
+    assert m[0, 1] == pytest.approx(0.8 + 0.05 / 0.08 * 0.1)
