@@ -97,7 +97,8 @@ def _section(title: str, body: str) -> str:
 
 
 def _summary_html(page: SheetBlocks) -> str:
-    out = [f'<p class="muted">{html.escape(page.subheading)}</p>']
+    # the heading names the plan and its weeks (a backtest's report shows its last origin's plan)
+    out = [f"<p><b>{html.escape(page.heading)}</b></p>", f'<p class="muted">{html.escape(page.subheading)}</p>']
     for block in page.blocks:
         out.append(f"<h3>{html.escape(block.title)}</h3>")
         if block.table.empty:
@@ -171,7 +172,11 @@ def _backtest_html(backtest: Mapping) -> str:
            f"target: <span class=\"{'ok' if ok else 'bad'}\">{'yes' if ok else 'no'}</span>. The hindsight plan packs "
            "the demand that happened with the same stages, rules and catalog: the right amount. The peak-based plan "
            f"costs {summary.get('peak_vs_hindsight')} of its own hindsight (peak-based packing of the actual demand) "
-           f"and {summary.get('peak_cost_vs_hindsight')} of the right amount.</p>", _table(head)]
+           f"and {summary.get('peak_cost_vs_hindsight')} of the right amount.</p>"]
+    from planner.export.review import backtest_warnings
+
+    out += [f'<div class="warn">{html.escape(w)}</div>' for w in backtest_warnings(summary)]
+    out.append(_table(head))
     out.append("<h3>Overflow per tier (share of the slot-hours of the workers the tier's groups sit on)</h3>")
     out.append(_table(tables["by_tier"]))
     weekly = tables["weekly"]
@@ -188,7 +193,7 @@ def _backtest_html(backtest: Mapping) -> str:
         ax.set_xticks(part["week"].to_numpy())
         ax.set_title(f"Servers per week from origin {str(origin)[:10]}")
         ax.legend(fontsize=8)
-        out.append(_img(fig, f"backtest servers per week from {origin}"))
+        out.append(_img(fig, f"backtest servers per week from {str(origin)[:10]}"))
     return "".join(out)
 
 

@@ -120,6 +120,15 @@ def fallback_text(fb: Mapping) -> str:
     return text + launch_ramp_text(fb)
 
 
+def backtest_warnings(summary: Mapping) -> list[str]:
+    """A backtest's warnings: each origin's forecast fallbacks (the terminal's words, the origin
+    first), then the planning's warnings (summary.json ``warnings``)."""
+    per = list(summary.get("origins") or [summary])
+    out = [f"origin {str(p.get('origin', ''))[:10]}: forecast: fell back to a simple model for "
+           f"{fallback_text(p['forecast_fallbacks'])}" for p in per if (p.get("forecast_fallbacks") or {}).get("fallbacks")]
+    return out + list(summary.get("warnings") or [])
+
+
 def launch_ramp_text(fb: Mapping) -> str:
     """'; k of them launched inside the history, forecast by the fleet's launch ramp' (or ''): the same
     words after the fallback count on the terminal and on the Summary page."""

@@ -582,16 +582,27 @@ def _column_letter(index: int) -> str:
 def backtest_frames(tables: Mapping[str, pd.DataFrame], summary: Mapping) -> dict[str, pd.DataFrame]:
     """Sheets of a backtest workbook: Backtest (one row per origin: plan, peak-based and hindsight
     costs, their ratios, whether every tier stayed within its overflow target), Backtest weeks
-    (servers per week of each plan), Backtest tiers (``by_tier.csv``) and Backtest customers."""
+    (servers per week of each plan), Backtest tiers (``by_tier.csv``), Backtest customers and Backtest
+    warnings (each origin's forecast fallbacks and the planning's warnings, as the terminal said them)."""
+    from planner.export.review import backtest_warnings, fallback_text
+
     per = list(summary.get("origins") or [summary])
     head = pd.DataFrame([{k: p.get(k) for k in ("origin", "cost", "hindsight_cost", "cost_vs_hindsight", "peak_cost",
                                                  "peak_hindsight_cost", "peak_vs_hindsight", "peak_cost_vs_hindsight",
-                                                 "overflow_within_target", "peak_overflow_within_target")} for p in per])
+                                                 "overflow_within_target", "peak_overflow_within_target")}
+                         # the terminal's fallback words per origin (an origin's fallbacks were shown nowhere else)
+                         | {"forecast_fallbacks": fallback_text(p["forecast_fallbacks"])
+                            if p.get("forecast_fallbacks") else ""} for p in per])
+    if len(head):  # a date like the other sheets' origin, not the text "2026-09-28 00:00:00"
+        head["origin"] = pd.to_datetime(head["origin"])
     weekly = tables["weekly"]
     weekly = weekly[["origin", *[c for c in weekly.columns if c != "origin"]]]
+    warn = pd.DataFrame({"warning": pd.Series(backtest_warnings(summary), dtype=object)})
+    if warn.empty:
+        warn.attrs["empty_note"] = EMPTY_NOTE_PREFIX + "no warning: no forecast fell back and the planning said nothing"
     return {"Backtest": head, "Backtest weeks": weekly.reset_index(drop=True),
             "Backtest tiers": tables["by_tier"].reset_index(drop=True),
-            "Backtest customers": tables["by_customer"].reset_index(drop=True)}
+            "Backtest customers": tables["by_customer"].reset_index(drop=True), "Backtest warnings": warn}
 
 
 def backtest_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
