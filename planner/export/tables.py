@@ -105,6 +105,9 @@ _UNITS = {
     "required": "servers", "installed": "servers", "purchased": "servers", "arrived": "servers",
     "servers": "servers", "shortfall": "servers",
     "cost": "currency", "total_cost": "currency", "purchase_cost": "currency",
+    # summary.json's: without these, "installed_" read the fleet's cost as servers
+    "installed_fleet_cost": "currency", "cost_change_vs_installed": "currency",
+    "unserved_risk": "slot-hours", "risk_slot_hours": "slot-hours",
     "cumulative_cost": "currency",
     "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
     "risk": "slot-hours",
@@ -361,6 +364,15 @@ def _total_risk(plan: pd.DataFrame, summary: Mapping | None) -> float:
     return float(plan["risk"].sum())
 
 
+def _detail_unit(name: str) -> str:
+    """Unit of a summary.json entry on the Details sheet: its last name's, except forecast coverage
+    (``forecast_calibration.coverage.w1-2.q99`` is a share of hours, not the q99's resource unit)."""
+    parts = name.split(".")
+    if parts[0] == "forecast_calibration" and len(parts) > 2 and parts[1].startswith("coverage"):
+        return "%"
+    return unit_of(parts[-1]) or ""
+
+
 def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None, notes: list[str]):
     last = weekly.iloc[-1] if len(weekly) else None
     shortfall = (plan["required"] - plan["installed"]).clip(lower=0)
@@ -388,7 +400,7 @@ def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | 
             continue
         if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)) or isinstance(value, bool):
             value = "" if value is None else str(value)
-        rows.append((name, value, unit_of(name.rsplit(".", 1)[-1]) or ""))
+        rows.append((name, value, _detail_unit(name)))
     for i, note in enumerate(notes):
         rows.append((f"note_{i + 1}", note, ""))
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
