@@ -76,7 +76,8 @@ def _table(frame: pd.DataFrame, max_rows: int = 60) -> str:
             unit = row["unit"] if per_row_unit and c == "value" else unit_of(str(c))
             text, num = _fmt(row[c], unit)
             if per_row_unit and c == "value" and row["unit"] and row["unit"] not in ("%", "currency"):
-                text = f"{text} {row['unit']}"
+                one = row["unit"] == "servers" and text == "1"  # "1 server", not "1 servers"
+                text = f"{text} {'server' if one else row['unit']}"
             cells.append(f'<td class="num">{html.escape(text)}</td>' if num else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="muted">the first {max_rows} of {len(frame):,} rows; the CSV table has all</p>'
@@ -133,31 +134,27 @@ def _timeline_figure(orders: pd.DataFrame, weeks: int, starts: list):
 
 
 def _weekly_figure(plan: pd.DataFrame):
-    from planner.export.plots import _figure
+    from planner.export.plots import _figure, draw_servers_by_type
     from planner.export.tables import weekly_frame
 
     weekly = weekly_frame(plan)
     fig = _figure(10, 6.5)
     ax1, ax2 = fig.subplots(2, 1)
     x = np.arange(len(weekly))
-    bottom = np.zeros(len(x))
-    for col in [c for c in weekly.columns if c.startswith("installed_")]:
-        v = weekly[col].to_numpy(float)
-        ax1.bar(x, v, bottom=bottom, label=col.removeprefix("installed_"))
-        bottom += v
-    ax1.step(x, weekly["required"].to_numpy(float), where="mid", color="black", lw=1.2, label="required")
-    ax1.set_ylabel("servers")
+    # the PNG's drawing: required as stairs over whole weeks, with room above the peak (a mid step at
+    # the axis' top edge hid the required line of the peak weeks)
+    draw_servers_by_type(ax1, plan)
+    ax1.set_xlabel("")
     ax1.set_title("Servers installed per week by type, and the servers the packing requires")
-    ax1.legend(fontsize=8, ncols=5)
     ax2.bar(x, weekly["cost"].to_numpy(float), color="#1f77b4", label="cost per week")
-    ax2.set_ylabel("cost per week")
+    ax2.set_ylabel("cost per week [currency]")
     twin = ax2.twinx()
     twin.plot(x, weekly["cumulative_cost"].to_numpy(float), color="#e67e22", lw=1.5, label="cumulative")
-    twin.set_ylabel("cumulative cost")
+    twin.set_ylabel("cumulative cost [currency]")
     ax2.set_title("Cost per week (running cost + purchases) and cumulative cost")
     labels = [str(w)[:10] for w in weekly["week"]]
     for ax in (ax1, ax2):
-        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_xticks(x, labels, fontsize=7, rotation=0)
     ax2.set_xlabel("week")
     return fig
 
@@ -185,9 +182,11 @@ def _backtest_html(backtest: Mapping) -> str:
     for origin, part in weekly.groupby("origin", sort=True):
         fig = _figure(9, 3)
         ax = fig.subplots()
-        for col, label in (("plan_servers", "plan"), ("peak_servers", "peak-based plan"),
-                           ("hindsight_servers", "hindsight")):
-            ax.plot(part["week"], part[col], marker="o", label=label)
+        # plan and hindsight often coincide: distinct markers and dashes keep each line visible
+        for col, label, style in (("plan_servers", "plan", dict(marker="o", ms=8, ls="-")),
+                                  ("peak_servers", "peak-based plan", dict(marker="s", ms=5, ls="-")),
+                                  ("hindsight_servers", "hindsight", dict(marker="x", ms=7, ls="--"))):
+            ax.plot(part["week"], part[col], label=label, **style)
         ax.set_xlabel("week")
         ax.set_ylabel("servers")
         ax.set_xticks(part["week"].to_numpy())
