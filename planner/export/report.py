@@ -168,8 +168,8 @@ def _backtest_html(backtest: Mapping) -> str:
     out = [f"<p><b>cost / hindsight cost {summary.get('cost_vs_hindsight')}</b>; every tier's overflow within "
            f"target: <span class=\"{'ok' if ok else 'bad'}\">{'yes' if ok else 'no'}</span>. The hindsight plan packs "
            "the demand that happened with the same stages, rules and catalog: the right amount. The peak-based plan "
-           f"costs {summary.get('peak_vs_hindsight')} of its own hindsight (peak-based packing of the actual demand) "
-           f"and {summary.get('peak_cost_vs_hindsight')} of the right amount.</p>"]
+           f"costs {summary.get('peak_vs_hindsight')} × its own hindsight (peak-based packing of the actual demand) "
+           f"and {summary.get('peak_cost_vs_hindsight')} × the right amount.</p>"]
     from planner.export.review import backtest_warnings
 
     out += [f'<div class="warn">{html.escape(w)}</div>' for w in backtest_warnings(summary)]

@@ -334,7 +334,10 @@ def comparison_frame(comparison: pd.DataFrame, base: str | None = None) -> pd.Da
     base_row = out[names == base].iloc[0]
     numeric = [c for c in out.columns if c != "scenario" and pd.api.types.is_numeric_dtype(out[c])]
     for col in numeric:
-        out[f"delta_{col}"] = out[col] - base_row[col]
+        delta = out[col] - base_row[col]
+        # a solver's rounding (-1.9e-11 of utilisation) is no change: it read "-0.0%"
+        scale = max(float(out[col].abs().max()), 1.0)
+        out[f"delta_{col}"] = delta.where(delta.abs() > 1e-9 * scale, 0.0)
     if "total_cost" in numeric:
         ref = float(base_row["total_cost"])
         out["delta_total_cost_pct"] = (out["total_cost"] - ref) / ref if ref else np.nan
@@ -574,7 +577,7 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
         charts.append(
             ChartSpec(
                 title="Total cost per scenario", sheet="Comparison", categories="scenario",
-                values=("total_cost",), kind="column", y_title="total cost [currency]",
+                values=("total_cost",), kind="column", x_title="scenario", y_title="total cost [currency]",
                 anchor_sheet="Comparison", anchor_cell=f"A{len(comparison) + 4}",
             )
         )
