@@ -352,6 +352,10 @@ def _flatten(mapping: Mapping, prefix: str = "") -> list[tuple[str, object]]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             rows.extend(_flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, Mapping) for v in value):
+            # records (orders, drivers) as words, not Python's "{'order': 1, ...}"
+            rows.append((name, "; ".join(", ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, Mapping)
+                                         else str(v) for v in value)))
         elif isinstance(value, (list, tuple)):
             rows.append((name, ", ".join(str(v) for v in value)))
         else:

@@ -64,3 +64,15 @@ def test_rates_of_one_in_a_million_do_not_read_zero(tmp_path):
     summary = book["Summary"]
     found = [c for row in summary.iter_rows() for c in row if c.value == 2.32e-07]
     assert found and all(c.number_format == "0.00E+00" for c in found)
+
+
+def test_details_lists_records_in_words():
+    summary = {"orders": [{"order": 1, "server_type": "m-64", "purchased": 1}],
+               "drivers": {"customer": [{"customer": "cust0034", "growth": 0.6, "share": 0.821},
+                                        {"customer": "cust0001", "growth": 0.1, "share": 0.166}]},
+               "estimated_power": ["c-32", "m-64"]}
+    details = plan_to_frames(PLAN, summary=summary)["Details"].set_index("metric")["value"]
+    assert details["orders"] == "order 1, server_type m-64, purchased 1"
+    assert details["drivers.customer"] == (
+        "customer cust0034, growth 0.6, share 0.821; customer cust0001, growth 0.1, share 0.166")
+    assert details["estimated_power"] == "c-32, m-64"
