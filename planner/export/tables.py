@@ -276,7 +276,8 @@ def _empty(sheet: str) -> pd.DataFrame:
 def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
     """One row per week: installed servers per type, totals, cost, cumulative cost, utilisation.
 
-    Columns: ``week``, ``installed_<type>`` (servers, one per server type, sorted), ``installed``,
+    Columns: ``week``, ``week_start`` (when the plan has it), ``installed_<type>`` (servers, one per
+    server type, sorted), ``installed``,
     ``required``, ``purchased`` (servers), ``cost``, ``cumulative_cost`` (currency),
     ``cpu_utilisation``, ``memory_utilisation`` (installed-weighted mean over types, 0–1), ``risk``
     (sum, slot-hours). This sheet feeds the charts.
@@ -300,7 +301,10 @@ def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
     for col in ("energy_kwh", "carbon_kg"):  # issue 17: energy and carbon per week, when planned
         if col in plan.columns:
             out[col] = grouped[col].sum().reindex(weeks)
-    return out.reset_index()
+    out = out.reset_index()
+    if "week_start" in plan.columns:  # the date beside the index, as the Summary's orders give both
+        out.insert(1, "week_start", pd.to_datetime(grouped["week_start"].first().reindex(weeks).to_numpy()))
+    return out
 
 
 def weekly_mean(weekly: pd.DataFrame, col: str) -> float:
