@@ -115,6 +115,7 @@ def forecast_vs_history_figure(
         ax.set_title(str(group), fontsize=9, loc="left")
         ax.set_ylabel(resource.replace("_", " "))
         ax.legend(loc="upper left", fontsize=7, ncols=3)
+    axes[-1].set_xlabel("hour (history, then the horizon's forecast)")
     fig.suptitle(f"Forecast against history ({resource}), largest {len(groups)} groups")
     return fig
 

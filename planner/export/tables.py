@@ -108,6 +108,7 @@ _UNITS = {
     # summary.json's: without these, "installed_" read the fleet's cost as servers
     "installed_fleet_cost": "currency", "cost_change_vs_installed": "currency",
     "unserved_risk": "slot-hours", "risk_slot_hours": "slot-hours",
+    "cold_start_rate": "%",  # a share of invocations: 1.000 read as a count
     "cumulative_cost": "currency",
     "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
     "risk": "slot-hours",

@@ -64,3 +64,14 @@ def test_one_server_reads_singular():
                          columns=["item", "value", "unit"])
     html = _table(table)
     assert ">1 server<" in html and ">5 servers<" in html
+
+
+def test_forecast_figure_labels_its_time_axis():
+    from planner.export.plots import forecast_vs_history_figure
+
+    ds = pd.date_range("2026-12-01", periods=48, freq="h")
+    history = pd.DataFrame({"group_id": "g", "ds": ds[:24], "cpu_cores": 1.0})
+    forecast = pd.DataFrame({"unique_id": "g", "ds": ds[24:], "resource": "cpu_cores", "mean": 1.0, "q50": 1.0,
+                             "q99": 1.5})
+    fig = forecast_vs_history_figure(history, forecast)
+    assert fig.axes[-1].get_xlabel() and all(ax.get_ylabel() for ax in fig.axes)

@@ -76,3 +76,10 @@ def test_details_lists_records_in_words():
     assert details["drivers.customer"] == (
         "customer cust0034, growth 0.6, share 0.821; customer cust0001, growth 0.1, share 0.166")
     assert details["estimated_power"] == "c-32, m-64"
+
+
+def test_cold_start_rate_is_a_percentage(tmp_path):
+    frames = plan_to_frames(PLAN, qos=QOS.assign(cold_start_rate=1.0))
+    write_plan_workbook(tmp_path / "plan.xlsx", frames)
+    cell = _cells(openpyxl.load_workbook(tmp_path / "plan.xlsx")["QoS"], "cold_start_rate [%]")[0]
+    assert cell.value == 1.0 and cell.number_format == "0.0%"
