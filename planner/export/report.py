@@ -159,7 +159,8 @@ def _weekly_figure(plan: pd.DataFrame):
     return fig
 
 
-def _backtest_html(backtest: Mapping) -> str:
+def _backtest_html(backtest: Mapping, shown: set[str] = frozenset()) -> str:
+    """The backtest section; ``shown``: warnings the page's Summary already lists (not said twice)."""
     summary, tables = backtest["summary"], backtest["tables"]
     from planner.export.tables import backtest_frames
 
@@ -172,7 +173,7 @@ def _backtest_html(backtest: Mapping) -> str:
            f"and {summary.get('peak_cost_vs_hindsight')} × the right amount.</p>"]
     from planner.export.review import backtest_warnings
 
-    out += [f'<div class="warn">{html.escape(w)}</div>' for w in backtest_warnings(summary)]
+    out += [f'<div class="warn">{html.escape(w)}</div>' for w in backtest_warnings(summary) if w not in shown]
     out.append(_table(head))
     out.append("<h3>Overflow per tier (share of the slot-hours of the workers the tier's groups sit on)</h3>")
     out.append(_table(tables["by_tier"]))
@@ -215,9 +216,10 @@ def write_report(
     from planner.export.review import nothing_to_buy_text, review_sheet
     from planner.export.tables import weekly_frame
 
-    parts = []
+    parts, shown = [], set()
     if plan is not None and len(plan):
         page = review_sheet(plan, weekly_frame(plan), summary, orders=orders)
+        shown = {w for b in page.blocks if list(b.table.columns) == ["warning"] for w in b.table["warning"]}
         parts.append(_section("Summary", _summary_html(page)))
         weeks = int(plan["week"].nunique())
         starts = list(plan.drop_duplicates("week")["week_start"]) if "week_start" in plan else []
@@ -235,7 +237,7 @@ def write_report(
         parts.append(_section("Forecast against history", _img(forecast_vs_history_figure(history, forecast),
                                                                 "forecast against history")))
     if backtest is not None:
-        parts.append(_section("Backtest against hindsight", _backtest_html(backtest)))
+        parts.append(_section("Backtest against hindsight", _backtest_html(backtest, shown)))
     else:
         parts.append(_section("Backtest against hindsight", '<p class="muted">This run has no backtest. '
                               "<code>planner run --backtest</code> holds the quarter before the horizon against "

@@ -75,3 +75,4 @@ def test_backtest_report_shows_the_fallbacks_and_which_plan_its_summary_is(tmp_p
     assert "origin 2026-09-28: forecast: fell back to a simple model for 2 of 28 series (7.1%)" in text
     assert "Capacity plan: bt, 2 weeks from 2026-12-28" in text
     assert "2026-09-28 00:00:00" not in text
+    assert text.count(WARN) == 1  # on the Summary, not again in the backtest section
