@@ -190,6 +190,9 @@ def _backtest_html(backtest: Mapping, shown: set[str] = frozenset()) -> str:
             ax.plot(part["week"], part[col], label=label, **style)
         ax.set_xlabel("week")
         ax.set_ylabel("servers")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole servers, not 2.2, 2.4
         ax.set_xticks(part["week"].to_numpy())
         ax.set_title(f"Servers per week from origin {str(origin)[:10]}")
         ax.legend(fontsize=8)

@@ -57,6 +57,8 @@ def test_backtest_lines_that_coincide_stay_distinguishable(monkeypatch):
     lines = drawn[0].axes[0].get_lines()
     styles = {(ln.get_linestyle(), ln.get_marker()) for ln in lines}
     assert len(lines) == 3 and len(styles) == 3
+    ticks = drawn[0].axes[0].get_yticks()
+    assert all(float(t).is_integer() for t in ticks)  # whole servers
 
 
 def test_one_server_reads_singular():
