@@ -285,10 +285,12 @@ def _add_chart(workbook, sheets: dict, frames: Mapping[str, pd.DataFrame], spec:
     if not 1 <= first <= last <= n:
         raise ValueError(f"chart {spec.title!r}: rows {spec.rows} are outside the {n} data rows of {spec.sheet!r}")
     categories = [spec.sheet, first, cat_col, last, cat_col]
-    for column in spec.values:
+    for k, column in enumerate(spec.values):
         col, _ = _series_ref(frames, spec, column)
+        style = spec.styles[k] if k < len(spec.styles) else {}
         chart.add_series(
-            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, first, col, last, col]}
+            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, first, col, last, col],
+             **style}
         )
     if spec.line_values:
         line = workbook.add_chart({"type": "line"})

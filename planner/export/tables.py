@@ -181,6 +181,8 @@ class ChartSpec:
         anchor_cell: top-left cell of the chart, e.g. ``"E2"``.
         rows: ``(first, last)`` data rows drawn (1-based, header excluded); ``None`` = all rows.
         size: ``(width, height)`` in pixels.
+        styles: per primary series, xlsxwriter series options (``marker``, ``line``), e.g. to keep
+            lines that coincide apart.
     """
 
     title: str
@@ -198,6 +200,7 @@ class ChartSpec:
     anchor_cell: str = "E2"
     rows: tuple[int, int] | None = None
     size: tuple[int, int] = (640, 300)
+    styles: tuple[dict, ...] = ()
 
     def __post_init__(self):
         if self.kind not in ("column", "bar", "line"):
@@ -641,5 +644,9 @@ def backtest_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
             title=f"Servers per week from origin {origin[:10]}", sheet="Backtest weeks", categories="week",
             values=("plan_servers", "peak_servers", "hindsight_servers"), kind="line", x_title="week",
             y_title="servers", anchor_sheet="Backtest", anchor_cell=f"A{top + 17 * i}",
-            rows=(int(idx[0]) + 1, int(idx[-1]) + 1)))
+            rows=(int(idx[0]) + 1, int(idx[-1]) + 1),
+            # the plan often equals hindsight: a large marker under a dashed line keeps both visible
+            styles=({"marker": {"type": "circle", "size": 8}},
+                    {"marker": {"type": "square", "size": 5}},
+                    {"marker": {"type": "x", "size": 7}, "line": {"dash_type": "dash"}})))
     return charts

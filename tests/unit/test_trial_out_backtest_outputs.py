@@ -76,3 +76,17 @@ def test_backtest_report_shows_the_fallbacks_and_which_plan_its_summary_is(tmp_p
     assert "Capacity plan: bt, 2 weeks from 2026-12-28" in text
     assert "2026-09-28 00:00:00" not in text
     assert text.count(WARN) == 1  # on the Summary, not again in the backtest section
+
+
+def test_backtest_workbook_chart_keeps_coinciding_lines_apart(tmp_path):
+    import openpyxl
+
+    summary, tables = _backtest()
+    frames = backtest_frames(tables, summary)
+    write_plan_workbook(tmp_path / "b.xlsx", frames, backtest_charts(frames))
+    charts = openpyxl.load_workbook(tmp_path / "b.xlsx")["Backtest"]._charts
+    assert len(charts) == 2
+    series = charts[0].series
+    markers = [s.marker.symbol for s in series]
+    assert len(set(markers)) == 3
+    assert series[2].spPr.ln.prstDash == "dash"  # hindsight dashed over the plan
