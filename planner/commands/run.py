@@ -33,13 +33,11 @@ def risk_line(risk: dict) -> str:
 
 
 def fallback_text(fb: dict) -> str:
-    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary."""
-    text = f"{fb['fallbacks']} of {fb['series']} series ({fb['share']:.1%})"
-    if fb["reasons"]:
-        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
-    from planner.export.review import launch_ramp_text
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' for the forecast_fallbacks summary (the Summary
+    page's words: planner.export.review.fallback_text)."""
+    from planner.export.review import fallback_text as words
 
-    return text + launch_ramp_text(fb)
+    return words(fb)
 
 
 def installed_text(summary: dict) -> str:

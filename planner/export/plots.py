@@ -115,6 +115,7 @@ def forecast_vs_history_figure(
         ax.set_title(str(group), fontsize=9, loc="left")
         ax.set_ylabel(resource.replace("_", " "))
         ax.legend(loc="upper left", fontsize=7, ncols=3)
+    axes[-1].set_xlabel("hour (history, then the horizon's forecast)")
     fig.suptitle(f"Forecast against history ({resource}), largest {len(groups)} groups")
     return fig
 
@@ -164,11 +165,19 @@ def servers_by_type_figure(plan: pd.DataFrame):
     Args:
         plan: the Plan table (``week``, ``server_type``, ``installed``, ``required``).
     """
+    fig = _figure(9, 4)
+    ax = fig.subplots()
+    draw_servers_by_type(ax, plan)
+    ax.set_title("Servers installed per week by type")
+    return fig
+
+
+def draw_servers_by_type(ax, plan: pd.DataFrame) -> None:
+    """Stacked bars of installed servers per week and type and the required total as stairs on
+    ``ax`` (this figure's and report.html's: the same drawing)."""
     _missing(plan, ("week", "server_type", "installed", "required"), "plan")
     pivot = plan.pivot_table(index="week", columns="server_type", values="installed", aggfunc="sum", fill_value=0)
     required = plan.groupby("week", sort=True)["required"].sum().reindex(pivot.index)
-    fig = _figure(9, 4)
-    ax = fig.subplots()
     x = np.arange(len(pivot.index))
     bottom = np.zeros(len(x))
     for stype in pivot.columns:
@@ -184,9 +193,7 @@ def servers_by_type_figure(plan: pd.DataFrame):
     ax.set_xticks(x, [str(w)[:10] for w in pivot.index], rotation=45 if len(x) > 8 else 0, fontsize=8)
     ax.set_xlabel("week")
     ax.set_ylabel("servers")
-    ax.set_title("Servers installed per week by type")
     ax.legend(fontsize=8, ncols=min(4, len(pivot.columns) + 1), loc="upper left")
-    return fig
 
 
 def plot_utilisation_heatmap(
@@ -244,7 +251,11 @@ def utilisation_heatmap_figure(
     if ticks:
         ax.set_xticks(ticks, [f"d{cols[i] // 24}" for i in ticks])
     label = _LABELS.get(resource, resource.replace("_", " "))
-    fig.colorbar(image, ax=ax, label=f"{label} (fraction of capacity)")
+    # percent ticks like the tables; a short label (a long one ran past a two-worker figure's edges)
+    from matplotlib.ticker import PercentFormatter
+
+    bar = fig.colorbar(image, ax=ax, format=PercentFormatter(1.0))
+    bar.set_label("% of capacity", fontsize=8)
     ax.set_title(f"{label} per worker and hour{title_week}")
     return fig
 

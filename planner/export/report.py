@@ -76,7 +76,8 @@ def _table(frame: pd.DataFrame, max_rows: int = 60) -> str:
             unit = row["unit"] if per_row_unit and c == "value" else unit_of(str(c))
             text, num = _fmt(row[c], unit)
             if per_row_unit and c == "value" and row["unit"] and row["unit"] not in ("%", "currency"):
-                text = f"{text} {row['unit']}"
+                one = row["unit"] == "servers" and text == "1"  # "1 server", not "1 servers"
+                text = f"{text} {'server' if one else row['unit']}"
             cells.append(f'<td class="num">{html.escape(text)}</td>' if num else f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="muted">the first {max_rows} of {len(frame):,} rows; the CSV table has all</p>'
@@ -97,7 +98,8 @@ def _section(title: str, body: str) -> str:
 
 
 def _summary_html(page: SheetBlocks) -> str:
-    out = [f'<p class="muted">{html.escape(page.subheading)}</p>']
+    # the heading names the plan and its weeks (a backtest's report shows its last origin's plan)
+    out = [f"<p><b>{html.escape(page.heading)}</b></p>", f'<p class="muted">{html.escape(page.subheading)}</p>']
     for block in page.blocks:
         out.append(f"<h3>{html.escape(block.title)}</h3>")
         if block.table.empty:
@@ -132,36 +134,33 @@ def _timeline_figure(orders: pd.DataFrame, weeks: int, starts: list):
 
 
 def _weekly_figure(plan: pd.DataFrame):
-    from planner.export.plots import _figure
+    from planner.export.plots import _figure, draw_servers_by_type
     from planner.export.tables import weekly_frame
 
     weekly = weekly_frame(plan)
     fig = _figure(10, 6.5)
     ax1, ax2 = fig.subplots(2, 1)
     x = np.arange(len(weekly))
-    bottom = np.zeros(len(x))
-    for col in [c for c in weekly.columns if c.startswith("installed_")]:
-        v = weekly[col].to_numpy(float)
-        ax1.bar(x, v, bottom=bottom, label=col.removeprefix("installed_"))
-        bottom += v
-    ax1.step(x, weekly["required"].to_numpy(float), where="mid", color="black", lw=1.2, label="required")
-    ax1.set_ylabel("servers")
+    # the PNG's drawing: required as stairs over whole weeks, with room above the peak (a mid step at
+    # the axis' top edge hid the required line of the peak weeks)
+    draw_servers_by_type(ax1, plan)
+    ax1.set_xlabel("")
     ax1.set_title("Servers installed per week by type, and the servers the packing requires")
-    ax1.legend(fontsize=8, ncols=5)
     ax2.bar(x, weekly["cost"].to_numpy(float), color="#1f77b4", label="cost per week")
-    ax2.set_ylabel("cost per week")
+    ax2.set_ylabel("cost per week [currency]")
     twin = ax2.twinx()
     twin.plot(x, weekly["cumulative_cost"].to_numpy(float), color="#e67e22", lw=1.5, label="cumulative")
-    twin.set_ylabel("cumulative cost")
+    twin.set_ylabel("cumulative cost [currency]")
     ax2.set_title("Cost per week (running cost + purchases) and cumulative cost")
     labels = [str(w)[:10] for w in weekly["week"]]
     for ax in (ax1, ax2):
-        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_xticks(x, labels, fontsize=7, rotation=0)
     ax2.set_xlabel("week")
     return fig
 
 
-def _backtest_html(backtest: Mapping) -> str:
+def _backtest_html(backtest: Mapping, shown: set[str] = frozenset()) -> str:
+    """The backtest section; ``shown``: warnings the page's Summary already lists (not said twice)."""
     summary, tables = backtest["summary"], backtest["tables"]
     from planner.export.tables import backtest_frames
 
@@ -170,8 +169,12 @@ def _backtest_html(backtest: Mapping) -> str:
     out = [f"<p><b>cost / hindsight cost {summary.get('cost_vs_hindsight')}</b>; every tier's overflow within "
            f"target: <span class=\"{'ok' if ok else 'bad'}\">{'yes' if ok else 'no'}</span>. The hindsight plan packs "
            "the demand that happened with the same stages, rules and catalog: the right amount. The peak-based plan "
-           f"costs {summary.get('peak_vs_hindsight')} of its own hindsight (peak-based packing of the actual demand) "
-           f"and {summary.get('peak_cost_vs_hindsight')} of the right amount.</p>", _table(head)]
+           f"costs {summary.get('peak_vs_hindsight')} × its own hindsight (peak-based packing of the actual demand) "
+           f"and {summary.get('peak_cost_vs_hindsight')} × the right amount.</p>"]
+    from planner.export.review import backtest_warnings
+
+    out += [f'<div class="warn">{html.escape(w)}</div>' for w in backtest_warnings(summary) if w not in shown]
+    out.append(_table(head))
     out.append("<h3>Overflow per tier (share of the slot-hours of the workers the tier's groups sit on)</h3>")
     out.append(_table(tables["by_tier"]))
     weekly = tables["weekly"]
@@ -180,15 +183,20 @@ def _backtest_html(backtest: Mapping) -> str:
     for origin, part in weekly.groupby("origin", sort=True):
         fig = _figure(9, 3)
         ax = fig.subplots()
-        for col, label in (("plan_servers", "plan"), ("peak_servers", "peak-based plan"),
-                           ("hindsight_servers", "hindsight")):
-            ax.plot(part["week"], part[col], marker="o", label=label)
+        # plan and hindsight often coincide: distinct markers and dashes keep each line visible
+        for col, label, style in (("plan_servers", "plan", dict(marker="o", ms=8, ls="-")),
+                                  ("peak_servers", "peak-based plan", dict(marker="s", ms=5, ls="-")),
+                                  ("hindsight_servers", "hindsight", dict(marker="x", ms=7, ls="--"))):
+            ax.plot(part["week"], part[col], label=label, **style)
         ax.set_xlabel("week")
         ax.set_ylabel("servers")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole servers, not 2.2, 2.4
         ax.set_xticks(part["week"].to_numpy())
         ax.set_title(f"Servers per week from origin {str(origin)[:10]}")
         ax.legend(fontsize=8)
-        out.append(_img(fig, f"backtest servers per week from {origin}"))
+        out.append(_img(fig, f"backtest servers per week from {str(origin)[:10]}"))
     return "".join(out)
 
 
@@ -211,9 +219,10 @@ def write_report(
     from planner.export.review import nothing_to_buy_text, review_sheet
     from planner.export.tables import weekly_frame
 
-    parts = []
+    parts, shown = [], set()
     if plan is not None and len(plan):
         page = review_sheet(plan, weekly_frame(plan), summary, orders=orders)
+        shown = {w for b in page.blocks if list(b.table.columns) == ["warning"] for w in b.table["warning"]}
         parts.append(_section("Summary", _summary_html(page)))
         weeks = int(plan["week"].nunique())
         starts = list(plan.drop_duplicates("week")["week_start"]) if "week_start" in plan else []
@@ -231,7 +240,7 @@ def write_report(
         parts.append(_section("Forecast against history", _img(forecast_vs_history_figure(history, forecast),
                                                                 "forecast against history")))
     if backtest is not None:
-        parts.append(_section("Backtest against hindsight", _backtest_html(backtest)))
+        parts.append(_section("Backtest against hindsight", _backtest_html(backtest, shown)))
     else:
         parts.append(_section("Backtest against hindsight", '<p class="muted">This run has no backtest. '
                               "<code>planner run --backtest</code> holds the quarter before the horizon against "

@@ -102,16 +102,31 @@ def warnings_of(plan: pd.DataFrame, summary: Mapping) -> list[str]:
             out.append(f"procurement: {msg}")
     fb = summary.get("forecast_fallbacks")
     if isinstance(fb, Mapping) and fb.get("fallbacks"):
-        reasons = "; ".join(f"{k} ({v})" for k, v in (fb.get("reasons") or {}).items())
-        out.append(f"forecast: {fb['fallbacks']} of {fb['series']} series ({fb.get('share', 0):.0%}) fell back to "
-                   f"a simple model" + (f": {reasons}" if reasons else "")
-                   + launch_ramp_text(fb))
+        out.append(f"forecast: fell back to a simple model for {fallback_text(fb)}")
     for note in summary.get("packing_notes") or []:
         out.append(f"packing: {note}")
     out += list(summary.get("warnings") or [])  # the run's warnings on the terminal (a forecast without a yearly cycle)
     from planner.errors import counted
 
     return counted(out)
+
+
+def fallback_text(fb: Mapping) -> str:
+    """'3 of 232 series (1.3%): reason ×2, reason ×1' (then the launch ramp's words) for summary.json's
+    ``forecast_fallbacks``: the terminal (planner.commands.run) and the Summary page say these words."""
+    text = f"{fb['fallbacks']} of {fb['series']} series ({fb.get('share', 0):.1%})"
+    if fb.get("reasons"):
+        text += ": " + ", ".join(f"{k} ×{v}" for k, v in fb["reasons"].items())
+    return text + launch_ramp_text(fb)
+
+
+def backtest_warnings(summary: Mapping) -> list[str]:
+    """A backtest's warnings: each origin's forecast fallbacks (the terminal's words, the origin
+    first), then the planning's warnings (summary.json ``warnings``)."""
+    per = list(summary.get("origins") or [summary])
+    out = [f"origin {str(p.get('origin', ''))[:10]}: forecast: fell back to a simple model for "
+           f"{fallback_text(p['forecast_fallbacks'])}" for p in per if (p.get("forecast_fallbacks") or {}).get("fallbacks")]
+    return out + list(summary.get("warnings") or [])
 
 
 def launch_ramp_text(fb: Mapping) -> str:

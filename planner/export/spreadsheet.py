@@ -45,6 +45,13 @@ _FORMATS = {
 _FORMATS["weeks"] = "0"
 _FORMATS["server-equivalents"] = "#,##0.00"
 _DATE_FORMAT = "yyyy-mm-dd hh:mm"
+# Probabilities and overflow shares sit far below 1 %: up to three decimals (0.046%, as report.html
+# shows it, not 0.0% beside a 0.1% target). Risk rates of 1e-7 in scientific notation, not 0.000.
+SMALL_PERCENT_FORMAT, RATE_FORMAT = "0.0##%", "0.00E+00"
+_SMALL_PERCENT = {"target", "overflow_risk", "overflow_probability", "predicted_overflow_probability",
+                  "expected_overflow_share", "predicted_overflow_share", "overflow_share"}
+_RATES = {"risk_rate", "headroom_breach_rate", "risk_rate_mean", "risk_rate_max", "breach_rate_mean",
+          "breach_rate_max"}
 # Printing: landscape A4, one page wide, the header row on every page. A long table prints its first
 # _PRINT_MAX_ROWS rows (the page header says so; the sheet and the CSV hold every row), and pages
 # break where the sheet's key changes so that a week (or a worker's week) is not split needlessly.
@@ -111,9 +118,17 @@ def _column_format(series: pd.Series, column: str, kind: str, formats: dict):
         # week starts and days show as dates; hourly slots keep the time
         midnight = series.dropna().dt.normalize().eq(series.dropna()).all()
         return formats["day"] if midnight else formats["date"]
-    if unit in _FORMATS:
-        return formats[unit]
-    return formats["float"] if kind == "float" else None
+    return _named_format(column, unit, formats) or (formats["float"] if kind == "float" else None)
+
+
+def _named_format(column: str, unit: str | None, formats: dict):
+    """The format of a unit, finer for the probabilities and rates named above."""
+    name = column_from_header(str(column)).rsplit(".", 1)[-1]
+    if unit == "%" and name in _SMALL_PERCENT:
+        return formats["small%"]
+    if name in _RATES:
+        return formats["rate"]
+    return formats.get(unit) if unit in _FORMATS else None
 
 
 def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> None:
@@ -131,8 +146,10 @@ def _write_sheet(workbook, name: str, frame: pd.DataFrame, formats: dict) -> Non
         ws.set_column(j, j, _width(series, titles[j], kind), fmt)
         if column == "value" and "unit" in frame.columns:
             # a metric/value/unit sheet (Summary): each value takes the format of its row's unit
-            for i, (value, row_unit) in enumerate(zip(series.to_numpy(dtype=object), frame["unit"]), start=1):
-                cell_fmt = formats[row_unit] if row_unit in _FORMATS else None
+            metrics = frame["metric"] if "metric" in frame.columns else frame["unit"]
+            for i, (value, row_unit, metric) in enumerate(zip(series.to_numpy(dtype=object), frame["unit"], metrics),
+                                                          start=1):
+                cell_fmt = _named_format(str(metric), row_unit, formats)
                 if isinstance(value, (int, float, np.integer, np.floating)) and cell_fmt is not None:
                     if math.isfinite(float(value)):
                         ws.write_number(i, j, float(value), cell_fmt)
@@ -268,10 +285,12 @@ def _add_chart(workbook, sheets: dict, frames: Mapping[str, pd.DataFrame], spec:
     if not 1 <= first <= last <= n:
         raise ValueError(f"chart {spec.title!r}: rows {spec.rows} are outside the {n} data rows of {spec.sheet!r}")
     categories = [spec.sheet, first, cat_col, last, cat_col]
-    for column in spec.values:
+    for k, column in enumerate(spec.values):
         col, _ = _series_ref(frames, spec, column)
+        style = spec.styles[k] if k < len(spec.styles) else {}
         chart.add_series(
-            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, first, col, last, col]}
+            {"name": [spec.sheet, 0, col], "categories": categories, "values": [spec.sheet, first, col, last, col],
+             **style}
         )
     if spec.line_values:
         line = workbook.add_chart({"type": "line"})
@@ -352,6 +371,8 @@ def write_plan_workbook(
             }
             for unit, code in _FORMATS.items():
                 formats[unit] = workbook.add_format({"num_format": code})
+            formats["small%"] = workbook.add_format({"num_format": SMALL_PERCENT_FORMAT})
+            formats["rate"] = workbook.add_format({"num_format": RATE_FORMAT})
             sheets = {}
             for name, frame in frames.items():
                 if isinstance(frame, SheetBlocks):

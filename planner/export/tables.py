@@ -105,6 +105,10 @@ _UNITS = {
     "required": "servers", "installed": "servers", "purchased": "servers", "arrived": "servers",
     "servers": "servers", "shortfall": "servers",
     "cost": "currency", "total_cost": "currency", "purchase_cost": "currency",
+    # summary.json's: without these, "installed_" read the fleet's cost as servers
+    "installed_fleet_cost": "currency", "cost_change_vs_installed": "currency",
+    "unserved_risk": "slot-hours", "risk_slot_hours": "slot-hours",
+    "cold_start_rate": "%",  # a share of invocations: 1.000 read as a count
     "cumulative_cost": "currency",
     "cpu_utilisation": "%", "memory_utilisation": "%", "headroom": "%", "share": "%",
     "risk": "slot-hours",
@@ -177,6 +181,8 @@ class ChartSpec:
         anchor_cell: top-left cell of the chart, e.g. ``"E2"``.
         rows: ``(first, last)`` data rows drawn (1-based, header excluded); ``None`` = all rows.
         size: ``(width, height)`` in pixels.
+        styles: per primary series, xlsxwriter series options (``marker``, ``line``), e.g. to keep
+            lines that coincide apart.
     """
 
     title: str
@@ -194,6 +200,7 @@ class ChartSpec:
     anchor_cell: str = "E2"
     rows: tuple[int, int] | None = None
     size: tuple[int, int] = (640, 300)
+    styles: tuple[dict, ...] = ()
 
     def __post_init__(self):
         if self.kind not in ("column", "bar", "line"):
@@ -273,7 +280,8 @@ def _empty(sheet: str) -> pd.DataFrame:
 def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
     """One row per week: installed servers per type, totals, cost, cumulative cost, utilisation.
 
-    Columns: ``week``, ``installed_<type>`` (servers, one per server type, sorted), ``installed``,
+    Columns: ``week``, ``week_start`` (when the plan has it), ``installed_<type>`` (servers, one per
+    server type, sorted), ``installed``,
     ``required``, ``purchased`` (servers), ``cost``, ``cumulative_cost`` (currency),
     ``cpu_utilisation``, ``memory_utilisation`` (installed-weighted mean over types, 0–1), ``risk``
     (sum, slot-hours). This sheet feeds the charts.
@@ -297,7 +305,10 @@ def weekly_frame(plan: pd.DataFrame) -> pd.DataFrame:
     for col in ("energy_kwh", "carbon_kg"):  # issue 17: energy and carbon per week, when planned
         if col in plan.columns:
             out[col] = grouped[col].sum().reindex(weeks)
-    return out.reset_index()
+    out = out.reset_index()
+    if "week_start" in plan.columns:  # the date beside the index, as the Summary's orders give both
+        out.insert(1, "week_start", pd.to_datetime(grouped["week_start"].first().reindex(weeks).to_numpy()))
+    return out
 
 
 def weekly_mean(weekly: pd.DataFrame, col: str) -> float:
@@ -331,7 +342,10 @@ def comparison_frame(comparison: pd.DataFrame, base: str | None = None) -> pd.Da
     base_row = out[names == base].iloc[0]
     numeric = [c for c in out.columns if c != "scenario" and pd.api.types.is_numeric_dtype(out[c])]
     for col in numeric:
-        out[f"delta_{col}"] = out[col] - base_row[col]
+        delta = out[col] - base_row[col]
+        # a solver's rounding (-1.9e-11 of utilisation) is no change: it read "-0.0%"
+        scale = max(float(out[col].abs().max()), 1.0)
+        out[f"delta_{col}"] = delta.where(delta.abs() > 1e-9 * scale, 0.0)
     if "total_cost" in numeric:
         ref = float(base_row["total_cost"])
         out["delta_total_cost_pct"] = (out["total_cost"] - ref) / ref if ref else np.nan
@@ -346,6 +360,10 @@ def _flatten(mapping: Mapping, prefix: str = "") -> list[tuple[str, object]]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             rows.extend(_flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, Mapping) for v in value):
+            # records (orders, drivers) as words, not Python's "{'order': 1, ...}"
+            rows.append((name, "; ".join(", ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, Mapping)
+                                         else str(v) for v in value)))
         elif isinstance(value, (list, tuple)):
             rows.append((name, ", ".join(str(v) for v in value)))
         else:
@@ -359,6 +377,15 @@ def _total_risk(plan: pd.DataFrame, summary: Mapping | None) -> float:
     if isinstance(risk, Mapping) and "total_slot_hours" in risk:
         return float(risk["total_slot_hours"])
     return float(plan["risk"].sum())
+
+
+def _detail_unit(name: str) -> str:
+    """Unit of a summary.json entry on the Details sheet: its last name's, except forecast coverage
+    (``forecast_calibration.coverage.w1-2.q99`` is a share of hours, not the q99's resource unit)."""
+    parts = name.split(".")
+    if parts[0] == "forecast_calibration" and len(parts) > 2 and parts[1].startswith("coverage"):
+        return "%"
+    return unit_of(parts[-1]) or ""
 
 
 def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | None, notes: list[str]):
@@ -388,7 +415,7 @@ def _summary_frame(plan: pd.DataFrame, weekly: pd.DataFrame, summary: Mapping | 
             continue
         if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)) or isinstance(value, bool):
             value = "" if value is None else str(value)
-        rows.append((name, value, unit_of(name.rsplit(".", 1)[-1]) or ""))
+        rows.append((name, value, _detail_unit(name)))
     for i, note in enumerate(notes):
         rows.append((f"note_{i + 1}", note, ""))
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
@@ -562,7 +589,7 @@ def default_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
         charts.append(
             ChartSpec(
                 title="Total cost per scenario", sheet="Comparison", categories="scenario",
-                values=("total_cost",), kind="column", y_title="total cost [currency]",
+                values=("total_cost",), kind="column", x_title="scenario", y_title="total cost [currency]",
                 anchor_sheet="Comparison", anchor_cell=f"A{len(comparison) + 4}",
             )
         )
@@ -582,16 +609,27 @@ def _column_letter(index: int) -> str:
 def backtest_frames(tables: Mapping[str, pd.DataFrame], summary: Mapping) -> dict[str, pd.DataFrame]:
     """Sheets of a backtest workbook: Backtest (one row per origin: plan, peak-based and hindsight
     costs, their ratios, whether every tier stayed within its overflow target), Backtest weeks
-    (servers per week of each plan), Backtest tiers (``by_tier.csv``) and Backtest customers."""
+    (servers per week of each plan), Backtest tiers (``by_tier.csv``), Backtest customers and Backtest
+    warnings (each origin's forecast fallbacks and the planning's warnings, as the terminal said them)."""
+    from planner.export.review import backtest_warnings, fallback_text
+
     per = list(summary.get("origins") or [summary])
     head = pd.DataFrame([{k: p.get(k) for k in ("origin", "cost", "hindsight_cost", "cost_vs_hindsight", "peak_cost",
                                                  "peak_hindsight_cost", "peak_vs_hindsight", "peak_cost_vs_hindsight",
-                                                 "overflow_within_target", "peak_overflow_within_target")} for p in per])
+                                                 "overflow_within_target", "peak_overflow_within_target")}
+                         # the terminal's fallback words per origin (an origin's fallbacks were shown nowhere else)
+                         | {"forecast_fallbacks": fallback_text(p["forecast_fallbacks"])
+                            if p.get("forecast_fallbacks") else ""} for p in per])
+    if len(head):  # a date like the other sheets' origin, not the text "2026-09-28 00:00:00"
+        head["origin"] = pd.to_datetime(head["origin"])
     weekly = tables["weekly"]
     weekly = weekly[["origin", *[c for c in weekly.columns if c != "origin"]]]
+    warn = pd.DataFrame({"warning": pd.Series(backtest_warnings(summary), dtype=object)})
+    if warn.empty:
+        warn.attrs["empty_note"] = EMPTY_NOTE_PREFIX + "no warning: no forecast fell back and the planning said nothing"
     return {"Backtest": head, "Backtest weeks": weekly.reset_index(drop=True),
             "Backtest tiers": tables["by_tier"].reset_index(drop=True),
-            "Backtest customers": tables["by_customer"].reset_index(drop=True)}
+            "Backtest customers": tables["by_customer"].reset_index(drop=True), "Backtest warnings": warn}
 
 
 def backtest_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
@@ -606,5 +644,9 @@ def backtest_charts(frames: Mapping[str, pd.DataFrame]) -> list[ChartSpec]:
             title=f"Servers per week from origin {origin[:10]}", sheet="Backtest weeks", categories="week",
             values=("plan_servers", "peak_servers", "hindsight_servers"), kind="line", x_title="week",
             y_title="servers", anchor_sheet="Backtest", anchor_cell=f"A{top + 17 * i}",
-            rows=(int(idx[0]) + 1, int(idx[-1]) + 1)))
+            rows=(int(idx[0]) + 1, int(idx[-1]) + 1),
+            # the plan often equals hindsight: a large marker under a dashed line keeps both visible
+            styles=({"marker": {"type": "circle", "size": 8}},
+                    {"marker": {"type": "square", "size": 5}},
+                    {"marker": {"type": "x", "size": 7}, "line": {"dash_type": "dash"}})))
     return charts
