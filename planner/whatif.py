@@ -26,6 +26,14 @@ def plan_for_comparison(path: str | None):
             "purchases": run.purchases}
 
 
+def scenario_warnings(result: dict) -> list[str]:
+    """A scenario's warnings in the words of its own `planner run` Summary page: shortfall, budget,
+    forecast fallbacks, packing notes and the run's warnings."""
+    from planner.export.review import warnings_of
+
+    return warnings_of(result["plan"], result["summary"])
+
+
 def comparison_row(result: dict) -> dict:
     plan, s = result["plan"], result["summary"]
     last = plan[plan["week"] == plan["week"].max()]
@@ -43,6 +51,7 @@ def comparison_row(result: dict) -> dict:
             row[key] = float(s[key])
     if "energy" in s:
         row["carbon_cost"] = float(s["energy"]["carbon_cost"])
+    row["warnings"] = len(scenario_warnings(result))
     return row
 
 
@@ -115,8 +124,12 @@ NOT_KEPT = ("a what-if keeps each scenario's plan, purchases and QoS only (the p
 
 def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path:
     """comparison.csv, comparison.xlsx (the base's Summary, Weekly, Plan and QoS sheets, every
-    scenario's purchases on the Purchases sheet with a ``scenario`` column, the Comparison sheet; the
-    per-worker sheets left out, :data:`NOT_KEPT`), and each scenario's plan, purchases and QoS tables."""
+    scenario's purchases on the Purchases sheet with a ``scenario`` column, the Comparison sheet with
+    each scenario's count of warnings, the other scenarios' warnings on the Details sheet; the
+    per-worker sheets left out, :data:`NOT_KEPT`), and each scenario's plan, purchases and QoS tables
+    and summary.json (its warnings under ``warnings_shown``)."""
+    import json
+
     from planner.export.review import orders_from_purchases
     from planner.export.spreadsheet import write_plan_workbook
     from planner.export.tables import EMPTY_NOTE_PREFIX, default_charts, plan_to_frames
@@ -138,7 +151,8 @@ def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path
                                 empty_notes={"Purchases": EMPTY_NOTE_PREFIX + "no scenario buys a server"},
                                 extra_notes=[f"the Summary, Weekly, Plan and QoS sheets are the base scenario's "
                                              f"({base['name']}); the Purchases sheet lists every scenario's orders "
-                                             "(column scenario); Comparison sets the scenarios side by side"])
+                                             "(column scenario); Comparison sets the scenarios side by side"]
+                                + [f"scenario {r['name']}: warning: {w}" for r in results[1:] for w in scenario_warnings(r)])
         write_plan_workbook(tmp / "comparison.xlsx", frames, default_charts(frames))
         for r in results:
             d = tmp / _safe(r["name"])
@@ -146,6 +160,8 @@ def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path
             r["plan"].to_csv(d / "plan.csv", index=False)
             r["purchases"].to_csv(d / "purchases.csv", index=False)
             r["qos"].to_csv(d / "qos.csv", index=False)
+            summary = {**r["summary"], "warnings_shown": scenario_warnings(r)}
+            (d / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return out
 
 

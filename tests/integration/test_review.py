@@ -71,6 +71,9 @@ def test_why_names_the_launch_and_the_summary_names_the_drivers(planned):
     assert summary["drivers"]["group_id"][0]["group_id"] == "launch-x"
     assert summary["drivers"]["customer"][0]["customer"] == "cust0001"
     assert len(summary["drivers"]["customer"]) <= 3
+    # the history's groups and the anticipated one add up to the groups the plan holds (groups.csv)
+    assert summary["anticipated_groups"] == 1
+    assert summary["groups"] + summary["anticipated_groups"] == len(pd.read_csv(out / "groups.csv"))
 
 
 def test_summary_sheet_purchase_rows_equal_the_purchases_table(planned):

@@ -46,6 +46,17 @@ def test_whatif_says_each_scenarios_warnings_from_its_worker_process(tmp_path):
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert f"tiny: warning: {SAID}" in text and f"variant: warning: {SAID}" in text
+    # ... and reach the files: each scenario's summary.json, the Comparison's count, the variant's on Details
+    wi = tmp_path / "wi"
+    shown = json.loads((wi / "variant" / "summary.json").read_text())["warnings_shown"]
+    assert SAID in shown and any(w.startswith("forecast: fell back") for w in shown)  # 28 days: short histories
+    import pandas as pd
+
+    counts = pd.read_csv(wi / "comparison.csv").set_index("scenario")["warnings"].to_dict()
+    assert counts == {"tiny": len(shown), "variant": len(shown)}
+    pytest.importorskip("openpyxl")
+    details = pd.read_excel(wi / "comparison.xlsx", sheet_name="Details", header=None).astype(str)
+    assert details.apply(lambda c: c.str.contains(f"scenario variant: warning: {SAID}", regex=False)).any().any()
 
 
 def test_backtest_warnings_reach_its_summary_json_and_report(tmp_path):
