@@ -99,6 +99,26 @@ def numeric_counts(frame: pd.DataFrame, columns, *, path, header_lines: int = 1)
     return out
 
 
+def measured_values(frame: pd.DataFrame, column: str, *, path, what: str, header_lines: int = 1) -> pd.Series:
+    """``column`` as floats >= 0 (``what`` names the figure and its unit, for the message). An empty
+    cell stays NaN (no record: the caller's fallback counts it); text, infinite or negative values
+    are errors naming the row, as a count would be (:func:`numeric_counts`)."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    checks = (
+        (values.isna() & raw.notna(), "is not a number"),
+        (np.isinf(values), "is not finite"),
+        (values < 0, "is negative"),
+    )
+    for k, (bad, why) in enumerate(checks):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            shown = raw.iloc[i] if k == 0 else f"{values.iloc[i]:g}"  # a number as written, not as np.float64
+            raise InputDataError(f"{what} {str(shown)!r} {why}; expected a number >= 0 (or an empty cell for none)",
+                                 path=path, row=i + 1 + header_lines, column=column)
+    return values.astype(float)
+
+
 def parse_timestamps(raw: pd.Series, *, path, column: str, header_lines: int = 1) -> pd.DatetimeIndex:
     """Parse timestamps; the first unparseable one is reported with its row."""
     ds = pd.to_datetime(raw, errors="coerce", format="mixed")
