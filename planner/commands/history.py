@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     def list_(
         db: Path = typer.Option(None, "--db", help=DB_HELP),
         kind: str = typer.Option(None, "--kind", help="Only runs of this kind: plan, whatif or backtest."),
-        limit: int = typer.Option(30, "--limit", "-n", help="Newest runs shown."),
+        limit: int = typer.Option(30, "--limit", "-n", min=1, help="Newest runs shown."),
     ):
         """List the recorded runs, newest first."""
         store = _store(db)
@@ -120,6 +120,14 @@ HISTORY_HELP = ("History database the run is recorded in (default: $PLANNER_HIST
 NO_HISTORY_HELP = "Do not record the run in the plan history."
 
 
+def check_history_options(history, no_history: bool) -> None:
+    """``--history PATH`` with ``--no-history`` is a contradiction, refused before any work."""
+    from planner.errors import ScenarioError
+
+    if history is not None and no_history:
+        raise ScenarioError(f"--history {history} and --no-history contradict each other; give one of them")
+
+
 def record_or_warn(kind: str, scenario, summary: dict, plan, purchases, *, out, db=None, no_history: bool = False,
                    extra_inputs: dict | None = None, batch: str | None = None) -> dict:
     """Record a finished run; a database that cannot be used is reported (yellow, on stderr), never
@@ -138,8 +146,21 @@ def record_or_warn(kind: str, scenario, summary: dict, plan, purchases, *, out, 
         err_console.print(f"[yellow]history:[/] {escape(str(exc))}; this run was not recorded (its folder "
                           f"{escape(str(out))} is complete)", highlight=False, soft_wrap=True)
         return {"recorded": False, "reason": str(exc)}
-    console.print(f"recorded as run {run_id} in {path} (planner history show {run_id})", highlight=False)
+    console.print(f"recorded as run {run_id} in {path} ({show_command(run_id, path)})", highlight=False,
+                  soft_wrap=True)  # a path broken across lines cannot be copied back
     return {"recorded": True, "run_id": run_id, "db": str(path)}
+
+
+def show_command(run_id: int, path) -> str:
+    """The ``planner history show`` line that finds this run from the working folder: with ``--db``
+    unless the database is the one ``history`` reads by default ($PLANNER_HISTORY, else ./)."""
+    import shlex
+
+    from planner.records import history_path
+
+    if Path(path).resolve() == history_path(None, None).resolve():
+        return f"planner history show {run_id}"
+    return f"planner history show {run_id} --db {shlex.quote(str(path))}"
 
 
 def add_to_summary(folder: Path, history: dict) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
-from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
+from planner.commands.history import (HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, check_history_options,
+                                      record_or_warn)
 
 
 def progress_bar():
@@ -200,6 +201,7 @@ def register(app: typer.Typer) -> None:
         from planner.io import refuse_existing
 
         refuse_existing(out, force)
+        check_history_options(history, no_history)
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
         from planner.parallel import open_executor
 

@@ -44,6 +44,12 @@ def register(app: typer.Typer) -> None:
             pd.Timestamp(start)
         except ValueError:
             raise typer.BadParameter(f"--start {start!r} is not a date; expected e.g. 2026-01-05") from None
+        try:  # pandas' own message ("invalid unit abbreviation: x") named neither the option nor the value
+            step = pd.Timedelta(interval)
+        except ValueError:
+            step = None
+        if step is None or pd.isna(step) or step <= pd.Timedelta(0):
+            raise typer.BadParameter(f"--interval {interval!r} is not a positive duration; expected e.g. 5min or 1min")
         try:
             spec = SynthSpec(n_functions=functions, days=days, seed=seed, start=start, interval=interval)
         except ValueError as exc:
