@@ -1,0 +1,228 @@
+"""Newcomer's trial of the commands (session 13, docs/scenarios.md): each case is a command line a
+new user typed, which gave a traceback, an "internal error", a silent wrong value, the wrong file
+name, or a hint that did not work. Every one now gives one line naming the file, row or option."""
+
+import functools
+import shlex
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from planner import columns as C
+from planner.cli import app
+
+runner = CliRunner()
+
+# Plans in seconds: a case that ran before its fix must not take the 300-function default's minutes.
+TINY = """
+name: tiny
+data:
+  synthetic: {functions: 20, days: 28, seed: 2}
+horizon: {weeks: 1}
+solver: {backend: heuristic, time_limit_s: 5}
+forecast: {n_windows: 1, n_jobs: 1}
+"""
+
+
+def _error(result, *needles):
+    """Exit 2, no traceback, an ``error:`` line holding every needle (the console wraps long lines)."""
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    text = " ".join(result.output.split())
+    assert "Traceback" not in text and "internal error" not in text and "error:" in text, text
+    for n in needles:
+        assert n in text, (n, text)
+    return text
+
+
+# -- ingest: the Azure layout's duration and memory files ----------------------------------------
+@pytest.fixture(scope="module")
+def azure_trace(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trial") / "az"
+    r = runner.invoke(app, ["synth", "--functions", "12", "--days", "2", "--format", "azure", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _corrupt(src, tmp_path, name, column, value):
+    import shutil
+
+    dst = tmp_path / "az"
+    shutil.copytree(src, dst)
+    frame = pd.read_csv(dst / name, dtype=str)
+    frame.loc[2, column] = value  # line 4 of the file
+    frame.to_csv(dst / name, index=False)
+    return dst
+
+
+@pytest.mark.parametrize("name, column, value, said", [
+    ("function_durations_percentiles.anon.d01.csv", "Average", "fast", "'fast' is not a number"),
+    ("function_durations_percentiles.anon.d01.csv", "Count", "-5", "'-5' is negative"),
+    ("app_memory_percentiles.anon.d02.csv", "AverageAllocatedMb", "lots", "'lots' is not a number"),
+    ("app_memory_percentiles.anon.d02.csv", "AverageAllocatedMb", "-128", "'-128' is negative"),
+    ("app_memory_percentiles.anon.d02.csv", "SampleCount", "inf", "'inf' is not finite"),
+])
+def test_azure_side_files_with_bad_figures_name_file_row_and_column(azure_trace, tmp_path, name, column, value, said):
+    """Text was an internal error (TypeError); a negative memory was averaged into the app's size."""
+    trace = _corrupt(azure_trace, tmp_path, name, column, value)
+    r = runner.invoke(app, ["ingest", str(trace), "--format", "azure", "--out", str(tmp_path / "i")])
+    _error(r, f"{name}, row 4, column {column!r}", said)
+    assert not (tmp_path / "i").exists()
+
+
+def test_azure_empty_duration_cell_is_a_missing_record_counted_in_the_warning(azure_trace, tmp_path):
+    base = runner.invoke(app, ["ingest", str(azure_trace), "--format", "azure", "--out", str(tmp_path / "a")])
+    trace = _corrupt(azure_trace, tmp_path, "function_durations_percentiles.anon.d01.csv", "Average", "")
+    r = runner.invoke(app, ["ingest", str(trace), "--format", "azure", "--out", str(tmp_path / "b")])
+    assert base.exit_code == 0 and r.exit_code == 0, r.output
+    catalog = pd.read_parquet(tmp_path / "b" / "catalog.parquet")
+    assert catalog[C.DURATION_S].notna().all() and (catalog[C.DURATION_S] > 0).all()
+
+
+# -- ingest: the catalog ---------------------------------------------------------------------------
+@pytest.mark.parametrize("column", [C.CUSTOMER, C.APP])
+def test_catalog_with_an_empty_customer_or_app_is_refused(tmp_path, column):
+    """An empty cell became the customer (or app) "nan", which then planned as a customer of its own."""
+    ds = pd.date_range("2026-01-05", periods=24, freq="5min")
+    pd.DataFrame({C.UNIQUE_ID: ["f1"] * 24 + ["f2"] * 24, C.DS: list(ds) * 2, C.Y: 3.0}).to_csv(
+        tmp_path / "long.csv", index=False)
+    catalog = pd.DataFrame({C.UNIQUE_ID: ["f1", "f2"], C.APP: "a", C.CUSTOMER: "c", C.CPU_MILLICORES: 300.0,
+                            C.MEMORY_MB: 128.0, C.DURATION_S: 0.5})
+    catalog.loc[1, column] = None
+    catalog.to_csv(tmp_path / "catalog.csv", index=False)
+    r = runner.invoke(app, ["ingest", str(tmp_path / "long.csv"), "--format", "long", "--catalog",
+                            str(tmp_path / "catalog.csv"), "--out", str(tmp_path / "i")])
+    _error(r, f"catalog.csv, row 3, column {column!r}", f"empty {column} for function 'f2'")
+
+
+# -- forecast options ------------------------------------------------------------------------------
+@pytest.fixture
+def demand(tmp_path):
+    ds = pd.date_range("2026-01-05", periods=21 * 24, freq="h")
+    frame = pd.DataFrame({C.GROUP_ID: "g1", C.DS: ds, C.CPU_CORES: 1.0 + (ds.hour > 8), C.MEMORY_GB: 2.0})
+    path = tmp_path / "demand.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--n-windows", "0"], "--n-windows must be at least 1"),  # was the default, silently
+    (["--n-windows", "-3"], "--n-windows must be at least 1"),  # ran
+    (["--n-jobs", "0"], "--n-jobs must be a number of workers >= 1"),  # internal error from joblib
+    (["--resources", "cpu_cores,cpu_cores"], "expected distinct demand columns"),  # blamed a duplicate timestamp
+    (["--resources", ","], "expected distinct demand columns"),
+])
+def test_forecast_options_out_of_range_are_refused_before_fitting(demand, tmp_path, args, said):
+    out = tmp_path / "fc.parquet"
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--horizon", "24", *args, "--out", str(out)])
+    _error(r, said)
+    assert not out.exists()
+
+
+def test_a_dead_scheduler_is_a_one_line_error_within_seconds(demand, tmp_path, monkeypatch):
+    """forecast and whatif connected late, and dask's own OSError became an "internal error" after 30 s."""
+    import planner.parallel as parallel
+
+    monkeypatch.setattr(parallel, "open_executor", functools.partial(parallel.open_executor, connect_timeout_s=1))
+    dead = "tcp://127.0.0.1:9"
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--horizon", "24", "--scheduler", dead,
+                            "--out", str(tmp_path / "fc.parquet")])
+    _error(r, f"cannot connect to the Dask scheduler at {dead!r}")
+    (tmp_path / "base.yaml").write_text(TINY)
+    (tmp_path / "v.yaml").write_text("base: base.yaml\nname: v\n")
+    r = runner.invoke(app, ["whatif", str(tmp_path / "base.yaml"), str(tmp_path / "v.yaml"), "--scheduler", dead,
+                            "--out", str(tmp_path / "w")])
+    _error(r, f"cannot connect to the Dask scheduler at {dead!r}")
+
+
+# -- whatif, backtest, run: contradictions and wrong names --------------------------------------
+def test_whatif_variants_with_the_same_name_are_refused(tmp_path):
+    """A variant that forgets `name:` inherits its base's: both plans went to one folder, the later
+    replacing the earlier, and the comparison showed two rows of the same name."""
+    (tmp_path / "base.yaml").write_text(TINY)
+    (tmp_path / "v.yaml").write_text("base: base.yaml\ngrowth: {global: 1.5}\n")
+    (tmp_path / "w.yaml").write_text("base: base.yaml\nname: 'a b'\n")
+    (tmp_path / "x.yaml").write_text("base: base.yaml\nname: 'a_b'\n")
+    r = runner.invoke(app, ["whatif", str(tmp_path / "base.yaml"), str(tmp_path / "v.yaml"), "--out", str(tmp_path / "o")])
+    _error(r, "base.yaml and", "v.yaml are both named 'tiny'", "give each scenario a distinct `name:`")
+    r = runner.invoke(app, ["whatif", str(tmp_path / "base.yaml"), str(tmp_path / "w.yaml"), str(tmp_path / "x.yaml"),
+                            "--out", str(tmp_path / "o")])
+    _error(r, "named 'a b' and 'a_b'", "the folder a_b/")
+    assert not (tmp_path / "o").exists()
+
+
+def test_contradicting_options_are_refused_before_any_work(tmp_path):
+    (tmp_path / "base.yaml").write_text(TINY)
+    (tmp_path / "v.yaml").write_text("base: base.yaml\nname: v\n")
+    s, v, h = str(tmp_path / "base.yaml"), str(tmp_path / "v.yaml"), str(tmp_path / "h.sqlite")
+    out = str(tmp_path / "o")
+    _error(runner.invoke(app, ["whatif", s, v, "--n-jobs", "2", "--scheduler", "tcp://127.0.0.1:9", "--out", out]),
+           "--n-jobs runs local processes; give it without --scheduler")
+    for cmd in (["run", s], ["whatif", s, v], ["backtest", s]):
+        _error(runner.invoke(app, [*cmd, "--history", h, "--no-history", "--out", out]),
+               "--no-history contradict each other")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "h.sqlite").exists()
+
+
+def test_backtest_origins_and_step_are_checked_before_the_scenario_is_read(tmp_path):
+    """They were checked after the history was read (seconds to minutes); a scenario file that does
+    not exist shows the order: the option is refused first."""
+    missing = str(tmp_path / "nothere.yaml")
+    _error(runner.invoke(app, ["backtest", missing, "--origins", "0", "--out", str(tmp_path / "o")]),
+           "--origins 0: give at least one origin")
+    _error(runner.invoke(app, ["backtest", missing, "--every", "0w", "--out", str(tmp_path / "o")]),
+           "--every '0w': the step between origins must be positive")
+
+
+def test_backtest_missing_actuals_names_the_file_given(tmp_path):
+    """A synthetic scenario with --actuals that does not exist said "telemetry.parquet: file not found"."""
+    (tmp_path / "s.yaml").write_text("name: s\ndata: {synthetic: {functions: 5, days: 28}}\n")
+    r = runner.invoke(app, ["backtest", str(tmp_path / "s.yaml"), "--actuals", str(tmp_path / "actual.csv"),
+                            "--out", str(tmp_path / "o")])
+    text = _error(r, "actual.csv: --actuals: file not found")
+    assert "telemetry.parquet" not in text
+
+
+# -- verify, synth, scenario messages --------------------------------------------------------------
+def test_verify_assignment_with_an_empty_worker_is_a_row_error(tmp_path):
+    ds = pd.date_range("2026-01-05", periods=24, freq="h")
+    pd.DataFrame({C.GROUP_ID: ["g1"] * 24 + ["g2"] * 24, C.DS: list(ds) * 2, C.CPU_CORES: 1.0,
+                  C.MEMORY_GB: 2.0}).to_csv(tmp_path / "demand.csv", index=False)
+    (tmp_path / "a.csv").write_text("group_id,shard,fraction,worker_id,server_type\n"
+                                    "g1,0,1.0,w000,c-32\ng2,0,1.0,,c-32\n")
+    r = runner.invoke(app, ["verify", "--demand", str(tmp_path / "demand.csv"), "--assignment", str(tmp_path / "a.csv")])
+    _error(r, "a.csv, row 3, column 'worker_id': empty worker_id")
+
+
+def test_synth_bad_interval_names_the_option(tmp_path):
+    r = runner.invoke(app, ["synth", "--functions", "3", "--days", "1", "--interval", "7x", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--interval '7x' is not a positive duration" in " ".join(r.output.split()), r.output
+
+
+def test_growth_error_names_the_field_once(tmp_path):
+    (tmp_path / "s.yaml").write_text("growth: {global: -1}\n")
+    text = _error(runner.invoke(app, ["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o")]),
+                  "growth.global: multipliers must be > 0")
+    assert "growth.global: growth.global" not in text
+
+
+# -- the history hint of a run ---------------------------------------------------------------------
+
+
+def test_the_history_hint_a_run_prints_works_from_the_working_folder(tmp_path, monkeypatch):
+    """`planner run --out out/q1` records beside the folder (out/planner-history.sqlite) and said
+    "(planner history show 1)", which from the working folder found no database."""
+    monkeypatch.delenv("PLANNER_HISTORY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    r = runner.invoke(app, ["run", "tiny.yaml", "--out", "out/q1", "--no-plots", "--jobs", "1"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    hint = text.split("recorded as run 1 in ", 1)[1].split("(", 1)[1].rsplit(")", 1)[0]
+    assert hint.startswith("planner history show 1 --db ") and "planner-history.sqlite" in hint, hint
+    shown = runner.invoke(app, shlex.split(hint)[1:])
+    assert shown.exit_code == 0 and "run 1: plan of 'tiny'" in shown.output, shown.output
+    # where the default database is the one used, the short form is the one that works
+    r = runner.invoke(app, ["run", "tiny.yaml", "--out", "q2", "--no-plots", "--jobs", "1"])
+    assert r.exit_code == 0 and "(planner history show 1)" in " ".join(r.output.split()), r.output
