@@ -226,3 +226,28 @@ def test_the_history_hint_a_run_prints_works_from_the_working_folder(tmp_path, m
     # where the default database is the one used, the short form is the one that works
     r = runner.invoke(app, ["run", "tiny.yaml", "--out", "q2", "--no-plots", "--jobs", "1"])
     assert r.exit_code == 0 and "(planner history show 1)" in " ".join(r.output.split()), r.output
+
+
+def test_pack_cbp_refuses_the_demand_only_options(tmp_path):
+    """--groups, --servers and --tiers were silently ignored with --cbp."""
+    (tmp_path / "i.cbp").write_text("d 10 3 0.6\n1.224744871391589\n2 3 4\n0.5 0.5 0.5\n")
+    (tmp_path / "g.csv").write_text("group_id,customer,tier\ng1,c,premium\n")
+    r = runner.invoke(app, ["pack", "--cbp", str(tmp_path / "i.cbp"), "--groups", str(tmp_path / "g.csv"),
+                            "--out", str(tmp_path / "o")])
+    _error(r, "--groups cannot be used with --cbp")
+    assert not (tmp_path / "o").exists()
+    r = runner.invoke(app, ["pack", "--cbp", str(tmp_path / "i.cbp"), "--time-limit", "2", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0 and (tmp_path / "o" / "bins.csv").exists(), r.output
+
+
+def test_profile_more_clusters_than_series_is_an_option_error(tmp_path):
+    """--clusters above the number of series with a shape was an internal error from the clustering."""
+    ds = pd.date_range("2026-01-05", periods=14 * 24 * 12, freq="5min")
+    rows = [pd.DataFrame({C.UNIQUE_ID: f"f{i}", C.DS: ds, C.Y: (ds.hour + i) % 24 * 1.0}) for i in range(3)]
+    pd.concat(rows).to_parquet(tmp_path / "t.parquet")
+    pd.DataFrame({C.UNIQUE_ID: [f"f{i}" for i in range(3)], C.APP: "a", C.CUSTOMER: "c", C.CPU_MILLICORES: 300.0,
+                  C.MEMORY_MB: 128.0, C.DURATION_S: 0.5}).to_csv(tmp_path / "c.csv", index=False)
+    r = runner.invoke(app, ["profile", "--telemetry", str(tmp_path / "t.parquet"), "--format", "long", "--catalog",
+                            str(tmp_path / "c.csv"), "--clusters", "50", "--out", str(tmp_path / "o")])
+    _error(r, "--clusters 50: more clusters than series with a shape to cluster")
+    assert not (tmp_path / "o").exists()
