@@ -251,3 +251,34 @@ def test_profile_more_clusters_than_series_is_an_option_error(tmp_path):
                             str(tmp_path / "c.csv"), "--clusters", "50", "--out", str(tmp_path / "o")])
     _error(r, "--clusters 50: more clusters than series with a shape to cluster")
     assert not (tmp_path / "o").exists()
+
+
+# -- ingest: a catalog beside a Huawei or Azure trace ----------------------------------------------
+HUAWEI = "date,296---224---pool22-300-128,116---168---pool32-2600-3072\n" + "".join(
+    f"{t},{i % 7},{i % 3}\n" for i, t in enumerate(pd.date_range("2026-01-05", periods=48, freq="5min")))
+
+
+def test_huawei_catalog_as_written_by_ingest_overrides_the_trace(tmp_path):
+    """A catalog CSV with Huawei's numeric app and func columns was an internal error (pandas 3
+    refused the ints in the reader's text columns)."""
+    (tmp_path / "dc.csv").write_text(HUAWEI)
+    (tmp_path / "cat.csv").write_text("unique_id,app,customer,cpu_millicores,memory_mb,duration_s,func\n"
+                                      "296---224---pool22-300-128,224,224,300,512,0.5,296\n")
+    r = runner.invoke(app, ["ingest", str(tmp_path / "dc.csv"), "--format", "huawei", "--catalog",
+                            str(tmp_path / "cat.csv"), "--out", str(tmp_path / "i")])
+    assert r.exit_code == 0, r.output
+    cat = pd.read_parquet(tmp_path / "i" / "catalog.parquet").set_index(C.UNIQUE_ID)
+    assert cat.loc["296---224---pool22-300-128", C.MEMORY_MB] == 512.0  # the catalog's
+    assert cat.loc["116---168---pool32-2600-3072", C.MEMORY_MB] == 3072.0  # the trace's own
+    assert cat.loc["296---224---pool22-300-128", "func"] == "296"
+
+
+def test_a_catalog_naming_none_of_the_traces_functions_is_refused(tmp_path, azure_trace):
+    """It overrode nothing, silently: e.g. Huawei functions keyed by their number alone."""
+    (tmp_path / "dc.csv").write_text(HUAWEI)
+    (tmp_path / "cat.csv").write_text("unique_id,app,customer,cpu_millicores,memory_mb,duration_s\n"
+                                      "296,224,224,300,512,0.5\n")
+    for trace, fmt in ((tmp_path / "dc.csv", "huawei"), (azure_trace, "azure")):
+        r = runner.invoke(app, ["ingest", str(trace), "--format", fmt, "--catalog", str(tmp_path / "cat.csv"),
+                                "--out", str(tmp_path / "i")])
+        _error(r, "cat.csv, column 'unique_id': names none of the", "its unique_id e.g. '296'")
