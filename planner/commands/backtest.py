@@ -38,14 +38,18 @@ def read_actuals(sc, actuals: Path | None):
 
 
 def print_backtest(summary: dict, by_tier, out: Path) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     from planner.commands.run import fallback_text
 
-    t = Table(title=f"backtest: {summary['scenario']}")
-    for col in ("origin", "plan", "tier", "slot-h", "overflow-h", "share", "target", "worst", "cpu"):
-        t.add_column(col, justify="left" if col in ("origin", "plan", "tier") else "right")
+    # Fits 80 columns (a pipe, a CI log): the boxed table with "overflow-h" cut origins to "2026-…",
+    # plans to "hindsi…" and tiers to "econo…"; names are never cut, numbers right-aligned.
+    t = Table(title=f"backtest: {summary['scenario']}", box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
+    for col in ("origin", "plan", "tier", "slot-h", "over-h", "share", "target", "worst", "cpu"):
+        text = col in ("origin", "plan", "tier")
+        t.add_column(col, justify="left" if text else "right", no_wrap=text)
     for r in by_tier.itertuples(index=False):
         mark = "" if r.within_target else " [red]over[/]"
         t.add_row(str(r.origin)[:10], r.plan, r.tier, f"{r.slot_hours:,}", f"{r.overflow_hours:,}",

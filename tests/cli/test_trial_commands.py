@@ -282,3 +282,29 @@ def test_a_catalog_naming_none_of_the_traces_functions_is_refused(tmp_path, azur
         r = runner.invoke(app, ["ingest", str(trace), "--format", fmt, "--catalog", str(tmp_path / "cat.csv"),
                                 "--out", str(tmp_path / "i")])
         _error(r, "cat.csv, column 'unique_id': names none of the", "its unique_id e.g. '296'")
+
+
+def test_backtest_table_fits_80_columns_without_cutting_names(monkeypatch):
+    """Piped or in a CI log (80 columns) the table showed "2026-…", "hindsi…" and "econo…"."""
+    import io
+    from pathlib import Path
+
+    from rich.console import Console
+
+    import planner.commands.backtest as bt
+
+    buf = io.StringIO()
+    monkeypatch.setattr(bt, "console", Console(file=buf, width=80))
+    rows = [("2026-09-28 00:00:00", plan, tier, 4368, 0, 0.0, 0.001, 0.14, 0.044, True)
+            for plan in ("hindsight", "peak", "shape") for tier in ("dedicated", "economy", "premium")]
+    by_tier = pd.DataFrame(rows, columns=["origin", "plan", "tier", "slot_hours", "overflow_hours", "overflow_share",
+                                          "target", "worst", "cpu_utilisation", "within_target"])
+    summary = {"scenario": "s", "origin": "2026-09-28", "cost": 1.0, "hindsight_cost": 1.0, "peak_cost": 1.0,
+               "peak_hindsight_cost": 1.0, "cost_vs_hindsight": 1.0, "peak_cost_vs_hindsight": 1.0,
+               "peak_vs_hindsight": 1.0, "unplanned_groups": [], "planned_groups_without_actuals": [],
+               "overflow_within_target": True, "peak_overflow_within_target": True}
+    bt.print_backtest(summary, by_tier, Path("bt"))
+    lines = buf.getvalue().splitlines()
+    assert "…" not in buf.getvalue()
+    row = next(line for line in lines if "hindsight" in line and "dedicated" in line).split()
+    assert row == ["2026-09-28", "hindsight", "dedicated", "4,368", "0", "0.00%", "0.1%", "0.14", "4.4%"]
