@@ -26,15 +26,29 @@ def _fmt(v, money: bool = False) -> str:
 
 
 def _table(frame, title: str, money_cols=()):
+    """One space between columns and text folded, never cut: at 80 columns (a pipe, a CI log) the
+    boxed table showed dates as "2026-1…" and folders as "/work/…"."""
     import pandas as pd
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title)
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
     for c in frame.columns:
-        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
+        numeric = pd.api.types.is_numeric_dtype(frame[c])
+        t.add_column(str(c), justify="right" if numeric else "left", overflow="ellipsis" if numeric else "fold")
     for rec in frame.itertuples(index=False):
         t.add_row(*[_fmt(v, c in money_cols) for c, v in zip(frame.columns, rec)])
     return t
+
+
+def _near(path) -> str:
+    """A recorded output folder relative to the working folder when it is inside it (shorter)."""
+    import os
+
+    if not isinstance(path, str) or not path:  # a run recorded without a folder: None, or NaN from SQL
+        return "–"
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def register(app: typer.Typer) -> None:
@@ -54,9 +68,12 @@ def register(app: typer.Typer) -> None:
         if runs.empty:
             console.print(f"no runs recorded in {store.path}")
             return
-        runs["created_at"] = runs["created_at"].str.slice(0, 19).str.replace("T", " ")
+        runs["created_at"] = runs["created_at"].str.slice(0, 16).str.replace("T", " ")
+        runs["out_dir"] = runs["out_dir"].map(_near)
         shown = runs[["run_id", "kind", "created_at", "scenario", "total_cost", "servers_end", "risk", "out_dir"]]
-        console.print(_table(shown, f"plan history: {store.path}", money_cols=("total_cost",)))
+        shown = shown.rename(columns={"run_id": "run", "created_at": "created (UTC)", "total_cost": "cost",
+                                      "servers_end": "servers", "out_dir": "output"})
+        console.print(_table(shown, f"plan history: {store.path}", money_cols=("cost",)))
 
     @history.command("show")
     @handle_errors

@@ -308,3 +308,24 @@ def test_backtest_table_fits_80_columns_without_cutting_names(monkeypatch):
     assert "…" not in buf.getvalue()
     row = next(line for line in lines if "hindsight" in line and "dedicated" in line).split()
     assert row == ["2026-09-28", "hindsight", "dedicated", "4,368", "0", "0.00%", "0.1%", "0.14", "4.4%"]
+
+
+def test_history_list_fits_80_columns_without_cutting_dates_or_folders(tmp_path, monkeypatch):
+    """Its boxed table showed every date as "2026-1…" and every output folder as "/work/…"."""
+    from planner.records import RunStore, input_checksums
+    from planner.scenarios import default_scenario
+
+    monkeypatch.chdir(tmp_path)
+    sc = default_scenario()
+    plan = pd.DataFrame({"week": [0], "pool": "default", "server_type": "c-32", "required": 2, "installed": 2,
+                         "purchased": 0, "cost": 500.0, "risk": 0.0})
+    summary = {"scenario": "default", "total_cost": 6600.0, "risk_slot_hours_by_tier": {"standard": 0.0},
+               "procurement": {"status": "optimal"}}
+    RunStore(tmp_path / "h.sqlite").record("plan", sc, summary, plan, None, input_checksums(sc),
+                                           out_dir=str(tmp_path / "out" / "q1"))
+    r = runner.invoke(app, ["history", "list", "--db", "h.sqlite"], terminal_width=80)
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output, r.output
+    row = next(line.split() for line in r.output.splitlines() if line.split()[:2] == ["1", "plan"])
+    assert row[2].count("-") == 2 and row[3].count(":") == 1  # date and time, whole
+    assert row[-1] == "out/q1"  # relative to the working folder, whole
