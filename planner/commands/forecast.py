@@ -98,6 +98,11 @@ def register(app: typer.Typer) -> None:
         report = report or out.with_name(out.stem + ".models.csv")
         calibration = report.with_name(report.name.replace(".models.csv", "") + ".calibration.csv") \
             if report.name.endswith(".models.csv") else report.with_name(report.stem + ".calibration.csv")
+        if report.suffix not in (".csv", ".parquet"):  # was an internal error once the fitting was done
+            raise InputDataError("--report must end in .csv or .parquet", path=report)
+        if len({p.resolve() for p in (out, report, calibration)}) < 3:  # the report silently replaced the forecast
+            raise InputDataError(f"--report {report} would overwrite --out {out} (or the calibration file "
+                                 f"{calibration}); give the report a name of its own")
         refuse_existing_files([out, report, calibration], force)  # before hours of fitting
         names = [m.strip() for m in models.split(",") if m.strip()] if models else None
         source = demand or telemetry

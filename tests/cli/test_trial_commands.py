@@ -329,3 +329,19 @@ def test_history_list_fits_80_columns_without_cutting_dates_or_folders(tmp_path,
     row = next(line.split() for line in r.output.splitlines() if line.split()[:2] == ["1", "plan"])
     assert row[2].count("-") == 2 and row[3].count(":") == 1  # date and time, whole
     assert row[-1] == "out/q1"  # relative to the working folder, whole
+
+
+def test_forecast_report_that_would_replace_the_forecast_or_cannot_be_written_is_refused(demand, tmp_path):
+    """--report equal to --out silently replaced the forecast with the model report; --report x.txt
+    was an internal error once every series was fitted."""
+    same = tmp_path / "fc.csv"
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--horizon", "24", "--report", str(same),
+                            "--out", str(same)])
+    _error(r, "would overwrite --out")
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--horizon", "24", "--report",
+                            str(tmp_path / "m.models.csv"), "--out", str(tmp_path / "m.calibration.csv")])
+    _error(r, "would overwrite --out")
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--horizon", "24", "--report",
+                            str(tmp_path / "rep.txt"), "--out", str(tmp_path / "f.parquet")])
+    _error(r, "rep.txt: --report must end in .csv or .parquet")
+    assert not list(tmp_path.glob("*.csv")) and not (tmp_path / "f.parquet").exists()
