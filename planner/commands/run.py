@@ -224,7 +224,8 @@ def register(app: typer.Typer) -> None:
 
             b = summary_of(past, sc)
             console.print(f"backtest of the quarter before (origin {str(past[0].origin)[:10]}): cost / hindsight "
-                          f"{b['cost_vs_hindsight']}, every tier within target: {b['overflow_within_target']}",
+                          f"{b['cost_vs_hindsight']}, every tier within target: "  # yes/no, as `planner backtest` says it
+                          f"{'yes' if b['overflow_within_target'] else 'no'}",
                           highlight=False)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
         add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,

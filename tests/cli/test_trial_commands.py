@@ -345,3 +345,18 @@ def test_forecast_report_that_would_replace_the_forecast_or_cannot_be_written_is
                             str(tmp_path / "rep.txt"), "--out", str(tmp_path / "f.parquet")])
     _error(r, "rep.txt: --report must end in .csv or .parquet")
     assert not list(tmp_path.glob("*.csv")) and not (tmp_path / "f.parquet").exists()
+
+
+def test_run_backtest_line_says_yes_or_no_as_backtest_does(tmp_path):
+    """`planner run --backtest` printed "every tier within target: True" (a Python value)."""
+    import json
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(tmp_path / "tiny.yaml"), "--backtest", "--no-plots", "--no-history",
+                            "--jobs", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    within = json.loads((out / "summary.json").read_text())["backtest"]["overflow_within_target"]
+    text = " ".join(r.output.split())
+    assert f"every tier within target: {'yes' if within else 'no'}" in text, text
+    assert "True" not in text and "False" not in text
