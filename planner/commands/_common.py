@@ -92,3 +92,9 @@ def check_scheduler(scheduler: str | None) -> None:
 
     with open_executor(scheduler, None):
         pass
+
+
+def given(ctx, name: str) -> bool:
+    """Whether option ``name`` (its Python name) was typed on the command line, not left at its default."""
+    # by name: typer may bring its own copy of click's ParameterSource enum
+    return getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from planner.commands._common import captured_warnings, check_scheduler, console, err_console, handle_errors
+from planner.commands._common import captured_warnings, check_scheduler, console, err_console, given, handle_errors
 
 
 class TelemetryFormat(str, Enum):
@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
     @app.command("forecast")
     @handle_errors
     def forecast(
+        ctx: typer.Context,
         out: Path = typer.Option(..., "--out", "-o", help="Forecast file (.csv or .parquet)."),
         demand: Optional[Path] = typer.Option(None, "--demand", help="ResourceDemand table (group level), .parquet or .csv."),
         telemetry: Optional[Path] = typer.Option(None, "--telemetry", help="Telemetry file (invocations per function)."),
@@ -81,6 +82,9 @@ def register(app: typer.Typer) -> None:
 
         if (demand is None) == (telemetry is None):
             raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
+        for name, flag, needs in (("fmt", "--format", "--telemetry"), ("resources", "--resources", "--demand")):
+            if given(ctx, name) and (telemetry if needs == "--telemetry" else demand) is None:  # was ignored
+                raise InputDataError(f"{flag} applies to {needs} only; drop it or give {needs} FILE")
         _check_freq(freq)
         if horizon <= 0:
             raise InputDataError(f"--horizon must be a positive number of steps, got {horizon}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from planner.commands._common import console, handle_errors
+from planner.commands._common import console, given, handle_errors
 
 
 class SynthFormat(str, Enum):
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def synth(
+        ctx: typer.Context,
         functions: int = typer.Option(400, "--functions", "-n", help="Number of functions."),
         days: int = typer.Option(14, "--days", "-d", help="Days of history."),
         seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same fleet)."),
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
         from planner.synth import SynthSpec, make_fleet
         from planner.synth_write import write_azure, write_long
 
+        if fmt is not SynthFormat.long and given(ctx, "interval"):  # was ignored: the Azure layout is per minute
+            raise typer.BadParameter("--interval applies to --format long only (the Azure layout is per minute)")
         refuse_existing(out, force)
         t0 = time.perf_counter()
         try:

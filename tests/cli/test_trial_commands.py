@@ -360,3 +360,24 @@ def test_run_backtest_line_says_yes_or_no_as_backtest_does(tmp_path):
     text = " ".join(r.output.split())
     assert f"every tier within target: {'yes' if within else 'no'}" in text, text
     assert "True" not in text and "False" not in text
+
+
+def test_options_that_apply_to_another_input_are_refused(demand, tmp_path):
+    """forecast --demand with --format (a --telemetry option), forecast --telemetry with --resources
+    (a --demand option) and synth --format azure with --interval were ignored, silently."""
+    r = runner.invoke(app, ["forecast", "--demand", str(demand), "--format", "huawei", "--horizon", "24",
+                            "--out", str(tmp_path / "a.csv")])
+    _error(r, "--format applies to --telemetry only")
+    ds = pd.date_range("2026-01-05", periods=24 * 12, freq="5min")
+    pd.DataFrame({C.UNIQUE_ID: "f1", C.DS: ds, C.Y: 3.0}).to_parquet(tmp_path / "t.parquet")
+    r = runner.invoke(app, ["forecast", "--telemetry", str(tmp_path / "t.parquet"), "--resources", "cpu_cores",
+                            "--horizon", "24", "--out", str(tmp_path / "b.csv")])
+    _error(r, "--resources applies to --demand only")
+    r = runner.invoke(app, ["synth", "--functions", "3", "--days", "1", "--format", "azure", "--interval", "30min",
+                            "--out", str(tmp_path / "az")])
+    assert r.exit_code == 2 and "--interval applies to --format long only" in " ".join(r.output.split()), r.output
+    assert not (tmp_path / "az").exists() and not list(tmp_path.glob("*.csv"))
+    # the same options where they apply still run
+    r = runner.invoke(app, ["synth", "--functions", "3", "--days", "1", "--format", "long", "--interval", "30min",
+                            "--out", str(tmp_path / "lg")])
+    assert r.exit_code == 0, r.output
