@@ -81,6 +81,11 @@ def validate_catalog(frame: pd.DataFrame, *, path=None) -> pd.DataFrame:
                           f"{PLAUSIBLE_CATALOG[col]:g} {col}; the largest, {out[C.UNIQUE_ID].iloc[i]!r}, has "
                           f"{out[col].iloc[i]:g}. Check the unit (docs/data.md, plausibility bounds)", stacklevel=2)
     for col in (C.APP, C.CUSTOMER):
+        empty = out[col].isna() | (out[col].astype(str).str.strip() == "")
+        if empty.any():  # astype(str) made an empty cell the name "nan", silently one app or customer
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise InputDataError(f"empty {col} for function {out[C.UNIQUE_ID].iloc[i]!r}; every function needs "
+                                 f"its {col}", path=path, row=i + 2, column=col)
         out[col] = out[col].astype(str)
     if C.GROUP_ID not in out or out[C.GROUP_ID].isna().all():
         out[C.GROUP_ID] = out[C.APP]

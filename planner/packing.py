@@ -418,4 +418,9 @@ def read_assignment(path) -> pd.DataFrame:
     missing = [c for c in ("group_id", "fraction", "worker_id", "server_type") if c not in frame.columns]
     if missing:
         raise InputDataError(f"assignment lacks column(s) {missing}; expected {list(ASSIGNMENT_COLUMNS)}", path=path)
+    for col in ("group_id", "worker_id", "server_type"):
+        empty = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+        if empty.any():  # pandas 3 keeps an empty cell as NaN through astype(str): a TypeError later
+            raise InputDataError(f"empty {col}; every row places a shard of a group on a named worker",
+                                 path=path, row=int(np.flatnonzero(empty.to_numpy())[0]) + 2, column=col)
     return frame.astype({"group_id": str, "worker_id": str, "server_type": str})

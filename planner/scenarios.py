@@ -157,11 +157,13 @@ GrowthFactor = float | list[float] | dict[int, float]
 
 
 def _check_factor(name: str, v):
+    """``name`` is the key inside the field (a customer or group); the error's location names the field."""
+    where = f"{name}: " if name else ""
     values = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else [v]
     if not values or not all(isinstance(x, (int, float)) and x > 0 for x in values):
-        raise ValueError(f"{name}: multipliers must be > 0, got {v}")
+        raise ValueError(f"{where}multipliers must be > 0, got {v}")
     if isinstance(v, dict) and any(k < 0 for k in v):
-        raise ValueError(f"{name}: weeks must be >= 0, got {sorted(v)}")
+        raise ValueError(f"{where}weeks must be >= 0, got {sorted(v)}")
     return v
 
 
@@ -203,7 +205,7 @@ class Growth(_Strict):
     @field_validator("all")
     @classmethod
     def _positive_all(cls, v):
-        return _check_factor("growth.global", v)
+        return _check_factor("", v)  # the location already says growth.global
 
     @field_validator("customers", "groups")
     @classmethod

@@ -80,3 +80,21 @@ def captured_warnings():
     for msg in counted(str(w.message) for w in caught):
         err_console.print(f"[yellow]warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     sys.stderr.flush()
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Fail within seconds, with the one-line error ``planner run`` gives, on a Dask scheduler that
+    does not answer: ``whatif`` and ``forecast`` connect later, where a dead address became an
+    "internal error" after dask's own 30 s timeout."""
+    if scheduler is None:
+        return
+    from planner.parallel import open_executor
+
+    with open_executor(scheduler, None):
+        pass
+
+
+def given(ctx, name: str) -> bool:
+    """Whether option ``name`` (its Python name) was typed on the command line, not left at its default."""
+    # by name: typer may bring its own copy of click's ParameterSource enum
+    return getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")

@@ -8,13 +8,14 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
-from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
+from planner.commands.history import (HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, check_history_options,
+                                      record_or_warn)
 
 
 def read_actuals(sc, actuals: Path | None):
     """(ResourceDemand of the actuals, their groups table, the source's name, the whole history or None)."""
     from planner.demand import groups_table, resource_demand
-    from planner.errors import ScenarioError
+    from planner.errors import InputDataError, ScenarioError
     from planner.ingest import read_telemetry
 
     if sc.data.format == "synthetic":
@@ -23,6 +24,9 @@ def read_actuals(sc, actuals: Path | None):
 
             history = load_history(sc.model_copy(update={"data": sc.data.model_copy(update={"until": None})}))
             return history.demand, history.groups, f"synthetic fleet ({sc.data.synthetic.days} days)", history
+        if not actuals.exists():  # else the folder's telemetry.parquet was named, not what the user gave
+            raise InputDataError("--actuals: file not found; a synthetic scenario's actuals are a "
+                                 "`planner synth --format long` folder (or a file in it)", path=actuals)
         folder = actuals if actuals.is_dir() else actuals.parent
         tel, cat = read_telemetry(folder / "telemetry.parquet", "long", catalog=folder / "catalog.csv")
     else:
@@ -34,14 +38,18 @@ def read_actuals(sc, actuals: Path | None):
 
 
 def print_backtest(summary: dict, by_tier, out: Path) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     from planner.commands.run import fallback_text
 
-    t = Table(title=f"backtest: {summary['scenario']}")
-    for col in ("origin", "plan", "tier", "slot-h", "overflow-h", "share", "target", "worst", "cpu"):
-        t.add_column(col, justify="left" if col in ("origin", "plan", "tier") else "right")
+    # Fits 80 columns (a pipe, a CI log): the boxed table with "overflow-h" cut origins to "2026-…",
+    # plans to "hindsi…" and tiers to "econo…"; names are never cut, numbers right-aligned.
+    t = Table(title=f"backtest: {summary['scenario']}", box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
+    for col in ("origin", "plan", "tier", "slot-h", "over-h", "share", "target", "worst", "cpu"):
+        text = col in ("origin", "plan", "tier")
+        t.add_column(col, justify="left" if text else "right", no_wrap=text)
     for r in by_tier.itertuples(index=False):
         mark = "" if r.within_target else " [red]over[/]"
         t.add_row(str(r.origin)[:10], r.plan, r.tier, f"{r.slot_hours:,}", f"{r.overflow_hours:,}",
@@ -91,12 +99,18 @@ def register(app: typer.Typer) -> None:
         from planner.backtest import backtest as run_backtest
         from planner.backtest import parse_every, tables_of, write_backtest
         from planner.commands.run import progress_bar
-        from planner.errors import own_warnings
+        import pandas as pd
+
+        from planner.errors import ScenarioError, own_warnings
         from planner.io import refuse_existing
         from planner.scenarios import load_scenario
 
         refuse_existing(out, force)
         step = parse_every(every)
+        if origins < 1 or step <= pd.Timedelta(0):  # before the history is read, not after
+            raise ScenarioError(f"--origins {origins}: give at least one origin" if origins < 1
+                                else f"--every {every!r}: the step between origins must be positive")
+        check_history_options(history, no_history)
         sc = load_scenario(scenario)
         bar, update = progress_bar()
         with captured_warnings() as caught, bar:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from planner.commands._common import captured_warnings, console, err_console, handle_errors
+from planner.commands._common import captured_warnings, check_scheduler, console, err_console, given, handle_errors
 
 
 class TelemetryFormat(str, Enum):
@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
     @app.command("forecast")
     @handle_errors
     def forecast(
+        ctx: typer.Context,
         out: Path = typer.Option(..., "--out", "-o", help="Forecast file (.csv or .parquet)."),
         demand: Optional[Path] = typer.Option(None, "--demand", help="ResourceDemand table (group level), .parquet or .csv."),
         telemetry: Optional[Path] = typer.Option(None, "--telemetry", help="Telemetry file (invocations per function)."),
@@ -81,20 +82,37 @@ def register(app: typer.Typer) -> None:
 
         if (demand is None) == (telemetry is None):
             raise InputDataError("give exactly one of --demand FILE or --telemetry FILE")
+        for name, flag, needs in (("fmt", "--format", "--telemetry"), ("resources", "--resources", "--demand")):
+            if given(ctx, name) and (telemetry if needs == "--telemetry" else demand) is None:  # was ignored
+                raise InputDataError(f"{flag} applies to {needs} only; drop it or give {needs} FILE")
         _check_freq(freq)
         if horizon <= 0:
             raise InputDataError(f"--horizon must be a positive number of steps, got {horizon}")
+        if n_windows is not None and n_windows < 1:  # 0 fell back to the default and -3 ran silently
+            raise InputDataError(f"--n-windows must be at least 1 (leave it out for the default), got {n_windows}")
+        if n_jobs == 0:  # joblib's negatives count back from the cores; 0 means nothing
+            raise InputDataError("--n-jobs must be a number of workers >= 1, or negative (-1 = all cores), got 0")
+        resource_cols = [r.strip() for r in resources.split(",") if r.strip()]
+        if not resource_cols or len(set(resource_cols)) < len(resource_cols):
+            raise InputDataError(f"--resources {resources!r}: expected distinct demand columns separated by commas, "
+                                 "e.g. cpu_cores,memory_gb")
         if out.suffix not in (".csv", ".parquet"):
             raise InputDataError("--out must end in .csv or .parquet", path=out)
         check_output(out, folder=False)
         report = report or out.with_name(out.stem + ".models.csv")
         calibration = report.with_name(report.name.replace(".models.csv", "") + ".calibration.csv") \
             if report.name.endswith(".models.csv") else report.with_name(report.stem + ".calibration.csv")
+        if report.suffix not in (".csv", ".parquet"):  # was an internal error once the fitting was done
+            raise InputDataError("--report must end in .csv or .parquet", path=report)
+        if len({p.resolve() for p in (out, report, calibration)}) < 3:  # the report silently replaced the forecast
+            raise InputDataError(f"--report {report} would overwrite --out {out} (or the calibration file "
+                                 f"{calibration}); give the report a name of its own")
         refuse_existing_files([out, report, calibration], force)  # before hours of fitting
         names = [m.strip() for m in models.split(",") if m.strip()] if models else None
         source = demand or telemetry
         if not source.exists():
             raise InputDataError("file not found", path=source)
+        check_scheduler(scheduler)
         # A country's calendar over a wide span of years: cheap, and it covers any history and horizon.
         holiday_dates = read_holidays(holidays, range(1990, 2101)) if holidays else None
         with captured_warnings():
@@ -106,9 +124,9 @@ def register(app: typer.Typer) -> None:
                               path=source, holidays=holiday_dates)
                 if demand is not None:
                     table = read_table(demand)
-                    n = table["group_id"].nunique() * len(resources.split(",")) if "group_id" in table else None
+                    n = table["group_id"].nunique() * len(resource_cols) if "group_id" in table else None
                     bar.update(task, total=n)
-                    run = run_demand_forecast(table, horizon, resources=tuple(r.strip() for r in resources.split(",")), **common)
+                    run = run_demand_forecast(table, horizon, resources=tuple(resource_cols), **common)
                 else:
                     table = _to_freq(_read_telemetry(telemetry, fmt), freq, telemetry)
                     bar.update(task, total=table["unique_id"].nunique())

@@ -26,15 +26,29 @@ def _fmt(v, money: bool = False) -> str:
 
 
 def _table(frame, title: str, money_cols=()):
+    """One space between columns and text folded, never cut: at 80 columns (a pipe, a CI log) the
+    boxed table showed dates as "2026-1…" and folders as "/work/…"."""
     import pandas as pd
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title)
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
     for c in frame.columns:
-        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(frame[c]) else "left")
+        numeric = pd.api.types.is_numeric_dtype(frame[c])
+        t.add_column(str(c), justify="right" if numeric else "left", overflow="ellipsis" if numeric else "fold")
     for rec in frame.itertuples(index=False):
         t.add_row(*[_fmt(v, c in money_cols) for c, v in zip(frame.columns, rec)])
     return t
+
+
+def _near(path) -> str:
+    """A recorded output folder relative to the working folder when it is inside it (shorter)."""
+    import os
+
+    if not isinstance(path, str) or not path:  # a run recorded without a folder: None, or NaN from SQL
+        return "–"
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def register(app: typer.Typer) -> None:
@@ -46,7 +60,7 @@ def register(app: typer.Typer) -> None:
     def list_(
         db: Path = typer.Option(None, "--db", help=DB_HELP),
         kind: str = typer.Option(None, "--kind", help="Only runs of this kind: plan, whatif or backtest."),
-        limit: int = typer.Option(30, "--limit", "-n", help="Newest runs shown."),
+        limit: int = typer.Option(30, "--limit", "-n", min=1, help="Newest runs shown."),
     ):
         """List the recorded runs, newest first."""
         store = _store(db)
@@ -54,9 +68,12 @@ def register(app: typer.Typer) -> None:
         if runs.empty:
             console.print(f"no runs recorded in {store.path}")
             return
-        runs["created_at"] = runs["created_at"].str.slice(0, 19).str.replace("T", " ")
+        runs["created_at"] = runs["created_at"].str.slice(0, 16).str.replace("T", " ")
+        runs["out_dir"] = runs["out_dir"].map(_near)
         shown = runs[["run_id", "kind", "created_at", "scenario", "total_cost", "servers_end", "risk", "out_dir"]]
-        console.print(_table(shown, f"plan history: {store.path}", money_cols=("total_cost",)))
+        shown = shown.rename(columns={"run_id": "run", "created_at": "created (UTC)", "total_cost": "cost",
+                                      "servers_end": "servers", "out_dir": "output"})
+        console.print(_table(shown, f"plan history: {store.path}", money_cols=("cost",)))
 
     @history.command("show")
     @handle_errors
@@ -120,6 +137,14 @@ HISTORY_HELP = ("History database the run is recorded in (default: $PLANNER_HIST
 NO_HISTORY_HELP = "Do not record the run in the plan history."
 
 
+def check_history_options(history, no_history: bool) -> None:
+    """``--history PATH`` with ``--no-history`` is a contradiction, refused before any work."""
+    from planner.errors import ScenarioError
+
+    if history is not None and no_history:
+        raise ScenarioError(f"--history {history} and --no-history contradict each other; give one of them")
+
+
 def record_or_warn(kind: str, scenario, summary: dict, plan, purchases, *, out, db=None, no_history: bool = False,
                    extra_inputs: dict | None = None, batch: str | None = None) -> dict:
     """Record a finished run; a database that cannot be used is reported (yellow, on stderr), never
@@ -138,8 +163,21 @@ def record_or_warn(kind: str, scenario, summary: dict, plan, purchases, *, out, 
         err_console.print(f"[yellow]history:[/] {escape(str(exc))}; this run was not recorded (its folder "
                           f"{escape(str(out))} is complete)", highlight=False, soft_wrap=True)
         return {"recorded": False, "reason": str(exc)}
-    console.print(f"recorded as run {run_id} in {path} (planner history show {run_id})", highlight=False)
+    console.print(f"recorded as run {run_id} in {path} ({show_command(run_id, path)})", highlight=False,
+                  soft_wrap=True)  # a path broken across lines cannot be copied back
     return {"recorded": True, "run_id": run_id, "db": str(path)}
+
+
+def show_command(run_id: int, path) -> str:
+    """The ``planner history show`` line that finds this run from the working folder: with ``--db``
+    unless the database is the one ``history`` reads by default ($PLANNER_HISTORY, else ./)."""
+    import shlex
+
+    from planner.records import history_path
+
+    if Path(path).resolve() == history_path(None, None).resolve():
+        return f"planner history show {run_id}"
+    return f"planner history show {run_id} --db {shlex.quote(str(path))}"
 
 
 def add_to_summary(folder: Path, history: dict) -> None:

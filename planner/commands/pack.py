@@ -62,6 +62,11 @@ def pack(
 
     if (demand is None) == (cbp is None):
         raise InputDataError("give exactly one of --demand (a demand or forecast table) and --cbp (a .cbp file)")
+    if cbp is not None:  # a .cbp file carries its own items and bin: these options were silently ignored
+        ignored = [flag for flag, v in (("--servers", servers), ("--groups", groups), ("--tiers", tiers)) if v]
+        if ignored:
+            raise InputDataError(f"{', '.join(ignored)} cannot be used with --cbp (the .cbp file gives the items "
+                                 "and the bin); use them with --demand")
     refuse_existing(out, force)  # also checks that --out can be a folder
     extra = {"lns_max_iterations": iterations, "deterministic": True} if iterations else {}
     if not balance:

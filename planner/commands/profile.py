@@ -75,9 +75,15 @@ def profile(
             extra = [c for c in given.columns if c not in cat.columns]
             if extra:
                 cat = cat.merge(given[["unique_id", *extra]], on="unique_id", how="left")
-        result = profile_functions(
-            tel, cat, slot=slot, level=level.value, value=value.value, n_pairs=pairs, k=clusters, seed=seed
-        )
+        try:
+            result = profile_functions(
+                tel, cat, slot=slot, level=level.value, value=value.value, n_pairs=pairs, k=clusters, seed=seed
+            )
+        except ValueError as exc:  # the clustering's own range check: an option too large, not a bug
+            if clusters is None or isinstance(exc, InputDataError) or not str(exc).startswith("k must be in"):
+                raise
+            raise InputDataError(f"--clusters {clusters}: more clusters than series with a shape to cluster ({exc}); "
+                                 "give fewer, or leave --clusters out to choose by silhouette") from None
         paths = write_profile_outputs(result, out)
 
     summary = result.summary()

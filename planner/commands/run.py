@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from planner.commands._common import captured_warnings, console, handle_errors
-from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, record_or_warn
+from planner.commands.history import (HISTORY_HELP, NO_HISTORY_HELP, add_to_summary, check_history_options,
+                                      record_or_warn)
 
 
 def progress_bar():
@@ -198,6 +199,7 @@ def register(app: typer.Typer) -> None:
         from planner.io import refuse_existing
 
         refuse_existing(out, force)
+        check_history_options(history, no_history)
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
         from planner.parallel import open_executor
 
@@ -220,7 +222,8 @@ def register(app: typer.Typer) -> None:
 
             b = summary_of(past, sc)
             console.print(f"backtest of the quarter before (origin {str(past[0].origin)[:10]}): cost / hindsight "
-                          f"{b['cost_vs_hindsight']}, every tier within target: {b['overflow_within_target']}",
+                          f"{b['cost_vs_hindsight']}, every tier within target: "  # yes/no, as `planner backtest` says it
+                          f"{'yes' if b['overflow_within_target'] else 'no'}",
                           highlight=False)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
         add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from planner.commands._common import console, handle_errors
+from planner.commands._common import console, given, handle_errors
 
 
 class SynthFormat(str, Enum):
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def synth(
+        ctx: typer.Context,
         functions: int = typer.Option(400, "--functions", "-n", help="Number of functions."),
         days: int = typer.Option(14, "--days", "-d", help="Days of history."),
         seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same fleet)."),
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
         from planner.synth import SynthSpec, make_fleet
         from planner.synth_write import write_azure, write_long
 
+        if fmt is not SynthFormat.long and given(ctx, "interval"):  # was ignored: the Azure layout is per minute
+            raise typer.BadParameter("--interval applies to --format long only (the Azure layout is per minute)")
         refuse_existing(out, force)
         t0 = time.perf_counter()
         try:
@@ -44,6 +47,12 @@ def register(app: typer.Typer) -> None:
             pd.Timestamp(start)
         except ValueError:
             raise typer.BadParameter(f"--start {start!r} is not a date; expected e.g. 2026-01-05") from None
+        try:  # pandas' own message ("invalid unit abbreviation: x") named neither the option nor the value
+            step = pd.Timedelta(interval)
+        except ValueError:
+            step = None
+        if step is None or pd.isna(step) or step <= pd.Timedelta(0):
+            raise typer.BadParameter(f"--interval {interval!r} is not a positive duration; expected e.g. 5min or 1min")
         try:
             spec = SynthSpec(n_functions=functions, days=days, seed=seed, start=start, interval=interval)
         except ValueError as exc:

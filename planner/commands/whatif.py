@@ -6,8 +6,26 @@ from pathlib import Path
 
 import typer
 
-from planner.commands._common import captured_warnings, console, handle_errors
-from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, record_or_warn
+from planner.commands._common import captured_warnings, check_scheduler, console, handle_errors
+from planner.commands.history import HISTORY_HELP, NO_HISTORY_HELP, check_history_options, record_or_warn
+
+
+def _distinct_names(paths, scenarios) -> None:
+    """Each scenario's ``name`` names its row of the comparison and its sub-folder: two alike (a variant
+    that keeps its base's name, or names that differ only in characters a folder name cannot hold)
+    would share a folder, the later plan silently replacing the earlier."""
+    from planner.errors import ScenarioError
+    from planner.whatif import _safe
+
+    seen: dict[str, tuple[Path, str]] = {}
+    for path, sc in zip(paths, scenarios):
+        folder = _safe(sc.name)
+        if folder in seen:
+            first, name = seen[folder]
+            same = f"both named {sc.name!r}" if name == sc.name else f"named {name!r} and {sc.name!r}"
+            raise ScenarioError(f"{first} and {path} are {same}, so they would share the folder {folder}/ and one "
+                                "row of the comparison; give each scenario a distinct `name:`")
+        seen[folder] = (path, sc.name)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,14 +49,21 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
         from rich.table import Table
 
+        from planner.errors import ScenarioError
         from planner.scenarios import load_scenario
         from planner.whatif import comparison_table, run_whatif, write_whatif
 
         from planner.io import refuse_existing
 
         refuse_existing(out, force)
+        check_history_options(history, no_history)
+        if n_jobs is not None and scheduler is not None:
+            raise ScenarioError("--n-jobs runs local processes; give it without --scheduler (the cluster's "
+                                "workers plan the scenarios)")
         paths = [base, *variants]
         scenarios = [load_scenario(p) for p in paths]  # fail on a bad file before hours of planning
+        _distinct_names(paths, scenarios)
+        check_scheduler(scheduler)
         from planner.whatif import default_jobs
 
         jobs = default_jobs(len(paths)) if n_jobs is None else n_jobs

@@ -28,8 +28,9 @@ def read_telemetry(path, fmt: str, *, catalog=None, **options):
         telemetry, cat = read_azure2019(path, **options)
         if catalog is not None:  # e.g. real CPU sizes, which the trace does not record
             from planner.catalog import override_catalog, validate_catalog
+            from planner.ingest.checks import matched_catalog
 
-            cat = validate_catalog(override_catalog(cat, catalog))
+            cat = validate_catalog(override_catalog(cat, matched_catalog(cat, catalog, trace=path)))
         return telemetry, cat
     if fmt == "huawei":
         return read_huawei(path, catalog=catalog, **options)

@@ -23,7 +23,8 @@ import pandas as pd
 from planner import columns as C
 from planner.catalog import DEFAULT_DURATION_S, cpu_from_memory, validate_catalog
 from planner.errors import InputDataError
-from planner.ingest.checks import PLAUSIBLE_RATE_PER_S, numeric_counts, require_columns, require_file
+from planner.ingest.checks import (PLAUSIBLE_RATE_PER_S, measured_values, numeric_counts, require_columns,
+                                   require_file)
 from planner.io import read_csv
 from planner.telemetry import Telemetry
 
@@ -214,6 +215,8 @@ def _add_durations(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.D
         if d in files:
             f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "HashFunction", "Average", "Count"))
             require_columns(f, ["HashApp", "HashFunction", "Average", "Count"], path=files[d])
+            for col, what in (("Average", "average execution time (ms)"), ("Count", "execution count")):
+                f[col] = measured_values(f, col, path=files[d], what=what)
             parts.append(f)
     if parts:
         dur = pd.concat(parts)
@@ -244,6 +247,8 @@ def _add_memory(catalog: pd.DataFrame, folder: Path, days: list[int]) -> pd.Data
         if d in files:
             f = read_csv(files[d], usecols=lambda c: c in ("HashApp", "SampleCount", "AverageAllocatedMb"))
             require_columns(f, ["HashApp", "SampleCount", "AverageAllocatedMb"], path=files[d])
+            for col, what in (("SampleCount", "sample count"), ("AverageAllocatedMb", "allocated memory (MB)")):
+                f[col] = measured_values(f, col, path=files[d], what=what)
             parts.append(f)
     if parts:
         mem = pd.concat(parts)

@@ -99,6 +99,47 @@ def numeric_counts(frame: pd.DataFrame, columns, *, path, header_lines: int = 1)
     return out
 
 
+def measured_values(frame: pd.DataFrame, column: str, *, path, what: str, header_lines: int = 1) -> pd.Series:
+    """``column`` as floats >= 0 (``what`` names the figure and its unit, for the message). An empty
+    cell stays NaN (no record: the caller's fallback counts it); text, infinite or negative values
+    are errors naming the row, as a count would be (:func:`numeric_counts`)."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    checks = (
+        (values.isna() & raw.notna(), "is not a number"),
+        (np.isinf(values), "is not finite"),
+        (values < 0, "is negative"),
+    )
+    for k, (bad, why) in enumerate(checks):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            shown = raw.iloc[i] if k == 0 else f"{values.iloc[i]:g}"  # a number as written, not as np.float64
+            raise InputDataError(f"{what} {str(shown)!r} {why}; expected a number >= 0 (or an empty cell for none)",
+                                 path=path, row=i + 1 + header_lines, column=column)
+    return values.astype(float)
+
+
+def matched_catalog(parsed: pd.DataFrame, catalog, *, trace) -> pd.DataFrame:
+    """The catalog (a path or a frame) that overrides the figures a trace's reader ``parsed``, read
+    once. One that names none of the trace's functions is an error: it changed nothing, silently (e.g.
+    Huawei functions keyed ``296`` where the trace's ids are ``296---224---pool22-300-128``). Columns
+    the reader holds as text are read as text (a Huawei ``func`` of 296 was an int, and pandas 3
+    refused it in the reader's text column: an internal error)."""
+    from planner import columns as C
+    from planner.catalog import read_catalog
+
+    given = catalog if isinstance(catalog, pd.DataFrame) else read_catalog(catalog)
+    ids = pd.Index(parsed[C.UNIQUE_ID]).astype(str)
+    if len(ids) and not ids.isin(given[C.UNIQUE_ID].astype(str)).any():
+        raise InputDataError(
+            f"names none of the {len(ids)} functions of {trace} (its unique_id e.g. "
+            f"{str(given[C.UNIQUE_ID].iloc[0])!r}, the trace's e.g. {ids[0]!r}); a catalog gives the figures of the "
+            "trace's own functions", path=None if isinstance(catalog, pd.DataFrame) else catalog, column=C.UNIQUE_ID)
+    text = [c for c in given.columns if c in parsed.columns and not pd.api.types.is_numeric_dtype(parsed[c])
+            and pd.api.types.is_numeric_dtype(given[c])]
+    return given.astype({c: str for c in text}) if text else given
+
+
 def parse_timestamps(raw: pd.Series, *, path, column: str, header_lines: int = 1) -> pd.DatetimeIndex:
     """Parse timestamps; the first unparseable one is reported with its row."""
     ds = pd.to_datetime(raw, errors="coerce", format="mixed")

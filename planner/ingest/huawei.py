@@ -102,7 +102,9 @@ def read_huawei(
     cat[C.TRIGGER] = "unknown"
     cat[C.GROUP_ID] = cat[C.APP]
     if catalog is not None:
-        cat = override_catalog(cat, catalog)
+        from planner.ingest.checks import matched_catalog
+
+        cat = override_catalog(cat, matched_catalog(cat, catalog, trace=path))
     from planner.catalog import validate_catalog
 
     cat = validate_catalog(cat, path=path)
