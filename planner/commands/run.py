@@ -94,7 +94,9 @@ def print_plan_summary(summary: dict) -> None:
     t = Table(title=f"plan: {summary['scenario']}", show_header=False)
     rows = [
         ("data", summary["source"]),
-        ("groups / functions", f"{summary['groups']:,} / {summary['functions']:,}"),
+        ("groups / functions", f"{summary['groups']:,}"
+         + (f" + {summary['anticipated_groups']} anticipated" if summary.get("anticipated_groups") else "")
+         + f" / {summary['functions']:,}"),
         ("horizon", f"{summary['weeks']} weeks from {summary['horizon_start'][:10]}"),
         ("total cost", f"{summary['total_cost']:,.0f}"),
         ("installed fleet", installed_text(summary)),

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
         from planner.errors import ScenarioError
         from planner.scenarios import load_scenario
-        from planner.whatif import comparison_table, run_whatif, write_whatif
+        from planner.whatif import comparison_table, run_whatif, scenario_warnings, write_whatif
 
         from planner.io import refuse_existing
 
@@ -79,11 +79,13 @@ def register(app: typer.Typer) -> None:
             results = run_whatif([str(p) for p in paths], n_jobs=jobs, scheduler=scheduler, progress=report)
         write_whatif(results, out, force=force)
         for r in results:  # a variant that installs less than it needs says so before the numbers
-            for msg in r["summary"].get("plan_warnings", []):
-                console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
-            for msg in r["summary"].get("warnings", []):  # as `planner run` of the scenario says them
-                console.print(f"[yellow]{escape(r['name'])}: warning:[/] {escape(msg)}", highlight=False,
-                              soft_wrap=True)
+            loud = set(r["summary"].get("plan_warnings", []))
+            for msg in scenario_warnings(r):  # the words of the scenario's own Summary page, fallbacks included
+                if msg in loud:
+                    console.print(f"[bold red]{r['name']}: {escape(msg)}[/]", highlight=False, soft_wrap=True)
+                else:
+                    console.print(f"[yellow]{escape(r['name'])}: warning:[/] {escape(msg)}", highlight=False,
+                                  soft_wrap=True)
         table = comparison_table(results)
         base_row = table.iloc[0]
         t = Table(title="what-if comparison (deltas against the base)")

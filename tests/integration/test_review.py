@@ -59,6 +59,7 @@ def test_the_plan_buys_with_lead_times_honoured(planned):
     assert summary["installed_fleet"]["c-32"]["inventory"] == 2
     assert summary["cost_change_vs_installed"] == pytest.approx(summary["total_cost"] - summary["installed_fleet_cost"])
     assert "what to buy" in output.lower()
+    assert "+ 1 anticipated" in output  # groups: the history's and the launch
 
 
 def test_why_names_the_launch_and_the_summary_names_the_drivers(planned):

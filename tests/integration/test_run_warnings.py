@@ -50,6 +50,7 @@ def test_whatif_says_each_scenarios_warnings_from_its_worker_process(tmp_path):
     wi = tmp_path / "wi"
     shown = json.loads((wi / "variant" / "summary.json").read_text())["warnings_shown"]
     assert SAID in shown and any(w.startswith("forecast: fell back") for w in shown)  # 28 days: short histories
+    assert "variant: warning: forecast: fell back to a simple model for" in text  # the terminal says them too
     import pandas as pd
 
     counts = pd.read_csv(wi / "comparison.csv").set_index("scenario")["warnings"].to_dict()
