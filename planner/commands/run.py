@@ -193,6 +193,8 @@ def register(app: typer.Typer) -> None:
                                       "plans twice more. Adds Backtest sheets to plan.xlsx and the report."),
     ):
         """Plan a quarter: forecast, pack each week by shape, buy servers; write plan.xlsx, report.html, tables, plots."""
+        from rich.markup import escape
+
         from planner.errors import own_warnings
         from planner.export.run_files import write_run
         from planner.pipeline import run_plan
@@ -213,11 +215,13 @@ def register(app: typer.Typer) -> None:
             bar, update = progress_bar()
             with captured_warnings() as caught, bar:
                 result = run_plan(sc, progress=update, executor=executor, keep_telemetry=backtest)
+                n_plan = len(caught)  # later warnings are the backtest's planning of the quarter before
                 past = last_quarter_backtest(sc, result, update) if backtest else None
-            said = own_warnings(caught)
+            said = own_warnings(caught[:n_plan])
             if said:  # what the terminal warns of, the Summary, report and summary.json say too
                 result.summary["warnings"] = said
-            files = write_run(result, out, force=force, plots=not no_plots, backtest=past, executor=executor)
+            files = write_run(result, out, force=force, plots=not no_plots, backtest=past,
+                              backtest_warnings=own_warnings(caught[n_plan:]), executor=executor)
         print_plan_summary(result.summary)
         if past is not None:
             from planner.backtest import summary_of
@@ -227,6 +231,10 @@ def register(app: typer.Typer) -> None:
                           f"{b['cost_vs_hindsight']}, every tier within target: "  # yes/no, as `planner backtest` says it
                           f"{'yes' if b['overflow_within_target'] else 'no'}",
                           highlight=False)
+            from planner.export.review import backtest_warnings
+
+            for msg in backtest_warnings({**b, "warnings": []}):  # its fallbacks (its warnings were printed above)
+                console.print(f"[yellow]backtest: warning:[/] {escape(msg)}", highlight=False, soft_wrap=True)
         console.print(f"[green]wrote[/] {len(files)} files to {out} (plan.xlsx, plan.csv, summary.json, …)")
         add_to_summary(out, record_or_warn("plan", sc, result.summary, result.plan, result.purchases, out=out,
                                            db=history, no_history=no_history))

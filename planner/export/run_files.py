@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 
 def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = True, backtest=None,
-              executor=None) -> list[Path]:
+              backtest_warnings: list[str] | None = None, executor=None) -> list[Path]:
     """Write the run's tables (CSV and Parquet), summary.json, plan.xlsx, report.html and plots,
     all or nothing. ``backtest`` (planner.backtest.OriginResult list) adds its tables, the Backtest
-    sheets and the report's backtest section. With ``executor``'s local processes, the workbook,
+    sheets and the report's backtest section, with ``backtest_warnings`` (what its planning warned
+    of) there and not among the plan's. With ``executor``'s local processes, the workbook,
     the report and the plots are written there while this process writes the tables
     (:func:`planner.export.files.write_files`)."""
     import json
@@ -74,6 +75,8 @@ def write_run(run: PlanRun, out: Path, *, force: bool = False, plots: bool = Tru
         from planner.backtest import summary_of, tables_of
 
         past = {"summary": summary_of(backtest, run.scenario), "tables": tables_of(backtest)}
+        if backtest_warnings:
+            past["summary"]["warnings"] = list(backtest_warnings)
     summary = run.summary if past is None else {**run.summary, "backtest": past["summary"]}
     frames = plan_to_frames(run.plan, purchases=run.purchases, assignment=run.assignment,
                             utilisation=run.utilisation, qos=run.qos, forecast=run.forecast,
