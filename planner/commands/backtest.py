@@ -47,13 +47,14 @@ def print_backtest(summary: dict, by_tier, out: Path) -> None:
     # Fits 80 columns (a pipe, a CI log): the boxed table with "overflow-h" cut origins to "2026-…",
     # plans to "hindsi…" and tiers to "econo…"; names are never cut, numbers right-aligned.
     t = Table(title=f"backtest: {summary['scenario']}", box=box.SIMPLE_HEAD, pad_edge=False, padding=0)
-    for col in ("origin", "plan", "tier", "slot-h", "over-h", "share", "target", "worst", "cpu"):
+    # "peak": the worst load / capacity of a worker slot, a percentage as the columns beside it
+    for col in ("origin", "plan", "tier", "slot-h", "over-h", "share", "target", "peak", "cpu"):
         text = col in ("origin", "plan", "tier")
         t.add_column(col, justify="left" if text else "right", no_wrap=text)
     for r in by_tier.itertuples(index=False):
         mark = "" if r.within_target else " [red]over[/]"
         t.add_row(str(r.origin)[:10], r.plan, r.tier, f"{r.slot_hours:,}", f"{r.overflow_hours:,}",
-                  f"{r.overflow_share:.2%}{mark}", f"{r.target:.1%}", f"{r.worst:.2f}", f"{r.cpu_utilisation:.1%}")
+                  f"{r.overflow_share:.2%}{mark}", f"{r.target:.1%}", f"{r.worst:.0%}", f"{r.cpu_utilisation:.1%}")
     console.print(t)
     per = summary.get("origins") or [summary]
     for p in per:

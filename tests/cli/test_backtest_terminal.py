@@ -32,3 +32,13 @@ def test_backtest_terminal_says_the_forecast_fell_back(capsys):
 def test_backtest_terminal_quiet_without_fallbacks(capsys):
     print_backtest(_summary(0), BY_TIER, Path("bt"))
     assert "fell back" not in capsys.readouterr().out
+
+
+def test_backtest_terminal_gives_the_peak_load_as_a_percentage(capsys):
+    """``worst`` (load / capacity) was printed as 0.73 between columns of percentages."""
+    row = pd.DataFrame([{"origin": "2026-01-19", "plan": "shape", "tier": "standard", "slot_hours": 168,
+                         "overflow_hours": 0, "overflow_share": 0.0, "target": 0.01, "worst": 0.734,
+                         "cpu_utilisation": 0.41, "within_target": True}])
+    print_backtest(_summary(0), row, Path("bt"))
+    text = capsys.readouterr().out
+    assert "peak" in text and "73%" in text and "0.73" not in text
