@@ -42,9 +42,11 @@ def slot_factor(telemetry: Telemetry, slot: str) -> int:
     k = slot_s / telemetry.interval_s
     if k < 1 or abs(k - round(k)) > 1e-9:
         step = pd.Timedelta(seconds=telemetry.interval_s)
+        hour = pd.Timedelta("1h")
+        examples = [step, 2 * step] + ([hour] if hour > 2 * step and hour % step == pd.Timedelta(0) else [4 * step])
         raise InputDataError(
             f"slot {slot!r} must be a whole multiple of the telemetry interval ({_fmt(step)}), e.g. "
-            f"{_fmt(step)}, {_fmt(2 * step)} or 1h"
+            + ", ".join(_fmt(e) for e in examples[:-1]) + f" or {_fmt(examples[-1])}"
         )
     return int(round(k))
 

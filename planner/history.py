@@ -89,6 +89,11 @@ def _cut(tel: Telemetry, until: pd.Timestamp) -> Telemetry:
     keep = tel.index < until
     if not keep.any():
         raise ScenarioError(f"data.until {until} is before the history starts ({tel.index[0]})")
+    if keep.all() and until > tel.index[-1] + pd.Timedelta(seconds=tel.interval_s):
+        import warnings
+
+        warnings.warn(f"data.until {until} is after the data's last slot ({tel.index[-1]}): nothing was cut, "
+                      "the history ends with the data")
     n = int(keep.sum())
     index = pd.DatetimeIndex(tel.index[:n], freq=tel.index.freq)
     return Telemetry(index, tel.ids, tel.counts[:n], tel.repairs)

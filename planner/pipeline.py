@@ -63,8 +63,8 @@ def horizon_start(scenario: Scenario, history) -> pd.Timestamp:
     if scenario.horizon.start is not None:
         start = pd.Timestamp(scenario.horizon.start)
         if start < history.end:
-            raise ScenarioError(f"horizon.start {start.date()} is inside the history (which ends {history.end}); "
-                                "plan from the end of the data or set data.until")
+            raise ScenarioError(f"{scenario.source_path or 'scenario'}: horizon.start {start.date()} is inside the "
+                                f"history (which ends {history.end}); plan from the end of the data or set data.until")
         return start
     return history.end
 
@@ -104,12 +104,28 @@ def forecast_stage_run(scenario: Scenario, history, start: pd.Timestamp, progres
     return ForecastRun(fc, run.report, run.calibration)
 
 
+def _check_launch_dates(scenario: Scenario, forecast: pd.DataFrame) -> None:
+    """Warn of an anticipated launch the horizon never sees, or one already past at its start."""
+    import warnings
+
+    first, last = pd.Timestamp(forecast[C.DS].min()), pd.Timestamp(forecast[C.DS].max())
+    for a in scenario.anticipated:
+        launch = pd.Timestamp(a.launch)
+        if launch > last:
+            warnings.warn(f"anticipated service {a.name!r} launches {launch.date()}, after the horizon ends "
+                          f"({last.date()}): it adds no demand to this plan")
+        elif launch + pd.Timedelta(weeks=a.ramp_weeks) <= first:
+            warnings.warn(f"anticipated service {a.name!r} launched {launch.date()}, before the horizon starts "
+                          f"({first.date()}): it is planned at its full size from the first week, with no ramp")
+
+
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add anticipated services, apply growth multipliers and retirements; return (forecast, groups)."""
     from planner.anticipate import AnticipatedService, anticipate_services
 
     groups = history.groups.copy()
     if scenario.anticipated:
+        _check_launch_dates(scenario, forecast)
         volume = _customer_log_volume(history)
         services = [AnticipatedService(
             name=a.name, customer=a.customer, analogs=tuple(a.analogs), launch_ds=pd.Timestamp(a.launch),

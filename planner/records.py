@@ -196,6 +196,9 @@ def _explain(path: Path, exc: sqlite3.Error, timeout_s: float) -> str:
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or "malformed" in text:
         return (f"history database {path} is damaged or not an SQLite file ({text}); move it aside "
                 "(a new one is created on the next run) or pass --history OTHER_PATH")
+    if "no such table" in text:  # an empty file, or an SQLite file some other program wrote
+        return (f"history database {path} holds no plan history ({text}); give the file a run recorded "
+                "(`planner run --history PATH`), or pass --db OTHER_PATH")
     return f"history database {path}: {text}"
 
 
