@@ -222,7 +222,7 @@ def _residual_loadings(residuals: pd.DataFrame, gids: list[str], max_factors: in
 def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None,
                         tiers: dict[str, Tier] | None = None, servers: pd.DataFrame | None = None,
                         default_quantile: str = "q95", resources=RESOURCES, path=None,
-                        residuals: pd.DataFrame | None = None) -> PackingInstance:
+                        residuals: pd.DataFrame | None = None, groups_path=None) -> PackingInstance:
     """Build the PackingInstance of one planning period.
 
     Args:
@@ -234,6 +234,7 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
         servers: ServerCatalog; default :func:`planner.servers.default_servers`.
         default_quantile: forecast column for groups without a tier.
         path: the demand file, for error messages.
+        groups_path: the groups file, for its error messages.
         residuals: joint standardised residuals ``[hour, group_id]`` (:func:`residual_scenarios`):
             the pooled groups' correlation and the verifier's scenarios; default independent.
     """
@@ -245,11 +246,13 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
     if groups is not None:
         for col in (GROUP_ID, CUSTOMER, "tier"):
             if col not in groups.columns:
-                raise InputDataError(f"groups table lacks column {col!r}; expected group_id, customer, tier")
+                raise InputDataError(f"groups table lacks column {col!r}; expected group_id, customer, tier",
+                                     path=groups_path)
         for row_no, row in enumerate(groups.to_dict("records"), start=2):
             t = str(row["tier"])
             if t not in tiers:
-                raise InputDataError(f"unknown tier {t!r}; known tiers: {sorted(tiers)}", row=row_no, column="tier")
+                raise InputDataError(f"unknown tier {t!r}; known tiers: {sorted(tiers)}", path=groups_path, row=row_no,
+                                     column="tier")
             tier_of[str(row[GROUP_ID])] = tiers[t]
             h = row.get("headroom")  # a group's own headroom above its tier's (the fairness bound)
             if h is not None and not pd.isna(h) and float(h) > tiers[t].headroom:
@@ -273,7 +276,7 @@ def to_packing_instance(demand: pd.DataFrame, groups: pd.DataFrame | None = None
     if groups is not None:
         lacking = [g for g in gids if g not in tier_of]
         if lacking:
-            raise InputDataError(f"group(s) {lacking[:5]} of the demand are not in the groups table")
+            raise InputDataError(f"group(s) {lacking[:5]} of the demand are not in the groups table", path=groups_path)
     no_rule = Tier("none", default_quantile, 0.0, 1, False)
     tier = [tier_of.get(g, no_rule) for g in gids]
     customer = [customer_of.get(g, g) for g in gids]

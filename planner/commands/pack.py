@@ -32,7 +32,7 @@ def _read_inputs(demand: Path, groups: Path | None, servers: Path | None, tiers:
     catalog = load_servers(servers) if servers else None
     tier_map = load_tiers(tiers) if tiers else None
     groups_frame = read_table(groups) if groups else None
-    return to_packing_instance(read_table(demand), groups_frame, tier_map, catalog, path=demand)
+    return to_packing_instance(read_table(demand), groups_frame, tier_map, catalog, path=demand, groups_path=groups)
 
 
 @handle_errors

@@ -89,3 +89,15 @@ def test_pack_bad_input_exits_2_with_message(inputs):
     assert "negative demand" in result.output
     result = runner.invoke(app, ["pack", "--demand", str(tmp / "missing.csv"), "--out", str(tmp / "x")])
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_pack_groups_errors_name_the_groups_file(inputs):
+    """An unknown tier in --groups named its row and column but not the file."""
+    tmp, demand, groups = inputs
+    frame = pd.read_csv(groups)
+    frame.loc[2, "tier"] = "gold"
+    frame.to_csv(tmp / "my-groups.csv", index=False)
+    result = runner.invoke(app, ["pack", "--demand", str(demand), "--groups", str(tmp / "my-groups.csv"),
+                                 "--out", str(tmp / "x")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "my-groups.csv" in text and "unknown tier 'gold'" in text, text
