@@ -307,7 +307,7 @@ def test_backtest_table_fits_80_columns_without_cutting_names(monkeypatch):
     lines = buf.getvalue().splitlines()
     assert "…" not in buf.getvalue()
     row = next(line for line in lines if "hindsight" in line and "dedicated" in line).split()
-    assert row == ["2026-09-28", "hindsight", "dedicated", "4,368", "0", "0.00%", "0.1%", "0.14", "4.4%"]
+    assert row == ["2026-09-28", "hindsight", "dedicated", "4,368", "0", "0.00%", "0.1%", "14%", "4.4%"]
 
 
 def test_history_list_fits_80_columns_without_cutting_dates_or_folders(tmp_path, monkeypatch):
