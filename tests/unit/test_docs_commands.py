@@ -1,5 +1,5 @@
 """The command lines the docs show exist: every ``planner ...`` line in README.md's and docs/*.md's
-fenced code blocks (and inline code that starts with ``planner``) names a real sub-command and only
+code blocks (fenced or indented, continuation lines joined; and inline code that starts with ``planner``) names a real sub-command and only
 options that sub-command's ``--help`` lists, so the docs cannot drift from the CLI silently."""
 
 from __future__ import annotations
@@ -43,19 +43,40 @@ def cli_options() -> dict[tuple[str, ...], set[str]]:
     return table
 
 
-def command_lines(text: str):
-    """(line number, command text after ``planner``) for every command in fenced blocks and inline code."""
-    spans = []
+def code_blocks(text: str) -> list[list[tuple[int, str]]]:
+    """The (line number, line) of each fenced block and each indented (4-space) code block."""
+    blocks = []
     for m in FENCE.finditer(text):
         first = text.count("\n", 0, m.start(1)) + 1
-        spans += [(first + i, line) for i, line in enumerate(m.group(1).splitlines())]
+        blocks.append([(first + i, line) for i, line in enumerate(m.group(1).splitlines())])
+    prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text).splitlines()
+    block: list[tuple[int, str]] = []
+    for i, line in enumerate(prose):
+        if line.startswith("    ") and line.strip() and (block or i == 0 or not prose[i - 1].strip()):
+            block.append((i + 1, line))
+        elif block:
+            blocks.append(block)
+            block = []
+    return blocks + ([block] if block else [])
+
+
+def command_lines(text: str):
+    """(line number, command text after ``planner``) for every command in code blocks and inline code."""
+    spans = []
+    for block in code_blocks(text):
+        for lineno, line in block:
+            line = re.sub(r"(^|\s)#.*", "", line)  # a shell comment
+            # A continued line (`\` before it, or an indented `[--option ...]` line under a command).
+            if spans and (spans[-1][1].endswith("\\") or re.match(r"\s+[\[-]", line)):
+                spans[-1] = (spans[-1][0], spans[-1][1].rstrip("\\") + " " + line.strip())
+            else:
+                spans.append((lineno, line.rstrip()))
     prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     for m in INLINE.finditer(prose):
         code = m.group(1).replace("\n", " ")
         if code.lstrip().startswith(("planner ", "python -m planner ")) or code.strip() == "planner":
-            spans.append((prose.count("\n", 0, m.start()) + 1, code))
+            spans.append((prose.count("\n", 0, m.start()) + 1, re.sub(r"(^|\s)#.*", "", code)))
     for lineno, code in spans:
-        code = re.sub(r"(^|\s)#.*", "", code)  # a shell comment
         for part in re.split(r"&&|;|\|\|", code):
             for m in COMMAND.finditer(part):
                 rest = re.split(r"(?<=\s)(?:python3? -m )?planner\s", m.group(1))[0]  # two commands in one span
@@ -117,6 +138,13 @@ def test_the_docs_show_commands(table):
 def test_a_made_up_name_is_caught(text, expect, table):
     found = problems(text, table)
     assert len(found) == 1 and expect in found[0], found
+
+
+def test_continued_and_indented_lines_are_checked(table):
+    fenced = "```\nplanner forecast --demand d --out f.csv\n         [--n-windows 12] [--n-job 2]   # see --report\n```"
+    assert [p.split()[-1] for p in problems(fenced, table)] == ["--n-job"]
+    indented = "Text.\n\n    planner pack --demand d \\\n                 --solver cpsat --time-limits 60\n"
+    assert [p.split()[-1] for p in problems(indented, table)] == ["--time-limits"]
 
 
 def test_real_lines_pass(table):
