@@ -1,6 +1,7 @@
 """The command lines the docs show exist: every ``planner ...`` line in README.md's and docs/*.md's
-code blocks (fenced or indented, continuation lines joined; and inline code that starts with ``planner``) names a real sub-command and only
-options that sub-command's ``--help`` lists, so the docs cannot drift from the CLI silently."""
+code blocks (fenced or indented, continued lines joined) and inline code that starts with ``planner``
+names a real sub-command and only options that sub-command's ``--help`` lists, so the docs cannot
+drift from the CLI silently."""
 
 from __future__ import annotations
 
@@ -98,13 +99,12 @@ def problems(text: str, table: dict[tuple[str, ...], set[str]]) -> list[str]:
         while i < len(words) and re.fullmatch(r"[a-z][a-z-]*", words[i]) and (*path, words[i]) in table:
             path = (*path, words[i])
             i += 1
-        if i < len(words) and not path and re.fullmatch(r"[a-z][a-z-]*", words[i]):
-            found.append(f"line {lineno}: planner has no command {words[i]!r}")
+        group = any(len(k) == len(path) + 1 and k[:len(path)] == path for k in table)
+        if i < len(words) and group and re.fullmatch(r"[a-z][a-z-]*", words[i]):
+            found.append(f"line {lineno}: planner {' '.join(path)} has no command {words[i]!r}".replace("  ", " "))
             continue
-        if not path:
-            continue  # `planner` alone, or a pattern: `planner COMMAND --help`
-        if any(len(k) == len(path) + 1 and k[:len(path)] == path for k in table):
-            continue  # a group with no sub-command named: `planner history`, `history list|show RUN`
+        if not path or group:
+            continue  # `planner` alone, a pattern (`planner COMMAND --help`, `history list|show RUN`)
         for opt in OPTION.findall(" ".join(words[i:])):
             if opt not in table[path]:
                 found.append(f"line {lineno}: planner {' '.join(path)} has no option {opt}")
@@ -134,6 +134,7 @@ def test_the_docs_show_commands(table):
     ("See `planner backtest SCENARIO --origin 4`.", "no option --origin"),
     ("```\nplanner history list --bd f.sqlite\n```", "history list has no option --bd"),
     ("```\nplanner --verbose run\n```", "planner has no option --verbose"),
+    ("```\nplanner history lst --db f.sqlite\n```", "planner history has no command 'lst'"),
 ])
 def test_a_made_up_name_is_caught(text, expect, table):
     found = problems(text, table)
