@@ -158,6 +158,12 @@ class LeadTimeConformal:
         pred = np.atleast_2d(np.asarray(pred, float))
         w, h_cal = actual.shape
         level = np.asarray(level, float).reshape(w, 1)
+        # A window after four quiet weeks has level 0 (or nearly): its relative score would divide
+        # by ~1e-9 and blow the band up a million times. A level under floor_frac of the windows'
+        # mean level takes that mean, the series' scale.
+        pos = level[level > 0]
+        typical = pos.mean() if len(pos) else np.nanmean(np.abs(actual)) if np.isfinite(actual).any() else 0.0
+        level = np.where(level < self.floor_frac * typical, typical, level)
         edges = list(self.edges) if self.edges is not None else [0, h_cal]
         # Windows shorter than the horizon: the part of a bucket they do not reach is a bucket of
         # its own, widened from the last calibrated one (see _extend).

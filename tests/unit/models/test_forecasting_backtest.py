@@ -286,3 +286,25 @@ def test_matched_levels_accept_ties_as_they_are():
     lt_none = le.copy()  # no ties: the level whose coverage is nominal, 0.8 + (0.9 - 0.85) / (0.93 - 0.85) * 0.1
     m = _match((0.5, 0.9), grid, le, lt_none, count)
     assert m[0, 1] == pytest.approx(0.8 + 0.05 / 0.08 * 0.1)
+
+
+def test_a_window_whose_origin_level_is_zero_does_not_blow_up_the_band():
+    # An intermittent series (warm memory under keep_alive: hybrid: 0 most hours, one instance the
+    # rest) with four quiet weeks before one origin: that window's level is 0, and a forecast of 0
+    # there made its relative score (error / (|forecast| + 10 % of the level)) about 1e8. The band
+    # then put q99 at millions of GB on a series that never held more than 0.17.
+    rng = np.random.default_rng(3)
+    h, windows = 336, 8
+    on = rng.random((windows, h)) < 0.15
+    actual = np.where(on, 0.171875, 0.0)
+    pred = np.full((windows, h), 0.025)
+    pred[3] = 0.0  # the window after four quiet weeks: forecast 0, level 0
+    level = np.full(windows, 0.025)
+    level[3] = 0.0
+    for scale in ("relative", "sqrt", "auto"):
+        cq = LeadTimeConformal(edges=lead_buckets(h, 24), scale=scale).fit(actual, pred, level)
+        q = cq.predict(np.full(h, 0.025), 0.025)
+        assert np.isfinite(q).all()
+        # q99 within some instances (auto: a few), not millions of GB
+        assert q[-1].max() < (1.0 if scale == "auto" else 20 * 0.171875), (scale, q[-1].max())
+        assert q[-1].mean() >= 0.171875 * 0.9  # and still covers an instance being on
