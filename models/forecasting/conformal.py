@@ -163,6 +163,7 @@ class LeadTimeConformal:
         # mean level takes that mean, the series' scale.
         pos = level[level > 0]
         typical = pos.mean() if len(pos) else np.nanmean(np.abs(actual)) if np.isfinite(actual).any() else 0.0
+        self.level_ref_ = float(typical)
         level = np.where(level < self.floor_frac * typical, typical, level)
         edges = list(self.edges) if self.edges is not None else [0, h_cal]
         # Windows shorter than the horizon: the part of a bucket they do not reach is a bucket of
@@ -194,6 +195,8 @@ class LeadTimeConformal:
         lead = self._lead_of(steps)
         how = np.zeros(len(point), int) if how is None else np.asarray(how, int)
         q = self.quantiles_[lead, how]  # steps × levels
+        if level < self.floor_frac * getattr(self, "level_ref_", 0.0):  # quiet weeks now: the fit's rule
+            level = self.level_ref_
         s = self._s(point, level, self.scale_)
         return np.sort(point[None, :] + s[None, :] * q.T, axis=0)
 

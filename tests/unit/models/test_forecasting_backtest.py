@@ -308,3 +308,15 @@ def test_a_window_whose_origin_level_is_zero_does_not_blow_up_the_band():
         # q99 within some instances (auto: a few), not millions of GB
         assert q[-1].max() < (1.0 if scale == "auto" else 20 * 0.171875), (scale, q[-1].max())
         assert q[-1].mean() >= 0.171875 * 0.9  # and still covers an instance being on
+
+
+def test_quiet_weeks_before_the_forecast_keep_a_band():
+    # The same rule at the forecast's origin: four quiet weeks (level 0) and a zero forecast gave a
+    # relative band of exactly 0 (s = |0| + 0.1 * 0), a series sure never to run again.
+    rng = np.random.default_rng(4)
+    h, windows = 336, 8
+    actual = np.where(rng.random((windows, h)) < 0.15, 0.171875, 0.0)
+    pred = np.full((windows, h), 0.025)
+    cq = LeadTimeConformal(edges=lead_buckets(h, 24), scale="relative").fit(actual, pred, np.full(windows, 0.025))
+    q = cq.predict(np.zeros(h), 0.0)
+    assert q[-1].min() > 0.005 and q[-1].max() < 20 * 0.171875
