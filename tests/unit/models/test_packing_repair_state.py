@@ -279,3 +279,38 @@ def test_balancer_fit_check_without_an_addend_equals_the_check_with_a_zero_adden
     got = engine._fits(load, None, cap)
     np.testing.assert_array_equal(got, old)
     assert got.any() and not got.all()
+
+
+def _max_without_loop(engine, values, items):
+    """The per-worker loop :meth:`OverflowRepair._max_without_fresh` replaced (the reference)."""
+    out = np.zeros(len(items))
+    ws = engine.w_of[items]
+    for w in np.unique(ws):
+        hs = values[engine.w_of == w]
+        top = hs.max()
+        second = hs[hs < top - repair_mod.EPS].max(initial=0.0)
+        several = int((hs >= top - repair_mod.EPS).sum()) > 1
+        sel = ws == w
+        out[sel] = np.where((values[items[sel]] < top - repair_mod.EPS) | several, top, second)
+    return out
+
+
+def test_levels_and_multipliers_without_an_item_equal_the_per_worker_loop():
+    inst = _risky()
+    engine = _engine(inst, n_w=6)
+    rng = np.random.default_rng(6)
+    tied = seen_second = 0
+    for step in range(40):
+        a = int(rng.integers(engine.B))
+        members = np.flatnonzero(engine.w_of == a)
+        partners = np.flatnonzero(engine.w_of != a)
+        for items in (members, partners, rng.choice(len(engine.w_of), 7, replace=False)):
+            if items.size:
+                for values in (engine.h, engine.zi):
+                    got = engine._max_without_fresh(values, items)
+                    np.testing.assert_array_equal(got, _max_without_loop(engine, values, items))
+                    top = np.array([values[engine.w_of == w].max() for w in engine.w_of[items]])
+                    tied += int(np.sum(got == top))
+                    seen_second += int(np.sum(got < top))
+        engine.relocate(int(rng.integers(len(engine.w_of))), int(rng.integers(engine.B)))
+    assert tied and seen_second  # both answers occurred: an item holding its worker's top alone, and not
