@@ -3,7 +3,7 @@ fleet-shrinking search from the best greedy plan, then the load-balancing pass o
 ``solve_packing`` runs them in deterministic mode (the captured options), without the CP-SAT steps
 between them.
 
-    python benchmarks/repair_speed.py DIR [--only 4,9] [--repeat 3]
+    python benchmarks/repair_speed.py DIR [--only 4,9] [--repeat 3] [--stall 50]
     PYTHONPATH=/path/to/other/checkout python benchmarks/repair_speed.py DIR ...   # another version
 
 Prints per captured ``cpsat`` solve the median CPU seconds of each phase and a digest of the two
@@ -24,7 +24,7 @@ def _digest(packing) -> str:
     return hashlib.sha1(packing.item_worker.tobytes() + packing.worker_kind.tobytes()).hexdigest()[:12]
 
 
-def run(instance, options) -> tuple[float, float, str, str]:
+def run(instance, options, stall=None) -> tuple[float, float, str, str]:
     from models.packing import bounds
     from models.packing.balance import balance_load
     from models.packing.heuristics import best_heuristic
@@ -34,7 +34,8 @@ def run(instance, options) -> tuple[float, float, str, str]:
     plan = best_heuristic(instance)
     exact = len(instance.items()) <= options.exact_max_items
     shrink_opts = ShrinkOptions(attempt_moves=options.shrink_moves, seed=options.seed,
-                                max_moves=options.shrink_max_moves, escalate=not (exact or options.deterministic))
+                                max_moves=options.shrink_max_moves, escalate=not (exact or options.deterministic),
+                                stall_moves=stall)
     far = time.perf_counter() + 3600.0  # the move budgets stop the phases, not the clock
     c0 = time.process_time()
     shrunk = shrink_fleet(instance, plan, far, shrink_opts, {}, bound=bound * (1 + options.mip_gap))
@@ -49,6 +50,8 @@ def main() -> None:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--only", default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--stall", type=int, default=None,
+                    help="shrink_stall of the pipeline (50 since 383bf20; captures before it lack it)")
     args = ap.parse_args()
     files = sorted(args.dir.glob("*.pkl"))
     if args.only:
@@ -59,7 +62,7 @@ def main() -> None:
         rec = pickle.loads(f.read_bytes())
         if rec["backend"] != "cpsat" or not rec["options"].deterministic:
             continue
-        runs = [run(pickle.loads(f.read_bytes())["instance"], rec["options"]) for _ in range(args.repeat)]
+        runs = [run(pickle.loads(f.read_bytes())["instance"], rec["options"], args.stall) for _ in range(args.repeat)]
         if len({r[2:] for r in runs}) != 1:
             raise SystemExit(f"{f.stem}: repeats differ: {[r[2:] for r in runs]}")
         s, b = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)

@@ -39,8 +39,14 @@ class _Balancer(OverflowRepair):
         super().__init__(*args, **kwargs)
         self.real = np.asarray(real, dtype=float)
 
-    def _fits(self, base: np.ndarray, add: np.ndarray, cap: np.ndarray) -> np.ndarray:
-        return self.scratch.over(base, add, -cap.astype(np.float32)[..., None, :]) <= _TOL
+    def _fits(self, base: np.ndarray, add: np.ndarray | None, cap: np.ndarray) -> np.ndarray:
+        """Whether ``base + add`` (``add=None``: ``base`` alone) fits ``cap``, per leading index. With
+        no ``add`` the loads are not copied first: adding a float32 zero changes no value (a -0.0
+        becomes +0.0, which sums and compares the same), so the answer is the same."""
+        neg = -cap.astype(np.float32)[..., None, :]
+        if add is None:
+            return self.scratch.over(base, neg) <= _TOL
+        return self.scratch.over(base, add, neg) <= _TOL
 
     def relocation_allowed(self, a: int, members: np.ndarray) -> np.ndarray:
         allowed = super().relocation_allowed(a, members)
@@ -48,7 +54,7 @@ class _Balancer(OverflowRepair):
         cap = self.real[None] * (1.0 - lvl)[:, :, None]
         if self.chance:
             arrive = self.chance_relocation(a, members)[2]
-            return allowed & self._fits(arrive, np.float32(0.0), cap)
+            return allowed & self._fits(arrive, None, cap)
         return allowed & self._fits(self.L32[None], self.D32[members][:, None], cap)
 
     def swap_scores(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
@@ -61,8 +67,8 @@ class _Balancer(OverflowRepair):
     def _swap_block(self, prep, rows, load_a, load_b) -> None:
         if self.chance:
             cap_a, cap_b = self._fit_caps
-            self._fit[rows] = self._fits(load_a, np.float32(0.0), cap_a[rows]) \
-                & self._fits(load_b, np.float32(0.0), cap_b[rows])
+            self._fit[rows] = self._fits(load_a, None, cap_a[rows]) \
+                & self._fits(load_b, None, cap_b[rows])
 
     def _pair_fits(self, a, members, partners, xs, ys, load_a, load_b) -> np.ndarray:
         # The pruned swap search (OverflowRepair._pruned_swap) checks the pairs it scores in full.
@@ -71,8 +77,8 @@ class _Balancer(OverflowRepair):
             self._pair_caps_key, self._pair_caps = key, self.swap_capacities(self.real, a, members, partners)
         cap_a, cap_b = self._pair_caps
         shape = (len(xs),) + self.L.shape[1:]
-        return self._fits(load_a.reshape(shape), np.float32(0.0), cap_a[xs, ys]) \
-            & self._fits(load_b.reshape(shape), np.float32(0.0), cap_b[xs, ys])
+        return self._fits(load_a.reshape(shape), None, cap_a[xs, ys]) \
+            & self._fits(load_b.reshape(shape), None, cap_b[xs, ys])
 
     def swap_allowed(self, a: int, members: np.ndarray, partners: np.ndarray) -> np.ndarray:
         ok = super().swap_allowed(a, members, partners)
@@ -82,7 +88,7 @@ class _Balancer(OverflowRepair):
                 return ok & self._fit
             cap_a, cap_b = self.swap_capacities(self.real, a, members, partners)
             load_a, load_b = self.chance_swap(a, members, partners)
-            return ok & self._fits(load_a, np.float32(0.0), cap_a) & self._fits(load_b, np.float32(0.0), cap_b)
+            return ok & self._fits(load_a, None, cap_a) & self._fits(load_b, None, cap_b)
         cap_a, cap_b = self.swap_capacities(self.real, a, members, partners)
         ok &= self._fits((self.L32[a][None] - Dm)[:, None], Dp[None], cap_a)
         ok &= self._fits((self.L32[wp] - Dp)[None], Dm[:, None], cap_b)

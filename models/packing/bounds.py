@@ -229,11 +229,15 @@ def aggregate_chord_bound(instance: PackingInstance, integer: bool = True) -> fl
 def lower_bound(instance: PackingInstance, chord_items: int | None = None) -> dict[str, float]:
     """All bounds: ``aggregate`` (fractional), ``fleet`` (integer), ``chord`` (chance-constrained
     instances, else 0; aggregated above ``chord_items`` items, see :func:`chord_bound`) and
-    ``best`` (the largest)."""
-    agg = aggregate_bound(instance)
-    fleet = fleet_bound(instance)
-    chord = chord_bound(instance, exact_items=chord_items)
-    return {"aggregate": agg, "fleet": fleet, "chord": chord, "best": max(agg, fleet, chord)}
+    ``best`` (the largest). Kept on the instance: a run asks for the bounds of the same instance
+    up to three times (a variant's rank, its pruning, its solve), and the chord programme is a MILP."""
+    key = ("lower_bound", chord_items)
+    if key not in instance._cache:
+        agg = aggregate_bound(instance)
+        fleet = fleet_bound(instance)
+        chord = chord_bound(instance, exact_items=chord_items)
+        instance._cache[key] = {"aggregate": agg, "fleet": fleet, "chord": chord, "best": max(agg, fleet, chord)}
+    return dict(instance._cache[key])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ multiplier follows the strictest item as the headroom level does.
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 
@@ -92,8 +93,9 @@ class _Scratch:
     def over(self, *terms: np.ndarray) -> np.ndarray:
         """``max(0, terms[0] + terms[1] + ...)`` summed over the last two axes (slots, resources),
         with broadcasting, computed in the buffer."""
-        shape = np.broadcast_shapes(*(np.shape(t) for t in terms))
-        n = int(np.prod(shape))
+        shapes = [_shape(t) for t in terms]
+        shape = shapes[0] if all(sh == shapes[0] for sh in shapes) else np.broadcast_shapes(*shapes)
+        n = math.prod(shape)  # np.prod of a tuple costs 4 us, a tenth of a block's add
         if self.buf.size < n:
             self.buf = np.empty(max(n, 2 * self.buf.size), dtype=np.float32)
         out = self.buf[:n].reshape(shape)
@@ -108,12 +110,24 @@ def _add(x, y, out: np.ndarray) -> None:
     """``out = x + y``. A term that is constant over the slots (``[..., 1, R]``, a capacity) is
     added one resource at a time: broadcast as it is, numpy's inner loop runs over the R (2)
     resources only, and the add took 3x as long. The same additions, so the same floats."""
-    if out.ndim >= 2 and out.shape[-2] > 1 and out.shape[-1] > 1 and any(
-            np.ndim(t) >= 2 and np.shape(t)[-2] == 1 and np.shape(t)[-1] > 1 for t in (x, y)):
-        for r in range(out.shape[-1]):
+    so = out.shape
+    if len(so) >= 2 and so[-2] > 1 and so[-1] > 1 and (_slot_constant(x) or _slot_constant(y)):
+        for r in range(so[-1]):
             np.add(_column(x, r), _column(y, r), out=out[..., r])
     else:
         np.add(x, y, out=out)
+
+
+def _shape(t) -> tuple:
+    """``np.shape(t)`` without its call overhead for an array (the engine's terms are arrays or
+    float32 scalars)."""
+    return t.shape if isinstance(t, np.ndarray) else np.shape(t)
+
+
+def _slot_constant(t) -> bool:
+    """Whether ``t`` is ``[..., 1, R > 1]``: constant over the slots (a capacity)."""
+    sh = _shape(t)
+    return len(sh) >= 2 and sh[-2] == 1 and sh[-1] > 1
 
 
 def _over_inplace(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -143,7 +157,7 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 def _column(t, r: int):
     """Resource ``r`` of a ``[..., T, R]`` term (a scalar stays a scalar)."""
-    return t if np.ndim(t) == 0 else t[..., r]
+    return t if len(_shape(t)) == 0 else t[..., r]
 
 
 class OverflowRepair:
@@ -299,16 +313,17 @@ class OverflowRepair:
         return out
 
     def _max_without_fresh(self, values: np.ndarray, items: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(items))
-        ws = self.w_of[items]
-        for w in np.unique(ws):
-            hs = values[self.w_of == w]
-            top = hs.max()
-            second = hs[hs < top - EPS].max(initial=0.0)
-            several = int((hs >= top - EPS).sum()) > 1
-            sel = ws == w
-            out[sel] = np.where((values[items[sel]] < top - EPS) | several, top, second)
-        return out
+        # Per worker at once (a loop over the partners' workers cost 4x): the top value, whether
+        # several items hold it (within EPS), and the largest value below it (0 if none).
+        w_of = self.w_of
+        top = np.full(self.B, -np.inf)
+        np.maximum.at(top, w_of, values)
+        near = values >= top[w_of] - EPS
+        several = np.bincount(w_of[near], minlength=self.B) > 1
+        second = np.zeros(self.B)
+        np.maximum.at(second, w_of[~near], values[~near])
+        ws = w_of[items]
+        return np.where((values[items] < top[ws] - EPS) | several[ws], top[ws], second[ws])
 
     # ------------------------------------------------------------------ chance-constrained loads
     def chance_relocation(self, a: int, members: np.ndarray):
@@ -451,7 +466,7 @@ class OverflowRepair:
             sw = np.empty((len(members), len(partners)), dtype=np.float32)
             # Row blocks of ~SWAP_BLOCK floats: the dozen passes over [m, n, T, R] stay in cache
             # (the whole matrix is several MB), and the memory of a move stays bounded.
-            per_row = max(1, len(partners) * int(np.prod(self.L.shape[1:])))
+            per_row = max(1, len(partners) * math.prod(self.L.shape[1:]))
             step = max(1, SWAP_BLOCK // per_row)
             for lo in range(0, len(members), step):
                 rows = slice(lo, lo + step)
@@ -570,7 +585,7 @@ class OverflowRepair:
         calls, pairs, scored = self._pruned
         if calls >= PRUNE_WARMUP and scored > PRUNE_GIVE_UP * pairs:
             return False
-        return (self.chance and len(members) * len(partners) * int(np.prod(self.L.shape[1:])) >= PRUNE_MIN_FLOATS
+        return (self.chance and len(members) * len(partners) * math.prod(self.L.shape[1:]) >= PRUNE_MIN_FLOATS
                 and self._cross2 is not None)
 
     def _probe_columns(self, w: int, k: int) -> np.ndarray:
@@ -584,7 +599,7 @@ class OverflowRepair:
         """:meth:`_chance_swap_rows` for the pairs ``(members[xs], partners[ys])`` only (``[q, T * R]``
         each): the same float32 operations in the same order, so each element equals the row
         blocks' (the cross terms gathered from the same table)."""
-        TR = int(np.prod(self.L.shape[1:]))
+        TR = math.prod(self.L.shape[1:])
         table = self._cross2
         n_items = table.shape[0]
         mm2 = np.take(table.reshape(n_items * n_items, TR), p["members"][xs] * n_items + p["partners"][ys], axis=0)
@@ -602,7 +617,7 @@ class OverflowRepair:
         """:meth:`_chance_swap_rows` of every pair on a few flattened slot-resource columns only, the
         same operations: ``a``'s load on ``cols_a`` (``[m, n, ka]``) and the partner's worker's on its
         own columns ``cols_b[y]`` (``[m, n, kb]``)."""
-        TR = int(np.prod(self.L.shape[1:]))
+        TR = math.prod(self.L.shape[1:])
         table = self._cross2.reshape(-1)
         n_items = self._cross2.shape[0]
         pick = (p["members"][:, None] * n_items + p["partners"][None, :]) * TR  # [m, n]
@@ -634,7 +649,7 @@ class OverflowRepair:
         The full scores are the floats of the row blocks, so the move is the same; the bound has a
         margin for float32 rounding of its sums."""
         m, n = len(members), len(partners)
-        TR = int(np.prod(self.L.shape[1:]))
+        TR = math.prod(self.L.shape[1:])
         R = self.L.shape[-1]
         wp = self.w_of[partners]
         ok = self._swap_hard(a, members, partners)

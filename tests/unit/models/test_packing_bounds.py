@@ -76,3 +76,26 @@ def test_chord_bound_takes_the_aggregated_form_above_the_item_limit(monkeypatch)
     assert bounds.chord_bound(inst) > 0 and bounds.chord_bound(inst, exact_items=60) > 0  # the exact programme
     assert bounds.chord_bound(inst, exact_items=59) == -1.0
     assert bounds.lower_bound(inst, chord_items=59)["chord"] == -1.0
+
+
+def test_lower_bound_is_computed_once_per_instance_and_chord_limit(monkeypatch):
+    import dataclasses
+
+    from models.packing import bounds
+
+    inst = _chance_fleet(30)
+    calls = []
+    real = bounds.chord_bound
+    monkeypatch.setattr(bounds, "chord_bound", lambda *a, **k: calls.append(k) or real(*a, **k))
+    first = bounds.lower_bound(inst, 150)
+    expected = dict(first)
+    first["best"] = -1.0  # a caller's edit does not reach the kept bounds
+    again = bounds.lower_bound(inst, 150)
+    assert len(calls) == 1 and again == expected and expected["best"] > 0
+    assert expected["best"] == max(expected["aggregate"], expected["fleet"], expected["chord"])
+    bounds.lower_bound(inst, 10)  # another chord limit is another programme
+    assert len(calls) == 2
+    # A copy with its own cache (as every dataclasses.replace of an instance in the code gives)
+    # computes again, and finds the same bounds.
+    copy = dataclasses.replace(inst, _cache={})
+    assert bounds.lower_bound(copy, 150) == expected and len(calls) == 3

@@ -245,3 +245,72 @@ def test_cross_table_pairs_equal_the_per_swap_einsum_to_the_bit(monkeypatch):
         partners = np.flatnonzero(with_table.w_of != a)
         p = with_table._swap_prep(a, members, partners)
         np.testing.assert_array_equal(with_table._pair_cross2(p, slice(None)), without._pair_cross2(p, slice(None)))
+
+
+def test_scratch_over_equals_the_numpy_expression_for_equal_and_broadcast_shapes():
+    rng = np.random.default_rng(4)
+    x = (rng.random((3, 5, 24, 2)) - 0.5).astype(np.float32)
+    d = (rng.random((3, 1, 24, 2)) - 0.5).astype(np.float32)
+    cap = rng.random((3, 5, 1, 2)).astype(np.float32)
+    over = repair_mod._Scratch().over
+    np.testing.assert_array_equal(over(x, -cap), np.maximum(x + -cap, 0).reshape(3, 5, -1).sum(axis=-1))
+    np.testing.assert_array_equal(over(x, x), np.maximum(x + x, 0).reshape(3, 5, -1).sum(axis=-1))
+    np.testing.assert_array_equal(over(d, x, -cap),
+                                  np.maximum(d + x + -cap, 0).reshape(3, 5, -1).sum(axis=-1))
+    np.testing.assert_array_equal(over(x, np.float32(0.25)), np.maximum(x + np.float32(0.25), 0).reshape(3, 5, -1).sum(axis=-1))
+
+
+def test_balancer_fit_check_without_an_addend_equals_the_check_with_a_zero_addend():
+    """The balancing pass checked a swap's loads as ``loads + 0.0`` against the real capacity; it
+    now skips the copy. Equal answers, -0.0, exact zeros, capacities of zero and NaN included."""
+    from models.packing.balance import _TOL
+
+    inst = _risky()
+    engine = _engine(inst, _Balancer, scale=0.9, real=_engine(inst).cap / 0.7)
+    rng = np.random.default_rng(5)
+    load = (rng.random((4, 6, 24, 2)) * 2.0).astype(np.float32)
+    load[0, 0] = -0.0
+    load[1, :, :3] = 0.0
+    load[2, 1, 5, 1] = np.nan
+    cap = rng.random((4, 6, 2)) * 2.0
+    cap[0, 0] = 0.0
+    cap[3, 2] = 0.0
+    old = repair_mod._Scratch().over(load, np.float32(0.0), -cap.astype(np.float32)[..., None, :]) <= _TOL
+    got = engine._fits(load, None, cap)
+    np.testing.assert_array_equal(got, old)
+    assert got.any() and not got.all()
+
+
+def _max_without_loop(engine, values, items):
+    """The per-worker loop :meth:`OverflowRepair._max_without_fresh` replaced (the reference)."""
+    out = np.zeros(len(items))
+    ws = engine.w_of[items]
+    for w in np.unique(ws):
+        hs = values[engine.w_of == w]
+        top = hs.max()
+        second = hs[hs < top - repair_mod.EPS].max(initial=0.0)
+        several = int((hs >= top - repair_mod.EPS).sum()) > 1
+        sel = ws == w
+        out[sel] = np.where((values[items[sel]] < top - repair_mod.EPS) | several, top, second)
+    return out
+
+
+def test_levels_and_multipliers_without_an_item_equal_the_per_worker_loop():
+    inst = _risky()
+    engine = _engine(inst, n_w=6)
+    rng = np.random.default_rng(6)
+    tied = seen_second = 0
+    for step in range(40):
+        a = int(rng.integers(engine.B))
+        members = np.flatnonzero(engine.w_of == a)
+        partners = np.flatnonzero(engine.w_of != a)
+        for items in (members, partners, rng.choice(len(engine.w_of), 7, replace=False)):
+            if items.size:
+                for values in (engine.h, engine.zi):
+                    got = engine._max_without_fresh(values, items)
+                    np.testing.assert_array_equal(got, _max_without_loop(engine, values, items))
+                    top = np.array([values[engine.w_of == w].max() for w in engine.w_of[items]])
+                    tied += int(np.sum(got == top))
+                    seen_second += int(np.sum(got < top))
+        engine.relocate(int(rng.integers(len(engine.w_of))), int(rng.integers(engine.B)))
+    assert tied and seen_second  # both answers occurred: an item holding its worker's top alone, and not
