@@ -21,12 +21,13 @@ _REQUIRED = ("type", CPU_CORES, MEMORY_GB, "cost_per_month")
 
 
 def default_servers() -> pd.DataFrame:
-    """Three realistic types: compute-dense, general purpose and memory-rich (monthly TCO, USD)."""
+    """Three realistic types: compute-dense, general purpose and memory-rich (monthly TCO, USD), with the
+    lead times of the scenario defaults (planner.scenarios)."""
     return pd.DataFrame(
         [
-            ("c-32", 32, 128, 1100.0, pd.NA, 6, "default"),
-            ("m-64", 64, 256, 2000.0, pd.NA, 8, "default"),
-            ("r-64", 64, 512, 2700.0, pd.NA, 10, "default"),
+            ("c-32", 32, 128, 1100.0, pd.NA, 4, "default"),
+            ("m-64", 64, 256, 2000.0, pd.NA, 6, "default"),
+            ("r-64", 64, 512, 2700.0, pd.NA, 8, "default"),
         ],
         columns=list(SERVER_COLUMNS),
     ).astype({"max_count": "Int64"})

@@ -152,3 +152,17 @@ def test_verifier_does_not_accept_a_pooled_group_with_zero_mean_and_a_spread_as_
     fc.loc[spiky, ["q90", "q95", "q99"]] = 0.0  # no spread either: idle, its absence accepted
     (check,) = verify_plan(fc, only_g0, groups)
     assert check.idle_absent == ("g1",) and check.violations == []
+
+
+def test_the_packing_default_catalog_is_the_scenario_default():
+    """`planner pack`'s catalog (planner.servers.default_servers) had lead times 6/8/10 weeks, the
+    scenario defaults 4/6/8: one catalog, whichever command reads it."""
+    from planner.scenarios import DEFAULT_SERVERS
+    from planner.servers import default_servers
+
+    cat = default_servers().set_index("type")
+    for s in DEFAULT_SERVERS:
+        row = cat.loc[s.type]
+        assert (row["cpu_cores"], row["memory_gb"], row["cost_per_month"], row["lead_time_weeks"]) == (
+            s.cpu_cores, s.memory_gb, s.cost_per_month, s.lead_time_weeks)
+    assert len(cat) == len(DEFAULT_SERVERS)
