@@ -712,7 +712,7 @@ def _ramp_quantiles(actual, loo, point, hourly, hourly_past, levels, edges, spd)
     check (each past launch in turn, its hour factors ``hourly_past``, level factors of the others)."""
     k, h = actual.shape
     nb = len(edges) - 1
-    lead = np.searchsorted(np.asarray(edges[1:]), np.arange(h), side="right").clip(max=nb - 1)
+    lead = _lead_index(edges, h)
     level = np.full((k, nb), np.nan)
     for b in range(nb):
         m = loo[:, lead == b].mean(axis=1)
@@ -828,7 +828,7 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
     nb = len(edges) - 1
     onehot = (lead[:, None] == np.arange(nb)[None, :]).astype(float)  # steps x buckets
     quantiles, le, lt = [], np.zeros((len(held), nb, len(grid))), np.zeros((len(held), nb, len(grid)))
-    count = np.zeros((len(held), nb))
+    count = np.tile(onehot.sum(0), (len(held), 1))  # slots per bucket: every window has all of them
     for i, k in enumerate(held):
         rest = np.arange(w) != k if rest_of is None else rest_of(k)
         cq = LeadTimeConformal(grid, edges, min_cell=min_cell, scale=scale).fit(
@@ -838,7 +838,6 @@ def _held_out(actual, pred, lvl, how, n_how, levels, edges, spd, scale, min_cell
         if match:
             le[i] = ((actual[k] <= q) @ onehot).T
             lt[i] = ((actual[k] < q) @ onehot).T
-        count[i] = onehot.sum(0)
     level_map = _match(levels, grid, le.sum(0), lt.sum(0), count.sum(0)) if match else None
     hits = np.zeros((nb, len(levels)))
     below = np.zeros((nb, len(levels)))  # strictly below: a tie (0 at a quantile of 0) is no hit
