@@ -119,6 +119,24 @@ def _check_launch_dates(scenario: Scenario, forecast: pd.DataFrame) -> None:
                           f"({first.date()}): it is planned at its full size from the first week, with no ramp")
 
 
+def check_names(scenario: Scenario, groups: pd.DataFrame) -> None:
+    """The groups that growth and retirements name exist, in the data or as anticipated services, and
+    so do growth's customers. Called on the history's groups before the forecast, so a typo costs
+    seconds, not a forecast."""
+    where = scenario.source_path or "scenario"
+    known = set(groups[C.GROUP_ID]) | {a.name for a in scenario.anticipated}
+    for g in list(scenario.growth.groups) + [r.group for r in scenario.retired]:
+        if g not in known:
+            raise ScenarioError(f"{where}: group {g!r} (growth.groups or retired) "
+                                "is not in the data or the anticipated services")
+    customers = set(groups[C.CUSTOMER]) | {a.customer for a in scenario.anticipated}
+    unknown_c = sorted(set(scenario.growth.customers) - customers)
+    if unknown_c:
+        raise ScenarioError(f"{where}: growth.customers names unknown customer(s) {unknown_c} "
+                            f"(the data has {len(set(groups[C.CUSTOMER]))} customers, e.g. "
+                            f"{', '.join(sorted(set(groups[C.CUSTOMER]))[:3])})")
+
+
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add anticipated services, apply growth multipliers and retirements; return (forecast, groups)."""
     from planner.anticipate import AnticipatedService, anticipate_services
@@ -145,14 +163,7 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
                             "tier": [scenario.customers.tiers.get(a.customer, tier_of.get(a.customer, scenario.customers.default_tier))
                                      for a in scenario.anticipated]})
         groups = pd.concat([groups, new], ignore_index=True)
-    known = set(groups[C.GROUP_ID])
-    for g in list(scenario.growth.groups) + [r.group for r in scenario.retired]:
-        if g not in known:
-            raise ScenarioError(f"{scenario.source_path or 'scenario'}: group {g!r} (growth.groups or retired) "
-                                "is not in the data or the anticipated services")
-    unknown_c = sorted(set(scenario.growth.customers) - set(groups[C.CUSTOMER]))
-    if unknown_c:
-        raise ScenarioError(f"{scenario.source_path or 'scenario'}: growth.customers names unknown customer(s) {unknown_c}")
+    check_names(scenario, groups)
     # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
     factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
@@ -855,6 +866,7 @@ def _run_plan(scenario: Scenario, progress: Progress, history, ex, prepared=None
     history = load_history(scenario, keep_matrices=keep_telemetry) if history is None else history
     timings["history_s"] = time.perf_counter() - t0
     start = horizon_start(scenario, history)
+    check_names(scenario, history.groups)  # before the forecast, like the carbon file below
     intensity = carbon_stage(scenario, start)  # before the forecast: a bad carbon file fails fast
     check_survivable(scenario)
     sized_inventory = None

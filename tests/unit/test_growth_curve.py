@@ -47,3 +47,36 @@ def test_adjust_forecast_applies_a_curve_per_week():
     weekly = out.assign(week=(out[C.DS] - start) // pd.Timedelta("7D")).groupby([C.UNIQUE_ID, "week"])["q99"].mean()
     assert np.allclose(weekly["g1"], [10.0, 11.0, 12.0])  # the global curve
     assert np.allclose(weekly["g0"], [10.0, 22.0, 24.0])  # times acme's own weekly factors
+
+
+def test_unknown_names_are_refused_before_the_forecast(tmp_path, monkeypatch):
+    import yaml
+
+    import planner.forecast
+    from planner.pipeline import run_plan
+
+    def no_forecast(*a, **k):
+        raise AssertionError("the forecast started before the names were checked")
+
+    monkeypatch.setattr(planner.forecast, "ForecastRun", no_forecast)
+    base = {"data": {"format": "synthetic", "synthetic": {"functions": 12, "days": 21, "seed": 3}},
+            "horizon": {"weeks": 2}, "inventory": [], "anticipated": [], "retired": []}
+    for extra, match in [({"growth": {"customers": {"nobody": 1.2}}}, r"s\.yaml: growth\.customers .*'nobody'"),
+                         ({"growth": {"groups": {"app99999": 1.2}}}, r"s\.yaml: group 'app99999' \(growth"),
+                         ({"retired": [{"group": "gone", "from": "2027-01-04"}]}, "group 'gone'")]:
+        p = tmp_path / "s.yaml"
+        p.write_text(yaml.safe_dump({**base, **extra}))
+        with pytest.raises(ScenarioError, match=match):
+            run_plan(load_scenario(p))
+
+
+def test_growth_may_name_an_anticipated_services_customer():
+    from planner.pipeline import check_names
+
+    groups = pd.DataFrame({C.GROUP_ID: ["g0"], C.CUSTOMER: ["acme"]})
+    sc = Scenario.model_validate({"growth": {"customers": {"newco": 1.5}, "groups": {"svc": 1.1}},
+                                  "anticipated": [{"name": "svc", "customer": "newco", "analogs": ["g0"],
+                                                   "launch": "2027-01-18"}]})
+    check_names(sc, groups)  # neither raises: both come with the anticipated service
+    with pytest.raises(ScenarioError, match=r"unknown customer\(s\) \['newco'\]"):
+        check_names(Scenario.model_validate({"growth": {"customers": {"newco": 1.5}}}), groups)
