@@ -253,6 +253,8 @@ def report_dataset(label, table, times, peer_ids, chosen, df, h, origins):
     print(f"planner coverage: worst bucket {worst * 100:.1f} points from nominal (goal <= 2: {'met' if worst <= 0.02 else 'NOT met'}); "
           f"median q99 peak / actual peak {plan['q99_peak_ratio'].median():.2f} (goal <= 1.3: "
           f"{'met' if plan['q99_peak_ratio'].median() <= 1.3 else 'NOT met'})")
+    print(f"  (how far a calibrated forecaster's buckets stray on {origins} origins of a real series: "
+          "benchmarks/coverage_resolution.py)")
 
 
 def _summarise(table, times):
