@@ -92,8 +92,6 @@ def _fleet_programme(instance: PackingInstance, demand: np.ndarray, integer: boo
 
 def _reduce(demand: np.ndarray) -> np.ndarray:
     # Per class and resource, slots whose demand is dominated in every resource cannot bind.
-    from models.packing.instance import dominant_slots
-
     keep = dominant_slots(demand.transpose(1, 0, 2).reshape(demand.shape[1], 1, -1).transpose(1, 0, 2))
     return demand[:, keep, :]
 
