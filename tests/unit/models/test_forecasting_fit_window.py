@@ -74,7 +74,7 @@ def test_a_long_history_band_is_calibrated_on_windows_over_all_of_it():
     assert own.model == hist.model and np.allclose(own.mean, hist.mean)  # the point is untouched
     note = next(n for n in hist.notes if "over the whole history" in n)
     n_cal = int(note.split("calibrated on ")[1].split()[0])
-    assert n_cal > own.n_windows and n_cal >= 4 * 4 - 2  # about four windows a year back to the first year
+    assert n_cal > own.n_windows and n_cal >= 3 * 4 - 1  # about four windows a year back to two years of training
     assert hist.band_windows.sum() > own.band_windows.sum()
     q = dict(zip(hist.levels, hist.quantiles))
     assert np.mean(future <= q[0.9]) > 0.75 and np.mean(future <= q[0.99]) > 0.9
@@ -100,6 +100,25 @@ def test_a_summer_band_is_calibrated_on_summer_windows_when_winter_errs_more():
     assert width(season) < 0.6 * width(pooled)  # summer errors only
     future = y[n:]
     assert np.mean(future <= season.quantiles[lv.index(0.9)]) > 0.8  # still covers the summer quarter
+
+
+def test_weeks_7_13_band_is_not_widened_by_windows_fitted_on_under_two_years():
+    """A sharp yearly peak in weeks 7-13: a fit on under two years of history has three yearly
+    harmonics at most and smears it; the band comes from windows fitted as the final forecast is."""
+    origin = pd.Timestamp("2022-06-01")
+    n = (origin - START).days
+    d = np.arange(n + H)
+    doy = (START + pd.to_timedelta(d, "D")).day_of_year.to_numpy()
+    dist = (doy - pd.Timestamp("2022-08-05").day_of_year + 182) % 365 - 182
+    expected = 100 * (1 + 0.8 * np.exp(-0.5 * (dist / 10.0) ** 2)) * np.where(d % 7 >= 5, 0.7, 1.0)
+    y = expected * np.exp(np.random.default_rng(0).normal(0, 0.04, n + H))
+    r = forecast_array(y[:n], H, "1D", MODELS, start=START, n_windows=4, step=H // 4)
+    lv, w7 = list(r.levels), slice(42, H)
+    width = np.mean((r.quantiles[lv.index(0.99)] - r.mean)[w7] / r.mean[w7])
+    assert width < 0.25  # 0.63 with windows from one year of training: the smeared peak's errors
+    future = y[n:][w7]
+    assert np.mean(future <= r.quantiles[lv.index(0.9)][w7]) > 0.85
+    assert np.all(future <= r.quantiles[lv.index(0.99)][w7])
 
 
 def test_a_history_under_three_years_is_untouched():
