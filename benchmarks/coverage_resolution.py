@@ -18,6 +18,10 @@ construction), on the error dependence of real series:
    ``--sims`` times; per bucket and level the coverage is the share of scores <= the level's normal
    quantile, exactly as the benchmark counts it.
 
+The origins are taken as independent draws of one regime. A series whose error level changes between
+eras (bike sharing after its growth stopped in 2017) strays further than this from nominal over a few
+years of one era, so the ranges printed are the least spread a calibrated band shows.
+
 Prints, per series and K: each bucket's 5-95 % range of a calibrated forecaster's coverage, the
 share of calibrated forecasters whose worst bucket is within 2 points (the goal), the same for
 independent steps, and where the planner's own coverage falls.
