@@ -10,9 +10,12 @@ yearly cycle and holidays, times an intra-day profile by hour of the week.
 * The trend b is one slope; level shifts τ_k (a launch, a migration) get steps of their own and
   changes of growth κ_k (a business that stops growing) hinges, found by forward selection with a
   BIC-type penalty, so a jump is read as a jump and not as growth that goes on for ever, and the
-  growth carried forward is the latest segment's (b + Σ g_k). In the last four weeks, days far
-  below the fit are clipped while the breaks are chosen (``dip_days``): a few days' dip (weather,
-  an outage) is not a new level, a drop that every day shows still is, a jump up is taken at once.
+  growth carried forward is the latest segment's (b + Σ g_k). Asymmetric near the end (issue
+  13): a step up may sit a week before the end, a step down needs four weeks after it
+  (``down_step_days``), and in the last four weeks days far below the fit are clipped while the
+  breaks are chosen (``dip_days``), so that a few days' dip (weather, an outage) does not pull in
+  an earlier step or hinge instead. An under-forecast quarter under-buys; an over-forecast one
+  costs a server too many for a while.
 * The yearly cycle is a Fourier series in the day number whose order (0 = none) is chosen by BIC;
   it needs a year of history (two for more than three harmonics).
 * e_d = slow + fast deviations from the fitted level: the last four weeks' mean residual fades
@@ -47,6 +50,7 @@ MAX_GROWTH = math.log(3.0)  # cap of the carried-forward slope, log per year
 # The first is preferred when the backtest cannot tell them apart; "local" is the last resort.
 TRENDS = ("damped", "linear", "flat", "local")
 DIP_DAYS = 28  # days before the end in which dips are clipped when breaks are chosen (``dip_days``)
+DOWN_STEP_DAYS = 28  # fewest days after a level shift down (``down_step_days``; 7 = as a shift up)
 DIP_SDS = 3.0  # how far below the fit (robust SDs) a late day counts at most
 LOCAL_DAYS = 365  # days of seasonally adjusted level the local trend is fitted on
 YEAR_DAYS = 365.25
@@ -66,6 +70,9 @@ class SeasonalTrend(ArrayForecaster):
         profile_weeks: weeks of history the intra-day profile is averaged over (variant ``recent``:
             ``recent_weeks``; variant ``ly``: the same eight weeks one and two years earlier).
         max_breaks: level shifts and growth changes allowed (in total).
+        down_step_days: fewest days of history after a level shift down (a shift up needs 7): a
+            drop is carried over the whole horizon only once four weeks confirm it; until then the
+            recent residual carries it (clipped like the breaks' residual, see ``dip_days``).
         dip_days: in the last ``dip_days`` days, a day more than ``DIP_SDS`` robust standard
             deviations below the fit counts as only that far below when level shifts and growth
             changes are chosen: a few days' dip before the end (weather, an outage, a holiday week)
@@ -83,7 +90,8 @@ class SeasonalTrend(ArrayForecaster):
 
     def __init__(self, steps_per_day: int = 24, trend: str = "damped", start=None, step=None, holidays=None,
                  profile_weeks: int = 52, recent_weeks: int = 8, max_breaks: int = 4, yearly_orders=(0, 1, 2, 3, 5, 8, 12),
-                 damping_days: float = 91.0, yearly_offset=None, dip_days: int = DIP_DAYS):
+                 damping_days: float = 91.0, yearly_offset=None, dip_days: int = DIP_DAYS,
+                 down_step_days: int = DOWN_STEP_DAYS):
         self.steps_per_day = steps_per_day
         self.trend = trend
         self.start = start
@@ -96,6 +104,7 @@ class SeasonalTrend(ArrayForecaster):
         self.damping_days = damping_days
         self.yearly_offset = yearly_offset
         self.dip_days = dip_days
+        self.down_step_days = down_step_days
 
     @property
     def name(self):
@@ -278,10 +287,11 @@ class SeasonalTrend(ArrayForecaster):
         """Level shifts (steps) and changes of growth (hinges) by forward selection: the column
         that lowers the SSE most, kept while the drop beats a penalty of 3·log(n) in BIC terms
         (stricter than BIC: daily errors are autocorrelated, and a spurious break would eat into
-        the trend). Steps may sit up to a week before the end; hinges need half a year after them
-        (a slope read from a few weeks would be extrapolated over the whole horizon). Candidates
-        are scored on the residual with the last ``dip_days`` days' dips clipped (``_clip_dips``);
-        a step down the unclipped residual would have taken instead is listed in ``refused_steps_``.
+        the trend). Steps up may sit up to a week before the end, steps down need
+        ``down_step_days`` after them; hinges need half a year after them (a slope read from a few
+        weeks would be extrapolated over the whole horizon). Candidates are scored on the residual
+        with the last ``dip_days`` days' dips clipped (``_clip_dips``); a step down the unclipped
+        residual would have taken instead is listed in ``refused_steps_``.
 
         A candidate column s lowers the SSE by (s'r)² / (s's − ‖Q's‖²), r the residual and Q an
         orthonormal basis of the current design; for steps and hinges every s'v is a suffix sum
@@ -310,7 +320,8 @@ class SeasonalTrend(ArrayForecaster):
             proj = _candidate_products(Q, steps, hinges)
             den = ss - np.einsum("ij,ij->i", proj, proj)
             ok = (den > 1e-9) & ~taken
-            gain = np.where(ok, sr[:, 0] ** 2 / np.maximum(den, 1e-12), 0.0)
+            short = np.r_[steps > n - self.down_step_days, np.zeros(len(hinges), bool)] & (sr[:, 0] < 0)
+            gain = np.where(ok & ~short, sr[:, 0] ** 2 / np.maximum(den, 1e-12), 0.0)
             j = int(np.argmax(gain))
             sse = float(rc @ rc)
             if gain[j] <= 0 or n * math.log(sse / max(sse - gain[j], 1e-300)) < 3 * math.log(n):
@@ -453,7 +464,7 @@ class _BorrowedSeasonalTrend(SeasonalTrend):
     def __init__(self, plain: SeasonalTrend, offset: np.ndarray):
         super().__init__(plain.steps_per_day, plain.trend, plain.start, plain.step, plain.holidays, plain.profile_weeks,
                          plain.recent_weeks, plain.max_breaks, plain.yearly_orders, plain.damping_days,
-                         dip_days=plain.dip_days)
+                         dip_days=plain.dip_days, down_step_days=plain.down_step_days)
         self._offset = offset
 
 
