@@ -213,6 +213,8 @@ def main(argv=None):
     with single_blas_thread():
         late = [level_shift_late(o) if A._parse_key(o.chosen)[0] == "seasonal_trend" else np.zeros(len(o.o), bool)
                 for o in origins]
+    print(f"   windows whose model put a level shift in its last 4 weeks: {sum(int(v.sum()) for v in late)} of "
+          f"{sum(len(v) for v in late)}")
     settings = {
         "default (rebuilt)": lambda o, i: {},
         "windows with >= 2 years of training": lambda o, i: dict(use=o.season & (o.o >= 2 * YH)),

@@ -10,7 +10,12 @@ yearly cycle and holidays, times an intra-day profile by hour of the week.
 * The trend b is one slope; level shifts τ_k (a launch, a migration) get steps of their own and
   changes of growth κ_k (a business that stops growing) hinges, found by forward selection with a
   BIC-type penalty, so a jump is read as a jump and not as growth that goes on for ever, and the
-  growth carried forward is the latest segment's (b + Σ g_k).
+  growth carried forward is the latest segment's (b + Σ g_k). Asymmetric near the end (issue
+  13): a step up may sit a week before the end, a step down needs four weeks after it
+  (``down_step_days``), and in the last four weeks days far below the fit are clipped while the
+  breaks are chosen (``dip_days``), so that a few days' dip (weather, an outage) does not pull in
+  an earlier step or hinge instead. An under-forecast quarter under-buys; an over-forecast one
+  costs a server too many for a while.
 * The yearly cycle is a Fourier series in the day number whose order (0 = none) is chosen by BIC;
   it needs a year of history (two for more than three harmonics).
 * e_d = slow + fast deviations from the fitted level: the last four weeks' mean residual fades
@@ -44,6 +49,9 @@ __all__ = ["SeasonalTrend", "TRENDS", "YEAR_DAYS"]
 MAX_GROWTH = math.log(3.0)  # cap of the carried-forward slope, log per year
 # The first is preferred when the backtest cannot tell them apart; "local" is the last resort.
 TRENDS = ("damped", "linear", "flat", "local")
+DIP_DAYS = 28  # days before the end in which dips are clipped when breaks are chosen (``dip_days``)
+DOWN_STEP_DAYS = 28  # fewest days after a level shift down (``down_step_days``; 7 = as a shift up)
+DIP_SDS = 3.0  # how far below the fit (robust SDs) a late day counts at most
 LOCAL_DAYS = 365  # days of seasonally adjusted level the local trend is fitted on
 YEAR_DAYS = 365.25
 
@@ -62,6 +70,14 @@ class SeasonalTrend(ArrayForecaster):
         profile_weeks: weeks of history the intra-day profile is averaged over (variant ``recent``:
             ``recent_weeks``; variant ``ly``: the same eight weeks one and two years earlier).
         max_breaks: level shifts and growth changes allowed (in total).
+        down_step_days: fewest days of history after a level shift down (a shift up needs 7): a
+            drop is carried over the whole horizon only once four weeks confirm it; until then the
+            recent residual carries it (clipped like the breaks' residual, see ``dip_days``).
+        dip_days: in the last ``dip_days`` days, a day more than ``DIP_SDS`` robust standard
+            deviations below the fit counts as only that far below when level shifts and growth
+            changes are chosen: a few days' dip before the end (weather, an outage, a holiday week)
+            read as a new level would under-forecast the whole horizon, while a drop that every day
+            shows is still found. Days above the fit are not clipped: a launch is taken at once.
         yearly_orders: candidate numbers of yearly harmonics (BIC picks one; 0 = no yearly cycle).
         damping_days: half-life of the damped slope, in days.
         yearly_offset: borrowed yearly season, 366 log effects indexed by day of the year − 1
@@ -74,7 +90,8 @@ class SeasonalTrend(ArrayForecaster):
 
     def __init__(self, steps_per_day: int = 24, trend: str = "damped", start=None, step=None, holidays=None,
                  profile_weeks: int = 52, recent_weeks: int = 8, max_breaks: int = 4, yearly_orders=(0, 1, 2, 3, 5, 8, 12),
-                 damping_days: float = 91.0, yearly_offset=None):
+                 damping_days: float = 91.0, yearly_offset=None, dip_days: int = DIP_DAYS,
+                 down_step_days: int = DOWN_STEP_DAYS):
         self.steps_per_day = steps_per_day
         self.trend = trend
         self.start = start
@@ -86,6 +103,8 @@ class SeasonalTrend(ArrayForecaster):
         self.yearly_orders = tuple(yearly_orders)
         self.damping_days = damping_days
         self.yearly_offset = yearly_offset
+        self.dip_days = dip_days
+        self.down_step_days = down_step_days
 
     @property
     def name(self):
@@ -141,7 +160,7 @@ class SeasonalTrend(ArrayForecaster):
         X = X[:, self.keep_]
         beta = self._solve(X, z)
         resid = z - X @ beta
-        self.recent_ = float(resid[-28:].mean())
+        self.recent_ = float(self._clip_dips(resid)[-28:].mean())  # a late dip's days clipped here too
         self.phi_week_ = _ar1(_weekly_means(resid), 0.99)
         self.phi_ = _ar1(resid, 0.95)
         self.last_fast_ = float(resid[-1]) - self.recent_
@@ -268,8 +287,11 @@ class SeasonalTrend(ArrayForecaster):
         """Level shifts (steps) and changes of growth (hinges) by forward selection: the column
         that lowers the SSE most, kept while the drop beats a penalty of 3·log(n) in BIC terms
         (stricter than BIC: daily errors are autocorrelated, and a spurious break would eat into
-        the trend). Steps may sit up to a week before the end; hinges need half a year after them
-        (a slope read from a few weeks would be extrapolated over the whole horizon).
+        the trend). Steps up may sit up to a week before the end, steps down need
+        ``down_step_days`` after them; hinges need half a year after them (a slope read from a few
+        weeks would be extrapolated over the whole horizon). Candidates are scored on the residual
+        with the last ``dip_days`` days' dips clipped (``_clip_dips``); a step down the unclipped
+        residual would have taken instead is listed in ``refused_steps_``.
 
         A candidate column s lowers the SSE by (s'r)² / (s's − ‖Q's‖²), r the residual and Q an
         orthonormal basis of the current design; for steps and hinges every s'v is a suffix sum
@@ -279,6 +301,7 @@ class SeasonalTrend(ArrayForecaster):
         steps = np.arange(7, n - 6, every)  # whole weeks apart; at least a week each side
         hinges = np.arange(28, n - 182, 28)  # every four weeks; half a year of slope after each
         cand = [("step", int(b)) for b in steps] + [("hinge", int(b)) for b in hinges]
+        self.refused_steps_: list[int] = []
         if not cand or self.max_breaks <= 0:
             return []
         m_h = (n - 1 - hinges).astype(float)
@@ -291,17 +314,41 @@ class SeasonalTrend(ArrayForecaster):
             with quiet():
                 Q, _ = np.linalg.qr(X)
             r = z - Q @ (Q.T @ z)
-            sr = _candidate_products(r[:, None], steps, hinges)[:, 0]
+            rc = self._clip_dips(r)
+            rc = rc - Q @ (Q.T @ rc)  # clipping moved it off the residual space
+            sr = _candidate_products(np.column_stack([rc, r]), steps, hinges)
             proj = _candidate_products(Q, steps, hinges)
             den = ss - np.einsum("ij,ij->i", proj, proj)
-            gain = np.where((den > 1e-9) & ~taken, sr ** 2 / np.maximum(den, 1e-12), 0.0)
+            ok = (den > 1e-9) & ~taken
+            short = np.r_[steps > n - self.down_step_days, np.zeros(len(hinges), bool)] & (sr[:, 0] < 0)
+            gain = np.where(ok & ~short, sr[:, 0] ** 2 / np.maximum(den, 1e-12), 0.0)
             j = int(np.argmax(gain))
-            sse = float(r @ r)
+            sse = float(rc @ rc)
             if gain[j] <= 0 or n * math.log(sse / max(sse - gain[j], 1e-300)) < 3 * math.log(n):
+                j = -1
+            # What the unclipped residual would have taken: reported when it is a step down.
+            raw = np.where(ok, sr[:, 1] ** 2 / np.maximum(den, 1e-12), 0.0)
+            k = int(np.argmax(raw))
+            if k != j and k < len(steps) and sr[k, 1] < 0 and int(steps[k]) not in self.refused_steps_ \
+                    and n * math.log(float(r @ r) / max(float(r @ r) - raw[k], 1e-300)) >= 3 * math.log(n):
+                self.refused_steps_.append(int(steps[k]))
+            if j < 0:
                 break
             breaks.append(cand[j])
             taken[j] = True
+        # A step down taken within a week of it stands for the same drop: not refused.
+        self.refused_steps_ = [b for b in self.refused_steps_ if not any(k == "step" and abs(c - b) <= 7 for k, c in breaks)]
         return breaks
+
+    def _clip_dips(self, r: np.ndarray) -> np.ndarray:
+        """``r`` with its last ``dip_days`` values raised to at least −``DIP_SDS`` robust SDs
+        (1.4826 × the median absolute deviation of all of ``r``)."""
+        if self.dip_days <= 0:
+            return r
+        floor = -DIP_SDS * 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        out = r.copy()
+        out[-self.dip_days:] = np.maximum(out[-self.dip_days:], floor)
+        return out
 
     def _profile(self, lo: int, hi: int) -> np.ndarray:
         """Ratio of each slot of the week to its day's mean over whole days [lo, hi) (a ratio of
@@ -391,14 +438,18 @@ class SeasonalTrend(ArrayForecaster):
     def _predict(self, h):
         return self.predict_variants(h)[self.trend]
 
+    def _day_text(self, b: int) -> str:
+        return str((self.day0_ + pd.Timedelta(days=b)).date()) if self.day0_ is not None else f"day {b}"
+
     def describe(self) -> str:
         """Short account of the fit for the report: yearly order, level shifts, slope per year."""
         parts = [f"yearly {self.order_}" + (" (capped by history)" if self.yearly_capped_ and self.order_ else "")]
         for kind, label in (("step", "level shifts"), ("hinge", "growth changes")):
-            when = [str((self.day0_ + pd.Timedelta(days=b)).date()) if self.day0_ is not None else f"day {b}"
-                    for k, b in self.breaks_ if k == kind]
+            when = [self._day_text(b) for k, b in self.breaks_ if k == kind]
             if when:
                 parts.append(f"{label} " + ", ".join(when))
+        if getattr(self, "refused_steps_", None):
+            parts.append("late dip not read as a level shift (" + ", ".join(self._day_text(b) for b in self.refused_steps_) + ")")
         parts.append(f"growth {math.expm1(self.slope_):+.0%}/yr")
         for suffix, fit in self.borrowed_.items():
             parts.append(f"{suffix.replace('-', ' ')} yearly season ±{np.ptp(fit._offset) / 2:.0%} "
@@ -412,7 +463,8 @@ class _BorrowedSeasonalTrend(SeasonalTrend):
 
     def __init__(self, plain: SeasonalTrend, offset: np.ndarray):
         super().__init__(plain.steps_per_day, plain.trend, plain.start, plain.step, plain.holidays, plain.profile_weeks,
-                         plain.recent_weeks, plain.max_breaks, plain.yearly_orders, plain.damping_days)
+                         plain.recent_weeks, plain.max_breaks, plain.yearly_orders, plain.damping_days,
+                         dip_days=plain.dip_days, down_step_days=plain.down_step_days)
         self._offset = offset
 
 

@@ -231,3 +231,47 @@ def test_a_borrowed_season_is_a_fixed_offset_with_its_own_variants():
     v2 = two.predict_variants(QUARTER)
     assert set(v2) == set(plain) | {f"{k},borrowed-{n}" for k in plain for n in ("category", "fleet")}
     assert not np.allclose(v2["flat,borrowed-category"], v2["flat,borrowed-fleet"])
+
+
+def _daily_with(change, days=2 * 364, seed=11):
+    """Two years of daily counts at level 100 (quieter weekends) times ``change(d)``, d the day."""
+    d = np.arange(days)
+    week = np.where(d % 7 < 5, 1.0, 0.8)
+    return 100 * week * change(d) * np.random.default_rng(seed).lognormal(0, 0.05, days)
+
+
+def _quarter_level(y):
+    m = SeasonalTrend(1, trend="flat", start=START, step=pd.Timedelta("1D")).fit_array(y)
+    return m, m.predict_array(91).mean() / (100 * (5 + 0.8 * 2) / 7)
+
+
+@pytest.mark.parametrize("after", [4, 5, 6, 8])
+def test_a_late_dip_is_not_read_as_a_level_shift(after):
+    """Five days at a tenth of the level (a blizzard, an outage) with ``after`` normal days since:
+    the quarter is not forecast at the dip's level (issue 13). Before, with four to six days since,
+    a step down was taken (too little room for one back up) and the quarter came out at 0.52–0.78."""
+    n = 2 * 364
+    m, level = _quarter_level(_daily_with(lambda d: np.where((d >= n - after - 5) & (d < n - after), 0.1, 1.0)))
+    assert level > 0.93, m.describe()
+    if after == 5:
+        assert m.refused_steps_ and "not read as a level shift" in m.describe()
+
+
+@pytest.mark.parametrize("when, factor", [(42, 0.6), (10, 1.5)])
+def test_a_genuine_late_level_shift_is_still_taken(when, factor):
+    """A step down six weeks before the end and a step up ten days before it are new levels: the
+    quarter is forecast at them."""
+    n = 2 * 364
+    m, level = _quarter_level(_daily_with(lambda d: np.where(d >= n - when, factor, 1.0)))
+    assert abs(level / factor - 1) < 0.05, m.describe()
+    assert not m.refused_steps_
+
+
+def test_a_step_down_ten_days_before_the_end_waits_for_four_weeks():
+    """The asymmetry: ten days at 0.6 are not yet a new level (a step down needs 28 days after
+    it), so the quarter sits between the old level and the new one, on the side that buys enough,
+    and the report says a step was refused."""
+    n = 2 * 364
+    m, level = _quarter_level(_daily_with(lambda d: np.where(d >= n - 10, 0.6, 1.0)))
+    assert 0.7 < level < 0.97, m.describe()
+    assert m.refused_steps_ == [n - 7], m.describe()
