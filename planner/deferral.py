@@ -111,7 +111,7 @@ class DeferralSetup:
         if cached is not None and cached[0] == instance.group_ids and np.array_equal(cached[1], instance.demand):
             _, _, flows, shaped = cached
             info = dataclasses.replace(shaped.deferral, original=np.array(instance.demand))
-            return dataclasses.replace(instance, demand=shaped.demand, deferral=info, _cache={}), flows
+            return dataclasses.replace(instance, demand=shaped.demand, deferral=info), flows
         objective = "own" if self.method == "flatten" else "joint"
         shaped, flows = defer_before_packing(instance, self.window_of(instance), objective,
                                              slot_cost=self.cost_of(instance))

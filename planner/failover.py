@@ -90,7 +90,7 @@ class DomainPlanner:
                 return inst, result, {"kind": "plain", "fixed": fixed, "sized": True}
         except FailoverInfeasible as exc:
             raise InfeasiblePlanError(f"failover: {exc}") from None
-        inst = dataclasses.replace(real, min_shards=_shards_of(real, result), _cache={})
+        inst = dataclasses.replace(real, min_shards=_shards_of(real, result))
         return inst, result, {"kind": "plain", "fixed": None, "sized": False}
 
     def finish(self, inst, result, info, max_count: dict[str, int] | None = None):

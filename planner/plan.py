@@ -144,7 +144,7 @@ def shard_alternatives(instance) -> list:
         n = np.where(sharded, np.maximum(base, need[:, k]), base).astype(int)
         if tuple(n) not in seen:
             seen.add(tuple(n))
-            out.append(dataclasses.replace(instance, min_shards=np.maximum(instance.min_shards, n), _cache={}))
+            out.append(dataclasses.replace(instance, min_shards=np.maximum(instance.min_shards, n)))
     return out
 
 
@@ -231,7 +231,7 @@ def reuse_plan(instance, plan: WeekPlan):
     if set(instance.group_ids) != set(plan.instance.group_ids):
         return None
     shards = dict(zip(plan.instance.group_ids, plan.instance.shard_counts()))
-    inst = dataclasses.replace(instance, min_shards=np.array([shards[g] for g in instance.group_ids]), _cache={})
+    inst = dataclasses.replace(instance, min_shards=np.array([shards[g] for g in instance.group_ids]))
     if not np.array_equal(inst.shard_counts(), [shards[g] for g in inst.group_ids]):
         return None  # this week needs more shards than the plan has
     from models.packing.bounds import lower_bound
@@ -357,7 +357,7 @@ def pack_week(forecast, groups, tiers, servers, start, week, solver, baseline_se
     # The same groups and rows on the baseline's catalog: the arrived instance with other server
     # types (its demand and sigma arrays shared, not built and held a second time).
     base_inst = arrived if baseline_servers is None else dataclasses.replace(
-        arrived, server_types=server_types(baseline_servers, arrived.resources), _cache={})
+        arrived, server_types=server_types(baseline_servers, arrived.resources))
     base_inst, peak = _cheapest(base_inst, "peak", time_limit_s=solver.time_limit_s, workers=1, seed=0,
                                 chord_exact_items=CHORD_BOUND_ITEMS)
     # float32 cubes: the forecast's own precision (compact tables), half the memory of a run's 52

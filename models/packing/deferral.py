@@ -30,7 +30,7 @@ def _with_demand(instance: PackingInstance, demand: np.ndarray, window: np.ndarr
                  method: str) -> PackingInstance:
     original = instance.demand if instance.deferral is None else instance.deferral.original
     info = Deferral(np.array(original), np.asarray(window, dtype=np.int64), moved_work(original, flows), method)
-    return dataclasses.replace(instance, demand=demand, deferral=info, _cache={})
+    return dataclasses.replace(instance, demand=demand, deferral=info)
 
 
 def defer_before_packing(instance: PackingInstance, window, objective: str = "own",

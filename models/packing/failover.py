@@ -129,7 +129,7 @@ def zone_isolation(instance: PackingInstance, rules: FailoverRules) -> PackingIn
         if k is not None and (c not in by_customer or len(str(k)) > len(str(by_customer[c]))):
             by_customer[c] = k
     keys = [by_customer.get(c, k) for c, k in zip(instance.customer, keys)]
-    return dataclasses.replace(instance, isolation=tuple(keys), _cache={})
+    return dataclasses.replace(instance, isolation=tuple(keys))
 
 
 def _worker_groups(result: PackingResult, index: dict[str, int]) -> dict[str, list[int]]:

@@ -100,11 +100,11 @@ def _spread_worker(inst: PackingInstance, level) -> PackingInstance:
     mins = np.where(protect, np.maximum(inst.min_shards, 2), inst.min_shards)
     base, sigma = inst.demand, inst.sigma
     for _ in range(20):
-        cur = dataclasses.replace(inst, min_shards=mins, deferral=None, _cache={})
+        cur = dataclasses.replace(inst, min_shards=mins, deferral=None)
         n = cur.shard_counts()
         factor = np.where(protect, n / np.maximum(n - 1, 1), 1.0)
         # Mean and spread scale together: a shard planned at n/(n-1) of its share, in every moment.
-        trial = dataclasses.replace(inst, demand=base * factor[:, None, None], deferral=None, min_shards=n, _cache={},
+        trial = dataclasses.replace(inst, demand=base * factor[:, None, None], deferral=None, min_shards=n,
                                     sigma=None if sigma is None else sigma * factor[:, None, None])
         if np.array_equal(trial.shard_counts(), n):
             return trial
@@ -116,7 +116,7 @@ def spread_result(real: PackingInstance, solved: PackingInstance, result: Packin
     """Map a solve of :func:`spread_instance` back to the real groups: (instance with the shard
     counts used, result on it, zone of each worker (zone form) or ``None``)."""
     if info["kind"] == "worker":
-        inst = dataclasses.replace(real, min_shards=solved.shard_counts(), _cache={})
+        inst = dataclasses.replace(real, min_shards=solved.shard_counts())
         return inst, result, None
     origin = info["origin"]
     counts = solved.shard_counts()
@@ -132,7 +132,7 @@ def spread_result(real: PackingInstance, solved: PackingInstance, result: Packin
                                     p.server_type))
         next_shard[g] += 1
         zone_of[p.worker_id] = z
-    inst = dataclasses.replace(real, min_shards=n_real, _cache={})
+    inst = dataclasses.replace(real, min_shards=n_real)
     # Groups of one zone split unevenly would break equal shards: the counts per zone must agree.
     for g in range(real.n_groups):
         per_zone = {n for (gg, _, _), n in zip(origin, counts) if gg == g}

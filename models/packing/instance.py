@@ -194,7 +194,9 @@ class PackingInstance:
     correlation: np.ndarray | None = None
     loadings: np.ndarray | None = None
     scenarios: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # Not an __init__ argument: dataclasses.replace gives every copy an empty cache of its own (a
+    # shared one would hand the copy the original's shards, items and bounds).
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = functools.partial(object.__setattr__, self)

@@ -37,7 +37,7 @@ def _sharded_fleet(types=(C32, M64)) -> PackingInstance:
 
 
 def _with_types(inst: PackingInstance, types) -> PackingInstance:
-    return dataclasses.replace(inst, server_types=tuple(types), min_shards=None, _cache={})
+    return dataclasses.replace(inst, server_types=tuple(types), min_shards=None)
 
 
 def test_the_cheapest_shard_variant_is_never_skipped():

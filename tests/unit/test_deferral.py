@@ -94,7 +94,7 @@ def test_verifier_checks_a_reshaped_instance_against_arrival_deadline_conservati
     def tampered(change):
         d = np.array(shaped.demand)
         change(d)
-        return dataclasses.replace(shaped, demand=d, _cache={})
+        return dataclasses.replace(shaped, demand=d)
 
     def families(inst):
         return {v.family for v in find_violations(inst, assign)}
@@ -104,7 +104,7 @@ def test_verifier_checks_a_reshaped_instance_against_arrival_deadline_conservati
     late = np.array(shaped.demand)
     late[2, :, 0] = 0.0
     late[2, -1, 0] = demand[2, :, 0].sum()  # everything at the very end: too late and above the peak
-    fam = families(dataclasses.replace(shaped, demand=late, _cache={}))
+    fam = families(dataclasses.replace(shaped, demand=late))
     assert {"deferral_deadline", "deferral_peak"} <= fam
     assert "deferral_conservation" in families(tampered(lambda d: d.__setitem__((1, 7, 1), d[1, 7, 1] * 0.5)))
     assert "deferral_strict" in families(tampered(lambda d: d.__setitem__((0, 3, 0), d[0, 3, 0] + 0.1)))
@@ -125,7 +125,7 @@ def test_deferral_lets_one_server_hold_what_needed_two():
 def test_per_worker_pass_keeps_every_worker_within_capacity_and_leaves_shards_alone():
     demand = daily(4, seed=5, phase=12.0)
     servers = (ServerType("s", (6.0, 60.0), 1.0),)
-    inst = dataclasses.replace(instance_of(demand, servers), min_shards=np.array([1, 1, 2, 1]), _cache={})
+    inst = dataclasses.replace(instance_of(demand, servers), min_shards=np.array([1, 1, 2, 1]))
     assign = pd.DataFrame({"group_id": ["g0", "g1", "g2", "g2", "g3"], "shard": [0, 0, 0, 1, 0],
                            "fraction": [1.0, 1.0, 0.5, 0.5, 1.0], "worker_id": ["a", "a", "a", "b", "b"],
                            "server_type": "s"})

@@ -67,7 +67,7 @@ def _week_plan(inst, result):
 def _scaled(inst, factor):
     import dataclasses
 
-    return dataclasses.replace(inst, demand=inst.demand * factor, _cache={})
+    return dataclasses.replace(inst, demand=inst.demand * factor)
 
 
 def test_the_peak_plan_is_reused_only_where_the_verifier_accepts_it():

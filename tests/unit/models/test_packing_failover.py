@@ -22,7 +22,7 @@ def _instance(n=10, seed=3, premium=(0, 1, 2)):
     customer = tuple("prem" if g in premium else f"c{g}" for g in range(n))
     headroom = np.array([0.2 if g in premium else 0.05 for g in range(n)])
     return dataclasses.replace(inst, customer=customer, headroom=headroom, spread=np.where(
-        np.isin(np.arange(n), premium), 2, 1), _cache={})
+        np.isin(np.arange(n), premium), 2, 1))
 
 
 def _rules(inst, level, premium=(0, 1, 2), zones=("a",), form="reserve"):
@@ -210,8 +210,7 @@ def test_chance_constrained_failover_uses_the_pooled_load():
     demand[:, :, 1] = 1.0
     types = (ServerType("s", (10.0, 40.0), 100.0),)
     linear = PackingInstance(("A", "B"), slots(2), RES, demand, types)
-    chance = dataclasses.replace(linear, sigma=np.full((2, 2, 2), 0.5), overflow_risk=np.array([0.001, 0.001]),
-                                 _cache={})
+    chance = dataclasses.replace(linear, sigma=np.full((2, 2, 2), 0.5), overflow_risk=np.array([0.001, 0.001]))
     frame = pd.DataFrame({"group_id": ["A", "B"], "shard": [0, 0], "fraction": [1.0, 1.0],
                           "worker_id": ["w0", "w1"], "server_type": ["s", "s"]})
     workers = pd.DataFrame({"worker_id": ["w0", "w1"], "server_type": ["s", "s"], "zone": ["a", "a"]})

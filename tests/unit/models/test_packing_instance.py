@@ -97,7 +97,7 @@ def test_a_replaced_instance_shares_its_cubes_and_a_callers_array_is_still_copie
     sigma[:] = 9.0
     assert inst.demand.max() == 1.0 and inst.sigma[0].max() == 0.5
     assert inst.sigma[1].max() == 0.0  # no target: no spread
-    other = dataclasses.replace(inst, server_types=(ServerType("big", (64.0, 256.0), 2.0),), _cache={})
+    other = dataclasses.replace(inst, server_types=(ServerType("big", (64.0, 256.0), 2.0),))
     assert other.demand is inst.demand and other.sigma is inst.sigma
     assert not other.demand.flags.writeable
     with pytest.raises(ValueError):

@@ -144,7 +144,7 @@ def _spread_risky(n=40, seed=6):
 
     inst = _risky(n, seed)
     return dataclasses.replace(inst, customer=tuple(f"c{g // 3}" for g in range(n)),
-                               spread=np.full(n, 2), _cache={})
+                               spread=np.full(n, 2))
 
 
 def _trajectory(monkeypatch, inst, prune: bool, cls=OverflowRepair, moves=60, **kw):
