@@ -48,10 +48,10 @@ from models.forecasting.auto import forecast_array  # noqa: E402
 Z90 = stats.norm.ppf(0.90)
 
 
-def planner_scores(y_all: np.ndarray, start, h: int, freq: str, origins: int) -> tuple[np.ndarray, np.ndarray, list]:
+def planner_scores(y_all: np.ndarray, start, h: int, freq: str, origins: int) -> tuple[np.ndarray, np.ndarray]:
     """Per origin (newest first): normal scores of the planner's errors, and the planner's own coverage
     of q90/q95/q99 (origins × h × 3 booleans)."""
-    scores, covered, models = [], [], []
+    scores, covered = [], []
     for k in range(origins):
         n = len(y_all) - (k + 1) * h
         y, test = y_all[:n], y_all[n:n + h]
@@ -60,9 +60,8 @@ def planner_scores(y_all: np.ndarray, start, h: int, freq: str, origins: int) ->
         spread = np.maximum((q[0.9] - q[0.5]) / Z90, 1e-9 * max(1.0, np.abs(test).mean()))
         scores.append((test - q[0.5]) / spread)
         covered.append(np.stack([test <= q[lev] for lev in LEVELS], axis=-1))
-        models.append(f.model)
         print(f"  origin {k}: {f.model}", flush=True)
-    return np.array(scores), np.array(covered), models
+    return np.array(scores), np.array(covered)
 
 
 def gaussian_copula(z: np.ndarray) -> np.ndarray:
@@ -117,7 +116,7 @@ def main(argv=None):
         df = load_bikesharing(args.data) if name == "bikesharing" else load_wikipedia(args.data)
         freq, h, per_day = ("1h", 13 * 168, 24) if name == "bikesharing" else ("1D", 91, 1)
         print(f"{name}: forecasting {counts[-1]} origins", flush=True)
-        z, covered, _ = planner_scores(df["y"].to_numpy(float), df["ds"].iloc[0], h, freq, counts[-1])
+        z, covered = planner_scores(df["y"].to_numpy(float), df["ds"].iloc[0], h, freq, counts[-1])
         z = gaussian_copula(z)
         buckets = [(lo * per_day, hi * per_day) for lo, hi, _ in BUCKETS_DAYS]
         for dependence, acf in (("level errors kept", pooled_acf(z, False)),
@@ -129,7 +128,7 @@ def main(argv=None):
                 worst = np.abs(sim - np.array(LEVELS)).max(axis=(1, 2))
                 white = np.eye(1, len(acf)).ravel()  # independent steps, the three levels read on the same draws
                 binom = np.abs(simulate(white, k, buckets, args.sims, args.seed) - np.array(LEVELS)).max(axis=(1, 2))
-                own = covered[:k].mean(axis=(0,))  # h × levels, then per bucket below
+                own = covered[:k].mean(axis=0)  # h × levels, then per bucket below
                 row = dict(series=name, dependence=dependence, origins=k,
                            p_within_2=float((worst <= 0.02).mean()), median_worst=float(np.median(worst)),
                            p_within_2_independent=float((binom <= 0.02).mean()),

@@ -129,16 +129,16 @@ def check_names(scenario: Scenario, groups: pd.DataFrame) -> None:
         if g not in known:
             raise ScenarioError(f"{where}: group {g!r} (growth.groups or retired) "
                                 "is not in the data or the anticipated services")
-    customers = set(groups[C.CUSTOMER]) | {a.customer for a in scenario.anticipated}
-    unknown_c = sorted(set(scenario.growth.customers) - customers)
+    in_data = sorted(set(groups[C.CUSTOMER]))
+    unknown_c = sorted(set(scenario.growth.customers) - set(in_data) - {a.customer for a in scenario.anticipated})
     if unknown_c:
         raise ScenarioError(f"{where}: growth.customers names unknown customer(s) {unknown_c} "
-                            f"(the data has {len(set(groups[C.CUSTOMER]))} customers, e.g. "
-                            f"{', '.join(sorted(set(groups[C.CUSTOMER]))[:3])})")
+                            f"(the data has {len(in_data)} customers, e.g. {', '.join(in_data[:3])})")
 
 
 def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add anticipated services, apply growth multipliers and retirements; return (forecast, groups)."""
+    """Add anticipated services, apply growth multipliers and retirements; return (forecast, groups).
+    The names growth and retirements use were checked before the forecast (:func:`check_names`)."""
     from planner.anticipate import AnticipatedService, anticipate_services
 
     groups = history.groups.copy()
@@ -163,7 +163,6 @@ def adjust_forecast(scenario: Scenario, history, forecast: pd.DataFrame) -> tupl
                             "tier": [scenario.customers.tiers.get(a.customer, tier_of.get(a.customer, scenario.customers.default_tier))
                                      for a in scenario.anticipated]})
         groups = pd.concat([groups, new], ignore_index=True)
-    check_names(scenario, groups)
     # One multiplier per row (a curve over the weeks); a run without growth copies nothing.
     factor = _growth_factors(scenario, history, forecast, groups)
     values = [C.MEAN, *C.QUANTILES]
