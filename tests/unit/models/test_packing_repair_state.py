@@ -125,8 +125,9 @@ def test_cross_table_is_built_at_the_first_swap_and_dropped_when_the_solve_ends(
     assert inst in repair_mod._CROSS
     repair_mod.release_cross_tables(inst)
     assert inst not in repair_mod._CROSS
+    # exact_max_items below the 30 items: the counted neighbourhood search, not a 60 s exact solve
     opts = SolveOptions(time_limit_s=60, workers=1, deterministic=True, lns_max_iterations=2, shrink_moves=50,
-                        shrink_max_moves=200, balance_moves=50)
+                        shrink_max_moves=200, balance_moves=50, exact_max_items=10)
     result = solve_packing(inst, "cpsat", opts)
     assert result.stats["shrink_moves"] + result.stats["balance_moves"] > 0  # the engines ran
     assert inst not in repair_mod._CROSS
