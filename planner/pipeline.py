@@ -396,7 +396,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     ``partK/w003``), with a note.
     """
     from planner.parallel import LocalExecutor
-    from planner.plan import envelope_servers, merge_week_plans, repack_seams
+    from planner.plan import envelope_servers, fleet_counts, fleet_servers, merge_week_plans, repack_seams
 
     ex = executor or LocalExecutor()
     n = len(starts)
@@ -456,6 +456,29 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                 raise InfeasiblePlanError(f"{label(p)}week {w} (from {starts[w].date()}): {r}")
             free[p][w] = r
 
+    def held_first(p, weeks) -> list[str]:
+        """Servers are not decommissioned inside the horizon, so a week that leaves servers of earlier
+        weeks idle while needing more of another type buys early what only a later week may need (a
+        year's plan switches mix from week to week). Such a week is packed again, in time order, on
+        the servers the earlier weeks hold; that plan replaces its own when it exists. Returns a note
+        per week replaced."""
+        held: dict[str, int] = {}
+        notes = []
+        for w, wp in enumerate(weeks):
+            need = fleet_counts(wp)
+            buys = any(c > held.get(t, 0) for t, c in need.items())
+            idles = any(c > need.get(t, 0) for t, c in held.items())
+            if held and buys and idles:
+                r = ex.map(_week_task, [task("fleet", p, w, fleet_servers(jobs[p][2], held))], prepare=build)[0]
+                if not isinstance(r, str):
+                    notes.append(f"{label(p)}week {w} packed on the servers earlier weeks hold ({_fleet_text(held)}) "
+                                 f"instead of its own mix ({_fleet_text(need)}), which would have bought servers early")
+                    weeks[w] = wp = r
+                    need = fleet_counts(wp)
+            for t, c in need.items():
+                held[t] = max(held.get(t, 0), c)
+        return notes
+
     while pending:
         progress(f"packing the peak week of {len(pending)} pool(s)", 0.5)
         pack_free([(p, peak[p]) for p in pending])
@@ -488,7 +511,7 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                                  f"peak week's {base:,.0f}, with its own mix of server types")
                 else:
                     weeks.append(fleet[(p, w)])
-            out[p] = (weeks, notes)
+            out[p] = (weeks, notes + held_first(p, weeks))
         pending = still
     merged = {}
     for p in whole:
@@ -510,6 +533,10 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
                              f"weeks ({sum(saved):,.2f} a month saved in all)")
         merged[p] = ([_in_pool(wp, p, rename=len(whole) > 1) for wp in weeks], chunk_notes.get(p, []) + notes)
     return merged
+
+
+def _fleet_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{c} × {t}" for t, c in sorted(counts.items()) if c)
 
 
 CHUNK_SEP = "#"  # pool#partK: a chunk's key inside pack_pools (never a pool name of the outputs)

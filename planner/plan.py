@@ -110,7 +110,18 @@ def week_bound(forecast, groups, tiers, servers, start, deferral=None, residuals
 def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
     """The catalog limited to the peak week's fleet: other weeks use a subset of it, so the
     quarter never buys a type only to leave it idle once the peak arrives."""
-    counts = pd.Series([t for _, t in peak.result.workers]).value_counts()
+    return fleet_servers(servers, fleet_counts(peak))
+
+
+def fleet_counts(plan: WeekPlan) -> dict[str, int]:
+    """Servers of each type a week's plan uses."""
+    return {str(t): int(c) for t, c in pd.Series([t for _, t in plan.result.workers], dtype=object)
+            .value_counts().items()}
+
+
+def fleet_servers(servers: pd.DataFrame, counts: dict[str, int]) -> pd.DataFrame:
+    """The catalog limited to ``counts`` servers of each type (none of a type not named), within
+    each type's own ``max_count``."""
     out = servers.copy()
     env = out["type"].map(counts).fillna(0).astype(int)
     limit = out["max_count"].astype("Float64").fillna(np.inf)

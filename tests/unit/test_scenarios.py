@@ -123,3 +123,13 @@ def test_the_2000_function_backtest_is_the_300_one_on_a_larger_fleet():
     # the same generator days, seed, origins, servers and (empty) inventory, launches and retirements
     same = {"data": {"synthetic": {"functions"}}, "name": True, "description": True, "source_path": True}
     assert big.model_dump(exclude=same) == small.model_dump(exclude=same)
+
+
+def test_the_annual_example_is_the_embedded_default_planned_a_year_ahead():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    year, default = load_scenario(root / "examples" / "annual.yaml"), default_scenario()
+    assert (year.horizon.weeks, default.horizon.weeks) == (52, 13)
+    same = {"horizon": True, "name": True, "description": True, "source_path": True}
+    assert year.model_dump(exclude=same) == default.model_dump(exclude=same)
