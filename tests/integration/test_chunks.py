@@ -25,15 +25,31 @@ def chunked(monkeypatch):
     monkeypatch.setattr("planner.plan.CHUNK_ITEMS", LIMIT)
 
 
-@pytest.fixture
-def no_seams(monkeypatch):
-    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
-
-
 def _scenario(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(FLEXIBLE)
     return load_scenario(path)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """run_plan on FLEXIBLE once per (chunk limit, seam workers) for the module; None: the product's
+    default. Several tests read the same plan (read only); a test's own second run stays its own."""
+    sc = _scenario(tmp_path_factory.mktemp("chunks"))
+    runs = {}
+
+    def plan(chunk_items=None, seam_workers=None):
+        key = (chunk_items, seam_workers)
+        if key not in runs:
+            with pytest.MonkeyPatch.context() as mp:
+                if chunk_items is not None:
+                    mp.setattr("planner.plan.CHUNK_ITEMS", chunk_items)
+                if seam_workers is not None:
+                    mp.setattr("planner.plan.SEAM_WORKERS", seam_workers)
+                runs[key] = run_plan(sc)
+        return runs[key]
+
+    return plan
 
 
 def test_chunks_hold_consecutive_sizes_keep_units_whole_and_are_deterministic():
@@ -52,10 +68,10 @@ def test_chunks_hold_consecutive_sizes_keep_units_whole_and_are_deterministic():
     assert sorted(g for c in together for g in c) == sorted(size.index)
 
 
-def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path, chunked, no_seams):
+def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(planned):
     from models.packing.verify import find_violations
 
-    run = run_plan(_scenario(tmp_path))
+    run = planned(LIMIT, 0)  # chunked, no seams
     notes = " ".join(run.summary["packing_notes"])
     chunked_pools = [p for p, n in run.placement.groupby("pool").size().items() if n > LIMIT]
     assert chunked_pools, "the test needs a pool larger than the chunk limit"
@@ -94,9 +110,11 @@ def test_a_chunked_plan_merges_every_group_into_one_verified_pool_fleet(tmp_path
         assert required[(wp.week, wp.pool)] == len(wp.result.workers)
 
 
-def test_a_chunked_plan_is_deterministic_and_the_same_on_dask(tmp_path, chunked):
+def test_a_chunked_plan_is_deterministic_and_the_same_on_dask(tmp_path, chunked, planned):
+    import planner.plan
+
     sc = _scenario(tmp_path)
-    first, again = run_plan(sc), run_plan(sc)
+    first, again = planned(LIMIT, planner.plan.SEAM_WORKERS), run_plan(sc)  # the first run earlier, in the module
     for name in ("plan", "assignment", "purchases", "pools"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(first, name), obj=name)
     pytest.importorskip("dask.distributed")
@@ -129,10 +147,10 @@ def test_planner_verify_accepts_a_chunked_run_and_catches_a_dropped_group(tmp_pa
     assert f"group {gone!r} has demand" in " ".join(result.output.split())
 
 
-def test_chunking_leaves_small_pools_as_they_were(tmp_path, monkeypatch):
+def test_chunking_leaves_small_pools_as_they_were(tmp_path, monkeypatch, planned):
     """Pools at or under the limit are packed whole: the plan is the one without chunking."""
     sc = _scenario(tmp_path)
-    whole = run_plan(sc)
+    whole = planned()  # the product's chunk limit
     biggest = int(whole.placement.groupby("pool").size().max())
     monkeypatch.setattr("planner.plan.CHUNK_ITEMS", biggest)
     same = run_plan(sc)
@@ -142,14 +160,13 @@ def test_chunking_leaves_small_pools_as_they_were(tmp_path, monkeypatch):
     assert np.isclose(same.summary["total_cost"], whole.summary["total_cost"])
 
 
-def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path, chunked, monkeypatch):
+def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path, chunked, monkeypatch, planned):
     from models.packing.verify import find_violations
 
     sc = _scenario(tmp_path)
     monkeypatch.setattr("planner.plan.SEAM_WORKERS", 1)
     seamed = run_plan(sc)
-    monkeypatch.setattr("planner.plan.SEAM_WORKERS", 0)
-    plain = run_plan(sc)
+    plain = planned(LIMIT, 0)
     cost = lambda run: {(wp.pool, wp.week): wp.result.objective for wp in run.weeks}  # noqa: E731
     before, after = cost(plain), cost(seamed)
     assert all(after[k] <= before[k] + 1e-9 for k in before)
@@ -164,7 +181,8 @@ def test_the_seams_re_pack_the_emptiest_workers_of_the_chunks_for_less(tmp_path,
 
 
 @pytest.mark.parametrize("profile_groups, method", [(None, "auto"), (4, "batch")])
-def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, monkeypatch, profile_groups, method):
+def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, monkeypatch, profile_groups, method,
+                                                                       planned):
     """`planner run` without --backtest drops the invocation matrix once the forecast is made
     (0.7 GB at 20,000 functions), the demand's unread columns (before the batch forecast when it
     runs) and, above PROFILE_GROUPS groups, the rows of the groups the Profiles table and the
@@ -177,7 +195,8 @@ def test_dropping_the_telemetry_counts_changes_nothing_but_the_memory(tmp_path, 
     path = tmp_path / "s.yaml"
     path.write_text(text)
     sc = load_scenario(path)
-    kept = run_plan(sc)
+    # with the product's defaults, the plan test_chunking_leaves_small_pools_as_they_were read
+    kept = planned() if (profile_groups, method) == (None, "auto") else run_plan(sc)
     # (in two worker processes for the batch case: tasks that trim their worker's heap)
     dropped = run_plan(sc, keep_telemetry=False, jobs=2 if method == "batch" else 1)
     assert dropped.history.telemetry.counts.size == 0 and kept.history.telemetry.counts.size > 0

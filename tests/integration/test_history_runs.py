@@ -11,11 +11,11 @@ from planner.records import RunStore
 runner = CliRunner()
 
 
-def test_run_with_a_damaged_history_still_writes_its_folder(small_scenario, tmp_path):
+def test_run_with_a_damaged_history_still_writes_its_folder(tiny_scenario, tmp_path):
     db = tmp_path / "broken.sqlite"
     db.write_bytes(b"garbage" * 500)
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out), "--no-plots", "--history", str(db)])
+    result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(out), "--no-plots", "--history", str(db)])
     assert result.exit_code == 0, result.output
     assert "not an SQLite file" in result.output and "not recorded" in result.output
     import json
@@ -24,23 +24,23 @@ def test_run_with_a_damaged_history_still_writes_its_folder(small_scenario, tmp_
     assert summary["history"]["recorded"] is False and (out / "plan.xlsx").exists()
     # A usable database records the same run; --no-history leaves none behind.
     good = tmp_path / "good.sqlite"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o2"), "--no-plots",
+    result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(tmp_path / "o2"), "--no-plots",
                                  "--history", str(good)])
     assert result.exit_code == 0 and "recorded as run 1" in result.output, result.output
     rec = RunStore(good).get(1)
     assert rec.total_cost == pytest.approx(json.loads((tmp_path / "o2" / "summary.json").read_text())["total_cost"])
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o3"), "--no-plots", "--no-history"])
+    result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(tmp_path / "o3"), "--no-plots", "--no-history"])
     assert result.exit_code == 0 and not (tmp_path / "planner-history.sqlite").exists()
 
 
-def test_run_with_a_locked_history_says_so_and_still_writes_its_folder(small_scenario, tmp_path, monkeypatch):
+def test_run_with_a_locked_history_says_so_and_still_writes_its_folder(tiny_scenario, tmp_path, monkeypatch):
     import functools
     import sqlite3
 
     import planner.records as records
 
     db = tmp_path / "h.sqlite"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "first"), "--no-plots",
+    result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(tmp_path / "first"), "--no-plots",
                                  "--history", str(db)])
     assert result.exit_code == 0 and "recorded as run 1" in result.output, result.output
     # Another process holds the write lock for longer than the run waits (0.5 s here, 10 s by default).
@@ -49,7 +49,7 @@ def test_run_with_a_locked_history_says_so_and_still_writes_its_folder(small_sce
     holder.execute("BEGIN EXCLUSIVE")
     try:
         out = tmp_path / "out"
-        result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out), "--no-plots", "--history", str(db)])
+        result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(out), "--no-plots", "--history", str(db)])
     finally:
         holder.execute("ROLLBACK")
         holder.close()

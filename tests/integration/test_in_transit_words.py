@@ -4,21 +4,15 @@ bought. The terminal and the Summary page say so in the same words, with the wee
 import json
 
 import pytest
-from typer.testing import CliRunner
-
-from planner.cli import app
 
 
-def test_terminal_and_summary_page_say_the_same_about_servers_on_order(small_scenario, tmp_path):
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["run", str(small_scenario), "--out", str(out), "--no-plots", "--jobs", "1",
-                                 "--no-history"])
-    assert r.exit_code == 0, r.output
+def test_terminal_and_summary_page_say_the_same_about_servers_on_order(small_run_folder):
+    out, output = small_run_folder  # the session's `planner run` of the small scenario (conftest.py)
     summary = json.loads((out / "summary.json").read_text())
     on_order = {t: v for t, v in summary["installed_fleet"].items() if v["in_transit"]}
     assert on_order and not summary["orders"]  # the case this test is about
     assert all(0 <= v["in_transit_week"] < summary["weeks"] for v in on_order.values())
-    text = " ".join(r.output.split())
+    text = " ".join(output.split())
     assert "in transit" not in text
     from planner.export.review import fleet_text, nothing_to_buy_text
 

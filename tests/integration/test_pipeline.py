@@ -2,6 +2,7 @@
 determinism, refusals."""
 
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -18,11 +19,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def planned(small_scenario, tmp_path):
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out, result.output
+def planned(small_run_folder):
+    return small_run_folder  # one `planner run` of the small scenario for the session (conftest.py)
+
+
+@pytest.fixture(scope="module")
+def small_run(shared_small_scenario):
+    """run_plan on the small scenario, read by the verifier and determinism tests."""
+    return run_plan(load_scenario(shared_small_scenario))
 
 
 def test_run_writes_plan_tables_workbook_and_plots(planned):
@@ -80,8 +84,8 @@ def test_workbook_numbers_match_the_csv_tables_and_charts_are_native(planned):
     assert len(charts) >= 3
 
 
-def test_every_week_passes_the_independent_verifier(small_scenario):
-    run = run_plan(load_scenario(small_scenario))
+def test_every_week_passes_the_independent_verifier(small_run):
+    run = small_run
     for wp in run.weeks:
         assert wp.instance.chance and wp.loadings is not None  # pooled, correlated by the residuals
         assert find_violations(wp.instance, wp.result.assignment_frame()) == []
@@ -89,15 +93,16 @@ def test_every_week_passes_the_independent_verifier(small_scenario):
         assert wp.result.objective <= wp.peak_cost + 1e-9  # shape-aware never costs more than peak-based
 
 
-def test_same_inputs_same_plan(small_scenario):
-    a = run_plan(load_scenario(small_scenario))
+def test_same_inputs_same_plan(small_run, small_scenario):
+    a = small_run
     b = run_plan(load_scenario(small_scenario))
     pd.testing.assert_frame_equal(a.plan, b.plan)
     pd.testing.assert_frame_equal(a.assignment, b.assignment)
 
 
-def test_refuses_an_output_folder_with_a_plan(planned, small_scenario):
-    out, _ = planned
+def test_refuses_an_output_folder_with_a_plan(planned, small_scenario, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(planned[0], out)  # a copy: the shared folder stays as the run wrote it
     before = (out / "plan.csv").read_text()
     result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
     assert result.exit_code == 2 and "--force" in result.output
@@ -114,7 +119,7 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("stage", ["planning", "writing"])
-def test_an_interrupted_run_leaves_no_plan_folder(small_scenario, tmp_path, monkeypatch, stage):
+def test_an_interrupted_run_leaves_no_plan_folder(tiny_scenario, tmp_path, monkeypatch, stage):
     import planner.export.files
     import planner.pipeline
 
@@ -129,8 +134,8 @@ def test_an_interrupted_run_leaves_no_plan_folder(small_scenario, tmp_path, monk
     else:
         monkeypatch.setattr(planner.export.files, "write_files", interrupt)
     out = tmp_path / "o"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
+    result = runner.invoke(app, ["run", str(tiny_scenario), "--out", str(out)])
     assert result.exit_code == 130
     assert "interrupted" in result.output
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["small.yaml"]  # no temporary folder left either
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.yaml"]  # no temporary folder left either

@@ -1,5 +1,6 @@
 """Pools as independent sub-plans, the placement pass, Dask tasks, and their bad inputs."""
 
+import re
 import time
 
 import numpy as np
@@ -216,14 +217,30 @@ def test_trace_pools_split_a_group_and_a_pool_without_servers_is_a_clear_error(t
     assert set(run.plan["pool"]) == {"pool1", "pool2"}
 
 
-def test_an_unreachable_scheduler_fails_within_seconds(small_scenario, tmp_path):
+def test_an_unreachable_scheduler_fails_within_seconds(small_scenario, tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
+    import inspect
+
+    import planner.parallel
+
+    # The run gives up after the timeout it asks for (the product's default, a few seconds); the test
+    # asks for 1 s of it, so as not to wait the whole default out.
+    real, asked = planner.parallel.open_executor, []
+    default = inspect.signature(real).parameters["connect_timeout_s"].default
+
+    def one_second(*args, connect_timeout_s=default, **kwargs):
+        asked.append(connect_timeout_s)
+        return real(*args, connect_timeout_s=min(connect_timeout_s, 1.0), **kwargs)
+
+    monkeypatch.setattr(planner.parallel, "open_executor", one_second)
     t0 = time.perf_counter()
     result = runner.invoke(app, ["run", str(small_scenario), "--out", str(tmp_path / "o"),
                                  "--scheduler", "tcp://127.0.0.1:9"])
-    assert time.perf_counter() - t0 < 30
+    assert time.perf_counter() - t0 < 30 and asked == [planner.parallel.CONNECT_TIMEOUT_S] and asked[0] < 30
     assert result.exit_code == 2, result.output
-    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in " ".join(result.output.split())
+    text = " ".join(result.output.split())
+    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in text
+    assert float(re.search(r"gave up after ([0-9.]+) s", text).group(1)) < 10  # the 1 s, not a hang
     assert not (tmp_path / "o").exists()
 
 

@@ -44,25 +44,26 @@ def test_every_risk_figure_is_one_total(small_scenario, tmp_path):
     assert row["risk"] == summary["risk"]["total_slot_hours"]
 
 
-def test_workbook_total_risk_is_the_run_total(small_scenario, tmp_path):
+def test_workbook_total_risk_is_the_run_total(small_run_folder):
     pytest.importorskip("openpyxl")
     from planner.export.spreadsheet import read_plan_workbook, read_summary_blocks
 
-    summary, _ = _run(small_scenario, tmp_path / "out")
-    details = read_plan_workbook(tmp_path / "out" / "plan.xlsx")["Details"].set_index("metric")
+    out = small_run_folder[0]  # the session's run of the small scenario (conftest.py)
+    summary = json.loads((out / "summary.json").read_text())
+    details = read_plan_workbook(out / "plan.xlsx")["Details"].set_index("metric")
     assert float(details.loc["total_risk", "value"]) == pytest.approx(summary["risk"]["total_slot_hours"], abs=1e-9)
     # The one-page Summary's risk block splits the same total by tier.
-    blocks = read_summary_blocks(tmp_path / "out" / "plan.xlsx")
+    blocks = read_summary_blocks(out / "plan.xlsx")
     per_tier = next(b for title, b in blocks.items() if title.startswith("Risk per tier"))
     assert per_tier["risk"].astype(float).sum() == pytest.approx(summary["risk"]["total_slot_hours"], abs=1e-6)
 
 
-def test_a_plan_short_of_servers_says_so_first_and_counts_unserved_demand(small_scenario, tmp_path):
+def test_a_plan_short_of_servers_says_so_first_and_counts_unserved_demand(tiny_scenario, tmp_path):
     pytest.importorskip("openpyxl")
     from planner.export.spreadsheet import read_plan_workbook
 
     (tmp_path / "broke.yaml").write_text(
-        f"base: {small_scenario}\nname: broke\nprocurement: {{budget: 1, initial_fleet: given}}\n")
+        f"base: {tiny_scenario}\nname: broke\nprocurement: {{budget: 1, initial_fleet: given}}\n")
     summary, output = _run(tmp_path / "broke.yaml", tmp_path / "out")
     plan = pd.read_csv(tmp_path / "out" / "plan.csv")
     assert plan["installed"].sum() == 0 and plan["required"].sum() > 0  # nothing installed, all needed

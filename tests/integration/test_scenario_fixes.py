@@ -21,9 +21,9 @@ servers:
 """
 
 
-def test_capex_is_accepted_and_paid_in_the_order_week(small_scenario, tmp_path):
+def test_capex_is_accepted_and_paid_in_the_order_week(tiny_scenario, tmp_path):
     path = tmp_path / "capex.yaml"
-    path.write_text(f"base: {small_scenario}\nname: capex\n" + BUYS.format(capex=5000))
+    path.write_text(f"base: {tiny_scenario}\nname: capex\n" + BUYS.format(capex=5000))
     assert {s.type: s.capex for s in load_scenario(path).servers} == {"c-32": 5000.0, "m-64": 5000.0}
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", str(path), "--out", str(out), "--no-plots"])
@@ -46,18 +46,18 @@ def test_azure2019_is_an_alias_of_azure_in_scenarios(tmp_path):
     assert load_scenario(path).data.format == "azure"
 
 
-def test_whatif_reports_each_scenario_as_it_finishes_on_all_cores(small_scenario, tmp_path):
+def test_whatif_reports_each_scenario_as_it_finishes_on_all_cores(tiny_scenario, tmp_path):
     from planner.whatif import default_jobs
 
     variant = tmp_path / "more.yaml"
-    variant.write_text(f"base: {small_scenario}\nname: more\ngrowth: {{global: 1.5}}\n")
-    result = runner.invoke(app, ["whatif", str(small_scenario), str(variant), "--out", str(tmp_path / "w")])
+    variant.write_text(f"base: {tiny_scenario}\nname: more\ngrowth: {{global: 1.5}}\n")
+    result = runner.invoke(app, ["whatif", str(tiny_scenario), str(variant), "--out", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
     jobs = default_jobs(2)
     assert f"planning 2 scenarios in {jobs} process" in result.output
     assert "[1/2]" in result.output and "[2/2]" in result.output
-    assert "small: cost" in result.output and "more: cost" in result.output
-    assert list(pd.read_csv(tmp_path / "w" / "comparison.csv")["scenario"]) == ["small", "more"]  # base first
+    assert "tiny: cost" in result.output and "more: cost" in result.output
+    assert list(pd.read_csv(tmp_path / "w" / "comparison.csv")["scenario"]) == ["tiny", "more"]  # base first
 
 
 def test_default_jobs_are_the_cores_at_most_one_per_scenario(monkeypatch):

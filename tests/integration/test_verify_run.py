@@ -38,11 +38,8 @@ def _move_busiest_worker(out, tmp_path):
 
 
 @pytest.fixture
-def run_folder(small_scenario, tmp_path):
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out), "--no-plots"])
-    assert result.exit_code == 0, result.output
-    return out
+def run_folder(small_run_folder):
+    return small_run_folder[0]  # the session's run of the small scenario (conftest.py); read only
 
 
 def test_verify_accepts_the_runs_multi_week_plan(run_folder):
