@@ -162,9 +162,10 @@ class ShareModel:
                 for r in range(n_r):
                     self.cuts.append(((w * n_t + t) * n_r + r, self._cut(f_w, t, r)))
 
-    def solve(self, shards: np.ndarray | None = None, tol: float = 1e-6, max_rounds: int = 60,
+    def solve(self, shards: np.ndarray | None = None, equal: np.ndarray | None = None, tol: float = 1e-6, max_rounds: int = 60,
               time_limit: float = 60.0, stop_above: float | None = None) -> dict:
-        """Minimise lambda. ``shards`` (per group, the most workers it may use) makes it the MILP.
+        """Minimise lambda. ``shards`` (per group, the most workers it may use) makes it the MILP;
+        ``equal`` (per group, bool) puts those groups in exactly ``shards`` equal shards (today's rule).
 
         Returns ``lower`` (the relaxation's lambda: no shares do better), ``upper`` (the exact
         largest ratio of the shares found), ``f`` (shares [G, W]), ``rounds``, ``status``.
@@ -183,7 +184,7 @@ class ShareModel:
                 return {**best, "lower": np.inf, "status": why}
             a_ub = sp.vstack([a_ub, spread[0]])
             b_ub = np.concatenate([b_ub, spread[1]])
-            x = self._solve_once(a_ub, b_ub, a_eq, shards, time_limit)
+            x = self._solve_once(a_ub, b_ub, a_eq, shards, equal, time_limit)
             if x is None:
                 return {**best, "lower": np.inf, "status": "lp infeasible"}
             lam, lam_bound, x = x
@@ -215,7 +216,7 @@ class ShareModel:
                 break
         return best
 
-    def _solve_once(self, a_ub, b_ub, a_eq, shards, time_limit):
+    def _solve_once(self, a_ub, b_ub, a_eq, shards, equal, time_limit):
         n_p = len(self.pairs)
         n_g = self.inst.n_groups
         if shards is None:
@@ -239,6 +240,14 @@ class ShareModel:
                 LinearConstraint(pad(a_eq), 1.0, 1.0),
                 LinearConstraint(link_hi, -np.inf, 0.0), LinearConstraint(link_lo, -np.inf, 0.0),
                 LinearConstraint(count, 1.0, np.asarray(shards, dtype=float))]
+        if equal is not None and np.any(equal):
+            shards = np.asarray(shards, dtype=float)
+            cons.append(LinearConstraint(count[np.flatnonzero(equal)], shards[equal], shards[equal]))
+            ps = np.flatnonzero(np.asarray(equal)[self.pairs[:, 0]])  # f = x / n for their pairs
+            eq = sp.csr_matrix((np.r_[np.ones(len(ps)), -1.0 / shards[self.pairs[ps, 0]]],
+                                (np.r_[np.arange(len(ps)), np.arange(len(ps))], np.r_[ps, n_p + 1 + ps])),
+                               shape=(len(ps), n))
+            cons.append(LinearConstraint(eq, 0.0, 0.0))
         integrality = np.r_[np.zeros(n_p + 1), np.ones(n_p)]
         bounds = Bounds(np.zeros(n), np.r_[np.ones(n_p), np.inf, np.ones(n_p)])
         res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
@@ -297,8 +306,11 @@ def quick_bound(instance, model: ShareModel) -> float:
     return float((load / model.limit.sum(axis=0)[None, :]).max())
 
 
+_SPLIT: dict = {}  # (id(instance), worker types, levels) -> (split LP result, its model)
+
+
 def best_levels(instance, fleet: list[int], shards=None, tol=1e-4, time_limit=60.0, log=None,
-                vectors=None):
+                vectors=None, equal=None):
     """The smallest max-load ratio over level vectors: ``(result, levels, model)``. The split LP
     of each vector runs first, skipped where the quick bound cannot beat the best so far; with
     ``shards`` the MILP then runs only where the LP's bound beats the best MILP so far."""
@@ -309,7 +321,10 @@ def best_levels(instance, fleet: list[int], shards=None, tol=1e-4, time_limit=60
     for order, lv, m in models:
         if best is not None and quick_bound(instance, m) >= best[0]["upper"] - tol:
             continue
-        res = m.solve(tol=tol, stop_above=None if best is None else best[0]["upper"])
+        key = (id(instance), tuple(order), tuple(lv))
+        if key not in _SPLIT:  # the split LP of a vector is shared by every variant
+            _SPLIT[key] = (m.solve(tol=tol, stop_above=None if best is None else best[0]["upper"]), m)
+        res, m = _SPLIT[key]
         scored.append((res["lower"], res, order, lv, m))
         if best is None or res["upper"] < best[0]["upper"]:
             best = (res, lv, m)
@@ -322,7 +337,7 @@ def best_levels(instance, fleet: list[int], shards=None, tol=1e-4, time_limit=60
             break
         m2 = ShareModel(instance, order, lv)
         m2.cuts = list(m.cuts)
-        res = m2.solve(shards=shards, tol=tol, time_limit=time_limit,
+        res = m2.solve(shards=shards, equal=equal, tol=tol, time_limit=time_limit,
                        stop_above=None if best is None else best[0]["upper"])
         if log:
             log(f"    levels {lv}: shards lower {res['lower']:.4f} upper {res['upper']:.4f} ({res['status']}, "
@@ -355,13 +370,26 @@ def verify(model: ShareModel, f: np.ndarray):
     return frame, find_violations(model.inst, frame)
 
 
-def shard_limits(instance, n_workers: int) -> dict[str, np.ndarray | None]:
-    """Per variant, the most workers each group may use (None: any, the split LP)."""
+def shard_limits(instance, n_workers: int) -> dict[str, tuple]:
+    """Per variant, ``(shards, equal)``: the most workers each group may use (None: any, the split
+    LP) and which groups are cut in exactly that many equal shards (None: shares free)."""
     n = instance.shard_counts()
-    return {"split": None,
-            "shards": n,  # today's shard counts, shares free
-            "sharded_any": np.where(n > 1, n_workers, 1),  # a sharded group over any workers
-            "two_each": np.maximum(n, 2)}  # every group in up to two shards
+    big = n > 1
+    out = {"split": (None, None),
+           "shards": (n, None),  # today's shard counts, shares free
+           "sharded_any": (np.where(big, n_workers, 1), None),  # a sharded group over any workers
+           "two_each": (np.maximum(n, 2), None)}  # every group in up to two shards
+    # today's rule (equal shards, placement free) with the groups sharded for size (not for a
+    # customer's spread) cut in k
+    usable = instance.capacity.max(axis=0)[None, :] * (1.0 - instance.headroom)[:, None]
+    for_size = (instance.standalone().max(axis=1) / usable).max(axis=1) > 1.0
+    # the groups sharded for size over any workers with free shares; the others as today (a group
+    # split for its customer's spread in equal shards, the rest whole)
+    out["size_uneven"] = (np.where(for_size, n_workers, n), big & ~for_size)
+    out["equal_today"] = (n, big)
+    for k in range(3, n_workers + 1):
+        out[f"equal_{k}"] = (np.where(for_size, k, n), big)
+    return out
 
 
 def week_costs(run) -> list[float]:
@@ -409,18 +437,20 @@ def run_origin(path: str, fleets: list[list[str]] | None, variants: list[str], t
         cap = sum(np.asarray(inst.server_types[k].capacity) for k in fleet)
         if (inst.demand.sum(axis=0) > cap[None, :]).any():  # the mean alone does not fit
             continue
+        if next(level_vectors(inst, fleet), None) is None:  # too few workers for the spread rule
+            continue
         if all(v in feasible_at for v in variants):
             break  # every variant holds the week on a cheaper fleet
         t0 = time.perf_counter()
         row = {"origin": str(r.origin.date()), "fleet": fleet_name(inst, fleet), "monthly": fcost}
-        for variant, shards in shard_limits(inst, len(fleet)).items():
+        for variant, (shards, equal) in shard_limits(inst, len(fleet)).items():
             if variant not in variants:
                 continue
             if variant != "split" and row["split_ratio"] > 1.0 + 1e-6:
                 continue  # no restriction of the split LP can do better
             if variant != "split" and variant in feasible_at and fcost > feasible_at[variant]:
                 continue  # a cheaper fleet already holds the week in this variant
-            res, lv, m = best_levels(inst, fleet, shards=shards, time_limit=time_limit)
+            res, lv, m = best_levels(inst, fleet, shards=shards, equal=equal, time_limit=time_limit)
             ok = res["upper"] <= 1.0 + 1e-6
             viol = verify(m, res["f"])[1] if (res["f"] is not None and ok) else None
             feasible = bool(ok and not viol)
@@ -434,9 +464,15 @@ def run_origin(path: str, fleets: list[list[str]] | None, variants: list[str], t
                 worst = (f"{inst.server_types[m.fleet[w]].name} at level {m.levels[w]:g}, {inst.slots[t]} "
                          f"{inst.resources[rr]}")
             row[f"{variant}_worst"] = worst
+            top = ""
+            if res["f"] is not None and feasible:  # the largest group's shares
+                g = int(np.argmax(inst.standalone().max(axis=1).max(axis=1)))
+                top = f", {inst.group_ids[g]} shares " + " / ".join(
+                    f"{inst.server_types[m.fleet[w]].name}@{m.levels[w]:g} {res['f'][g, w]:.3f}"
+                    for w in range(len(fleet)) if res["f"][g, w] > 0)
             log(f"  {row['fleet']} ({fcost:,.0f} a month) {variant}: min max-load ratio {res['upper']:.4f} "
                 f"(bound {res['lower']:.4f}), levels {lv}, worst {worst}; feasible {feasible}"
-                + ("" if viol is None else f", verifier violations {len(viol)}"))
+                + ("" if viol is None else f", verifier violations {len(viol)}") + top)
             if feasible:
                 feasible_at[variant] = fcost
                 row.update(check_weeks(r, wps, fleet, shards is not None, variant, lv, m, fcost, scale, hind,
@@ -449,23 +485,59 @@ def run_origin(path: str, fleets: list[list[str]] | None, variants: list[str], t
 def check_weeks(r, wps, fleet, restricted, variant, lv_peak, m_peak, fcost, scale, hind, time_limit, log) -> dict:
     """Every week of the run on the same fleet (the plan holds one fleet a quarter): first at the
     peak week's levels, else over every level vector."""
-    worst_week, fails = 0.0, []
+    worst_week, fails, plans = 0.0, [], []
     for wp in wps:
         inst = wp.instance
-        shards = shard_limits(inst, len(fleet))[variant]
-        res = best_levels(inst, fleet, shards=shards, time_limit=time_limit,
+        shards, equal = shard_limits(inst, len(fleet))[variant]
+        res = best_levels(inst, fleet, shards=shards, equal=equal, time_limit=time_limit,
                           vectors=[(m_peak.fleet, list(lv_peak))])
         if res[0]["upper"] > 1.0 + 1e-6:
-            res = best_levels(inst, fleet, shards=shards, time_limit=time_limit)
+            res = best_levels(inst, fleet, shards=shards, equal=equal, time_limit=time_limit)
         ok = res[0]["upper"] <= 1.0 + 1e-6 and not verify(res[2], res[0]["f"])[1]
         if not ok:
             fails.append(wp.week)
         worst_week = max(worst_week, res[0]["upper"])
+        plans.append((wp, res[2], res[0]["f"]))
     new_cost = fcost * len(wps) * scale
+    tiers = replay_actuals(r, plans)
     log(f"    every week on it ({variant}): worst ratio {worst_week:.4f}, weeks failing {fails or 'none'}; "
-        f"cost {new_cost:,.0f} / hindsight {hind:,.0f} = {new_cost / hind:.3f} (plan {r.costs['cost_vs_hindsight']})")
+        f"cost {new_cost:,.0f} / hindsight {hind:,.0f} = {new_cost / hind:.3f} (plan {r.costs['cost_vs_hindsight']}); "
+        "actual demand replayed: " + "; ".join(
+            f"{t} {v['share']:.4%} of {v['hours']:,} slot-hours over (target {v['target']:g}), worst load {v['worst']:.3f}"
+            for t, v in tiers.items()))
     return {f"{variant}_all_weeks_ratio": worst_week, f"{variant}_failing_weeks": fails,
             f"{variant}_vs_hindsight": new_cost / hind if not fails else None}
+
+
+TIER_TARGET = {"premium": 0.001, "standard": 0.01, "economy": 0.05}  # the default tiers' overflow_risk
+
+
+def replay_actuals(r, plans) -> dict:
+    """The actual hourly demand of each week (the hindsight plan's instance: actual = mean =
+    every quantile) on the share plans: per tier, the share of its workers' slot-hours whose load
+    exceeds the physical capacity in some resource (planner.backtest.replay's measure, each worker
+    counted once per tier and week) and the worst load / capacity."""
+    tier_of = dict(zip(r.run.groups["group_id"].astype(str), r.run.groups["tier"].astype(str)))
+    hind = {hw.week: hw.instance for hw in r.hindsight.weeks}
+    acc: dict = {}
+    for wp, m, f in plans:
+        inst, act = wp.instance, hind[wp.week]
+        a_idx = {g: i for i, g in enumerate(act.group_ids)}
+        s_idx = [act.slots.index(t) for t in inst.slots]
+        cube = np.zeros(inst.demand.shape)
+        for g, gid in enumerate(inst.group_ids):
+            if gid in a_idx:
+                cube[g] = act.demand[a_idx[gid]][s_idx][:, [act.resources.index(x) for x in inst.resources]]
+        cap = np.array([inst.server_types[k].capacity for k in m.fleet], dtype=float)
+        worst = (np.einsum("gw,gtr->wtr", f, cube) / cap[:, None, :]).max(axis=2)  # [W, T]
+        for w in range(len(m.fleet)):
+            for t in {tier_of.get(inst.group_ids[g], "?") for g in np.flatnonzero(f[:, w] > 0)}:
+                v = acc.setdefault(t, {"hours": 0, "over": 0, "worst": 0.0})
+                v["hours"] += worst.shape[1]
+                v["over"] += int((worst[w] > 1.0 + 1e-9).sum())
+                v["worst"] = max(v["worst"], float(worst[w].max()))
+    return {t: {**v, "share": v["over"] / v["hours"], "target": TIER_TARGET.get(t, np.nan)}
+            for t, v in sorted(acc.items())}
 
 
 def main(argv=None) -> int:
@@ -473,7 +545,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pickle", nargs="*", default=PICKLES)
     ap.add_argument("--fleet", action="append", help="comma-separated server types; default every fleet cheaper "
                     "than the plan's peak week")
-    ap.add_argument("--variants", default="split,shards,sharded_any,two_each")
+    ap.add_argument("--variants", default="split,size_uneven,shards,sharded_any,two_each,equal_today,equal_3,equal_4")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per MILP solve")
     args = ap.parse_args(argv)
     fleets = [f.split(",") for f in args.fleet] if args.fleet else None
