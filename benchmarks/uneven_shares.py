@@ -17,14 +17,21 @@ tangent of the 1-homogeneous norm at s0 is ``sqrt(s^T rho s) >= (rho s0)^T s / s
 A group may sit only on workers whose level is at least its tier's (then the worker's real
 headroom and z, set by the groups present, are at most the level's: the level only over-states
 the load). A customer with spread s is given a presence (its groups' shares >= ``delta``) on the
-first s workers that accept it. Two variants per fleet:
+first s workers that accept it. Variants per fleet (``shard_limits``):
 
 * ``split``: every group may be split over every worker that accepts it (a lower bound on what
-  uneven shards can do);
+  uneven shards can do; a spread customer may then sit on a second worker with a tiny share);
+* ``size_uneven``: the groups sharded for size (alone larger than the largest server's usable
+  capacity: app00091) over any number of workers with free shares, the others as today (a group
+  sharded for its customer's spread in equal shards, the rest whole) -- the headline variant;
 * ``shards``: each group on at most as many workers as the instance gives it shards today
-  (PackingInstance.shard_counts: app00091 2, the others 1), shares free (a MILP, binaries
-  x[g, w] with f <= x, cuts added the same way between solves).
+  (PackingInstance.shard_counts), shares free; ``sharded_any``: every sharded group over any
+  workers, shares free; ``two_each``: every group in up to two shards;
+* ``equal_today`` / ``equal_k``: today's rule (equal shards, placement free), the groups sharded
+  for size cut in k -- what the engine's own search could reach at best.
 
+Every restricted variant is a MILP (binaries x[g, w] with delta x <= f <= x; f = x / n for equal
+shards), cuts added between solves the same way.
 The best level vector is searched over all vectors up to the symmetry of equal server types, the
 split LP's bound pruning the MILPs. Any plan found is rechecked with find_violations.
 
@@ -49,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linprog, milp, LinearConstraint, Bounds
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models.packing.verify import find_violations  # noqa: E402
@@ -162,8 +169,8 @@ class ShareModel:
                 for r in range(n_r):
                     self.cuts.append(((w * n_t + t) * n_r + r, self._cut(f_w, t, r)))
 
-    def solve(self, shards: np.ndarray | None = None, equal: np.ndarray | None = None, tol: float = 1e-6, max_rounds: int = 60,
-              time_limit: float = 60.0, stop_above: float | None = None) -> dict:
+    def solve(self, shards: np.ndarray | None = None, equal: np.ndarray | None = None, tol: float = 1e-6,
+              max_rounds: int = 60, time_limit: float = 60.0, stop_above: float | None = None) -> dict:
         """Minimise lambda. ``shards`` (per group, the most workers it may use) makes it the MILP;
         ``equal`` (per group, bool) puts those groups in exactly ``shards`` equal shards (today's rule).
 
@@ -503,7 +510,8 @@ def check_weeks(r, wps, fleet, restricted, variant, lv_peak, m_peak, fcost, scal
     log(f"    every week on it ({variant}): worst ratio {worst_week:.4f}, weeks failing {fails or 'none'}; "
         f"cost {new_cost:,.0f} / hindsight {hind:,.0f} = {new_cost / hind:.3f} (plan {r.costs['cost_vs_hindsight']}); "
         "actual demand replayed: " + "; ".join(
-            f"{t} {v['share']:.4%} of {v['hours']:,} slot-hours over (target {v['target']:g}), worst load {v['worst']:.3f}"
+            f"{t} {v['share']:.4%} of {v['hours']:,} slot-hours over (target {v['target']:g}), "
+            f"worst load {v['worst']:.3f}"
             for t, v in tiers.items()))
     return {f"{variant}_all_weeks_ratio": worst_week, f"{variant}_failing_weeks": fails,
             f"{variant}_vs_hindsight": new_cost / hind if not fails else None}

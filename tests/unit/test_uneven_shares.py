@@ -51,7 +51,8 @@ def test_feasible_only_with_uneven_shares():
     # equal shards of A (5 + 5) fail wherever B goes: the verifier says so
     for b_on in ("w0", "w1"):
         frame = pd.DataFrame({"group_id": ["A", "A", "B"], "fraction": [0.5, 0.5, 1.0],
-                              "worker_id": ["w0", "w1", b_on], "server_type": ["big", "small", b_on == "w0" and "big" or "small"]})
+                              "worker_id": ["w0", "w1", b_on],
+                              "server_type": ["big", "small", "big" if b_on == "w0" else "small"]})
         assert any(v.family == "chance" for v in find_violations(inst, frame))
     m = ShareModel(inst, [0, 1], [0.0, 0.0])
     res = m.solve(tol=1e-7)
