@@ -37,7 +37,11 @@ split LP's bound pruning the MILPs. Any plan found is rechecked with find_violat
 
 Every fleet cheaper than the plan's peak week is tried, cheapest first; a fleet found feasible
 in a variant is then checked on every week of the run (at the peak week's levels first) and priced
-as the run's procurement prices the plan (monthly cost x weeks, the run's own scale).
+as the run's procurement prices the plan (monthly cost x weeks, the run's own scale), and the
+actual demand (the hindsight instance's) is replayed on its shares per tier as
+planner.backtest.replay measures overflow. The default (both pickles, every fleet and variant)
+runs for an hour or more on a shared machine; docs/benchmarks.md ("Would uneven shard shares buy
+the cheaper fleet?") gives the narrower commands measured.
 
     PLANNER_DATA is not needed: the script reads the pickled backtest results of session 14.
     python benchmarks/uneven_shares.py [--pickle PATH ...] [--fleet m-64,m-64,c-32,c-32] [--variants split,shards]
