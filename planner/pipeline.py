@@ -535,6 +535,12 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
     return merged
 
 
+def concat_rows(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows, one after another; frames without rows add none (pandas no longer lets an
+    empty frame set the result's dtypes), and with no rows at all the first frame's columns stay."""
+    return pd.concat([f for f in frames if len(f)] or list(frames[:1]), ignore_index=True)
+
+
 def _fleet_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{c} × {t}" for t, c in sorted(counts.items()) if c)
 
@@ -767,13 +773,13 @@ def procure_pools(scenario, servers: pd.DataFrame, required: pd.DataFrame, execu
     proc = PoolsProcurement(
         status=status, total_cost=float(sum(r.total_cost for r in per.values())),
         purchase_cost=float(sum(r.purchase_cost for r in per.values())),
-        purchases=pd.concat([r.purchases for r in per.values()], ignore_index=True),
-        installed=pd.concat([r.installed for r in per.values()], ignore_index=True),
-        shortfall=pd.concat([r.shortfall for r in per.values()], ignore_index=True),
+        purchases=concat_rows([r.purchases for r in per.values()]),
+        installed=concat_rows([r.installed for r in per.values()]),
+        shortfall=concat_rows([r.shortfall for r in per.values()]),
         backend=",".join(sorted({r.backend for r in per.values()})),
         runtime_s=float(sum(r.runtime_s for r in per.values())),
         messages=tuple(f"pool {p}: {m}" for p, r in per.items() for m in r.messages), per_pool=per)
-    return proc, pd.concat([f for _, f in results], ignore_index=True)
+    return proc, concat_rows([f for _, f in results])
 
 
 def run_plan(scenario: Scenario | None = None, progress: Progress = _noop, history=None,

@@ -137,11 +137,12 @@ def write_whatif(results: list[dict], out: Path, *, force: bool = False) -> Path
 
     out = Path(out)
     from planner.io import refuse_existing
+    from planner.pipeline import concat_rows
 
     refuse_existing(out, force)
     table = comparison_table(results)
     base = results[0]
-    purchases = pd.concat([r["purchases"].assign(scenario=r["name"]) for r in results], ignore_index=True)
+    purchases = concat_rows([r["purchases"].assign(scenario=r["name"]) for r in results])
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "comparison.csv", index=False)
         frames = plan_to_frames(base["plan"], purchases=purchases, qos=base["qos"], comparison=table,
