@@ -5,6 +5,7 @@ planner.export.run_files.write_run writes out)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -462,21 +463,18 @@ def pack_pools(jobs: dict, tiers, starts, solver, progress: Progress = _noop, ex
         year's plan switches mix from week to week). Such a week is packed again, in time order, on
         the servers the earlier weeks hold; that plan replaces its own when it exists. Returns a note
         per week replaced."""
-        held: dict[str, int] = {}
+        held = Counter()
         notes = []
         for w, wp in enumerate(weeks):
             need = fleet_counts(wp)
-            buys = any(c > held.get(t, 0) for t, c in need.items())
-            idles = any(c > need.get(t, 0) for t, c in held.items())
-            if held and buys and idles:
+            if need - held and held - need:  # buys a type while servers it holds stand idle
                 r = ex.map(_week_task, [task("fleet", p, w, fleet_servers(jobs[p][2], held))], prepare=build)[0]
                 if not isinstance(r, str):
                     notes.append(f"{label(p)}week {w} packed on the servers earlier weeks hold ({_fleet_text(held)}) "
                                  f"instead of its own mix ({_fleet_text(need)}), which would have bought servers early")
-                    weeks[w] = wp = r
-                    need = fleet_counts(wp)
-            for t, c in need.items():
-                held[t] = max(held.get(t, 0), c)
+                    weeks[w] = r
+                    need = fleet_counts(r)
+            held |= need  # the largest count of each type so far
         return notes
 
     while pending:

@@ -13,6 +13,7 @@ it (with the workers a procurement shortfall leaves unserved) into every risk fi
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,10 +114,9 @@ def envelope_servers(servers: pd.DataFrame, peak: WeekPlan) -> pd.DataFrame:
     return fleet_servers(servers, fleet_counts(peak))
 
 
-def fleet_counts(plan: WeekPlan) -> dict[str, int]:
+def fleet_counts(plan: WeekPlan) -> Counter:
     """Servers of each type a week's plan uses."""
-    return {str(t): int(c) for t, c in pd.Series([t for _, t in plan.result.workers], dtype=object)
-            .value_counts().items()}
+    return Counter(str(t) for _, t in plan.result.workers)
 
 
 def fleet_servers(servers: pd.DataFrame, counts: dict[str, int]) -> pd.DataFrame:
